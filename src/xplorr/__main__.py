@@ -1,0 +1,3 @@
+from xplorr.cli import main
+
+main()

@@ -1,0 +1,8 @@
+"""Every API router, mounted under ``/api/v1`` in this order. No logic here."""
+
+from fastapi import APIRouter
+
+from xplorr.auth.router import router as auth
+from xplorr.tokens.router import router as tokens
+
+ROUTERS: tuple[APIRouter, ...] = (auth, tokens)

@@ -1,0 +1,86 @@
+"""``create_app(settings)``: the whole API, explicitly configured (no import-time globals)."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute
+
+from xplorr import api
+from xplorr.auth.deps import enforce_rate_limit
+from xplorr.core import logging as xlogging
+from xplorr.core.db import make_engine, make_sessionmaker
+from xplorr.core.deps import AuthKit
+from xplorr.core.errors import ErrorEnvelope, install_error_handlers
+from xplorr.core.middleware import RequestContextMiddleware
+from xplorr.core.ratelimit import RateLimiter
+from xplorr.core.settings import Settings
+from xplorr.health.router import router as health
+
+API_PREFIX = "/api/v1"
+
+_ERRORS = {
+    status: {"model": ErrorEnvelope, "description": text}
+    for status, text in {
+        401: "Missing or invalid credentials (UNAUTHORIZED).",
+        403: "The caller's role does not allow this (FORBIDDEN).",
+        404: "Not found, or not in the caller's organization.",
+        422: "Invalid input (VALIDATION_ERROR); `details` names the fields.",
+        429: "Rate limited (RATE_LIMITED); see Retry-After.",
+        500: "Internal error (INTERNAL_ERROR); quote X-Request-ID.",
+    }.items()
+}
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0] if route.tags else 'api'}_{route.name}"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    xlogging.configure(settings.log_level, settings.json_logs)
+    engine = make_engine(settings.db_url)
+    limiter = RateLimiter(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker_task: asyncio.Task[None] | None = None
+        if settings.run_embedded_worker:
+            from xplorr.core.jobs.runner import run_embedded
+
+            worker_task = asyncio.create_task(run_embedded(settings, engine))
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                worker_task.cancel()
+                await asyncio.gather(worker_task, return_exceptions=True)
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Xplorr API",
+        version="1.0.0",
+        description="Self-hostable cloud cost management: the Xplorr REST API.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.kit = AuthKit.build(settings, limiter)
+    install_error_handlers(app)
+
+    v1 = APIRouter(prefix=API_PREFIX, responses=_ERRORS, dependencies=[Depends(enforce_rate_limit)])
+    for router in api.ROUTERS:
+        v1.include_router(router)
+    app.include_router(v1)
+    app.include_router(health)
+    limiter.install_defaults(
+        api.ROUTERS, read=settings.rate_limit_read, write=settings.rate_limit_write
+    )
+    app.add_middleware(RequestContextMiddleware, limiter=limiter)
+    return app

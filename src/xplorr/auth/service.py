@@ -1,0 +1,324 @@
+"""Signup, login, refresh-token rotation, logout, password change, and who a bearer token is.
+
+Refresh tokens follow RFC 9700 4.14.2: each login starts a family (``AuthSession``); every refresh
+uses up its token with one conditional UPDATE and issues the next; a used token that comes back
+means it leaked, so the whole family is revoked and its access tokens stop working at once
+(every request checks its family, ``resolve_principal``).
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xplorr.auth.models import AuthSession, RefreshToken
+from xplorr.auth.schemas import (
+    ChangePasswordIn,
+    LoginIn,
+    MeOut,
+    OrgBrief,
+    SignupIn,
+    TokenPair,
+    UserOut,
+)
+from xplorr.core import audit, clock, context, security
+from xplorr.core.deps import AuthKit
+from xplorr.core.errors import BadRequest, Unauthorized, ValidationFailed
+from xplorr.core.tenancy import Principal
+from xplorr.orgs import service as orgs
+from xplorr.orgs.models import Org
+from xplorr.tokens.models import ApiToken
+from xplorr.users import service as users
+from xplorr.users.models import Role, User, UserStatus
+
+INVALID_LOGIN = "Invalid email or password."
+INVALID_REFRESH = "Invalid or expired refresh token."
+_LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    pair: TokenPair
+    session: AuthSession
+
+
+async def signup(db: AsyncSession, kit: AuthKit, data: SignupIn) -> TokenPair:
+    """Create an organization with its owner and log the owner in."""
+    email = users.normalise_email(data.email)
+    if security.is_free_email_domain(email):
+        raise ValidationFailed(
+            "Please sign up with your work email address.",
+            code="BUSINESS_EMAIL_REQUIRED",
+            details=[{"field": "email", "message": "Free email providers are not accepted."}],
+        )
+    users.check_new_password(data.password, email)
+    org = await orgs.create_org(db, data.organization_name)
+    user = await users.create_user(
+        db, kit.hasher, org, email=email, name=data.name, password=data.password, role=Role.OWNER
+    )
+    await audit.record(
+        db,
+        "user.signed_up",
+        org_id=org.id,
+        actor_user_id=user.id,
+        actor_email=user.email,
+        resource_type="organization",
+        resource_id=org.id,
+        resource_name=org.name,
+    )
+    return (await start_session(db, kit, user)).pair
+
+
+async def login(db: AsyncSession, kit: AuthKit, data: LoginIn) -> TokenPair:
+    """Unknown email, wrong password and deactivated account answer the same 401, after the same
+    argon2 work. Failures per account are throttled (``XPLORR_LOGIN_FAILURE_LIMIT``) on top of the
+    per-IP route limit; a success resets the count."""
+    email = users.normalise_email(data.email)
+    await kit.limiter.check(kit.limiter.login_failures, "login-failures", email)
+    user = await users.find_by_email(db, email)
+    ok = security.verify_password(kit.hasher, user.password_hash if user else None, data.password)
+    if not ok or user is None or not user.is_active:
+        await kit.limiter.limiter.hit(kit.limiter.login_failures, "login-failures", email)
+        await audit.record(
+            db,
+            "user.login_failed",
+            org_id=user.org_id if user else None,
+            actor_user_id=user.id if user else None,
+            actor_email=email,
+            details={"reason": "inactive" if ok and user else "bad_credentials"},
+        )
+        raise Unauthorized(INVALID_LOGIN, code="INVALID_CREDENTIALS", commit=True)
+    await kit.limiter.clear(kit.limiter.login_failures, "login-failures", email)
+    if user.password_hash and kit.hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = kit.hasher.hash(data.password)
+    user.last_login_at = clock.now()
+    issued = await start_session(db, kit, user)
+    await audit.record(
+        db,
+        "user.login",
+        org_id=user.org_id,
+        actor_user_id=user.id,
+        actor_email=user.email,
+        resource_type="session",
+        resource_id=issued.session.id,
+        details={"method": "password"},
+    )
+    return issued.pair
+
+
+async def start_session(db: AsyncSession, kit: AuthKit, user: User) -> Issued:
+    """A new refresh family for ``user`` and its first token pair."""
+    now = clock.now()
+    ctx = context.get()
+    session = AuthSession(
+        id=uuid.uuid4(),
+        org_id=user.org_id,
+        user_id=user.id,
+        expires_at=now + timedelta(days=kit.settings.refresh_token_ttl_days),
+        last_used_at=now,
+        ip=ctx.ip if ctx else None,
+        user_agent=(ctx.user_agent or "")[:300] if ctx else None,
+    )
+    db.add(session)
+    return Issued(pair=await _issue_pair(db, kit, user, session, parent_id=None), session=session)
+
+
+async def _issue_pair(
+    db: AsyncSession, kit: AuthKit, user: User, session: AuthSession, parent_id: uuid.UUID | None
+) -> TokenPair:
+    now = clock.now()
+    raw = security.new_opaque_token()
+    idle = now + timedelta(days=kit.settings.refresh_token_idle_days)
+    db.add(
+        RefreshToken(
+            session_id=session.id,
+            parent_id=parent_id,
+            token_sha256=security.sha256_hex(raw),
+            issued_at=now,
+            expires_at=min(idle, session.expires_at),
+        )
+    )
+    await db.flush()
+    access = security.issue_access_token(
+        kit.jwt, user_id=user.id, org_id=user.org_id, session_id=session.id
+    )
+    return TokenPair(
+        access_token=access,
+        refresh_token=raw,
+        expires_in=kit.settings.access_token_ttl_seconds,
+        user=UserOut.model_validate(user),
+    )
+
+
+async def refresh(db: AsyncSession, kit: AuthKit, raw_token: str) -> TokenPair:
+    now = clock.now()
+    digest = security.sha256_hex(raw_token)
+    live_sessions = select(AuthSession.id).where(
+        AuthSession.revoked_at.is_(None), AuthSession.expires_at > now
+    )
+    used = await db.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.token_sha256 == digest,
+            RefreshToken.used_at.is_(None),
+            RefreshToken.expires_at > now,
+            RefreshToken.session_id.in_(live_sessions),
+        )
+        .values(used_at=now)
+        .returning(RefreshToken.id, RefreshToken.session_id)
+    )
+    row = used.first()
+    if row is None:
+        await _on_refresh_refused(db, digest)
+        raise Unauthorized(INVALID_REFRESH, commit=True)
+    token_id, session_id = row
+    session = await db.get_one(AuthSession, session_id)
+    user = await db.get_one(User, session.user_id)
+    if not user.is_active:
+        raise Unauthorized(INVALID_REFRESH)
+    session.last_used_at = now
+    return await _issue_pair(db, kit, user, session, parent_id=token_id)
+
+
+async def _on_refresh_refused(db: AsyncSession, digest: str) -> None:
+    """A token that was already used coming back is a leak: revoke its whole family."""
+    token = await db.scalar(select(RefreshToken).where(RefreshToken.token_sha256 == digest))
+    if token is None or token.used_at is None:
+        return
+    session = await db.get_one(AuthSession, token.session_id)
+    if session.revoked_at is None:
+        session.revoked_at, session.revoke_reason = clock.now(), "refresh_token_reuse"
+        user = await db.get_one(User, session.user_id)
+        await audit.record(
+            db,
+            "session.refresh_reuse_revoked",
+            org_id=session.org_id,
+            actor_user_id=user.id,
+            actor_email=user.email,
+            resource_type="session",
+            resource_id=session.id,
+        )
+
+
+async def logout(db: AsyncSession, raw_token: str) -> None:
+    """Revoke the family of ``raw_token``. Unknown or already revoked tokens are a quiet no-op."""
+    digest = security.sha256_hex(raw_token)
+    token = await db.scalar(select(RefreshToken).where(RefreshToken.token_sha256 == digest))
+    if token is None:
+        return
+    session = await db.get_one(AuthSession, token.session_id)
+    if session.revoked_at is None:
+        session.revoked_at, session.revoke_reason = clock.now(), "logout"
+        user = await db.get_one(User, session.user_id)
+        await audit.record(
+            db,
+            "user.logout",
+            org_id=session.org_id,
+            actor_user_id=user.id,
+            actor_email=user.email,
+            resource_type="session",
+            resource_id=session.id,
+        )
+
+
+async def revoke_sessions(
+    db: AsyncSession, user_id: uuid.UUID, *, reason: str, keep: uuid.UUID | None = None
+) -> None:
+    stmt = (
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.now(), revoke_reason=reason)
+    )
+    if keep is not None:
+        stmt = stmt.where(AuthSession.id != keep)
+    await db.execute(stmt)
+
+
+async def change_password(
+    db: AsyncSession, kit: AuthKit, who: Principal, data: ChangePasswordIn
+) -> None:
+    """Verify the current password, set the new one, and end every other session of the user."""
+    user = await db.get_one(User, who.user_id)
+    if not security.verify_password(kit.hasher, user.password_hash, data.current_password):
+        await audit.record(db, "user.password_change_failed", who=who)
+        raise BadRequest(
+            "The current password is not correct.", code="INVALID_CURRENT_PASSWORD", commit=True
+        )
+    users.check_new_password(data.new_password, user.email, field="new_password")
+    user.password_hash = kit.hasher.hash(data.new_password)
+    await revoke_sessions(db, user.id, reason="password_changed", keep=who.session_id)
+    await audit.record(
+        db, "user.password_changed", who=who, resource_type="user", resource_id=user.id
+    )
+
+
+async def me(db: AsyncSession, who: Principal) -> MeOut:
+    user = await db.get_one(User, who.user_id)
+    org = await db.get_one(Org, user.org_id)
+    base = UserOut.model_validate(user).model_dump()
+    return MeOut(**base, organization=OrgBrief.model_validate(org))
+
+
+async def resolve_principal(db: AsyncSession, kit: AuthKit, token: str) -> Principal | None:
+    """The principal behind a bearer value (access JWT or ``xplorr_`` API token), or None.
+
+    Checked on every request, so a revoked family, revoked API token or deactivated user is
+    refused at once although the JWT itself is still within its lifetime.
+    """
+    now = clock.now()
+    if token.startswith(security.API_TOKEN_PREFIX):
+        if not security.api_token_well_formed(token):
+            return None  # bad checksum: refused without a database lookup
+        api = await db.scalar(
+            select(ApiToken).where(ApiToken.token_sha256 == security.sha256_hex(token))
+        )
+        if api is None or not _api_token_live(api):
+            return None
+        if api.last_used_at is None or now - api.last_used_at > _LAST_USED_GRANULARITY:
+            api.last_used_at = now
+        return await _principal(db, api.user_id, api.org_id, token_id=api.id)
+    claims = security.decode_access_token(kit.jwt, token)
+    if claims is None:
+        return None
+    if claims.session_id is not None:
+        session = await db.get(AuthSession, claims.session_id)
+        if (
+            session is None
+            or session.revoked_at is not None
+            or session.expires_at <= now
+            or session.user_id != claims.user_id
+        ):
+            return None
+        return await _principal(db, claims.user_id, claims.org_id, session_id=session.id)
+    assert claims.api_token_id is not None
+    api = await db.get(ApiToken, claims.api_token_id)
+    if api is None or not _api_token_live(api) or api.user_id != claims.user_id:
+        return None
+    return await _principal(db, claims.user_id, claims.org_id, token_id=api.id)
+
+
+def _api_token_live(api: ApiToken) -> bool:
+    return api.revoked_at is None and (api.expires_at is None or api.expires_at > clock.now())
+
+
+async def _principal(
+    db: AsyncSession,
+    user_id: uuid.UUID,
+    org_id: uuid.UUID,
+    *,
+    session_id: uuid.UUID | None = None,
+    token_id: uuid.UUID | None = None,
+) -> Principal | None:
+    user = await db.get(User, user_id)
+    if user is None or user.org_id != org_id or user.status != UserStatus.ACTIVE:
+        return None
+    return Principal(
+        user_id=user.id,
+        org_id=user.org_id,
+        role=user.role,
+        email=user.email,
+        session_id=session_id,
+        token_id=token_id,
+    )

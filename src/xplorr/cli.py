@@ -1,0 +1,109 @@
+"""The ``xplorr`` command: serve, worker, migrate, demo, openapi, user create."""
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from xplorr.core.migrate import upgrade
+from xplorr.core.settings import Settings
+
+app = typer.Typer(help="Xplorr: self-hostable cloud cost management.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage users (operators).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+console = Console(stderr=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database to the newest schema (safe to run repeatedly)."""
+    settings = Settings()
+    upgrade(settings.db_url)
+    console.print("[green]Database is up to date.[/green]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    migrate_db: Annotated[
+        bool | None,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Migrate before serving. Default: yes for the embedded SQLite database, "
+            "no for PostgreSQL (run `xplorr migrate` as a deploy step).",
+        ),
+    ] = None,
+) -> None:
+    """Serve the API (and, when embedded, the background worker in the same process)."""
+    from xplorr.app import create_app
+
+    settings = Settings()
+    if migrate_db if migrate_db is not None else settings.is_sqlite:
+        upgrade(settings.db_url)
+    console.print(f"Xplorr API on http://{host}:{port}/api/v1  docs: http://{host}:{port}/api/v1/docs")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Jobs run at once.")] = None,
+) -> None:
+    """Run a background worker: claims jobs, fires schedules, reaps expired leases."""
+    from xplorr.core.jobs.runner import run_worker
+
+    settings = Settings()
+    asyncio.run(run_worker(settings, concurrency=concurrency))
+
+
+@app.command()
+def demo() -> None:
+    """Create (or reset the password of) the demo organization and print how to log in."""
+    from xplorr.demo import load_demo
+
+    settings = Settings()
+    upgrade(settings.db_url)
+    email = asyncio.run(load_demo(settings))
+    console.print(
+        f"Demo organization ready. Log in as [bold]{email}[/bold] with password "
+        f"[bold]{settings.demo_password.get_secret_value()}[/bold]"
+    )
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI document as JSON."""
+    from xplorr.app import create_app
+
+    settings = Settings(embedded_worker=False)
+    typer.echo(json.dumps(create_app(settings).openapi(), indent=2))
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(help="The user's email.")],
+    org: Annotated[str, typer.Option(help="Organization slug; created if it does not exist.")],
+    role: Annotated[str, typer.Option(help="owner, admin, member or viewer.")] = "member",
+    name: Annotated[str | None, typer.Option(help="Display name (default: from the email).")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(envvar="XPLORR_NEW_USER_PASSWORD", help="Password (prompted when omitted)."),
+    ] = None,
+) -> None:
+    """Create a user in an organization (operators; no email needed)."""
+    from xplorr.users.admin import create_user_cli
+
+    settings = Settings()
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user_id = asyncio.run(
+        create_user_cli(settings, email=email, org_slug=org, role=role, name=name, password=password)
+    )
+    console.print(f"[green]Created user {user_id} ({email}, {role}) in {org}.[/green]")
+
+
+def main() -> None:
+    app()

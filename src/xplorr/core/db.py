@@ -1,0 +1,85 @@
+"""Engines, sessions and the request's unit of work.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on, and every transaction starts
+with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes fails at once with
+SQLITE_BUSY when another connection committed in between, while an immediate one waits for the
+lock (``busy_timeout``). That is SQLAlchemy's documented "Savepoints / Transactional DDL" recipe,
+which also gives SQLite working SAVEPOINTs.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine, event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from xplorr.core.errors import XplorrError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sqlite_connect_listener(engine.sync_engine, foreign_keys=True, own_transactions=True)
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlite_connect_listener(
+    engine: Engine, *, foreign_keys: bool = False, own_transactions: bool = False
+) -> None:
+    """WAL and a busy timeout on every connection. Migrations keep foreign keys off: Alembic's
+    batch mode recreates tables, and a DROP TABLE with foreign keys on would cascade deletes."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        if own_transactions:
+            # Take transaction control away from the driver so BEGIN is ours (module docstring).
+            dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One request = one unit of work, committed before the response is sent.
+
+    Errors roll back, except an ``XplorrError`` with ``commit=True``: a refused login still keeps
+    its audit row and a reused refresh token still revokes its family.
+    """
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with maker() as session:
+        try:
+            yield session
+        except XplorrError as exc:
+            if exc.commit:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

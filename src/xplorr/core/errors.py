@@ -1,0 +1,226 @@
+"""One exception tree and one envelope: ``{"error": {"code", "message", "status"}}``.
+
+XplorrError 500 INTERNAL_ERROR
+  BadRequest 400 BAD_REQUEST
+  Unauthorized 401 UNAUTHORIZED (+ WWW-Authenticate: Bearer)
+  Forbidden 403 FORBIDDEN
+  NotFound 404 NOT_FOUND, or <RESOURCE>_NOT_FOUND via ``NotFound.of``
+  Conflict 409 CONFLICT
+  PayloadTooLarge 413 PAYLOAD_TOO_LARGE
+  ValidationFailed 422 VALIDATION_ERROR (+ details naming fields, never values)
+  RateLimited 429 RATE_LIMITED (+ Retry-After)
+  Upstream 502 UPSTREAM_ERROR
+
+Codes are explicit attributes, not class names. Validation details never echo the input (it may be
+a password) and a 500 never carries exception text: it is logged with the request id instead.
+"""
+
+import re
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar, Self
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger("xplorr.errors")
+
+
+class XplorrError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_ERROR"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        details: Sequence[Mapping[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        commit: bool = False,
+    ) -> None:
+        self.message = message or HTTPStatus(self.status).phrase
+        self.error_code = code or self.code
+        self.details = details
+        self.headers = dict(headers or {})
+        # True: the request's unit of work is committed although the request fails (audit rows,
+        # revocations that must survive the error response).
+        self.commit = commit
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.error_code!r}, {self.message!r})"
+
+    def body(self) -> dict[str, Any]:
+        err: dict[str, Any] = {"code": self.error_code, "message": self.message}
+        err["status"] = self.status
+        if self.details is not None:
+            err["details"] = list(self.details)
+        return {"error": err}
+
+
+class BadRequest(XplorrError):
+    status, code = 400, "BAD_REQUEST"
+
+
+class Unauthorized(XplorrError):
+    status, code = 401, "UNAUTHORIZED"
+
+    def __init__(self, message: str = "Authentication required.", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("WWW-Authenticate", "Bearer")
+
+
+class Forbidden(XplorrError):
+    status, code = 403, "FORBIDDEN"
+
+    def __init__(
+        self, message: str = "Your role does not allow this action.", **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+
+
+class NotFound(XplorrError):
+    status, code = 404, "NOT_FOUND"
+
+    @classmethod
+    def of(cls, resource: str, ident: object) -> Self:
+        """``NotFound.of("ApiToken", id)`` -> 404 ``API_TOKEN_NOT_FOUND``, as the reference's example."""
+        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", resource).upper()
+        label = re.sub(r"(?<!^)(?=[A-Z])", " ", resource)
+        return cls(f"{label} with ID '{ident}' not found.", code=f"{snake}_NOT_FOUND")
+
+
+class Conflict(XplorrError):
+    status, code = 409, "CONFLICT"
+
+
+class PayloadTooLarge(XplorrError):
+    status, code = 413, "PAYLOAD_TOO_LARGE"
+
+
+class ValidationFailed(XplorrError):
+    status, code = 422, "VALIDATION_ERROR"
+
+
+class RateLimited(XplorrError):
+    status, code = 429, "RATE_LIMITED"
+
+    def __init__(self, retry_after: int, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(
+            message or f"Too many requests. Retry in {retry_after} seconds.",
+            headers={"Retry-After": str(max(1, retry_after))},
+            **kwargs,
+        )
+
+
+class Upstream(XplorrError):
+    status, code = 502, "UPSTREAM_ERROR"
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    status: int
+    details: list[dict[str, str]] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorBody
+
+
+_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED",
+}
+
+
+def error_response(exc: XplorrError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers or None)
+
+
+def envelope(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "status": status}}
+    return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
+
+
+def _field_name(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:] or parts
+    return ".".join(parts) or "body"
+
+
+def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Field names and pydantic's message; never the submitted value (``input`` is dropped)."""
+    details = []
+    for err in errors:
+        msg = str(err.get("msg", "Invalid value."))
+        if err.get("type") == "json_invalid":
+            msg = "Malformed JSON body."
+        details.append({"field": _field_name(err.get("loc", ())), "message": msg})
+    return details
+
+
+async def _on_xplorr_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, XplorrError)
+    if exc.status >= 500:
+        log.error("request_failed", code=exc.error_code, error=exc.message)
+    return error_response(exc)
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = validation_details(exc.errors())
+    fields = ", ".join(sorted({d["field"] for d in details}))
+    return error_response(ValidationFailed(f"Invalid request: check {fields}.", details=details))
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    if status == 404:
+        message = f"No route for {request.method} {request.url.path}."
+    elif status == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}."
+    else:
+        message = HTTPStatus(status).phrase
+    return envelope(status, _CODES.get(status, "ERROR"), message, exc.headers)
+
+
+async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
+    # Runs in Starlette's outermost ServerErrorMiddleware, outside our request-id middleware, so
+    # the id is read back from the request state and put on the response here.
+    request_id = str(getattr(request.state, "request_id", ""))
+    log.error(
+        "unhandled_error",
+        request_id=request_id,
+        method=request.method,
+        path=request.url.path,
+        exc_info=exc,
+    )
+    message = f"An internal error occurred. Quote request id {request_id} when reporting it."
+    return envelope(500, "INTERNAL_ERROR", message, {"X-Request-ID": request_id})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(XplorrError, _on_xplorr_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(Exception, _on_unhandled)

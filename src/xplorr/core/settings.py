@@ -1,0 +1,140 @@
+"""Settings, all from the environment with the prefix ``XPLORR_`` (ARCHITECTURE.md, "Interface contracts").
+
+``create_app(settings)`` takes a ``Settings`` explicitly, so tests build one instead of mutating the
+environment. Every field here is listed, with its default, in the README's Configuration section.
+"""
+
+import ipaddress
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_SECRET_FILE = "secret_key"
+
+
+class SmtpSettings(BaseSettings):
+    """Outgoing mail; read with the flat documented names (``XPLORR_SMTP_HOST`` ...)."""
+
+    model_config = SettingsConfigDict(env_prefix="XPLORR_SMTP_", extra="ignore")
+    host: str | None = None
+    port: int = 587
+    user: str | None = None
+    password: SecretStr | None = None
+    from_: str = Field(default="Xplorr <no-reply@localhost>", alias="XPLORR_SMTP_FROM")
+    tls: bool = True
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XPLORR_", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Path(".xplorr")
+    database_url: str | None = None
+    redis_url: str | None = None
+    redis_key_prefix: str = "xplorr"
+    secret_key: SecretStr | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    env: str = "development"
+    log_level: str = "INFO"
+    log_json: bool | None = None
+
+    # Sessions and tokens (security guide 1.7, 1.8).
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=900)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    refresh_token_idle_days: int = Field(default=7, ge=1, le=365)
+    jwt_issuer: str = "xplorr"
+    jwt_audience: str = "xplorr-api"
+    # argon2id parameters; the defaults are argon2-cffi's RFC 9106 low-memory profile.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    # Rate limits (api-reference "Rate limits" table).
+    rate_limits_enabled: bool = True
+    rate_limit_read: str = "600/minute"
+    rate_limit_write: str = "30/minute"
+    login_failure_limit: str = "100/hour"
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Background work.
+    embedded_worker: bool | None = None
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    job_lease_seconds: int = Field(default=60, ge=2)
+    job_poll_seconds: float = Field(default=1.0, gt=0)
+    job_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Demo.
+    demo_email: str = "demo@xplorr.example.com"
+    demo_password: SecretStr = SecretStr("xplorr-demo-password")
+
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+
+    @field_validator("trusted_proxies", "job_modules", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)
+        return value
+
+    @cached_property
+    def db_url(self) -> str:
+        """The async SQLAlchemy URL; the embedded default is a SQLite file under ``data_dir``."""
+        if self.database_url:
+            return normalise_db_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'xplorr.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @property
+    def run_embedded_worker(self) -> bool:
+        """Default: on for the embedded SQLite database, off for PostgreSQL (run ``xplorr worker``)."""
+        return self.is_sqlite if self.embedded_worker is None else self.embedded_worker
+
+    @property
+    def json_logs(self) -> bool:
+        return self.env == "production" if self.log_json is None else self.log_json
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in self.trusted_proxies)
+
+    @cached_property
+    def signing_key(self) -> str:
+        """``XPLORR_SECRET_KEY`` or a key generated once and kept in ``data_dir`` with mode 0600."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / _SECRET_FILE
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+
+def normalise_db_url(url: str) -> str:
+    """Accept the URLs operators type and map them onto the async drivers we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def sync_db_url(async_url: str) -> str:
+    """The same database through a synchronous driver (Alembic runs synchronously)."""
+    return async_url.replace("sqlite+aiosqlite://", "sqlite://")

@@ -1,0 +1,53 @@
+"""Who is calling, and the only two ways a service reads tenant rows.
+
+``org_select`` starts every tenant read; ``get_in_org`` fetches one row of the caller's org or
+raises ``<RESOURCE>_NOT_FOUND``. Never 403 for a foreign id: existence must not leak
+(ARCHITECTURE.md "Tenancy and access"; CONVENTIONS.md 4.4).
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xplorr.core.errors import NotFound
+from xplorr.core.models import OrgOwned
+from xplorr.users.models import Role
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    role: Role
+    email: str
+    account_ids: frozenset[uuid.UUID] | None = None  # None = every cloud account of the org
+    session_id: uuid.UUID | None = None  # the login (refresh family) behind a JWT
+    token_id: uuid.UUID | None = None  # set when called with an xplorr_ API token
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role.is_admin
+
+
+M = TypeVar("M", bound=OrgOwned)
+
+
+def org_select(model: type[M], who: Principal) -> Select[tuple[M]]:
+    """Every tenant read starts here."""
+    return select(model).where(model.org_id == who.org_id)
+
+
+async def get_in_org(
+    db: AsyncSession, model: type[M], ident: uuid.UUID, who: Principal, *, for_update: bool = False
+) -> M:
+    """One row of the caller's org, or NotFound. Never Forbidden: existence must not leak."""
+    stmt = org_select(model, who).where(model.id == ident)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = await db.scalar(stmt)
+    if row is None:
+        raise NotFound.of(model.__name__, ident)
+    return row

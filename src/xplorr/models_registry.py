@@ -1,0 +1,19 @@
+"""Imports every area's models so the metadata is complete (Alembic, mapper configuration)."""
+
+from xplorr.audit_log import models as audit_log_models
+from xplorr.auth import models as auth_models
+from xplorr.core.jobs import models as jobs_models
+from xplorr.core.models import Base
+from xplorr.orgs import models as orgs_models
+from xplorr.tokens import models as tokens_models
+from xplorr.users import models as users_models
+
+__all__ = [
+    "Base",
+    "audit_log_models",
+    "auth_models",
+    "jobs_models",
+    "orgs_models",
+    "tokens_models",
+    "users_models",
+]

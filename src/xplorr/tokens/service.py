@@ -1,0 +1,85 @@
+"""Personal API tokens (``xplorr_...``): created, listed, revoked, exchanged for a short JWT.
+
+Members and viewers see and revoke their own tokens; owners and admins see and revoke every token
+of the organization (a leaked token must be revocable by an admin).
+"""
+
+import uuid
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xplorr.core import audit, clock, security
+from xplorr.core.deps import AuthKit
+from xplorr.core.errors import NotFound, Unauthorized, ValidationFailed
+from xplorr.core.pagination import Page, PageParams, paginate
+from xplorr.core.tenancy import Principal, org_select
+from xplorr.tokens.models import ApiToken
+from xplorr.tokens.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenOut, TokenExchangeOut
+
+
+def _visible(who: Principal) -> Select[tuple[ApiToken]]:
+    stmt = org_select(ApiToken, who).where(ApiToken.revoked_at.is_(None))
+    return stmt if who.is_admin else stmt.where(ApiToken.user_id == who.user_id)
+
+
+async def list_tokens(db: AsyncSession, who: Principal, params: PageParams) -> Page[ApiTokenOut]:
+    stmt = _visible(who).order_by(ApiToken.created_at.desc(), ApiToken.id)
+    return await paginate(db, stmt, params, ApiTokenOut.model_validate)
+
+
+async def create_token(db: AsyncSession, who: Principal, data: ApiTokenCreate) -> ApiTokenCreated:
+    if data.expires_at is not None and data.expires_at <= clock.now():
+        raise ValidationFailed(
+            "expires_at must be in the future.",
+            details=[{"field": "expires_at", "message": "Must be in the future."}],
+        )
+    raw = security.new_api_token()
+    token = ApiToken(
+        id=uuid.uuid4(),
+        org_id=who.org_id,
+        user_id=who.user_id,
+        name=data.name,
+        prefix=security.api_token_display_prefix(raw),
+        token_sha256=security.sha256_hex(raw),
+        expires_at=data.expires_at,
+        created_at=clock.now(),
+    )
+    db.add(token)
+    await db.flush()
+    await audit.record(
+        db,
+        "token.created",
+        who=who,
+        resource_type="api_token",
+        resource_id=token.id,
+        resource_name=token.name,
+        details={"prefix": token.prefix, "expires_at": str(token.expires_at or "")},
+    )
+    return ApiTokenCreated(**ApiTokenOut.model_validate(token).model_dump(), token=raw)
+
+
+async def revoke_token(db: AsyncSession, who: Principal, token_id: uuid.UUID) -> None:
+    token = await db.scalar(_visible(who).where(ApiToken.id == token_id).with_for_update())
+    if token is None:
+        raise NotFound.of("ApiToken", token_id)
+    token.revoked_at = clock.now()
+    await audit.record(
+        db,
+        "token.revoked",
+        who=who,
+        resource_type="api_token",
+        resource_id=token.id,
+        resource_name=token.name,
+        details={"prefix": token.prefix, "owner_user_id": str(token.user_id)},
+    )
+
+
+def exchange(kit: AuthKit, who: Principal) -> TokenExchangeOut:
+    """A short JWT for the API token the caller authenticated with (the MCP server's flow)."""
+    if who.token_id is None:
+        raise Unauthorized("Send an xplorr_ API token to exchange.", code="API_TOKEN_REQUIRED")
+    jwt = security.issue_access_token(
+        kit.jwt, user_id=who.user_id, org_id=who.org_id, api_token_id=who.token_id
+    )
+    return TokenExchangeOut(token=jwt, expires_in=kit.settings.access_token_ttl_seconds)

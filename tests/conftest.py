@@ -1,0 +1,191 @@
+"""Root fixtures: a clean, migrated database per test (SQLite by default, PostgreSQL when
+``XPLORR_TEST_DATABASE_URL`` is set), an app built with ``create_app(Settings(...))``, real tokens.
+
+Tests go through real commits, not an outer rolled-back transaction: the unit-of-work rule
+(commit before the response), the job runner and the multi-process tests all need real
+transactions. Isolation comes from a fresh copy of a migrated SQLite file per test, or from
+truncating every table after each test on PostgreSQL (one database per xdist worker).
+"""
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import create_engine, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.factories.users import make_org, make_user, token_for
+from xplorr.app import create_app
+from xplorr.core.migrate import upgrade
+from xplorr.core.settings import Settings, normalise_db_url
+from xplorr.models_registry import Base
+from xplorr.orgs.models import Org
+from xplorr.users.models import Role, User
+
+PG_URL = os.environ.get("XPLORR_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("XPLORR_TEST_REDIS_URL")
+TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrate once per session: a SQLite template file, or this worker's PostgreSQL database."""
+    if PG_URL:
+        admin = create_engine(PG_URL.replace("+psycopg", "+psycopg"), isolation_level="AUTOCOMMIT")
+        name = f"xplorr_test_{_worker()}"
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = normalise_db_url(PG_URL.rsplit("/", 1)[0] + "/" + name)
+        upgrade(url)
+        return url
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture
+def db_url(template_db: str, tmp_path: Path) -> Iterator[str]:
+    if PG_URL:
+        yield template_db
+        engine = create_engine(template_db)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        engine.dispose()
+        return
+    path = tmp_path / "xplorr.db"
+    shutil.copyfile(template_db, path)
+    yield f"sqlite+aiosqlite:///{path}"
+
+
+def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": db_url,
+        "data_dir": data_dir,
+        "secret_key": TEST_SECRET,
+        "embedded_worker": False,
+        # argon2-cffi's CHEAPEST-like profile: tests only, production keeps the RFC 9106 defaults.
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 8,
+        "argon2_parallelism": 1,
+        "redis_url": REDIS_URL,
+        "redis_key_prefix": f"xplorr-test-{uuid.uuid4().hex}",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return make_settings(db_url, tmp_path)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    await application.state.engine.dispose()
+
+
+@pytest.fixture
+async def db(app: FastAPI) -> AsyncIterator[AsyncSession]:
+    """A session for arranging and checking rows; factories commit what they make."""
+    async with app.state.sessionmaker() as session:
+        yield session
+
+
+async def assert_error_envelope(response: httpx.Response) -> None:
+    """Every 4xx/5xx in the suite must be the envelope; this hook makes the suite a contract test."""
+    if response.status_code >= 400:
+        await response.aread()
+        body = response.json()
+        err = body["error"]
+        assert isinstance(err["code"], str)
+        assert isinstance(err["message"], str)
+        assert err["status"] == response.status_code
+        if response.status_code == 401:
+            assert response.headers["www-authenticate"] == "Bearer"
+        if response.status_code == 429:
+            assert int(response.headers["retry-after"]) >= 1
+
+
+ClientFor = Callable[..., httpx.AsyncClient]
+
+
+@pytest.fixture
+async def client_for(app: FastAPI, db: AsyncSession) -> AsyncIterator[ClientFor]:
+    """``client_for(user)`` holds a REAL access token for ``user``; ``client_for(None)`` none."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def expunge(_request: httpx.Request) -> None:
+        db.expunge_all()
+
+    def make(user: User | None = None, *, token: str | None = None, **kw: object) -> httpx.AsyncClient:
+        headers = {}
+        if user is not None:
+            headers["Authorization"] = f"Bearer {token_for(app, user)}"
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, **kw),  # type: ignore[arg-type]
+            base_url="http://testserver/api/v1",
+            headers=headers,
+            event_hooks={"request": [expunge], "response": [assert_error_envelope]},
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+def anon(client_for: ClientFor) -> httpx.AsyncClient:
+    return client_for(None)
+
+
+@pytest.fixture
+async def org(db: AsyncSession) -> Org:
+    return await make_org(db, "Acme")
+
+
+@pytest.fixture
+async def owner(db: AsyncSession, org: Org) -> User:
+    return await make_user(db, org, role=Role.OWNER)
+
+
+@pytest.fixture
+async def admin(db: AsyncSession, org: Org) -> User:
+    return await make_user(db, org, role=Role.ADMIN)
+
+
+@pytest.fixture
+async def member(db: AsyncSession, org: Org) -> User:
+    return await make_user(db, org, role=Role.MEMBER)
+
+
+@pytest.fixture
+async def viewer(db: AsyncSession, org: Org) -> User:
+    return await make_user(db, org, role=Role.VIEWER)
+
+
+@pytest.fixture
+async def other_org(db: AsyncSession) -> Org:
+    return await make_org(db, "Globex")
+
+
+@pytest.fixture
+async def other_admin(db: AsyncSession, other_org: Org) -> User:
+    return await make_user(db, other_org, role=Role.ADMIN)
