@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
@@ -20,7 +21,7 @@ from xplorr.health.router import router as health
 
 API_PREFIX = "/api/v1"
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": text}
     for status, text in {
         401: "Missing or invalid credentials (UNAUTHORIZED).",
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limiter = RateLimiter(settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker_task: asyncio.Task[None] | None = None
         if settings.run_embedded_worker:
             from xplorr.core.jobs.runner import run_embedded

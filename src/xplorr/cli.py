@@ -44,7 +44,9 @@ def serve(
     settings = Settings()
     if migrate_db if migrate_db is not None else settings.is_sqlite:
         upgrade(settings.db_url)
-    console.print(f"Xplorr API on http://{host}:{port}/api/v1  docs: http://{host}:{port}/api/v1/docs")
+    console.print(
+        f"Xplorr API on http://{host}:{port}/api/v1  docs: http://{host}:{port}/api/v1/docs"
+    )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -87,7 +89,9 @@ def user_create(
     email: Annotated[str, typer.Option(help="The user's email.")],
     org: Annotated[str, typer.Option(help="Organization slug; created if it does not exist.")],
     role: Annotated[str, typer.Option(help="owner, admin, member or viewer.")] = "member",
-    name: Annotated[str | None, typer.Option(help="Display name (default: from the email).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Display name (default: from the email).")
+    ] = None,
     password: Annotated[
         str | None,
         typer.Option(envvar="XPLORR_NEW_USER_PASSWORD", help="Password (prompted when omitted)."),
@@ -100,7 +104,9 @@ def user_create(
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     user_id = asyncio.run(
-        create_user_cli(settings, email=email, org_slug=org, role=role, name=name, password=password)
+        create_user_cli(
+            settings, email=email, org_slug=org, role=role, name=name, password=password
+        )
     )
     console.print(f"[green]Created user {user_id} ({email}, {role}) in {org}.[/green]")
 

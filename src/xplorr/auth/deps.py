@@ -74,5 +74,7 @@ async def enforce_rate_limit(request: Request, who: OptionalUser, kit: Kit) -> N
         return
     limiter = kit.limiter
     rule = limiter.rule_for(route)
-    ident = f"user:{who.user_id}" if who and rule.key == "auto" else f"ip:{limiter.client_ip(request)}"
-    await limiter.hit(rule.item, route.path, ",".join(sorted(route.methods)), ident)
+    ident = (
+        f"user:{who.user_id}" if who and rule.key == "auto" else f"ip:{limiter.client_ip(request)}"
+    )
+    await limiter.hit(rule.item, route.path, ",".join(sorted(route.methods or ())), ident)

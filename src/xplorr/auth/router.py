@@ -64,7 +64,9 @@ async def get_me(db: DbSession, who: CurrentUser) -> MeOut:
 
 
 @router.post("/change-password", status_code=204, openapi_extra=limit(AUTH_LIMIT))
-async def change_password(body: ChangePasswordIn, db: DbSession, kit: Kit, who: CurrentUser) -> Response:
+async def change_password(
+    body: ChangePasswordIn, db: DbSession, kit: Kit, who: CurrentUser
+) -> Response:
     """Change the password (current one required). Every other session of the user is ended."""
     await service.change_password(db, kit, who, body)
     return Response(status_code=204)

@@ -62,6 +62,6 @@ class MeOut(UserOut):
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a scheme name)
     expires_in: int
     user: UserOut

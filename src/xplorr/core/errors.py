@@ -89,7 +89,7 @@ class NotFound(XplorrError):
 
     @classmethod
     def of(cls, resource: str, ident: object) -> Self:
-        """``NotFound.of("ApiToken", id)`` -> 404 ``API_TOKEN_NOT_FOUND``, as the reference's example."""
+        """``NotFound.of("ApiToken", id)``: 404 ``API_TOKEN_NOT_FOUND``, as in the reference."""
         snake = re.sub(r"(?<!^)(?=[A-Z])", "_", resource).upper()
         label = re.sub(r"(?<!^)(?=[A-Z])", " ", resource)
         return cls(f"{label} with ID '{ident}' not found.", code=f"{snake}_NOT_FOUND")

@@ -64,7 +64,7 @@ Pagination = Annotated[PageParams, Depends(page_params())]
 
 async def paginate(
     db: AsyncSession,
-    stmt: Select[tuple[R]],
+    stmt: Select[R],
     params: PageParams,
     out: Callable[[R], T],
 ) -> Page[T]:

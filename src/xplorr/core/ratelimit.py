@@ -17,8 +17,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, Storage
-from limits.storage import storage_from_string
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from xplorr.core.errors import RateLimited
@@ -30,7 +29,7 @@ _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def limit(spec: str, *, key: KeyKind = "auto") -> dict[str, Any]:
-    """``openapi_extra`` for a route: ``@router.post(..., openapi_extra=limit("20/15 minutes"))``."""
+    """A route's ``openapi_extra``: ``@router.post(..., openapi_extra=limit("20/15 minutes"))``."""
     parse(spec)  # fail at import time on a typo
     return {EXTRA_KEY: {"limit": spec, "key": key}}
 
@@ -46,7 +45,7 @@ class RateLimiter:
         self.enabled = settings.rate_limits_enabled
         self.storage: Storage
         if settings.redis_url:
-            self.storage = storage_from_string(
+            self.storage = RedisStorage(
                 "async+" + settings.redis_url,
                 implementation="redispy",
                 key_prefix=f"{settings.redis_key_prefix}:rl",
@@ -56,7 +55,7 @@ class RateLimiter:
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.trusted = settings.trusted_proxy_networks
         self.login_failures = parse(settings.login_failure_limit)
-        self._rules: dict[str, Rule] = {}
+        self._rules: dict[int, Rule] = {}
 
     def install_defaults(self, routers: Iterable[APIRouter], read: str, write: str) -> None:
         """Give every API route without an explicit rule the default of its method; index rules.
@@ -69,7 +68,7 @@ class RateLimiter:
                     continue
                 extra = route.openapi_extra = dict(route.openapi_extra or {})
                 if EXTRA_KEY not in extra:
-                    spec = write if route.methods & _WRITE_METHODS else read
+                    spec = write if (route.methods or set()) & _WRITE_METHODS else read
                     extra.update(limit(spec))
                 rule = extra[EXTRA_KEY]
                 self._rules[id(route)] = Rule(parse(rule["limit"]), rule["key"])

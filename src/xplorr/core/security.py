@@ -1,9 +1,10 @@
 """Passwords, access JWTs and opaque tokens (security guide 1.1, 1.7, 1.8).
 
-- Passwords: argon2id, length 12..128 as typed (no truncation, no composition rules), refused when
-  on the shipped common-password list or built from the user's own email (ASVS 6.2.x).
-- Access JWTs: HS256 only (pinned on decode), ``iss``, ``aud``, ``typ=access``, ``exp``/``nbf``/``iat``
-  required, lifetime <= 15 min.
+- Passwords: argon2id, length 12..128 as typed (no truncation, no composition rules),
+  refused when on the shipped common-password list or built from the user's own email
+  (ASVS 6.2.x).
+- Access JWTs: HS256 only (pinned on decode), ``iss``, ``aud``, ``typ=access``,
+  ``exp``/``nbf``/``iat`` required, lifetime <= 15 min.
 - Opaque tokens (refresh, reset, invite): 256-bit CSPRNG values; only their SHA-256 is stored.
 - API tokens: ``xplorr_`` + 32 base62 random characters (190 bits) + a 6-character base62 CRC32
   checksum (GitHub's format), so a malformed token is refused without touching the database.
@@ -30,7 +31,7 @@ from xplorr.core import clock
 JWT_ALGORITHM = "HS256"
 ACCESS_TYP = "access"
 PASSWORD_MIN, PASSWORD_MAX = 12, 128
-API_TOKEN_PREFIX = "xplorr_"
+API_TOKEN_PREFIX = "xplorr_"  # noqa: S105 (a public prefix, not a secret)
 _BASE62 = string.digits + string.ascii_letters
 _API_RANDOM_LEN, _API_CHECK_LEN = 32, 6
 
@@ -48,7 +49,7 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
 
 
 def verify_password(hasher: PasswordHasher, stored: str | None, password: str) -> bool:
-    """Constant work whether or not the user exists: an unknown email still pays one argon2 verify."""
+    """Constant work whether or not the user exists: an unknown email still pays one verify."""
     try:
         return hasher.verify(stored or _dummy_hash(hasher), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -1,4 +1,5 @@
-"""Settings, all from the environment with the prefix ``XPLORR_`` (ARCHITECTURE.md, "Interface contracts").
+"""Settings, from the environment with the prefix ``XPLORR_`` (ARCHITECTURE.md, "Interface
+contracts").
 
 ``create_app(settings)`` takes a ``Settings`` explicitly, so tests build one instead of mutating the
 environment. Every field here is listed, with its default, in the README's Configuration section.
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-_SECRET_FILE = "secret_key"
+_SECRET_FILE = "secret_key"  # noqa: S105 (a file name)
 
 
 class SmtpSettings(BaseSettings):
@@ -100,7 +101,7 @@ class Settings(BaseSettings):
 
     @property
     def run_embedded_worker(self) -> bool:
-        """Default: on for the embedded SQLite database, off for PostgreSQL (run ``xplorr worker``)."""
+        """Default: on for embedded SQLite, off for PostgreSQL (run ``xplorr worker`` there)."""
         return self.is_sqlite if self.embedded_worker is None else self.embedded_worker
 
     @property

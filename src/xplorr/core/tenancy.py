@@ -35,7 +35,7 @@ class Principal:
 M = TypeVar("M", bound=OrgOwned)
 
 
-def org_select(model: type[M], who: Principal) -> Select[tuple[M]]:
+def org_select(model: type[M], who: Principal) -> Select[M]:
     """Every tenant read starts here."""
     return select(model).where(model.org_id == who.org_id)
 

@@ -18,7 +18,7 @@ from xplorr.tokens.models import ApiToken
 from xplorr.tokens.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenOut, TokenExchangeOut
 
 
-def _visible(who: Principal) -> Select[tuple[ApiToken]]:
+def _visible(who: Principal) -> Select[ApiToken]:
     stmt = org_select(ApiToken, who).where(ApiToken.revoked_at.is_(None))
     return stmt if who.is_admin else stmt.where(ApiToken.user_id == who.user_id)
 

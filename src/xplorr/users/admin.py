@@ -22,7 +22,9 @@ async def create_user_cli(
     try:
         parsed_role = Role(role)
     except ValueError as exc:
-        raise ValidationFailed(f"Unknown role '{role}'; use owner, admin, member or viewer.") from exc
+        raise ValidationFailed(
+            f"Unknown role '{role}'; use owner, admin, member or viewer."
+        ) from exc
     kit = AuthKit.build(settings, RateLimiter(settings))
     engine = make_engine(settings.db_url)
     try:

@@ -8,7 +8,7 @@ from xplorr.core.models import Base, OrgOwned
 
 
 class Role(StrEnum):
-    """product-notes.md section 22; ``owner`` is the docs' ``super_admin`` (one per org, its creator)."""
+    """product-notes.md section 22; ``owner`` is the docs' ``super_admin`` (one per org)."""
 
     OWNER = "owner"
     ADMIN = "admin"
