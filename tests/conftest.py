@@ -20,7 +20,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.users import make_org, make_user, token_for
-from xplorr.app import create_app
+from xplorr.app import create_app, shutdown
+from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.migrate import upgrade
 from xplorr.core.settings import Settings, normalise_db_url
 from xplorr.models_registry import Base
@@ -95,14 +96,20 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     yield application
-    await application.state.engine.dispose()
+    await shutdown(application)
 
 
 @pytest.fixture
-async def db(app: FastAPI) -> AsyncIterator[AsyncSession]:
-    """A session for arranging and checking rows; factories commit what they make."""
-    async with app.state.sessionmaker() as session:
+async def db(db_url: str) -> AsyncIterator[AsyncSession]:
+    """A session for arranging and checking rows; factories commit what they make.
+
+    On SQLite it uses deferred transactions, so a read left open here never holds the write
+    lock the app's requests wait for; ``client_for`` ends it before each request so the next
+    read sees what the request committed."""
+    engine = make_engine(db_url, sqlite_immediate=False)
+    async with make_sessionmaker(engine)() as session:
         yield session
+    await engine.dispose()
 
 
 async def assert_error_envelope(response: httpx.Response) -> None:
@@ -129,9 +136,12 @@ async def client_for(app: FastAPI, db: AsyncSession) -> AsyncIterator[ClientFor]
     clients: list[httpx.AsyncClient] = []
 
     async def expunge(_request: httpx.Request) -> None:
-        db.expunge_all()
+        db.expunge_all()  # detach first: a rollback would expire the fixtures' loaded attributes
+        await db.rollback()
 
-    def make(user: User | None = None, *, token: str | None = None, **kw: object) -> httpx.AsyncClient:
+    def make(
+        user: User | None = None, *, token: str | None = None, **kw: object
+    ) -> httpx.AsyncClient:
         headers = {}
         if user is not None:
             headers["Authorization"] = f"Bearer {token_for(app, user)}"

@@ -38,6 +38,12 @@ def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0] if route.tags else 'api'}_{route.name}"
 
 
+async def shutdown(app: FastAPI) -> None:
+    """Release what ``create_app`` opened: database pool and rate-limit storage."""
+    await app.state.engine.dispose()
+    await app.state.kit.limiter.aclose()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     xlogging.configure(settings.log_level, settings.json_logs)
@@ -45,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limiter = RateLimiter(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker_task: asyncio.Task[None] | None = None
         if settings.run_embedded_worker:
             from xplorr.core.jobs.runner import run_embedded
@@ -57,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if worker_task is not None:
                 worker_task.cancel()
                 await asyncio.gather(worker_task, return_exceptions=True)
-            await engine.dispose()
+            await shutdown(app)
 
     app = FastAPI(
         title="Xplorr API",
@@ -80,8 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(health)
-    limiter.install_defaults(
-        api.ROUTERS, read=settings.rate_limit_read, write=settings.rate_limit_write
-    )
+    limiter.install(api.ROUTERS, read=settings.rate_limit_read, write=settings.rate_limit_write)
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return limiter.document(build_openapi(), API_PREFIX)
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(RequestContextMiddleware, limiter=limiter)
     return app

@@ -4,7 +4,11 @@ SQLite (the embedded default) runs in WAL mode with foreign keys on, and every t
 with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes fails at once with
 SQLITE_BUSY when another connection committed in between, while an immediate one waits for the
 lock (``busy_timeout``). That is SQLAlchemy's documented "Savepoints / Transactional DDL" recipe,
-which also gives SQLite working SAVEPOINTs.
+which also gives SQLite working SAVEPOINTs, and what Rails and Django now do on SQLite.
+
+The price: one transaction at a time, readers included. So transactions stay short on SQLite:
+a request is one, and long background work commits in batches (one per file, day or page),
+never one transaction around minutes of work.
 """
 
 from collections.abc import AsyncIterator
@@ -24,22 +28,24 @@ from xplorr.core.errors import XplorrError
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def make_engine(url: str, *, sqlite_immediate: bool = True, **kwargs: Any) -> AsyncEngine:
+    """``sqlite_immediate=False`` gives plain deferred transactions: only for tools that read
+    beside a running app (the test suite's arrange/assert session)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, "BEGIN IMMEDIATE" if sqlite_immediate else "BEGIN")
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
     sqlite_connect_listener(engine.sync_engine, foreign_keys=True, own_transactions=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
 
 def sqlite_connect_listener(

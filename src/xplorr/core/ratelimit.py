@@ -1,8 +1,9 @@
 """Per-endpoint rate limits (api-reference "Rate limits" table) on the ``limits`` library.
 
-Each route carries its rule in ``openapi_extra["x-rate-limit"]`` (so the OpenAPI document shows it);
-routes without one get the default for their method at app start: writes 30/minute ("Write
-Operations"), reads ``XPLORR_RATE_LIMIT_READ``. Buckets are per route and keyed by the user once
+A route with a documented limit carries it in ``openapi_extra["x-rate-limit"]``; the others get
+this app's default for their method: writes ``XPLORR_RATE_LIMIT_WRITE`` (30/minute, the
+reference's "Write Operations"), reads ``XPLORR_RATE_LIMIT_READ``. The OpenAPI document shows
+every operation's effective limit. Buckets are per route and keyed by the user once
 authenticated, by client IP before. Moving window; memory storage in one process, Redis storage
 when ``XPLORR_REDIS_URL`` is set so every API process shares one count.
 """
@@ -10,7 +11,7 @@ when ``XPLORR_REDIS_URL`` is set so every API process shares one count.
 import ipaddress
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -57,21 +58,38 @@ class RateLimiter:
         self.login_failures = parse(settings.login_failure_limit)
         self._rules: dict[int, Rule] = {}
 
-    def install_defaults(self, routers: Iterable[APIRouter], read: str, write: str) -> None:
-        """Give every API route without an explicit rule the default of its method; index rules.
+    def install(self, routers: Iterable[APIRouter], read: str, write: str) -> None:
+        """Index each API route's rule: its own, or this app's default for its method.
 
-        Rules are indexed by the router's own route objects: that is what ``scope["route"]``
-        holds when a request is served."""
+        Rules are indexed by the routers' own route objects (what ``scope["route"]`` holds when
+        a request is served). The routers are module globals shared by every app, so defaults
+        live here, per app, never written back into the routes."""
+        self.read_default, self.write_default = read, write
         for router in routers:
             for route in router.routes:
-                if not isinstance(route, APIRoute):
-                    continue
-                extra = route.openapi_extra = dict(route.openapi_extra or {})
-                if EXTRA_KEY not in extra:
-                    spec = write if (route.methods or set()) & _WRITE_METHODS else read
-                    extra.update(limit(spec))
-                rule = extra[EXTRA_KEY]
-                self._rules[id(route)] = Rule(parse(rule["limit"]), rule["key"])
+                if isinstance(route, APIRoute):
+                    rule = self.rule_spec((route.openapi_extra or {}), route.methods or set())
+                    self._rules[id(route)] = Rule(parse(rule["limit"]), rule["key"])
+
+    def rule_spec(self, extra: Mapping[str, Any], methods: Iterable[str]) -> dict[str, Any]:
+        """The ``x-rate-limit`` of an operation: explicit, or the default of its method."""
+        if EXTRA_KEY in extra:
+            spec: dict[str, Any] = extra[EXTRA_KEY]
+            return spec
+        is_write = any(m.upper() in _WRITE_METHODS for m in methods)
+        default: dict[str, Any] = {
+            "limit": self.write_default if is_write else self.read_default,
+            "key": "auto",
+        }
+        return default
+
+    def document(self, schema: dict[str, Any], prefix: str) -> dict[str, Any]:
+        """Show every API operation's effective limit in the OpenAPI document."""
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith(prefix):
+                for method, op in operations.items():
+                    op[EXTRA_KEY] = self.rule_spec(op, [method])
+        return schema
 
     def rule_for(self, route: APIRoute) -> Rule:
         return self._rules[id(route)]
@@ -106,6 +124,12 @@ class RateLimiter:
 
     async def clear(self, item: RateLimitItem, *ids: str) -> None:
         await self.limiter.clear(item, *ids)
+
+    async def aclose(self) -> None:
+        """Close the Redis connection pool (``limits`` keeps it on its storage bridge)."""
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        if client is not None:
+            await client.aclose()
 
 
 def _in(host: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:

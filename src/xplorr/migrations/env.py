@@ -1,8 +1,8 @@
 """Alembic environment: migrations run synchronously (stdlib sqlite3 / psycopg 3) on the URL from
-``xplorr.core.settings``; a connection handed in by the caller (pytest-alembic) is used as is."""
+``xplorr.core.settings``; a connection or engine handed in by the caller (pytest-alembic) is used."""
 
 from alembic import context
-from sqlalchemy import Connection, create_engine, pool
+from sqlalchemy import Connection, Engine, create_engine, pool
 
 from xplorr.core.db import sqlite_connect_listener
 from xplorr.core.settings import Settings, sync_db_url
@@ -35,8 +35,12 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     given = config.attributes.get("connection")
-    if given is not None:
+    if isinstance(given, Connection):
         _run(given)
+        return
+    if isinstance(given, Engine):  # pytest-alembic hands in its engine
+        with given.connect() as connection:
+            _run(connection)
         return
     url = _url()
     engine = create_engine(url, poolclass=pool.NullPool)
