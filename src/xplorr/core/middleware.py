@@ -1,10 +1,12 @@
 """Pure ASGI middleware: a request id on every response and log line, the request context
-(client IP, user agent) for audit rows, and a cap on request bodies (API4)."""
+(client IP, user agent) for audit rows, and a 1 MiB cap on request bodies (API4).
+
+The cap is enforced on the declared Content-Length and on the bytes actually streamed: past the
+cap the app is told the client went away, and whatever it answers is replaced by the 413
+envelope (raising from ``receive`` would be turned into a 400 by FastAPI's body parser)."""
 
 import re
 import uuid
-from typing import Any
-
 import structlog
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -16,12 +18,6 @@ from xplorr.core.ratelimit import RateLimiter
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 MAX_BODY_BYTES = 1024 * 1024
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, limiter: RateLimiter, max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -42,46 +38,56 @@ class RequestContextMiddleware:
         )
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
+        received = 0
+        too_large = replaced = False
+
+        async def capped_receive() -> Message:
+            nonlocal received, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    too_large = True
+                    return {"type": "http.disconnect"}
+            return message
+
         async def send_with_id(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return
+            if too_large and message["type"] == "http.response.start":
+                replaced = True
+                await self._too_large(scope, send_with_id_raw)
+                return
+            await send_with_id_raw(message)
+
+        async def send_with_id_raw(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
                 message["headers"] = [
-                    *message["headers"],
+                    *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
                 ]
             await send(message)
 
         try:
-            declared = headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-                await self._too_large(send_with_id)
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_body:
+                await self._too_large(scope, send_with_id_raw)
                 return
-            await self.app(scope, self._capped(receive), send_with_id)
-        except _BodyTooLarge:
-            await self._too_large(send_with_id)
+            await self.app(scope, capped_receive, send_with_id)
+            if too_large and not replaced:
+                await self._too_large(scope, send_with_id_raw)
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
             context.current.reset(token)
 
-    def _capped(self, receive: Receive) -> Receive:
-        seen = 0
-
-        async def capped() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise _BodyTooLarge
-            return message
-
-        return capped
-
-    async def _too_large(self, send: Send) -> None:
-        response = envelope(413, "PAYLOAD_TOO_LARGE", "Request body is larger than 1 MiB.")
-        scope: dict[str, Any] = {"type": "http"}
-        await response(scope, _nothing, send)
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        mib = self.max_body / (1024 * 1024)
+        response = envelope(413, "PAYLOAD_TOO_LARGE", f"Request body is larger than {mib:g} MiB.")
+        await response(scope, _disconnected, send)
 
 
-async def _nothing() -> Message:
+async def _disconnected() -> Message:
     return {"type": "http.disconnect"}

@@ -1,0 +1,98 @@
+"""Every route with an id in its path, called by another organization's admin with an id of org A:
+404 with a ``<RESOURCE>_NOT_FOUND`` code, and org A's row unchanged (ASVS 8.2.2 / 8.4.1).
+
+A new route with a path id and no entry in ``CASES`` fails ``test_every_id_route_has_a_case``: add
+a factory (make a row in org A, return its id) and a snapshot (read the row back) for it."""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.conftest import ClientFor
+from xplorr.app import create_app
+from xplorr.core import clock, security
+from xplorr.core.settings import Settings
+from xplorr.orgs.models import Org
+from xplorr.tokens.models import ApiToken
+from xplorr.users.models import User
+
+Make = Callable[[AsyncSession, Org, User], Awaitable[uuid.UUID]]
+Snapshot = Callable[[AsyncSession, uuid.UUID], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Case:
+    make: Make
+    snapshot: Snapshot
+
+
+async def _make_api_token(db: AsyncSession, org: Org, user: User) -> uuid.UUID:
+    raw = security.new_api_token()
+    token = ApiToken(
+        org_id=org.id, user_id=user.id, name="org A token", prefix=raw[:13],
+        token_sha256=security.sha256_hex(raw), created_at=clock.now(),
+    )
+    db.add(token)
+    await db.commit()
+    return token.id
+
+
+async def _row(model: type, db: AsyncSession, ident: uuid.UUID) -> dict[str, Any]:
+    row = await db.get(model, ident, populate_existing=True)
+    assert row is not None, f"{model.__name__} {ident} was deleted"
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+CASES: dict[str, Case] = {
+    "/api/v1/tokens/{token_id}": Case(_make_api_token, lambda db, i: _row(ApiToken, db, i)),
+}
+
+METHODS = ("get", "put", "patch", "delete", "post")
+
+
+def _id_routes(app: FastAPI) -> list[tuple[str, str]]:
+    return [
+        (path, method)
+        for path, item in app.openapi()["paths"].items()
+        if "{" in path
+        for method in item
+        if method in METHODS
+    ]
+
+
+def _all_id_routes() -> list[tuple[str, str]]:
+    return _id_routes(create_app(
+        Settings(embedded_worker=False, data_dir="/tmp/xplorr-matrix", secret_key="collect-only")
+    ))
+
+
+def test_every_id_route_has_a_case(app: FastAPI) -> None:
+    missing = {path for path, _ in _id_routes(app)} - set(CASES)
+    assert not missing, f"add tenancy cases for: {sorted(missing)}"
+
+
+@pytest.mark.parametrize(("path", "method"), _all_id_routes())
+async def test_foreign_org_gets_404_and_row_is_unchanged(
+    path: str, method: str, db: AsyncSession, org: Org, owner: User, other_admin: User,
+    client_for: ClientFor,
+) -> None:
+    case = CASES[path]
+    ident = await case.make(db, org, owner)
+    before = await case.snapshot(db, ident)
+    url = path.replace("/api/v1", "", 1)
+    url = url.format(**{name: ident for name in _param_names(path)})
+    r = await client_for(other_admin).request(method.upper(), url, json={})
+    assert r.status_code == 404, (method, path, r.text)
+    assert r.json()["error"]["code"].endswith("NOT_FOUND")
+    assert await case.snapshot(db, ident) == before
+
+
+def _param_names(path: str) -> list[str]:
+    import re
+
+    return re.findall(r"{(\w+)}", path)
