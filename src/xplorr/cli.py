@@ -8,10 +8,16 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from xplorr.core.errors import XplorrError
 from xplorr.core.migrate import upgrade
 from xplorr.core.settings import Settings
 
-app = typer.Typer(help="Xplorr: self-hostable cloud cost management.", no_args_is_help=True)
+# Never print locals in tracebacks: they can hold passwords and keys.
+app = typer.Typer(
+    help="Xplorr: self-hostable cloud cost management.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 user_app = typer.Typer(help="Manage users (operators).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 console = Console(stderr=True)
@@ -101,13 +107,19 @@ def user_create(
     from xplorr.users.admin import create_user_cli
 
     settings = Settings()
+    if settings.is_sqlite:
+        upgrade(settings.db_url)  # the embedded database migrates itself, as `serve` does
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    user_id = asyncio.run(
-        create_user_cli(
-            settings, email=email, org_slug=org, role=role, name=name, password=password
+    try:
+        user_id = asyncio.run(
+            create_user_cli(
+                settings, email=email, org_slug=org, role=role, name=name, password=password
+            )
         )
-    )
+    except XplorrError as exc:
+        console.print(f"[red]{exc.error_code}: {exc.message}[/red]")
+        raise typer.Exit(2) from exc
     console.print(f"[green]Created user {user_id} ({email}, {role}) in {org}.[/green]")
 
 

@@ -1,0 +1,84 @@
+"""Health probes, and the operator CLI (migrate, user create, demo) run as real processes."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
+
+from xplorr.users.models import Role, User
+
+
+async def test_healthz_and_readyz(app: FastAPI) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        assert (await c.get("/healthz")).json() == {"status": "ok"}
+        assert (await c.get("/readyz")).json() == {"status": "ok"}
+        await app.state.engine.dispose()
+        app.state.engine.url  # noqa: B018 - engine stays usable after dispose (new pool)
+
+
+async def test_readyz_is_503_when_the_database_is_gone(tmp_path: Path) -> None:
+    from tests.conftest import make_settings
+    from xplorr.app import create_app, shutdown
+
+    missing = tmp_path / "no" / "such" / "dir" / "x.db"
+    app = create_app(make_settings(f"sqlite+aiosqlite:///{missing}", tmp_path))
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            r = await c.get("/readyz")
+        assert r.status_code == 503
+        assert r.json()["error"]["code"] == "NOT_READY"
+    finally:
+        await shutdown(app)
+
+
+def _cli(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "xplorr", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "XPLORR_DATA_DIR": str(data_dir), **env},
+    )
+
+
+def test_migrate_user_create_and_demo_on_a_fresh_data_dir(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    done = _cli(["migrate"], data)
+    assert done.returncode == 0, done.stderr
+    assert (data / "xplorr.db").exists()
+    assert (data / "secret_key").exists() is False  # the key is made when first needed
+
+    made = _cli(
+        ["user", "create", "--email", "ops@acme.io", "--org", "acme", "--role", "admin"],
+        data,
+        XPLORR_NEW_USER_PASSWORD="an operator passphrase",
+    )
+    assert made.returncode == 0, made.stderr
+    weak = _cli(
+        ["user", "create", "--email", "weak@acme.io", "--org", "acme"],
+        data,
+        XPLORR_NEW_USER_PASSWORD="password",
+    )
+    assert weak.returncode != 0
+
+    demo = _cli(["demo"], data)
+    assert demo.returncode == 0, demo.stderr
+    assert "demo@xplorr.example.com" in demo.stderr
+    again = _cli(["demo"], data)  # idempotent
+    assert again.returncode == 0, again.stderr
+
+    engine = create_engine(f"sqlite:///{data / 'xplorr.db'}")
+    with Session(engine) as s:
+        ops = s.scalar(select(User).where(User.email == "ops@acme.io"))
+        assert ops is not None and ops.role == Role.ADMIN
+        assert s.scalar(select(User).where(User.email == "weak@acme.io")) is None
+        assert s.execute(text("SELECT count(*) FROM users WHERE email LIKE 'demo@%'")).scalar() == 1
+    engine.dispose()
+    assert oct((data / "secret_key").stat().st_mode & 0o777) == "0o600"
