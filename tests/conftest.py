@@ -113,7 +113,7 @@ async def db(db_url: str) -> AsyncIterator[AsyncSession]:
 
 
 async def assert_error_envelope(response: httpx.Response) -> None:
-    """Every 4xx/5xx in the suite must be the envelope; this hook makes the suite a contract test."""
+    """Every 4xx/5xx in the suite must be the envelope: the whole suite is a contract test."""
     if response.status_code >= 400:
         await response.aread()
         body = response.json()

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import ClientFor, TEST_SECRET, make_settings
+from tests.conftest import TEST_SECRET, ClientFor, make_settings
 from tests.factories.users import DEFAULT_PASSWORD, make_user
 from xplorr.app import create_app, shutdown
 from xplorr.audit_log.models import AuditEntry
@@ -56,8 +56,11 @@ class TestSignup:
         org = await db.scalar(select(Org).where(Org.slug == "initech"))
         assert org is not None
         user = await db.scalar(select(User).where(User.email == "founder@initech.io"))
-        assert user is not None and user.role == Role.OWNER and user.org_id == org.id
-        assert user.password_hash is not None and user.password_hash.startswith("$argon2id$")
+        assert user is not None
+        assert user.role == Role.OWNER
+        assert user.org_id == org.id
+        assert user.password_hash is not None
+        assert user.password_hash.startswith("$argon2id$")
         assert "user.signed_up" in await _audit_actions(db)
 
     async def test_second_org_with_same_name_gets_its_own_slug(self, anon) -> None:
@@ -120,7 +123,8 @@ class TestSignup:
         err = r.json()["error"]
         fields = {d["field"] for d in err["details"]}
         assert {"email", "name", "organization_name", "extra"} <= fields
-        assert "hunter2-secret" not in r.text and "not-an-email" not in r.text
+        assert "hunter2-secret" not in r.text
+        assert "not-an-email" not in r.text
 
     async def test_rate_limited_per_ip(self, anon) -> None:
         for _ in range(20):
@@ -142,14 +146,16 @@ class TestLogin:
         claims = jwt.decode(
             body["access_token"], TEST_SECRET, algorithms=["HS256"], audience="xplorr-api"
         )
-        assert claims["typ"] == "access" and claims["iss"] == "xplorr"
+        assert claims["typ"] == "access"
+        assert claims["iss"] == "xplorr"
         assert claims["exp"] - claims["iat"] <= 900
         db.expire_all()
         refreshed = await db.get_one(User, member.id)
         assert refreshed.last_login_at is not None
         assert "user.login" in await _audit_actions(db)
         stored = (await db.scalars(select(RefreshToken.token_sha256))).all()
-        assert body["refresh_token"] not in stored and len(stored) == 1
+        assert body["refresh_token"] not in stored
+        assert len(stored) == 1
 
     async def test_unknown_email_and_wrong_password_answer_identically(
         self, anon, member: User, db: AsyncSession
@@ -244,7 +250,9 @@ class TestLogin:
         uid = user.id
         db.expire_all()
         new_hash = (await db.get_one(User, uid)).password_hash
-        assert new_hash != old_hash and new_hash is not None and ",t=2," in new_hash
+        assert new_hash != old_hash
+        assert new_hash is not None
+        assert ",t=2," in new_hash
 
     async def test_rate_limited_per_ip(self, anon, member: User) -> None:
         for _ in range(20):
@@ -444,7 +452,8 @@ class TestMe:
                 r = await c.get(
                     "/auth/me", headers={"Authorization": f"Bearer {token_for(app, a)}"}
                 )
-                assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+                assert r.status_code == 429
+                assert int(r.headers["retry-after"]) >= 1
                 hdr_b = {"Authorization": f"Bearer {token_for(app, b)}"}
                 assert (await c.get("/auth/me", headers=hdr_b)).status_code == 200
         finally:

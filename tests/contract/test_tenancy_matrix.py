@@ -4,6 +4,7 @@
 A new route with a path id and no entry in ``CASES`` fails ``test_every_id_route_has_a_case``: add
 a factory (make a row in org A, return its id) and a snapshot (read the row back) for it."""
 
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,8 +35,12 @@ class Case:
 async def _make_api_token(db: AsyncSession, org: Org, user: User) -> uuid.UUID:
     raw = security.new_api_token()
     token = ApiToken(
-        org_id=org.id, user_id=user.id, name="org A token", prefix=raw[:13],
-        token_sha256=security.sha256_hex(raw), created_at=clock.now(),
+        org_id=org.id,
+        user_id=user.id,
+        name="org A token",
+        prefix=raw[:13],
+        token_sha256=security.sha256_hex(raw),
+        created_at=clock.now(),
     )
     db.add(token)
     await db.commit()
@@ -66,9 +71,15 @@ def _id_routes(app: FastAPI) -> list[tuple[str, str]]:
 
 
 def _all_id_routes() -> list[tuple[str, str]]:
-    return _id_routes(create_app(
-        Settings(embedded_worker=False, data_dir="/tmp/xplorr-matrix", secret_key="collect-only")
-    ))
+    return _id_routes(
+        create_app(
+            Settings(
+                embedded_worker=False,
+                data_dir=tempfile.mkdtemp(prefix="xplorr-matrix-"),
+                secret_key="collect-only",
+            )
+        )
+    )
 
 
 def test_every_id_route_has_a_case(app: FastAPI) -> None:
@@ -78,14 +89,19 @@ def test_every_id_route_has_a_case(app: FastAPI) -> None:
 
 @pytest.mark.parametrize(("path", "method"), _all_id_routes())
 async def test_foreign_org_gets_404_and_row_is_unchanged(
-    path: str, method: str, db: AsyncSession, org: Org, owner: User, other_admin: User,
+    path: str,
+    method: str,
+    db: AsyncSession,
+    org: Org,
+    owner: User,
+    other_admin: User,
     client_for: ClientFor,
 ) -> None:
     case = CASES[path]
     ident = await case.make(db, org, owner)
     before = await case.snapshot(db, ident)
     url = path.replace("/api/v1", "", 1)
-    url = url.format(**{name: ident for name in _param_names(path)})
+    url = url.format(**dict.fromkeys(_param_names(path), ident))
     r = await client_for(other_admin).request(method.upper(), url, json={})
     assert r.status_code == 404, (method, path, r.text)
     assert r.json()["error"]["code"].endswith("NOT_FOUND")

@@ -77,7 +77,8 @@ def test_migrate_user_create_and_demo_on_a_fresh_data_dir(tmp_path: Path) -> Non
     engine = create_engine(f"sqlite:///{data / 'xplorr.db'}")
     with Session(engine) as s:
         ops = s.scalar(select(User).where(User.email == "ops@acme.io"))
-        assert ops is not None and ops.role == Role.ADMIN
+        assert ops is not None
+        assert ops.role == Role.ADMIN
         assert s.scalar(select(User).where(User.email == "weak@acme.io")) is None
         assert s.execute(text("SELECT count(*) FROM users WHERE email LIKE 'demo@%'")).scalar() == 1
     engine.dispose()

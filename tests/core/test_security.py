@@ -21,7 +21,14 @@ class TestApiTokenFormat:
 
     @pytest.mark.parametrize(
         "token",
-        ["", "xplorr_", "ghp_abc", "xplorr_" + "a" * 38, "xplorr_" + "-" * 38, "Xplorr_" + "a" * 38],
+        [
+            "",
+            "xplorr_",
+            "ghp_abc",
+            "xplorr_" + "a" * 38,
+            "xplorr_" + "-" * 38,
+            "Xplorr_" + "a" * 38,
+        ],
     )
     def test_malformed_tokens_fail_the_checksum(self, token: str) -> None:
         assert not security.api_token_well_formed(token)
@@ -49,7 +56,8 @@ class TestPasswords:
 
         s = Settings(secret_key="x" * 40)
         # OWASP floor: m=19456 KiB with t=2; the defaults are RFC 9106's low-memory profile.
-        assert s.argon2_memory_kib >= 19456 and s.argon2_time_cost >= 2
+        assert s.argon2_memory_kib >= 19456
+        assert s.argon2_time_cost >= 2
 
     @pytest.mark.parametrize(
         ("password", "ok"),

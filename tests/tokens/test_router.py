@@ -39,7 +39,9 @@ class TestCreateToken:
         assert listed["total"] == 1
         assert "token" not in listed["data"][0]
         assert raw not in str(listed)
-        audit = (await db.scalars(select(AuditEntry).where(AuditEntry.action == "token.created"))).one()
+        audit = (
+            await db.scalars(select(AuditEntry).where(AuditEntry.action == "token.created"))
+        ).one()
         assert audit.actor_user_id == member.id
         assert raw not in str(audit.details)
 
@@ -126,15 +128,17 @@ class TestExchange:
         assert (await client_for(None, token=created["token"]).get("/auth/me")).status_code == 401
         assert (await client_for(None, token=jwt_token["token"]).get("/auth/me")).status_code == 401
 
-    async def test_exchange_needs_an_api_token(self, client_for: ClientFor, member: User,
-                                               anon) -> None:
+    async def test_exchange_needs_an_api_token(
+        self, client_for: ClientFor, member: User, anon
+    ) -> None:
         r = await client_for(member).post("/tokens/exchange")  # a login JWT, not an API token
         assert r.status_code == 401
         assert r.json()["error"]["code"] == "API_TOKEN_REQUIRED"
         assert (await anon.post("/tokens/exchange")).status_code == 401
 
-    async def test_rate_limited_30_per_15_minutes(self, client_for: ClientFor,
-                                                  member: User) -> None:
+    async def test_rate_limited_30_per_15_minutes(
+        self, client_for: ClientFor, member: User
+    ) -> None:
         created = await _create(client_for(member))
         client = client_for(None, token=created["token"])
         for _ in range(30):
@@ -168,10 +172,10 @@ class TestListTokens:
         assert {t["id"] for t in everything["data"]} == set(ids)
 
     @pytest.mark.parametrize(
-        "params", [{"limit": 101}, {"limit": 0}, {"page": 0}, {"offset": -1}, {"page": 1, "offset": 0}]
+        "params",
+        [{"limit": 101}, {"limit": 0}, {"page": 0}, {"offset": -1}, {"page": 1, "offset": 0}],
     )
-    async def test_bad_pagination_is_422(self, client_for: ClientFor, member: User,
-                                         params) -> None:
+    async def test_bad_pagination_is_422(self, client_for: ClientFor, member: User, params) -> None:
         r = await client_for(member).get("/tokens", params=params)
         assert r.status_code == 422
 
@@ -214,9 +218,12 @@ class TestRevokeToken:
         assert (await client.delete(f"/tokens/{created['id']}")).status_code == 204
         assert (await client.delete(f"/tokens/{created['id']}")).status_code == 404
 
-    async def test_bad_id_is_422_and_no_token_is_401(self, client_for: ClientFor, member: User,
-                                                     anon) -> None:
+    async def test_bad_id_is_422_and_no_token_is_401(
+        self, client_for: ClientFor, member: User, anon
+    ) -> None:
         r = await client_for(member).delete("/tokens/not-a-uuid")
         assert r.status_code == 422
         assert r.json()["error"]["details"][0]["field"] == "token_id"
-        assert (await anon.delete("/tokens/00000000-0000-0000-0000-000000000000")).status_code == 401
+        assert (
+            await anon.delete("/tokens/00000000-0000-0000-0000-000000000000")
+        ).status_code == 401

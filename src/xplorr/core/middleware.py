@@ -7,6 +7,7 @@ envelope (raising from ``receive`` would be turned into a 400 by FastAPI's body 
 
 import re
 import uuid
+
 import structlog
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -18,6 +19,8 @@ from xplorr.core.ratelimit import RateLimiter
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 MAX_BODY_BYTES = 1024 * 1024
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, limiter: RateLimiter, max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app

@@ -1,5 +1,5 @@
 """Alembic environment: migrations run synchronously (stdlib sqlite3 / psycopg 3) on the URL from
-``xplorr.core.settings``; a connection or engine handed in by the caller (pytest-alembic) is used."""
+``xplorr.core.settings``; a connection or engine handed in (pytest-alembic) is used as is."""
 
 from alembic import context
 from sqlalchemy import Connection, Engine, create_engine, pool
