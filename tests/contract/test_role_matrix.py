@@ -1,0 +1,136 @@
+"""Function-level authorization (ASVS 8.2.1, API5): every operation declares who may call it.
+
+``ACCESS`` maps each operation to PUBLIC (no token), ANY (any role of the org) or the set of roles
+allowed. A new operation without an entry fails ``test_every_operation_declares_its_roles``;
+every restricted operation is called with each role it refuses and must answer 403 FORBIDDEN.
+"""
+
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import ClientFor
+from xplorr.auth.deps import AdminUser, CurrentUser, OwnerUser, WriterUser
+from xplorr.core.tenancy import Principal
+from xplorr.users.models import Role, User
+
+PUBLIC = "public"
+ANY = "any"
+ADMINS = frozenset({Role.OWNER, Role.ADMIN})
+WRITERS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
+
+ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
+    ("POST", "/api/v1/auth/signup"): PUBLIC,
+    ("POST", "/api/v1/auth/login"): PUBLIC,
+    ("POST", "/api/v1/auth/refresh"): PUBLIC,
+    ("POST", "/api/v1/auth/logout"): PUBLIC,
+    ("GET", "/api/v1/auth/me"): ANY,
+    ("POST", "/api/v1/auth/change-password"): ANY,
+    # Personal API tokens act as their user (a viewer's token is read-only), so every role may
+    # manage its own; owners and admins also see and revoke the organization's.
+    ("GET", "/api/v1/tokens"): ANY,
+    ("POST", "/api/v1/tokens"): ANY,
+    ("DELETE", "/api/v1/tokens/{token_id}"): ANY,
+    ("POST", "/api/v1/tokens/exchange"): ANY,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+}
+
+
+def _operations(app: FastAPI) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, item in app.openapi()["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+
+
+def test_every_operation_declares_its_roles(app: FastAPI) -> None:
+    undeclared = _operations(app) - set(ACCESS)
+    assert not undeclared, f"declare the roles of: {sorted(undeclared)}"
+    stale = set(ACCESS) - _operations(app)
+    assert not stale, f"no such operations: {sorted(stale)}"
+
+
+RESTRICTED = [
+    (method, path, role)
+    for (method, path), allowed in ACCESS.items()
+    if isinstance(allowed, frozenset)
+    for role in Role
+    if role not in allowed
+]
+
+
+@pytest.mark.skipif(not RESTRICTED, reason="no role-restricted operation yet")
+@pytest.mark.parametrize(("method", "path", "role"), RESTRICTED)
+async def test_refused_roles_get_403(
+    method: str, path: str, role: Role, client_for: ClientFor, org, db
+) -> None:
+    from tests.factories.users import make_user
+
+    user = await make_user(db, org, role=role)
+    url = path.replace("/api/v1", "", 1).replace("{", "").replace("}", "")
+    r = await client_for(user).request(method, url, json={})
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "FORBIDDEN"
+
+
+class TestRoleDependencies:
+    """The dependencies every restricted endpoint uses, on a small app of their own."""
+
+    @pytest.fixture
+    def guarded(self, app: FastAPI) -> FastAPI:
+        async def anyone(who: CurrentUser) -> dict[str, str]:
+            return {"role": who.role.value}
+
+        async def writers(who: WriterUser) -> dict[str, str]:
+            return {"role": who.role.value}
+
+        async def admins(who: AdminUser) -> dict[str, str]:
+            return {"role": who.role.value}
+
+        async def owners(who: OwnerUser) -> dict[str, str]:
+            return {"role": who.role.value}
+
+        for name, fn in {"any": anyone, "write": writers, "admin": admins, "owner": owners}.items():
+            app.add_api_route(f"/api/v1/_guard/{name}", fn)
+        return app
+
+    @pytest.mark.parametrize(
+        ("endpoint", "allowed"),
+        [
+            ("any", set(Role)),
+            ("write", {Role.OWNER, Role.ADMIN, Role.MEMBER}),
+            ("admin", {Role.OWNER, Role.ADMIN}),
+            ("owner", {Role.OWNER}),
+        ],
+    )
+    async def test_matrix(
+        self,
+        guarded: FastAPI,
+        client_for: ClientFor,
+        owner: User,
+        admin: User,
+        member: User,
+        viewer: User,
+        endpoint: str,
+        allowed: set[Role],
+    ) -> None:
+        for user in (owner, admin, member, viewer):
+            r = await client_for(user).get(f"/_guard/{endpoint}")
+            if user.role in allowed:
+                assert r.status_code == 200
+                assert r.json() == {"role": user.role.value}
+            else:
+                assert r.status_code == 403
+                assert r.json()["error"]["code"] == "FORBIDDEN"
+        assert (await client_for(None).get(f"/_guard/{endpoint}")).status_code == 401
+
+
+def test_principal_is_admin() -> None:
+    import uuid
+
+    def p(role: Role) -> Principal:
+        return Principal(user_id=uuid.uuid4(), org_id=uuid.uuid4(), role=role, email="x@y.io")
+
+    assert [p(r).is_admin for r in Role] == [True, True, False, False]

@@ -1,0 +1,71 @@
+"""No service starts a tenant read with a bare ``select(Model)`` or ``db.get(Model, ...)``: tenant
+reads go through ``org_select`` / ``get_in_org`` (CONVENTIONS.md 4.4; Polar's org_scope linter).
+
+``ALLOWED`` lists the few functions that must read before any principal exists (resolving who a
+bearer token belongs to, login by email) or that act on an object already resolved in the caller's
+org; each entry says why."""
+
+import ast
+from pathlib import Path
+
+import xplorr
+from xplorr.core.models import OrgOwned
+from xplorr.models_registry import Base
+
+SRC = Path(xplorr.__file__).parent
+TENANT_MODELS = {
+    mapper.class_.__name__
+    for mapper in Base.registry.mappers
+    if issubclass(mapper.class_, OrgOwned)
+}
+
+ALLOWED: dict[tuple[str, str], str] = {
+    ("auth/service.py", "refresh"): "the refresh token itself names the session; no principal yet",
+    ("auth/service.py", "_on_refresh_refused"): "reuse detection follows the token's own session",
+    ("auth/service.py", "logout"): "the refresh token names its session; no principal",
+    ("auth/service.py", "change_password"): "reads the caller's own user row by principal id",
+    ("auth/service.py", "me"): "reads the caller's own user row by principal id",
+    ("auth/service.py", "resolve_principal"): "turns a bearer token into the principal",
+    ("auth/service.py", "_principal"): "turns a bearer token into the principal",
+    ("users/service.py", "find_by_email"): "login: email is unique across organizations",
+}
+
+
+def _violations() -> list[str]:
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if not rel.endswith(("service.py", "queries.py")):
+            continue
+        tree = ast.parse(path.read_text())
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                if not isinstance(node, ast.Call) or not node.args:
+                    continue
+                callee = node.func
+                name = (
+                    callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", "")
+                )
+                first = node.args[0]
+                model = first.id if isinstance(first, ast.Name) else None
+                if name in {"select", "get", "get_one"} and model in TENANT_MODELS:
+                    if (rel, func.name) not in ALLOWED:
+                        found.append(f"{rel}:{node.lineno} {func.name}: {name}({model}, ...)")
+    return found
+
+
+def test_tenant_reads_go_through_org_select() -> None:
+    assert TENANT_MODELS >= {"User", "ApiToken", "AuthSession"}
+    assert _violations() == []
+
+
+def test_the_lint_catches_a_bare_select(tmp_path: Path, monkeypatch) -> None:
+    area = tmp_path / "budgets"
+    area.mkdir()
+    (area / "service.py").write_text(
+        "async def leak(db, ident):\n    return await db.get(ApiToken, ident)\n"
+    )
+    monkeypatch.setattr(f"{__name__}.SRC", tmp_path)
+    assert _violations() == ["budgets/service.py:2 leak: get(ApiToken, ...)"]
