@@ -8,6 +8,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from xplorr.core import logging as xlogging
 from xplorr.core.errors import XplorrError
 from xplorr.core.migrate import upgrade
 from xplorr.core.settings import Settings
@@ -21,6 +22,13 @@ app = typer.Typer(
 user_app = typer.Typer(help="Manage users (operators).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 console = Console(stderr=True)
+
+
+@app.callback()
+def _configure_logging() -> None:
+    """Every command logs through the same structlog setup as the API (no locals in tracebacks)."""
+    settings = Settings()
+    xlogging.configure(settings.log_level, settings.json_logs)
 
 
 @app.command()

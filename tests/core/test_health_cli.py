@@ -83,3 +83,27 @@ def test_migrate_user_create_and_demo_on_a_fresh_data_dir(tmp_path: Path) -> Non
         assert s.execute(text("SELECT count(*) FROM users WHERE email LIKE 'demo@%'")).scalar() == 1
     engine.dispose()
     assert oct((data / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_worker_logs_never_print_the_database_password(tmp_path: Path) -> None:
+    """A worker that cannot reach its database logs the failure, not the credentials (structlog
+    and Typer would both print local variables in tracebacks if left to their defaults)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xplorr", "worker"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={
+            **os.environ,
+            "XPLORR_DATA_DIR": str(tmp_path),
+            "XPLORR_DATABASE_URL": "postgresql://xplorr:s3cr3t-pw-value@127.0.0.1:1/xplorr",
+            "XPLORR_JOB_POLL_SECONDS": "0.2",
+        },
+    )
+    try:
+        out, _ = proc.communicate(timeout=3)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+    assert "worker_tick_failed" in out
+    assert "s3cr3t-pw-value" not in out

@@ -19,7 +19,13 @@ class _Stderr:
 
 def configure(level: str = "INFO", json: bool = False) -> None:
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        # Plain tracebacks: structlog's default rich formatter prints local variables, and
+        # locals hold passwords, tokens and database URLs.
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     job_lease_seconds: int = Field(default=60, ge=2)
     job_poll_seconds: float = Field(default=1.0, gt=0)
+    job_backoff_base_seconds: float = Field(default=2.0, gt=0)
     job_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Demo.

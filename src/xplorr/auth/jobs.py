@@ -1,0 +1,32 @@
+"""Auth maintenance: expired logins are deleted on a schedule (hourly)."""
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_
+
+from xplorr.auth.models import AuthSession
+from xplorr.core import clock
+from xplorr.core.jobs.registry import JobContext, job, schedule
+
+RETENTION = timedelta(days=7)  # revoked/expired logins are kept a week for investigation
+
+
+@job("auth.purge_sessions")
+async def purge_sessions(ctx: JobContext, _payload: dict[str, Any]) -> None:
+    """Delete logins that expired or were revoked more than RETENTION ago (their refresh
+    tokens go with them). Idempotent: a re-run finds nothing left to delete."""
+    cutoff = clock.now() - RETENTION
+    await ctx.db.execute(
+        delete(AuthSession).where(
+            or_(AuthSession.expires_at < cutoff, AuthSession.revoked_at < cutoff)
+        )
+    )
+
+
+schedule(
+    "auth.purge_sessions.hourly",
+    every=timedelta(hours=1),
+    job="auth.purge_sessions",
+    key="auth.purge_sessions",
+)
