@@ -7,6 +7,7 @@ transactions. Isolation comes from a fresh copy of a migrated SQLite file per te
 truncating every table after each test on PostgreSQL (one database per xdist worker).
 """
 
+import gc
 import os
 import shutil
 import uuid
@@ -199,3 +200,10 @@ async def other_org(db: AsyncSession) -> Org:
 @pytest.fixture
 async def other_admin(db: AsyncSession, other_org: Org) -> User:
     return await make_user(db, other_org, role=Role.ADMIN)
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test() -> Iterator[None]:
+    """Leaked connections surface in the test that leaked them, not in a later bystander."""
+    yield
+    gc.collect()
