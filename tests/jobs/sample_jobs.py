@@ -52,6 +52,18 @@ async def writes(ctx: JobContext, payload: dict[str, Any]) -> None:
         raise ValueError("fails after writing")
 
 
+GATES: dict[str, asyncio.Event] = {}
+
+
+@job("test.gated")
+async def gated(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Waits until the test opens its gate (in-process workers only), then writes an audit row
+    in the attempt's transaction."""
+    await GATES[payload["gate"]].wait()
+    await audit.record(ctx.db, "test.gated_wrote", details={"attempt": ctx.attempt})
+    await ctx.db.flush()
+
+
 @job("test.overlap")
 async def overlap(ctx: JobContext, payload: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
@@ -62,8 +74,8 @@ async def overlap(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 if os.environ.get("XPLORR_TEST_SCHEDULE_FILE"):
     schedule(
-        "test.hourly",
-        every=timedelta(hours=1),
+        "test.periodic",
+        every=timedelta(seconds=float(os.environ.get("XPLORR_TEST_SCHEDULE_SECONDS", "3600"))),
         job="test.record",
         payload={"file": os.environ["XPLORR_TEST_SCHEDULE_FILE"]},
     )

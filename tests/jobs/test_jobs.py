@@ -355,3 +355,35 @@ async def test_three_worker_processes_fire_one_schedule_slot_once(
     assert len(slots) == 1
     assert jobs == 1
     assert _lines(notes) == ["run 1"]
+
+
+@pytest.mark.slow
+async def test_serve_runs_the_embedded_worker_on_sqlite(
+    db_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the in-process worker is the embedded (SQLite) default")
+    notes = tmp_path / "notes"
+    job = await _enqueue(engine, "test.record", {"file": str(notes)})
+    env = _worker_env(db_url, tmp_path)
+    env.pop("XPLORR_EMBEDDED_WORKER", None)
+    with (tmp_path / "serve.log").open("ab") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "xplorr", "serve", "--port", "0"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        async def done() -> bool:
+            return (await _job(engine, job.id)).status == JobStatus.SUCCEEDED
+
+        await _wait_for(done, 30, "the embedded worker to run the job")
+        assert _lines(notes) == ["run 1"]
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why.
+    assert server.returncode in (0, -signal.SIGTERM), (tmp_path / "serve.log").read_text()

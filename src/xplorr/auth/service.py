@@ -283,15 +283,18 @@ async def resolve_principal(db: AsyncSession, kit: AuthKit, token: str) -> Princ
     if claims is None:
         return None
     if claims.session_id is not None:
-        session = await db.get(AuthSession, claims.session_id)
-        if (
-            session is None
-            or session.revoked_at is not None
-            or session.expires_at <= now
-            or session.user_id != claims.user_id
-        ):
-            return None
-        return await _principal(db, claims.user_id, claims.org_id, session_id=session.id)
+        # One query on the hot path: the user, only if this login is still live.
+        user = await db.scalar(
+            select(User)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(
+                AuthSession.id == claims.session_id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > now,
+                User.id == claims.user_id,
+            )
+        )
+        return _as_principal(user, claims.org_id, session_id=claims.session_id)
     assert claims.api_token_id is not None
     api = await db.get(ApiToken, claims.api_token_id)
     if api is None or not _api_token_live(api) or api.user_id != claims.user_id:
@@ -304,14 +307,17 @@ def _api_token_live(api: ApiToken) -> bool:
 
 
 async def _principal(
-    db: AsyncSession,
-    user_id: uuid.UUID,
+    db: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID, *, token_id: uuid.UUID
+) -> Principal | None:
+    return _as_principal(await db.get(User, user_id), org_id, token_id=token_id)
+
+
+def _as_principal(
+    user: User | None,
     org_id: uuid.UUID,
-    *,
     session_id: uuid.UUID | None = None,
     token_id: uuid.UUID | None = None,
 ) -> Principal | None:
-    user = await db.get(User, user_id)
     if user is None or user.org_id != org_id or user.status != UserStatus.ACTIVE:
         return None
     return Principal(

@@ -32,6 +32,8 @@ def make_engine(url: str, *, sqlite_immediate: bool = True, **kwargs: Any) -> As
     """``sqlite_immediate=False`` gives plain deferred transactions: only for tools that read
     beside a running app (the test suite's arrange/assert session)."""
     if url.startswith("sqlite"):
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )

@@ -11,17 +11,22 @@ Semantics are at-least-once with idempotent handlers (security guide section 3):
 - A job with a ``key`` is skipped while another job with that key runs; the partial unique index
   ``uq_jobs_running_key`` backs this up against two claims racing on PostgreSQL.
 - Leases are renewed by heartbeats; any worker requeues jobs whose lease expired (or buries them
-  as ``dead`` once out of attempts).
+  as ``dead`` once out of attempts). ``attempts`` only ever goes up, so it stays a valid fencing
+  token: a graceful release refunds the attempt through ``max_attempts`` instead.
+- A failure is retried after an exponential, jittered backoff, until ``max_attempts``; then the
+  job is ``dead`` and keeps ``last_error`` (exception type and message, credentials masked).
 - A schedule slot fires once: every worker tries ``INSERT ... ON CONFLICT DO NOTHING`` of
   (schedule, slot) and only the one whose insert lands enqueues the job, in the same transaction.
 """
 
 import random
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,10 +36,19 @@ from sqlalchemy.orm import aliased
 
 from xplorr.core import clock
 from xplorr.core.jobs.models import Job, JobStatus, ScheduleSlot
-from xplorr.core.jobs.registry import DEFAULT_MAX_ATTEMPTS, JOBS, Schedule
+from xplorr.core.jobs.registry import DEFAULT_MAX_ATTEMPTS, JOBS, Schedule, check_name
+
+log = structlog.get_logger("xplorr.jobs")
 
 MAX_BACKOFF = timedelta(hours=1)
+CLAIM_RETRIES = 3
 ERROR_TEXT_LIMIT = 2000
+REDACTED = "[REDACTED]"
+_URL_USERINFO = re.compile(r"(?<=://)[^/\s@]+@")
+_SECRET_PAIR = re.compile(
+    r"(?i)\b(\w*(?:password|passwd|pwd|secret|token|api_?key|access_?key|authorization)\w*)"
+    r"(\s*[=:]\s*)(?:bearer\s+|basic\s+)?(?:\"[^\"]*\"|'[^']*'|[^\s,;&]+)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +72,18 @@ async def enqueue(
     run_at: datetime | None = None,
     max_attempts: int | None = None,
 ) -> Job:
-    """Add a job to the caller's unit of work (flushed, never committed here)."""
+    """Add a job to the caller's unit of work (flushed, never committed here).
+
+    The job exists only if the caller's transaction commits, together with the change that
+    asked for it. ``key`` serialises jobs (one running per key), ``run_at`` delays it, and
+    ``max_attempts`` overrides the handler's default. The name need not be registered in this
+    process (the API does not import every handler); a worker without the handler fails the job
+    visibly."""
+    check_name(name)
+    if max_attempts is not None and max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    if run_at is not None and run_at.tzinfo is None:
+        raise ValueError("run_at must be timezone-aware (xplorr.core.clock.now())")
     spec = JOBS.get(name)
     job = Job(
         id=uuid.uuid4(),
@@ -77,7 +102,35 @@ async def enqueue(
 
 
 async def claim(db: AsyncSession, worker_id: str, lease: timedelta) -> Claimed | None:
-    """Take the next due job, or None. The caller commits right after."""
+    """Take the next due job, or None. The caller commits right after (``async with
+    db.begin()``), so the claim is visible to other workers only once it is complete.
+
+    Two PostgreSQL workers can both see no running job for a key and claim two of its queued
+    jobs; the second update then waits on the unique index ``uq_jobs_running_key`` and fails
+    once the first commits. That attempt is rolled back to its savepoint and the pick is made
+    again, now seeing the key busy (SQLite cannot race here: BEGIN IMMEDIATE serialises)."""
+    for _ in range(CLAIM_RETRIES):
+        try:
+            async with db.begin_nested():
+                row = (await db.execute(_claim_statement(db, worker_id, lease))).first()
+        except IntegrityError:
+            log.info("job_claim_lost_key_race", worker=worker_id)
+            continue
+        if row is None:
+            return None
+        return Claimed(
+            id=row.id,
+            name=row.name,
+            payload=dict(row.payload or {}),
+            attempt=row.attempts,
+            max_attempts=row.max_attempts,
+            org_id=row.org_id,
+            key=row.key,
+        )
+    return None
+
+
+def _claim_statement(db: AsyncSession, worker_id: str, lease: timedelta) -> Any:
     now = clock.now()
     running = aliased(Job)
     key_busy = exists().where(and_(running.key == Job.key, running.status == JobStatus.RUNNING))
@@ -89,8 +142,9 @@ async def claim(db: AsyncSession, worker_id: str, lease: timedelta) -> Claimed |
         .limit(1)
     )
     if db.get_bind().dialect.name == "postgresql":
+        # Rows another worker is claiming right now are skipped, not waited for.
         pick = pick.with_for_update(skip_locked=True, of=Job)
-    stmt = (
+    return (
         update(Job)
         .where(Job.id == pick.scalar_subquery(), Job.status == JobStatus.QUEUED)
         .values(
@@ -106,23 +160,6 @@ async def claim(db: AsyncSession, worker_id: str, lease: timedelta) -> Claimed |
             Job.id, Job.name, Job.payload, Job.attempts, Job.max_attempts, Job.org_id, Job.key
         )
         .execution_options(synchronize_session=False)
-    )
-    try:
-        row = (await db.execute(stmt)).first()
-    except IntegrityError:
-        # Another worker started a job with the same key between our select and update.
-        await db.rollback()
-        return None
-    if row is None:
-        return None
-    return Claimed(
-        id=row.id,
-        name=row.name,
-        payload=dict(row.payload or {}),
-        attempt=row.attempts,
-        max_attempts=row.max_attempts,
-        org_id=row.org_id,
-        key=row.key,
     )
 
 
@@ -167,12 +204,21 @@ def backoff(attempt: int, base_seconds: float) -> timedelta:
     return timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))  # noqa: S311
 
 
+def error_text(error: BaseException) -> str:
+    """``"<ExceptionType>: <message>"`` for ``last_error``, which the API shows to org admins:
+    credentials in URLs and ``password=...``-style pairs are masked, the length is capped."""
+    text = f"{type(error).__name__}: {error}"
+    text = _URL_USERINFO.sub(REDACTED + "@", text)
+    text = _SECRET_PAIR.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+    return text[:ERROR_TEXT_LIMIT]
+
+
 async def mark_failed(
     db: AsyncSession, job: Claimed, error: BaseException, base_seconds: float
 ) -> JobStatus | None:
     """Retry later, or bury as ``dead`` after the last attempt. None: not ours any more."""
     now = clock.now()
-    text = f"{type(error).__name__}: {error}"[:ERROR_TEXT_LIMIT]
+    text = error_text(error)
     dead = job.attempt >= job.max_attempts
     values: dict[str, Any] = {
         "status": JobStatus.DEAD if dead else JobStatus.QUEUED,
@@ -196,15 +242,19 @@ async def mark_failed(
     return JobStatus.DEAD if dead else JobStatus.QUEUED
 
 
-async def release(db: AsyncSession, job: Claimed) -> None:
-    """Give a job back without spending an attempt (graceful worker shutdown)."""
+async def release(db: AsyncSession, job: Claimed) -> bool:
+    """Give a job back at once (graceful worker shutdown) without charging it an attempt.
+
+    ``attempts`` never goes down: it is the fencing token, and a token handed out twice could
+    let a stale write of the released attempt pass for the next one. The attempt is refunded
+    by raising ``max_attempts`` instead. False: this attempt no longer owned the job."""
     now = clock.now()
-    await db.execute(
+    result = await db.execute(
         update(Job)
         .where(_fenced(job.id, job.attempt))
         .values(
             status=JobStatus.QUEUED,
-            attempts=Job.attempts - 1,
+            max_attempts=Job.max_attempts + 1,
             run_at=now,
             lease_until=None,
             locked_by=None,
@@ -212,6 +262,7 @@ async def release(db: AsyncSession, job: Claimed) -> None:
         )
         .execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def reap(db: AsyncSession) -> tuple[int, int]:

@@ -1,10 +1,16 @@
 """Job handlers and periodic schedules, registered by name at import time.
 
-Names are ``"<area>.<verb>"`` strings (CONVENTIONS.md). A handler gets a ``JobContext`` whose
-session is the attempt's unit of work: the runner commits the handler's writes together with the
-job's ``succeeded`` mark, or rolls both back.
+Names are ``"<area>.<verb>"`` strings (CONVENTIONS.md): the name is what the jobs table stores, so
+it must outlive refactors of the Python module that handles it. A worker only knows the handlers
+of the modules it imported: its built-in ones plus ``Settings.job_modules``.
+
+A handler gets a ``JobContext`` whose session is the attempt's unit of work: the runner commits
+the handler's writes together with the job's ``succeeded`` mark, or rolls both back. Handlers
+never commit, and must be idempotent: delivery is at-least-once (a worker killed after the
+handler's effects left the process, e.g. an email sent, re-runs it).
 """
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,10 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xplorr.core.settings import Settings
 
 DEFAULT_MAX_ATTEMPTS = 5
+MAX_NAME_LENGTH = 100  # jobs.name and job_schedule_slots.schedule are String(100)
+_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
 
 @dataclass(frozen=True, slots=True)
 class JobContext:
+    """What a handler may use: this attempt's session, and the job row's identity.
+
+    ``org_id`` comes from the job row, written by the service that enqueued it: trust it rather
+    than an org id inside the payload."""
+
     db: AsyncSession
     job_id: uuid.UUID
     attempt: int
@@ -52,8 +65,21 @@ JOBS: dict[str, JobSpec] = {}
 SCHEDULES: dict[str, Schedule] = {}
 
 
+def check_name(name: str) -> str:
+    """``"<area>.<verb>"``: lowercase dotted identifiers, at most 100 characters."""
+    if len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
+        raise ValueError(f"job and schedule names look like 'area.verb', got {name!r}")
+    return name
+
+
 def job(name: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Callable[[Handler], Handler]:
-    """Register ``handler`` under ``name``: ``@job("budgets.evaluate")``."""
+    """Register ``handler`` under ``name``: ``@job("budgets.evaluate", max_attempts=5)``.
+
+    ``max_attempts`` is the default for jobs of this name; ``enqueue`` may override it per job.
+    Registering another handler under a taken name is an error, not a silent replacement."""
+    check_name(name)
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
 
     def register(handler: Handler) -> Handler:
         if name in JOBS and JOBS[name].handler is not handler:
@@ -72,8 +98,17 @@ def schedule(
     payload: dict[str, Any] | None = None,
     key: str | None = None,
 ) -> Schedule:
+    """Enqueue ``job`` with ``payload`` once per ``every``, whatever the number of workers.
+
+    Slots are aligned on the Unix epoch: ``every=timedelta(hours=1)`` fires at the top of each
+    UTC hour (or at the first worker tick after it). A slot missed while no worker ran is not
+    caught up; pass ``key`` to keep a slow run from overlapping the next slot's."""
+    check_name(name)
+    check_name(job)
     if every < timedelta(seconds=1):
         raise ValueError("a schedule fires at most once a second")
     sched = Schedule(name, every, job, dict(payload or {}), key)
+    if name in SCHEDULES and SCHEDULES[name] != sched:
+        raise ValueError(f"schedule {name!r} is already registered")
     SCHEDULES[name] = sched
     return sched

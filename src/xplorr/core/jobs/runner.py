@@ -32,7 +32,9 @@ from xplorr.core.settings import Settings
 log = structlog.get_logger("xplorr.jobs")
 
 BUILTIN_JOB_MODULES = ("xplorr.auth.jobs",)
-SHUTDOWN_GRACE_SECONDS = 10.0
+# Below the 10 s most supervisors (docker stop, systemd's default is 90 s) wait before SIGKILL, so
+# unfinished jobs are released rather than left for the reaper.
+SHUTDOWN_GRACE_SECONDS = 8.0
 
 
 class ZombieAttemptError(Exception):
@@ -53,15 +55,20 @@ class Worker:
         *,
         concurrency: int | None = None,
         worker_id: str | None = None,
+        shutdown_grace: float = SHUTDOWN_GRACE_SECONDS,
     ) -> None:
+        if concurrency is not None and concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         self.settings = settings
         self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
         self.concurrency = concurrency or settings.worker_concurrency
+        self.shutdown_grace = shutdown_grace
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = timedelta(seconds=settings.job_lease_seconds)
         self.running: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._fired: dict[str, datetime] = {}
         self._last_reap: datetime | None = None
+        self._claiming: asyncio.Future[bool] | None = None
         self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -93,62 +100,106 @@ class Worker:
                 log.warning("jobs_reaped", requeued=requeued, dead=dead, worker=self.id)
         await self.fire_schedules(now)
         while len(self.running) < self.concurrency:
-            async with self.sessions() as db, db.begin():
-                job = await queue.claim(db, self.id, self.lease)
-            if job is None:
+            # Shielded: a worker cancelled (app shutdown) between the claim's commit and the
+            # start of its task would strand the job until its lease ran out. ``_drain`` waits
+            # for a claim in flight, then finishes or releases the job it started.
+            self._claiming = asyncio.ensure_future(self._claim_and_start())
+            if not await asyncio.shield(self._claiming):
                 return
-            task = asyncio.create_task(self._execute(job), name=f"job:{job.name}:{job.id}")
-            self.running[job.id] = task
-            task.add_done_callback(functools.partial(self._done, job.id))
+
+    async def _claim_and_start(self) -> bool:
+        async with self.sessions() as db, db.begin():
+            job = await queue.claim(db, self.id, self.lease)
+        if job is None:
+            return False
+        task = asyncio.create_task(self._execute(job), name=f"job:{job.name}:{job.id}")
+        self.running[job.id] = task
+        task.add_done_callback(functools.partial(self._done, job.id))
+        return True
 
     def _done(self, job_id: uuid.UUID, _task: "asyncio.Task[None]") -> None:
         self.running.pop(job_id, None)
         self._wake.set()
 
     async def fire_schedules(self, now: datetime) -> None:
+        """Try each schedule's current slot once per worker; the database picks one winner."""
         for sched in list(SCHEDULES.values()):
             slot = queue.slot_of(sched, now)
             if self._fired.get(sched.name) == slot:
                 continue
-            async with self.sessions() as db, db.begin():
-                fired = await queue.fire_slot(db, sched, slot)
+            try:
+                async with self.sessions() as db, db.begin():
+                    fired = await queue.fire_slot(db, sched, slot)
+            except Exception:
+                # One broken schedule must not stop the others, nor the claims; retried next tick.
+                log.exception("schedule_fire_failed", schedule=sched.name, worker=self.id)
+                continue
             self._fired[sched.name] = slot
             if fired is not None:
                 log.info("schedule_fired", schedule=sched.name, slot=slot.isoformat(), job=fired.id)
 
     async def _execute(self, job: queue.Claimed) -> None:
+        """One attempt: handler and ``succeeded`` mark in one transaction, heartbeats beside.
+
+        Outcomes: committed success; a fenced (superseded) attempt rolled back; a failure
+        recorded for retry or as ``dead``; or, when the worker stops, the job released. A
+        handler cancelled because its lease was lost is not released: it is no longer ours."""
         logger = log.bind(job=str(job.id), name=job.name, attempt=job.attempt, worker=self.id)
         spec = JOBS.get(job.name)
-        beat = asyncio.create_task(self._heartbeat(job, asyncio.current_task()))
+        lease_lost = asyncio.Event()
+        beat = asyncio.create_task(self._heartbeat(job, asyncio.current_task(), lease_lost))
         try:
             if spec is None:
                 raise LookupError(f"no handler registered for job {job.name!r}")
             async with self.sessions() as db:
                 ctx = JobContext(db, job.id, job.attempt, job.org_id, self.settings)
                 await spec.handler(ctx, job.payload)
+                # Stop renewing before finishing: the fenced update below is the last word on
+                # ownership, and a heartbeat racing the commit would only cancel a winner.
+                await _stop(beat)
                 if not await queue.mark_succeeded(db, job.id, job.attempt):
                     raise ZombieAttemptError(str(job.id))
                 await db.commit()
             logger.info("job_succeeded")
         except asyncio.CancelledError:
-            await self._release(job, logger)
+            await _stop(beat)
+            if lease_lost.is_set():
+                logger.warning("job_lease_lost_attempt_abandoned")
+            else:
+                await self._release(job, logger)
             raise
         except ZombieAttemptError:
-            logger.warning("job_attempt_superseded")
+            logger.warning("job_attempt_superseded_rolled_back")
         except Exception as exc:
+            await _stop(beat)
             logger.exception("job_failed")
+            await self._record_failure(job, exc, logger)
+        finally:
+            await _stop(beat)
+
+    async def _record_failure(
+        self, job: queue.Claimed, exc: Exception, logger: structlog.typing.FilteringBoundLogger
+    ) -> None:
+        try:
             async with self.sessions() as db, db.begin():
                 outcome = await queue.mark_failed(
                     db, job, exc, self.settings.job_backoff_base_seconds
                 )
-            if outcome is not None:
-                logger.warning("job_will_retry" if outcome == JobStatus.QUEUED else "job_dead")
-        finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+        except Exception:
+            # The lease runs out and the reaper requeues the job: nothing is lost.
+            logger.exception("job_failure_not_recorded")
+            return
+        if outcome is None:
+            logger.warning("job_attempt_superseded_failure_ignored")
+        elif outcome == JobStatus.DEAD:
+            logger.error("job_dead", attempts=job.attempt)
+        else:
+            logger.warning("job_will_retry")
 
-    async def _heartbeat(self, job: queue.Claimed, runner: asyncio.Task[None] | None) -> None:
+    async def _heartbeat(
+        self, job: queue.Claimed, runner: asyncio.Task[Any] | None, lost: asyncio.Event
+    ) -> None:
+        """Renew the lease every third of it; cancel the handler once the job is not ours."""
         interval = max(0.5, self.lease.total_seconds() / 3)
         while True:
             await asyncio.sleep(interval)
@@ -156,11 +207,14 @@ class Worker:
                 async with self.sessions() as db, db.begin():
                     owned = await queue.heartbeat(db, job.id, job.attempt, self.lease)
             except Exception:
-                log.exception("job_heartbeat_failed", job=str(job.id))
+                # Transient (database restart, SQLite busy): the lease has slack for two misses.
+                log.exception("job_heartbeat_failed", job=str(job.id), attempt=job.attempt)
                 continue
-            if not owned and runner is not None:
+            if not owned:
                 log.warning("job_lease_lost", job=str(job.id), attempt=job.attempt)
-                runner.cancel()
+                lost.set()
+                if runner is not None:
+                    runner.cancel()
                 return
 
     async def _release(
@@ -168,19 +222,41 @@ class Worker:
     ) -> None:
         try:
             async with self.sessions() as db, db.begin():
-                await queue.release(db, job)
-            logger.info("job_released")
+                released = await queue.release(db, job)
         except Exception:
+            # Not fatal: the lease expires and the reaper requeues the job.
             logger.exception("job_release_failed")
+            return
+        logger.info("job_released" if released else "job_release_skipped_not_owned")
+
+    def abort(self) -> None:
+        """Cancel running handlers now; each gives its job back (second Ctrl-C)."""
+        for task in list(self.running.values()):
+            task.cancel()
 
     async def _drain(self) -> None:
+        """Let running jobs finish within the grace period, then cancel (release) the rest."""
+        claiming = self._claiming
+        if claiming is not None and not claiming.done():
+            await asyncio.wait([claiming])
+            if not claiming.cancelled() and claiming.exception() is not None:
+                log.error("job_claim_failed", worker=self.id, exc_info=claiming.exception())
         if not self.running:
             return
         tasks = list(self.running.values())
-        _done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
+        log.info("worker_draining", worker=self.id, running=len(tasks))
+        _done, pending = await asyncio.wait(tasks, timeout=self.shutdown_grace)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it ended. ``asyncio.wait`` rather than ``await task``:
+    the child's CancelledError must not be mistaken for (or swallow) a cancel of the caller."""
+    if not task.done():
+        task.cancel()
+        await asyncio.wait([task])
 
 
 async def _first(*aws: Coroutine[Any, Any, Any]) -> None:
@@ -200,14 +276,25 @@ async def run_embedded(settings: Settings, engine: AsyncEngine) -> None:
 
 
 async def run_worker(settings: Settings, concurrency: int | None = None) -> None:
-    """``xplorr worker``: until SIGTERM/SIGINT, then finish or give back running jobs."""
+    """``xplorr worker``: until SIGTERM/SIGINT, then let running jobs finish for a grace period
+    and give back the rest. A second signal gives them back at once."""
     load_job_modules(settings.job_modules)
     engine = make_engine(settings.db_url)
+    worker = Worker(settings, engine, concurrency=concurrency)
     stop = asyncio.Event()
+
+    def on_signal(signum: int) -> None:
+        log.info("worker_signal", signal=signal.Signals(signum).name, worker=worker.id)
+        if stop.is_set():
+            worker.abort()
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
     try:
-        await Worker(settings, engine, concurrency=concurrency).run(stop)
+        await worker.run(stop)
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         await engine.dispose()
