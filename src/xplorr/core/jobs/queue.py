@@ -53,6 +53,8 @@ _SECRET_PAIR = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
+    """A job as its claim returned it; ``attempt`` is the fencing token of this attempt."""
+
     id: uuid.UUID
     name: str
     payload: dict[str, Any]
@@ -200,7 +202,8 @@ async def mark_succeeded(db: AsyncSession, job_id: uuid.UUID, attempt: int) -> b
 def backoff(attempt: int, base_seconds: float) -> timedelta:
     """Exponential backoff with "equal jitter": half the delay fixed, half random (AWS
     Architecture Blog, "Exponential Backoff And Jitter"), capped at one hour."""
-    delay = min(MAX_BACKOFF.total_seconds(), base_seconds * 2 ** max(0, attempt - 1))
+    exponent = min(max(0, attempt - 1), 32)  # 2**32 base delays is past any cap; no overflow
+    delay = min(MAX_BACKOFF.total_seconds(), base_seconds * 2**exponent)
     return timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))  # noqa: S311
 
 

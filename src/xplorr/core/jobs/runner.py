@@ -5,6 +5,16 @@ since this worker last looked, then claim jobs while below ``concurrency``. A cl
 an asyncio task with a heartbeat task beside it; its handler's writes and its ``succeeded`` mark
 commit together (one session, one commit per attempt). No leader: every worker does everything,
 and the database decides who wins.
+
+Stopping (SIGTERM/SIGINT for ``xplorr worker``, task cancellation for the embedded worker) lets
+running jobs finish for a grace period, then cancels them; a cancelled attempt rolls back and
+gives its job straight back to the queue. A killed worker gives nothing back: its jobs wait for
+their leases to expire and the reaper of any other worker (or of its own next start).
+
+On SQLite the engine has one connection (one writer at a time), shared with the API when
+embedded: an attempt holds it from its first query to its commit. Handlers keep that window
+short: network calls before the first write, and long work split into one job per file, day or
+page (they enqueue their successors), never minutes inside one transaction.
 """
 
 import asyncio
@@ -31,7 +41,7 @@ from xplorr.core.settings import Settings
 
 log = structlog.get_logger("xplorr.jobs")
 
-BUILTIN_JOB_MODULES = ("xplorr.auth.jobs",)
+BUILTIN_JOB_MODULES = ("xplorr.auth.jobs", "xplorr.core.jobs.maintenance")
 # Below the 10 s most supervisors (docker stop, systemd's default is 90 s) wait before SIGKILL, so
 # unfinished jobs are released rather than left for the reaper.
 SHUTDOWN_GRACE_SECONDS = 8.0
@@ -48,6 +58,9 @@ def load_job_modules(extra: Iterable[str] = ()) -> None:
 
 
 class Worker:
+    """One worker loop over one engine. ``tick`` is one turn of the loop (tests drive it
+    directly); ``run`` repeats it until ``stop`` is set or the task is cancelled."""
+
     def __init__(
         self,
         settings: Settings,
@@ -136,7 +149,9 @@ class Worker:
                 continue
             self._fired[sched.name] = slot
             if fired is not None:
-                log.info("schedule_fired", schedule=sched.name, slot=slot.isoformat(), job=fired.id)
+                log.info(
+                    "schedule_fired", schedule=sched.name, slot=slot.isoformat(), job=str(fired.id)
+                )
 
     async def _execute(self, job: queue.Claimed) -> None:
         """One attempt: handler and ``succeeded`` mark in one transaction, heartbeats beside.
@@ -279,7 +294,13 @@ async def run_worker(settings: Settings, concurrency: int | None = None) -> None
     """``xplorr worker``: until SIGTERM/SIGINT, then let running jobs finish for a grace period
     and give back the rest. A second signal gives them back at once."""
     load_job_modules(settings.job_modules)
-    engine = make_engine(settings.db_url)
+    slots = concurrency or settings.worker_concurrency
+    # Each running job holds a connection for its handler and briefly takes one to heartbeat;
+    # the loop takes one to claim. SQLite keeps make_engine's single connection (one writer).
+    pool: dict[str, Any] = (
+        {} if settings.is_sqlite else {"pool_size": slots + 2, "max_overflow": slots}
+    )
+    engine = make_engine(settings.db_url, **pool)
     worker = Worker(settings, engine, concurrency=concurrency)
     stop = asyncio.Event()
 
