@@ -6,10 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.users import make_user
-from xplorr.auth.jobs import RETENTION, purge_sessions
+from xplorr.auth.jobs import HOURLY, RETENTION, purge_sessions
 from xplorr.auth.models import AuthSession
 from xplorr.core import clock
-from xplorr.core.jobs.registry import SCHEDULES, JobContext
+from xplorr.core.jobs.registry import JobContext
 from xplorr.core.settings import Settings
 from xplorr.orgs.models import Org
 
@@ -42,4 +42,4 @@ async def test_purge_removes_only_logins_past_retention(
     assert ids["revoked_recently"] in left
     assert ids["expired_long_ago"] not in left
     assert ids["revoked_long_ago"] not in left
-    assert SCHEDULES["auth.purge_sessions.hourly"].every == timedelta(hours=1)
+    assert HOURLY.every == timedelta(hours=1)

@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.core import clock
-from xplorr.core.jobs.maintenance import RETENTION, purge
+from xplorr.core.jobs.maintenance import DAILY, RETENTION, purge
 from xplorr.core.jobs.models import Job, JobStatus, ScheduleSlot
-from xplorr.core.jobs.registry import SCHEDULES, JobContext
+from xplorr.core.jobs.registry import JobContext
 from xplorr.core.settings import Settings
 
 
@@ -52,4 +52,4 @@ async def test_purge_keeps_live_jobs_recent_rows_and_each_schedules_newest_slot(
     assert runner.id in left_jobs
     left_slots = set((await db.scalars(select(ScheduleSlot.id))).all())
     assert left_slots == {slot_ids["daily_newest"], slot_ids["monthly_current"]}
-    assert SCHEDULES["jobs.purge.daily"].every == timedelta(days=1)
+    assert DAILY.every == timedelta(days=1)

@@ -24,7 +24,7 @@ async def purge_sessions(ctx: JobContext, _payload: dict[str, Any]) -> None:
     )
 
 
-schedule(
+HOURLY = schedule(
     "auth.purge_sessions.hourly",
     every=timedelta(hours=1),
     job="auth.purge_sessions",

@@ -34,4 +34,4 @@ async def purge(ctx: JobContext, _payload: dict[str, Any]) -> None:
     )
 
 
-schedule("jobs.purge.daily", every=timedelta(days=1), job="jobs.purge", key="jobs.purge")
+DAILY = schedule("jobs.purge.daily", every=timedelta(days=1), job="jobs.purge", key="jobs.purge")
