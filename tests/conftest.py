@@ -7,6 +7,7 @@ transactions. Isolation comes from a fresh copy of a migrated SQLite file per te
 truncating every table after each test on PostgreSQL (one database per xdist worker).
 """
 
+import asyncio
 import gc
 import os
 import shutil
@@ -207,3 +208,16 @@ def _collect_garbage_after_each_test() -> Iterator[None]:
     """Leaked connections surface in the test that leaked them, not in a later bystander."""
     yield
     gc.collect()
+
+
+@pytest.fixture(autouse=True)
+async def _finish_leftover_tasks() -> AsyncIterator[None]:
+    """Tasks a test leaves behind are cancelled and awaited while the loop still runs, so none
+    finishes a database call on a closed loop during a later test."""
+    yield
+    me = asyncio.current_task()
+    left = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    for task in left:
+        task.cancel()
+    if left:
+        await asyncio.wait(left)

@@ -8,6 +8,7 @@ authenticated, by client IP before. Moving window; memory storage in one process
 when ``XPLORR_REDIS_URL`` is set so every API process shares one count.
 """
 
+import asyncio
 import ipaddress
 import math
 import time
@@ -56,7 +57,7 @@ class RateLimiter:
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.trusted = settings.trusted_proxy_networks
         self.login_failures = parse(settings.login_failure_limit)
-        self._rules: dict[int, Rule] = {}
+        self._rules: dict[int, tuple[APIRoute, Rule]] = {}
 
     def install(self, routers: Iterable[APIRouter], read: str, write: str) -> None:
         """Index each API route's rule: its own, or this app's default for its method.
@@ -68,8 +69,13 @@ class RateLimiter:
         for router in routers:
             for route in router.routes:
                 if isinstance(route, APIRoute):
-                    rule = self.rule_spec((route.openapi_extra or {}), route.methods or set())
-                    self._rules[id(route)] = Rule(parse(rule["limit"]), rule["key"])
+                    self._index(route)
+
+    def _index(self, route: APIRoute) -> Rule:
+        spec = self.rule_spec(route.openapi_extra or {}, route.methods or set())
+        rule = Rule(parse(spec["limit"]), spec["key"])
+        self._rules[id(route)] = (route, rule)  # the route is kept so its id is never reused
+        return rule
 
     def rule_spec(self, extra: Mapping[str, Any], methods: Iterable[str]) -> dict[str, Any]:
         """The ``x-rate-limit`` of an operation: explicit, or the default of its method."""
@@ -92,7 +98,13 @@ class RateLimiter:
         return schema
 
     def rule_for(self, route: APIRoute) -> Rule:
-        return self._rules[id(route)]
+        """The rule of the route being served. A route ``install`` did not see (one of a router
+        included into another router: ``router.routes`` lists only the inclusion) is indexed
+        on its first request instead of failing it."""
+        entry = self._rules.get(id(route))
+        if entry is not None and entry[0] is route:
+            return entry[1]
+        return self._index(route)
 
     def client_ip(self, request: Request) -> str:
         """The socket peer, or the first untrusted hop of X-Forwarded-For when the peer is a
@@ -126,10 +138,15 @@ class RateLimiter:
         await self.limiter.clear(item, *ids)
 
     async def aclose(self) -> None:
-        """Close the Redis connection pool (``limits`` keeps it on its storage bridge)."""
+        """Close the Redis connection pool (``limits`` keeps it on its storage bridge), or stop
+        the memory storage's expiry task."""
         client = getattr(getattr(self.storage, "bridge", None), "storage", None)
         if client is not None:
             await client.aclose()
+        timer = getattr(self.storage, "timer", None)
+        if isinstance(timer, asyncio.Task) and not timer.done():
+            timer.cancel()
+            await asyncio.wait([timer])
 
 
 def _in(host: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:

@@ -161,8 +161,17 @@ class Worker:
         handler cancelled because its lease was lost is not released: it is no longer ours."""
         logger = log.bind(job=str(job.id), name=job.name, attempt=job.attempt, worker=self.id)
         spec = JOBS.get(job.name)
-        lease_lost = asyncio.Event()
-        beat = asyncio.create_task(self._heartbeat(job, asyncio.current_task(), lease_lost))
+        lease_lost, beat_stop = asyncio.Event(), asyncio.Event()
+        beat = asyncio.create_task(
+            self._heartbeat(job, asyncio.current_task(), lease_lost, beat_stop)
+        )
+
+        async def end_heartbeat() -> None:
+            # Asked, not cancelled: a heartbeat cancelled mid-statement would leave the driver
+            # finishing it for a caller that is gone.
+            beat_stop.set()
+            await asyncio.wait([beat])
+
         try:
             if spec is None:
                 raise LookupError(f"no handler registered for job {job.name!r}")
@@ -171,13 +180,13 @@ class Worker:
                 await spec.handler(ctx, job.payload)
                 # Stop renewing before finishing: the fenced update below is the last word on
                 # ownership, and a heartbeat racing the commit would only cancel a winner.
-                await _stop(beat)
+                await end_heartbeat()
                 if not await queue.mark_succeeded(db, job.id, job.attempt):
                     raise ZombieAttemptError(str(job.id))
                 await db.commit()
             logger.info("job_succeeded")
         except asyncio.CancelledError:
-            await _stop(beat)
+            await end_heartbeat()
             if lease_lost.is_set():
                 logger.warning("job_lease_lost_attempt_abandoned")
             else:
@@ -186,11 +195,11 @@ class Worker:
         except ZombieAttemptError:
             logger.warning("job_attempt_superseded_rolled_back")
         except Exception as exc:
-            await _stop(beat)
+            await end_heartbeat()
             logger.exception("job_failed")
             await self._record_failure(job, exc, logger)
         finally:
-            await _stop(beat)
+            await end_heartbeat()
 
     async def _record_failure(
         self, job: queue.Claimed, exc: Exception, logger: structlog.typing.FilteringBoundLogger
@@ -212,12 +221,19 @@ class Worker:
             logger.warning("job_will_retry")
 
     async def _heartbeat(
-        self, job: queue.Claimed, runner: asyncio.Task[Any] | None, lost: asyncio.Event
+        self,
+        job: queue.Claimed,
+        runner: asyncio.Task[Any] | None,
+        lost: asyncio.Event,
+        stop: asyncio.Event,
     ) -> None:
-        """Renew the lease every third of it; cancel the handler once the job is not ours."""
+        """Renew the lease every third of it until ``stop``; cancel the handler once the job is
+        not ours."""
         interval = max(0.5, self.lease.total_seconds() / 3)
         while True:
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+                return
             try:
                 async with self.sessions() as db, db.begin():
                     owned = await queue.heartbeat(db, job.id, job.attempt, self.lease)
@@ -264,14 +280,6 @@ class Worker:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-
-
-async def _stop(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` and wait until it ended. ``asyncio.wait`` rather than ``await task``:
-    the child's CancelledError must not be mistaken for (or swallow) a cancel of the caller."""
-    if not task.done():
-        task.cancel()
-        await asyncio.wait([task])
 
 
 async def _first(*aws: Coroutine[Any, Any, Any]) -> None:
