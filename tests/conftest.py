@@ -204,16 +204,11 @@ async def other_admin(db: AsyncSession, other_org: Org) -> User:
 
 
 @pytest.fixture(autouse=True)
-def _collect_garbage_after_each_test() -> Iterator[None]:
-    """Leaked connections surface in the test that leaked them, not in a later bystander."""
-    yield
-    gc.collect()
-
-
-@pytest.fixture(autouse=True)
 async def _finish_leftover_tasks() -> AsyncIterator[None]:
-    """Tasks a test leaves behind are cancelled and awaited while the loop still runs, so none
-    finishes a database call on a closed loop during a later test."""
+    """Clean up while the test's event loop still runs: cancel and await the tasks a test left
+    behind, then collect garbage. An aiosqlite connection dropped without ``close()`` (a worker
+    cancelled mid-query does that) stops its thread from ``__del__`` through the *current* loop;
+    collected after the loop closed, its thread would fail in whichever test runs next."""
     yield
     me = asyncio.current_task()
     left = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
@@ -221,3 +216,5 @@ async def _finish_leftover_tasks() -> AsyncIterator[None]:
         task.cancel()
     if left:
         await asyncio.wait(left)
+    gc.collect()
+    await asyncio.sleep(0.01)  # let stopped connection threads report back to this loop
