@@ -272,31 +272,22 @@ async def reap(db: AsyncSession) -> tuple[int, int]:
     """Requeue running jobs whose lease expired; bury those out of attempts. -> (requeued, dead)"""
     now = clock.now()
     expired = and_(Job.status == JobStatus.RUNNING, Job.lease_until < now)
-    lost = "lease expired: the worker stopped heartbeating (crashed or killed)"
+    released = {
+        "last_error": "lease expired: the worker stopped heartbeating (crashed or killed)",
+        "locked_by": None,
+        "lease_until": None,
+        "updated_at": now,
+    }
     dead = await db.execute(
         update(Job)
         .where(expired, Job.attempts >= Job.max_attempts)
-        .values(
-            status=JobStatus.DEAD,
-            finished_at=now,
-            last_error=lost,
-            locked_by=None,
-            lease_until=None,
-            updated_at=now,
-        )
+        .values(status=JobStatus.DEAD, finished_at=now, **released)
         .execution_options(synchronize_session=False)
     )
     requeued = await db.execute(
         update(Job)
         .where(expired)
-        .values(
-            status=JobStatus.QUEUED,
-            run_at=now,
-            last_error=lost,
-            locked_by=None,
-            lease_until=None,
-            updated_at=now,
-        )
+        .values(status=JobStatus.QUEUED, run_at=now, **released)
         .execution_options(synchronize_session=False)
     )
     return requeued.rowcount, dead.rowcount  # type: ignore[attr-defined]
