@@ -107,3 +107,19 @@ def test_worker_logs_never_print_the_database_password(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=15)
     assert "worker_tick_failed" in out
     assert "s3cr3t-pw-value" not in out
+
+
+async def test_readyz_is_503_when_redis_is_gone(db_url: str, tmp_path: Path) -> None:
+    from tests.conftest import make_settings
+    from xplorr.app import create_app, shutdown
+
+    app = create_app(make_settings(db_url, tmp_path, redis_url="redis://127.0.0.1:1/0"))
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            r = await c.get("/readyz")
+        assert r.status_code == 503
+        assert r.json()["error"]["message"] == "The rate-limit store (Redis) is not reachable."
+    finally:
+        await shutdown(app)

@@ -406,3 +406,34 @@ async def test_routes_of_nested_routers_get_their_rule(settings: Settings) -> No
         assert limiter.rule_for(by_path["/inner/plain"]).item == parse("7/minute")
     finally:
         await limiter.aclose()
+
+
+class TestClientAddress:
+    """``client_ip`` edge cases: hops that are not addresses, IPv4-mapped IPv6 peers."""
+
+    @staticmethod
+    def _ip(limiter, peer: str, xff: str | None) -> str:
+        from starlette.requests import Request
+
+        headers = [(b"x-forwarded-for", xff.encode())] if xff is not None else []
+        return limiter.client_ip(Request({"type": "http", "client": (peer, 1), "headers": headers}))
+
+    def test_a_hop_that_is_not_an_address_falls_back_to_the_proxy(self, tmp_path: Path) -> None:
+        from xplorr.core.ratelimit import RateLimiter
+
+        limiter = RateLimiter(
+            make_settings("sqlite+aiosqlite:///x.db", tmp_path, trusted_proxies=["10.0.0.0/8"])
+        )
+        assert self._ip(limiter, "10.0.0.5", "203.0.113.9") == "203.0.113.9"
+        assert self._ip(limiter, "10.0.0.5", "anything-goes") == "10.0.0.5"
+        assert self._ip(limiter, "10.0.0.5", "203.0.113.9, unknown") == "10.0.0.5"
+        assert self._ip(limiter, "10.0.0.5", None) == "10.0.0.5"
+
+    def test_ipv4_mapped_peers_are_ipv4(self, tmp_path: Path) -> None:
+        from xplorr.core.ratelimit import RateLimiter
+
+        limiter = RateLimiter(
+            make_settings("sqlite+aiosqlite:///x.db", tmp_path, trusted_proxies=["10.0.0.0/8"])
+        )
+        assert self._ip(limiter, "::ffff:10.0.0.5", "::ffff:203.0.113.9") == "203.0.113.9"
+        assert self._ip(limiter, "::ffff:198.51.100.1", "203.0.113.9") == "198.51.100.1"

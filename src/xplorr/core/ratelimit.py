@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from limits import RateLimitItem, parse
@@ -25,6 +26,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from xplorr.core.errors import RateLimited
 from xplorr.core.settings import Settings
 
+log = structlog.get_logger("xplorr.ratelimit")
 KeyKind = Literal["auto", "ip"]
 EXTRA_KEY = "x-rate-limit"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -108,14 +110,18 @@ class RateLimiter:
 
     def client_ip(self, request: Request) -> str:
         """The socket peer, or the first untrusted hop of X-Forwarded-For when the peer is a
-        trusted proxy (ASVS 4.1.3: a client cannot pick its own rate-limit key)."""
-        peer = request.client.host if request.client else "unknown"
+        trusted proxy (ASVS 4.1.3: a client cannot pick its own rate-limit key). A hop that is
+        not an IP address cannot be attributed: the proxy itself is the key then."""
+        peer = _canonical(request.client.host) if request.client else "unknown"
         if not self.trusted or not _in(peer, self.trusted):
             return peer
         hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",")]
         for hop in reversed([h for h in hops if h]):
-            if not _in(hop, self.trusted):
-                return hop
+            address = _canonical(hop)
+            if not _is_ip(address):
+                return peer
+            if not _in(address, self.trusted):
+                return address
         return peer
 
     async def hit(self, item: RateLimitItem, *ids: str) -> None:
@@ -137,6 +143,14 @@ class RateLimiter:
     async def clear(self, item: RateLimitItem, *ids: str) -> None:
         await self.limiter.clear(item, *ids)
 
+    async def ready(self) -> bool:
+        """Whether the limit store answers (always, for memory storage)."""
+        try:
+            return bool(await self.storage.check())
+        except Exception as exc:  # an unreachable Redis raises; readiness answers 503 instead
+            log.warning("rate_limit_store_unreachable", error=type(exc).__name__)
+            return False
+
     async def aclose(self) -> None:
         """Close the Redis connection pool (``limits`` keeps it on its storage bridge), or stop
         the memory storage's expiry task."""
@@ -147,6 +161,25 @@ class RateLimiter:
         if isinstance(timer, asyncio.Task) and not timer.done():
             timer.cancel()
             await asyncio.wait([timer])
+
+
+def _canonical(host: str) -> str:
+    """``::ffff:10.0.0.1`` (an IPv4 client on a dual-stack socket) is ``10.0.0.1``."""
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _in(host: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:

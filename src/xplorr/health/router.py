@@ -25,10 +25,12 @@ async def healthz() -> HealthOut:
 
 @router.get("/readyz", response_model=HealthOut, responses={503: {"description": "Not ready"}})
 async def readyz(request: Request) -> HealthOut:
-    """Readiness: the database answers a query."""
+    """Readiness: the database answers a query and the rate-limit store (Redis) answers."""
     try:
         async with request.app.state.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
         raise NotReady("The database is not reachable.") from exc
+    if not await request.app.state.kit.limiter.ready():
+        raise NotReady("The rate-limit store (Redis) is not reachable.")
     return HealthOut(status="ok")
