@@ -24,6 +24,7 @@ API_PREFIX = "/api/v1"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": text}
     for status, text in {
+        400: "The request body could not be read (BAD_REQUEST).",
         401: "Missing or invalid credentials (UNAUTHORIZED).",
         403: "The caller's role does not allow this (FORBIDDEN).",
         404: "Not found, or not in the caller's organization.",

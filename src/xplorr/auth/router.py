@@ -12,6 +12,7 @@ from xplorr.auth.schemas import (
 )
 from xplorr.core.db import DbSession
 from xplorr.core.deps import Kit
+from xplorr.core.errors import ErrorEnvelope
 from xplorr.core.ratelimit import limit
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -20,7 +21,11 @@ AUTH_LIMIT = "20/15 minutes"  # api-reference: "Login / Auth 20 requests per 15 
 
 
 @router.post(
-    "/signup", status_code=201, response_model=TokenPair, openapi_extra=limit(AUTH_LIMIT, key="ip")
+    "/signup",
+    status_code=201,
+    response_model=TokenPair,
+    openapi_extra=limit(AUTH_LIMIT, key="ip"),
+    responses={409: {"model": ErrorEnvelope, "description": "EMAIL_TAKEN"}},
 )
 async def signup(body: SignupIn, db: DbSession, kit: Kit) -> TokenPair:
     """Register a new organization and its owner with a business email; returns tokens.

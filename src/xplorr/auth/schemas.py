@@ -7,6 +7,9 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from xplorr.users.models import Role, UserStatus
 
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
+# The policy's length bounds, in the schema too so clients (and generated tests) know them; the
+# common-password and email checks run in the service.
+NewPassword = Annotated[str, Field(min_length=12, max_length=128)]
 
 
 class _In(BaseModel):
@@ -15,7 +18,7 @@ class _In(BaseModel):
 
 class SignupIn(_In):
     email: EmailStr
-    password: Password
+    password: NewPassword
     name: Annotated[str, Field(min_length=1, max_length=200)]
     organization_name: Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -31,7 +34,7 @@ class RefreshIn(_In):
 
 class ChangePasswordIn(_In):
     current_password: Password
-    new_password: Password
+    new_password: NewPassword
 
 
 class UserOut(BaseModel):

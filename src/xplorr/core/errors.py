@@ -188,20 +188,44 @@ async def _on_xplorr_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = validation_details(exc.errors())
-    fields = ", ".join(sorted({d["field"] for d in details}))
-    return error_response(ValidationFailed(f"Invalid request: check {fields}.", details=details))
+    if len(details) == 1:
+        message = f"Invalid {details[0]['field']}: {details[0]['message']}"
+    else:
+        message = f"Invalid request: check {', '.join(sorted({d['field'] for d in details}))}."
+    return error_response(ValidationFailed(message, details=details))
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    headers = dict(exc.headers or {})
     if status == 404:
         message = f"No route for {request.method} {request.url.path}."
     elif status == 405:
         message = f"Method {request.method} is not allowed on {request.url.path}."
+        if allowed := _allowed_methods(request):
+            headers["Allow"] = ", ".join(allowed)
+    elif status == 400:
+        message = "The request body could not be read (not valid UTF-8 / JSON)."
     else:
         message = HTTPStatus(status).phrase
-    return envelope(status, _CODES.get(status, "ERROR"), message, exc.headers)
+    return envelope(status, _CODES.get(status, "ERROR"), message, headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the API serves on this path. Starlette's own ``Allow`` names only the first
+    route that matched the path, while GET and POST of one path are separate routes."""
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+    path = request.url.path
+    if path in paths:  # a literal path wins over templates that would also match it
+        matching = [paths[path]]
+    else:
+        matching = [
+            operations
+            for template, operations in paths.items()
+            if re.match("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$", path)
+        ]
+    return sorted({m.upper() for operations in matching for m in operations if m != "parameters"})
 
 
 async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
