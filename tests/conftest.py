@@ -101,6 +101,36 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     await shutdown(application)
 
 
+AppWith = Callable[..., FastAPI]
+
+
+@pytest.fixture
+async def app_with(db_url: str, tmp_path: Path) -> AsyncIterator[AppWith]:
+    """``app_with(**settings_overrides)``: another app on this test's database with settings of
+    its own, shut down after the test."""
+    apps: list[FastAPI] = []
+
+    def make(**overrides: object) -> FastAPI:
+        application = create_app(make_settings(db_url, tmp_path, **overrides))
+        apps.append(application)
+        return application
+
+    yield make
+    for application in apps:
+        await shutdown(application)
+
+
+def asgi_client(
+    app: FastAPI, *, peer: str = "127.0.0.1", base_url: str = "http://t/api/v1"
+) -> httpx.AsyncClient:
+    """A client for ``app`` from the socket address ``peer``; errors are envelope-checked."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(peer, 5000)),
+        base_url=base_url,
+        event_hooks={"response": [assert_error_envelope]},
+    )
+
+
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[AsyncSession]:
     """A session for arranging and checking rows; factories commit what they make.

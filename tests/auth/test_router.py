@@ -11,9 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import TEST_SECRET, ClientFor, make_settings
+from tests.conftest import TEST_SECRET, AppWith, ClientFor, asgi_client
 from tests.factories.users import DEFAULT_PASSWORD, make_user
-from xplorr.app import create_app, shutdown
 from xplorr.audit_log.models import AuditEntry
 from xplorr.auth.models import AuthSession, RefreshToken
 from xplorr.core import clock
@@ -190,63 +189,41 @@ class TestLogin:
         assert r.json()["error"]["code"] == "VALIDATION_ERROR"
 
     async def test_repeated_failures_on_one_account_are_throttled(
-        self, db_url: str, tmp_path, db: AsyncSession, org: Org
+        self, app_with: AppWith, db: AsyncSession, org: Org
     ) -> None:
         """Per-account throttle on top of the per-IP limit: failures from many IPs still count;
         the correct password is refused while throttled; other accounts are unaffected."""
-        import httpx
-
-        app = create_app(make_settings(db_url, tmp_path, login_failure_limit="3/hour"))
+        app = app_with(login_failure_limit="3/hour")
         user = await make_user(db, org, role=Role.MEMBER)
         bystander = await make_user(db, org, role=Role.MEMBER)
-        try:
-            for i in range(3):
-                transport = httpx.ASGITransport(app=app, client=(f"10.0.0.{i}", 1000))
-                async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as c:
-                    assert (await _login(c, user.email, "wrong password!!")).status_code == 401
-            transport = httpx.ASGITransport(app=app, client=("10.0.0.99", 1000))
-            async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as c:
-                r = await _login(c, user.email)
-                assert r.status_code == 429
-                assert r.json()["error"]["code"] == "RATE_LIMITED"
-                assert int(r.headers["retry-after"]) >= 1
-                assert (await _login(c, bystander.email)).status_code == 200
-        finally:
-            await shutdown(app)
+        for i in range(3):
+            async with asgi_client(app, peer=f"10.0.0.{i}") as c:
+                assert (await _login(c, user.email, "wrong password!!")).status_code == 401
+        async with asgi_client(app, peer="10.0.0.99") as c:
+            r = await _login(c, user.email)
+            assert r.status_code == 429
+            assert r.json()["error"]["code"] == "RATE_LIMITED"
+            assert int(r.headers["retry-after"]) >= 1
+            assert (await _login(c, bystander.email)).status_code == 200
 
     async def test_success_resets_the_failure_count(
-        self, db_url: str, tmp_path, db: AsyncSession, org: Org
+        self, app_with: AppWith, db: AsyncSession, org: Org
     ) -> None:
-        import httpx
-
-        app = create_app(make_settings(db_url, tmp_path, login_failure_limit="2/hour"))
+        app = app_with(login_failure_limit="2/hour")
         user = await make_user(db, org)
-        try:
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://t/api/v1"
-            ) as c:
-                assert (await _login(c, user.email, "wrong password!!")).status_code == 401
-                assert (await _login(c, user.email)).status_code == 200
-                assert (await _login(c, user.email, "wrong password!!")).status_code == 401
-                assert (await _login(c, user.email)).status_code == 200
-        finally:
-            await shutdown(app)
+        async with asgi_client(app) as c:
+            assert (await _login(c, user.email, "wrong password!!")).status_code == 401
+            assert (await _login(c, user.email)).status_code == 200
+            assert (await _login(c, user.email, "wrong password!!")).status_code == 401
+            assert (await _login(c, user.email)).status_code == 200
 
     async def test_stale_hash_parameters_are_upgraded_on_login(
-        self, db_url: str, tmp_path, db: AsyncSession, org: Org
+        self, app_with: AppWith, db: AsyncSession, org: Org
     ) -> None:
-        import httpx
-
         user = await make_user(db, org)  # hashed with the cheap test profile
         old_hash = user.password_hash
-        app = create_app(make_settings(db_url, tmp_path, argon2_time_cost=2))
-        try:
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://t/api/v1"
-            ) as c:
-                assert (await _login(c, user.email)).status_code == 200
-        finally:
-            await shutdown(app)
+        async with asgi_client(app_with(argon2_time_cost=2)) as c:
+            assert (await _login(c, user.email)).status_code == 200
         uid = user.id
         db.expire_all()
         new_hash = (await db.get_one(User, uid)).password_hash
@@ -434,30 +411,21 @@ class TestMe:
         assert r.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
 
     async def test_rate_limited_per_user(
-        self, db_url: str, tmp_path, db: AsyncSession, org: Org
+        self, app_with: AppWith, db: AsyncSession, org: Org
     ) -> None:
-        import httpx
-
         from tests.factories.users import token_for
 
-        app = create_app(make_settings(db_url, tmp_path, rate_limit_read="5/minute"))
+        app = app_with(rate_limit_read="5/minute")
         a, b = await make_user(db, org), await make_user(db, org)
-        try:
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://t/api/v1"
-            ) as c:
-                for _ in range(5):
-                    hdr = {"Authorization": f"Bearer {token_for(app, a)}"}
-                    assert (await c.get("/auth/me", headers=hdr)).status_code == 200
-                r = await c.get(
-                    "/auth/me", headers={"Authorization": f"Bearer {token_for(app, a)}"}
-                )
-                assert r.status_code == 429
-                assert int(r.headers["retry-after"]) >= 1
-                hdr_b = {"Authorization": f"Bearer {token_for(app, b)}"}
-                assert (await c.get("/auth/me", headers=hdr_b)).status_code == 200
-        finally:
-            await shutdown(app)
+        async with asgi_client(app) as c:
+            for _ in range(5):
+                hdr = {"Authorization": f"Bearer {token_for(app, a)}"}
+                assert (await c.get("/auth/me", headers=hdr)).status_code == 200
+            r = await c.get("/auth/me", headers={"Authorization": f"Bearer {token_for(app, a)}"})
+            assert r.status_code == 429
+            assert int(r.headers["retry-after"]) >= 1
+            hdr_b = {"Authorization": f"Bearer {token_for(app, b)}"}
+            assert (await c.get("/auth/me", headers=hdr_b)).status_code == 200
 
 
 class TestChangePassword:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
+from tests.conftest import AppWith, asgi_client
 from xplorr.users.models import Role, User
 
 
@@ -21,21 +22,14 @@ async def test_healthz_and_readyz(app: FastAPI) -> None:
         app.state.engine.url  # noqa: B018 - engine stays usable after dispose (new pool)
 
 
-async def test_readyz_is_503_when_the_database_is_gone(tmp_path: Path) -> None:
-    from tests.conftest import make_settings
-    from xplorr.app import create_app, shutdown
-
+async def test_readyz_is_503_when_the_database_is_gone(app_with: AppWith, tmp_path: Path) -> None:
     missing = tmp_path / "no" / "such" / "dir" / "x.db"
-    app = create_app(make_settings(f"sqlite+aiosqlite:///{missing}", tmp_path))
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t"
-        ) as c:
-            r = await c.get("/readyz")
-        assert r.status_code == 503
-        assert r.json()["error"]["code"] == "NOT_READY"
-    finally:
-        await shutdown(app)
+    async with asgi_client(
+        app_with(database_url=f"sqlite+aiosqlite:///{missing}"), base_url="http://t"
+    ) as c:
+        r = await c.get("/readyz")
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "NOT_READY"
 
 
 def _cli(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -109,17 +103,8 @@ def test_worker_logs_never_print_the_database_password(tmp_path: Path) -> None:
     assert "s3cr3t-pw-value" not in out
 
 
-async def test_readyz_is_503_when_redis_is_gone(db_url: str, tmp_path: Path) -> None:
-    from tests.conftest import make_settings
-    from xplorr.app import create_app, shutdown
-
-    app = create_app(make_settings(db_url, tmp_path, redis_url="redis://127.0.0.1:1/0"))
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t"
-        ) as c:
-            r = await c.get("/readyz")
-        assert r.status_code == 503
-        assert r.json()["error"]["message"] == "The rate-limit store (Redis) is not reachable."
-    finally:
-        await shutdown(app)
+async def test_readyz_is_503_when_redis_is_gone(app_with: AppWith) -> None:
+    async with asgi_client(app_with(redis_url="redis://127.0.0.1:1/0"), base_url="http://t") as c:
+        r = await c.get("/readyz")
+    assert r.status_code == 503
+    assert r.json()["error"]["message"] == "The rate-limit store (Redis) is not reachable."

@@ -9,7 +9,7 @@ Redis when ``XPLORR_TEST_REDIS_URL`` is set. The two-process tests are in
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -19,10 +19,10 @@ from fastapi.routing import APIRoute
 from limits import RateLimitItem, parse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import ClientFor, assert_error_envelope, make_settings
+from tests.conftest import AppWith, ClientFor, asgi_client, make_settings
 from tests.factories.users import DEFAULT_PASSWORD, make_user
 from xplorr import api
-from xplorr.app import API_PREFIX, create_app, shutdown
+from xplorr.app import API_PREFIX
 from xplorr.core.ratelimit import EXTRA_KEY
 from xplorr.core.settings import Settings
 from xplorr.orgs.models import Org
@@ -95,32 +95,6 @@ async def _login_codes(client: httpx.AsyncClient, n: int, xff: Sequence[str] = (
     return codes
 
 
-AppWith = Callable[..., FastAPI]
-
-
-@pytest.fixture
-async def app_with(db_url: str, tmp_path: Path) -> AsyncIterator[AppWith]:
-    """``app_with(**settings_overrides)``: an app with its own settings, shut down after."""
-    apps: list[FastAPI] = []
-
-    def make(**overrides: object) -> FastAPI:
-        application = create_app(make_settings(db_url, tmp_path, **overrides))
-        apps.append(application)
-        return application
-
-    yield make
-    for application in apps:
-        await shutdown(application)
-
-
-def _client(app: FastAPI, peer: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, client=(peer, 5000)),
-        base_url=f"http://testserver{API_PREFIX}",
-        event_hooks={"response": [assert_error_envelope]},
-    )
-
-
 # (a) ------------------------------------------------------------------------------------------
 
 
@@ -151,7 +125,7 @@ async def test_concurrent_burst_lets_exactly_the_limit_through(app: FastAPI) -> 
         async with gate:
             return (await c.post("/auth/login", json={})).status_code
 
-    async with _client(app, "203.0.113.11") as anon:
+    async with asgi_client(app, peer="203.0.113.11") as anon:
         codes = await asyncio.gather(*(one(anon) for _ in range(1000)))
     assert sorted(set(codes)) == [422, 429]
     assert codes.count(422) == LOGIN_LIMIT
@@ -236,11 +210,11 @@ async def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(
     """Plan item 32: a client cannot pick its own key by sending X-Forwarded-For."""
     app = app_with(trusted_proxies=trusted)
     spoofs = [f"198.51.100.{i}" for i in range(LOGIN_LIMIT + 1)]
-    async with _client(app, "203.0.113.7") as c:
+    async with asgi_client(app, peer="203.0.113.7") as c:
         codes = await _login_codes(c, LOGIN_LIMIT + 1, spoofs)
         assert codes == [422] * LOGIN_LIMIT + [429]  # one bucket: the socket peer
         # ...and the spoofed addresses got no bucket of their own.
-        async with _client(app, "198.51.100.1") as real:
+        async with asgi_client(app, peer="198.51.100.1") as real:
             assert (await real.post("/auth/login", json={})).status_code == 422
 
 
@@ -248,7 +222,7 @@ async def test_forwarded_for_from_a_trusted_proxy_names_the_client(
     app_with: AppWith,
 ) -> None:
     app = app_with(trusted_proxies=["10.0.0.0/8"])
-    async with _client(app, "10.1.1.1") as proxy:
+    async with asgi_client(app, peer="10.1.1.1") as proxy:
         # Behind the proxy 10.1.1.1, two clients: each has its own bucket.
         assert await _login_codes(proxy, LOGIN_LIMIT + 1, ["203.0.113.1"]) == [422] * 20 + [429]
         assert await _login_codes(proxy, LOGIN_LIMIT, ["203.0.113.2"]) == [422] * 20
@@ -282,7 +256,7 @@ async def test_default_test_client_peer_as_trusted_proxy(app_with: AppWith) -> N
 
 async def test_limits_can_be_disabled(app_with: AppWith, db: AsyncSession, org: Org) -> None:
     app = app_with(rate_limits_enabled=False, rate_limit_read="1/minute")
-    async with _client(app, "203.0.113.9") as c:
+    async with asgi_client(app, peer="203.0.113.9") as c:
         assert await _login_codes(c, LOGIN_LIMIT + 5) == [422] * (LOGIN_LIMIT + 5)
         user = await make_user(db, org)
         login = await c.post(
