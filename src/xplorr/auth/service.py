@@ -53,8 +53,7 @@ async def signup(db: AsyncSession, kit: AuthKit, data: SignupIn) -> TokenPair:
             code="BUSINESS_EMAIL_REQUIRED",
             details=[{"field": "email", "message": "Free email providers are not accepted."}],
         )
-    users.check_new_password(data.password, email)
-    org = await orgs.create_org(db, data.organization_name)
+    org = await orgs.create_org(db, data.organization_name)  # rolled back if the user is refused
     user = await users.create_user(
         db, kit.hasher, org, email=email, name=data.name, password=data.password, role=Role.OWNER
     )
