@@ -44,7 +44,8 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Migrate once per session: a SQLite template file, or this worker's PostgreSQL database."""
     if PG_URL:
         admin = create_engine(PG_URL.replace("+psycopg", "+psycopg"), isolation_level="AUTOCOMMIT")
-        name = f"xplorr_test_{_worker()}"
+        # XPLORR_TEST_DB_PREFIX keeps two suites on one server (two checkouts) apart.
+        name = f"xplorr_test_{os.environ.get('XPLORR_TEST_DB_PREFIX', '')}{_worker()}"
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))

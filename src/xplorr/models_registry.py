@@ -2,9 +2,12 @@
 
 from xplorr.audit_log import models as audit_log_models
 from xplorr.auth import models as auth_models
+from xplorr.cloud_accounts import models as cloud_accounts_models
 from xplorr.core.jobs import models as jobs_models
 from xplorr.core.models import Base
+from xplorr.costs import models as costs_models
 from xplorr.orgs import models as orgs_models
+from xplorr.sync import models as sync_models
 from xplorr.tokens import models as tokens_models
 from xplorr.users import models as users_models
 
@@ -12,8 +15,11 @@ __all__ = [
     "Base",
     "audit_log_models",
     "auth_models",
+    "cloud_accounts_models",
+    "costs_models",
     "jobs_models",
     "orgs_models",
+    "sync_models",
     "tokens_models",
     "users_models",
 ]

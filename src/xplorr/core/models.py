@@ -2,13 +2,24 @@
 
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, MetaData, Numeric, TypeDecorator, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    MetaData,
+    Numeric,
+    TypeDecorator,
+    Uuid,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 from xplorr.core import clock
 
@@ -42,6 +53,51 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 Money = Numeric(18, 6, asdecimal=True)
+
+AMOUNT_SCALE = 9
+AMOUNT_QUANTUM = Decimal(1).scaleb(-AMOUNT_SCALE)  # 0.000000001
+_NANOS = 10**AMOUNT_SCALE
+
+
+def quantize_amount(value: Decimal) -> Decimal:
+    """The precision the cost store keeps: 9 decimal places, half-even (FOCUS exports carry up
+    to ~15; per-row rounding at 1e-9 cannot move a sum of millions of rows by a cent)."""
+    return value.quantize(AMOUNT_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+class CostAmount(TypeDecorator[Decimal]):
+    """An exact amount of money in the cost store, summed exactly by the database.
+
+    PostgreSQL: ``NUMERIC(38, 9)``. SQLite has no exact decimal type (its NUMERIC is a float),
+    so the value is stored as an integer count of 1e-9 units, which ``SUM()`` adds exactly
+    (64-bit: up to 9.2 billion per sum). Use ``func.sum(col, type_=CostAmount)`` so sums come
+    back as ``Decimal`` on both databases.
+    """
+
+    impl = Numeric(38, AMOUNT_SCALE, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(38, AMOUNT_SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | int | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        amount = quantize_amount(Decimal(value))
+        if dialect.name == "sqlite":
+            return int(amount.scaleb(AMOUNT_SCALE))
+        return amount
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-AMOUNT_SCALE)
+        return quantize_amount(Decimal(value))
+
+
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 

@@ -69,13 +69,18 @@ class Settings(BaseSettings):
     job_backoff_base_seconds: float = Field(default=2.0, gt=0)
     job_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Cost data.
+    sync_interval_minutes: int = Field(default=360, ge=5, le=10080)
+    # Directories a ``focus`` cloud account may point at; empty: ``DATA_DIR/exports`` only.
+    focus_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+
     # Demo.
     demo_email: str = "demo@xplorr.example.com"
     demo_password: SecretStr = SecretStr("xplorr-demo-password")
 
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
-    @field_validator("trusted_proxies", "job_modules", mode="before")
+    @field_validator("trusted_proxies", "job_modules", "focus_roots", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -112,6 +117,12 @@ class Settings(BaseSettings):
     @cached_property
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(n, strict=False) for n in self.trusted_proxies)
+
+    @cached_property
+    def focus_root_dirs(self) -> tuple[Path, ...]:
+        """Resolved directories FOCUS exports may be read from (symlinks followed)."""
+        roots = self.focus_roots or [self.data_dir / "exports"]
+        return tuple(Path(root).expanduser().resolve() for root in roots)
 
     @cached_property
     def signing_key(self) -> str:

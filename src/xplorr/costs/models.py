@@ -1,0 +1,123 @@
+"""The cost store: FOCUS-shaped rows at daily grain, the rollups the common queries read, and
+one row per imported billing period (which snapshot it came from).
+
+Only ``costs.query`` reads these tables and only ``costs.store`` writes them (ARCHITECTURE.md
+"Cost data"): the engine under them can change without touching their callers.
+"""
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, Numeric, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from xplorr.core.models import Base, CostAmount, IdMixin, JSONType
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Quantity = Numeric(38, 9, asdecimal=True)
+
+
+class _AccountDay:
+    """Columns every cost table shares: whose, which account, which billing period and day."""
+
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orgs.id", ondelete="CASCADE"))
+    cloud_account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("cloud_accounts.id", ondelete="CASCADE")
+    )
+    billing_period: Mapped[date] = mapped_column(Date)  # first day of the billing month
+    usage_date: Mapped[date] = mapped_column(Date)  # ChargePeriodStart's UTC day
+    currency: Mapped[str] = mapped_column(String(3))  # BillingCurrency
+    billed_cost: Mapped[Decimal] = mapped_column(CostAmount)
+    effective_cost: Mapped[Decimal] = mapped_column(CostAmount)
+    list_cost: Mapped[Decimal] = mapped_column(CostAmount)
+
+
+class CostRecord(_AccountDay, Base):
+    """One FOCUS charge folded to a day: hourly rows of the same charge add up here."""
+
+    __tablename__ = "cost_records"
+    __table_args__ = (
+        Index("ix_cost_records_account_period", "cloud_account_id", "billing_period"),
+        Index("ix_cost_records_org_date", "org_id", "usage_date"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))  # aws | azure | gcp | other slug
+    provider_name: Mapped[str] = mapped_column(String(100))  # ProviderName as exported
+    billing_account_id: Mapped[str] = mapped_column(String(200))
+    sub_account_id: Mapped[str | None] = mapped_column(String(200))
+    sub_account_name: Mapped[str | None] = mapped_column(String(200))
+    service_name: Mapped[str] = mapped_column(String(200))
+    service_category: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))  # RegionId
+    resource_id: Mapped[str | None] = mapped_column(Text)
+    resource_type: Mapped[str | None] = mapped_column(String(200))
+    charge_category: Mapped[str] = mapped_column(String(32))
+    pricing_category: Mapped[str | None] = mapped_column(String(32))
+    commitment_discount_id: Mapped[str | None] = mapped_column(Text)
+    sku_id: Mapped[str | None] = mapped_column(String(200))
+    consumed_quantity: Mapped[Decimal | None] = mapped_column(Quantity)
+    consumed_unit: Mapped[str | None] = mapped_column(String(100))
+    tags: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class CostRollup(_AccountDay, Base):
+    """Daily sums per (account, provider, service, region, charge category, currency):
+    maintained at ingest, read by every query that needs no finer dimension."""
+
+    __tablename__ = "cost_rollups"
+    __table_args__ = (
+        Index("ix_cost_rollups_org_date", "org_id", "usage_date"),
+        Index("ix_cost_rollups_account_period", "cloud_account_id", "billing_period"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_name: Mapped[str] = mapped_column(String(100))
+    service_name: Mapped[str] = mapped_column(String(200))
+    service_category: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    charge_category: Mapped[str] = mapped_column(String(32))
+    row_count: Mapped[int] = mapped_column(Integer)
+
+
+class CostTagRollup(_AccountDay, Base):
+    """Daily sums per (account, tag key, tag value, currency): tag group-bys without scanning
+    the rows. A row without the key is 'untagged' for it: total minus the key's tagged sums."""
+
+    __tablename__ = "cost_tag_rollups"
+    __table_args__ = (
+        Index("ix_cost_tag_rollups_org_key_date", "org_id", "tag_key", "usage_date"),
+        Index("ix_cost_tag_rollups_account_period", "cloud_account_id", "billing_period"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tag_key: Mapped[str] = mapped_column(String(200))
+    tag_value: Mapped[str] = mapped_column(String(500))
+
+
+class CostImport(IdMixin, Base):
+    """The snapshot a billing period of an account was last imported from.
+
+    AWS (and other) exports rewrite a month cumulatively: every snapshot holds the whole period
+    so far. Only the newest snapshot counts; an older one arriving later is skipped, and the
+    same one again (same fingerprint) changes nothing."""
+
+    __tablename__ = "cost_imports"
+    __table_args__ = (
+        Index("uq_cost_imports_period", "cloud_account_id", "billing_period", unique=True),
+    )
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    cloud_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cloud_accounts.id", ondelete="CASCADE")
+    )
+    billing_period: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(Text)  # file or snapshot directory (never credentials)
+    snapshot_at: Mapped[datetime]
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rows_read: Mapped[int] = mapped_column(BigInteger)
+    rows_stored: Mapped[int] = mapped_column(BigInteger)
+    first_date: Mapped[date | None] = mapped_column(Date)
+    last_date: Mapped[date | None] = mapped_column(Date)
+    totals: Mapped[dict[str, Any]] = mapped_column(JSONType)  # {"USD": "123.45..."} BilledCost
+    imported_at: Mapped[datetime]

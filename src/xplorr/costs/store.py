@@ -1,0 +1,157 @@
+"""The only writer of the cost tables: replace an account's billing periods, keep the rollups.
+
+A billing period of one account is the unit of replacement (ARCHITECTURE.md "Cost data"):
+``delete_periods`` then inserting the new rows then ``rebuild_rollups``, all inside the
+caller's transaction, so a re-import never doubles a cost and a failed one leaves the old data.
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, Unpack
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from xplorr.core.models import CostAmount
+from xplorr.costs.models import CostImport, CostRecord, CostRollup, CostTagRollup
+
+TAG_KEY_MAX = 200
+TAG_VALUE_MAX = 500
+
+
+async def delete_periods(db: AsyncSession, account_id: uuid.UUID, periods: Sequence[date]) -> None:
+    """Drop an account's rows and rollups of ``periods`` (not its import records)."""
+    if not periods:
+        return
+    for model in (CostRecord, CostRollup, CostTagRollup):
+        await db.execute(
+            delete(model).where(
+                model.cloud_account_id == account_id, model.billing_period.in_(list(periods))
+            )
+        )
+
+
+async def delete_account_data(db: AsyncSession, account_id: uuid.UUID) -> None:
+    """Everything stored for an account (disconnect). Foreign keys cascade as well; this does
+    it explicitly so the cost of a large delete is paid in the caller's transaction."""
+    for model in (CostTagRollup, CostRollup, CostRecord, CostImport):
+        await db.execute(delete(model).where(model.cloud_account_id == account_id))
+
+
+def _sum(col: InstrumentedAttribute[Decimal]) -> ColumnElement[Decimal]:
+    return func.sum(col, type_=CostAmount)
+
+
+async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequence[date]) -> None:
+    """Recompute both rollups of ``periods`` of one account from its rows, in SQL."""
+    if not periods:
+        return
+    period_list = list(periods)
+    for model in (CostRollup, CostTagRollup):
+        await db.execute(
+            delete(model).where(
+                model.cloud_account_id == account_id, model.billing_period.in_(period_list)
+            )
+        )
+    r = CostRecord
+    where = (r.cloud_account_id == account_id, r.billing_period.in_(period_list))
+    dims = (
+        r.org_id,
+        r.cloud_account_id,
+        r.billing_period,
+        r.usage_date,
+        r.currency,
+        r.provider,
+        r.provider_name,
+        r.service_name,
+        r.service_category,
+        r.region,
+        r.charge_category,
+    )
+    rollup_select: Select[Unpack[tuple[Any, ...]]] = (
+        select(
+            *dims,
+            _sum(r.billed_cost),
+            _sum(r.effective_cost),
+            _sum(r.list_cost),
+            func.count(),
+        )
+        .where(*where)
+        .group_by(*dims)
+    )
+    await db.execute(
+        insert(CostRollup).from_select(
+            [
+                "org_id",
+                "cloud_account_id",
+                "billing_period",
+                "usage_date",
+                "currency",
+                "provider",
+                "provider_name",
+                "service_name",
+                "service_category",
+                "region",
+                "charge_category",
+                "billed_cost",
+                "effective_cost",
+                "list_cost",
+                "row_count",
+            ],
+            rollup_select,
+        )
+    )
+    postgres = db.get_bind().dialect.name == "postgresql"
+    each = (func.jsonb_each_text(r.tags) if postgres else func.json_each(r.tags)).table_valued(
+        "key", "value"
+    )
+    key = func.substr(each.c["key"], 1, TAG_KEY_MAX)
+    value_text = each.c["value"] if postgres else func.cast(each.c["value"], literal_column("TEXT"))
+    value = func.substr(func.coalesce(value_text, ""), 1, TAG_VALUE_MAX)
+    tag_dims = (r.org_id, r.cloud_account_id, r.billing_period, r.usage_date, r.currency)
+    tag_select: Select[Unpack[tuple[Any, ...]]] = (
+        select(
+            *tag_dims,
+            key,
+            value,
+            _sum(r.billed_cost),
+            _sum(r.effective_cost),
+            _sum(r.list_cost),
+        )
+        .select_from(r)
+        .join(each, literal_column("1") == literal_column("1"))
+        .where(*where, r.tags.is_not(None))
+        .group_by(*tag_dims, key, value)
+    )
+    if postgres:
+        tag_select = tag_select.where(func.jsonb_typeof(r.tags) == "object")
+    else:
+        tag_select = tag_select.where(func.json_type(r.tags) == "object")
+    await db.execute(
+        insert(CostTagRollup).from_select(
+            [
+                "org_id",
+                "cloud_account_id",
+                "billing_period",
+                "usage_date",
+                "currency",
+                "tag_key",
+                "tag_value",
+                "billed_cost",
+                "effective_cost",
+                "list_cost",
+            ],
+            tag_select,
+        )
+    )
