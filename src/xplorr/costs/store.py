@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -79,7 +79,7 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
         r.region,
         r.charge_category,
     )
-    rollup_select: Select[Unpack[tuple[Any, ...]]] = (
+    rollup_select: Select[*tuple[Any, ...]] = (
         select(
             *dims,
             _sum(r.billed_cost),
@@ -120,7 +120,7 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
     value_text = each.c["value"] if postgres else func.cast(each.c["value"], literal_column("TEXT"))
     value = func.substr(func.coalesce(value_text, ""), 1, TAG_VALUE_MAX)
     tag_dims = (r.org_id, r.cloud_account_id, r.billing_period, r.usage_date, r.currency)
-    tag_select: Select[Unpack[tuple[Any, ...]]] = (
+    tag_select: Select[*tuple[Any, ...]] = (
         select(
             *tag_dims,
             key,
