@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="Manage users (operators).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+keys_app = typer.Typer(help="Encryption keys of stored credentials.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
 
 
@@ -129,6 +131,38 @@ def user_create(
         console.print(f"[red]{exc.error_code}: {exc.message}[/red]")
         raise typer.Exit(2) from exc
     console.print(f"[green]Created user {user_id} ({email}, {role}) in {org}.[/green]")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    org: Annotated[
+        str | None, typer.Option(help="Organization slug (default: every organization).")
+    ] = None,
+) -> None:
+    """New data key per organization with every cloud-account credential re-encrypted under it;
+    data keys wrapped by a previous secret key (XPLORR_PREVIOUS_SECRET_KEYS) re-wrapped under
+    the current XPLORR_SECRET_KEY."""
+    from xplorr.cloud_accounts.keys_cli import rotate_keys_cli
+
+    settings = Settings()
+    if settings.is_sqlite:
+        upgrade(settings.db_url)
+    try:
+        report = asyncio.run(rotate_keys_cli(settings, org))
+    except XplorrError as exc:
+        console.print(f"[red]{exc.error_code}: {exc.message}[/red]")
+        raise typer.Exit(2) from exc
+    for r in report.rotations:
+        console.print(
+            f"org {r.org_id}: data key v{r.version}, {r.accounts} credentials re-encrypted"
+        )
+    console.print(f"{report.rewrapped} data keys re-wrapped under the current secret key.")
+    for item in report.unavailable:
+        console.print(f"[yellow]not re-wrapped (master key unknown): {item}[/yellow]")
+    for item in report.failed:
+        console.print(f"[red]not rotated: {item}[/red]")
+    if report.failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

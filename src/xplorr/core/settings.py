@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_key_prefix: str = "xplorr"
     secret_key: SecretStr | None = None
+    # Secret keys used before the current one: data keys they wrapped still unwrap until
+    # ``xplorr keys rotate`` re-wraps them under the current key (core.crypto).
+    previous_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     base_url: str = "http://127.0.0.1:8000"
     env: str = "development"
     log_level: str = "INFO"
@@ -80,7 +83,9 @@ class Settings(BaseSettings):
 
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
-    @field_validator("trusted_proxies", "job_modules", "focus_roots", mode="before")
+    @field_validator(
+        "trusted_proxies", "job_modules", "focus_roots", "previous_secret_keys", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

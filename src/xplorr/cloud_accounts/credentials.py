@@ -1,0 +1,31 @@
+"""A cloud account's credentials in clear, for the code that must use them (sync connectors).
+
+Decrypted only in memory, on demand; never logged, never returned by the API (the API masks
+them, ``cloud_accounts.service``). See ``core.crypto`` for the envelope scheme.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.core import crypto
+from xplorr.core.settings import Settings
+
+
+async def decrypt_credentials(
+    db: AsyncSession, settings: Settings, account: CloudAccount
+) -> dict[str, Any]:
+    """The account's credentials as stored (the validated, normalised create/update shape).
+
+    Raises ``core.crypto.CryptoError`` when they cannot be decrypted (secret key changed
+    without ``XPLORR_PREVIOUS_SECRET_KEYS``, or the row was tampered with)."""
+    return await crypto.decrypt_account_credentials(db, settings, account)
+
+
+async def store_credentials(
+    db: AsyncSession, settings: Settings, account: CloudAccount, data: Mapping[str, Any]
+) -> None:
+    """Encrypt ``data`` onto ``account`` (its ``id`` and ``org_id`` must be set)."""
+    await crypto.encrypt_account_credentials(db, settings, account, data)
