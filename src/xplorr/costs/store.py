@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Text,
+    cast,
     delete,
     func,
     insert,
@@ -117,7 +119,7 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
         "key", "value"
     )
     key = func.substr(each.c["key"], 1, TAG_KEY_MAX)
-    value_text = each.c["value"] if postgres else func.cast(each.c["value"], literal_column("TEXT"))
+    value_text = each.c["value"] if postgres else cast(each.c["value"], Text)
     value = func.substr(func.coalesce(value_text, ""), 1, TAG_VALUE_MAX)
     tag_dims = (r.org_id, r.cloud_account_id, r.billing_period, r.usage_date, r.currency)
     tag_select: Select[*tuple[Any, ...]] = (
