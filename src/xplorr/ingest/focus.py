@@ -1,0 +1,680 @@
+"""Read FOCUS 1.0-1.2 exports (CSV, gzip CSV, Parquet) as a stream of normalised Arrow batches.
+
+A FOCUS export is wide (44-57 columns) and long (millions of hourly rows a month), so nothing
+here holds a file: CSV is parsed block by block (``pyarrow.csv.open_csv`` over a decompressing
+stream), Parquet row group by row group (``ParquetFile.iter_batches``), and every batch is
+normalised to the ``cost_records`` columns (``NORMALISED``) with Arrow compute kernels, never a
+Python loop over rows. The only per-value Python work is on *distinct* values (provider names,
+tag objects), which repeat heavily in billing data.
+
+Normalisation (one FOCUS row -> one ``cost_records``-shaped row, not yet folded to days):
+
+- ``provider`` is a code derived from ``ProviderName`` (AWS / Amazon Web Services -> ``aws``,
+  Microsoft / Microsoft Azure / Azure -> ``azure``, Google / Google Cloud / GCP -> ``gcp``, any
+  other name -> its lowercase slug); ``provider_name`` keeps the exported name.
+- ``billing_period`` is the first day of ``BillingPeriodStart``'s month and ``usage_date`` the
+  day of ``ChargePeriodStart``, both in UTC. Timestamps without a zone (``2024-09-18 22:00:00``,
+  as the FOCUS 1.0 sample writes them) are UTC, as FOCUS requires; ones with a zone
+  (``2026-05-01T00:00:00Z``, ``+02:00``) are converted to UTC.
+- Costs (``BilledCost``, ``EffectiveCost``, ``ListCost``) and ``ConsumedQuantity`` are parsed as
+  exact decimals (up to 38 fractional digits, never through a binary float) and rounded to the
+  store's 9 decimal places, half-even (``core.models.quantize_amount``). The unrounded
+  ``BilledCost`` is kept beside them (``EXACT_BILLED``) for the import's exact totals.
+- ``EffectiveCost`` and ``ListCost`` default to ``BilledCost`` only when the *column* is absent
+  from the file (some pre-1.0 exports lack them); a present column with an empty cell is an
+  error like any other missing value.
+- ``Tags`` (a JSON object: text in CSV, text or a map in Parquet) becomes canonical JSON text
+  (keys sorted, compact), so the same tags always fold together; ``NULL``, empty and ``{}`` are
+  null.
+- Text dimensions longer than their column (a 300-character SKU) are cut to the column's
+  length rather than failing a month of billing; empty text is null.
+
+Errors are ``IngestError``: a missing required column names the file and the column; a bad
+value (not a number, not a timestamp, bad tags JSON, bad currency code, a required value
+missing) names the file, the data row (1-based, the header not counted) and the column. The
+bad row is found with vectorised conversions over halving slices of the batch (log n kernel
+calls), not by converting rows one by one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from sqlalchemy import String
+
+from xplorr.core.models import AMOUNT_SCALE
+from xplorr.costs.models import CostRecord
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "BilledCost",
+    "BillingCurrency",
+    "BillingAccountId",
+    "BillingPeriodStart",
+    "ChargePeriodStart",
+    "ChargeCategory",
+    "ProviderName",
+    "ServiceName",
+)
+# FOCUS column -> cost_records text column (optional ones may be absent from a file).
+TEXT_COLUMNS: dict[str, str] = {
+    "ProviderName": "provider_name",
+    "BillingAccountId": "billing_account_id",
+    "SubAccountId": "sub_account_id",
+    "SubAccountName": "sub_account_name",
+    "ServiceName": "service_name",
+    "ServiceCategory": "service_category",
+    "RegionId": "region",
+    "ResourceId": "resource_id",
+    "ResourceType": "resource_type",
+    "ChargeCategory": "charge_category",
+    "PricingCategory": "pricing_category",
+    "CommitmentDiscountId": "commitment_discount_id",
+    "SkuId": "sku_id",
+    "ConsumedUnit": "consumed_unit",
+}
+COST_COLUMNS: dict[str, str] = {
+    "BilledCost": "billed_cost",
+    "EffectiveCost": "effective_cost",
+    "ListCost": "list_cost",
+}
+OTHER_COLUMNS = (
+    "BillingCurrency",
+    "BillingPeriodStart",
+    "ChargePeriodStart",
+    "ConsumedQuantity",
+    "Tags",
+)
+FOCUS_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys((*REQUIRED_COLUMNS, *TEXT_COLUMNS, *COST_COLUMNS, *OTHER_COLUMNS))
+)
+
+AMOUNT = pa.decimal128(38, AMOUNT_SCALE)
+EXACT = pa.decimal256(76, 38)  # any FOCUS amount, unrounded: 38 integer + 38 fractional digits
+EXACT_BILLED = "billed_cost_exact"
+
+NORMALISED = pa.schema(
+    [
+        ("provider", pa.string()),
+        ("provider_name", pa.string()),
+        ("billing_account_id", pa.string()),
+        ("sub_account_id", pa.string()),
+        ("sub_account_name", pa.string()),
+        ("service_name", pa.string()),
+        ("service_category", pa.string()),
+        ("region", pa.string()),
+        ("resource_id", pa.string()),
+        ("resource_type", pa.string()),
+        ("charge_category", pa.string()),
+        ("pricing_category", pa.string()),
+        ("commitment_discount_id", pa.string()),
+        ("sku_id", pa.string()),
+        ("consumed_quantity", AMOUNT),
+        ("consumed_unit", pa.string()),
+        ("tags", pa.string()),  # canonical JSON object text, or null
+        ("billing_period", pa.date32()),
+        ("usage_date", pa.date32()),
+        ("currency", pa.string()),
+        ("billed_cost", AMOUNT),
+        ("effective_cost", AMOUNT),
+        ("list_cost", AMOUNT),
+    ]
+)
+# The columns the pipeline groups by when folding hours into days (everything but the sums).
+DIMENSIONS: tuple[str, ...] = tuple(
+    name
+    for name in NORMALISED.names
+    if name not in {"consumed_quantity", "billed_cost", "effective_cost", "list_cost"}
+)
+# NORMALISED plus the unrounded BilledCost, as ``normalise_batch`` returns it.
+NORMALISED_EXACT = NORMALISED.append(pa.field(EXACT_BILLED, EXACT))
+
+CSV_BLOCK_SIZE = 8 << 20  # bytes of CSV text per batch (~20-40k FOCUS rows)
+PARQUET_BATCH_ROWS = 65_536
+NULL_MARKERS = ["", "NULL"]
+
+_PROVIDER_CODES = {
+    "aws": "aws",
+    "amazon web services": "aws",
+    "amazon": "aws",
+    "microsoft": "azure",
+    "microsoft azure": "azure",
+    "azure": "azure",
+    "google": "gcp",
+    "google cloud": "gcp",
+    "google cloud platform": "gcp",
+    "gcp": "gcp",
+}
+_PROVIDER_MAX = 32
+_ZONE_RE = r"(?:Z|z|[+-]\d\d:?\d\d)$"
+_CURRENCY_RE = r"^[A-Z]{3}$"
+
+
+class IngestError(ValueError):
+    """A FOCUS file (or batch) that cannot be imported; the message says where and why."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.row = row
+        self.column = column
+
+
+def provider_code(name: str) -> str:
+    """``aws`` / ``azure`` / ``gcp`` for the big three's names, else a lowercase slug."""
+    key = " ".join(name.lower().replace(",", " ").split())
+    for suffix in (" inc.", " inc", " llc"):
+        key = key.removesuffix(suffix)
+    if key in _PROVIDER_CODES:
+        return _PROVIDER_CODES[key]
+    slug = re.sub(r"[^a-z0-9]+", "-", key).strip("-")[:_PROVIDER_MAX].strip("-")
+    return slug or "other"
+
+
+def _text_lengths() -> dict[str, int | None]:
+    table = CostRecord.__table__
+    out: dict[str, int | None] = {}
+    for target in (*TEXT_COLUMNS.values(), "currency"):
+        col_type = table.c[target].type
+        out[target] = col_type.length if isinstance(col_type, String) else None
+    return out
+
+
+_LENGTHS = _text_lengths()
+
+
+# --------------------------------------------------------------------------------------------
+# Reading files
+
+
+FileFormat = Literal["csv", "parquet"]
+
+
+def file_format(path: Path) -> FileFormat | None:
+    """``csv`` for ``.csv`` / ``.csv.gz``, ``parquet`` for ``*.parquet``, else None."""
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    return None
+
+
+def _match_columns(names: list[str], file: str) -> dict[str, str]:
+    """FOCUS column -> the file's spelling of it (matched case-insensitively); required ones
+    must be there."""
+    by_lower = {name.lower(): name for name in names}
+    found = {col: by_lower[col.lower()] for col in FOCUS_COLUMNS if col.lower() in by_lower}
+    for col in REQUIRED_COLUMNS:
+        if col not in found:
+            raise IngestError(
+                f"{file}: required FOCUS column {col} is missing.", file=file, column=col
+            )
+    return found
+
+
+def _open_csv(
+    path: Path, convert: pacsv.ConvertOptions | None, block_size: int = CSV_BLOCK_SIZE
+) -> Any:
+    stream = pa.input_stream(str(path), compression="detect")
+    try:
+        return pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(block_size=block_size),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=convert,
+        )
+    except BaseException:
+        stream.close()
+        raise
+
+
+def _raw_csv(path: Path, file: str) -> Iterator[pa.RecordBatch]:
+    # The header first (a small first block), then the real read: only the FOCUS columns we
+    # store, all as text, so that a bad value is ours to report, with its row.
+    probe = _open_csv(path, None, block_size=1 << 20)
+    try:
+        names = list(probe.schema.names)
+    finally:
+        probe.close()
+    columns = _match_columns(names, file)
+    wanted = list(columns.values())
+    reader = _open_csv(
+        path,
+        pacsv.ConvertOptions(
+            column_types=dict.fromkeys(wanted, pa.string()),
+            include_columns=wanted,
+            null_values=NULL_MARKERS,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+    rename = {v: k for k, v in columns.items()}
+    try:
+        for batch in reader:
+            yield batch.rename_columns([rename[n] for n in batch.schema.names])
+    finally:
+        reader.close()
+
+
+def _raw_parquet(path: Path, file: str) -> Iterator[pa.RecordBatch]:
+    parquet = pq.ParquetFile(str(path))
+    try:
+        columns = _match_columns(list(parquet.schema_arrow.names), file)
+        rename = {v: k for k, v in columns.items()}
+        for batch in parquet.iter_batches(
+            batch_size=PARQUET_BATCH_ROWS, columns=list(columns.values())
+        ):
+            yield batch.rename_columns([rename[n] for n in batch.schema.names])
+    finally:
+        parquet.close()
+
+
+def read_raw(path: Path, *, name: str | None = None) -> Iterator[pa.RecordBatch]:
+    """The FOCUS columns of an export file as it stores them (CSV: all text), batch by batch.
+
+    Blocking: run it in a thread. ``name`` is how errors refer to the file (default: its path).
+    """
+    file = name or str(path)
+    fmt = file_format(path)
+    if fmt is None:
+        raise IngestError(f"{file}: not a FOCUS export (.csv, .csv.gz or .parquet).", file=file)
+    reader = _raw_csv(path, file) if fmt == "csv" else _raw_parquet(path, file)
+    try:
+        yield from reader
+    except IngestError:
+        raise
+    except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError) as exc:
+        raise IngestError(f"{file}: cannot read the file: {exc}", file=file) from exc
+
+
+def read_focus(path: Path, *, name: str | None = None) -> Iterator[pa.RecordBatch]:
+    """Normalised batches (``NORMALISED_EXACT``) of one export file. Blocking: run in a thread."""
+    file = name or str(path)
+    first_row = 1
+    for raw in read_raw(path, name=file):
+        yield normalise_batch(raw, source=file, first_row=first_row)
+        first_row += raw.num_rows
+
+
+# --------------------------------------------------------------------------------------------
+# Normalising one batch
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    source: str
+    first_row: int
+
+    def fail(self, column: str, index: int, problem: str) -> IngestError:
+        row = self.first_row + index
+        return IngestError(
+            f"{self.source}: data row {row} (1-based, header not counted), column {column}: "
+            f"{problem}",
+            file=self.source,
+            row=row,
+            column=column,
+        )
+
+    def missing(self, column: str) -> IngestError:
+        return IngestError(
+            f"{self.source}: required FOCUS column {column} is missing.",
+            file=self.source,
+            column=column,
+        )
+
+
+def _shown(value: object) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _first_true(mask: pa.Array) -> int | None:
+    index = pc.index(pc.fill_null(mask, False), True).as_py()
+    return None if index is None or index < 0 else int(index)
+
+
+def _first_failure(values: pa.Array, convert: Callable[[pa.Array], object]) -> int:
+    """Index of the first value ``convert`` rejects, knowing the whole array fails: convert
+    the left half, recurse into whichever half holds the first failure (~2n values total)."""
+    lo, size = 0, len(values)
+    while size > 1:
+        half = size // 2
+        try:
+            convert(values.slice(lo, half))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
+            size = half
+        else:
+            lo, size = lo + half, size - half
+    return lo
+
+
+def _convert(
+    values: pa.Array,
+    convert: Callable[[pa.Array], pa.Array],
+    where: _Where,
+    column: str,
+    what: str,
+) -> pa.Array:
+    try:
+        return convert(values)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError) as exc:
+        try:
+            index = _first_failure(values, convert)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
+            index = -1
+        if index < 0 or index >= len(values):
+            raise IngestError(
+                f"{where.source}, column {column}: {exc}", file=where.source, column=column
+            ) from exc
+        raise where.fail(column, index, f"{_shown(values[index].as_py())} is not {what}.") from exc
+
+
+def _as_string(values: pa.Array) -> pa.Array:
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    if pa.types.is_string(values.type):
+        return values
+    return pc.cast(values, pa.string())
+
+
+def _text(values: pa.Array, max_length: int | None) -> pa.Array:
+    """Text with empty strings as nulls, cut to ``max_length`` characters."""
+    values = _as_string(values)
+    empty = pc.equal(values, "")
+    if pc.any(empty).as_py():
+        values = pc.if_else(empty, pa.scalar(None, pa.string()), values)
+    if max_length is not None and len(values) and values.null_count < len(values):
+        longest = pc.max(pc.utf8_length(values)).as_py()
+        if longest is not None and longest > max_length:
+            values = pc.utf8_slice_codeunits(values, 0, max_length)
+    return values
+
+
+def _require(values: pa.Array, where: _Where, column: str) -> None:
+    if values.null_count:
+        index = _first_true(pc.is_null(values))
+        if index is not None:
+            raise where.fail(column, index, "a value is required here.")
+
+
+def _to_exact(values: pa.Array) -> pa.Array:
+    """Any numeric or textual array as an exact ``decimal256(76, 38)``."""
+    if pa.types.is_floating(values.type):
+        # The shortest text that round-trips (0.1, not 0.1000000000000000055...): the value
+        # the exporter meant, as a CSV export would have written it.
+        values = pc.cast(values, pa.string())
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        values = pc.utf8_trim_whitespace(values)
+    return pc.cast(values, EXACT)
+
+
+def _exact(values: pa.Array, where: _Where, column: str) -> pa.Array:
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    return _convert(values, _to_exact, where, column, "a number")
+
+
+def _round(exact: pa.Array) -> pa.Array:
+    """Half-even to 9 decimal places (``quantize_amount``), as ``decimal128(38, 9)``."""
+    return pc.cast(pc.round(exact, ndigits=AMOUNT_SCALE, round_mode="half_to_even"), AMOUNT)
+
+
+def _rounded(exact: pa.Array, where: _Where, column: str) -> pa.Array:
+    return _convert(exact, _round, where, column, "an amount the store can hold (< 1e29)")
+
+
+_UTC_NS = pa.timestamp("ns", tz="UTC")
+
+
+def _parse_timestamps(values: pa.Array) -> pa.Array:
+    """Text, timestamps or dates -> ``timestamp[ns, UTC]``; text without a zone is UTC."""
+    kind = values.type
+    if pa.types.is_timestamp(kind):
+        if kind.tz is None:
+            return pc.cast(pc.cast(values, pa.timestamp("ns")), _UTC_NS)
+        return pc.cast(values, _UTC_NS)
+    if pa.types.is_date(kind):
+        return pc.cast(pc.cast(values, pa.date32()), _UTC_NS)
+    values = pc.utf8_trim_whitespace(_as_string(values))
+    zoned = pc.match_substring_regex(values, _ZONE_RE)
+    has_zone = pc.any(zoned).as_py()
+    all_zone = pc.all(pc.or_kleene(zoned, pc.is_null(values))).as_py()
+    if all_zone:
+        return pc.cast(values, _UTC_NS)
+    if not has_zone:
+        return pc.cast(pc.cast(values, pa.timestamp("ns")), _UTC_NS)
+    null = pa.scalar(None, pa.string())
+    aware = pc.cast(pc.if_else(zoned, values, null), _UTC_NS)
+    naive = pc.cast(pc.cast(pc.if_else(zoned, null, values), pa.timestamp("ns")), _UTC_NS)
+    return pc.coalesce(aware, naive)
+
+
+def _timestamps(values: pa.Array, where: _Where, column: str) -> pa.Array:
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    return _convert(values, _parse_timestamps, where, column, "a timestamp")
+
+
+def _canonical_tags(value: object) -> tuple[bool, str | None]:
+    """(valid, canonical JSON text or None) for one distinct Tags value."""
+    if value is None:
+        return True, None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or text == "NULL":
+            return True, None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return False, None
+    elif isinstance(value, list):  # a Parquet map arrives as [(key, value), ...]
+        try:
+            value = dict(value)
+        except (TypeError, ValueError):
+            return False, None
+    if not isinstance(value, dict):
+        return False, None
+    if not value:
+        return True, None
+    return True, json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _tags(values: pa.Array, where: _Where) -> pa.Array:
+    """Canonical JSON text per row, computed once per distinct value."""
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    if pa.types.is_map(values.type) or pa.types.is_struct(values.type):
+        # Maps are not hashable by Arrow's kernels: convert per row, memoised per tag set.
+        memo: dict[str, str | None] = {}
+        out: list[str | None] = []
+        for index, value in enumerate(values.to_pylist()):
+            if value is None:
+                out.append(None)
+                continue
+            if isinstance(value, dict):
+                value = list(value.items())
+            key = repr(value)
+            if key not in memo:
+                valid, text = _canonical_tags(value)
+                if not valid:
+                    raise where.fail("Tags", index, "not a JSON object of tags.")
+                memo[key] = text
+            out.append(memo[key])
+        return pa.array(out, pa.string())
+    values = _as_string(values)
+    distinct = pc.unique(values)
+    canonical: list[str | None] = []
+    bad: list[str] = []
+    for value in distinct.to_pylist():
+        valid, text = _canonical_tags(value)
+        if not valid:
+            bad.append(value)
+        canonical.append(text)
+    if bad:
+        first = _first_true(pc.is_in(values, value_set=pa.array(bad, pa.string())))
+        assert first is not None
+        shown = _shown(values[first].as_py())
+        raise where.fail("Tags", first, f"{shown} is not a JSON object of tags.")
+    positions = pc.index_in(values, value_set=distinct)
+    return pc.take(pa.array(canonical, pa.string()), positions)
+
+
+def _providers(names: pa.Array) -> pa.Array:
+    distinct = pc.unique(names)
+    codes = [None if n is None else provider_code(n) for n in distinct.to_pylist()]
+    return pc.take(pa.array(codes, pa.string()), pc.index_in(names, value_set=distinct))
+
+
+def _currency(values: pa.Array, where: _Where) -> pa.Array:
+    values = pc.utf8_upper(pc.utf8_trim_whitespace(_as_string(values)))
+    _require(values, where, "BillingCurrency")
+    good = pc.match_substring_regex(values, _CURRENCY_RE)
+    index = _first_true(pc.invert(good))
+    if index is not None:
+        raise where.fail(
+            "BillingCurrency", index, f"{_shown(values[index].as_py())} is not a currency code."
+        )
+    return values
+
+
+def _is_normalised(schema: pa.Schema) -> bool:
+    return "billed_cost" in schema.names and "usage_date" in schema.names
+
+
+def normalise_batch(batch: pa.RecordBatch, *, source: str, first_row: int = 1) -> pa.RecordBatch:
+    """One batch of FOCUS rows (text or typed columns) -> ``NORMALISED_EXACT``.
+
+    A batch already in the ``NORMALISED`` shape (a connector that builds the store's columns
+    itself) is checked, cast and passed through. ``first_row`` is the 1-based data row of the
+    batch's first row in its file, for error messages. Pure Arrow: safe in a worker thread.
+    """
+    if _is_normalised(batch.schema):
+        return _pass_normalised(batch, source)
+    where = _Where(source, first_row)
+    present = set(batch.schema.names)
+    for col in REQUIRED_COLUMNS:
+        if col not in present:
+            raise where.missing(col)
+    n = batch.num_rows
+
+    def column(name: str) -> pa.Array | None:
+        if name not in present:
+            return None
+        values = batch.column(name)
+        if pa.types.is_dictionary(values.type):
+            values = values.dictionary_decode()
+        return values
+
+    out: dict[str, pa.Array] = {}
+    for focus_name, target in TEXT_COLUMNS.items():
+        values = column(focus_name)
+        if values is None:
+            out[target] = pa.nulls(n, pa.string())
+            continue
+        out[target] = _text(values, _LENGTHS[target])
+        if focus_name in REQUIRED_COLUMNS:
+            _require(out[target], where, focus_name)
+    out["provider"] = _providers(out["provider_name"])
+    out["currency"] = _currency(column("BillingCurrency"), where)
+
+    periods = _timestamps(column("BillingPeriodStart"), where, "BillingPeriodStart")
+    _require(periods, where, "BillingPeriodStart")
+    out["billing_period"] = pc.cast(pc.floor_temporal(periods, unit="month"), pa.date32())
+    charges = _timestamps(column("ChargePeriodStart"), where, "ChargePeriodStart")
+    _require(charges, where, "ChargePeriodStart")
+    out["usage_date"] = pc.cast(charges, pa.date32())
+
+    billed_exact = _exact(column("BilledCost"), where, "BilledCost")
+    _require(billed_exact, where, "BilledCost")
+    out[EXACT_BILLED] = billed_exact
+    out["billed_cost"] = _rounded(billed_exact, where, "BilledCost")
+    for focus_name in ("EffectiveCost", "ListCost"):
+        target = COST_COLUMNS[focus_name]
+        values = column(focus_name)
+        if values is None:
+            out[target] = out["billed_cost"]
+            continue
+        exact = _exact(values, where, focus_name)
+        _require(exact, where, focus_name)
+        out[target] = _rounded(exact, where, focus_name)
+
+    quantity = column("ConsumedQuantity")
+    if quantity is None:
+        out["consumed_quantity"] = pa.nulls(n, AMOUNT)
+    else:
+        if pa.types.is_string(quantity.type):
+            quantity = _text(quantity, None)
+        out["consumed_quantity"] = _rounded(
+            _exact(quantity, where, "ConsumedQuantity"), where, "ConsumedQuantity"
+        )
+    tags = column("Tags")
+    out["tags"] = pa.nulls(n, pa.string()) if tags is None else _tags(tags, where)
+    return pa.RecordBatch.from_arrays(
+        [out[name] for name in NORMALISED_EXACT.names], schema=NORMALISED_EXACT
+    )
+
+
+_NOT_NULL = (
+    "provider",
+    "provider_name",
+    "billing_account_id",
+    "service_name",
+    "charge_category",
+    "billing_period",
+    "usage_date",
+    "currency",
+    "billed_cost",
+    "effective_cost",
+    "list_cost",
+)
+_AMOUNTS = ("billed_cost", "effective_cost", "list_cost", "consumed_quantity")
+
+
+def _pass_normalised(batch: pa.RecordBatch, source: str) -> pa.RecordBatch:
+    missing = [name for name in NORMALISED.names if name not in batch.schema.names]
+    if missing:
+        raise IngestError(
+            f"{source}: normalised batch lacks columns {', '.join(missing)}.", file=source
+        )
+    where = _Where(source, 1)
+    try:
+        arrays: dict[str, pa.Array] = {}
+        for field in NORMALISED:
+            values = batch.column(field.name)
+            if field.name in _AMOUNTS:
+                arrays[field.name] = _round(pc.cast(values, EXACT))
+            else:
+                arrays[field.name] = pc.cast(values, field.type)
+            if field.name in _NOT_NULL:
+                _require(arrays[field.name], where, field.name)
+        exact_source = EXACT_BILLED if EXACT_BILLED in batch.schema.names else "billed_cost"
+        arrays[EXACT_BILLED] = pc.cast(batch.column(exact_source), EXACT)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise IngestError(f"{source}: {exc}", file=source) from exc
+    return pa.RecordBatch.from_arrays(
+        [arrays[name] for name in NORMALISED_EXACT.names], schema=NORMALISED_EXACT
+    )
+
+
+def decimal_total(values: pa.Array) -> Decimal:
+    """Exact sum of a decimal array as ``Decimal`` (0 when empty)."""
+    total = pc.sum(values).as_py()
+    return Decimal(0) if total is None else Decimal(total)
