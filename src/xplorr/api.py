@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from xplorr.auth.router import router as auth
+from xplorr.costs.router import router as costs
 from xplorr.tokens.router import router as tokens
 
-ROUTERS: tuple[APIRouter, ...] = (auth, tokens)
+ROUTERS: tuple[APIRouter, ...] = (auth, tokens, costs)

@@ -31,6 +31,9 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/v1/tokens"): ANY,
     ("DELETE", "/api/v1/tokens/{token_id}"): ANY,
     ("POST", "/api/v1/tokens/exchange"): ANY,
+    # Cost reads: every role; members and viewers limited by account grants see only those.
+    ("GET", "/api/v1/costs"): ANY,
+    ("GET", "/api/v1/costs/trend"): ANY,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
 }

@@ -60,7 +60,13 @@ DOCUMENTED = {
     ("POST", "/tokens/exchange"): "30/15 minutes",
 }
 # Documented operations the app serves today: dropping or renaming one must fail here.
-SERVED_TODAY = {("POST", "/auth/login"), ("POST", "/auth/signup"), ("POST", "/tokens/exchange")}
+SERVED_TODAY = {
+    ("POST", "/auth/login"),
+    ("POST", "/auth/signup"),
+    ("POST", "/tokens/exchange"),
+    ("GET", "/costs"),
+    ("GET", "/costs/trend"),
+}
 # Pre-authentication endpoints: the caller has no user yet, so the bucket must be the client IP.
 KEYED_BY_IP = {("POST", "/auth/login"), ("POST", "/auth/signup")}
 # Probes stay unlimited: an orchestrator polling them must never see 429.

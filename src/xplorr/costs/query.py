@@ -1,0 +1,607 @@
+"""The one reader of the cost tables: every cost figure in the product is asked for here.
+
+Callers (the ``/costs`` API today; anomalies, budgets, allocation and reports later) describe
+*what* they want with a :class:`CostQuery` (date range, measure, group-by dimensions, filters)
+and never touch ``cost_records``, ``cost_rollups`` or ``cost_tag_rollups`` themselves, so the
+engine under this module can change without touching them (ARCHITECTURE.md "Cost data").
+
+Guarantees every function here keeps:
+
+- **Tenancy.** Every read is scoped to ``who.org_id`` and, when ``who.account_ids`` is not None
+  (a user limited by account grants), to those accounts. Callers cannot forget it: the
+  principal is a required argument and the filters are added here, never by them.
+- **Exact money.** Sums are computed by the database as exact decimals
+  (``func.sum(col, type_=CostAmount)``: NUMERIC on PostgreSQL, integer nanos on SQLite) and
+  returned as ``Decimal`` with the store's 9 decimal places. Rounding is the caller's business.
+- **Currencies are never added up.** Every answer is per currency (:attr:`CostGroup.currency`,
+  ``dict`` keys of :func:`totals_by_currency` and :func:`daily_series`).
+- **The cheapest table that can answer.** :func:`source_for` picks, per query:
+
+  * ``cost_rollups`` when every group-by and filter dimension is in that rollup (provider,
+    service, service category, region, date/month, account, charge category, currency);
+  * ``cost_tag_rollups`` for one tag key (a group-by on it, or a filter on its values) combined
+    only with date/month, account and currency; the untagged bucket is the total of the same
+    filters in ``cost_rollups`` minus the key's tagged sums;
+  * ``cost_records`` otherwise (resource, SKU, pricing category, several tag keys, a tag with a
+    provider/service/region filter...).
+
+  Every engine gives the same answer (tested: ``tests/costs/test_query.py``), with one rule the
+  rollups force on all of them: a group whose grouped tag key is untagged and whose sum is
+  exactly zero is left out (a derived untagged bucket cannot tell "no rows" from "rows that add
+  up to zero").
+
+Tag values are compared as the store's rollup keeps them: the JSON value as text (a JSON
+``null`` value is ``""``), at most 500 characters. A row without the key is untagged
+(``None`` in a key).
+"""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Final
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    String,
+    Text,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.core.models import CostAmount
+from xplorr.core.tenancy import Principal, org_select
+from xplorr.costs.models import CostRecord, CostRollup, CostTagRollup
+from xplorr.costs.store import TAG_KEY_MAX, TAG_VALUE_MAX
+
+ZERO: Final = Decimal(0)
+
+
+class Metric(StrEnum):
+    """Which FOCUS cost column is summed."""
+
+    BILLED = "billed"  # BilledCost: what the invoice says
+    EFFECTIVE = "effective"  # EffectiveCost: amortized, after commitment discounts
+    LIST = "list"  # ListCost: at public list prices
+
+
+class Dim(StrEnum):
+    """A column a query can group by. Tag keys are :class:`TagKey` instead."""
+
+    PROVIDER = "provider"  # slug: aws | azure | gcp | other (see provider_label)
+    SERVICE = "service"  # ServiceName
+    SERVICE_CATEGORY = "service_category"
+    REGION = "region"  # RegionId (None: not regional)
+    DATE = "date"  # usage day (UTC)
+    MONTH = "month"  # first day of the usage day's calendar month
+    ACCOUNT = "account"  # the Xplorr cloud account id
+    CHARGE_CATEGORY = "charge_category"  # Usage | Purchase | Tax | Credit | Adjustment
+    CURRENCY = "currency"  # BillingCurrency
+    RESOURCE = "resource"  # ResourceId (cost_records only)
+    RESOURCE_TYPE = "resource_type"
+    SKU = "sku"
+    PRICING_CATEGORY = "pricing_category"
+    SUB_ACCOUNT = "sub_account"  # SubAccountId (AWS member account, Azure subscription...)
+
+
+# Dimensions each rollup carries (group-by and filter).
+ROLLUP_DIMS: Final = frozenset(
+    {
+        Dim.PROVIDER,
+        Dim.SERVICE,
+        Dim.SERVICE_CATEGORY,
+        Dim.REGION,
+        Dim.DATE,
+        Dim.MONTH,
+        Dim.ACCOUNT,
+        Dim.CHARGE_CATEGORY,
+        Dim.CURRENCY,
+    }
+)
+TAG_ROLLUP_DIMS: Final = frozenset({Dim.DATE, Dim.MONTH, Dim.ACCOUNT, Dim.CURRENCY})
+
+_FORBIDDEN_IN_TAG_KEY = frozenset('"\\')
+
+
+def tag_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be a tag key, or None. 1..200 characters, no control characters, no
+    double quote or backslash (they cannot be addressed in a JSON path on every database)."""
+    if not key:
+        return "Tag key must not be empty."
+    if len(key) > TAG_KEY_MAX:
+        return f"Tag key must be at most {TAG_KEY_MAX} characters."
+    if any(ch in _FORBIDDEN_IN_TAG_KEY or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
+        return "Tag key must not contain control characters, double quotes or backslashes."
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class TagKey:
+    """Group by (or filter on) the value of one tag key, e.g. ``TagKey("env")``."""
+
+    key: str
+
+    def __post_init__(self) -> None:
+        if (problem := tag_key_problem(self.key)) is not None:
+            raise ValueError(problem)
+
+
+GroupBy = Dim | TagKey
+Key = str | date | uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class TagFilter:
+    """Rows whose value for ``key`` is one of ``values``; ``None`` among them means untagged."""
+
+    key: TagKey
+    values: frozenset[str | None]
+
+
+class Source(StrEnum):
+    """The table a query is answered from (see :func:`source_for`)."""
+
+    ROLLUP = "cost_rollups"
+    TAG_ROLLUP = "cost_tag_rollups"
+    RECORDS = "cost_records"
+
+
+@dataclass(frozen=True, slots=True)
+class CostQuery:
+    """What to sum. Dates are usage days, both ends inclusive.
+
+    A filter left at ``None`` does not filter; an empty set matches nothing. ``regions`` and
+    ``service_categories`` may contain ``None`` (rows without one). ``account_ids`` narrows the
+    caller's visible accounts further; it never widens them.
+    """
+
+    start: date
+    end: date
+    metric: Metric = Metric.BILLED
+    group_by: tuple[GroupBy, ...] = ()
+    providers: frozenset[str] | None = None
+    account_ids: frozenset[uuid.UUID] | None = None
+    services: frozenset[str] | None = None
+    service_categories: frozenset[str | None] | None = None
+    regions: frozenset[str | None] | None = None
+    charge_categories: frozenset[str] | None = None
+    currency: str | None = None
+    tags: tuple[TagFilter, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        if len(set(self.group_by)) != len(self.group_by):
+            raise ValueError("group_by repeats a dimension")
+        keys = [f.key for f in self.tags]
+        if len(set(keys)) != len(keys):
+            raise ValueError("one TagFilter per tag key")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+@dataclass(frozen=True, slots=True)
+class CostGroup:
+    """One group of an :func:`aggregate` answer.
+
+    ``key`` and ``names`` hold one entry per ``CostQuery.group_by`` dimension, in its order:
+    ``date`` for DATE/MONTH, ``uuid.UUID`` for ACCOUNT, ``str`` or ``None`` otherwise (``None``
+    for a tag key = untagged). ``names`` are display names: provider labels, account names,
+    ISO dates, ``"untagged"``, ``"(none)"`` for a missing value.
+    """
+
+    key: tuple[Key, ...]
+    names: tuple[str, ...]
+    currency: str
+    cost: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DayCost:
+    day: date
+    cost: Decimal
+
+
+PROVIDER_LABELS: Final = {"aws": "AWS", "azure": "Microsoft Azure", "gcp": "Google Cloud"}
+UNTAGGED_NAME: Final = "untagged"
+NONE_NAME: Final = "(none)"
+
+
+def provider_label(slug: str, provider_name: str | None = None) -> str:
+    """Display name of a provider: AWS, Microsoft Azure, Google Cloud, else as exported."""
+    return PROVIDER_LABELS.get(slug) or provider_name or slug
+
+
+# --- engine choice ------------------------------------------------------------------------------
+
+
+def _tag_keys(q: CostQuery) -> set[str]:
+    return {d.key for d in q.group_by if isinstance(d, TagKey)} | {f.key.key for f in q.tags}
+
+
+def _has_non_account_filters(q: CostQuery) -> bool:
+    return any(
+        f is not None
+        for f in (q.providers, q.services, q.service_categories, q.regions, q.charge_categories)
+    )
+
+
+def source_for(q: CostQuery) -> Source:
+    """The cheapest table that answers ``q`` exactly (module docstring)."""
+    plain = [d for d in q.group_by if isinstance(d, Dim)]
+    tag_keys = _tag_keys(q)
+    if not tag_keys:
+        return Source.ROLLUP if all(d in ROLLUP_DIMS for d in plain) else Source.RECORDS
+    if (
+        len(tag_keys) == 1
+        and all(d in TAG_ROLLUP_DIMS for d in plain)
+        and not _has_non_account_filters(q)
+    ):
+        grouped = any(isinstance(d, TagKey) for d in q.group_by)
+        # Untagged rows selected by a filter, but not as a group of their own, cannot be told
+        # apart from the derived bucket's zero: raw rows answer that one.
+        if grouped or all(None not in f.values for f in q.tags):
+            return Source.TAG_ROLLUP
+    return Source.RECORDS
+
+
+# --- SQL building -------------------------------------------------------------------------------
+
+_CostTable = type[CostRecord] | type[CostRollup] | type[CostTagRollup]
+
+
+def _dialect(db: AsyncSession) -> str:
+    return db.get_bind().dialect.name
+
+
+def _metric_col(model: _CostTable, metric: Metric) -> Any:
+    return {
+        Metric.BILLED: model.billed_cost,
+        Metric.EFFECTIVE: model.effective_cost,
+        Metric.LIST: model.list_cost,
+    }[metric]
+
+
+def _month(col: Any, dialect: str) -> ColumnElement[date]:
+    if dialect == "postgresql":
+        return cast(func.date_trunc("month", col), Date)
+    return func.date(col, "start of month", type_=Date)
+
+
+def _tag_parts(key: str, dialect: str) -> tuple[ColumnElement[bool], ColumnElement[str]]:
+    """(has the key, its value as the rollup stores it) over ``cost_records.tags``."""
+    tags = CostRecord.tags
+    raw: ColumnElement[Any]
+    if dialect == "postgresql":
+        is_object = func.jsonb_typeof(tags) == "object"
+        present = func.jsonb_extract_path(tags, literal(key, String)).is_not(None)
+        raw = func.jsonb_extract_path_text(tags, literal(key, String), type_=Text)
+    else:
+        path = literal(f'$."{key}"', String)
+        is_object = func.json_type(tags) == "object"
+        present = func.json_type(tags, path).is_not(None)
+        raw = cast(func.json_extract(tags, path), Text)
+    has_key = (tags.is_not(None) & is_object & present).self_group()
+    value = func.substr(func.coalesce(raw, ""), 1, TAG_VALUE_MAX, type_=Text)
+    return has_key, value
+
+
+def _tag_value(key: str, dialect: str) -> ColumnElement[str | None]:
+    """The key's value, or NULL when the row does not carry the key."""
+    has_key, value = _tag_parts(key, dialect)
+    return case((has_key, value), else_=None)
+
+
+_COLUMNS: Final[dict[Dim, str]] = {
+    Dim.PROVIDER: "provider",
+    Dim.SERVICE: "service_name",
+    Dim.SERVICE_CATEGORY: "service_category",
+    Dim.REGION: "region",
+    Dim.DATE: "usage_date",
+    Dim.ACCOUNT: "cloud_account_id",
+    Dim.CHARGE_CATEGORY: "charge_category",
+    Dim.CURRENCY: "currency",
+    Dim.RESOURCE: "resource_id",
+    Dim.RESOURCE_TYPE: "resource_type",
+    Dim.SKU: "sku_id",
+    Dim.PRICING_CATEGORY: "pricing_category",
+    Dim.SUB_ACCOUNT: "sub_account_id",
+}
+
+
+def _dim_expr(model: _CostTable, dim: GroupBy, dialect: str) -> Any:
+    """The SQL expression of a dimension in ``model`` (ValueError if the table lacks it)."""
+    if isinstance(dim, TagKey):
+        return CostTagRollup.tag_value if model is CostTagRollup else _tag_value(dim.key, dialect)
+    if dim is Dim.MONTH:
+        return _month(model.usage_date, dialect)
+    column = getattr(model, _COLUMNS[dim], None)
+    if column is None:
+        raise ValueError(f"{model.__tablename__} has no {dim} column")
+    return column
+
+
+def _in(col: Any, values: Iterable[str | None]) -> ColumnElement[bool]:
+    wanted = set(values)
+    named = sorted(v for v in wanted if v is not None)
+    parts: list[ColumnElement[bool]] = []
+    if named:
+        parts.append(col.in_(named))
+    if None in wanted:
+        parts.append(col.is_(None))
+    return or_(*parts) if parts else false()
+
+
+def _visible_accounts(who: Principal, q: CostQuery) -> frozenset[uuid.UUID] | None:
+    """The accounts a query may read: the caller's grants narrowed by the query (None = all)."""
+    if who.account_ids is None:
+        return q.account_ids
+    if q.account_ids is None:
+        return who.account_ids
+    return who.account_ids & q.account_ids
+
+
+def _where(
+    model: _CostTable, who: Principal, q: CostQuery, dialect: str, *, tags: bool = True
+) -> list[ColumnElement[bool]]:
+    """Tenancy first, then the date range, then the query's filters."""
+    conds: list[ColumnElement[bool]] = [
+        model.org_id == who.org_id,
+        model.usage_date >= q.start,
+        model.usage_date <= q.end,
+    ]
+    accounts = _visible_accounts(who, q)
+    if accounts is not None:
+        conds.append(model.cloud_account_id.in_(sorted(accounts)) if accounts else false())
+    if q.currency is not None:
+        conds.append(model.currency == q.currency)
+    if model is not CostTagRollup:
+        for dim, values in (
+            (Dim.PROVIDER, q.providers),
+            (Dim.SERVICE, q.services),
+            (Dim.SERVICE_CATEGORY, q.service_categories),
+            (Dim.REGION, q.regions),
+            (Dim.CHARGE_CATEGORY, q.charge_categories),
+        ):
+            if values is not None:
+                conds.append(_in(_dim_expr(model, dim, dialect), values))
+    if tags and model is CostRecord:
+        for f in q.tags:
+            has_key, value = _tag_parts(f.key.key, dialect)
+            named = sorted(v for v in f.values if v is not None)
+            parts: list[ColumnElement[bool]] = []
+            if named:
+                parts.append(has_key & value.in_(named))
+            if None in f.values:
+                parts.append(~has_key)
+            conds.append(or_(*parts) if parts else false())
+    return conds
+
+
+def _grouped(
+    model: _CostTable,
+    dims: Sequence[GroupBy],
+    metric: Metric,
+    where: Sequence[ColumnElement[bool]],
+    dialect: str,
+    *,
+    provider_name: Any = None,
+) -> Select[Any]:
+    """``SELECT k0.., currency, SUM(metric) [, MAX(provider_name)] ... GROUP BY k0.., currency``.
+
+    The dimension expressions are computed in a subquery and grouped by its columns, so an
+    expression with bound parameters (a tag key, a date format) is written once: PostgreSQL
+    refuses a GROUP BY whose parameters differ from the select list's."""
+    inner_cols: list[Any] = [
+        _dim_expr(model, d, dialect).label(f"k{i}") for i, d in enumerate(dims)
+    ]
+    inner_cols.append(model.currency.label("cur"))
+    inner_cols.append(_metric_col(model, metric).label("amount"))
+    if provider_name is not None:
+        inner_cols.append(provider_name.label("pname"))
+    inner = select(*inner_cols).where(*where).subquery("c")
+    keys = [inner.c[f"k{i}"] for i in range(len(dims))]
+    outer: list[Any] = [*keys, inner.c.cur, func.sum(inner.c.amount, type_=CostAmount)]
+    if provider_name is not None:
+        outer.append(func.max(inner.c.pname))
+    return select(*outer).group_by(*keys, inner.c.cur)
+
+
+_Sums = dict[tuple[tuple[Key, ...], str], Decimal]
+
+
+async def _sums(db: AsyncSession, stmt: Select[Any], n: int) -> _Sums:
+    """Run a :func:`_grouped` statement with ``n`` key columns: {(key, currency): sum}."""
+    return {
+        (tuple(row[:n]), row[n]): row[n + 1] if row[n + 1] is not None else ZERO
+        for row in (await db.execute(stmt)).all()
+    }
+
+
+async def _from_table(
+    db: AsyncSession, who: Principal, q: CostQuery, model: type[CostRollup] | type[CostRecord]
+) -> tuple[_Sums, dict[str, str]]:
+    """Sums from ``cost_rollups`` or ``cost_records``, and, when grouping by provider, each
+    provider slug's exported name (for providers without a label of ours)."""
+    dialect = _dialect(db)
+    n = len(q.group_by)
+    where = _where(model, who, q, dialect)
+    if Dim.PROVIDER not in q.group_by:
+        return await _sums(db, _grouped(model, q.group_by, q.metric, where, dialect), n), {}
+    stmt = _grouped(model, q.group_by, q.metric, where, dialect, provider_name=model.provider_name)
+    pos = q.group_by.index(Dim.PROVIDER)
+    sums: _Sums = {}
+    names: dict[str, str] = {}
+    for row in (await db.execute(stmt)).all():
+        sums[(tuple(row[:n]), row[n])] = row[n + 1] if row[n + 1] is not None else ZERO
+        if row[n + 2] is not None:
+            names[str(row[pos])] = row[n + 2]
+    return sums, names
+
+
+async def _from_tag_rollup(db: AsyncSession, who: Principal, q: CostQuery) -> _Sums:
+    """One tag key from ``cost_tag_rollups``; its untagged bucket = rollup total - tagged sums."""
+    dialect = _dialect(db)
+    (key,) = _tag_keys(q)
+    grouped = TagKey(key) in q.group_by
+    wanted = next((f.values for f in q.tags), None)  # None: every value and untagged
+    need_untagged = grouped and (wanted is None or None in wanted)
+    others = [d for d in q.group_by if isinstance(d, Dim)]
+    t = CostTagRollup
+    where = [*_where(t, who, q, dialect), t.tag_key == key]
+    if wanted is not None and not need_untagged:
+        where.append(_in(t.tag_value, [v for v in wanted if v is not None]))
+    tag_dims: list[GroupBy] = [*others, TagKey(key)]
+    tagged = await _sums(db, _grouped(t, tag_dims, q.metric, where, dialect), len(tag_dims))
+
+    # Sums per (other dims, currency, tag value or None), then laid out in q.group_by's order.
+    parts: dict[tuple[tuple[Key, ...], str, str | None], Decimal] = {}
+    tagged_total: dict[tuple[tuple[Key, ...], str], Decimal] = defaultdict(Decimal)
+    for (k, cur), amount in tagged.items():
+        other_key, value = k[:-1], k[-1]
+        tagged_total[(other_key, cur)] += amount
+        if wanted is None or value in wanted:
+            parts[(other_key, cur, None if value is None else str(value))] = amount
+    if need_untagged:
+        r = CostRollup
+        totals = await _sums(
+            db,
+            _grouped(r, others, q.metric, _where(r, who, q, dialect), dialect),
+            len(others),
+        )
+        for (other_key, cur), total in totals.items():
+            untagged = total - tagged_total.get((other_key, cur), ZERO)
+            if untagged != ZERO:
+                parts[(other_key, cur, None)] = untagged
+
+    out: _Sums = defaultdict(Decimal)
+    for (other_key, cur, value), amount in parts.items():
+        it = iter(other_key)
+        full = tuple(value if isinstance(d, TagKey) else next(it) for d in q.group_by)
+        out[(full, cur)] += amount
+    return dict(out)
+
+
+async def _account_names(
+    db: AsyncSession, who: Principal, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    stmt = (
+        org_select(CloudAccount, who)
+        .where(CloudAccount.id.in_(wanted))
+        .with_only_columns(CloudAccount.id, CloudAccount.name)
+    )
+    return {row[0]: row[1] for row in (await db.execute(stmt)).all()}
+
+
+def _name(
+    dim: GroupBy,
+    value: Key,
+    accounts: Mapping[uuid.UUID, str],
+    providers: Mapping[str, str],
+) -> str:
+    if value is None:
+        return UNTAGGED_NAME if isinstance(dim, TagKey) else NONE_NAME
+    if isinstance(value, date):
+        return value.isoformat()
+    if dim is Dim.ACCOUNT and isinstance(value, uuid.UUID):
+        return accounts.get(value, str(value))
+    if dim is Dim.PROVIDER:
+        return provider_label(str(value), providers.get(str(value)))
+    return str(value)
+
+
+def _sort_key(group: CostGroup) -> tuple[Any, ...]:
+    return (group.currency, *((v is not None, v if v is not None else "") for v in group.key))
+
+
+# --- the API ------------------------------------------------------------------------------------
+
+
+async def aggregate(
+    db: AsyncSession, who: Principal, q: CostQuery, *, source: Source | None = None
+) -> list[CostGroup]:
+    """Sum ``q.metric`` per ``q.group_by`` and currency, over ``who``'s visible accounts.
+
+    Groups come sorted by currency, then key (``None`` first). ``source`` forces a table (tests
+    compare engines): it must be :func:`source_for`'s choice or ``Source.RECORDS``, which can
+    answer anything.
+    """
+    chosen = source_for(q)
+    if source is not None and source not in (chosen, Source.RECORDS):
+        raise ValueError(f"{source} cannot answer this query")
+    source = source or chosen
+    if _visible_accounts(who, q) == frozenset():
+        return []
+    providers: dict[str, str] = {}
+    if source is Source.TAG_ROLLUP:
+        sums = await _from_tag_rollup(db, who, q)
+    else:
+        model = CostRollup if source is Source.ROLLUP else CostRecord
+        sums, providers = await _from_table(db, who, q, model)
+    tag_positions = [i for i, d in enumerate(q.group_by) if isinstance(d, TagKey)]
+    if tag_positions:
+        sums = {
+            (k, cur): amount
+            for (k, cur), amount in sums.items()
+            if amount != ZERO or all(k[i] is not None for i in tag_positions)
+        }
+    accounts: dict[uuid.UUID, str] = {}
+    if Dim.ACCOUNT in q.group_by:
+        pos = q.group_by.index(Dim.ACCOUNT)
+        ids = (k[pos] for k, _ in sums)
+        accounts = await _account_names(db, who, (i for i in ids if isinstance(i, uuid.UUID)))
+    groups = [
+        CostGroup(
+            key=k,
+            names=tuple(
+                _name(d, v, accounts, providers) for d, v in zip(q.group_by, k, strict=True)
+            ),
+            currency=cur,
+            cost=amount,
+        )
+        for (k, cur), amount in sums.items()
+    ]
+    groups.sort(key=_sort_key)
+    return groups
+
+
+async def totals_by_currency(db: AsyncSession, who: Principal, q: CostQuery) -> dict[str, Decimal]:
+    """The total of ``q``'s filters per currency (``q.group_by`` is ignored)."""
+    groups = await aggregate(db, who, replace(q, group_by=()))
+    return {g.currency: g.cost for g in groups}
+
+
+async def daily_series(db: AsyncSession, who: Principal, q: CostQuery) -> dict[str, list[DayCost]]:
+    """Per currency, one :class:`DayCost` for every day of ``q.start..q.end`` (0 where nothing
+    was spent). ``q.group_by`` is ignored. With ``q.currency`` set, that currency is always in
+    the answer, even without data."""
+    groups = await aggregate(db, who, replace(q, group_by=(Dim.DATE,)))
+    by_currency: dict[str, dict[date, Decimal]] = defaultdict(dict)
+    if q.currency is not None:
+        by_currency[q.currency] = {}
+    for g in groups:
+        day = g.key[0]
+        assert isinstance(day, date)
+        by_currency[g.currency][day] = g.cost
+    days = [q.start + timedelta(days=i) for i in range(q.days)]
+    return {
+        cur: [DayCost(d, costs.get(d, ZERO)) for d in days]
+        for cur, costs in sorted(by_currency.items())
+    }

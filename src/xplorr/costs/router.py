@@ -1,0 +1,97 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from xplorr.auth.deps import CurrentUser
+from xplorr.core.db import DbSession
+from xplorr.core.ratelimit import limit
+from xplorr.costs import service
+from xplorr.costs.query import Metric
+from xplorr.costs.schemas import CostBreakdownOut, CostTrendOut
+from xplorr.costs.service import CostFilters, CostProvider
+
+router = APIRouter(prefix="/costs", tags=["costs"])
+
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
+# A tag key: 1..200 characters, no control characters, double quotes or backslashes.
+_GROUP_BY = r'^(provider|service|region|date|account|tag:[^"\\\x00-\x1f\x7f]{1,200})$'
+
+
+def cost_filters(
+    start_date: Annotated[
+        str | None,
+        Query(
+            alias="startDate",
+            pattern=_DAY,
+            description="First day (YYYY-MM-DD, included). Default: 30 days before endDate.",
+        ),
+    ] = None,
+    end_date: Annotated[
+        str | None,
+        Query(
+            alias="endDate",
+            pattern=_DAY,
+            description="Last day (YYYY-MM-DD, included). Default: today (UTC). At most 366 "
+            "days after startDate's day.",
+        ),
+    ] = None,
+    provider: Annotated[CostProvider | None, Query(description="Only this provider.")] = None,
+    account_id: Annotated[
+        uuid.UUID | None,
+        Query(alias="accountId", description="Only this cloud account (404 if not visible)."),
+    ] = None,
+    metric: Annotated[
+        Metric,
+        Query(description="billed (BilledCost), effective (EffectiveCost) or list (ListCost)."),
+    ] = Metric.BILLED,
+    currency: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z]{3}$",
+            description="ISO 4217 code. Default: the currency with the largest total.",
+        ),
+    ] = None,
+) -> CostFilters:
+    return service.resolve_filters(
+        start_date=start_date,
+        end_date=end_date,
+        metric=metric,
+        provider=provider,
+        account_id=account_id,
+        currency=currency,
+    )
+
+
+Filters = Annotated[CostFilters, Depends(cost_filters)]
+
+
+@router.get("", response_model=CostBreakdownOut, openapi_extra=limit("30/minute"))
+async def cost_breakdown(
+    db: DbSession,
+    who: CurrentUser,
+    filters: Filters,
+    group_by: Annotated[
+        str,
+        Query(
+            alias="groupBy",
+            pattern=_GROUP_BY,
+            description="provider, service, region, date, account, or tag:<key> (costs without "
+            "the key form the untagged group: key null, name 'untagged').",
+        ),
+    ] = "service",
+) -> CostBreakdownOut:
+    """Cost breakdown of a date range by one dimension, in one currency.
+
+    Groups are sorted by cost, largest first; with ``groupBy=date`` they are sorted by date,
+    oldest first, and only days with costs are listed (``/costs/trend`` lists every day).
+    ``currencies`` lists each currency present with its total: amounts in different currencies
+    are never added up. A member limited to some cloud accounts sees only those."""
+    return await service.breakdown(db, who, filters, group_by)
+
+
+@router.get("/trend", response_model=CostTrendOut, openapi_extra=limit("30/minute"))
+async def cost_trend(db: DbSession, who: CurrentUser, filters: Filters) -> CostTrendOut:
+    """Daily costs of a date range (every day, 0 when nothing was spent), its total, the total
+    of the equally long period just before it and the change in percent."""
+    return await service.trend(db, who, filters)

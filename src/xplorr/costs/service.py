@@ -1,0 +1,251 @@
+"""``/costs``: the cost breakdown and the daily trend, answered through ``costs.query`` only.
+
+Currencies are never added up: each answer is in one currency (the requested one, else the one
+with the largest total in the range) and lists every currency present with its own total.
+Amounts are the exact sums rounded to cents half up, each on its own: the rounded groups may
+differ from the rounded total by a cent or so.
+"""
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Final, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.core import clock
+from xplorr.core.errors import NotFound, ValidationFailed
+from xplorr.core.tenancy import Principal, get_in_org
+from xplorr.costs import query
+from xplorr.costs.query import CostGroup, CostQuery, Dim, GroupBy, Metric, TagKey
+from xplorr.costs.schemas import (
+    CostBreakdownOut,
+    CostItem,
+    CostTrendOut,
+    CurrencyTotal,
+    TrendPoint,
+)
+
+CostProvider = Literal["aws", "azure", "gcp"]
+MAX_RANGE_DAYS: Final = 366  # a leap year: "the last 12 months" always fits
+DEFAULT_RANGE_DAYS: Final = 30
+MIN_DATE: Final = date(1900, 1, 1)
+GROUP_BYS: Final[dict[str, Dim]] = {
+    "provider": Dim.PROVIDER,
+    "service": Dim.SERVICE,
+    "region": Dim.REGION,
+    "date": Dim.DATE,
+    "account": Dim.ACCOUNT,
+}
+TAG_PREFIX: Final = "tag:"
+CENT: Final = Decimal("0.01")
+ZERO: Final = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class CostFilters:
+    """The filters both endpoints share, validated."""
+
+    start: date
+    end: date
+    metric: Metric = Metric.BILLED
+    provider: CostProvider | None = None
+    account_id: uuid.UUID | None = None
+    currency: str | None = None
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def query(self, start: date | None = None, group_by: tuple[GroupBy, ...] = ()) -> CostQuery:
+        return CostQuery(
+            start=start or self.start,
+            end=self.end,
+            metric=self.metric,
+            group_by=group_by,
+            providers=frozenset({self.provider}) if self.provider else None,
+            account_ids=frozenset({self.account_id}) if self.account_id else None,
+        )
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"Invalid {field}: {message}", details=[{"field": field, "message": message}]
+    )
+
+
+def _parse_day(field: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise _invalid(field, "Not a calendar date (YYYY-MM-DD).") from None
+    if len(value) != 10:
+        raise _invalid(field, "Use the YYYY-MM-DD form.")
+    if day < MIN_DATE:
+        raise _invalid(field, f"Dates start at {MIN_DATE.isoformat()}.")
+    return day
+
+
+def resolve_filters(
+    *,
+    start_date: str | None,
+    end_date: str | None,
+    metric: Metric = Metric.BILLED,
+    provider: CostProvider | None = None,
+    account_id: uuid.UUID | None = None,
+    currency: str | None = None,
+) -> CostFilters:
+    """Dates default to today (UTC) and the 30 days before the end date; a range is at most
+    366 days, both ends included."""
+    start_day = _parse_day("startDate", start_date)
+    end = _parse_day("endDate", end_date) or clock.now().date()
+    start = start_day or end - timedelta(days=DEFAULT_RANGE_DAYS)
+    if start < MIN_DATE:
+        raise _invalid("startDate", f"Dates start at {MIN_DATE.isoformat()}.")
+    if end < start:
+        raise _invalid("endDate", "Must not be before startDate.")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise _invalid("endDate", f"The range is at most {MAX_RANGE_DAYS} days.")
+    return CostFilters(
+        start=start,
+        end=end,
+        metric=metric,
+        provider=provider,
+        account_id=account_id,
+        currency=currency.upper() if currency else None,
+    )
+
+
+def parse_group_by(value: str) -> GroupBy:
+    """``provider|service|region|date|account`` or ``tag:<key>``."""
+    if value in GROUP_BYS:
+        return GROUP_BYS[value]
+    if value.startswith(TAG_PREFIX):
+        key = value[len(TAG_PREFIX) :]
+        if (problem := query.tag_key_problem(key)) is not None:
+            raise _invalid("groupBy", problem)
+        return TagKey(key)
+    raise _invalid("groupBy", "Use provider, service, region, date, account or tag:<key>.")
+
+
+async def _check_account(db: AsyncSession, who: Principal, account_id: uuid.UUID | None) -> None:
+    """A foreign account, or one the caller was not granted, is not found (never forbidden)."""
+    if account_id is None:
+        return
+    await get_in_org(db, CloudAccount, account_id, who)
+    if who.account_ids is not None and account_id not in who.account_ids:
+        raise NotFound.of("CloudAccount", account_id)
+
+
+def _cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _percent(part: Decimal, whole: Decimal) -> Decimal:
+    return ZERO if whole == ZERO else _cents(part * 100 / whole)
+
+
+def _currency_totals(totals: Mapping[str, Decimal]) -> list[CurrencyTotal]:
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+    return [CurrencyTotal(currency=cur, total_cost=_cents(total)) for cur, total in ranked]
+
+
+def _pick_currency(requested: str | None, *totals: Mapping[str, Decimal]) -> str | None:
+    """The requested currency, else the one with the largest total (ties: alphabetical), looking
+    at each mapping of ``totals`` in turn until one holds any."""
+    if requested is not None:
+        return requested
+    for candidates in totals:
+        if candidates:
+            return min(candidates.items(), key=lambda item: (-item[1], item[0]))[0]
+    return None
+
+
+def _item_key(value: query.Key) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+async def breakdown(
+    db: AsyncSession, who: Principal, filters: CostFilters, group_by: str
+) -> CostBreakdownOut:
+    """Costs per group of one dimension; sorted by cost (date groups: by date)."""
+    dim = parse_group_by(group_by)
+    await _check_account(db, who, filters.account_id)
+    groups = await query.aggregate(db, who, filters.query(group_by=(dim,)))
+    totals: dict[str, Decimal] = {}
+    for g in groups:
+        totals[g.currency] = totals.get(g.currency, ZERO) + g.cost
+    currency = _pick_currency(filters.currency, totals)
+    total = totals.get(currency, ZERO) if currency else ZERO
+    mine: list[CostGroup] = [g for g in groups if g.currency == currency]
+    if dim is Dim.DATE:
+        mine.sort(key=lambda g: _item_key(g.key[0]) or "")
+    else:
+        mine.sort(key=lambda g: (-g.cost, g.names[0], _item_key(g.key[0]) or ""))
+    return CostBreakdownOut(
+        data=[
+            CostItem(
+                key=_item_key(g.key[0]),
+                name=g.names[0],
+                cost=_cents(g.cost),
+                percentage=_percent(g.cost, total),
+            )
+            for g in mine
+        ],
+        total_cost=_cents(total),
+        currency=currency,
+        currencies=_currency_totals(totals),
+        start_date=filters.start,
+        end_date=filters.end,
+        group_by=group_by,
+        metric=filters.metric,
+    )
+
+
+async def trend(db: AsyncSession, who: Principal, filters: CostFilters) -> CostTrendOut:
+    """The daily series of the range and the total of the equally long period before it, from
+    one query over both periods."""
+    await _check_account(db, who, filters.account_id)
+    previous_start = filters.start - timedelta(days=filters.days)
+    previous_end = filters.start - timedelta(days=1)
+    groups = await query.aggregate(
+        db, who, filters.query(start=previous_start, group_by=(Dim.DATE,))
+    )
+    current: dict[str, Decimal] = {}
+    previous: dict[str, Decimal] = {}
+    daily: dict[tuple[str, date], Decimal] = {}
+    for g in groups:
+        day = g.key[0]
+        assert isinstance(day, date)
+        period = current if day >= filters.start else previous
+        period[g.currency] = period.get(g.currency, ZERO) + g.cost
+        daily[(g.currency, day)] = g.cost
+    currency = _pick_currency(filters.currency, current, previous)
+    total = current.get(currency, ZERO) if currency else ZERO
+    before = previous.get(currency, ZERO) if currency else ZERO
+    days = (filters.start + timedelta(days=i) for i in range(filters.days))
+    return CostTrendOut(
+        data=[
+            TrendPoint(date=day, cost=_cents(daily.get((currency or "", day), ZERO)))
+            for day in days
+        ],
+        total_cost=_cents(total),
+        previous_period_total=_cents(before),
+        change_percent=None if before == ZERO else _cents((total - before) * 100 / abs(before)),
+        currency=currency,
+        currencies=_currency_totals(current),
+        start_date=filters.start,
+        end_date=filters.end,
+        previous_start_date=previous_start,
+        previous_end_date=previous_end,
+        metric=filters.metric,
+    )

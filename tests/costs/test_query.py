@@ -1,0 +1,270 @@
+"""The cost query module: exact sums, tenancy and grants, currencies kept apart, the engine it
+picks, and every engine giving the same answer as the raw rows."""
+
+import itertools
+import uuid
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.costs.conftest import SEPT, Dataset, principal
+from xplorr.costs import query
+from xplorr.costs.query import (
+    CostQuery,
+    Dim,
+    Metric,
+    Source,
+    TagFilter,
+    TagKey,
+    aggregate,
+    daily_series,
+    source_for,
+    totals_by_currency,
+)
+from xplorr.orgs.models import Org
+
+D = Decimal
+START, END = SEPT
+
+
+ENV = TagKey("env")
+TEAM = TagKey("team")
+
+
+def sept(**kw) -> CostQuery:
+    return CostQuery(start=START, end=END, **kw)
+
+
+def as_dict(groups) -> dict:
+    return {(g.key, g.currency): g.cost for g in groups}
+
+
+class TestSums:
+    async def test_by_service_to_the_nanodollar(self, db: AsyncSession, org: Org, dataset):
+        groups = await aggregate(db, principal(org), sept(group_by=(Dim.SERVICE,)))
+        assert as_dict(groups) == {
+            (("AmazonEC2",), "EUR"): D("7.00"),
+            (("AmazonEC2",), "USD"): D("10.009"),
+            (("AmazonS3",), "USD"): D("3.25"),
+            (("BigQuery",), "USD"): D("3"),
+            (("Compute Engine",), "USD"): D("20.125"),
+        }
+        assert all(isinstance(g.cost, Decimal) for g in groups)
+
+    async def test_metrics(self, db: AsyncSession, org: Org, dataset):
+        who = principal(org)
+        q = sept(currency="USD")
+        assert await totals_by_currency(db, who, q) == {"USD": D("36.384")}
+        effective = await totals_by_currency(db, who, replace(q, metric=Metric.EFFECTIVE))
+        assert effective == {"USD": D("34.379000001")}
+        listed = await totals_by_currency(db, who, replace(q, metric=Metric.LIST))
+        assert listed == {"USD": D("38.379")}
+
+    async def test_currencies_are_never_added(self, db: AsyncSession, org: Org, dataset):
+        totals = await totals_by_currency(db, principal(org), sept())
+        assert totals == {"USD": D("36.384"), "EUR": D("7.00")}
+
+    async def test_credit_is_negative(self, db: AsyncSession, org: Org, dataset):
+        q = sept(group_by=(Dim.CHARGE_CATEGORY,), services=frozenset({"AmazonS3"}))
+        assert as_dict(await aggregate(db, principal(org), q)) == {
+            (("Credit",), "USD"): D("-2.25"),
+            (("Usage",), "USD"): D("5.50"),
+        }
+
+    async def test_date_range_is_inclusive(self, db: AsyncSession, org: Org, dataset):
+        who = principal(org)
+        one = await totals_by_currency(db, who, CostQuery(start=END, end=END))
+        assert one == {"EUR": D("7.00")}
+        edges = CostQuery(start=date(2024, 8, 31), end=date(2024, 10, 1), currency="USD")
+        assert await totals_by_currency(db, who, edges) == {"USD": D("137.494")}
+
+    async def test_names(self, db: AsyncSession, org: Org, dataset: Dataset):
+        who = principal(org)
+        by_provider = await aggregate(db, who, sept(group_by=(Dim.PROVIDER,), currency="USD"))
+        assert {g.key: g.names for g in by_provider} == {
+            ("aws",): ("AWS",),
+            ("gcp",): ("Google Cloud",),
+        }
+        by_account = await aggregate(db, who, sept(group_by=(Dim.ACCOUNT,), currency="USD"))
+        assert {g.key: g.names for g in by_account} == {
+            (dataset.aws.id,): ("Prod AWS",),
+            (dataset.gcp.id,): ("Data GCP",),
+        }
+        region = await aggregate(
+            db,
+            who,
+            CostQuery(start=date(2024, 10, 1), end=date(2024, 10, 1), group_by=(Dim.REGION,)),
+        )
+        assert [(g.key, g.names) for g in region] == [((None,), ("(none)",))]
+        assert query.provider_label("oracle", "Oracle") == "Oracle"
+        assert query.provider_label("azure", "Microsoft") == "Microsoft Azure"
+
+    async def test_tag_group_with_untagged_bucket(self, db: AsyncSession, org: Org, dataset):
+        q = sept(group_by=(TagKey("env"),))
+        assert source_for(q) is Source.TAG_ROLLUP
+        groups = await aggregate(db, principal(org), q)
+        assert as_dict(groups) == {
+            ((None,), "USD"): D("0.75"),  # credit -2.25 + BigQuery 3 + 0
+            (("",), "USD"): D("20.125"),  # {"env": null}
+            (("dev",), "USD"): D("5.50"),
+            (("prod",), "USD"): D("10.009"),
+            (("prod",), "EUR"): D("7.00"),
+        }
+        untagged = next(g for g in groups if g.key == (None,))
+        assert untagged.names == ("untagged",)
+
+    async def test_zero_untagged_bucket_is_left_out(self, db: AsyncSession, org: Org, dataset):
+        # On 2024-09-16 the untagged rows of "env" add up to 3 + 0; of "team" only the zero row.
+        q = CostQuery(start=date(2024, 9, 16), end=date(2024, 9, 16), group_by=(TagKey("team"),))
+        for source in (None, Source.RECORDS):
+            assert as_dict(await aggregate(db, principal(org), q, source=source)) == {
+                (("b",), "USD"): D("3")
+            }
+
+
+class TestTenancy:
+    async def test_other_org_never_appears(self, db: AsyncSession, org: Org, dataset):
+        for group_by in [(), (Dim.ACCOUNT,), (TagKey("env"),), (Dim.RESOURCE,)]:
+            groups = await aggregate(db, principal(org), sept(group_by=group_by))
+            assert sum(g.cost for g in groups if g.currency == "USD") == D("36.384")
+
+    async def test_foreign_account_filter_reads_nothing(
+        self, db: AsyncSession, org: Org, dataset: Dataset
+    ):
+        q = sept(account_ids=frozenset({dataset.foreign.id}))
+        assert await aggregate(db, principal(org), q) == []
+
+    async def test_grants_limit_every_answer(self, db: AsyncSession, org: Org, dataset: Dataset):
+        who = principal(org, account_ids=frozenset({dataset.gcp.id}))
+        assert await totals_by_currency(db, who, sept()) == {"USD": D("23.125")}
+        env = await aggregate(db, who, sept(group_by=(TagKey("env"),)))
+        assert as_dict(env) == {((None,), "USD"): D("3"), (("",), "USD"): D("20.125")}
+        # Asking for another account narrows to nothing; it never widens the grant.
+        asked = sept(account_ids=frozenset({dataset.aws.id}))
+        assert await aggregate(db, who, asked) == []
+        nobody = principal(org, account_ids=frozenset())
+        assert await aggregate(db, nobody, sept()) == []
+
+
+class TestDailySeries:
+    async def test_every_day_zero_filled(self, db: AsyncSession, org: Org, dataset):
+        series = await daily_series(db, principal(org), sept())
+        assert set(series) == {"USD", "EUR"}
+        usd = series["USD"]
+        assert [p.day for p in usd] == [date(2024, 9, d) for d in range(1, 31)]
+        assert usd[0].cost == D("10.009")
+        assert usd[1].cost == D("3.25")
+        assert usd[2].cost == D(0)
+        assert sum(p.cost for p in usd) == D("36.384")
+
+    async def test_requested_currency_present_without_data(self, db: AsyncSession, org: Org):
+        series = await daily_series(db, principal(org), sept(currency="JPY"))
+        assert list(series) == ["JPY"]
+        assert len(series["JPY"]) == 30
+        assert all(p.cost == 0 for p in series["JPY"])
+
+
+class TestEngineChoice:
+    @pytest.mark.parametrize(
+        ("q", "source"),
+        [
+            (sept(), Source.ROLLUP),
+            (sept(group_by=(Dim.SERVICE, Dim.DATE)), Source.ROLLUP),
+            (sept(group_by=(Dim.MONTH, Dim.ACCOUNT), providers=frozenset({"aws"})), Source.ROLLUP),
+            (sept(regions=frozenset({None}), charge_categories=frozenset({"Tax"})), Source.ROLLUP),
+            (sept(group_by=(TagKey("env"), Dim.DATE)), Source.TAG_ROLLUP),
+            (sept(tags=(TagFilter(TagKey("env"), frozenset({"prod"})),)), Source.TAG_ROLLUP),
+            (sept(tags=(TagFilter(TagKey("env"), frozenset({None})),)), Source.RECORDS),
+            (
+                sept(
+                    group_by=(TagKey("env"),), tags=(TagFilter(TagKey("env"), frozenset({None})),)
+                ),
+                Source.TAG_ROLLUP,
+            ),
+            (sept(group_by=(TagKey("env"),), providers=frozenset({"aws"})), Source.RECORDS),
+            (sept(group_by=(TagKey("env"), Dim.SERVICE)), Source.RECORDS),
+            (sept(group_by=(TagKey("env"), TagKey("team"))), Source.RECORDS),
+            (sept(group_by=(Dim.RESOURCE,)), Source.RECORDS),
+            (sept(group_by=(Dim.SKU,)), Source.RECORDS),
+        ],
+    )
+    def test_source_for(self, q: CostQuery, source: Source):
+        assert source_for(q) is source
+
+    async def test_forcing_a_table_that_cannot_answer_is_refused(self, db, org: Org):
+        with pytest.raises(ValueError, match="cannot answer"):
+            await aggregate(db, principal(org), sept(group_by=(Dim.SKU,)), source=Source.ROLLUP)
+
+
+GROUPINGS = [
+    (),
+    (Dim.PROVIDER,),
+    (Dim.SERVICE,),
+    (Dim.SERVICE_CATEGORY,),
+    (Dim.REGION,),
+    (Dim.DATE,),
+    (Dim.MONTH,),
+    (Dim.ACCOUNT,),
+    (Dim.CHARGE_CATEGORY,),
+    (Dim.CURRENCY,),
+    (Dim.DATE, Dim.SERVICE, Dim.ACCOUNT),
+    (ENV,),
+    (ENV, Dim.DATE),
+    (Dim.ACCOUNT, TEAM),
+    (Dim.MONTH, ENV, Dim.CURRENCY),
+]
+FILTERS = [
+    {},
+    {"providers": frozenset({"gcp"})},
+    {"services": frozenset({"AmazonS3", "BigQuery"})},
+    {"regions": frozenset({None, "us-west-2"}), "charge_categories": frozenset({"Credit", "Tax"})},
+    {"service_categories": frozenset({None, "Analytics"})},
+    {"currency": "USD"},
+    {"tags": (TagFilter(ENV, frozenset({"prod", ""})),)},
+    {"tags": (TagFilter(ENV, frozenset({"dev", None})),)},
+]
+
+
+class TestRollupsEqualRawRows:
+    """Every query the rollups answer gives exactly what summing the raw rows gives."""
+
+    @pytest.mark.parametrize("metric", list(Metric))
+    async def test_every_grouping_and_filter(
+        self, db: AsyncSession, org: Org, dataset: Dataset, metric: Metric
+    ):
+        who = principal(org)
+        ranges = [(START, END), (date(2024, 8, 1), date(2024, 10, 31))]
+        checked = dict.fromkeys(Source, 0)
+        for (start, end), group_by, filters in itertools.product(ranges, GROUPINGS, FILTERS):
+            q = CostQuery(start=start, end=end, metric=metric, group_by=group_by, **filters)
+            auto = await aggregate(db, who, q)
+            raw = await aggregate(db, who, q, source=Source.RECORDS)
+            assert auto == raw, (q, source_for(q))
+            checked[source_for(q)] += 1
+        assert all(checked.values()), checked
+
+    async def test_with_grants_and_account_filter(
+        self, db: AsyncSession, org: Org, dataset: Dataset
+    ):
+        who = principal(org, account_ids=frozenset({dataset.aws.id, uuid.uuid4()}))
+        for group_by in GROUPINGS:
+            q = sept(group_by=group_by, account_ids=frozenset({dataset.aws.id, dataset.gcp.id}))
+            assert await aggregate(db, who, q) == await aggregate(db, who, q, source=Source.RECORDS)
+
+
+class TestQueryValidation:
+    def test_reversed_range(self):
+        with pytest.raises(ValueError, match="before"):
+            CostQuery(start=END, end=START)
+
+    @pytest.mark.parametrize("key", ["", "a" * 201, 'say "hi"', "back\\slash", "tab\there"])
+    def test_bad_tag_keys(self, key: str):
+        with pytest.raises(ValueError, match="Tag key"):
+            TagKey(key)
+
+    def test_repeated_dimension(self):
+        with pytest.raises(ValueError, match="repeats"):
+            sept(group_by=(Dim.SERVICE, Dim.SERVICE))
