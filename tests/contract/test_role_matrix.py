@@ -31,6 +31,14 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/v1/tokens"): ANY,
     ("DELETE", "/api/v1/tokens/{token_id}"): ANY,
     ("POST", "/api/v1/tokens/exchange"): ANY,
+    # Cloud accounts: every role reads (grants limit members and viewers); owners and admins
+    # connect, update and disconnect.
+    ("GET", "/api/v1/cloud-accounts"): ANY,
+    ("POST", "/api/v1/cloud-accounts"): ADMINS,
+    ("GET", "/api/v1/cloud-accounts/server-aws-config"): ANY,
+    ("GET", "/api/v1/cloud-accounts/{account_id}"): ANY,
+    ("PATCH", "/api/v1/cloud-accounts/{account_id}"): ADMINS,
+    ("DELETE", "/api/v1/cloud-accounts/{account_id}"): ADMINS,
     # Cost reads: every role; members and viewers limited by account grants see only those.
     ("GET", "/api/v1/costs"): ANY,
     ("GET", "/api/v1/costs/trend"): ANY,

@@ -15,7 +15,9 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
+from tests.factories.cloud_accounts import make_account
 from xplorr.app import create_app
+from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import clock, security
 from xplorr.core.settings import Settings
 from xplorr.orgs.models import Org
@@ -47,6 +49,10 @@ async def _make_api_token(db: AsyncSession, org: Org, user: User) -> uuid.UUID:
     return token.id
 
 
+async def _make_cloud_account(db: AsyncSession, org: Org, _user: User) -> uuid.UUID:
+    return (await make_account(db, org)).id
+
+
 async def _row(model: type, db: AsyncSession, ident: uuid.UUID) -> dict[str, Any]:
     row = await db.get(model, ident, populate_existing=True)
     assert row is not None, f"{model.__name__} {ident} was deleted"
@@ -55,6 +61,9 @@ async def _row(model: type, db: AsyncSession, ident: uuid.UUID) -> dict[str, Any
 
 CASES: dict[str, Case] = {
     "/api/v1/tokens/{token_id}": Case(_make_api_token, lambda db, i: _row(ApiToken, db, i)),
+    "/api/v1/cloud-accounts/{account_id}": Case(
+        _make_cloud_account, lambda db, i: _row(CloudAccount, db, i)
+    ),
 }
 
 METHODS = ("get", "put", "patch", "delete", "post")

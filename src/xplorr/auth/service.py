@@ -7,7 +7,7 @@ means it leaked, so the whole family is revoked and its access tokens stop worki
 """
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -23,6 +23,7 @@ from xplorr.auth.schemas import (
     TokenPair,
     UserOut,
 )
+from xplorr.cloud_accounts.models import AccountGrant
 from xplorr.core import audit, clock, context, security
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import BadRequest, Unauthorized, ValidationFailed
@@ -293,7 +294,9 @@ async def resolve_principal(db: AsyncSession, kit: AuthKit, token: str) -> Princ
                 User.id == claims.user_id,
             )
         )
-        return _as_principal(user, claims.org_id, session_id=claims.session_id)
+        return await _with_grants(
+            db, _as_principal(user, claims.org_id, session_id=claims.session_id)
+        )
     assert claims.api_token_id is not None
     api = await db.get(ApiToken, claims.api_token_id)
     if api is None or not _api_token_live(api) or api.user_id != claims.user_id:
@@ -308,7 +311,24 @@ def _api_token_live(api: ApiToken) -> bool:
 async def _principal(
     db: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID, *, token_id: uuid.UUID
 ) -> Principal | None:
-    return _as_principal(await db.get(User, user_id), org_id, token_id=token_id)
+    return await _with_grants(
+        db, _as_principal(await db.get(User, user_id), org_id, token_id=token_id)
+    )
+
+
+async def _with_grants(db: AsyncSession, who: Principal | None) -> Principal | None:
+    """A member or viewer with account grants sees only those accounts (``account_ids``); no
+    grant at all means every account. Owners and admins always see every account, and their
+    requests pay no extra query for it."""
+    if who is None or who.is_admin:
+        return who
+    granted = await db.scalars(
+        select(AccountGrant.cloud_account_id).where(
+            AccountGrant.user_id == who.user_id, AccountGrant.org_id == who.org_id
+        )
+    )
+    ids = frozenset(granted.all())
+    return replace(who, account_ids=ids) if ids else who
 
 
 def _as_principal(

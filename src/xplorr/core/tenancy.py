@@ -12,6 +12,7 @@ from typing import TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core.errors import NotFound
 from xplorr.core.models import OrgOwned
 from xplorr.users.models import Role
@@ -36,8 +37,16 @@ M = TypeVar("M", bound=OrgOwned)
 
 
 def org_select(model: type[M], who: Principal) -> Select[M]:
-    """Every tenant read starts here."""
-    return select(model).where(model.org_id == who.org_id)
+    """Every tenant read starts here: the caller's org and, for a member or viewer limited to
+    some cloud accounts (``who.account_ids``), only those accounts: the ``CloudAccount`` rows
+    themselves and every row with a ``cloud_account_id`` (a NULL one, org-wide, is left out)."""
+    stmt = select(model).where(model.org_id == who.org_id)
+    if who.account_ids is not None:
+        if issubclass(model, CloudAccount):
+            stmt = stmt.where(model.id.in_(who.account_ids))
+        elif (column := getattr(model, "cloud_account_id", None)) is not None:
+            stmt = stmt.where(column.in_(who.account_ids))
+    return stmt
 
 
 async def get_in_org(
