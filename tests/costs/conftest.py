@@ -9,33 +9,14 @@ from datetime import date
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.factories.cloud_accounts import make_account
 from tests.factories.costs import add_costs
-from xplorr.cloud_accounts.models import AccountGrant, CloudAccount, Provider
+from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core.tenancy import Principal
 from xplorr.orgs.models import Org
-from xplorr.users.models import Role, User
+from xplorr.users.models import Role
 
 SEPT = (date(2024, 9, 1), date(2024, 9, 30))
-
-
-async def make_cost_account(
-    db: AsyncSession, org: Org, *, provider: Provider = Provider.AWS, name: str | None = None
-) -> CloudAccount:
-    account = CloudAccount(
-        org_id=org.id,
-        provider=provider,
-        name=name or f"{provider.value} account",
-        provider_account_id=uuid.uuid4().hex[:12],
-        credentials_encrypted=b"not used by cost tests",
-    )
-    db.add(account)
-    await db.commit()
-    return account
-
-
-async def grant_account(db: AsyncSession, user: User, account: CloudAccount) -> None:
-    db.add(AccountGrant(org_id=account.org_id, user_id=user.id, cloud_account_id=account.id))
-    await db.commit()
 
 
 def principal(
@@ -144,9 +125,9 @@ GCP_ROWS = [
 
 @pytest.fixture
 async def dataset(db: AsyncSession, org: Org, other_org: Org) -> Dataset:
-    aws = await make_cost_account(db, org, provider=Provider.AWS, name="Prod AWS")
-    gcp = await make_cost_account(db, org, provider=Provider.GCP, name="Data GCP")
-    foreign = await make_cost_account(db, other_org, provider=Provider.AWS, name="Globex AWS")
+    aws = await make_account(db, org, provider=Provider.AWS, name="Prod AWS")
+    gcp = await make_account(db, org, provider=Provider.GCP, name="Data GCP")
+    foreign = await make_account(db, other_org, provider=Provider.AWS, name="Globex AWS")
     await add_costs(db, aws, AWS_ROWS)
     await add_costs(db, gcp, GCP_ROWS)
     await add_costs(

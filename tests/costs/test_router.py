@@ -11,7 +11,8 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import ClientFor
-from tests.costs.conftest import Dataset, grant_account
+from tests.costs.conftest import Dataset
+from tests.factories.cloud_accounts import grant
 from xplorr.core import clock
 from xplorr.users.models import User
 
@@ -171,7 +172,7 @@ class TestGrants:
     async def test_member_sees_only_granted_accounts(
         self, client_for: ClientFor, member: User, db, dataset: Dataset
     ) -> None:
-        await grant_account(db, member, dataset.aws)
+        await grant(db, member, dataset.aws)
         client = client_for(member)
         body = (await client.get("/costs", params={**SEPT, "groupBy": "account"})).json()
         assert [row[:3] for row in rows(body)] == [(str(dataset.aws.id), "Prod AWS", 13.26)]
