@@ -102,6 +102,29 @@ class TestSums:
         assert query.provider_label("oracle", "Oracle") == "Oracle"
         assert query.provider_label("azure", "Microsoft") == "Microsoft Azure"
 
+    async def test_raw_row_dimensions_and_tag_filters(self, db: AsyncSession, org: Org, dataset):
+        who = principal(org)
+        prod = (TagFilter(ENV, frozenset({"prod"})),)
+        q = sept(group_by=(Dim.RESOURCE, Dim.SKU), tags=prod)
+        assert source_for(q) is Source.RECORDS
+        assert as_dict(await aggregate(db, who, q)) == {
+            ((None, None), "EUR"): D("7.00"),
+            (("i-1", "sku-1"), "USD"): D("10.005"),
+            (("i-2", "sku-1"), "USD"): D("0.004"),
+        }
+        untagged_s3 = sept(
+            group_by=(Dim.CHARGE_CATEGORY,),
+            services=frozenset({"AmazonS3"}),
+            tags=(TagFilter(ENV, frozenset({None})),),
+        )
+        assert as_dict(await aggregate(db, who, untagged_s3)) == {(("Credit",), "USD"): D("-2.25")}
+        by_team = sept(group_by=(TEAM, Dim.PROVIDER), currency="USD")
+        assert as_dict(await aggregate(db, who, by_team)) == {
+            ((None, "aws"), "USD"): D("3.254"),  # 0.004 + 5.50 - 2.25
+            (("a", "aws"), "USD"): D("10.005"),
+            (("b", "gcp"), "USD"): D("23.125"),
+        }
+
     async def test_tag_group_with_untagged_bucket(self, db: AsyncSession, org: Org, dataset):
         q = sept(group_by=(TagKey("env"),))
         assert source_for(q) is Source.TAG_ROLLUP
