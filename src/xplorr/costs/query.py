@@ -356,9 +356,10 @@ def _visible_accounts(who: Principal, q: CostQuery) -> frozenset[uuid.UUID] | No
 
 
 def _where(
-    model: _CostTable, who: Principal, q: CostQuery, dialect: str, *, tags: bool = True
+    model: _CostTable, who: Principal, q: CostQuery, dialect: str
 ) -> list[ColumnElement[bool]]:
-    """Tenancy first, then the date range, then the query's filters."""
+    """Tenancy first, then the date range, then the query's filters (tag filters on raw rows
+    only: the tag-rollup engine filters its ``tag_value`` itself)."""
     conds: list[ColumnElement[bool]] = [
         model.org_id == who.org_id,
         model.usage_date >= q.start,
@@ -379,7 +380,7 @@ def _where(
         ):
             if values is not None:
                 conds.append(_in(_dim_expr(model, dim, dialect), values))
-    if tags and model is CostRecord:
+    if model is CostRecord:
         for f in q.tags:
             has_key, value = _tag_parts(f.key.key, dialect)
             named = sorted(v for v in f.values if v is not None)
