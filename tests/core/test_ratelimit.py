@@ -66,6 +66,7 @@ SERVED_TODAY = {
     ("POST", "/tokens/exchange"),
     ("GET", "/costs"),
     ("GET", "/costs/trend"),
+    ("POST", "/cloud-accounts"),
 }
 # Pre-authentication endpoints: the caller has no user yet, so the bucket must be the client IP.
 KEYED_BY_IP = {("POST", "/auth/login"), ("POST", "/auth/signup")}
