@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import TEST_SECRET, make_settings
 from tests.factories.cloud_accounts import make_account
 from tests.factories.users import make_org
+from xplorr.audit_log.models import AuditEntry
 from xplorr.cloud_accounts.credentials import decrypt_credentials
 from xplorr.cloud_accounts.models import CloudAccount, OrgDataKey, Provider
 from xplorr.core import crypto
@@ -207,18 +208,22 @@ async def test_first_use_creates_the_data_key_once(
     assert cipher.decrypt(acct, blob3, version3) == {"b": 2}
 
 
-def test_cli_keys_rotate(tmp_path: Path, db_url: str) -> None:
-    """``xplorr keys rotate --org SLUG`` against a real database (sync setup through the CLI)."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("the CLI test uses its own SQLite data directory")
+async def test_cli_keys_rotate(
+    tmp_path: Path, db_url: str, db: AsyncSession, org: Org, other_org: Org
+) -> None:
+    """``xplorr keys rotate --org SLUG`` as an operator runs it, on this test's database, after
+    the secret key changed (the old one in XPLORR_PREVIOUS_SECRET_KEYS)."""
+    old_secret, new_secret = "cli-old-secret-" + "w" * 40, "cli-new-secret-" + "z" * 40
+    old = _settings(db_url, tmp_path, old_secret)
+    account = await make_account(db, org, credentials={"path": "/srv/exports"}, settings=old)
+    untouched = await make_account(db, other_org, settings=old)
     env = {
         **os.environ,
         "XPLORR_DATA_DIR": str(tmp_path),
-        "XPLORR_SECRET_KEY": "cli-new-secret-" + "z" * 40,
-        "XPLORR_PREVIOUS_SECRET_KEYS": "cli-old-secret-" + "w" * 40,
-        "XPLORR_NEW_USER_PASSWORD": "correct horse battery staple 42",
+        "XPLORR_DATABASE_URL": db_url,
+        "XPLORR_SECRET_KEY": new_secret,
+        "XPLORR_PREVIOUS_SECRET_KEYS": old_secret,
     }
-    env.pop("XPLORR_DATABASE_URL", None)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -230,80 +235,29 @@ def test_cli_keys_rotate(tmp_path: Path, db_url: str) -> None:
             check=False,
         )
 
-    made = cli("user", "create", "--email", "ops@acme.example.com", "--org", "acme-cli")
-    assert made.returncode == 0, made.stderr
-    seed = subprocess.run(
-        [sys.executable, "-c", _SEED_WITH_OLD_KEY, str(tmp_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert seed.returncode == 0, seed.stderr
-    done = cli("keys", "rotate", "--org", "acme-cli")
+    done = cli("keys", "rotate", "--org", org.slug)
     assert done.returncode == 0, done.stderr
     said = " ".join(done.stderr.split())
     assert "data key v2, 1 credentials re-encrypted" in said
     assert "1 data keys re-wrapped" in said
-    assert "secret" not in done.stderr.replace("secret key", "")
-    check = subprocess.run(
-        [sys.executable, "-c", _CHECK_WITH_NEW_KEY_ONLY, str(tmp_path)],
-        env={k: v for k, v in env.items() if k != "XPLORR_PREVIOUS_SECRET_KEYS"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert check.returncode == 0, check.stderr
-    assert check.stdout.strip() == "2 {'path': '/srv/exports'}"
+    assert old_secret not in said
+    assert new_secret not in said
+
+    new_only = _settings(db_url, tmp_path, new_secret)
+    rotated = await _reload(db, account)
+    assert rotated.credentials_key_version == 2
+    assert await decrypt_credentials(db, new_only, rotated) == {"path": "/srv/exports"}
+    # Another organization was not asked for: still under the old secret key.
+    assert (await _reload(db, untouched)).credentials_key_version == 1
+    assert (await _keys(db, other_org))[0].kek_id == crypto.derive_master_key(old_secret).kek_id
+    (entry,) = (
+        await db.scalars(
+            select(AuditEntry).where(AuditEntry.action == "cloud_account.keys_rotated")
+        )
+    ).all()
+    assert entry.org_id == org.id
+    assert entry.details == {"version": 2, "accounts": 1}
+
     unknown = cli("keys", "rotate", "--org", "no-such-org")
     assert unknown.returncode == 2
     assert "NOT_FOUND" in unknown.stderr
-
-
-_SEED_WITH_OLD_KEY = """
-import asyncio, sys, uuid
-from pathlib import Path
-from sqlalchemy import select
-from xplorr.cloud_accounts.credentials import store_credentials
-from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.core.db import make_engine, make_sessionmaker
-from xplorr.core.settings import Settings
-from xplorr.orgs.models import Org
-
-async def main():
-    settings = Settings(data_dir=Path(sys.argv[1]), secret_key="cli-old-secret-" + "w" * 40,
-                        previous_secret_keys=[])
-    engine = make_engine(settings.db_url)
-    async with make_sessionmaker(engine)() as db:
-        org = await db.scalar(select(Org).where(Org.slug == "acme-cli"))
-        acct = CloudAccount(id=uuid.uuid4(), org_id=org.id, provider=Provider.FOCUS,
-                            name="exports", provider_account_id="exports")
-        await store_credentials(db, settings, acct, {"path": "/srv/exports"})
-        db.add(acct)
-        await db.commit()
-    await engine.dispose()
-
-asyncio.run(main())
-"""
-
-_CHECK_WITH_NEW_KEY_ONLY = """
-import asyncio, sys
-from pathlib import Path
-from sqlalchemy import select
-from xplorr.cloud_accounts.credentials import decrypt_credentials
-from xplorr.cloud_accounts.models import CloudAccount
-from xplorr.core.db import make_engine, make_sessionmaker
-from xplorr.core.settings import Settings
-
-async def main():
-    settings = Settings(data_dir=Path(sys.argv[1]))
-    engine = make_engine(settings.db_url)
-    async with make_sessionmaker(engine)() as db:
-        acct = await db.scalar(select(CloudAccount))
-        print(acct.credentials_key_version, await decrypt_credentials(db, settings, acct))
-    await engine.dispose()
-
-asyncio.run(main())
-"""
