@@ -79,12 +79,16 @@ def worker(
 
 @app.command()
 def demo() -> None:
-    """Create (or reset the password of) the demo organization and print how to log in."""
+    """Create the demo organization (or reset its owner's password) with three demo cloud
+    accounts and 13 months of their costs, and print how to log in."""
     from xplorr.demo import load_demo
 
     settings = Settings()
     upgrade(settings.db_url)
-    email = asyncio.run(load_demo(settings))
+    result = asyncio.run(load_demo(settings))
+    for line in result.lines():
+        console.print(line, highlight=False)
+    email = result.email
     console.print(
         f"Demo organization ready. Log in as [bold]{email}[/bold] with password "
         f"[bold]{settings.demo_password.get_secret_value()}[/bold]"

@@ -42,6 +42,12 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     # Cost reads: every role; members and viewers limited by account grants see only those.
     ("GET", "/api/v1/costs"): ANY,
     ("GET", "/api/v1/costs/trend"): ANY,
+    # Sync: owners and admins trigger syncs (reference: admin); every role reads their state
+    # (grants limit members and viewers to their accounts).
+    ("POST", "/api/v1/sync/all"): ADMINS,
+    ("POST", "/api/v1/sync/{account_id}"): ADMINS,
+    ("GET", "/api/v1/sync/status"): ANY,
+    ("GET", "/api/v1/sync/jobs"): ANY,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
 }

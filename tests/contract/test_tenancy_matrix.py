@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
@@ -19,8 +20,10 @@ from tests.factories.cloud_accounts import make_account
 from xplorr.app import create_app
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import clock, security
+from xplorr.core.jobs.models import Job
 from xplorr.core.settings import Settings
 from xplorr.orgs.models import Org
+from xplorr.sync.models import SyncRun
 from xplorr.tokens.models import ApiToken
 from xplorr.users.models import User
 
@@ -59,11 +62,23 @@ async def _row(model: type, db: AsyncSession, ident: uuid.UUID) -> dict[str, Any
     return {c.key: getattr(row, c.key) for c in row.__table__.columns}
 
 
+async def _account_and_syncs(db: AsyncSession, ident: uuid.UUID) -> dict[str, Any]:
+    """The account row, and that no sync run or job was queued for it."""
+    runs = select(func.count()).select_from(SyncRun).where(SyncRun.cloud_account_id == ident)
+    jobs = select(func.count()).select_from(Job).where(Job.key == f"sync:{ident}")
+    return {
+        **(await _row(CloudAccount, db, ident)),
+        "sync_runs": await db.scalar(runs),
+        "sync_jobs": await db.scalar(jobs),
+    }
+
+
 CASES: dict[str, Case] = {
     "/api/v1/tokens/{token_id}": Case(_make_api_token, lambda db, i: _row(ApiToken, db, i)),
     "/api/v1/cloud-accounts/{account_id}": Case(
         _make_cloud_account, lambda db, i: _row(CloudAccount, db, i)
     ),
+    "/api/v1/sync/{account_id}": Case(_make_cloud_account, _account_and_syncs),
 }
 
 METHODS = ("get", "put", "patch", "delete", "post")

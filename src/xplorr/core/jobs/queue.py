@@ -14,7 +14,8 @@ Semantics are at-least-once with idempotent handlers (security guide section 3):
   as ``dead`` once out of attempts). ``attempts`` only ever goes up, so it stays a valid fencing
   token: a graceful release refunds the attempt through ``max_attempts`` instead.
 - A failure is retried after an exponential, jittered backoff, until ``max_attempts``; then the
-  job is ``dead`` and keeps ``last_error`` (exception type and message, credentials masked).
+  job is ``dead`` and keeps ``last_error`` (exception type and message, credentials masked). A
+  ``PermanentJobError`` is buried as ``dead`` at once.
 - A schedule slot fires once: every worker tries ``INSERT ... ON CONFLICT DO NOTHING`` of
   (schedule, slot) and only the one whose insert lands enqueues the job, in the same transaction.
 """
@@ -36,7 +37,13 @@ from sqlalchemy.orm import aliased
 
 from xplorr.core import clock
 from xplorr.core.jobs.models import Job, JobStatus, ScheduleSlot
-from xplorr.core.jobs.registry import DEFAULT_MAX_ATTEMPTS, JOBS, Schedule, check_name
+from xplorr.core.jobs.registry import (
+    DEFAULT_MAX_ATTEMPTS,
+    JOBS,
+    PermanentJobError,
+    Schedule,
+    check_name,
+)
 
 log = structlog.get_logger("xplorr.jobs")
 
@@ -120,15 +127,7 @@ async def claim(db: AsyncSession, worker_id: str, lease: timedelta) -> Claimed |
             continue
         if row is None:
             return None
-        return Claimed(
-            id=row.id,
-            name=row.name,
-            payload=dict(row.payload or {}),
-            attempt=row.attempts,
-            max_attempts=row.max_attempts,
-            org_id=row.org_id,
-            key=row.key,
-        )
+        return _claimed(row)
     return None
 
 
@@ -207,22 +206,27 @@ def backoff(attempt: int, base_seconds: float) -> timedelta:
     return timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))  # noqa: S311
 
 
-def error_text(error: BaseException) -> str:
-    """``"<ExceptionType>: <message>"`` for ``last_error``, which the API shows to org admins:
-    credentials in URLs and ``password=...``-style pairs are masked, the length is capped."""
-    text = f"{type(error).__name__}: {error}"
+def mask_secrets(text: str) -> str:
+    """Credentials in URLs and ``password=...``-style pairs masked, the length capped."""
     text = _URL_USERINFO.sub(REDACTED + "@", text)
     text = _SECRET_PAIR.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
     return text[:ERROR_TEXT_LIMIT]
 
 
+def error_text(error: BaseException) -> str:
+    """``"<ExceptionType>: <message>"`` for ``last_error``, which the API shows to org admins:
+    credentials in URLs and ``password=...``-style pairs are masked, the length is capped."""
+    return mask_secrets(f"{type(error).__name__}: {error}")
+
+
 async def mark_failed(
     db: AsyncSession, job: Claimed, error: BaseException, base_seconds: float
 ) -> JobStatus | None:
-    """Retry later, or bury as ``dead`` after the last attempt. None: not ours any more."""
+    """Retry later, or bury as ``dead`` after the last attempt (at once for a
+    ``PermanentJobError``). None: not ours any more."""
     now = clock.now()
     text = error_text(error)
-    dead = job.attempt >= job.max_attempts
+    dead = job.attempt >= job.max_attempts or isinstance(error, PermanentJobError)
     values: dict[str, Any] = {
         "status": JobStatus.DEAD if dead else JobStatus.QUEUED,
         "last_error": text,
@@ -270,6 +274,13 @@ async def release(db: AsyncSession, job: Claimed) -> bool:
 
 async def reap(db: AsyncSession) -> tuple[int, int]:
     """Requeue running jobs whose lease expired; bury those out of attempts. -> (requeued, dead)"""
+    requeued, dead = await reap_expired(db)
+    return len(requeued), len(dead)
+
+
+async def reap_expired(db: AsyncSession) -> tuple[list[Claimed], list[Claimed]]:
+    """``reap``, returning the jobs it requeued and buried as their expired attempts (the
+    runner calls their ``on_failure`` hooks in this transaction)."""
     now = clock.now()
     expired = and_(Job.status == JobStatus.RUNNING, Job.lease_until < now)
     released = {
@@ -278,23 +289,42 @@ async def reap(db: AsyncSession) -> tuple[int, int]:
         "lease_until": None,
         "updated_at": now,
     }
+    returned = (Job.id, Job.name, Job.payload, Job.attempts, Job.max_attempts, Job.org_id, Job.key)
     dead = await db.execute(
         update(Job)
         .where(expired, Job.attempts >= Job.max_attempts)
         .values(status=JobStatus.DEAD, finished_at=now, **released)
+        .returning(*returned)
         .execution_options(synchronize_session=False)
     )
+    dead_jobs = [_claimed(row) for row in dead.all()]
     requeued = await db.execute(
         update(Job)
         .where(expired)
         .values(status=JobStatus.QUEUED, run_at=now, **released)
+        .returning(*returned)
         .execution_options(synchronize_session=False)
     )
-    return requeued.rowcount, dead.rowcount  # type: ignore[attr-defined]
+    return [_claimed(row) for row in requeued.all()], dead_jobs
+
+
+def _claimed(row: Any) -> Claimed:
+    return Claimed(
+        id=row.id,
+        name=row.name,
+        payload=dict(row.payload or {}),
+        attempt=row.attempts,
+        max_attempts=row.max_attempts,
+        org_id=row.org_id,
+        key=row.key,
+    )
 
 
 def slot_of(sched: Schedule, at: datetime) -> datetime:
-    """The start of the time slot ``at`` falls in, aligned on the Unix epoch."""
+    """The start of the time slot ``at`` falls in, aligned on the Unix epoch. A schedule whose
+    interval comes from settings must be ``resolve``d first."""
+    if not isinstance(sched.every, timedelta):
+        raise TypeError(f"schedule {sched.name!r}: resolve(settings) before computing slots")
     step = sched.every.total_seconds()
     return datetime.fromtimestamp(int(at.timestamp() // step * step), UTC)
 

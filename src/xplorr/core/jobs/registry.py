@@ -8,6 +8,11 @@ A handler gets a ``JobContext`` whose session is the attempt's unit of work: the
 the handler's writes together with the job's ``succeeded`` mark, or rolls both back. Handlers
 never commit, and must be idempotent: delivery is at-least-once (a worker killed after the
 handler's effects left the process, e.g. an email sent, re-runs it).
+
+A failed attempt rolls its writes back. A handler that must leave a trace of its failure (a sync
+run marked ``failed``) registers ``on_failure``: the runner calls it in the transaction that
+records the failure, after every failed attempt (``final`` says whether the job is now dead).
+``PermanentJobError`` fails a job at once, without the retries meant for transient errors.
 """
 
 import re
@@ -40,7 +45,20 @@ class JobContext:
     settings: Settings
 
 
+class PermanentJobError(Exception):
+    """Raised by a handler: retrying cannot help (bad credentials, bad data, a refused path).
+    The job is buried as ``dead`` at once; the message is what operators read, so make it a
+    sentence that says what to fix."""
+
+
+class LeaseExpiredError(Exception):
+    """What ``on_failure`` hooks receive for an attempt whose worker stopped heartbeating."""
+
+
 Handler = Callable[[JobContext, dict[str, Any]], Awaitable[None]]
+# (context of the failed attempt, payload, the error, final: the job is now dead)
+FailureHook = Callable[[JobContext, dict[str, Any], BaseException, bool], Awaitable[None]]
+Interval = timedelta | Callable[[Settings], timedelta]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +66,30 @@ class JobSpec:
     name: str
     handler: Handler
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    on_failure: FailureHook | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """Enqueue ``job`` once per ``every`` (slots aligned on the Unix epoch, in UTC)."""
+    """Enqueue ``job`` once per ``every`` (slots aligned on the Unix epoch, in UTC).
+
+    ``every`` is a ``timedelta``, or a function of the worker's ``Settings`` returning one (an
+    interval an operator configures, e.g. ``XPLORR_SYNC_INTERVAL_MINUTES``): workers call
+    ``resolve(settings)`` before computing slots."""
 
     name: str
-    every: timedelta
+    every: Interval
     job: str
     payload: dict[str, Any] = field(default_factory=dict)
     key: str | None = None
+
+    def resolve(self, settings: Settings) -> "Schedule":
+        """This schedule with a fixed interval (itself when it already has one)."""
+        if isinstance(self.every, timedelta):
+            return self
+        every = self.every(settings)
+        _check_interval(every)
+        return Schedule(self.name, every, self.job, dict(self.payload), self.key)
 
 
 JOBS: dict[str, JobSpec] = {}
@@ -72,10 +103,21 @@ def check_name(name: str) -> str:
     return name
 
 
-def job(name: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Callable[[Handler], Handler]:
+def _check_interval(every: timedelta) -> None:
+    if every < timedelta(seconds=1):
+        raise ValueError("a schedule fires at most once a second")
+
+
+def job(
+    name: str,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    on_failure: FailureHook | None = None,
+) -> Callable[[Handler], Handler]:
     """Register ``handler`` under ``name``: ``@job("budgets.evaluate", max_attempts=5)``.
 
     ``max_attempts`` is the default for jobs of this name; ``enqueue`` may override it per job.
+    ``on_failure`` runs in the transaction that records each failed attempt (module docstring).
     Registering another handler under a taken name is an error, not a silent replacement."""
     check_name(name)
     if max_attempts < 1:
@@ -84,7 +126,7 @@ def job(name: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Callable[[Han
     def register(handler: Handler) -> Handler:
         if name in JOBS and JOBS[name].handler is not handler:
             raise ValueError(f"job {name!r} is already registered")
-        JOBS[name] = JobSpec(name, handler, max_attempts)
+        JOBS[name] = JobSpec(name, handler, max_attempts, on_failure)
         return handler
 
     return register
@@ -93,7 +135,7 @@ def job(name: str, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Callable[[Han
 def schedule(
     name: str,
     *,
-    every: timedelta,
+    every: Interval,
     job: str,
     payload: dict[str, Any] | None = None,
     key: str | None = None,
@@ -102,11 +144,12 @@ def schedule(
 
     Slots are aligned on the Unix epoch: ``every=timedelta(hours=1)`` fires at the top of each
     UTC hour (or at the first worker tick after it). A slot missed while no worker ran is not
-    caught up; pass ``key`` to keep a slow run from overlapping the next slot's."""
+    caught up; pass ``key`` to keep a slow run from overlapping the next slot's. ``every`` may
+    be a function of ``Settings`` (see ``Schedule``)."""
     check_name(name)
     check_name(job)
-    if every < timedelta(seconds=1):
-        raise ValueError("a schedule fires at most once a second")
+    if isinstance(every, timedelta):
+        _check_interval(every)
     sched = Schedule(name, every, job, dict(payload or {}), key)
     if name in SCHEDULES and SCHEDULES[name] != sched:
         raise ValueError(f"schedule {name!r} is already registered")

@@ -36,12 +36,12 @@ from xplorr.core import clock
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.jobs import queue
 from xplorr.core.jobs.models import JobStatus
-from xplorr.core.jobs.registry import JOBS, SCHEDULES, JobContext
+from xplorr.core.jobs.registry import JOBS, SCHEDULES, JobContext, LeaseExpiredError
 from xplorr.core.settings import Settings
 
 log = structlog.get_logger("xplorr.jobs")
 
-BUILTIN_JOB_MODULES = ("xplorr.auth.jobs", "xplorr.core.jobs.maintenance")
+BUILTIN_JOB_MODULES = ("xplorr.auth.jobs", "xplorr.core.jobs.maintenance", "xplorr.sync.jobs")
 # Below the 10 s most supervisors (docker stop, systemd's default is 90 s) wait before SIGKILL, so
 # unfinished jobs are released rather than left for the reaper.
 SHUTDOWN_GRACE_SECONDS = 8.0
@@ -107,10 +107,15 @@ class Worker:
         now = clock.now()
         if self._last_reap is None or now - self._last_reap >= self.lease / 2:
             async with self.sessions() as db, db.begin():
-                requeued, dead = await queue.reap(db)
+                requeued, dead = await queue.reap_expired(db)
+                for job, final in [(j, False) for j in requeued] + [(j, True) for j in dead]:
+                    expired = LeaseExpiredError(
+                        "the worker running this job stopped (crashed or killed) before finishing"
+                    )
+                    await self._failure_hook(db, job, expired, final)
             self._last_reap = now
             if requeued or dead:
-                log.warning("jobs_reaped", requeued=requeued, dead=dead, worker=self.id)
+                log.warning("jobs_reaped", requeued=len(requeued), dead=len(dead), worker=self.id)
         await self.fire_schedules(now)
         while len(self.running) < self.concurrency:
             # Shielded: a worker cancelled (app shutdown) between the claim's commit and the
@@ -136,7 +141,12 @@ class Worker:
 
     async def fire_schedules(self, now: datetime) -> None:
         """Try each schedule's current slot once per worker; the database picks one winner."""
-        for sched in list(SCHEDULES.values()):
+        for registered in list(SCHEDULES.values()):
+            try:
+                sched = registered.resolve(self.settings)
+            except Exception:
+                log.exception("schedule_interval_invalid", schedule=registered.name)
+                continue
             slot = queue.slot_of(sched, now)
             if self._fired.get(sched.name) == slot:
                 continue
@@ -209,6 +219,8 @@ class Worker:
                 outcome = await queue.mark_failed(
                     db, job, exc, self.settings.job_backoff_base_seconds
                 )
+                if outcome is not None:
+                    await self._failure_hook(db, job, exc, outcome == JobStatus.DEAD)
         except Exception:
             # The lease runs out and the reaper requeues the job: nothing is lost.
             logger.exception("job_failure_not_recorded")
@@ -219,6 +231,22 @@ class Worker:
             logger.error("job_dead", attempts=job.attempt)
         else:
             logger.warning("job_will_retry")
+
+    async def _failure_hook(
+        self, db: AsyncSession, job: queue.Claimed, exc: BaseException, final: bool
+    ) -> None:
+        """The job's ``on_failure`` hook, in the transaction recording the failure. In a
+        savepoint: a broken hook is logged and rolled back, and the failure is still recorded
+        (else a hook failing for good would keep the reaper from ever reaping)."""
+        spec = JOBS.get(job.name)
+        if spec is None or spec.on_failure is None:
+            return
+        ctx = JobContext(db, job.id, job.attempt, job.org_id, self.settings)
+        try:
+            async with db.begin_nested():
+                await spec.on_failure(ctx, job.payload, exc, final)
+        except Exception:
+            log.exception("job_failure_hook_failed", job=str(job.id), name=job.name)
 
     async def _heartbeat(
         self,

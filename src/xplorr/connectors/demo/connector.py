@@ -1,0 +1,91 @@
+"""The ``demo`` connector: generated FOCUS data (``connectors.demo.generator``) fed through the
+same ingest pipeline as real exports (``ingest.pipeline.import_batches``).
+
+Credentials: ``{"seed": N}``. The account's ``provider_account_id`` picks which of the
+generator's demo accounts it is (its AWS account, Azure subscription or GCP project id, as
+``xplorr demo`` creates them); any other id gets an account of a cloud chosen by the seed, under
+that id. The data covers the last ``MONTHS`` calendar months up to yesterday.
+
+The fingerprint names everything the data depends on (the generator's code, seed, account and
+date range): syncing again the same day skips every period as unchanged; the next day re-imports
+them (each period replaced, never added to).
+"""
+
+import hashlib
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from xplorr.cloud_accounts.models import CloudAccount, Provider
+from xplorr.connectors import ConnectorError, SyncContext, register
+from xplorr.connectors.demo import generator
+from xplorr.connectors.demo.generator import DEFAULT_ACCOUNTS, DemoAccountSpec
+from xplorr.core import clock
+from xplorr.ingest.pipeline import ImportSummary, import_batches
+
+MONTHS = 13
+SCALE = 1.0
+_CLOUDS = ("aws", "azure", "gcp")
+
+
+def spec_for(account: CloudAccount, seed: int) -> DemoAccountSpec:
+    for spec in DEFAULT_ACCOUNTS:
+        if spec.sub_account_id == account.provider_account_id:
+            return spec
+    template = DEFAULT_ACCOUNTS[seed % len(DEFAULT_ACCOUNTS)]
+    return DemoAccountSpec(
+        template.provider,
+        template.billing_account_id,
+        template.billing_account_name,
+        account.provider_account_id,
+        account.name[:100],
+        template.weight,
+    )
+
+
+def date_range(today: date) -> tuple[date, date]:
+    """(first day of the month ``MONTHS - 1`` months back, today): whole months, then this
+    month up to yesterday."""
+    months_back = today.year * 12 + today.month - 1 - (MONTHS - 1)
+    return date(months_back // 12, months_back % 12 + 1, 1), today
+
+
+@cache
+def _generator_digest() -> str:
+    return hashlib.sha256(Path(generator.__file__).read_bytes()).hexdigest()
+
+
+def seed_of(credentials: dict[str, Any]) -> int:
+    seed = credentials.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConnectorError(
+            'A demo account needs credentials {"seed": N} with N a non-negative integer.'
+        )
+    return seed
+
+
+@register(Provider.DEMO)
+async def run(
+    ctx: SyncContext, account: CloudAccount, credentials: dict[str, Any]
+) -> ImportSummary:
+    """Generate the account's data and import it like an export."""
+    seed = seed_of(credentials)
+    spec = spec_for(account, seed)
+    now = clock.now()
+    start, end = date_range(now.date())
+    fingerprint = hashlib.sha256(
+        f"{_generator_digest()}|{seed}|{spec}|{start}|{end}|{MONTHS}|{SCALE}".encode()
+    ).hexdigest()
+    batches = generator.generate(
+        seed=seed, start=start, months=MONTHS, accounts=[spec], scale=SCALE, end=end
+    )
+    return await import_batches(
+        ctx.db,
+        account,
+        batches,
+        source=f"demo generator (seed {seed}, {spec.provider} {spec.sub_account_id})",
+        snapshot_at=now,
+        fingerprint=fingerprint,
+        progress=ctx.progress,
+    )

@@ -1,0 +1,66 @@
+"""The ``focus`` connector: FOCUS export files in a local directory (or one file).
+
+The path comes from the account's credentials (``{"path": ...}``), set by an organization admin;
+the server must not read whatever an admin types. So at every sync, not only when the account
+is saved, the path is resolved (symlinks followed) and must lie inside one of
+``settings.focus_root_dirs`` (``XPLORR_FOCUS_ROOTS``); so must every symlink found inside the
+directory. Then ``ingest.pipeline.import_path`` does the rest: discovery of the snapshots, the
+newest snapshot per billing period, unchanged periods skipped, each period replaced in this
+sync's transaction.
+"""
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from xplorr.cloud_accounts.models import CloudAccount, Provider
+from xplorr.connectors import ConnectorError, SyncContext, register
+from xplorr.ingest.pipeline import ImportSummary, import_path
+
+
+def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
+    return any(path == root or path.is_relative_to(root) for root in roots)
+
+
+def check_export_path(raw: object, roots: tuple[Path, ...]) -> Path:
+    """The resolved export location, or ``ConnectorError``. Blocking (file system): call it
+    in a thread. The message never lists the allowed roots (server layout stays private)."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConnectorError(
+            'This focus account has no export path; update its credentials with {"path": ...}.'
+        )
+    given = Path(raw.strip()).expanduser()
+    if not given.is_absolute():
+        raise ConnectorError(f"The export path {raw!r} must be absolute.")
+    resolved = given.resolve()
+    if not _inside(resolved, roots):
+        raise ConnectorError(
+            f"The export path {raw!r} is outside the directories this server may read "
+            "(XPLORR_FOCUS_ROOTS); ask the operator to allow it."
+        )
+    if not resolved.exists():
+        raise ConnectorError(f"The export path {raw!r} does not exist.")
+    if resolved.is_dir():
+        for top, dirs, files in os.walk(resolved, followlinks=False):
+            for name in (*dirs, *files):
+                entry = Path(top) / name
+                if entry.is_symlink() and not _inside(entry.resolve(), roots):
+                    relative = entry.relative_to(resolved)
+                    raise ConnectorError(
+                        f"{relative} in the export path {raw!r} links outside the directories "
+                        "this server may read (XPLORR_FOCUS_ROOTS)."
+                    )
+    elif not resolved.is_file():
+        raise ConnectorError(f"The export path {raw!r} is neither a file nor a directory.")
+    return resolved
+
+
+@register(Provider.FOCUS)
+async def run(
+    ctx: SyncContext, account: CloudAccount, credentials: dict[str, Any]
+) -> ImportSummary:
+    """Import every export file of the account's location (newest snapshot per period)."""
+    roots = ctx.settings.focus_root_dirs
+    path = await asyncio.to_thread(check_export_path, credentials.get("path"), roots)
+    return await import_path(ctx.db, account, path, progress=ctx.progress)
