@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import uuid
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,6 +25,8 @@ user_app = typer.Typer(help="Manage users (operators).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 keys_app = typer.Typer(help="Encryption keys of stored credentials.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+import_app = typer.Typer(help="Import billing data files.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 console = Console(stderr=True)
 
 
@@ -167,6 +171,43 @@ def keys_rotate(
         console.print(f"[red]not rotated: {item}[/red]")
     if report.failed:
         raise typer.Exit(1)
+
+
+@import_app.command("focus")
+def import_focus(
+    path: Annotated[Path, typer.Argument(help="A FOCUS export file or a directory of them.")],
+    account: Annotated[str, typer.Option(help="The cloud account's id (UUID).")],
+) -> None:
+    """Import FOCUS exports (CSV, CSV.gz, Parquet) into a cloud account: each billing period
+    from its newest snapshot, replacing what the account had for it; unchanged files are
+    skipped."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from xplorr.ingest.command import IngestError, UnknownAccount, summary_lines
+    from xplorr.ingest.command import import_focus as run_import
+
+    try:
+        account_id = uuid.UUID(account)
+    except ValueError as exc:
+        console.print(f"[red]--account must be a cloud account id (a UUID), not {account!r}.[/red]")
+        raise typer.Exit(2) from exc
+    settings = Settings()
+    if settings.is_sqlite:
+        upgrade(settings.db_url)  # the embedded database migrates itself, as `serve` does
+    columns = (TextColumn("Importing"), BarColumn(), TextColumn("{task.completed:,} rows"))
+    with Progress(*columns, TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("import", total=None)
+        try:
+            summary = asyncio.run(
+                run_import(settings, account_id, path, progress=lambda n: bar.advance(task, n))
+            )
+        except (IngestError, UnknownAccount) as exc:
+            bar.stop()
+            # No markup: the message quotes file content ("[1, 2] is not a JSON object").
+            console.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from exc
+    for line in summary_lines(summary):
+        typer.echo(line)
 
 
 def main() -> None:

@@ -115,31 +115,45 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
         )
     )
     postgres = db.get_bind().dialect.name == "postgresql"
-    each = (func.jsonb_each_text(r.tags) if postgres else func.json_each(r.tags)).table_valued(
+    # Sum per distinct tag object first, then explode: a day holds far fewer distinct tag
+    # objects than rows, so jsonb_each / json_each runs on thousands of rows, not millions.
+    tag_dims = (r.org_id, r.cloud_account_id, r.billing_period, r.usage_date, r.currency)
+    is_object = (
+        func.jsonb_typeof(r.tags) == "object" if postgres else func.json_type(r.tags) == "object"
+    )
+    per_tags = (
+        select(
+            *tag_dims,
+            r.tags,
+            _sum(r.billed_cost).label("billed_cost"),
+            _sum(r.effective_cost).label("effective_cost"),
+            _sum(r.list_cost).label("list_cost"),
+        )
+        .where(*where, r.tags.is_not(None), is_object)
+        .group_by(*tag_dims, r.tags)
+        .subquery("per_tags")
+    )
+    t = per_tags.c
+    each = (func.jsonb_each_text(t.tags) if postgres else func.json_each(t.tags)).table_valued(
         "key", "value"
     )
     key = func.substr(each.c["key"], 1, TAG_KEY_MAX)
     value_text = each.c["value"] if postgres else cast(each.c["value"], Text)
     value = func.substr(func.coalesce(value_text, ""), 1, TAG_VALUE_MAX)
-    tag_dims = (r.org_id, r.cloud_account_id, r.billing_period, r.usage_date, r.currency)
+    per_tag_dims = (t.org_id, t.cloud_account_id, t.billing_period, t.usage_date, t.currency)
     tag_select: Select[*tuple[Any, ...]] = (
         select(
-            *tag_dims,
+            *per_tag_dims,
             key,
             value,
-            _sum(r.billed_cost),
-            _sum(r.effective_cost),
-            _sum(r.list_cost),
+            func.sum(t.billed_cost, type_=CostAmount),
+            func.sum(t.effective_cost, type_=CostAmount),
+            func.sum(t.list_cost, type_=CostAmount),
         )
-        .select_from(r)
+        .select_from(per_tags)
         .join(each, literal_column("1") == literal_column("1"))
-        .where(*where, r.tags.is_not(None))
-        .group_by(*tag_dims, key, value)
+        .group_by(*per_tag_dims, key, value)
     )
-    if postgres:
-        tag_select = tag_select.where(func.jsonb_typeof(r.tags) == "object")
-    else:
-        tag_select = tag_select.where(func.json_type(r.tags) == "object")
     await db.execute(
         insert(CostTagRollup).from_select(
             [

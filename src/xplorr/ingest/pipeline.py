@@ -25,6 +25,7 @@ Everything happens in the caller's transaction and nothing here commits: an erro
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from sqlalchemy import (
     Uuid,
     cast,
     column,
+    exists,
     func,
     insert,
     literal,
@@ -86,9 +88,17 @@ UNCHANGED = "unchanged"
 OLDER = "older snapshot"
 
 STAGE = "xplorr_ingest_stage"
+SHARED_KEYS = "xplorr_ingest_shared_keys"
+WORK_MEM = "128MB"
+FINGERPRINT_MAX = 64  # cost_imports.fingerprint
 SQLITE_ROWS_PER_INSERT = 5_000
 _EXACT_SUMS = Context(prec=200)  # sums of 38-fractional-digit amounts, without rounding
 _NANOS = pa.scalar(Decimal(10**AMOUNT_SCALE), pa.decimal256(10, 0))
+
+
+def _fingerprint(value: str) -> str:
+    """As stored (64 characters): a longer fingerprint is replaced by its SHA-256."""
+    return value if len(value) <= FINGERPRINT_MAX else hashlib.sha256(value.encode()).hexdigest()
 
 
 def _plain(value: Decimal) -> Decimal:
@@ -202,6 +212,7 @@ async def import_files(
     not read again: every period it gave is ``unchanged``. ``names`` are how errors name the
     files (default: their paths).
     """
+    fingerprint = _fingerprint(fingerprint)
     labels = list(names) if names is not None else [str(f) for f in files]
     if len(labels) != len(files):
         raise ValueError("names must match files one to one")
@@ -240,6 +251,7 @@ async def import_batches(
 ) -> ImportSummary:
     """Import Arrow batches: raw FOCUS columns (text or typed, as a generator or a Parquet
     reader gives them) or already in the ``focus.NORMALISED`` shape. Same path as files."""
+    fingerprint = _fingerprint(fingerprint)
     known = await _known_imports(db, account.id)
 
     def normalised() -> Iterator[pa.RecordBatch]:
@@ -345,12 +357,36 @@ def _prepare(
     if len(keep) < len(stats):
         mask = pc.is_in(table.column("billing_period"), value_set=pa.array(keep, pa.date32()))
         table = table.filter(mask)
-    table = table.select(NORMALISED.names)
     if table.num_rows == 0:
         return _Prepared(batch.num_rows, None, set())
+    table = _fold(table)
     days = set(pc.unique(table.column("usage_date")).to_pylist())
     payload = _encode_csv(table) if postgres else _encode_rows(table)
     return _Prepared(batch.num_rows, payload, days)
+
+
+SUMS = ("consumed_quantity", "billed_cost", "effective_cost", "list_cost")
+
+
+def _fold(table: pa.Table) -> pa.Table:
+    """Fold the batch's rows of one charge and day (hourly rows) into one, in Arrow: usually
+    most of the folding, so far fewer rows travel to the database. Rows of one charge spread
+    over several batches are folded again in SQL (``_replace_periods``). Nulls group together,
+    as in SQL; a sum of nulls stays null."""
+    folded = table.group_by(list(DIMENSIONS), use_threads=False).aggregate(
+        [(name, "sum") for name in SUMS]
+    )
+    if folded.num_rows == table.num_rows:
+        return table.select(NORMALISED.names)
+    folded = folded.rename_columns(
+        [
+            name.removesuffix("_sum") if name.endswith("_sum") else name
+            for name in folded.column_names
+        ]
+    )
+    return pa.Table.from_arrays(
+        [pc.cast(folded.column(f.name), f.type) for f in NORMALISED], schema=NORMALISED
+    )
 
 
 def _encode_csv(table: pa.Table) -> memoryview:
@@ -389,8 +425,20 @@ def _stage_ddl(postgres: bool) -> str:
         "effective_cost": amount,
         "list_cost": amount,
     }
-    cols = ", ".join(f"{name} {types.get(name, 'TEXT')}" for name in NORMALISED.names)
-    return f"CREATE TEMPORARY TABLE {STAGE} ({cols})"
+    cols = [f"{name} {types.get(name, 'TEXT')}" for name in NORMALISED.names]
+    if postgres:
+        # A hash of every dimension, computed by PostgreSQL as rows arrive: rows with equal
+        # dimensions have equal keys, so only rows sharing a key need the (slow, wide) GROUP
+        # BY; a collision merely sends a few more rows down that exact path.
+        parts = [
+            f"({name} - DATE '2000-01-01')::text"
+            if name in ("billing_period", "usage_date")
+            else f"coalesce({name}, '')"
+            for name in DIMENSIONS
+        ]
+        key = " || chr(1) || ".join(parts)
+        cols.append(f"row_key BIGINT GENERATED ALWAYS AS (hashtextextended({key}, 0)) STORED")
+    return f"CREATE TEMPORARY TABLE {STAGE} ({', '.join(cols)})"
 
 
 async def _known_imports(db: AsyncSession, account_id: uuid.UUID) -> dict[date, CostImport]:
@@ -504,8 +552,13 @@ def _count(summary: ImportSummary, prepared: _Prepared, progress: Progress | Non
 
 
 async def _replace_periods(db: AsyncSession, account: CloudAccount, periods: list[date]) -> None:
-    """Swap the periods' rows for the staged ones, folded to one row per day and charge."""
-    postgres = db.get_bind().dialect.name == "postgresql"
+    """Swap the periods' rows for the staged ones, folded to one row per day and charge.
+
+    On PostgreSQL, rows whose dimension hash no other staged row shares are inserted as they
+    are, and only the others go through the GROUP BY (led by the hash, so the sort rarely
+    compares text); SQLite (small, embedded) groups everything."""
+    conn = await db.connection()
+    postgres = conn.dialect.name == "postgresql"
     amount: TypeEngine[Any] = Numeric(38, AMOUNT_SCALE) if postgres else BigInteger()
     types: dict[str, TypeEngine[Any]] = {
         "billing_period": Date(),
@@ -515,34 +568,44 @@ async def _replace_periods(db: AsyncSession, account: CloudAccount, periods: lis
         "list_cost": amount,
         "consumed_quantity": Numeric(38, AMOUNT_SCALE),
     }
-    stage = table(STAGE, *(column(n, types.get(n, String())) for n in NORMALISED.names))
+    stage = table(
+        STAGE,
+        *(column(n, types.get(n, String())) for n in NORMALISED.names),
+        column("row_key", BigInteger()),
+    )
     dims = [stage.c[name] for name in DIMENSIONS]
+    ids = [literal(account.org_id, Uuid()), literal(account.id, Uuid())]
     picked = [
         cast(stage.c.tags, JSONB) if name == "tags" and postgres else stage.c[name]
         for name in DIMENSIONS
     ]
-    sums = [
-        func.sum(stage.c[name], type_=types[name])
-        for name in ("consumed_quantity", "billed_cost", "effective_cost", "list_cost")
-    ]
-    folded = select(
-        literal(account.org_id, Uuid()),
-        literal(account.id, Uuid()),
-        *picked,
-        *sums,
-    ).group_by(*dims)
-    target = [
-        "org_id",
-        "cloud_account_id",
-        *DIMENSIONS,
-        "consumed_quantity",
-        "billed_cost",
-        "effective_cost",
-        "list_cost",
-    ]
+    sums = [func.sum(stage.c[name], type_=types[name]) for name in SUMS]
+    target = ["org_id", "cloud_account_id", *DIMENSIONS, *SUMS]
+    if postgres:
+        # The folds and rollups below hash-aggregate up to millions of rows; the default 4 MB
+        # work_mem sends them to disk sorts. Local to the transaction, restored below.
+        saved = (await conn.exec_driver_sql("SHOW work_mem")).scalar_one()
+        await conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
     await store.delete_periods(db, account.id, periods)
-    await db.execute(insert(CostRecord).from_select(target, folded))
+    if not postgres:
+        folded = select(*ids, *picked, *sums).group_by(*dims)
+        await db.execute(insert(CostRecord).from_select(target, folded))
+    else:
+        await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {SHARED_KEYS}")
+        await conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {SHARED_KEYS} AS SELECT row_key FROM {STAGE} "  # noqa: S608
+            "GROUP BY row_key HAVING count(*) > 1"
+        )
+        keys = table(SHARED_KEYS, column("row_key", BigInteger()))
+        shared = exists().where(keys.c.row_key == stage.c.row_key)
+        alone = select(*ids, *picked, *(stage.c[name] for name in SUMS)).where(~shared)
+        folded = select(*ids, *picked, *sums).where(shared).group_by(stage.c.row_key, *dims)
+        await db.execute(insert(CostRecord).from_select(target, alone))
+        await db.execute(insert(CostRecord).from_select(target, folded))
+        await conn.exec_driver_sql(f"DROP TABLE {SHARED_KEYS}")
     await store.rebuild_rollups(db, account.id, periods)
+    if postgres:
+        await conn.exec_driver_sql("SELECT set_config('work_mem', %(v)s, true)", {"v": saved})
 
 
 async def _stored_counts(
