@@ -234,3 +234,12 @@ def test_not_an_export(tmp_path: Path) -> None:
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"PAR1 not really")
     assert "broken.parquet" in str(_error(broken))
+
+
+def test_a_byte_order_mark_and_an_empty_export(tmp_path: Path) -> None:
+    """Azure writes a UTF-8 BOM before the header; an export of a quiet day has no rows."""
+    path = write_csv(tmp_path / "bom.csv", [row()])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert read_all(path).column("billed_cost").to_pylist() == [Decimal("1.5")]
+    empty = write_csv(tmp_path / "empty.csv", [])
+    assert read_all(empty).num_rows == 0

@@ -23,7 +23,10 @@ Quantity = Numeric(38, 9, asdecimal=True)
 class _AccountDay:
     """Columns every cost table shares: whose, which account, which billing period and day."""
 
-    org_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("orgs.id", ondelete="CASCADE"))
+    # No foreign key on org_id: the account's (cascading from the org through cloud_accounts)
+    # already guarantees it, and every foreign key costs a lookup per row of a bulk insert
+    # (~9 s per million rows on PostgreSQL).
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     cloud_account_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("cloud_accounts.id", ondelete="CASCADE")
     )

@@ -164,9 +164,6 @@ def upgrade() -> None:
             name=op.f("fk_cost_records_cloud_account_id_cloud_accounts"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["org_id"], ["orgs.id"], name=op.f("fk_cost_records_org_id_orgs"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cost_records")),
     )
     with op.batch_alter_table("cost_records", schema=None) as batch_op:
@@ -210,9 +207,6 @@ def upgrade() -> None:
             name=op.f("fk_cost_rollups_cloud_account_id_cloud_accounts"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["org_id"], ["orgs.id"], name=op.f("fk_cost_rollups_org_id_orgs"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cost_rollups")),
     )
     with op.batch_alter_table("cost_rollups", schema=None) as batch_op:
@@ -249,12 +243,6 @@ def upgrade() -> None:
             ["cloud_account_id"],
             ["cloud_accounts.id"],
             name=op.f("fk_cost_tag_rollups_cloud_account_id_cloud_accounts"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["orgs.id"],
-            name=op.f("fk_cost_tag_rollups_org_id_orgs"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cost_tag_rollups")),
