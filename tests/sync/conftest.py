@@ -4,9 +4,10 @@ them, and in-process worker passes (the real runner, on this test's database).""
 import asyncio
 import csv
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import func, select
@@ -25,6 +26,7 @@ from xplorr.orgs.models import Org
 SAMPLES = Path("/work/shared/data/focus-samples")
 FOCUS_10 = "focus-1.0-finops-sample-1000.csv"
 CENT = Decimal("0.01")
+K = TypeVar("K")
 
 load_job_modules()  # sync.account and friends, as a worker has them
 
@@ -113,5 +115,5 @@ async def stored_sums(
     return dict(rows)
 
 
-def cents(sums: dict[str, Decimal]) -> dict[str, Decimal]:
+def cents(sums: Mapping[K, Decimal]) -> dict[K, Decimal]:
     return {k: v.quantize(CENT) for k, v in sums.items()}

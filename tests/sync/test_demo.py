@@ -1,0 +1,83 @@
+"""``xplorr demo`` (``load_demo``): the demo organization, three demo accounts with 13 months of
+generated costs loaded through the sync path, visible to the demo owner; running it again adds
+nothing."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xplorr.cloud_accounts.models import CloudAccount, Provider
+from xplorr.core import clock
+from xplorr.core.models import CostAmount
+from xplorr.core.settings import Settings
+from xplorr.costs.models import CostImport, CostRecord
+from xplorr.demo import DEMO_ACCOUNTS, load_demo
+from xplorr.orgs.models import Org
+from xplorr.sync.models import SyncRun, SyncState
+
+
+async def _snapshot(db: AsyncSession) -> dict[str, tuple[int, int, Decimal]]:
+    """Per demo account: (cost rows, imported billing periods, Σ BilledCost)."""
+    await db.rollback()
+    stmt = (
+        select(
+            CloudAccount.name,
+            func.count(CostRecord.id),
+            func.count(func.distinct(CostRecord.billing_period)),
+            func.sum(CostRecord.billed_cost, type_=CostAmount),
+        )
+        .join(CostRecord, CostRecord.cloud_account_id == CloudAccount.id)
+        .group_by(CloudAccount.name)
+    )
+    return {name: (rows, periods, total) for name, rows, periods, total in await db.execute(stmt)}
+
+
+async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
+    settings: Settings, db: AsyncSession, app: FastAPI
+) -> None:
+    result = await load_demo(settings)
+    assert [a.name for a in result.accounts] == [name for name, _ in DEMO_ACCOUNTS]
+    assert [a.periods_imported for a in result.accounts] == [13, 13, 13]
+    yesterday = clock.now().date() - timedelta(days=1)
+    assert {a.data_through for a in result.accounts} == {yesterday}
+    assert len(result.lines()) == 3
+    first = await _snapshot(db)
+    assert set(first) == {name for name, _ in DEMO_ACCOUNTS}
+    for rows, periods, total in first.values():
+        assert periods == 13
+        assert rows > 10_000
+        assert total > Decimal(10_000)
+
+    again = await load_demo(settings)
+    assert [(a.periods_imported, a.periods_skipped) for a in again.accounts] == [(0, 13)] * 3
+    assert await _snapshot(db) == first
+    await db.rollback()
+    org = (await db.scalars(select(Org).where(Org.slug == "demo"))).one()
+    accounts = (await db.scalars(select(CloudAccount).where(CloudAccount.org_id == org.id))).all()
+    assert sorted(a.provider for a in accounts) == [Provider.DEMO] * 3
+    runs = (await db.scalars(select(SyncRun))).all()
+    assert [r.state for r in runs] == [SyncState.SUCCEEDED] * 6
+    imports = await db.scalar(select(func.count()).select_from(CostImport))
+    assert imports == 3 * 13
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t/api/v1"
+    ) as client:
+        login = await client.post(
+            "/auth/login",
+            json={
+                "email": settings.demo_email,
+                "password": settings.demo_password.get_secret_value(),
+            },
+        )
+        assert login.status_code == 200, login.text
+        auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        status = (await client.get("/sync/status", headers=auth)).json()["data"]
+    assert sorted(s["accountName"] for s in status) == sorted(n for n, _ in DEMO_ACCOUNTS)
+    assert {(s["state"], s["dataThrough"]) for s in status} == {
+        ("succeeded", yesterday.isoformat())
+    }
