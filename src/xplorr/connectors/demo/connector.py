@@ -1,10 +1,10 @@
 """The ``demo`` connector: generated FOCUS data (``connectors.demo.generator``) fed through the
 same ingest pipeline as real exports (``ingest.pipeline.import_batches``).
 
-Credentials: ``{"seed": N}``. The account's ``provider_account_id`` picks which of the
-generator's demo accounts it is (its AWS account, Azure subscription or GCP project id, as
-``xplorr demo`` creates them); any other id gets an account of a cloud chosen by the seed, under
-that id. The data covers the last ``MONTHS`` calendar months up to yesterday.
+Credentials: ``{"seed": N}`` (``{}``: seed 0). The account's ``provider_account_id`` picks
+which of the generator's demo accounts it is (its AWS account, Azure subscription or GCP
+project id, as ``xplorr demo`` creates them); any other id gets an account of a cloud chosen by
+the seed, under that id. The data covers the last ``MONTHS`` calendar months up to yesterday.
 
 The fingerprint names everything the data depends on (the generator's code, seed, account and
 date range): syncing again the same day skips every period as unchanged; the next day re-imports
@@ -26,7 +26,6 @@ from xplorr.ingest.pipeline import ImportSummary, import_batches
 
 MONTHS = 13
 SCALE = 1.0
-_CLOUDS = ("aws", "azure", "gcp")
 
 
 def spec_for(account: CloudAccount, seed: int) -> DemoAccountSpec:
@@ -57,10 +56,11 @@ def _generator_digest() -> str:
 
 
 def seed_of(credentials: dict[str, Any]) -> int:
-    seed = credentials.get("seed")
+    """``{"seed": N}``; ``{}`` means seed 0."""
+    seed = credentials.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConnectorError(
-            'A demo account needs credentials {"seed": N} with N a non-negative integer.'
+            'A demo account\'s credentials are {} or {"seed": N}, N a non-negative integer.'
         )
     return seed
 
