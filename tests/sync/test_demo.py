@@ -54,6 +54,7 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
 
     again = await load_demo(settings)
     assert [(a.periods_imported, a.periods_skipped) for a in again.accounts] == [(0, 13)] * 3
+    assert [a.rows for a in again.accounts] == [0, 0, 0]  # the same day: nothing regenerated
     assert await _snapshot(db) == first
     await db.rollback()
     org = (await db.scalars(select(Org).where(Org.slug == "demo"))).one()

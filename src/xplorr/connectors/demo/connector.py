@@ -7,8 +7,8 @@ project id, as ``xplorr demo`` creates them); any other id gets an account of a 
 the seed, under that id. The data covers the last ``MONTHS`` calendar months up to yesterday.
 
 The fingerprint names everything the data depends on (the generator's code, seed, account and
-date range): syncing again the same day skips every period as unchanged; the next day re-imports
-them (each period replaced, never added to).
+date range): syncing again the same day skips every period as unchanged, without generating
+anything; the next day re-imports them (each period replaced, never added to).
 """
 
 import hashlib
@@ -17,12 +17,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.connectors import ConnectorError, SyncContext, register
 from xplorr.connectors.demo import generator
 from xplorr.connectors.demo.generator import DEFAULT_ACCOUNTS, DemoAccountSpec
 from xplorr.core import clock
-from xplorr.ingest.pipeline import ImportSummary, import_batches
+from xplorr.costs.models import CostImport
+from xplorr.ingest.pipeline import UNCHANGED, ImportSummary, import_batches
 
 MONTHS = 13
 SCALE = 1.0
@@ -77,6 +80,19 @@ async def run(
     fingerprint = hashlib.sha256(
         f"{_generator_digest()}|{seed}|{spec}|{start}|{end}|{MONTHS}|{SCALE}".encode()
     ).hexdigest()
+    # Already imported from this very data (a sync the same day): skip without generating it,
+    # as ``import_files`` skips a snapshot it knows (on SQLite the sync holds the write lock).
+    seen = (
+        await ctx.db.scalars(
+            select(CostImport.billing_period).where(
+                CostImport.org_id == account.org_id,
+                CostImport.cloud_account_id == account.id,
+                CostImport.fingerprint == fingerprint,
+            )
+        )
+    ).all()
+    if seen:
+        return ImportSummary(periods_skipped=dict.fromkeys(sorted(seen), UNCHANGED))
     batches = generator.generate(
         seed=seed, start=start, months=MONTHS, accounts=[spec], scale=SCALE, end=end
     )
