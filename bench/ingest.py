@@ -179,8 +179,12 @@ async def _ingest(database_url: str, account_id: str, path: str) -> dict[str, An
     finally:
         await engine.dispose()
     top = sorted(statements.items(), key=lambda kv: -sum(kv[1]))[:8]
+    import pyarrow as pa
+
     return {
         "seconds": elapsed,
+        "arrow_peak": pa.default_memory_pool().max_memory(),
+        "arrow_backend": pa.default_memory_pool().backend_name,
         "statements": [[k, round(sum(v), 2), len(v)] for k, v in top],
         "summary": {
             "rows_read": summary.rows_read,
@@ -382,6 +386,11 @@ def main() -> None:
         print(f"| PostgreSQL `COPY` (ceiling) | {copy[0]:.1f} | {per_min:,.0f} | - | - |")
     if stored is not None:
         print(f"\n{stored} cost_records rows stored (daily grain); summary: {json.dumps(summary)}")
+    if result.get("arrow_peak") is not None:
+        print(
+            f"\npeak of Arrow's memory pool ({result['arrow_backend']}) in the ingest: "
+            f"{result['arrow_peak'] / 1e6:.0f} MB"
+        )
     if result.get("statements"):
         print("\nSQL statements of the ingest by total time (s, count):")
         for statement, took, count in result["statements"]:
