@@ -6,7 +6,8 @@ inside ``ctx.db`` (the sync attempt's transaction, committed by the caller). Con
 commit and never write cost tables themselves (ARCHITECTURE.md: data flows one way).
 
 Errors: ``ConnectorError`` means retrying cannot help (bad credentials, a refused path, a
-provider without a connector): the sync fails at once with its message, which operators read,
+provider without a connector, bad data: connectors turn ``IngestError`` into it): the sync fails
+at once with its message, which operators read,
 so it says what to fix and never carries a secret. Anything else (an ``OSError`` on a file
 share, a database hiccup) is treated as transient and retried by the job runner.
 

@@ -5,7 +5,7 @@ one scheduled sync per account of that organization (skipping accounts with one 
 ``sync.account`` runs inside the attempt's transaction: the connector's imports, the run's
 outcome and the account's ``last_synced_at`` commit together with the job's success, or not at
 all. Errors a retry cannot fix (``ConnectorError``: bad credentials, a refused path, a provider
-without a connector; ``IngestError``: bad data) raise ``PermanentJobError`` and the sync fails
+without a connector, bad data) raise ``PermanentJobError`` and the sync fails
 at once; others (an ``OSError`` on a file share, a database hiccup, an interrupted worker) are
 retried with backoff. Either way the failed attempt's writes roll back (the account's data stays
 as it was) and ``record_failure``, the job's failure hook, writes the outcome on the run in the
@@ -17,7 +17,7 @@ after 14 days).
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import BaseModel
@@ -40,9 +40,11 @@ from xplorr.core.jobs.registry import (
 )
 from xplorr.core.settings import Settings
 from xplorr.costs.models import CostImport
-from xplorr.ingest.pipeline import ImportSummary, IngestError
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
 from xplorr.sync.service import enqueue_sync, lock_account
+
+if TYPE_CHECKING:  # pyarrow is imported with the first connector, not with this module
+    from xplorr.ingest.pipeline import ImportSummary
 
 log = structlog.get_logger("xplorr.sync")
 
@@ -61,10 +63,10 @@ async def execute_run(
     account: CloudAccount,
     *,
     progress: Any = None,
-) -> ImportSummary:
+) -> "ImportSummary":
     """Run the account's connector in ``db``'s transaction and record a success on ``run``
     and ``account``. The caller commits (the job runner, or ``xplorr demo``). Raises
-    ``ConnectorError`` / ``IngestError`` for permanent failures, anything else is transient."""
+    ``ConnectorError`` for permanent failures (bad data included), anything else is transient."""
     started = clock.now()
     # One import of an account at a time, whoever runs it (a worker, ``xplorr demo``): two
     # concurrent replacements of one period could otherwise both insert.
@@ -97,7 +99,7 @@ def _period(value: date | str) -> str:
     return value.strftime("%Y-%m") if isinstance(value, date) else str(value)[:7]
 
 
-def summary_detail(summary: ImportSummary) -> dict[str, Any]:
+def summary_detail(summary: "ImportSummary") -> dict[str, Any]:
     """The run's ``detail`` (JSON): what was imported and skipped, exact totals as strings."""
     totals: dict[str, Decimal] = dict(summary.totals)
     return {
@@ -157,7 +159,7 @@ async def _load(ctx: JobContext, p: SyncPayload) -> tuple[SyncRun | None, CloudA
 
 def failure_reason(error: BaseException) -> str:
     """A sentence for the run's ``error`` (credentials masked, length capped)."""
-    if isinstance(error, PermanentJobError | ConnectorError | IngestError):
+    if isinstance(error, PermanentJobError | ConnectorError):
         text = str(error)
     elif isinstance(error, LeaseExpiredError):
         text = "The worker running this sync stopped (crashed or killed) before finishing."
@@ -201,7 +203,7 @@ async def sync_account(ctx: JobContext, payload: dict[str, Any]) -> None:
         return
     try:
         summary = await execute_run(ctx.db, ctx.settings, run, account)
-    except (ConnectorError, IngestError) as exc:
+    except ConnectorError as exc:
         raise PermanentJobError(str(exc)) from exc
     log.info(
         "sync_succeeded",

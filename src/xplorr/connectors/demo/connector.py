@@ -25,7 +25,7 @@ from xplorr.connectors.demo import generator
 from xplorr.connectors.demo.generator import DEFAULT_ACCOUNTS, DemoAccountSpec
 from xplorr.core import clock
 from xplorr.costs.models import CostImport
-from xplorr.ingest.pipeline import UNCHANGED, ImportSummary, import_batches
+from xplorr.ingest.pipeline import UNCHANGED, ImportSummary, IngestError, import_batches
 
 MONTHS = 13
 SCALE = 1.0
@@ -96,12 +96,15 @@ async def run(
     batches = generator.generate(
         seed=seed, start=start, months=MONTHS, accounts=[spec], scale=SCALE, end=end
     )
-    return await import_batches(
-        ctx.db,
-        account,
-        batches,
-        source=f"demo generator (seed {seed}, {spec.provider} {spec.sub_account_id})",
-        snapshot_at=now,
-        fingerprint=fingerprint,
-        progress=ctx.progress,
-    )
+    try:
+        return await import_batches(
+            ctx.db,
+            account,
+            batches,
+            source=f"demo generator (seed {seed}, {spec.provider} {spec.sub_account_id})",
+            snapshot_at=now,
+            fingerprint=fingerprint,
+            progress=ctx.progress,
+        )
+    except IngestError as exc:
+        raise ConnectorError(str(exc)) from exc

@@ -16,7 +16,7 @@ from typing import Any
 
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.connectors import ConnectorError, SyncContext, register
-from xplorr.ingest.pipeline import ImportSummary, import_path
+from xplorr.ingest.pipeline import ImportSummary, IngestError, import_path
 
 
 def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
@@ -63,4 +63,7 @@ async def run(
     """Import every export file of the account's location (newest snapshot per period)."""
     roots = ctx.settings.focus_root_dirs
     path = await asyncio.to_thread(check_export_path, credentials.get("path"), roots)
-    return await import_path(ctx.db, account, path, progress=ctx.progress)
+    try:
+        return await import_path(ctx.db, account, path, progress=ctx.progress)
+    except IngestError as exc:  # bad data: names the file, row and column
+        raise ConnectorError(str(exc)) from exc
