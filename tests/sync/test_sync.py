@@ -308,7 +308,8 @@ class TestFailures:
         folder = copy_samples(exports / "share", FOCUS_10)
         (folder / "gone.csv").symlink_to(folder / "not-there-yet.csv")
         account = await make_account(db, org, credentials={"path": str(folder)})
-        settings = make_settings(db_url, tmp_path, job_backoff_base_seconds=0.05)
+        # Backoff 1..2 s: the retry is not yet due when this worker pass looks again.
+        settings = make_settings(db_url, tmp_path, job_backoff_base_seconds=2.0)
         worker = Worker(settings, engine)
         first = await _sync(client_for, admin, account, worker)
         assert first["state"] == "queued", first
