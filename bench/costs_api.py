@@ -95,22 +95,9 @@ def _user_org(database_url: str) -> str | None:
     return row[0] if row else None
 
 
-def _reset(database_url: str) -> None:
-    """An empty, migrated database."""
-    import psycopg
-    from psycopg import sql
-
-    base, _, name = ingest.libpq_url(database_url).rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
 def load(database_url: str, rows: int, work_dir: Path, data_dir: str) -> dict[str, Any]:
     """Load ``rows`` generated rows through the real ingest; returns the marker."""
-    _reset(database_url)
+    ingest.reset_database(database_url)
     env = ingest.bench_env(data_dir, database_url) | {"XPLORR_NEW_USER_PASSWORD": PASSWORD}
     ingest.migrate(env)
     proc = subprocess.run(

@@ -6,9 +6,10 @@
 
 The file comes from ``bench/focus_gen.py`` (kept in ``--work-dir`` and reused when it is there)
 or from ``--file``. The database (default
-``postgresql+psycopg://postgres@127.0.0.1:5432/xplorr_bench_ingest``) is created when missing and
-migrated; ``sqlite`` means a fresh embedded database in a temp dir. The script adds a throwaway
-organization and a ``focus`` cloud account, then runs the real ingest path
+``postgresql+psycopg://postgres@127.0.0.1:5432/xplorr_bench_ingest``) is dropped and created
+again when its name starts with ``xplorr_bench_`` (each run starts empty), else created when
+missing; then migrated. ``sqlite`` means a fresh embedded database in a temp dir. The script adds
+a throwaway organization and a ``focus`` cloud account, then runs the real ingest path
 (``xplorr.ingest.pipeline.import_files``) in a child process and reads that child's own peak RSS
 (``wait4``). The ceiling is PostgreSQL ``COPY`` of the same rows (CSV; a Parquet input is
 converted first, untimed) into a bare typed table with no index, from a psycopg client. The
@@ -65,6 +66,22 @@ def ensure_database(database_url: str) -> None:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def reset_database(database_url: str) -> None:
+    """Drop and create the database of ``database_url``: only for the benchmarks' own
+    ``xplorr_bench_*`` databases (a run starts without the dead rows of the previous one)."""
+    import psycopg
+    from psycopg import sql
+
+    base, _, name = libpq_url(database_url).rpartition("/")
+    name = name.split("?")[0]
+    if not name.startswith("xplorr_bench_"):
+        raise ValueError(f"refusing to drop {name!r}: not a xplorr_bench_* database")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        ident = sql.Identifier(name)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(ident))
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -351,7 +368,9 @@ def main() -> None:
     try:
         path = args.file or generated_file(args.work_dir, args.rows, args.format, args.gzip)
         size = path.stat().st_size
-        if is_pg:
+        if is_pg and libpq_url(database_url).rpartition("/")[2].startswith("xplorr_bench_"):
+            reset_database(database_url)  # the bench's own database: start empty
+        elif is_pg:
             ensure_database(database_url)
         migrate(env)
         org_id, account_id = asyncio.run(create_account(database_url))
