@@ -17,7 +17,7 @@ from xplorr.core.models import CostAmount
 from xplorr.costs.models import CostImport, CostRecord, CostRollup, CostTagRollup
 from xplorr.orgs.models import Org
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "focus-samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "focus-samples"
 FINOPS = "focus-1.0-finops-sample-1000.csv"
 AWS = "focus_sample_costandusage_aws_1000.csv"
 AZURE = "focus_sample_costandusage_azure_1000.csv"

@@ -23,7 +23,7 @@ from xplorr.core.settings import Settings
 from xplorr.costs.models import CostRecord
 from xplorr.orgs.models import Org
 
-SAMPLES = Path("/work/shared/data/focus-samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "focus-samples"
 FOCUS_10 = "focus-1.0-finops-sample-1000.csv"
 CENT = Decimal("0.01")
 K = TypeVar("K")
