@@ -194,9 +194,23 @@ class TestEngineChoice:
     @pytest.mark.parametrize(
         ("q", "source"),
         [
-            (sept(), Source.ROLLUP),
-            (sept(group_by=(Dim.SERVICE, Dim.DATE)), Source.ROLLUP),
-            (sept(group_by=(Dim.MONTH, Dim.ACCOUNT), providers=frozenset({"aws"})), Source.ROLLUP),
+            (sept(), Source.SERVICE_ROLLUP),
+            (sept(group_by=(Dim.SERVICE, Dim.DATE)), Source.SERVICE_ROLLUP),
+            (
+                sept(group_by=(Dim.MONTH, Dim.ACCOUNT), providers=frozenset({"aws"})),
+                Source.SERVICE_ROLLUP,
+            ),
+            (
+                sept(
+                    group_by=(Dim.PROVIDER, Dim.SERVICE_CATEGORY, Dim.CURRENCY),
+                    services=frozenset({"AmazonS3"}),
+                    service_categories=frozenset({None}),
+                    currency="USD",
+                ),
+                Source.SERVICE_ROLLUP,
+            ),
+            (sept(group_by=(Dim.REGION,)), Source.ROLLUP),
+            (sept(group_by=(Dim.SERVICE,), charge_categories=frozenset({"Tax"})), Source.ROLLUP),
             (sept(regions=frozenset({None}), charge_categories=frozenset({"Tax"})), Source.ROLLUP),
             (sept(group_by=(TagKey("env"), Dim.DATE)), Source.TAG_ROLLUP),
             (sept(tags=(TagFilter(TagKey("env"), frozenset({"prod"})),)), Source.TAG_ROLLUP),
@@ -220,6 +234,10 @@ class TestEngineChoice:
     async def test_forcing_a_table_that_cannot_answer_is_refused(self, db, org: Org):
         with pytest.raises(ValueError, match="cannot answer"):
             await aggregate(db, principal(org), sept(group_by=(Dim.SKU,)), source=Source.ROLLUP)
+        with pytest.raises(ValueError, match="cannot answer"):
+            await aggregate(
+                db, principal(org), sept(group_by=(Dim.REGION,)), source=Source.SERVICE_ROLLUP
+            )
 
 
 GROUPINGS = [
@@ -234,6 +252,8 @@ GROUPINGS = [
     (Dim.CHARGE_CATEGORY,),
     (Dim.CURRENCY,),
     (Dim.DATE, Dim.SERVICE, Dim.ACCOUNT),
+    (Dim.MONTH, Dim.PROVIDER, Dim.SERVICE_CATEGORY),
+    (Dim.SERVICE, Dim.REGION),
     (ENV,),
     (ENV, Dim.DATE),
     (Dim.ACCOUNT, TEAM),
@@ -252,7 +272,8 @@ FILTERS = [
 
 
 class TestRollupsEqualRawRows:
-    """Every query the rollups answer gives exactly what summing the raw rows gives."""
+    """Every query the rollups answer gives exactly what summing the raw rows gives (each
+    engine is checked: cost_service_rollups, cost_rollups, cost_tag_rollups, cost_records)."""
 
     @pytest.mark.parametrize(
         ("start", "end"), [SEPT, (date(2024, 8, 1), date(2024, 10, 31))], ids=["sept", "aug-oct"]

@@ -85,6 +85,24 @@ class CostRollup(_AccountDay, Base):
     row_count: Mapped[int] = mapped_column(Integer)
 
 
+class CostServiceRollup(_AccountDay, Base):
+    """Daily sums per (account, provider, service, service category, currency): cost_rollups
+    without region and charge category, ~6x fewer rows. Built from cost_rollups; read by the
+    queries that need no finer dimension (the /costs overview: by service, trend)."""
+
+    __tablename__ = "cost_service_rollups"
+    __table_args__ = (
+        Index("ix_cost_service_rollups_org_date", "org_id", "usage_date"),
+        Index("ix_cost_service_rollups_account_period", "cloud_account_id", "billing_period"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_name: Mapped[str] = mapped_column(String(100))
+    service_name: Mapped[str] = mapped_column(String(200))
+    service_category: Mapped[str | None] = mapped_column(String(100))
+    row_count: Mapped[int] = mapped_column(Integer)
+
+
 class CostTagRollup(_AccountDay, Base):
     """Daily sums per (account, tag key, tag value, currency): tag group-bys without scanning
     the rows. A row without the key is 'untagged' for it: total minus the key's tagged sums."""

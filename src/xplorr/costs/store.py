@@ -26,7 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from xplorr.core.models import CostAmount
-from xplorr.costs.models import CostImport, CostRecord, CostRollup, CostTagRollup
+from xplorr.costs.models import (
+    CostImport,
+    CostRecord,
+    CostRollup,
+    CostServiceRollup,
+    CostTagRollup,
+)
 
 TAG_KEY_MAX = 200
 TAG_VALUE_MAX = 500
@@ -36,7 +42,7 @@ async def delete_periods(db: AsyncSession, account_id: uuid.UUID, periods: Seque
     """Drop an account's rows and rollups of ``periods`` (not its import records)."""
     if not periods:
         return
-    for model in (CostRecord, CostRollup, CostTagRollup):
+    for model in (CostRecord, CostRollup, CostServiceRollup, CostTagRollup):
         await db.execute(
             delete(model).where(
                 model.cloud_account_id == account_id, model.billing_period.in_(list(periods))
@@ -47,7 +53,7 @@ async def delete_periods(db: AsyncSession, account_id: uuid.UUID, periods: Seque
 async def delete_account_data(db: AsyncSession, account_id: uuid.UUID) -> None:
     """Everything stored for an account (disconnect). Foreign keys cascade as well; this does
     it explicitly so the cost of a large delete is paid in the caller's transaction."""
-    for model in (CostTagRollup, CostRollup, CostRecord, CostImport):
+    for model in (CostTagRollup, CostServiceRollup, CostRollup, CostRecord, CostImport):
         await db.execute(delete(model).where(model.cloud_account_id == account_id))
 
 
@@ -56,11 +62,12 @@ def _sum(col: InstrumentedAttribute[Decimal]) -> ColumnElement[Decimal]:
 
 
 async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequence[date]) -> None:
-    """Recompute both rollups of ``periods`` of one account from its rows, in SQL."""
+    """Recompute the rollups of ``periods`` of one account from its rows, in SQL
+    (``cost_service_rollups`` from the freshly built ``cost_rollups``: a few thousand rows)."""
     if not periods:
         return
     period_list = list(periods)
-    for model in (CostRollup, CostTagRollup):
+    for model in (CostRollup, CostServiceRollup, CostTagRollup):
         await db.execute(
             delete(model).where(
                 model.cloud_account_id == account_id, model.billing_period.in_(period_list)
@@ -112,6 +119,49 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
                 "row_count",
             ],
             rollup_select,
+        )
+    )
+    c = CostRollup
+    service_dims = (
+        c.org_id,
+        c.cloud_account_id,
+        c.billing_period,
+        c.usage_date,
+        c.currency,
+        c.provider,
+        c.provider_name,
+        c.service_name,
+        c.service_category,
+    )
+    service_select: Select[*tuple[Any, ...]] = (
+        select(
+            *service_dims,
+            _sum(c.billed_cost),
+            _sum(c.effective_cost),
+            _sum(c.list_cost),
+            func.sum(c.row_count),
+        )
+        .where(c.cloud_account_id == account_id, c.billing_period.in_(period_list))
+        .group_by(*service_dims)
+    )
+    await db.execute(
+        insert(CostServiceRollup).from_select(
+            [
+                "org_id",
+                "cloud_account_id",
+                "billing_period",
+                "usage_date",
+                "currency",
+                "provider",
+                "provider_name",
+                "service_name",
+                "service_category",
+                "billed_cost",
+                "effective_cost",
+                "list_cost",
+                "row_count",
+            ],
+            service_select,
         )
     )
     postgres = db.get_bind().dialect.name == "postgresql"
