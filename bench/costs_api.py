@@ -7,8 +7,9 @@ For each size N the script uses the PostgreSQL database ``xplorr_bench_costs_<N>
 ``--server``, default ``postgresql+psycopg://postgres@127.0.0.1:5432``): created and migrated
 when missing, loaded through the real ingest (``bench/ingest.py``'s child process, a Parquet
 file from ``bench/focus_gen.py`` kept in ``--work-dir``) unless it already holds that load (a
-marker table records the rows; ``--reload`` forces it). Data: 13 months from 2025-01-01, three
-accounts' worth of resources in one ``focus`` account of one organization.
+marker table records the rows; ``--reload`` forces it; a reused one is migrated to head).
+Data: 13 months from 2025-01-01, three accounts' worth of resources in one ``focus`` account of
+one organization.
 
 It then starts ``xplorr serve`` (one uvicorn process, loopback, rate limits off, the worker off),
 logs in as the organization's owner, and per case sends a few warm-up requests, then
@@ -277,6 +278,8 @@ def main() -> None:
                 marker = load(database_url, rows, args.work_dir, data_dir)
             else:
                 print(f"reusing {database_url} ({marker['stored']} rows)", file=sys.stderr)
+                # A reused load follows the schema: a new migration's backfill runs here.
+                ingest.migrate(ingest.bench_env(data_dir, database_url))
             for case, range_name, r in run_cases(
                 database_url, data_dir, args.requests, args.concurrency
             ):
