@@ -22,10 +22,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.users import make_org, make_user, token_for
+from tests.mail import Mailbox, start_smtp
 from xplorr.app import create_app, shutdown
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.migrate import upgrade
-from xplorr.core.settings import Settings, normalise_db_url
+from xplorr.core.settings import Settings, SmtpSettings, normalise_db_url
 from xplorr.models_registry import Base
 from xplorr.orgs.models import Org
 from xplorr.users.models import Role, User
@@ -91,8 +92,26 @@ def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
-    return make_settings(db_url, tmp_path)
+def smtp() -> Iterator[tuple[int, Mailbox]]:
+    """A real SMTP server on loopback: (port, mailbox)."""
+    controller, box = start_smtp()
+    yield int(controller.port), box
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp: tuple[int, Mailbox]) -> Mailbox:
+    return smtp[1]
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The app's settings; a test that asks for ``mailbox`` gets SMTP pointed at it."""
+    overrides: dict[str, object] = {}
+    if "mailbox" in request.fixturenames:
+        port, _box = request.getfixturevalue("smtp")
+        overrides["smtp"] = SmtpSettings(host="127.0.0.1", port=port, tls=False)
+    return make_settings(db_url, tmp_path, **overrides)
 
 
 @pytest.fixture

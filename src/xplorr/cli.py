@@ -1,4 +1,4 @@
-"""The ``xplorr`` command: serve, worker, migrate, demo, openapi, user create."""
+"""The ``xplorr`` command: serve, worker, migrate, demo, openapi, outbox, user create."""
 
 import asyncio
 import json
@@ -106,6 +106,18 @@ def openapi() -> None:
 
     settings = Settings(embedded_worker=False)
     typer.echo(json.dumps(create_app(settings).openapi(), indent=2))
+
+
+@app.command()
+def outbox(
+    limit: Annotated[int, typer.Option(help="How many messages, newest first.")] = 20,
+) -> None:
+    """List the newest emails of the outbox with their links (for installations without SMTP)."""
+    from xplorr.core.email import list_outbox_cli
+
+    settings = Settings()
+    for line in asyncio.run(list_outbox_cli(settings, limit)):
+        typer.echo(line)
 
 
 @user_app.command("create")

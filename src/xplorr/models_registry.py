@@ -3,6 +3,7 @@
 from xplorr.audit_log import models as audit_log_models
 from xplorr.auth import models as auth_models
 from xplorr.cloud_accounts import models as cloud_accounts_models
+from xplorr.core import email as email_models
 from xplorr.core.jobs import models as jobs_models
 from xplorr.core.models import Base
 from xplorr.costs import models as costs_models
@@ -17,6 +18,7 @@ __all__ = [
     "auth_models",
     "cloud_accounts_models",
     "costs_models",
+    "email_models",
     "jobs_models",
     "orgs_models",
     "sync_models",

@@ -1,14 +1,24 @@
 from fastapi import APIRouter, Response
 
+from xplorr.auth import lifecycle_service as lifecycle
 from xplorr.auth import service
-from xplorr.auth.deps import CurrentUser
+from xplorr.auth.deps import AdminUser, CurrentUser
 from xplorr.auth.schemas import (
+    AcceptInvitationIn,
     ChangePasswordIn,
+    EmailIn,
+    InvitationStatusOut,
+    InviteIn,
+    InviteOut,
     LoginIn,
     MeOut,
+    MessageOut,
     RefreshIn,
+    ResetPasswordIn,
     SignupIn,
+    TokenIn,
     TokenPair,
+    VerifiedOut,
 )
 from xplorr.core.db import DbSession
 from xplorr.core.deps import Kit
@@ -75,3 +85,76 @@ async def change_password(
     """Change the password (current one required). Every other session of the user is ended."""
     await service.change_password(db, kit, who, body)
     return Response(status_code=204)
+
+
+@router.post("/verify-email", response_model=VerifiedOut, openapi_extra=limit(AUTH_LIMIT, key="ip"))
+async def verify_email(body: TokenIn, db: DbSession) -> VerifiedOut:
+    """Verify the email address with the token from the verification email (single use)."""
+    await lifecycle.verify_email(db, body.token)
+    return VerifiedOut(email_verified=True)
+
+
+@router.post(
+    "/resend-verification",
+    status_code=202,
+    response_model=MessageOut,
+    openapi_extra=limit(AUTH_LIMIT, key="ip"),
+)
+async def resend_verification(body: EmailIn, db: DbSession) -> MessageOut:
+    """Send a new verification email. The answer is the same whether or not the address exists
+    or is already verified."""
+    await lifecycle.request_verification(db, body.email)
+    return MessageOut(message=lifecycle.SENT_VERIFICATION)
+
+
+@router.post(
+    "/forgot-password",
+    status_code=202,
+    response_model=MessageOut,
+    openapi_extra=limit(AUTH_LIMIT, key="ip"),
+)
+async def forgot_password(body: EmailIn, db: DbSession) -> MessageOut:
+    """Email a password reset link (valid 1 hour, single use). The answer is the same whether
+    or not the address exists."""
+    await lifecycle.request_password_reset(db, body.email)
+    return MessageOut(message=lifecycle.SENT_RESET)
+
+
+@router.post("/reset-password", status_code=204, openapi_extra=limit("5/30 minutes", key="ip"))
+async def reset_password(body: ResetPasswordIn, db: DbSession, kit: Kit) -> Response:
+    """Set a new password with a reset token. Every session of the user ends, and every other
+    outstanding reset link stops working."""
+    await lifecycle.reset_password(db, kit, body.token, body.new_password)
+    return Response(status_code=204)
+
+
+@router.post("/invite", status_code=201, response_model=InviteOut)
+async def invite(body: InviteIn, db: DbSession, kit: Kit, who: AdminUser) -> InviteOut:
+    """Invite someone by email with a role and optionally only some cloud accounts (admin).
+
+    The link is valid 7 days. Inviting an address with a pending invitation sends a fresh link
+    (``resent: true``) instead of a second invitation. Only the owner may invite an owner.
+    """
+    return await lifecycle.invite(db, kit.settings, who, body)
+
+
+@router.get(
+    "/invitation/{token}",
+    response_model=InvitationStatusOut,
+    openapi_extra=limit(AUTH_LIMIT, key="ip"),
+)
+async def get_invitation(token: str, db: DbSession) -> InvitationStatusOut:
+    """The status of an invitation (pending, accepted, expired, revoked), who sent it and for
+    which organization. Nothing else about the organization is shown."""
+    return await lifecycle.invitation_info(db, token)
+
+
+@router.post(
+    "/accept-invitation",
+    status_code=201,
+    response_model=TokenPair,
+    openapi_extra=limit(AUTH_LIMIT, key="ip"),
+)
+async def accept_invitation(body: AcceptInvitationIn, db: DbSession, kit: Kit) -> TokenPair:
+    """Accept an invitation: creates the account in the inviting organization and logs it in."""
+    return await lifecycle.accept_invitation(db, kit, body)

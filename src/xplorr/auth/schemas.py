@@ -68,3 +68,60 @@ class TokenPair(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a scheme name)
     expires_in: int
     user: UserOut
+
+
+class TokenIn(_In):
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class EmailIn(_In):
+    email: Annotated[str, Field(min_length=3, max_length=320)]
+
+
+class ResetPasswordIn(_In):
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+    new_password: NewPassword
+
+
+class MessageOut(BaseModel):
+    message: str
+
+
+class VerifiedOut(BaseModel):
+    email_verified: bool
+
+
+class InviteIn(_In):
+    email: EmailStr
+    role: Role
+    account_ids: Annotated[list[uuid.UUID], Field(max_length=500)] | None = None
+
+
+class InvitationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    email: str
+    role: Role
+    account_ids: list[uuid.UUID]
+    status: Literal["pending", "accepted", "expired", "revoked"]
+    invited_by_user_id: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime
+
+
+class InviteOut(InvitationOut):
+    resent: bool
+
+
+class InvitationStatusOut(BaseModel):
+    """What an invitation link shows before login: its status, who invited, to which org."""
+
+    status: Literal["pending", "accepted", "expired", "revoked"]
+    inviter_name: str | None
+    organization_name: str
+
+
+class AcceptInvitationIn(_In):
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    password: NewPassword

@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.auth import lifecycle_service as lifecycle
 from xplorr.auth.models import AuthSession, RefreshToken
 from xplorr.auth.schemas import (
     ChangePasswordIn,
@@ -68,6 +69,7 @@ async def signup(db: AsyncSession, kit: AuthKit, data: SignupIn) -> TokenPair:
         resource_id=org.id,
         resource_name=org.name,
     )
+    await lifecycle.send_verification(db, kit.settings, user)
     return (await start_session(db, kit, user)).pair
 
 
@@ -248,6 +250,7 @@ async def change_password(
         )
     users.check_new_password(data.new_password, user.email, field="new_password")
     user.password_hash = kit.hasher.hash(data.new_password)
+    await lifecycle.expire_reset_tokens(db, user.id)
     await revoke_sessions(db, user.id, reason="password_changed", keep=who.session_id)
     await audit.record(
         db, "user.password_changed", who=who, resource_type="user", resource_id=user.id

@@ -1,10 +1,11 @@
+import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, String
+from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xplorr.core.models import Base, OrgOwned
+from xplorr.core.models import Base, JSONType, OrgOwned
 
 
 class Role(StrEnum):
@@ -51,3 +52,14 @@ class User(OrgOwned, Base):
     @property
     def is_active(self) -> bool:
         return self.status == UserStatus.ACTIVE
+
+
+class NotificationPreference(OrgOwned, Base):
+    """A user's email notification switches (product-notes.md section 25); only the types the
+    user changed are stored, the rest follow the documented defaults."""
+
+    __tablename__ = "notification_preferences"
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    settings: Mapped[dict[str, bool]] = mapped_column(JSONType, default=dict)

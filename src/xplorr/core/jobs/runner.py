@@ -41,7 +41,14 @@ from xplorr.core.settings import Settings
 
 log = structlog.get_logger("xplorr.jobs")
 
-BUILTIN_JOB_MODULES = ("xplorr.auth.jobs", "xplorr.core.jobs.maintenance", "xplorr.sync.jobs")
+BUILTIN_JOB_MODULES = (
+    "xplorr.auth.jobs",
+    "xplorr.core.jobs.maintenance",
+    "xplorr.sync.jobs",
+    "xplorr.core.email",
+    "xplorr.auth.lifecycle_service",
+    "xplorr.orgs.jobs",
+)
 # Below the 10 s most supervisors (docker stop, systemd's default is 90 s) wait before SIGKILL, so
 # unfinished jobs are released rather than left for the reaper.
 SHUTDOWN_GRACE_SECONDS = 8.0

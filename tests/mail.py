@@ -1,0 +1,90 @@
+"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives, and a helper that runs
+the queued jobs (the email sends among them) with a real worker loop."""
+
+import asyncio
+import re
+import socket
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from xplorr.core.db import make_engine
+from xplorr.core.jobs.runner import Worker, load_job_modules
+from xplorr.core.settings import Settings
+
+
+class Mailbox:
+    """aiosmtpd handler: every message accepted is parsed and kept, in arrival order."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.fail_next = 0  # answer 451 to this many DATA commands (transient failure)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.fail_next:
+            self.fail_next -= 1
+            return "451 Try again later"
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        self.messages.append(msg)
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+    def last_to(self, address: str) -> EmailMessage:
+        found = self.to(address)
+        assert found, f"no email to {address}; got {[m['To'] for m in self.messages]}"
+        return found[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_smtp() -> tuple[Controller, Mailbox]:
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    return controller, box
+
+
+def text_of(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def html_of(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def token_in(msg: EmailMessage, path: str) -> str:
+    """The token of the link to ``path`` in the plain-text part."""
+    match = re.search(rf"https?://\S+{re.escape(path)}\?token=([A-Za-z0-9_\-]+)", text_of(msg))
+    assert match, text_of(msg)
+    return match.group(1)
+
+
+async def run_jobs(settings: Settings, rounds: int = 50) -> None:
+    """Run every due job (and the jobs they enqueue) to completion with a real worker loop."""
+    load_job_modules()
+    engine = make_engine(settings.db_url)
+    worker = Worker(settings, engine)
+    try:
+        for _ in range(rounds):
+            await worker.tick()
+            if not worker.running:
+                return
+            await asyncio.gather(*worker.running.values(), return_exceptions=True)
+        raise AssertionError("jobs did not drain")
+    finally:
+        await engine.dispose()
