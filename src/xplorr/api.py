@@ -2,10 +2,22 @@
 
 from fastapi import APIRouter
 
+from xplorr.audit_log.router import router as audit
 from xplorr.auth.router import router as auth
 from xplorr.cloud_accounts.router import router as cloud_accounts
 from xplorr.costs.router import router as costs
+from xplorr.orgs.router import router as organizations
 from xplorr.sync.router import router as sync
 from xplorr.tokens.router import router as tokens
+from xplorr.users.router import router as users
 
-ROUTERS: tuple[APIRouter, ...] = (auth, tokens, cloud_accounts, costs, sync)
+ROUTERS: tuple[APIRouter, ...] = (
+    auth,
+    tokens,
+    cloud_accounts,
+    costs,
+    sync,
+    users,
+    organizations,
+    audit,
+)

@@ -3,11 +3,23 @@
 import re
 import secrets
 import unicodedata
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.auth.models import AuthSession, Invitation
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.core import audit, clock, security
+from xplorr.core.deps import AuthKit
+from xplorr.core.errors import BadRequest
+from xplorr.core.jobs import queue
+from xplorr.core.tenancy import Principal, get_in_org, org_select
+from xplorr.orgs.jobs import PURGE_JOB
 from xplorr.orgs.models import Org
+from xplorr.orgs.schemas import OrgStats, OrgUpdate
+from xplorr.tokens.models import ApiToken
+from xplorr.users.models import User, UserStatus
 
 
 def slugify(name: str) -> str:
@@ -26,3 +38,115 @@ async def create_org(db: AsyncSession, name: str) -> Org:
     db.add(org)
     await db.flush()
     return org
+
+
+async def current(db: AsyncSession, who: Principal) -> Org:
+    return await db.get_one(Org, who.org_id)
+
+
+async def rename(db: AsyncSession, who: Principal, data: OrgUpdate) -> Org:
+    org = await current(db, who)
+    if data.name != org.name:
+        old, org.name = org.name, data.name
+        await audit.record(
+            db,
+            "org.updated",
+            who=who,
+            resource_type="organization",
+            resource_id=org.id,
+            resource_name=org.name,
+            details={"field": "name", "from": old, "to": org.name},
+        )
+    await db.flush()
+    return org
+
+
+async def set_require_2fa(db: AsyncSession, who: Principal, required: bool) -> Org:
+    """Store the flag; enforcing it at login arrives with two-factor authentication."""
+    org = await current(db, who)
+    if org.require_2fa != required:
+        org.require_2fa = required
+        await audit.record(
+            db,
+            "org.require_2fa_changed",
+            who=who,
+            resource_type="organization",
+            resource_id=org.id,
+            resource_name=org.name,
+            details={"required": required},
+        )
+    await db.flush()
+    return org
+
+
+async def _count(db: AsyncSession, stmt: Select[Any]) -> int:
+    return int(await db.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+
+async def stats(db: AsyncSession, who: Principal) -> OrgStats:
+    from xplorr.auth.lifecycle_service import pending_invitations_stmt
+
+    users = org_select(User, who).with_only_columns(User.id)
+    accounts = org_select(CloudAccount, who)
+    last_sync = await db.scalar(accounts.with_only_columns(func.max(CloudAccount.last_synced_at)))
+    return OrgStats(
+        users=await _count(db, users),
+        active_users=await _count(db, users.where(User.status == UserStatus.ACTIVE)),
+        pending_invitations=await _count(
+            db, (await pending_invitations_stmt(who)).with_only_columns(Invitation.id)
+        ),
+        cloud_accounts=await _count(db, accounts.with_only_columns(CloudAccount.id)),
+        last_sync_at=last_sync,
+        month_to_date_spend=None,
+        currency=None,
+    )
+
+
+CONFIRM_HEADER = "x-confirm-close"
+CONFIRM_VALUE = "DELETE_MY_ORGANIZATION"
+
+
+async def close(
+    db: AsyncSession, kit: AuthKit, who: Principal, confirm: str | None, password: str
+) -> None:
+    """Close the organization (owner): check the confirmation header and the owner's password,
+    end every login and API token and deactivate every user at once, then leave the deletion of
+    every row to the ``orgs.purge`` job. One audit record outside the organization stays."""
+    if confirm != CONFIRM_VALUE:
+        raise BadRequest(
+            f"Send the header {CONFIRM_HEADER}: {CONFIRM_VALUE} to close the organization.",
+            code="CONFIRMATION_REQUIRED",
+        )
+    owner = await get_in_org(db, User, who.user_id, who)
+    if not security.verify_password(kit.hasher, owner.password_hash, password):
+        raise BadRequest("The current password is not correct.", code="INVALID_CURRENT_PASSWORD")
+    org = await current(db, who)
+    now = clock.now()
+    await db.execute(
+        update(AuthSession)
+        .where(AuthSession.org_id == who.org_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now, revoke_reason="org_closed")
+    )
+    await db.execute(
+        update(ApiToken)
+        .where(ApiToken.org_id == who.org_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await db.execute(
+        update(User).where(User.org_id == who.org_id).values(status=UserStatus.DEACTIVATED)
+    )
+    # Outside the org (org_id NULL), so the purge's cascade keeps it.
+    await audit.record(
+        db,
+        "platform.org_deleted",
+        org_id=None,
+        actor_user_id=None,
+        actor_email=who.email,
+        resource_type="organization",
+        resource_id=org.id,
+        resource_name=org.name,
+        details={"org_slug": org.slug, "closed_by_user_id": str(who.user_id)},
+    )
+    await queue.enqueue(
+        db, PURGE_JOB, {"org_id": str(org.id)}, org_id=None, key=f"{PURGE_JOB}:{org.id}"
+    )

@@ -1,14 +1,28 @@
 """Users of an organization."""
 
+import uuid
+
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xplorr.core import security
-from xplorr.core.errors import Conflict, ValidationFailed
+from xplorr.cloud_accounts.models import AccountGrant, CloudAccount
+from xplorr.core import audit, clock, security
+from xplorr.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from xplorr.core.tenancy import Principal, get_in_org, org_select
 from xplorr.orgs.models import Org
-from xplorr.users.models import Role, User
+from xplorr.tokens.models import ApiToken
+from xplorr.users.models import NotificationPreference, Role, User, UserStatus
+from xplorr.users.schemas import (
+    AccountBrief,
+    AvailableAccountsOut,
+    GrantIn,
+    NotificationPreferences,
+    NotificationPreferencesUpdate,
+    UserAccountsOut,
+    UserUpdate,
+)
 
 
 def normalise_email(email: str) -> str:
@@ -51,3 +65,206 @@ async def create_user(
     except IntegrityError as exc:
         raise Conflict("An account with this email already exists.", code="EMAIL_TAKEN") from exc
     return user
+
+
+# --- team management (admin) and self-service -----------------------------------------------
+
+
+def visible_users(who: Principal) -> Select[User]:
+    """Owners and admins see the whole organization; members and viewers only themselves."""
+    stmt = org_select(User, who)
+    if not who.is_admin:
+        stmt = stmt.where(User.id == who.user_id)
+    return stmt.order_by(User.created_at, User.id)
+
+
+async def get_visible_user(
+    db: AsyncSession, who: Principal, user_id: uuid.UUID, *, for_update: bool = False
+) -> User:
+    if not who.is_admin and user_id != who.user_id:
+        raise NotFound.of("User", user_id)  # another member is invisible, not forbidden
+    return await get_in_org(db, User, user_id, who, for_update=for_update)
+
+
+async def _active_owners(db: AsyncSession, who: Principal) -> int:
+    stmt = org_select(User, who).where(User.role == Role.OWNER, User.status == UserStatus.ACTIVE)
+    return int(
+        await db.scalar(
+            select(func.count()).select_from(stmt.with_only_columns(User.id).subquery())
+        )
+        or 0
+    )
+
+
+async def update_user(
+    db: AsyncSession, who: Principal, user_id: uuid.UUID, data: UserUpdate
+) -> User:
+    """Name: the user themselves or an owner/admin. Role: owner/admin only; an admin neither
+    grants nor takes away ``owner``; the last active owner keeps the role."""
+    user = await get_visible_user(db, who, user_id, for_update=True)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "role" in changes and changes["role"] != user.role:
+        new_role: Role = changes["role"]
+        if not who.is_admin:
+            raise Forbidden("Only an owner or admin can change roles.")
+        if who.role != Role.OWNER and Role.OWNER in (new_role, user.role):
+            raise Forbidden("Only the owner can grant or take away the owner role.")
+        if user.role == Role.OWNER and await _active_owners(db, who) <= 1:
+            raise Conflict("The organization's last owner cannot be demoted.", code="LAST_OWNER")
+        old = user.role
+        user.role = new_role
+        await audit.record(
+            db,
+            "user.role_changed",
+            who=who,
+            resource_type="user",
+            resource_id=user.id,
+            resource_name=user.email,
+            details={"from": old.value, "to": new_role.value},
+        )
+    if "name" in changes and changes["name"].strip() != user.name:
+        user.name = changes["name"].strip()
+        await audit.record(
+            db,
+            "user.updated",
+            who=who,
+            resource_type="user",
+            resource_id=user.id,
+            resource_name=user.email,
+            details={"fields": ["name"]},
+        )
+    await db.flush()
+    return user
+
+
+async def deactivate_user(db: AsyncSession, who: Principal, user_id: uuid.UUID) -> None:
+    """Deactivate: every login and API token of the user stops working at once. An admin
+    cannot deactivate an owner; the last active owner cannot be removed. Repeating is a no-op."""
+    from xplorr.auth.service import revoke_sessions
+
+    user = await get_in_org(db, User, user_id, who, for_update=True)
+    if user.role == Role.OWNER:
+        if who.role != Role.OWNER:
+            raise Forbidden("Only the owner can deactivate an owner.")
+        if user.is_active and await _active_owners(db, who) <= 1:
+            raise Conflict("The organization's last owner cannot be removed.", code="LAST_OWNER")
+    if not user.is_active:
+        return
+    user.status = UserStatus.DEACTIVATED
+    await revoke_sessions(db, user.id, reason="deactivated")
+    await db.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+    await audit.record(
+        db,
+        "user.deactivated",
+        who=who,
+        resource_type="user",
+        resource_id=user.id,
+        resource_name=user.email,
+    )
+
+
+def _brief(account: CloudAccount) -> AccountBrief:
+    return AccountBrief.model_validate(account)
+
+
+async def available_accounts(db: AsyncSession, who: Principal) -> AvailableAccountsOut:
+    rows = await db.scalars(org_select(CloudAccount, who).order_by(CloudAccount.name))
+    return AvailableAccountsOut(data=[_brief(a) for a in rows.all()])
+
+
+async def user_accounts(db: AsyncSession, who: Principal, user_id: uuid.UUID) -> UserAccountsOut:
+    user = await get_in_org(db, User, user_id, who)
+    rows = await db.scalars(
+        org_select(CloudAccount, who)
+        .join(AccountGrant, AccountGrant.cloud_account_id == CloudAccount.id)
+        .where(AccountGrant.user_id == user.id)
+        .order_by(CloudAccount.name)
+    )
+    accounts = [_brief(a) for a in rows.all()]
+    return UserAccountsOut(user_id=user.id, all_accounts=not accounts, accounts=accounts)
+
+
+async def grant_accounts(
+    db: AsyncSession, who: Principal, user_id: uuid.UUID, data: GrantIn
+) -> UserAccountsOut:
+    """Limit the user to these accounts (added to their existing grants; idempotent)."""
+    user = await get_in_org(db, User, user_id, who, for_update=True)
+    existing = set(
+        (
+            await db.scalars(
+                org_select(AccountGrant, who)
+                .where(AccountGrant.user_id == user.id)
+                .with_only_columns(AccountGrant.cloud_account_id)
+            )
+        ).all()
+    )
+    for account_id in dict.fromkeys(data.account_ids):
+        account = await get_in_org(db, CloudAccount, account_id, who)
+        if account.id in existing:
+            continue
+        db.add(AccountGrant(org_id=who.org_id, user_id=user.id, cloud_account_id=account.id))
+        await audit.record(
+            db,
+            "user.access_granted",
+            who=who,
+            resource_type="user",
+            resource_id=user.id,
+            resource_name=user.email,
+            details={"cloud_account_id": str(account.id), "cloud_account_name": account.name},
+        )
+    await db.flush()
+    return await user_accounts(db, who, user.id)
+
+
+async def revoke_account(
+    db: AsyncSession, who: Principal, user_id: uuid.UUID, account_id: uuid.UUID
+) -> None:
+    user = await get_in_org(db, User, user_id, who)
+    grant = await db.scalar(
+        org_select(AccountGrant, who).where(
+            AccountGrant.user_id == user.id, AccountGrant.cloud_account_id == account_id
+        )
+    )
+    if grant is None:
+        raise NotFound.of("AccountGrant", account_id)
+    await db.delete(grant)
+    await audit.record(
+        db,
+        "user.access_revoked",
+        who=who,
+        resource_type="user",
+        resource_id=user.id,
+        resource_name=user.email,
+        details={"cloud_account_id": str(account_id)},
+    )
+
+
+async def notification_preferences(db: AsyncSession, who: Principal) -> NotificationPreferences:
+    row = await db.scalar(
+        org_select(NotificationPreference, who).where(NotificationPreference.user_id == who.user_id)
+    )
+    stored = {k: v for k, v in (row.settings if row else {}).items() if k in _PREF_KEYS}
+    return NotificationPreferences(**stored)
+
+
+async def update_notification_preferences(
+    db: AsyncSession, who: Principal, data: NotificationPreferencesUpdate
+) -> NotificationPreferences:
+    row = await db.scalar(
+        org_select(NotificationPreference, who)
+        .where(NotificationPreference.user_id == who.user_id)
+        .with_for_update()
+    )
+    if row is None:
+        row = NotificationPreference(org_id=who.org_id, user_id=who.user_id, settings={})
+        db.add(row)
+    row.settings = {**row.settings, **data.model_dump(exclude_unset=True, exclude_none=True)}
+    await db.flush()
+    return await notification_preferences(db, who)
+
+
+_PREF_KEYS = frozenset(NotificationPreferences.model_fields)

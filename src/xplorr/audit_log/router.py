@@ -1,0 +1,72 @@
+"""The audit log API (admin): list with filters, the distinct actions, CSV export."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from xplorr.audit_log import service
+from xplorr.audit_log.schemas import AuditActionsOut, AuditOut
+from xplorr.auth.deps import AdminUser
+from xplorr.core import clock
+from xplorr.core.db import DbSession
+from xplorr.core.pagination import Page, Pagination, paginate
+from xplorr.core.ratelimit import limit
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+EXPORT_LIMIT = "10/15 minutes"  # the reference's "Report Generation" class: exports are costly
+
+
+def audit_filter(
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    user_email: Annotated[str | None, Query(max_length=320)] = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+) -> service.AuditFilter:
+    """``from``/``to`` are ISO 8601 timestamps; without an offset they are read as UTC."""
+    return service.AuditFilter(
+        action=action, user_email=user_email, since=_utc(since), until=_utc(until)
+    )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=clock.now().tzinfo)
+
+
+Filter = Annotated[service.AuditFilter, Depends(audit_filter)]
+
+
+@router.get("", response_model=Page[AuditOut])
+async def list_audit_logs(
+    db: DbSession, who: AdminUser, page: Pagination, f: Filter
+) -> Page[AuditOut]:
+    """Audit entries of the organization, newest first (admin). Filters: ``action``,
+    ``user_email``, ``from``, ``to``."""
+    return await paginate(db, service.entries(who, f), page, service.to_out)
+
+
+@router.get("/actions", response_model=AuditActionsOut)
+async def list_audit_actions(db: DbSession, who: AdminUser) -> AuditActionsOut:
+    """The distinct action names recorded for the organization (filter dropdown; admin)."""
+    return await service.actions(db, who)
+
+
+@router.get(
+    "/export",
+    response_class=Response,
+    openapi_extra=limit(EXPORT_LIMIT),
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def export_audit_logs(db: DbSession, who: AdminUser, f: Filter) -> Response:
+    """Export the audit entries as CSV (at most 10,000, newest first; same filters as the list;
+    admin). Text cells that a spreadsheet would evaluate are prefixed with ``'``."""
+    body = await service.export_csv(db, who, f)
+    stamp = clock.now().strftime("%Y%m%d-%H%M%S")
+    return Response(
+        content=body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="xplorr-audit-{stamp}.csv"'},
+    )
