@@ -30,6 +30,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("users/service.py", "find_by_email"): "login: email is unique across organizations",
     ("sync/service.py", "enqueue_sync"): "the queued run of an account already resolved in its "
     "org (by get_in_org, or by the fan-out job's org); the schedule has no principal",
+    ("auth/lifecycle_service.py", "_use_token"): "an emailed token names its user; no principal",
+    ("auth/lifecycle_service.py", "_invitation_by_token"): "the invitation token is the key",
+    ("auth/lifecycle_service.py", "invitation_info"): "reads the inviter of that invitation",
+    ("auth/lifecycle_service.py", "accept_invitation"): "the spent token names its invitation",
 }
 
 

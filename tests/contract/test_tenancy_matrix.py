@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,15 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import make_account
+from tests.factories.users import make_user
 from xplorr.app import create_app
-from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.auth.models import Invitation
+from xplorr.cloud_accounts.models import AccountGrant, CloudAccount, Provider
 from xplorr.core import clock, security
 from xplorr.core.jobs.models import Job
 from xplorr.core.settings import Settings
 from xplorr.orgs.models import Org
 from xplorr.sync.models import SyncRun
 from xplorr.tokens.models import ApiToken
-from xplorr.users.models import User
+from xplorr.users.models import Role, User
 
 Make = Callable[[AsyncSession, Org, User], Awaitable[uuid.UUID]]
 Snapshot = Callable[[AsyncSession, uuid.UUID], Awaitable[dict[str, Any]]]
@@ -73,12 +76,64 @@ async def _account_and_syncs(db: AsyncSession, ident: uuid.UUID) -> dict[str, An
     }
 
 
+async def _make_user(db: AsyncSession, org: Org, user: User) -> uuid.UUID:
+    member = await make_user(db, org, role=Role.MEMBER)
+    return member.id
+
+
+async def _make_granted_user(db: AsyncSession, org: Org, user: User) -> uuid.UUID:
+    """A member of org A with a grant; the route gets the member's id for every path id (the
+    account id included), so org B reaches neither the user nor the grant."""
+    member = await make_user(db, org, role=Role.MEMBER)
+    account = CloudAccount(
+        org_id=org.id,
+        provider=Provider.AWS,
+        name="org A account",
+        provider_account_id=f"a-{uuid.uuid4().hex[:8]}",
+        credentials_encrypted=b"x",
+    )
+    db.add(account)
+    await db.flush()
+    db.add(AccountGrant(org_id=org.id, user_id=member.id, cloud_account_id=account.id))
+    await db.commit()
+    return member.id
+
+
+async def _user_with_grants(db: AsyncSession, ident: uuid.UUID) -> dict[str, Any]:
+    row = await _row(User, db, ident)
+    grants = (await db.scalars(select(AccountGrant.id).where(AccountGrant.user_id == ident))).all()
+    return {**row, "grants": sorted(grants)}
+
+
+async def _make_invitation(db: AsyncSession, org: Org, user: User) -> uuid.UUID:
+    """The invitation route takes the emailed token, not an id: an invitation's id (what the
+    matrix sends) must not work as its token."""
+    inv = Invitation(
+        org_id=org.id,
+        email=f"invitee-{uuid.uuid4().hex[:6]}@a.example.com",
+        role="member",
+        account_ids=[],
+        invited_by_user_id=user.id,
+        token_sha256=security.sha256_hex(security.new_opaque_token()),
+        expires_at=clock.now() + timedelta(days=7),
+    )
+    db.add(inv)
+    await db.commit()
+    return inv.id
+
+
 CASES: dict[str, Case] = {
     "/api/v1/tokens/{token_id}": Case(_make_api_token, lambda db, i: _row(ApiToken, db, i)),
     "/api/v1/cloud-accounts/{account_id}": Case(
         _make_cloud_account, lambda db, i: _row(CloudAccount, db, i)
     ),
     "/api/v1/sync/{account_id}": Case(_make_cloud_account, _account_and_syncs),
+    "/api/v1/users/{user_id}": Case(_make_user, lambda db, i: _row(User, db, i)),
+    "/api/v1/users/{user_id}/accounts": Case(_make_granted_user, _user_with_grants),
+    "/api/v1/users/{user_id}/accounts/{account_id}": Case(_make_granted_user, _user_with_grants),
+    "/api/v1/auth/invitation/{token}": Case(
+        _make_invitation, lambda db, i: _row(Invitation, db, i)
+    ),
 }
 
 METHODS = ("get", "put", "patch", "delete", "post")

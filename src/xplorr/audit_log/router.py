@@ -1,6 +1,6 @@
 """The audit log API (admin): list with filters, the distinct actions, CSV export."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -10,6 +10,7 @@ from xplorr.audit_log.schemas import AuditActionsOut, AuditOut
 from xplorr.auth.deps import AdminUser
 from xplorr.core import clock
 from xplorr.core.db import DbSession
+from xplorr.core.errors import ValidationFailed
 from xplorr.core.pagination import Page, Pagination, paginate
 from xplorr.core.ratelimit import limit
 
@@ -18,22 +19,36 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 EXPORT_LIMIT = "10/15 minutes"  # the reference's "Report Generation" class: exports are costly
 
 
+# ISO 8601 date or date-time; numbers (which pydantic would read as Unix time) are refused.
+_ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+
+
 def audit_filter(
     action: Annotated[str | None, Query(max_length=64)] = None,
     user_email: Annotated[str | None, Query(max_length=320)] = None,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: Annotated[str | None, Query(alias="from", pattern=_ISO, max_length=40)] = None,
+    until: Annotated[str | None, Query(alias="to", pattern=_ISO, max_length=40)] = None,
 ) -> service.AuditFilter:
-    """``from``/``to`` are ISO 8601 timestamps; without an offset they are read as UTC."""
+    """``from``/``to`` are ISO 8601 dates or timestamps; without an offset they are UTC."""
     return service.AuditFilter(
-        action=action, user_email=user_email, since=_utc(since), until=_utc(until)
+        action=action,
+        user_email=user_email,
+        since=_parse(since, "from"),
+        until=_parse(until, "to"),
     )
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=clock.now().tzinfo)
+def _parse(value: str | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"Invalid {field}: not an ISO 8601 timestamp.",
+            details=[{"field": field, "message": "Not an ISO 8601 timestamp."}],
+        ) from exc
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 Filter = Annotated[service.AuditFilter, Depends(audit_filter)]

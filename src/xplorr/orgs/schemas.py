@@ -3,7 +3,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StrictBool
 
 # Money leaves the API as a JSON number, computed from Decimal (never float arithmetic).
 MoneyOut = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
@@ -25,7 +25,7 @@ class OrgUpdate(BaseModel):
 
 class Require2faIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    required: bool
+    required: StrictBool
 
 
 class OrgStats(BaseModel):

@@ -60,13 +60,13 @@ async def update_notification_preferences(
     return await service.update_notification_preferences(db, who, body)
 
 
-@router.get("/{user_id}", response_model=UserOut)
+@router.get("/{user_id:uuid}", response_model=UserOut)
 async def get_user(user_id: uuid.UUID, db: DbSession, who: CurrentUser) -> UserOut:
     """One user. Members and viewers can read only themselves (others answer 404)."""
     return UserOut.model_validate(await service.get_visible_user(db, who, user_id))
 
 
-@router.patch("/{user_id}", response_model=UserOut)
+@router.patch("/{user_id:uuid}", response_model=UserOut)
 async def update_user(
     user_id: uuid.UUID, body: UserUpdate, db: DbSession, who: CurrentUser
 ) -> UserOut:
@@ -78,7 +78,7 @@ async def update_user(
     return UserOut.model_validate(await service.update_user(db, who, user_id, body))
 
 
-@router.delete("/{user_id}", status_code=204)
+@router.delete("/{user_id:uuid}", status_code=204)
 async def deactivate_user(user_id: uuid.UUID, db: DbSession, who: AdminUser) -> Response:
     """Deactivate a user (admin): their logins and API tokens stop working at once. The last
     owner cannot be removed."""
@@ -86,13 +86,13 @@ async def deactivate_user(user_id: uuid.UUID, db: DbSession, who: AdminUser) -> 
     return Response(status_code=204)
 
 
-@router.get("/{user_id}/accounts", response_model=UserAccountsOut)
+@router.get("/{user_id:uuid}/accounts", response_model=UserAccountsOut)
 async def list_user_accounts(user_id: uuid.UUID, db: DbSession, who: AdminUser) -> UserAccountsOut:
     """The cloud accounts a user is limited to; ``all_accounts`` when there is no grant (admin)."""
     return await service.user_accounts(db, who, user_id)
 
 
-@router.post("/{user_id}/accounts", response_model=UserAccountsOut)
+@router.post("/{user_id:uuid}/accounts", response_model=UserAccountsOut)
 async def grant_user_accounts(
     user_id: uuid.UUID, body: GrantIn, db: DbSession, who: AdminUser
 ) -> UserAccountsOut:
@@ -100,7 +100,7 @@ async def grant_user_accounts(
     return await service.grant_accounts(db, who, user_id, body)
 
 
-@router.delete("/{user_id}/accounts/{account_id}", status_code=204)
+@router.delete("/{user_id:uuid}/accounts/{account_id:uuid}", status_code=204)
 async def revoke_user_account(
     user_id: uuid.UUID, account_id: uuid.UUID, db: DbSession, who: AdminUser
 ) -> Response:

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from xplorr.cloud_accounts.models import Provider
 from xplorr.users.models import Role
@@ -37,7 +37,7 @@ class UserAccountsOut(BaseModel):
 
 class GrantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    account_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=500)]
+    account_ids: Annotated[list[uuid.UUID], Field(max_length=500)] = []
 
 
 class NotificationPreferences(BaseModel):
@@ -56,11 +56,11 @@ class NotificationPreferences(BaseModel):
 
 class NotificationPreferencesUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    welcome: bool | None = None
-    sync_complete: bool | None = None
-    sync_failed: bool | None = None
-    anomaly_detected: bool | None = None
-    budget_alert: bool | None = None
-    projected_overrun: bool | None = None
-    weekly_digest: bool | None = None
-    ri_sp_expiration: bool | None = None
+    welcome: StrictBool | None = None
+    sync_complete: StrictBool | None = None
+    sync_failed: StrictBool | None = None
+    anomaly_detected: StrictBool | None = None
+    budget_alert: StrictBool | None = None
+    projected_overrun: StrictBool | None = None
+    weekly_digest: StrictBool | None = None
+    ri_sp_expiration: StrictBool | None = None

@@ -193,6 +193,11 @@ async def grant_accounts(
 ) -> UserAccountsOut:
     """Limit the user to these accounts (added to their existing grants; idempotent)."""
     user = await get_in_org(db, User, user_id, who, for_update=True)
+    if not data.account_ids:
+        raise ValidationFailed(
+            "Name at least one cloud account.",
+            details=[{"field": "account_ids", "message": "At least one account id."}],
+        )
     existing = set(
         (
             await db.scalars(
