@@ -1,0 +1,224 @@
+"""/organizations: read, rename, stats, the 2FA flag, and closing an organization (every row of
+it gone through the foreign-key cascade, other organizations untouched, one audit record kept)."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import ForeignKey, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.conftest import ClientFor
+from tests.factories.accounts import grant, make_account
+from tests.factories.users import DEFAULT_PASSWORD, make_user
+from tests.mail import run_jobs
+from xplorr.audit_log.models import AuditEntry
+from xplorr.core import clock, security
+from xplorr.core.settings import Settings
+from xplorr.models_registry import Base
+from xplorr.orgs.models import Org
+from xplorr.tokens.models import ApiToken
+from xplorr.users.models import Role, User
+
+CLOSE = {"x-confirm-close": "DELETE_MY_ORGANIZATION"}
+
+
+class TestCurrent:
+    async def test_read_and_rename(
+        self, client_for: ClientFor, admin: User, member: User, org: Org, db: AsyncSession
+    ) -> None:
+        r = await client_for(member).get("/organizations/current")
+        assert r.json()["name"] == "Acme"
+        assert r.json()["require_2fa"] is False
+        r = await client_for(admin).patch("/organizations/current", json={"name": " Acme Corp "})
+        assert (r.status_code, r.json()["name"], r.json()["slug"]) == (200, "Acme Corp", org.slug)
+        r = await client_for(member).patch("/organizations/current", json={"name": "Mine"})
+        assert r.status_code == 403
+        assert (await client_for(None).get("/organizations/current")).status_code == 401
+        assert await db.scalar(select(AuditEntry.id).where(AuditEntry.action == "org.updated"))
+
+    @pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": "x", "slug": "y"}])
+    async def test_bad_rename(self, client_for: ClientFor, admin: User, body) -> None:
+        r = await client_for(admin).patch("/organizations/current", json=body)
+        assert (r.status_code, r.json()["error"]["code"]) == (422, "VALIDATION_ERROR")
+
+    async def test_require_2fa_flag(
+        self, client_for: ClientFor, admin: User, viewer: User, db: AsyncSession, org: Org
+    ) -> None:
+        r = await client_for(admin).patch("/organizations/require-2fa", json={"required": True})
+        assert (r.status_code, r.json()["require_2fa"]) == (200, True)
+        db.expire_all()
+        assert (await db.get_one(Org, org.id)).require_2fa is True
+        r = await client_for(viewer).patch("/organizations/require-2fa", json={"required": False})
+        assert r.status_code == 403
+        r = await client_for(admin).patch("/organizations/require-2fa", json={"required": "yes"})
+        assert r.status_code == 422
+
+
+class TestStats:
+    async def test_counts_and_last_sync(
+        self,
+        client_for: ClientFor,
+        admin: User,
+        member: User,
+        org: Org,
+        other_org: Org,
+        db: AsyncSession,
+    ) -> None:
+        prod = await make_account(db, org, "prod")
+        await make_account(db, org, "dev")
+        await make_account(db, other_org, "theirs")
+        synced = clock.now() - timedelta(hours=2)
+        prod.last_synced_at = synced
+        await db.commit()
+        await client_for(admin).post("/auth/invite", json={"email": "n@acme.io", "role": "viewer"})
+        r = await client_for(admin).get("/organizations/stats")
+        assert r.status_code == 200
+        body = r.json()
+        assert (body["users"], body["active_users"], body["cloud_accounts"]) == (2, 2, 2)
+        assert body["pending_invitations"] == 1
+        assert body["last_sync_at"].startswith(synced.isoformat()[:19])
+        assert body["month_to_date_spend"] is None
+        assert (await client_for(member).get("/organizations/stats")).status_code == 403
+
+
+async def _org_rows(db: AsyncSession, org_id) -> dict[str, int]:
+    """Rows of every table with an ``org_id`` column that belong to ``org_id``."""
+    counts = {}
+    for table in Base.metadata.sorted_tables:
+        if "org_id" in table.c:
+            n = await db.scalar(
+                select(func.count()).select_from(table).where(table.c.org_id == org_id)
+            )
+            counts[table.name] = int(n or 0)
+    return counts
+
+
+def test_every_foreign_key_cascades_or_nulls() -> None:
+    """Deleting the ``orgs`` row must take every tenant row with it: each foreign key either
+    cascades or sets NULL, and every ``org_id`` column cascades from ``orgs``."""
+    for table in Base.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            assert isinstance(fk, ForeignKey)
+            assert fk.ondelete in {"CASCADE", "SET NULL"}, f"{table.name}.{fk.parent.name}"
+        if "org_id" in table.c:
+            fks = list(table.c.org_id.foreign_keys)
+            assert fks, f"{table.name}.org_id has no foreign key"
+            assert fks[0].column.table.name == "orgs"
+            assert fks[0].ondelete == "CASCADE", table.name
+
+
+class TestClose:
+    async def _populate(self, db: AsyncSession, org: Org, owner: User) -> None:
+        member = await make_user(db, org, role=Role.MEMBER)
+        account = await make_account(db, org)
+        await grant(db, member, account)
+        raw = security.new_api_token()
+        db.add(
+            ApiToken(
+                org_id=org.id,
+                user_id=owner.id,
+                name="ci",
+                prefix=raw[:13],
+                token_sha256=security.sha256_hex(raw),
+                created_at=clock.now(),
+            )
+        )
+        await db.commit()
+
+    async def test_close_deletes_the_org_and_nothing_else(
+        self,
+        client_for: ClientFor,
+        owner: User,
+        org: Org,
+        other_org: Org,
+        other_admin: User,
+        settings: Settings,
+        db: AsyncSession,
+    ) -> None:
+        await self._populate(db, org, owner)
+        await make_account(db, other_org, "theirs")
+        await client_for(owner).patch("/users/notification-preferences", json={"welcome": False})
+        await client_for(owner).post("/auth/invite", json={"email": "i@acme.io", "role": "viewer"})
+        other_before = await _org_rows(db, other_org.id)
+        mine = await _org_rows(db, org.id)
+        assert mine["users"] == 2
+        assert mine["cloud_accounts"] == 1
+        assert mine["user_account_grants"] == 1
+        assert mine["api_tokens"] == 1
+        assert mine["invitations"] == 1
+        r = await client_for(owner).request(
+            "DELETE", "/organizations/close", json={"password": DEFAULT_PASSWORD}, headers=CLOSE
+        )
+        assert r.status_code == 202, r.text
+        # Every login and token of the org is dead before the purge runs.
+        assert (await client_for(owner).get("/auth/me")).status_code == 401
+        login = await client_for(None).post(
+            "/auth/login", json={"email": owner.email, "password": DEFAULT_PASSWORD}
+        )
+        assert login.status_code == 401
+        await run_jobs(settings)
+        db.expire_all()
+        assert await db.get(Org, org.id) is None
+        after = await _org_rows(db, org.id)
+        assert not any(after.values()), after
+        assert await _org_rows(db, other_org.id) == other_before
+        assert (await client_for(other_admin).get("/users")).json()["total"] == 1
+        kept = (
+            await db.scalars(select(AuditEntry).where(AuditEntry.action == "platform.org_deleted"))
+        ).all()
+        assert len(kept) == 1
+        assert kept[0].org_id is None
+        assert kept[0].resource_id == str(org.id)
+        assert kept[0].actor_email == owner.email
+        # Repeating is harmless: the token is dead, the job finds nothing left.
+        again = await client_for(owner).request(
+            "DELETE", "/organizations/close", json={"password": DEFAULT_PASSWORD}, headers=CLOSE
+        )
+        assert again.status_code == 401
+        await run_jobs(settings)
+
+    async def test_refusals_leave_everything(
+        self,
+        client_for: ClientFor,
+        owner: User,
+        admin: User,
+        org: Org,
+        settings: Settings,
+        db: AsyncSession,
+    ) -> None:
+        good = {"password": DEFAULT_PASSWORD}
+        r = await client_for(owner).request("DELETE", "/organizations/close", json=good)
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "CONFIRMATION_REQUIRED")
+        r = await client_for(owner).request(
+            "DELETE", "/organizations/close", json=good, headers={"x-confirm-close": "yes"}
+        )
+        assert r.status_code == 400
+        r = await client_for(owner).request(
+            "DELETE", "/organizations/close", json={"password": "wrong one"}, headers=CLOSE
+        )
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "INVALID_CURRENT_PASSWORD")
+        r = await client_for(admin).request(
+            "DELETE", "/organizations/close", json=good, headers=CLOSE
+        )
+        assert r.status_code == 403
+        r = await client_for(owner).request(
+            "DELETE", "/organizations/close", json={}, headers=CLOSE
+        )
+        assert r.status_code == 422
+        assert (await client_for(None).delete("/organizations/close")).status_code == 401
+        await run_jobs(settings)
+        db.expire_all()
+        assert await db.get(Org, org.id) is not None
+        assert (await client_for(owner).get("/auth/me")).status_code == 200
+
+
+async def test_sqlite_enforces_foreign_keys_in_the_worker(settings: Settings) -> None:
+    """The purge relies on ON DELETE CASCADE; SQLite only honours it with foreign_keys=ON."""
+    if not settings.is_sqlite:
+        pytest.skip("SQLite only")
+    from xplorr.core.db import make_engine
+
+    engine = make_engine(settings.db_url)
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+    await engine.dispose()
