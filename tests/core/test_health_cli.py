@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -94,11 +95,23 @@ def test_worker_logs_never_print_the_database_password(tmp_path: Path) -> None:
             "XPLORR_JOB_POLL_SECONDS": "0.2",
         },
     )
-    try:
-        out, _ = proc.communicate(timeout=3)
-    except subprocess.TimeoutExpired:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=15)
+    # Wait for the failure itself rather than a fixed time: a worker still importing when it
+    # gets SIGTERM dies without a word, which would say nothing about what it logs.
+    seen: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if "worker_tick_failed" in line:
+                return
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    proc.terminate()
+    rest, _ = proc.communicate(timeout=15)
+    out = "".join(seen) + rest
     assert "worker_tick_failed" in out
     assert "s3cr3t-pw-value" not in out
 

@@ -17,7 +17,6 @@ from email.utils import make_msgid
 from enum import StrEnum
 from typing import Any
 
-import aiosmtplib
 import structlog
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import Enum, ForeignKey, String, Text, select
@@ -136,6 +135,8 @@ def _sender_domain(sender: str) -> str:
 
 async def deliver(smtp: SmtpSettings, message: EmailMessage) -> None:
     """Hand one message to the SMTP server; raises on any failure (the job retries)."""
+    import aiosmtplib  # imported on first send: workers start faster
+
     assert smtp.host is not None
     await aiosmtplib.send(
         message,
