@@ -8,11 +8,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
+from tests.factories.cloud_accounts import make_account
 from tests.factories.users import DEFAULT_PASSWORD, make_user, session_of
 from tests.mail import Mailbox, run_jobs, text_of, token_in
 from xplorr.audit_log.models import AuditEntry
 from xplorr.auth.models import AuthSession, Invitation, OneTimeToken, TokenPurpose
-from xplorr.cloud_accounts.models import AccountGrant, CloudAccount, Provider
+from xplorr.cloud_accounts.models import AccountGrant
 from xplorr.core import clock, security
 from xplorr.core.settings import Settings
 from xplorr.orgs.models import Org
@@ -30,19 +31,6 @@ NEW_PASSWORD = "another quite long passphrase 7"
 async def _actions(db: AsyncSession) -> list[str]:
     db.expire_all()
     return list((await db.scalars(select(AuditEntry.action))).all())
-
-
-async def make_account(db: AsyncSession, org: Org, name: str = "prod") -> CloudAccount:
-    account = CloudAccount(
-        org_id=org.id,
-        provider=Provider.AWS,
-        name=name,
-        provider_account_id=f"{name}-{org.slug}",
-        credentials_encrypted=b"x",
-    )
-    db.add(account)
-    await db.commit()
-    return account
 
 
 class TestVerifyEmail:
@@ -257,8 +245,8 @@ class TestInvitations:
         org: Org,
         db: AsyncSession,
     ) -> None:
-        prod = await make_account(db, org, "prod")
-        await make_account(db, org, "dev")
+        prod = await make_account(db, org, name="prod")
+        await make_account(db, org, name="dev")
         r = await client_for(admin).post(
             "/auth/invite",
             json={

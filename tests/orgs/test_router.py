@@ -2,13 +2,15 @@
 it gone through the foreign-key cascade, other organizations untouched, one audit record kept)."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import ForeignKey, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
-from tests.factories.accounts import grant, make_account
+from tests.factories.cloud_accounts import grant, make_account
+from tests.factories.costs import add_costs
 from tests.factories.users import DEFAULT_PASSWORD, make_user
 from tests.mail import run_jobs
 from xplorr.audit_log.models import AuditEntry
@@ -64,9 +66,9 @@ class TestStats:
         other_org: Org,
         db: AsyncSession,
     ) -> None:
-        prod = await make_account(db, org, "prod")
-        await make_account(db, org, "dev")
-        await make_account(db, other_org, "theirs")
+        prod = await make_account(db, org, name="prod")
+        await make_account(db, org, name="dev")
+        await make_account(db, other_org, name="theirs")
         synced = clock.now() - timedelta(hours=2)
         prod.last_synced_at = synced
         await db.commit()
@@ -77,7 +79,31 @@ class TestStats:
         assert (body["users"], body["active_users"], body["cloud_accounts"]) == (2, 2, 2)
         assert body["pending_invitations"] == 1
         assert body["last_sync_at"].startswith(synced.isoformat()[:19])
-        assert body["month_to_date_spend"] is None
+        assert body["month_to_date_spend"] is None  # no cost data yet
+        assert body["month_to_date_spend_by_currency"] == []
+        today = clock.now().date()
+        last_month = today.replace(day=1) - timedelta(days=1)
+        await add_costs(
+            db,
+            prod,
+            [
+                {"usage_date": today.replace(day=1), "billed_cost": "100.005"},
+                {"usage_date": today, "billed_cost": "-0.10"},  # a credit
+                {"usage_date": last_month, "billed_cost": "999"},  # not this month
+            ],
+        )
+        theirs = await make_account(db, other_org, name="theirs2")
+        await add_costs(db, theirs, [{"usage_date": today, "billed_cost": "5"}])
+        body = (await client_for(admin).get("/organizations/stats")).json()
+        assert Decimal(str(body["month_to_date_spend"])) == Decimal("99.91")
+        assert body["currency"] == "USD"
+        await add_costs(db, prod, [{"usage_date": today, "billed_cost": "7", "currency": "EUR"}])
+        body = (await client_for(admin).get("/organizations/stats")).json()
+        assert body["month_to_date_spend"] is None  # two currencies are never added up
+        assert body["month_to_date_spend_by_currency"] == [
+            {"currency": "EUR", "amount": 7.0},
+            {"currency": "USD", "amount": 99.91},
+        ]
         assert (await client_for(member).get("/organizations/stats")).status_code == 403
 
 
@@ -136,7 +162,7 @@ class TestClose:
         db: AsyncSession,
     ) -> None:
         await self._populate(db, org, owner)
-        await make_account(db, other_org, "theirs")
+        await make_account(db, other_org, name="theirs")
         await client_for(owner).patch("/users/notification-preferences", json={"welcome": False})
         await client_for(owner).post("/auth/invite", json={"email": "i@acme.io", "role": "viewer"})
         other_before = await _org_rows(db, other_org.id)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
-from tests.factories.accounts import grant, make_account
+from tests.factories.cloud_accounts import grant, make_account
 from tests.factories.users import make_user
 from xplorr.audit_log.models import AuditEntry
 from xplorr.cloud_accounts.models import AccountGrant
@@ -165,7 +165,10 @@ class TestAccountGrants:
     async def test_grant_list_revoke(
         self, client_for: ClientFor, admin: User, member: User, org: Org, db: AsyncSession
     ) -> None:
-        prod, dev = await make_account(db, org, "prod"), await make_account(db, org, "dev")
+        prod, dev = (
+            await make_account(db, org, name="prod"),
+            await make_account(db, org, name="dev"),
+        )
         c = client_for(admin)
         available = await c.get("/users/available-accounts")
         assert {a["name"] for a in available.json()["data"]} == {"prod", "dev"}
@@ -194,7 +197,7 @@ class TestAccountGrants:
         from xplorr.auth.service import resolve_principal
         from xplorr.core.db import make_sessionmaker
 
-        prod = await make_account(db, org, "prod")
+        prod = await make_account(db, org, name="prod")
         await grant(db, member, prod)
         from tests.factories.users import token_for
 

@@ -27,10 +27,8 @@ async def update_current_organization(body: OrgUpdate, db: DbSession, who: Admin
 
 @router.get("/stats", response_model=OrgStats)
 async def get_organization_stats(db: DbSession, who: AdminUser) -> OrgStats:
-    """Users, pending invitations, cloud accounts and the last sync (admin).
-
-    ``month_to_date_spend`` is null until cost data can be queried for it.
-    """
+    """Users, pending invitations, cloud accounts, the last sync and month-to-date spend
+    (billed, per currency; admin)."""
     return await service.stats(db, who)
 
 

@@ -28,8 +28,16 @@ class Require2faIn(BaseModel):
     required: StrictBool
 
 
+class CurrencyAmount(BaseModel):
+    currency: str
+    amount: MoneyOut
+
+
 class OrgStats(BaseModel):
-    """``month_to_date_spend`` stays null until the cost query module answers it."""
+    """Month-to-date spend is billed cost from the 1st of the current UTC month to today, exact
+    and rounded to cents. Currencies are never added up: ``month_to_date_spend`` and ``currency``
+    are set when all of it is in one currency (null without cost data or with several);
+    ``month_to_date_spend_by_currency`` always lists each."""
 
     users: int
     active_users: int
@@ -38,6 +46,7 @@ class OrgStats(BaseModel):
     last_sync_at: datetime | None
     month_to_date_spend: MoneyOut | None
     currency: str | None
+    month_to_date_spend_by_currency: list[CurrencyAmount]
 
 
 class CloseOrgIn(BaseModel):

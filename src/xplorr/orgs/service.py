@@ -3,6 +3,7 @@
 import re
 import secrets
 import unicodedata
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
@@ -15,9 +16,10 @@ from xplorr.core.deps import AuthKit
 from xplorr.core.errors import BadRequest
 from xplorr.core.jobs import queue
 from xplorr.core.tenancy import Principal, get_in_org, org_select
+from xplorr.costs import query as costs
 from xplorr.orgs.jobs import PURGE_JOB
 from xplorr.orgs.models import Org
-from xplorr.orgs.schemas import OrgStats, OrgUpdate
+from xplorr.orgs.schemas import CurrencyAmount, OrgStats, OrgUpdate
 from xplorr.tokens.models import ApiToken
 from xplorr.users.models import User, UserStatus
 
@@ -89,6 +91,15 @@ async def stats(db: AsyncSession, who: Principal) -> OrgStats:
     users = org_select(User, who).with_only_columns(User.id)
     accounts = org_select(CloudAccount, who)
     last_sync = await db.scalar(accounts.with_only_columns(func.max(CloudAccount.last_synced_at)))
+    today = clock.now().date()
+    totals = await costs.totals_by_currency(
+        db, who, costs.CostQuery(start=today.replace(day=1), end=today, metric=costs.Metric.BILLED)
+    )
+    by_currency = [
+        CurrencyAmount(currency=cur, amount=amount.quantize(CENT, rounding=ROUND_HALF_UP))
+        for cur, amount in sorted(totals.items())
+    ]
+    single = by_currency[0] if len(by_currency) == 1 else None
     return OrgStats(
         users=await _count(db, users),
         active_users=await _count(db, users.where(User.status == UserStatus.ACTIVE)),
@@ -97,11 +108,13 @@ async def stats(db: AsyncSession, who: Principal) -> OrgStats:
         ),
         cloud_accounts=await _count(db, accounts.with_only_columns(CloudAccount.id)),
         last_sync_at=last_sync,
-        month_to_date_spend=None,
-        currency=None,
+        month_to_date_spend=single.amount if single else None,
+        currency=single.currency if single else None,
+        month_to_date_spend_by_currency=by_currency,
     )
 
 
+CENT = Decimal("0.01")
 CONFIRM_HEADER = "x-confirm-close"
 CONFIRM_VALUE = "DELETE_MY_ORGANIZATION"
 
