@@ -11,6 +11,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from xplorr.core.db import make_engine
+from xplorr.core.jobs.registry import SCHEDULES
 from xplorr.core.jobs.runner import Worker, load_job_modules
 from xplorr.core.settings import Settings
 
@@ -75,8 +76,11 @@ def token_in(msg: EmailMessage, path: str) -> str:
 
 
 async def run_jobs(settings: Settings, rounds: int = 50) -> None:
-    """Run every due job (and the jobs they enqueue) to completion with a real worker loop."""
+    """Run every due job (and the jobs they enqueue) to completion with a real worker loop.
+    Periodic schedules are held back meanwhile: only what the test queued runs."""
     load_job_modules()
+    saved = dict(SCHEDULES)
+    SCHEDULES.clear()
     engine = make_engine(settings.db_url)
     worker = Worker(settings, engine)
     try:
@@ -87,4 +91,5 @@ async def run_jobs(settings: Settings, rounds: int = 50) -> None:
             await asyncio.gather(*worker.running.values(), return_exceptions=True)
         raise AssertionError("jobs did not drain")
     finally:
+        SCHEDULES.update(saved)
         await engine.dispose()
