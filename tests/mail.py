@@ -9,8 +9,11 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
 
-from xplorr.core.db import make_engine
+from xplorr.core import clock
+from xplorr.core.db import make_engine, make_sessionmaker
+from xplorr.core.jobs.models import Job, JobStatus
 from xplorr.core.jobs.registry import SCHEDULES
 from xplorr.core.jobs.runner import Worker, load_job_modules
 from xplorr.core.settings import Settings
@@ -86,9 +89,17 @@ async def run_jobs(settings: Settings, rounds: int = 50) -> None:
     try:
         for _ in range(rounds):
             await worker.tick()
-            if not worker.running:
-                return
             await asyncio.gather(*worker.running.values(), return_exceptions=True)
+            # A job may finish (and queue its successor, e.g. the email it composed) while the
+            # tick is still claiming: ask the table, not ``worker.running``, whether work is left.
+            async with make_sessionmaker(engine)() as db:
+                due = await db.scalar(
+                    select(func.count())
+                    .select_from(Job)
+                    .where(Job.status == JobStatus.QUEUED, Job.run_at <= clock.now())
+                )
+            if not due and not worker.running:
+                return
         raise AssertionError("jobs did not drain")
     finally:
         SCHEDULES.update(saved)
