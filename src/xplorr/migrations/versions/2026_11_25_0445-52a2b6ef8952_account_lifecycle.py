@@ -1,7 +1,7 @@
 """account lifecycle: outbox, one-time tokens, invitations, notification preferences
 
 Revision ID: 52a2b6ef8952
-Revises: ae3019e06dcc
+Revises: 573019db9c4f
 Create Date: 2026-11-25 02:49:27.967794+00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import xplorr.core.models
 
 revision: str = "52a2b6ef8952"
-down_revision: str | None = "ae3019e06dcc"
+down_revision: str | None = "573019db9c4f"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
