@@ -674,6 +674,28 @@ class TestDelete:
         assert entry.details["provider"] == "focus"
         assert (await client_for(admin).get(f"/cloud-accounts/{doomed.id}")).status_code == 404
 
+    async def test_a_member_limited_to_a_disconnected_account_sees_nothing(
+        self, client_for: ClientFor, admin: User, member: User, db: AsyncSession, org: Org
+    ) -> None:
+        """Fail closed: the grant goes with the account, but the member stays limited (to no
+        account now) instead of falling back to every account of the organization."""
+        doomed = await make_account(db, org, name="doomed")
+        other = await make_account(db, org, name="other")
+        await grant(db, member, doomed)
+        await _add_costs(db, other, "56.78")
+        as_member = client_for(member)
+        costs = {"startDate": "2024-09-01", "endDate": "2024-09-30"}
+        assert (await as_member.get("/cloud-accounts")).json()["total"] == 1
+        assert (await as_member.get("/costs", params=costs)).json()["totalCost"] == 0
+
+        assert (await client_for(admin).delete(f"/cloud-accounts/{doomed.id}")).status_code == 204
+        listed = (await as_member.get("/cloud-accounts")).json()
+        assert (listed["total"], listed["data"]) == (0, [])
+        assert (await as_member.get(f"/cloud-accounts/{other.id}")).status_code == 404
+        assert (await as_member.get("/costs", params=costs)).json()["totalCost"] == 0
+        # The org's admin still sees the other account's cost.
+        assert (await client_for(admin).get("/costs", params=costs)).json()["totalCost"] == 56.78
+
     @pytest.mark.parametrize("role", [Role.MEMBER, Role.VIEWER])
     async def test_members_and_viewers_get_403(
         self, role: Role, client_for: ClientFor, db: AsyncSession, org: Org

@@ -90,5 +90,8 @@ async def grant(db: AsyncSession, user: User, account: CloudAccount) -> AccountG
     """Limit ``user`` to ``account`` (plus any other account granted the same way)."""
     row = AccountGrant(org_id=account.org_id, user_id=user.id, cloud_account_id=account.id)
     db.add(row)
+    restricted = await db.get(User, user.id)
+    assert restricted is not None
+    restricted.account_access_restricted = True
     await db.commit()
     return row

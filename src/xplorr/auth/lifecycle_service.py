@@ -359,6 +359,8 @@ async def accept_invitation(db: AsyncSession, kit: AuthKit, data: AcceptInvitati
     )
     user.email_verified_at = now
     granted = []
+    # An invitation limited to accounts stays limited even if they were all disconnected since.
+    user.account_access_restricted = bool(inv.account_ids)
     for account_id in inv.account_ids:
         account = await db.scalar(
             select(CloudAccount.id).where(

@@ -298,7 +298,7 @@ async def resolve_principal(db: AsyncSession, kit: AuthKit, token: str) -> Princ
             )
         )
         return await _with_grants(
-            db, _as_principal(user, claims.org_id, session_id=claims.session_id)
+            db, user, _as_principal(user, claims.org_id, session_id=claims.session_id)
         )
     assert claims.api_token_id is not None
     api = await db.get(ApiToken, claims.api_token_id)
@@ -314,24 +314,24 @@ def _api_token_live(api: ApiToken) -> bool:
 async def _principal(
     db: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID, *, token_id: uuid.UUID
 ) -> Principal | None:
-    return await _with_grants(
-        db, _as_principal(await db.get(User, user_id), org_id, token_id=token_id)
-    )
+    user = await db.get(User, user_id)
+    return await _with_grants(db, user, _as_principal(user, org_id, token_id=token_id))
 
 
-async def _with_grants(db: AsyncSession, who: Principal | None) -> Principal | None:
-    """A member or viewer with account grants sees only those accounts (``account_ids``); no
-    grant at all means every account. Owners and admins always see every account, and their
-    requests pay no extra query for it."""
-    if who is None or who.is_admin:
+async def _with_grants(
+    db: AsyncSession, user: User | None, who: Principal | None
+) -> Principal | None:
+    """A member or viewer limited to specific accounts sees only the granted ones
+    (``account_ids``, possibly none left once a granted account was disconnected: fail closed).
+    Everyone else sees every account, and their requests pay no extra query for it."""
+    if who is None or user is None or who.is_admin or not user.account_access_restricted:
         return who
     granted = await db.scalars(
         select(AccountGrant.cloud_account_id).where(
             AccountGrant.user_id == who.user_id, AccountGrant.org_id == who.org_id
         )
     )
-    ids = frozenset(granted.all())
-    return replace(who, account_ids=ids) if ids else who
+    return replace(who, account_ids=frozenset(granted.all()))
 
 
 def _as_principal(

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xplorr.core.models import Base, JSONType, OrgOwned
@@ -44,6 +44,11 @@ class User(OrgOwned, Base):
     )
     email_verified_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
+    # True once an admin limited the user to specific cloud accounts: from then on only the
+    # granted accounts are visible, so when a granted account is disconnected (its grant goes
+    # with it) the user sees fewer accounts, never every account. Cleared only by an admin
+    # revoking the last grant ("no grants = all accounts").
+    account_access_restricted: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     @property
     def email_verified(self) -> bool:

@@ -185,7 +185,9 @@ async def user_accounts(db: AsyncSession, who: Principal, user_id: uuid.UUID) ->
         .order_by(CloudAccount.name)
     )
     accounts = [_brief(a) for a in rows.all()]
-    return UserAccountsOut(user_id=user.id, all_accounts=not accounts, accounts=accounts)
+    return UserAccountsOut(
+        user_id=user.id, all_accounts=not user.account_access_restricted, accounts=accounts
+    )
 
 
 async def grant_accounts(
@@ -212,6 +214,7 @@ async def grant_accounts(
         if account.id in existing:
             continue
         db.add(AccountGrant(org_id=who.org_id, user_id=user.id, cloud_account_id=account.id))
+        user.account_access_restricted = True
         await audit.record(
             db,
             "user.access_granted",
@@ -228,7 +231,7 @@ async def grant_accounts(
 async def revoke_account(
     db: AsyncSession, who: Principal, user_id: uuid.UUID, account_id: uuid.UUID
 ) -> None:
-    user = await get_in_org(db, User, user_id, who)
+    user = await get_in_org(db, User, user_id, who, for_update=True)
     grant = await db.scalar(
         org_select(AccountGrant, who).where(
             AccountGrant.user_id == user.id, AccountGrant.cloud_account_id == account_id
@@ -237,6 +240,14 @@ async def revoke_account(
     if grant is None:
         raise NotFound.of("AccountGrant", account_id)
     await db.delete(grant)
+    await db.flush()
+    left = await db.scalar(
+        org_select(AccountGrant, who)
+        .where(AccountGrant.user_id == user.id)
+        .with_only_columns(func.count())
+    )
+    if not left:  # an admin took the last grant away: back to every account, as documented
+        user.account_access_restricted = False
     await audit.record(
         db,
         "user.access_revoked",

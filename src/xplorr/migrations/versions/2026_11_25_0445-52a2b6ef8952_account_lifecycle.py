@@ -142,9 +142,20 @@ def upgrade() -> None:
     with op.batch_alter_table("one_time_tokens", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_one_time_tokens_org_id"), ["org_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_one_time_tokens_user_id"), ["user_id"], unique=False)
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "account_access_restricted",
+                sa.Boolean(),
+                server_default=sa.false(),
+                nullable=False,
+            )
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("account_access_restricted")
     with op.batch_alter_table("one_time_tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_one_time_tokens_user_id"))
         batch_op.drop_index(batch_op.f("ix_one_time_tokens_org_id"))
