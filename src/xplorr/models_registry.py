@@ -8,8 +8,11 @@ from xplorr.core.jobs import models as jobs_models
 from xplorr.core.models import Base
 from xplorr.costs import models as costs_models
 from xplorr.orgs import models as orgs_models
+from xplorr.passkeys import models as passkeys_models
+from xplorr.sso import models as sso_models
 from xplorr.sync import models as sync_models
 from xplorr.tokens import models as tokens_models
+from xplorr.twofa import models as twofa_models
 from xplorr.users import models as users_models
 
 __all__ = [
@@ -21,7 +24,10 @@ __all__ = [
     "email_models",
     "jobs_models",
     "orgs_models",
+    "passkeys_models",
+    "sso_models",
     "sync_models",
     "tokens_models",
+    "twofa_models",
     "users_models",
 ]

@@ -34,10 +34,24 @@ async def get_optional_principal(request: Request, db: DbSession, kit: Kit) -> P
 OptionalUser = Annotated[Principal | None, Depends(get_optional_principal)]
 
 
-async def get_principal(request: Request, who: OptionalUser) -> Principal:
+async def get_setup_principal(request: Request, who: OptionalUser) -> Principal:
+    """The caller, even one who must still set up 2FA: only for the endpoints that set it up."""
     if who is None:
         sent = bearer_value(request) is not None
         raise Unauthorized("Invalid or expired token." if sent else "Authentication required.")
+    return who
+
+
+SetupUser = Annotated[Principal, Depends(get_setup_principal)]
+
+
+async def get_principal(who: SetupUser) -> Principal:
+    if who.two_factor_setup_required:
+        raise Forbidden(
+            "Your organization requires two-factor authentication. Set up an authenticator app "
+            "(POST /auth/2fa/setup) or a passkey first.",
+            code="2FA_SETUP_REQUIRED",
+        )
     return who
 
 

@@ -2,7 +2,7 @@ from fastapi import APIRouter, Response
 
 from xplorr.auth import lifecycle_service as lifecycle
 from xplorr.auth import service
-from xplorr.auth.deps import AdminUser, CurrentUser
+from xplorr.auth.deps import AdminUser, CurrentUser, SetupUser
 from xplorr.auth.schemas import (
     AcceptInvitationIn,
     ChangePasswordIn,
@@ -18,6 +18,7 @@ from xplorr.auth.schemas import (
     SignupIn,
     TokenIn,
     TokenPair,
+    TwoFactorChallengeOut,
     VerifiedOut,
 )
 from xplorr.core.db import DbSession
@@ -46,12 +47,20 @@ async def signup(body: SignupIn, db: DbSession, kit: Kit) -> TokenPair:
     return await service.signup(db, kit, body)
 
 
-@router.post("/login", response_model=TokenPair, openapi_extra=limit(AUTH_LIMIT, key="ip"))
-async def login(body: LoginIn, db: DbSession, kit: Kit) -> TokenPair:
-    """Log in with email and password. Returns an access token (15 min) and a refresh token.
+@router.post(
+    "/login",
+    response_model=TokenPair | TwoFactorChallengeOut,
+    openapi_extra=limit(AUTH_LIMIT, key="ip"),
+    responses={403: {"model": ErrorEnvelope, "description": "SSO_REQUIRED"}},
+)
+async def login(body: LoginIn, db: DbSession, kit: Kit) -> TokenPair | TwoFactorChallengeOut:
+    """Log in with email and password. Returns an access token (15 min) and a refresh token, or,
+    when the user has a second factor, ``{"requires_2fa": true, "challenge_token", "methods"}``:
+    finish with ``POST /auth/2fa/authenticate`` or a passkey.
 
     Unknown email and wrong password answer the same 401. Repeated failures on one account are
-    throttled with 429 on top of the per-IP limit.
+    throttled with 429 on top of the per-IP limit. An email whose organization enforces single
+    sign-on answers 403 ``SSO_REQUIRED``.
     """
     return await service.login(db, kit, body)
 
@@ -73,8 +82,10 @@ async def logout(body: RefreshIn, db: DbSession) -> Response:
 
 
 @router.get("/me", response_model=MeOut)
-async def get_me(db: DbSession, who: CurrentUser) -> MeOut:
-    """The current user, with ``email_verified`` and the organization."""
+async def get_me(db: DbSession, who: SetupUser) -> MeOut:
+    """The current user, with ``email_verified``, ``two_factor_enabled`` and the organization.
+    Answers also while the organization's 2FA requirement is pending
+    (``two_factor_setup_required``)."""
     return await service.me(db, who)
 
 

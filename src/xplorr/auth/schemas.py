@@ -48,6 +48,7 @@ class UserOut(BaseModel):
     email_verified: bool
     email_verified_at: datetime | None
     last_login_at: datetime | None
+    two_factor_enabled: bool
     created_at: datetime
 
 
@@ -60,6 +61,9 @@ class OrgBrief(BaseModel):
 
 class MeOut(UserOut):
     organization: OrgBrief
+    # The org requires 2FA and the user has none: every endpoint but the setup ones answers
+    # 403 2FA_SETUP_REQUIRED until one is set up.
+    two_factor_setup_required: bool = False
 
 
 class TokenPair(BaseModel):
@@ -68,6 +72,17 @@ class TokenPair(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 (a scheme name)
     expires_in: int
     user: UserOut
+
+
+class TwoFactorChallengeOut(BaseModel):
+    """Login's answer when the password was right and a second factor is due: complete it with
+    ``POST /auth/2fa/authenticate`` (``totp``, ``recovery_code``) or log in with a passkey
+    (``webauthn``)."""
+
+    requires_2fa: Literal[True] = True
+    challenge_token: str
+    methods: list[str]
+    expires_in: int
 
 
 class TokenIn(_In):

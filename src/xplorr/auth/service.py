@@ -22,16 +22,19 @@ from xplorr.auth.schemas import (
     OrgBrief,
     SignupIn,
     TokenPair,
+    TwoFactorChallengeOut,
     UserOut,
 )
 from xplorr.cloud_accounts.models import AccountGrant
 from xplorr.core import audit, clock, context, security
 from xplorr.core.deps import AuthKit
-from xplorr.core.errors import BadRequest, Unauthorized, ValidationFailed
+from xplorr.core.errors import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from xplorr.core.tenancy import Principal
 from xplorr.orgs import service as orgs
 from xplorr.orgs.models import Org
+from xplorr.sso import policy as sso_policy
 from xplorr.tokens.models import ApiToken
+from xplorr.twofa import factors
 from xplorr.users import service as users
 from xplorr.users.models import Role, User, UserStatus
 
@@ -73,13 +76,18 @@ async def signup(db: AsyncSession, kit: AuthKit, data: SignupIn) -> TokenPair:
     return (await start_session(db, kit, user)).pair
 
 
-async def login(db: AsyncSession, kit: AuthKit, data: LoginIn) -> TokenPair:
+async def login(db: AsyncSession, kit: AuthKit, data: LoginIn) -> TokenPair | TwoFactorChallengeOut:
     """Unknown email, wrong password and deactivated account answer the same 401, after the same
     argon2 work. Failures per account are throttled (``XPLORR_LOGIN_FAILURE_LIMIT``) on top of the
-    per-IP route limit; a success resets the count."""
+    per-IP route limit; a success resets the count.
+
+    An email whose domain an organization enforces SSO for answers ``SSO_REQUIRED`` before the
+    password is looked at (so the answer is no password oracle); the org's owner keeps password
+    login as the break-glass account. With a second factor, the answer is a challenge."""
     email = users.normalise_email(data.email)
     await kit.limiter.check(kit.limiter.login_failures, "login-failures", email)
     user = await users.find_by_email(db, email)
+    await _refuse_if_sso_enforced(db, kit, email, user, data.password)
     ok = security.verify_password(kit.hasher, user.password_hash if user else None, data.password)
     if not ok or user is None or not user.is_active:
         await kit.limiter.limiter.hit(kit.limiter.login_failures, "login-failures", email)
@@ -95,17 +103,58 @@ async def login(db: AsyncSession, kit: AuthKit, data: LoginIn) -> TokenPair:
     await kit.limiter.clear(kit.limiter.login_failures, "login-failures", email)
     if user.password_hash and kit.hasher.check_needs_rehash(user.password_hash):
         user.password_hash = kit.hasher.hash(data.password)
+    methods = await factors.methods_for(db, user)
+    if methods:
+        token = await factors.issue_login_challenge(db, user, methods)
+        return TwoFactorChallengeOut(
+            challenge_token=token,
+            methods=methods,
+            expires_in=int(factors.CHALLENGE_TTL.total_seconds()),
+        )
+    return await complete_login(db, kit, user, method="password")
+
+
+async def _refuse_if_sso_enforced(
+    db: AsyncSession, kit: AuthKit, email: str, user: User | None, password: str
+) -> None:
+    sso = await sso_policy.sso_org_for(db, email)
+    if sso is None or not sso[1].enforce:
+        return
+    org, _config = sso
+    if user is not None and (user.org_id != org.id or user.role == Role.OWNER):
+        return  # another org's user is not governed by this org; the owner is break-glass
+    security.verify_password(kit.hasher, None, password)  # the same work as a password check
+    raise Forbidden(
+        "Your organization requires single sign-on. Sign in through your identity provider.",
+        code="SSO_REQUIRED",
+        details=[{"field": "org_slug", "message": org.slug}],
+    )
+
+
+LOGIN_ACTIONS = {
+    "password": "user.login",
+    factors.TOTP: "user.login_2fa",
+    factors.RECOVERY_CODE: "user.login_2fa",
+    factors.WEBAUTHN: "user.login_webauthn",
+    "saml": "sso_login",
+}
+
+
+async def complete_login(db: AsyncSession, kit: AuthKit, user: User, *, method: str) -> TokenPair:
+    """Every way of logging in ends here: a new session, ``last_login_at`` and the audit row
+    named after the method (product-notes: ``user.login``, ``user.login_2fa``,
+    ``user.login_webauthn``, ``sso_login``)."""
     user.last_login_at = clock.now()
     issued = await start_session(db, kit, user)
     await audit.record(
         db,
-        "user.login",
+        LOGIN_ACTIONS[method],
         org_id=user.org_id,
         actor_user_id=user.id,
         actor_email=user.email,
         resource_type="session",
         resource_id=issued.session.id,
-        details={"method": "password"},
+        details={"method": method},
     )
     return issued.pair
 
@@ -261,7 +310,11 @@ async def me(db: AsyncSession, who: Principal) -> MeOut:
     user = await db.get_one(User, who.user_id)
     org = await db.get_one(Org, user.org_id)
     base = UserOut.model_validate(user).model_dump()
-    return MeOut(**base, organization=OrgBrief.model_validate(org))
+    return MeOut(
+        **base,
+        organization=OrgBrief.model_validate(org),
+        two_factor_setup_required=who.two_factor_setup_required,
+    )
 
 
 async def resolve_principal(db: AsyncSession, kit: AuthKit, token: str) -> Principal | None:
@@ -324,7 +377,10 @@ async def _with_grants(
     """A member or viewer limited to specific accounts sees only the granted ones
     (``account_ids``, possibly none left once a granted account was disconnected: fail closed).
     Everyone else sees every account, and their requests pay no extra query for it."""
-    if who is None or user is None or who.is_admin or not user.account_access_restricted:
+    if who is None or user is None:
+        return None
+    who = await _with_two_factor_status(db, user, who)
+    if who.is_admin or not user.account_access_restricted:
         return who
     granted = await db.scalars(
         select(AccountGrant.cloud_account_id).where(
@@ -332,6 +388,15 @@ async def _with_grants(
         )
     )
     return replace(who, account_ids=frozenset(granted.all()))
+
+
+async def _with_two_factor_status(db: AsyncSession, user: User, who: Principal) -> Principal:
+    """Flag a user without a second factor in an org that requires one (one extra query, paid
+    only by users without 2FA)."""
+    if user.two_factor_enabled:
+        return who
+    required = await db.scalar(select(Org.require_2fa).where(Org.id == user.org_id))
+    return replace(who, two_factor_setup_required=True) if required else who
 
 
 def _as_principal(

@@ -50,6 +50,7 @@ NONCE_BYTES = 12  # 96-bit GCM nonce, random per encryption
 FORMAT_V1 = b"\x01"  # first byte of every blob: room for another layout later
 _WRAP_AAD = b"xplorr/org-data-key/v1"
 _CREDENTIALS_AAD = b"xplorr/cloud-account-credentials/v1"
+_SECRET_AAD = b"xplorr/secret/v1"
 
 
 class CryptoError(Exception):
@@ -126,6 +127,14 @@ def _wrap_aad(org_id: uuid.UUID, version: int) -> bytes:
 def credentials_aad(org_id: uuid.UUID, account_id: uuid.UUID, version: int) -> bytes:
     """Binds a credentials ciphertext to its org, its account and the data-key version."""
     return b"|".join((_CREDENTIALS_AAD, org_id.bytes, account_id.bytes, str(version).encode()))
+
+
+def secret_aad(org_id: uuid.UUID, purpose: str, subject_id: uuid.UUID, version: int) -> bytes:
+    """Binds any other secret (a TOTP seed...) to its org, its purpose, the row it belongs to
+    and the data-key version."""
+    return b"|".join(
+        (_SECRET_AAD, org_id.bytes, purpose.encode(), subject_id.bytes, str(version).encode())
+    )
 
 
 def wrap_data_key(master: MasterKey, org_id: uuid.UUID, version: int, dek: bytes) -> bytes:
@@ -225,6 +234,20 @@ class OrgCipher:
         if not isinstance(value, dict):
             raise CryptoError("Decrypted credentials are not an object.")
         return value
+
+    async def seal_secret(
+        self, db: AsyncSession, purpose: str, subject_id: uuid.UUID, plaintext: bytes
+    ) -> tuple[bytes, int]:
+        """The ciphertext of a secret that belongs to ``subject_id`` (a row of this org), bound
+        to ``purpose``, and the data-key version used."""
+        version = await self._current_version(db)
+        aad = secret_aad(self.org_id, purpose, subject_id, version)
+        return seal(self._key(version), plaintext, aad), version
+
+    def open_secret(self, purpose: str, subject_id: uuid.UUID, blob: bytes, version: int) -> bytes:
+        return unseal(
+            self._key(version), blob, secret_aad(self.org_id, purpose, subject_id, version)
+        )
 
 
 async def encrypt_account_credentials(

@@ -27,6 +27,9 @@ class Principal:
     account_ids: frozenset[uuid.UUID] | None = None  # None = every cloud account of the org
     session_id: uuid.UUID | None = None  # the login (refresh family) behind a JWT
     token_id: uuid.UUID | None = None  # set when called with an xplorr_ API token
+    # The org requires 2FA and this user has none yet: every endpoint but the setup ones
+    # answers 2FA_SETUP_REQUIRED (auth.deps).
+    two_factor_setup_required: bool = False
 
     @property
     def is_admin(self) -> bool:

@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String, false
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xplorr.core.models import Base, JSONType, OrgOwned
@@ -49,6 +49,12 @@ class User(OrgOwned, Base):
     # with it) the user sees fewer accounts, never every account. Cleared only by an admin
     # revoking the last grant ("no grants = all accounts").
     account_access_restricted: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # True while the user has a confirmed TOTP authenticator or a passkey; kept by
+    # ``twofa.factors.refresh_two_factor`` from those tables, read on every request to enforce an
+    # organization's 2FA requirement without another query.
+    two_factor_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # WebAuthn user handle: 64 random bytes, no PII (WebAuthn 14.6.1); set at first registration.
+    webauthn_user_handle: Mapped[bytes | None] = mapped_column(LargeBinary(64), unique=True)
 
     @property
     def email_verified(self) -> bool:

@@ -1,0 +1,53 @@
+"""Which second factors a user has, and the login challenge that asks for one.
+
+Shared by login (auth), TOTP (twofa) and passkeys: ``refresh_two_factor`` must run after any
+change to a user's factors so ``users.two_factor_enabled`` (read on every request to enforce an
+organization's 2FA requirement) stays equal to what the factor tables say.
+"""
+
+from datetime import timedelta
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xplorr.core import clock, security
+from xplorr.passkeys.models import WebAuthnCredential
+from xplorr.twofa.models import LoginChallenge, TotpFactor
+from xplorr.users.models import User
+
+TOTP, RECOVERY_CODE, WEBAUTHN = "totp", "recovery_code", "webauthn"
+CHALLENGE_TTL = timedelta(minutes=5)
+
+
+async def methods_for(db: AsyncSession, user: User) -> list[str]:
+    """The second factors ``user`` can complete a login with, in display order."""
+    methods: list[str] = []
+    has_totp = await db.scalar(
+        select(exists().where(TotpFactor.user_id == user.id, TotpFactor.confirmed_at.is_not(None)))
+    )
+    if has_totp:
+        methods += [TOTP, RECOVERY_CODE]
+    if await db.scalar(select(exists().where(WebAuthnCredential.user_id == user.id))):
+        methods.append(WEBAUTHN)
+    return methods
+
+
+async def refresh_two_factor(db: AsyncSession, user: User) -> None:
+    await db.flush()
+    user.two_factor_enabled = bool(await methods_for(db, user))
+
+
+async def issue_login_challenge(db: AsyncSession, user: User, methods: list[str]) -> str:
+    """A new challenge token for ``user``'s second step; only its SHA-256 is stored."""
+    raw = security.new_opaque_token()
+    db.add(
+        LoginChallenge(
+            org_id=user.org_id,
+            user_id=user.id,
+            token_sha256=security.sha256_hex(raw),
+            methods=methods,
+            expires_at=clock.now() + CHALLENGE_TTL,
+        )
+    )
+    await db.flush()
+    return raw
