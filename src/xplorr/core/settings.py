@@ -11,6 +11,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     rate_limit_read: str = "600/minute"
     rate_limit_write: str = "30/minute"
     login_failure_limit: str = "100/hour"
+    # Failed second-factor codes per user (TOTP and recovery codes have < 64 bits: NIST
+    # 800-63B 5.1.4.2 asks for a per-account limit), on top of each route's per-IP limit.
+    two_factor_failure_limit: str = "5/15 minutes"
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Background work.
@@ -77,6 +81,16 @@ class Settings(BaseSettings):
     # Directories a ``focus`` cloud account may point at; empty: ``DATA_DIR/exports`` only.
     focus_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
 
+    # Passkeys (WebAuthn): relying-party id (a registrable domain; default: the host of
+    # ``base_url``) and the origins a ceremony may come from (default: ``base_url``'s origin).
+    webauthn_rp_id: str | None = None
+    webauthn_rp_name: str = "Xplorr"
+    webauthn_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # SAML single sign-on: where the browser goes after a successful login through the IdP
+    # (tokens in the URL fragment); default ``base_url`` + ``/sso/callback``.
+    sso_redirect_url: str | None = None
+
     # Demo.
     demo_email: str = "demo@xplorr.example.com"
     demo_password: SecretStr = SecretStr("xplorr-demo-password")
@@ -84,7 +98,12 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @field_validator(
-        "trusted_proxies", "job_modules", "focus_roots", "previous_secret_keys", mode="before"
+        "trusted_proxies",
+        "job_modules",
+        "focus_roots",
+        "previous_secret_keys",
+        "webauthn_origins",
+        mode="before",
     )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -122,6 +141,21 @@ class Settings(BaseSettings):
     @cached_property
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(n, strict=False) for n in self.trusted_proxies)
+
+    @property
+    def webauthn_relying_party_id(self) -> str:
+        return self.webauthn_rp_id or (urlsplit(self.base_url).hostname or "localhost")
+
+    @property
+    def webauthn_allowed_origins(self) -> list[str]:
+        if self.webauthn_origins:
+            return [o.rstrip("/") for o in self.webauthn_origins]
+        parts = urlsplit(self.base_url)
+        return [f"{parts.scheme}://{parts.netloc}"]
+
+    @property
+    def sso_callback_url(self) -> str:
+        return self.sso_redirect_url or self.base_url.rstrip("/") + "/sso/callback"
 
     @cached_property
     def focus_root_dirs(self) -> tuple[Path, ...]:
