@@ -29,6 +29,11 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/v1/auth/logout"): PUBLIC,
     ("GET", "/api/v1/auth/me"): ANY,
     ("POST", "/api/v1/auth/change-password"): ANY,
+    # TOTP: every user manages their own factor; the login's second step has no token yet.
+    ("POST", "/api/v1/auth/2fa/setup"): ANY,
+    ("POST", "/api/v1/auth/2fa/confirm"): ANY,
+    ("POST", "/api/v1/auth/2fa/authenticate"): PUBLIC,
+    ("POST", "/api/v1/auth/2fa/disable"): ANY,
     # Personal API tokens act as their user (a viewer's token is read-only), so every role may
     # manage its own; owners and admins also see and revoke the organization's.
     ("GET", "/api/v1/tokens"): ANY,

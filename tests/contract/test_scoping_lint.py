@@ -34,6 +34,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("auth/lifecycle_service.py", "_invitation_by_token"): "the invitation token is the key",
     ("auth/lifecycle_service.py", "invitation_info"): "reads the inviter of that invitation",
     ("auth/lifecycle_service.py", "accept_invitation"): "the spent token names its invitation",
+    ("twofa/service.py", "authenticate"): "the login challenge token is the key; no principal yet",
+    ("twofa/service.py", "_verify"): "the factor of a user already resolved (challenge, caller)",
+    ("twofa/service.py", "confirm"): "reads the caller's own user row by principal id",
+    ("twofa/service.py", "disable"): "reads the caller's own user row by principal id",
 }
 
 

@@ -67,9 +67,15 @@ SERVED_TODAY = {
     ("GET", "/costs"),
     ("GET", "/costs/trend"),
     ("POST", "/cloud-accounts"),
+    ("POST", "/auth/2fa/authenticate"),
+    ("POST", "/auth/2fa/disable"),
 }
 # Pre-authentication endpoints: the caller has no user yet, so the bucket must be the client IP.
-KEYED_BY_IP = {("POST", "/auth/login"), ("POST", "/auth/signup")}
+KEYED_BY_IP = {
+    ("POST", "/auth/login"),
+    ("POST", "/auth/signup"),
+    ("POST", "/auth/2fa/authenticate"),
+}
 # Probes stay unlimited: an orchestrator polling them must never see 429.
 UNLIMITED = {"/healthz", "/readyz"}
 

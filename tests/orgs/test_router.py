@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import grant, make_account
 from tests.factories.costs import add_costs
+from tests.factories.twofa import enable_totp
 from tests.factories.users import DEFAULT_PASSWORD, make_user
 from tests.mail import run_jobs
 from xplorr.audit_log.models import AuditEntry
@@ -44,12 +45,21 @@ class TestCurrent:
         assert (r.status_code, r.json()["error"]["code"]) == (422, "VALIDATION_ERROR")
 
     async def test_require_2fa_flag(
-        self, client_for: ClientFor, admin: User, viewer: User, db: AsyncSession, org: Org
+        self,
+        client_for: ClientFor,
+        admin: User,
+        viewer: User,
+        db: AsyncSession,
+        org: Org,
+        settings: Settings,
     ) -> None:
         r = await client_for(viewer).patch("/organizations/require-2fa", json={"required": True})
         assert r.status_code == 403
         r = await client_for(admin).patch("/organizations/require-2fa", json={"required": "yes"})
         assert r.status_code == 422
+        r = await client_for(admin).patch("/organizations/require-2fa", json={"required": True})
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "2FA_NOT_ENABLED")
+        await enable_totp(db, admin, settings)
         r = await client_for(admin).patch("/organizations/require-2fa", json={"required": True})
         assert (r.status_code, r.json()["require_2fa"]) == (200, True)
         db.expire_all()

@@ -43,6 +43,7 @@ import xplorr.models_registry  # noqa: F401
 from xplorr.cloud_accounts.models import CloudAccount, OrgDataKey
 from xplorr.core import clock
 from xplorr.core.settings import Settings
+from xplorr.twofa.models import TotpFactor
 
 KEK_INFO = b"xplorr/master-key/credentials/v1"
 KEY_BYTES = 32  # AES-256
@@ -51,6 +52,7 @@ FORMAT_V1 = b"\x01"  # first byte of every blob: room for another layout later
 _WRAP_AAD = b"xplorr/org-data-key/v1"
 _CREDENTIALS_AAD = b"xplorr/cloud-account-credentials/v1"
 _SECRET_AAD = b"xplorr/secret/v1"
+TOTP_PURPOSE = "totp"  # the purpose TOTP seeds are sealed under (twofa.service)
 
 
 class CryptoError(Exception):
@@ -277,11 +279,13 @@ class Rotation:
     org_id: uuid.UUID
     version: int  # the new current data-key version
     accounts: int  # credentials re-encrypted under it
+    secrets: int = 0  # other sealed secrets (TOTP seeds) re-sealed under it
 
 
 async def rotate_org_key(db: AsyncSession, settings: Settings, org_id: uuid.UUID) -> Rotation:
-    """A new data-key version for the org, every credential re-encrypted under it, the older
-    versions retired. One transaction (the caller's): a failure leaves everything as it was."""
+    """A new data-key version for the org, every credential and TOTP seed re-encrypted under
+    it, the older versions retired (no ciphertext needs them any more). One transaction (the
+    caller's): a failure leaves everything as it was."""
     keyring = keyring_for(settings)
     rows = (await db.scalars(_org_keys(org_id).with_for_update())).all()
     cipher = OrgCipher(keyring, org_id, rows)
@@ -297,6 +301,18 @@ async def rotate_org_key(db: AsyncSession, settings: Settings, org_id: uuid.UUID
         a.id: cipher.decrypt(a.id, a.credentials_encrypted, a.credentials_key_version)
         for a in accounts
     }
+    totps = (
+        await db.scalars(
+            select(TotpFactor)
+            .where(TotpFactor.org_id == org_id)
+            .order_by(TotpFactor.id)
+            .with_for_update()
+        )
+    ).all()
+    seeds = {
+        f.id: cipher.open_secret(TOTP_PURPOSE, f.id, f.secret_encrypted, f.key_version)
+        for f in totps
+    }
     now = clock.now()
     for row in rows:
         if row.retired_at is None:
@@ -308,8 +324,12 @@ async def rotate_org_key(db: AsyncSession, settings: Settings, org_id: uuid.UUID
         account.credentials_encrypted, account.credentials_key_version = await cipher.encrypt(
             db, account.id, plain[account.id]
         )
+    for factor in totps:
+        factor.secret_encrypted, factor.key_version = await cipher.seal_secret(
+            db, TOTP_PURPOSE, factor.id, seeds[factor.id]
+        )
     await db.flush()
-    return Rotation(org_id=org_id, version=new.version, accounts=len(accounts))
+    return Rotation(org_id=org_id, version=new.version, accounts=len(accounts), secrets=len(totps))
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ class RateLimiter:
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.trusted = settings.trusted_proxy_networks
         self.login_failures = parse(settings.login_failure_limit)
+        self.two_factor_failures = parse(settings.two_factor_failure_limit)
         self._rules: dict[int, tuple[APIRoute, Rule]] = {}
 
     def install(self, routers: Iterable[APIRouter], read: str, write: str) -> None:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header
 from xplorr.auth.deps import AdminUser, CurrentUser, OwnerUser
 from xplorr.core.db import DbSession
 from xplorr.core.deps import Kit
+from xplorr.core.errors import ErrorEnvelope
 from xplorr.orgs import service
 from xplorr.orgs.schemas import CloseOrgIn, CloseOrgOut, OrgOut, OrgStats, OrgUpdate, Require2faIn
 
@@ -32,10 +33,16 @@ async def get_organization_stats(db: DbSession, who: AdminUser) -> OrgStats:
     return await service.stats(db, who)
 
 
-@router.patch("/require-2fa", response_model=OrgOut)
+@router.patch(
+    "/require-2fa",
+    response_model=OrgOut,
+    responses={400: {"model": ErrorEnvelope, "description": "2FA_NOT_ENABLED"}},
+)
 async def require_2fa(body: Require2faIn, db: DbSession, who: AdminUser) -> OrgOut:
-    """Require two-factor authentication for every member (admin). The flag is stored now;
-    login enforces it once two-factor authentication ships."""
+    """Require two-factor authentication for every member (admin). While it is on, a user
+    without an authenticator app or passkey gets 403 ``2FA_SETUP_REQUIRED`` from every endpoint
+    except ``GET /auth/me`` and the ones that set a factor up. The caller must have a second
+    factor to turn it on (400 ``2FA_NOT_ENABLED``)."""
     return OrgOut.model_validate(await service.set_require_2fa(db, who, body.required))
 
 

@@ -64,8 +64,17 @@ async def rename(db: AsyncSession, who: Principal, data: OrgUpdate) -> Org:
 
 
 async def set_require_2fa(db: AsyncSession, who: Principal, required: bool) -> Org:
-    """Store the flag; enforcing it at login arrives with two-factor authentication."""
+    """Set the flag (enforced on every request: ``auth.deps`` answers ``2FA_SETUP_REQUIRED``
+    to a user without a second factor). Turning it on needs the caller's own second factor,
+    or the admin would lock themselves out (``2FA_NOT_ENABLED``)."""
     org = await current(db, who)
+    if required and not org.require_2fa:
+        me = await get_in_org(db, User, who.user_id, who)
+        if not me.two_factor_enabled:
+            raise BadRequest(
+                "Set up two-factor authentication for yourself before requiring it.",
+                code="2FA_NOT_ENABLED",
+            )
     if org.require_2fa != required:
         org.require_2fa = required
         await audit.record(
