@@ -12,7 +12,7 @@ Three layers:
   random nonce each time, and associated data binding org id, account id and key version: a
   ciphertext copied onto another account or into another org does not decrypt.
 
-Rotation (``rotate_org_key``) creates a new DEK version, re-encrypts every credential of the
+Rotation (``rotate_org_key``) creates a new DEK version, re-encrypts every credential (and TOTP seed) of the
 org under it and retires the older versions (their rows stay, so a credential written by a
 request that raced the rotation still decrypts). ``rewrap_data_keys`` moves DEKs wrapped under a
 previous master key to the current one. ``xplorr keys rotate`` does both.
