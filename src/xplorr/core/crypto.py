@@ -12,10 +12,10 @@ Three layers:
   random nonce each time, and associated data binding org id, account id and key version: a
   ciphertext copied onto another account or into another org does not decrypt.
 
-Rotation (``rotate_org_key``) creates a new DEK version, re-encrypts every credential (and TOTP seed) of the
-org under it and retires the older versions (their rows stay, so a credential written by a
-request that raced the rotation still decrypts). ``rewrap_data_keys`` moves DEKs wrapped under a
-previous master key to the current one. ``xplorr keys rotate`` does both.
+Rotation (``rotate_org_key``) creates a new DEK version, re-encrypts every credential and TOTP
+seed of the org under it and retires the older versions (their rows stay, so a credential written
+by a request that raced the rotation still decrypts). ``rewrap_data_keys`` moves DEKs wrapped
+under a previous master key to the current one. ``xplorr keys rotate`` does both.
 
 Nothing here logs key material or plaintext; errors name the key version, never a value.
 """
