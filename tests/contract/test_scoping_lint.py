@@ -34,6 +34,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("auth/lifecycle_service.py", "_invitation_by_token"): "the invitation token is the key",
     ("auth/lifecycle_service.py", "invitation_info"): "reads the inviter of that invitation",
     ("auth/lifecycle_service.py", "accept_invitation"): "the spent token names its invitation",
+    ("passkeys/service.py", "_passkey_and_user"): "passkey login: the credential id the "
+    "authenticator sent names its user (unique across organizations); no principal yet",
 }
 
 

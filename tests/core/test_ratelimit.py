@@ -69,7 +69,12 @@ SERVED_TODAY = {
     ("POST", "/cloud-accounts"),
 }
 # Pre-authentication endpoints: the caller has no user yet, so the bucket must be the client IP.
-KEYED_BY_IP = {("POST", "/auth/login"), ("POST", "/auth/signup")}
+KEYED_BY_IP = {
+    ("POST", "/auth/login"),
+    ("POST", "/auth/signup"),
+    ("GET", "/auth/webauthn/authenticate/options"),
+    ("POST", "/auth/webauthn/authenticate/verify"),
+}
 # Probes stay unlimited: an orchestrator polling them must never see 429.
 UNLIMITED = {"/healthz", "/readyz"}
 
