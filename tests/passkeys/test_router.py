@@ -341,12 +341,17 @@ class TestRegister:
         assert row.user_id == member.id
         assert (await db.get_one(User, other_admin.id)).two_factor_enabled is False
 
-    async def test_malformed_client_data_is_400(self, client_for: ClientFor, member: User) -> None:
+    @pytest.mark.parametrize("client_data", ["bm90IGpzb24", "0w"], ids=["not-json", "not-utf8"])
+    async def test_malformed_client_data_is_400(
+        self, client_for: ClientFor, member: User, db: AsyncSession, client_data: str
+    ) -> None:
         client = client_for(member)
         cred = SoftwareAuthenticator().create((await client.get(REG_OPTIONS)).json())
-        cred["response"]["clientDataJSON"] = "bm90IGpzb24"  # "not json"
+        cred["response"]["clientDataJSON"] = client_data
         r = await client.post(REG_VERIFY, json={"credential": cred})
         assert (r.status_code, r.json()["error"]["code"]) == (400, "WEBAUTHN_VERIFICATION_FAILED")
+        [failed] = await _audit(db, "user.webauthn_registration_failed")
+        assert failed.details["reason"] == "malformed"
 
     @pytest.mark.parametrize(
         "body",
@@ -614,6 +619,18 @@ class TestAuthenticate:
         r = await _login(anon, a)
         assert (r.status_code, r.json()["error"]["code"]) == (403, "SSO_REQUIRED")
         assert (await _login(anon, b)).status_code == 200
+
+    @pytest.mark.parametrize("client_data", ["bm90IGpzb24", "0w"], ids=["not-json", "not-utf8"])
+    async def test_malformed_client_data_is_401(
+        self, anon: httpx.AsyncClient, member: User, db: AsyncSession, client_data: str
+    ) -> None:
+        _, a = await make_passkey(db, member)
+        cred = a.get((await anon.get(AUTH_OPTIONS)).json())
+        cred["response"]["clientDataJSON"] = client_data
+        r = await anon.post(AUTH_VERIFY, json={"credential": cred})
+        assert (r.status_code, r.json()["error"]["code"]) == (401, "INVALID_PASSKEY")
+        [failed] = await _audit(db, "user.login_failed")
+        assert failed.details["reason"] == "malformed"
 
     @pytest.mark.parametrize(
         "body",

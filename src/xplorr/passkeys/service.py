@@ -221,7 +221,9 @@ async def register(
         challenge = parse_client_data_json(credential.response.client_data_json).challenge
     except _MALFORMED as exc:
         await _registration_failed(db, who, "malformed", exc)
-        raise BadRequest(VERIFICATION_FAILED, code="WEBAUTHN_VERIFICATION_FAILED") from exc
+        raise BadRequest(
+            VERIFICATION_FAILED, code="WEBAUTHN_VERIFICATION_FAILED", commit=True
+        ) from exc
     found = await _consume(db, challenge)
     if found is None or not _usable(found, REGISTRATION, user.id):
         await _registration_failed(db, who, "challenge", None)
