@@ -85,6 +85,13 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/v1/audit"): ADMINS,
     ("GET", "/api/v1/audit/actions"): ADMINS,
     ("GET", "/api/v1/audit/export"): ADMINS,
+    # Passkeys: every role manages its own; logging in with one is public.
+    ("GET", "/api/v1/auth/webauthn/register/options"): ANY,
+    ("POST", "/api/v1/auth/webauthn/register/verify"): ANY,
+    ("GET", "/api/v1/auth/webauthn/authenticate/options"): PUBLIC,
+    ("POST", "/api/v1/auth/webauthn/authenticate/verify"): PUBLIC,
+    ("GET", "/api/v1/auth/webauthn/credentials"): ANY,
+    ("DELETE", "/api/v1/auth/webauthn/credentials/{credential_id}"): ANY,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
 }

@@ -38,6 +38,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("twofa/service.py", "_verify"): "the factor of a user already resolved (challenge, caller)",
     ("twofa/service.py", "confirm"): "reads the caller's own user row by principal id",
     ("twofa/service.py", "disable"): "reads the caller's own user row by principal id",
+    ("passkeys/service.py", "_passkey_and_user"): "passkey login: the credential id the "
+    "authenticator sent names its user (unique across organizations); no principal yet",
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import make_account
+from tests.factories.passkeys import make_passkey
 from tests.factories.users import make_user
 from xplorr.app import create_app
 from xplorr.auth.models import Invitation
@@ -26,6 +27,7 @@ from xplorr.core import clock, security
 from xplorr.core.jobs.models import Job
 from xplorr.core.settings import Settings
 from xplorr.orgs.models import Org
+from xplorr.passkeys.models import WebAuthnCredential
 from xplorr.sync.models import SyncRun
 from xplorr.tokens.models import ApiToken
 from xplorr.users.models import Role, User
@@ -122,6 +124,10 @@ async def _make_invitation(db: AsyncSession, org: Org, user: User) -> uuid.UUID:
     return inv.id
 
 
+async def _make_passkey(db: AsyncSession, org: Org, user: User) -> uuid.UUID:
+    return (await make_passkey(db, user))[0].id
+
+
 CASES: dict[str, Case] = {
     "/api/v1/tokens/{token_id}": Case(_make_api_token, lambda db, i: _row(ApiToken, db, i)),
     "/api/v1/cloud-accounts/{account_id}": Case(
@@ -133,6 +139,9 @@ CASES: dict[str, Case] = {
     "/api/v1/users/{user_id}/accounts/{account_id}": Case(_make_granted_user, _user_with_grants),
     "/api/v1/auth/invitation/{token}": Case(
         _make_invitation, lambda db, i: _row(Invitation, db, i)
+    ),
+    "/api/v1/auth/webauthn/credentials/{credential_id}": Case(
+        _make_passkey, lambda db, i: _row(WebAuthnCredential, db, i)
     ),
 }
 

@@ -75,6 +75,8 @@ KEYED_BY_IP = {
     ("POST", "/auth/login"),
     ("POST", "/auth/signup"),
     ("POST", "/auth/2fa/authenticate"),
+    ("GET", "/auth/webauthn/authenticate/options"),
+    ("POST", "/auth/webauthn/authenticate/verify"),
 }
 # Probes stay unlimited: an orchestrator polling them must never see 429.
 UNLIMITED = {"/healthz", "/readyz"}
