@@ -3,7 +3,7 @@ user without one is refused everywhere but ``GET /auth/me`` and the setup endpoi
 or an API token, until a factor is confirmed. Also: a password reset does not skip the second
 factor, and a key rotation re-seals TOTP secrets so retired data keys are not needed."""
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
@@ -106,3 +106,19 @@ async def test_key_rotation_reseals_totp_secrets(
     await db.commit()
     r = await authenticate(anon, await challenge(anon, email), await code_at(secret))
     assert r.status_code == 200
+
+
+async def test_api_token_cannot_manage_totp(
+    client_for: ClientFor, member: User, db: AsyncSession
+) -> None:
+    """A leaked API token must not enrol a factor (locking the owner out) nor remove one."""
+    r = await client_for(member).post("/tokens", json={"name": "ci"})
+    token_client = client_for(token=r.json()["token"])
+    for path, body in (
+        ("/auth/2fa/setup", None),
+        ("/auth/2fa/confirm", {"code": "123456"}),
+        ("/auth/2fa/disable", {"password": "whatever-password", "code": "123456"}),
+    ):
+        r = await token_client.post(path, json=body)
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "SESSION_REQUIRED"), path
+    assert await db.scalar(select(func.count()).select_from(TotpFactor)) == 0

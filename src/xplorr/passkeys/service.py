@@ -93,16 +93,6 @@ def _timeout_ms() -> int:
     return int(CHALLENGE_TTL.total_seconds() * 1000)
 
 
-def _refuse_api_tokens(who: Principal) -> None:
-    """Factors are managed from a login, not with an API token: a leaked token must not be
-    able to add a passkey (and with it a way to log in that outlives the token) or remove one."""
-    if who.token_id is not None:
-        raise Forbidden(
-            "Passkeys are managed from a signed-in session, not with an API token.",
-            code="SESSION_REQUIRED",
-        )
-
-
 async def _own_user(db: AsyncSession, who: Principal) -> User:
     user = await db.scalar(org_select(User, who).where(User.id == who.user_id).with_for_update())
     if user is None:  # the principal was resolved from this very row
@@ -173,7 +163,7 @@ async def registration_options(
     """Options for ``navigator.credentials.create``: the user's random handle (made on first
     use), the passkeys they already have (so one authenticator is not registered twice),
     resident key and user verification preferred, no attestation."""
-    _refuse_api_tokens(who)
+    factors.refuse_api_tokens(who)
     user = await _own_user(db, who)
     if user.webauthn_user_handle is None:
         user.webauthn_user_handle = secrets.token_bytes(USER_HANDLE_BYTES)
@@ -214,7 +204,7 @@ async def register(
 ) -> WebAuthnCredentialOut:
     """Verify the authenticator's attestation (``none`` format accepted: we do not restrict
     authenticator models) against this user's registration challenge and store the passkey."""
-    _refuse_api_tokens(who)
+    factors.refuse_api_tokens(who)
     user = await _own_user(db, who)
     try:
         credential = parse_registration_credential_json(data.credential.model_dump(by_alias=True))
@@ -498,7 +488,7 @@ async def delete_credential(db: AsyncSession, who: Principal, passkey_id: uuid.U
     """Remove one of the caller's own passkeys. Where the organization requires 2FA, the last
     factor (no TOTP, no other passkey) cannot go: the user would lock themselves out of
     everything but setting one up again."""
-    _refuse_api_tokens(who)
+    factors.refuse_api_tokens(who)
     user = await _own_user(db, who)  # locked: two removals of the last two passkeys serialise
     passkey = await db.scalar(_own(who).where(WebAuthnCredential.id == passkey_id))
     if passkey is None:

@@ -11,6 +11,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.core import clock, security
+from xplorr.core.errors import Forbidden
+from xplorr.core.tenancy import Principal
 from xplorr.passkeys.models import WebAuthnCredential
 from xplorr.twofa.models import LoginChallenge, TotpFactor
 from xplorr.users.models import User
@@ -30,6 +32,17 @@ async def methods_for(db: AsyncSession, user: User) -> list[str]:
     if await db.scalar(select(exists().where(WebAuthnCredential.user_id == user.id))):
         methods.append(WEBAUTHN)
     return methods
+
+
+def refuse_api_tokens(who: Principal) -> None:
+    """Factors are managed from a signed-in session, never with an API token: a leaked token
+    must not be able to enrol a factor (locking the owner out, or adding a way to log in that
+    outlives the token) or remove one."""
+    if who.token_id is not None:
+        raise Forbidden(
+            "Second factors are managed from a signed-in session, not with an API token.",
+            code="SESSION_REQUIRED",
+        )
 
 
 async def refresh_two_factor(db: AsyncSession, user: User) -> None:

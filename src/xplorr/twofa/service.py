@@ -99,6 +99,7 @@ async def _factor(db: AsyncSession, who: Principal) -> TotpFactor | None:
 async def setup(db: AsyncSession, kit: AuthKit, who: Principal) -> SetupOut:
     """Start, or start over, a pending setup with a new secret. A confirmed factor must be
     disabled first (``2FA_ALREADY_ENABLED``)."""
+    factors.refuse_api_tokens(who)
     factor = await _factor(db, who)
     if factor is not None and factor.confirmed_at is not None:
         raise Conflict("Two-factor authentication is already enabled.", code="2FA_ALREADY_ENABLED")
@@ -129,6 +130,7 @@ async def setup(db: AsyncSession, kit: AuthKit, who: Principal) -> SetupOut:
 
 async def confirm(db: AsyncSession, kit: AuthKit, who: Principal, code: str) -> ConfirmOut:
     """Enable the pending factor with a current code; answer the recovery codes once."""
+    factors.refuse_api_tokens(who)
     factor = await _factor(db, who)
     if factor is None:
         raise Conflict("Start with POST /auth/2fa/setup.", code="2FA_SETUP_NOT_STARTED")
@@ -294,6 +296,7 @@ async def _failed(db: AsyncSession, kit: AuthKit, user: User, action: str) -> No
 async def disable(db: AsyncSession, kit: AuthKit, who: Principal, data: DisableIn) -> None:
     """Remove the TOTP factor and its recovery codes, with the password and a current code.
     Refused while the org requires 2FA and no passkey would be left."""
+    factors.refuse_api_tokens(who)
     limiter = kit.limiter
     await limiter.check(limiter.two_factor_failures, _FAILURES, str(who.user_id))
     factor = await _factor(db, who)
