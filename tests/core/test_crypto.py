@@ -256,7 +256,7 @@ async def test_cli_keys_rotate(
         )
     ).all()
     assert entry.org_id == org.id
-    assert entry.details == {"version": 2, "accounts": 1}
+    assert entry.details == {"version": 2, "accounts": 1, "authenticator_apps": 0}
 
     unknown = cli("keys", "rotate", "--org", "no-such-org")
     assert unknown.returncode == 2

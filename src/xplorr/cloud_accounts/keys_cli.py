@@ -54,7 +54,11 @@ async def rotate_keys_cli(settings: Settings, org_slug: str | None = None) -> Ro
                     actor_email="cli",
                     resource_type="organization",
                     resource_id=org_id,
-                    details={"version": rotation.version, "accounts": rotation.accounts},
+                    details={
+                        "version": rotation.version,
+                        "accounts": rotation.accounts,
+                        "authenticator_apps": rotation.secrets,
+                    },
                 )
                 await db.commit()
             report.rotations.append(rotation)
