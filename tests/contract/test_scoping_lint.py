@@ -34,6 +34,12 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("auth/lifecycle_service.py", "_invitation_by_token"): "the invitation token is the key",
     ("auth/lifecycle_service.py", "invitation_info"): "reads the inviter of that invitation",
     ("auth/lifecycle_service.py", "accept_invitation"): "the spent token names its invitation",
+    ("sso/service.py", "_outstanding_request"): "SAML ACS: the response's InResponseTo names our "
+    "AuthnRequest, and that request names the org; no principal yet",
+    ("sso/service.py", "finish_login"): "SAML ACS: the configuration of the org the outstanding "
+    "request belongs to",
+    ("sso/service.py", "_user_for"): "SAML ACS: identities and users of the request's org, after "
+    "its IdP's signature was verified",
 }
 
 

@@ -69,7 +69,15 @@ SERVED_TODAY = {
     ("POST", "/cloud-accounts"),
 }
 # Pre-authentication endpoints: the caller has no user yet, so the bucket must be the client IP.
-KEYED_BY_IP = {("POST", "/auth/login"), ("POST", "/auth/signup")}
+KEYED_BY_IP = {
+    ("POST", "/auth/login"),
+    ("POST", "/auth/signup"),
+    # SAML single sign-on (no documented rate-limit row: "rest of SSO table cut").
+    ("GET", "/auth/sso/check"),
+    ("GET", "/auth/saml/init"),
+    ("POST", "/auth/saml/acs"),
+    ("GET", "/auth/saml/metadata/{org_slug}"),
+}
 # Probes stay unlimited: an orchestrator polling them must never see 429.
 UNLIMITED = {"/healthz", "/readyz"}
 
