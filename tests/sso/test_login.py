@@ -237,8 +237,21 @@ class TestLogin:
         r = await sp.login(member.email)
         assert_refused(r)
         after = await state(db, sp.org)
-        assert (after["sessions"], after["logins"]) == (before["sessions"], 0)
+        assert after == {**before, "replays": 1, "used_requests": 1}  # not linked, no session
         assert await failures(db) == ["user is deactivated"]
+
+    async def test_deactivated_linked_user_is_refused(
+        self, sp: Sp, db: AsyncSession, member: User
+    ) -> None:
+        assert (await sp.login(member.email)).status_code == 200
+        await db.execute(
+            update(User).where(User.id == member.id).values(status=UserStatus.DEACTIVATED)
+        )
+        await db.commit()
+        before = await state(db, sp.org)
+        assert_refused(await sp.login(member.email))
+        after = await state(db, sp.org)
+        assert (after["sessions"], after["logins"]) == (before["sessions"], 1)
 
     async def test_init_sends_a_request_for_this_sp(self, sp: Sp) -> None:
         r = await sp.client.get("/auth/saml/init", params={"org_slug": sp.org.slug})

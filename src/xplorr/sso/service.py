@@ -223,8 +223,6 @@ async def finish_login(db: AsyncSession, kit: AuthKit, saml_response: str) -> Sa
             ),
         )
     user = await _user_for(db, org, config, assertion, email)
-    if not user.is_active:
-        await _refuse(db, org, "user is deactivated", email=user.email)
     tokens = await auth_service.complete_login(db, kit, user, method="saml")
     return SamlLogin(tokens=tokens, relay_state=pending.relay_state)
 
@@ -292,9 +290,14 @@ async def _user_for(
         )
     )
     if identity is not None:
+        linked = await db.get_one(User, identity.user_id)
+        if not linked.is_active:
+            await _refuse(db, org, "user is deactivated", email=linked.email)
         identity.last_login_at = now
-        return await db.get_one(User, identity.user_id)
+        return linked
     user = await users.find_by_email(db, email)
+    if user is not None and user.org_id == org.id and not user.is_active:
+        await _refuse(db, org, "user is deactivated", email=user.email)  # never linked
     if user is not None and user.org_id != org.id:
         await _refuse(
             db,
@@ -327,16 +330,19 @@ async def _user_for(
             resource_id=user.id,
             details={"via": "saml", "role": user.role.value},
         )
-    db.add(
-        SsoIdentity(
-            org_id=org.id,
-            user_id=user.id,
-            idp_entity_id=config.idp_entity_id,
-            name_id=assertion.name_id,
-            last_login_at=now,
-        )
-    )
-    await db.flush()
+    try:
+        async with db.begin_nested():  # two first logins at once: the unique key decides
+            db.add(
+                SsoIdentity(
+                    org_id=org.id,
+                    user_id=user.id,
+                    idp_entity_id=config.idp_entity_id,
+                    name_id=assertion.name_id,
+                    last_login_at=now,
+                )
+            )
+    except IntegrityError:
+        await _refuse(db, org, "identity linked concurrently")
     return user
 
 
