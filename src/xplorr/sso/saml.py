@@ -160,7 +160,7 @@ def in_response_to(saml_response: str) -> str | None:
         if len(raw) > MAX_RESPONSE_BYTES:
             return None
         root = OneLogin_Saml2_XML.to_etree(raw)
-    except Exception:  # garbage base64 or XML, a DTD, an entity: simply no answer to anything
+    except (ValueError, SyntaxError):  # bad base64, bad XML (lxml: a SyntaxError), DTD, entity
         return None
     if root.tag != f"{{{OneLogin_Saml2_Constants.NS_SAMLP}}}Response":
         return None
