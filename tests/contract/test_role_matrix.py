@@ -92,6 +92,15 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/api/v1/auth/webauthn/authenticate/verify"): PUBLIC,
     ("GET", "/api/v1/auth/webauthn/credentials"): ANY,
     ("DELETE", "/api/v1/auth/webauthn/credentials/{credential_id}"): ANY,
+    # SAML single sign-on: the login ceremony and SP metadata are pre-authentication; the IdP
+    # configuration is an owner/admin matter.
+    ("GET", "/api/v1/auth/sso/check"): PUBLIC,
+    ("GET", "/api/v1/auth/saml/init"): PUBLIC,
+    ("POST", "/api/v1/auth/saml/acs"): PUBLIC,
+    ("GET", "/api/v1/auth/saml/metadata/{org_slug}"): PUBLIC,
+    ("GET", "/api/v1/auth/sso/config"): ADMINS,
+    ("PATCH", "/api/v1/auth/sso/config"): ADMINS,
+    ("DELETE", "/api/v1/auth/sso/config"): ADMINS,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
 }

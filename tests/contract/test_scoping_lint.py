@@ -40,6 +40,12 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("twofa/service.py", "disable"): "reads the caller's own user row by principal id",
     ("passkeys/service.py", "_passkey_and_user"): "passkey login: the credential id the "
     "authenticator sent names its user (unique across organizations); no principal yet",
+    ("sso/service.py", "_outstanding_request"): "SAML ACS: the response's InResponseTo names our "
+    "AuthnRequest, and that request names the org; no principal yet",
+    ("sso/service.py", "finish_login"): "SAML ACS: the configuration of the org the outstanding "
+    "request belongs to",
+    ("sso/service.py", "_user_for"): "SAML ACS: identities and users of the request's org, after "
+    "its IdP's signature was verified",
 }
 
 

@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import make_account
 from tests.factories.passkeys import make_passkey
+from tests.factories.sso import make_sso_config
 from tests.factories.users import make_user
+from tests.sso.idp import TestIdp
 from xplorr.app import create_app
 from xplorr.auth.models import Invitation
 from xplorr.cloud_accounts.models import AccountGrant, CloudAccount, Provider
@@ -28,6 +30,7 @@ from xplorr.core.jobs.models import Job
 from xplorr.core.settings import Settings
 from xplorr.orgs.models import Org
 from xplorr.passkeys.models import WebAuthnCredential
+from xplorr.sso.models import SsoConfig
 from xplorr.sync.models import SyncRun
 from xplorr.tokens.models import ApiToken
 from xplorr.users.models import Role, User
@@ -128,6 +131,12 @@ async def _make_passkey(db: AsyncSession, org: Org, user: User) -> uuid.UUID:
     return (await make_passkey(db, user))[0].id
 
 
+async def _make_sso_config(db: AsyncSession, org: Org, _user: User) -> uuid.UUID:
+    """The metadata route takes an org slug: org A's configuration id (what the matrix sends)
+    names no organization."""
+    return (await make_sso_config(db, org, TestIdp("a"))).id
+
+
 CASES: dict[str, Case] = {
     "/api/v1/tokens/{token_id}": Case(_make_api_token, lambda db, i: _row(ApiToken, db, i)),
     "/api/v1/cloud-accounts/{account_id}": Case(
@@ -142,6 +151,9 @@ CASES: dict[str, Case] = {
     ),
     "/api/v1/auth/webauthn/credentials/{credential_id}": Case(
         _make_passkey, lambda db, i: _row(WebAuthnCredential, db, i)
+    ),
+    "/api/v1/auth/saml/metadata/{org_slug}": Case(
+        _make_sso_config, lambda db, i: _row(SsoConfig, db, i)
     ),
 }
 

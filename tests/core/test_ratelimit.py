@@ -77,6 +77,11 @@ KEYED_BY_IP = {
     ("POST", "/auth/2fa/authenticate"),
     ("GET", "/auth/webauthn/authenticate/options"),
     ("POST", "/auth/webauthn/authenticate/verify"),
+    # SAML single sign-on (no documented rate-limit row: "rest of SSO table cut").
+    ("GET", "/auth/sso/check"),
+    ("GET", "/auth/saml/init"),
+    ("POST", "/auth/saml/acs"),
+    ("GET", "/auth/saml/metadata/{org_slug}"),
 }
 # Probes stay unlimited: an orchestrator polling them must never see 429.
 UNLIMITED = {"/healthz", "/readyz"}

@@ -1,5 +1,201 @@
 """SAML single sign-on: domain check, login through the IdP, SP metadata, configuration."""
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import EmailStr
+
+from xplorr.auth.deps import AdminUser
+from xplorr.auth.schemas import TokenPair
+from xplorr.core.db import DbSession
+from xplorr.core.deps import AppSettings, Kit
+from xplorr.core.errors import ErrorEnvelope, PayloadTooLarge, ValidationFailed
+from xplorr.core.ratelimit import limit
+from xplorr.sso import saml, service
+from xplorr.sso.schemas import SamlInitOut, SsoCheckOut, SsoConfigOut, SsoConfigUpdate
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+SSO_LIMIT = "20/15 minutes"  # the reference's "Login / Auth" limit
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_REDIRECT: dict[int | str, dict[str, Any]] = {
+    303: {"description": "Browser redirect (the default without Accept: JSON)."}
+}
+_FORM_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["SAMLResponse"],
+                    "properties": {
+                        "SAMLResponse": {"type": "string", "minLength": 1},
+                        "RelayState": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+@router.get("/sso/check", response_model=SsoCheckOut, openapi_extra=limit(SSO_LIMIT, key="ip"))
+async def sso_check(email: Annotated[EmailStr, Query()], db: DbSession) -> SsoCheckOut:
+    """Whether this email's domain signs in through an organization's identity provider
+    (``sso_enabled``), whether password login is refused for it (``sso_required``), and the
+    ``org_slug`` to start the login with (``GET /auth/saml/init?org_slug=``)."""
+    return await service.check(db, email)
+
+
+@router.get(
+    "/saml/init",
+    response_model=SamlInitOut,
+    openapi_extra=limit(SSO_LIMIT, key="ip"),
+    responses={**_REDIRECT, 404: {"model": ErrorEnvelope, "description": "SSO_NOT_CONFIGURED"}},
+)
+async def saml_init(
+    request: Request,
+    db: DbSession,
+    settings: AppSettings,
+    org_slug: Annotated[str, Query(min_length=1, max_length=80)],
+    redirect_to: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response:
+    """Start a login through the organization's identity provider: answers 303 to the IdP with
+    a SAML AuthnRequest (HTTP-Redirect binding), or ``{"redirect_url"}`` when the client sends
+    ``Accept: application/json``. The request is valid 10 minutes and answers once.
+
+    ``redirect_to`` (a path of this application, starting with one "/") is handed back after the
+    login; anything else is 422 (no open redirect). 404 ``SSO_NOT_CONFIGURED`` for an unknown
+    organization or one without single sign-on."""
+    url = await service.start_login(db, settings, org_slug, redirect_to)
+    if _wants_json(request):
+        return JSONResponse(SamlInitOut(redirect_url=url).model_dump(), headers=NO_STORE)
+    return RedirectResponse(url, status_code=303, headers=NO_STORE)
+
+
+async def _saml_form(request: Request) -> str:
+    """The posted ``SAMLResponse`` (urlencoded form, read without python-multipart)."""
+    body = await request.body()
+    if len(body) > 4 * saml.MAX_RESPONSE_BYTES // 3 + 4096:
+        raise PayloadTooLarge("The SAML response is too large.")
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/x-www-form-urlencoded":
+        raise ValidationFailed(
+            "Post the IdP's response as an application/x-www-form-urlencoded form.",
+            details=[{"field": "SAMLResponse", "message": "Field required."}],
+        )
+    try:
+        form = parse_qs(body.decode("ascii"), max_num_fields=10, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValidationFailed(
+            "The form could not be read.",
+            details=[{"field": "SAMLResponse", "message": "Unreadable form."}],
+        ) from exc
+    values = form.get("SAMLResponse") or []
+    if len(values) != 1 or not values[0].strip():
+        raise ValidationFailed(
+            "Invalid SAMLResponse: Field required.",
+            details=[{"field": "SAMLResponse", "message": "Field required."}],
+        )
+    return values[0]
+
+
+@router.post(
+    "/saml/acs",
+    response_model=TokenPair,
+    openapi_extra={**limit("30/minute", key="ip"), **_FORM_BODY},
+    responses={
+        **_REDIRECT,
+        403: {"model": ErrorEnvelope, "description": "SSO_DOMAIN_NOT_ALLOWED"},
+        409: {"model": ErrorEnvelope, "description": "SSO_ACCOUNT_CONFLICT"},
+    },
+)
+async def saml_acs(request: Request, db: DbSession, kit: Kit) -> Response:
+    """Assertion consumer service: the IdP posts its SAML response here (HTTP-POST binding).
+
+    Only a response to an AuthnRequest of ``/auth/saml/init`` is accepted (IdP-initiated ones are
+    refused), once, with a signed assertion from the organization's IdP for this service, in its
+    time window; anything else is 401 ``SSO_INVALID_RESPONSE``. The user is found by their IdP
+    identity, linked by email within the organization, or created as the configured default
+    role (member). 403 ``SSO_DOMAIN_NOT_ALLOWED`` for an email outside the organization's
+    domains, 409 ``SSO_ACCOUNT_CONFLICT`` for an email of another organization's user.
+
+    With ``Accept: application/json`` the answer is the token pair; otherwise 303 to
+    ``XPLORR_SSO_REDIRECT_URL`` with the tokens in the URL fragment (``#access_token=...&
+    refresh_token=...&expires_in=...&redirect_to=...``), so they never reach a server log.
+    The posted RelayState is ignored: the one stored with the request is used."""
+    saml_response = await _saml_form(request)
+    done = await service.finish_login(db, kit, saml_response)
+    if _wants_json(request):
+        return JSONResponse(done.tokens.model_dump(mode="json"), headers=NO_STORE)
+    fragment = {
+        "access_token": done.tokens.access_token,
+        "refresh_token": done.tokens.refresh_token,
+        "token_type": done.tokens.token_type,
+        "expires_in": str(done.tokens.expires_in),
+    }
+    if done.relay_state:
+        fragment["redirect_to"] = done.relay_state
+    url = f"{kit.settings.sso_callback_url}#{urlencode(fragment)}"
+    return RedirectResponse(url, status_code=303, headers=NO_STORE)
+
+
+@router.get(
+    "/saml/metadata/{org_slug}",
+    response_class=Response,
+    openapi_extra=limit(SSO_LIMIT, key="ip"),
+    responses={200: {"content": {"application/xml": {"schema": {"type": "string"}}}}},
+)
+async def saml_metadata(org_slug: str, db: DbSession, settings: AppSettings) -> Response:
+    """The organization's SAML service-provider metadata (entity id, ACS URL, NameID format
+    emailAddress), to give to the identity provider; served also before an IdP is configured.
+    404 for an unknown organization."""
+    xml = await service.metadata(db, settings, org_slug)
+    return Response(content=xml, media_type="application/xml")
+
+
+@router.get(
+    "/sso/config",
+    response_model=SsoConfigOut,
+    responses={404: {"model": ErrorEnvelope, "description": "SSO_NOT_CONFIGURED"}},
+)
+async def get_sso_config(db: DbSession, settings: AppSettings, who: AdminUser) -> SsoConfigOut:
+    """The organization's identity provider configuration (owner/admin), with the values the IdP
+    needs: ``sp_entity_id``, ``acs_url``, ``metadata_url``. 404 ``SSO_NOT_CONFIGURED`` if none."""
+    return await service.get_config(db, settings, who)
+
+
+@router.patch(
+    "/sso/config",
+    response_model=SsoConfigOut,
+    responses={409: {"model": ErrorEnvelope, "description": "SSO_DOMAIN_TAKEN"}},
+)
+async def update_sso_config(
+    body: SsoConfigUpdate, db: DbSession, settings: AppSettings, who: AdminUser
+) -> SsoConfigOut:
+    """Create or update single sign-on (owner/admin): ``idp_entity_id``, ``sso_url`` (https),
+    ``x509_cert`` (the IdP's signing certificate, PEM or base64 DER; the only key trusted),
+    ``email_domains`` (claimed for this organization; no free email providers, none claimed by
+    another organization: 409 ``SSO_DOMAIN_TAKEN``), ``enforce`` (password login refused for
+    those domains, except the owner's) and ``default_role`` of new users (admin, member or
+    viewer; member by default). The first four are required to create."""
+    return await service.update_config(db, settings, who, body)
+
+
+@router.delete(
+    "/sso/config",
+    status_code=204,
+    responses={404: {"model": ErrorEnvelope, "description": "SSO_NOT_CONFIGURED"}},
+)
+async def delete_sso_config(db: DbSession, who: AdminUser) -> Response:
+    """Turn single sign-on off (owner/admin): the configuration and its domains are removed;
+    linked identities stay, so turning it on again keeps them."""
+    await service.delete_config(db, who)
+    return Response(status_code=204)

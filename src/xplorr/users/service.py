@@ -67,6 +67,30 @@ async def create_user(
     return user
 
 
+async def provision_sso_user(
+    db: AsyncSession, org: Org, *, email: str, name: str, role: Role
+) -> User:
+    """Just-in-time account for a first SAML login: no password (it can only log in through the
+    IdP, or after a password reset), email verified (the org's IdP vouched for it in a domain
+    the org claimed). Never an owner."""
+    if role == Role.OWNER:
+        raise ValueError("an SSO login never provisions an owner")
+    user = User(
+        org_id=org.id,
+        email=normalise_email(email),
+        name=name.strip()[:200] or normalise_email(email),
+        password_hash=None,
+        role=role,
+        email_verified_at=clock.now(),
+    )
+    try:
+        async with db.begin_nested():
+            db.add(user)
+    except IntegrityError as exc:
+        raise Conflict("An account with this email already exists.", code="EMAIL_TAKEN") from exc
+    return user
+
+
 # --- team management (admin) and self-service -----------------------------------------------
 
 
