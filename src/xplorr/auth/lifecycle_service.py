@@ -114,12 +114,10 @@ async def verify_email(db: AsyncSession, raw: str) -> None:
     user = await _use_token(db, raw, TokenPurpose.VERIFY_EMAIL)
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()
-        await audit.record(
+        await audit.record_user(
             db,
             "user.email_verified",
-            org_id=user.org_id,
-            actor_user_id=user.id,
-            actor_email=user.email,
+            user,
             resource_type="user",
             resource_id=user.id,
             resource_name=user.email,
@@ -167,12 +165,10 @@ async def send_password_reset_job(ctx: JobContext, payload: dict[str, Any]) -> N
         },
         org_id=user.org_id,
     )
-    entry = await audit.record(
+    entry = await audit.record_user(
         ctx.db,
         "user.password_reset_requested",
-        org_id=user.org_id,
-        actor_user_id=user.id,
-        actor_email=user.email,
+        user,
         resource_type="user",
         resource_id=user.id,
         resource_name=user.email,
@@ -203,12 +199,10 @@ async def reset_password(db: AsyncSession, kit: AuthKit, raw: str, new_password:
     user.password_hash = kit.hasher.hash(new_password)
     await expire_reset_tokens(db, user.id)
     await revoke_sessions(db, user.id, reason="password_reset")
-    await audit.record(
+    await audit.record_user(
         db,
         "user.password_changed",
-        org_id=user.org_id,
-        actor_user_id=user.id,
-        actor_email=user.email,
+        user,
         resource_type="user",
         resource_id=user.id,
         details={"method": "reset"},
@@ -370,12 +364,10 @@ async def accept_invitation(db: AsyncSession, kit: AuthKit, data: AcceptInvitati
         if account is not None:  # an account disconnected since the invitation is skipped
             db.add(AccountGrant(org_id=org.id, user_id=user.id, cloud_account_id=account))
             granted.append(account_id)
-    await audit.record(
+    await audit.record_user(
         db,
         "user.joined",
-        org_id=org.id,
-        actor_user_id=user.id,
-        actor_email=user.email,
+        user,
         resource_type="user",
         resource_id=user.id,
         resource_name=user.email,

@@ -62,12 +62,10 @@ async def signup(db: AsyncSession, kit: AuthKit, data: SignupIn) -> TokenPair:
     user = await users.create_user(
         db, kit.hasher, org, email=email, name=data.name, password=data.password, role=Role.OWNER
     )
-    await audit.record(
+    await audit.record_user(
         db,
         "user.signed_up",
-        org_id=org.id,
-        actor_user_id=user.id,
-        actor_email=user.email,
+        user,
         resource_type="organization",
         resource_id=org.id,
         resource_name=org.name,
@@ -146,12 +144,10 @@ async def complete_login(db: AsyncSession, kit: AuthKit, user: User, *, method: 
     ``user.login_webauthn``, ``sso_login``)."""
     user.last_login_at = clock.now()
     issued = await start_session(db, kit, user)
-    await audit.record(
+    await audit.record_user(
         db,
         LOGIN_ACTIONS[method],
-        org_id=user.org_id,
-        actor_user_id=user.id,
-        actor_email=user.email,
+        user,
         resource_type="session",
         resource_id=issued.session.id,
         details={"method": method},
@@ -242,12 +238,10 @@ async def _on_refresh_refused(db: AsyncSession, digest: str) -> None:
     if session.revoked_at is None:
         session.revoked_at, session.revoke_reason = clock.now(), "refresh_token_reuse"
         user = await db.get_one(User, session.user_id)
-        await audit.record(
+        await audit.record_user(
             db,
             "session.refresh_reuse_revoked",
-            org_id=session.org_id,
-            actor_user_id=user.id,
-            actor_email=user.email,
+            user,
             resource_type="session",
             resource_id=session.id,
         )
@@ -263,12 +257,10 @@ async def logout(db: AsyncSession, raw_token: str) -> None:
     if session.revoked_at is None:
         session.revoked_at, session.revoke_reason = clock.now(), "logout"
         user = await db.get_one(User, session.user_id)
-        await audit.record(
+        await audit.record_user(
             db,
             "user.logout",
-            org_id=session.org_id,
-            actor_user_id=user.id,
-            actor_email=user.email,
+            user,
             resource_type="session",
             resource_id=session.id,
         )

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xplorr.audit_log.models import AuditEntry
 from xplorr.core import context
 from xplorr.core.tenancy import Principal
+from xplorr.users.models import User
 
 REDACTED = "[REDACTED]"
 _SECRET_KEY = re.compile(r"pass|token|secret|key|authorization|credential|otp|code", re.I)
@@ -67,3 +68,28 @@ async def record(
     )
     db.add(entry)
     return entry
+
+
+async def record_user(
+    db: AsyncSession,
+    action: str,
+    user: User,
+    *,
+    resource_type: str | None = None,
+    resource_id: object | None = None,
+    resource_name: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """An audit row of ``user`` acting on their own account before a principal exists (login,
+    logout, joining, 2FA and passkey events): their org, id and email as the actor."""
+    return await record(
+        db,
+        action,
+        org_id=user.org_id,
+        actor_user_id=user.id,
+        actor_email=user.email,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        resource_name=resource_name,
+        details=details,
+    )

@@ -426,12 +426,10 @@ async def _clone_suspected(
         stored_count=passkey.sign_count,
         new_count=new,
     )
-    await audit.record(
+    await audit.record_user(
         db,
         "user.webauthn_clone_suspected",
-        org_id=user.org_id,
-        actor_user_id=user.id,
-        actor_email=user.email,
+        user,
         resource_type=RESOURCE,
         resource_id=passkey.id,
         resource_name=passkey.name,

@@ -320,12 +320,10 @@ async def _user_for(
             name=_display_name(assertion, email),
             role=Role.MEMBER if role == Role.OWNER else role,
         )
-        await audit.record(
+        await audit.record_user(
             db,
             "user.joined",
-            org_id=org.id,
-            actor_user_id=user.id,
-            actor_email=user.email,
+            user,
             resource_type="user",
             resource_id=user.id,
             details={"via": "saml", "role": user.role.value},

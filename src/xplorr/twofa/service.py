@@ -279,12 +279,10 @@ async def _failed(db: AsyncSession, kit: AuthKit, user: User, action: str) -> No
     limiter = kit.limiter
     if limiter.enabled:
         await limiter.limiter.hit(limiter.two_factor_failures, _FAILURES, str(user.id))
-    await audit.record(
+    await audit.record_user(
         db,
         action,
-        org_id=user.org_id,
-        actor_user_id=user.id,
-        actor_email=user.email,
+        user,
         resource_type="user",
         resource_id=user.id,
     )
