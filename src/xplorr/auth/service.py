@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.auth import lifecycle_service as lifecycle
@@ -28,7 +28,7 @@ from xplorr.auth.schemas import (
 from xplorr.cloud_accounts.models import AccountGrant
 from xplorr.core import audit, clock, context, security
 from xplorr.core.deps import AuthKit
-from xplorr.core.errors import BadRequest, Forbidden, Unauthorized, ValidationFailed
+from xplorr.core.errors import BadRequest, Unauthorized, ValidationFailed
 from xplorr.core.tenancy import Principal
 from xplorr.orgs import service as orgs
 from xplorr.orgs.models import Org
@@ -115,18 +115,10 @@ async def login(db: AsyncSession, kit: AuthKit, data: LoginIn) -> TokenPair | Tw
 async def _refuse_if_sso_enforced(
     db: AsyncSession, kit: AuthKit, email: str, user: User | None, password: str
 ) -> None:
-    sso = await sso_policy.sso_org_for(db, email)
-    if sso is None or not sso[1].enforce:
-        return
-    org, _config = sso
-    if user is not None and (user.org_id != org.id or user.role == Role.OWNER):
-        return  # another org's user is not governed by this org; the owner is break-glass
-    security.verify_password(kit.hasher, None, password)  # the same work as a password check
-    raise Forbidden(
-        "Your organization requires single sign-on. Sign in through your identity provider.",
-        code="SSO_REQUIRED",
-        details=[{"field": "org_slug", "message": org.slug}],
-    )
+    org = await sso_policy.enforcing_org(db, email, user)
+    if org is not None:
+        security.verify_password(kit.hasher, None, password)  # the same work as a password check
+        raise sso_policy.sso_required(org)
 
 
 LOGIN_ACTIONS = {
@@ -332,18 +324,21 @@ async def resolve_principal(db: AsyncSession, kit: AuthKit, token: str) -> Princ
         return None
     if claims.session_id is not None:
         # One query on the hot path: the user, only if this login is still live.
-        user = await db.scalar(
-            select(User)
+        user, require_2fa = await _user_and_org_rule(
+            db,
+            _user_select()
             .join(AuthSession, AuthSession.user_id == User.id)
             .where(
                 AuthSession.id == claims.session_id,
                 AuthSession.revoked_at.is_(None),
                 AuthSession.expires_at > now,
                 User.id == claims.user_id,
-            )
+            ),
         )
         return await _with_grants(
-            db, user, _as_principal(user, claims.org_id, session_id=claims.session_id)
+            db,
+            user,
+            _as_principal(user, claims.org_id, require_2fa, session_id=claims.session_id),
         )
     assert claims.api_token_id is not None
     api = await db.get(ApiToken, claims.api_token_id)
@@ -359,8 +354,20 @@ def _api_token_live(api: ApiToken) -> bool:
 async def _principal(
     db: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID, *, token_id: uuid.UUID
 ) -> Principal | None:
-    user = await db.get(User, user_id)
-    return await _with_grants(db, user, _as_principal(user, org_id, token_id=token_id))
+    user, require_2fa = await _user_and_org_rule(db, _user_select().where(User.id == user_id))
+    return await _with_grants(db, user, _as_principal(user, org_id, require_2fa, token_id=token_id))
+
+
+def _user_select() -> Select[User, bool]:
+    """The user and whether their organization requires 2FA, loaded by the same query."""
+    return select(User, Org.require_2fa).join(Org, Org.id == User.org_id)
+
+
+async def _user_and_org_rule(
+    db: AsyncSession, stmt: Select[User, bool]
+) -> tuple[User | None, bool]:
+    row = (await db.execute(stmt)).first()
+    return (row[0], bool(row[1])) if row is not None else (None, False)
 
 
 async def _with_grants(
@@ -369,10 +376,7 @@ async def _with_grants(
     """A member or viewer limited to specific accounts sees only the granted ones
     (``account_ids``, possibly none left once a granted account was disconnected: fail closed).
     Everyone else sees every account, and their requests pay no extra query for it."""
-    if who is None or user is None:
-        return None
-    who = await _with_two_factor_status(db, user, who)
-    if who.is_admin or not user.account_access_restricted:
+    if who is None or user is None or who.is_admin or not user.account_access_restricted:
         return who
     granted = await db.scalars(
         select(AccountGrant.cloud_account_id).where(
@@ -382,21 +386,15 @@ async def _with_grants(
     return replace(who, account_ids=frozenset(granted.all()))
 
 
-async def _with_two_factor_status(db: AsyncSession, user: User, who: Principal) -> Principal:
-    """Flag a user without a second factor in an org that requires one (one extra query, paid
-    only by users without 2FA)."""
-    if user.two_factor_enabled:
-        return who
-    required = await db.scalar(select(Org.require_2fa).where(Org.id == user.org_id))
-    return replace(who, two_factor_setup_required=True) if required else who
-
-
 def _as_principal(
     user: User | None,
     org_id: uuid.UUID,
+    require_2fa: bool,
     session_id: uuid.UUID | None = None,
     token_id: uuid.UUID | None = None,
 ) -> Principal | None:
+    """``require_2fa``: the user's organization requires a second factor; a user without one
+    is flagged, and every endpoint but the setup ones refuses them (auth.deps)."""
     if user is None or user.org_id != org_id or user.status != UserStatus.ACTIVE:
         return None
     return Principal(
@@ -406,4 +404,5 @@ def _as_principal(
         email=user.email,
         session_id=session_id,
         token_id=token_id,
+        two_factor_setup_required=require_2fa and not user.two_factor_enabled,
     )

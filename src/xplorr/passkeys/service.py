@@ -50,8 +50,9 @@ from webauthn.helpers.structs import (
 from xplorr.auth import service as auth
 from xplorr.auth.schemas import TokenPair
 from xplorr.core import audit, clock
+from xplorr.core.db import rowcount
 from xplorr.core.deps import AuthKit
-from xplorr.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from xplorr.core.errors import BadRequest, Conflict, NotFound, Unauthorized
 from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, org_select
@@ -66,7 +67,7 @@ from xplorr.passkeys.schemas import (
 )
 from xplorr.sso import policy as sso_policy
 from xplorr.twofa import factors
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 log = structlog.get_logger("xplorr.passkeys")
 
@@ -364,7 +365,7 @@ async def authenticate(db: AsyncSession, kit: AuthKit, data: AuthenticateVerifyI
             last_used_at=clock.now(),
         )
     )
-    if counted.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(counted) != 1:
         # Another login with this passkey moved the counter meanwhile: only one may use it.
         await _login_failed(db, user, "concurrent_use", None)
         raise Unauthorized(INVALID_PASSKEY, code="INVALID_PASSKEY", commit=True)
@@ -456,16 +457,10 @@ async def _refuse_if_sso_enforced(db: AsyncSession, user: User) -> None:
     """As for password login: where the organization enforces SSO for the user's email
     domain, only the owner (break-glass) may log in without the identity provider; otherwise a
     passkey would outlive the user's removal at the IdP."""
-    sso = await sso_policy.sso_org_for(db, user.email)
-    if sso is None or not sso[1].enforce or sso[0].id != user.org_id or user.role == Role.OWNER:
-        return
-    await _login_failed(db, user, "sso_required", None)
-    raise Forbidden(
-        "Your organization requires single sign-on. Sign in through your identity provider.",
-        code="SSO_REQUIRED",
-        details=[{"field": "org_slug", "message": sso[0].slug}],
-        commit=True,
-    )
+    org = await sso_policy.enforcing_org(db, user.email, user)
+    if org is not None:
+        await _login_failed(db, user, "sso_required", None)
+        raise sso_policy.sso_required(org, commit=True)
 
 
 # --- management -----------------------------------------------------------------------------

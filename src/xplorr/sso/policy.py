@@ -3,8 +3,10 @@
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.core.errors import Forbidden
 from xplorr.orgs.models import Org
 from xplorr.sso.models import SsoConfig, SsoDomain
+from xplorr.users.models import Role, User
 
 
 def email_domain(email: str) -> str:
@@ -22,3 +24,25 @@ async def sso_org_for(db: AsyncSession, email: str) -> tuple[Org, SsoConfig] | N
         )
     ).first()
     return (row[0], row[1]) if row else None
+
+
+async def enforcing_org(db: AsyncSession, email: str, user: User | None) -> Org | None:
+    """The organization whose enforced SSO this login (password or passkey) must go through
+    instead, or None. A user of another organization is not governed by it; the org's owner
+    keeps logging in without the IdP (break-glass)."""
+    sso = await sso_org_for(db, email)
+    if sso is None or not sso[1].enforce:
+        return None
+    org = sso[0]
+    if user is not None and (user.org_id != org.id or user.role == Role.OWNER):
+        return None
+    return org
+
+
+def sso_required(org: Org, *, commit: bool = False) -> Forbidden:
+    return Forbidden(
+        "Your organization requires single sign-on. Sign in through your identity provider.",
+        code="SSO_REQUIRED",
+        details=[{"field": "org_slug", "message": org.slug}],
+        commit=commit,
+    )

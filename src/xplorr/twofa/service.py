@@ -16,12 +16,11 @@ import io
 import re
 import secrets
 import uuid
-from typing import Any
 
 import pyotp
 import segno
 from pyotp.exceptions import OTPVerificationError
-from sqlalchemy import CursorResult, delete, exists, or_, select, update
+from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +28,7 @@ from xplorr.auth import service as auth
 from xplorr.auth.schemas import TokenPair
 from xplorr.core import audit, clock, security
 from xplorr.core.crypto import TOTP_PURPOSE, OrgCipher
+from xplorr.core.db import rowcount
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import BadRequest, Conflict, Unauthorized
 from xplorr.core.tenancy import Principal, org_select
@@ -80,11 +80,6 @@ def qr_data_uri(uri: str) -> str:
     buf = io.BytesIO()
     segno.make(uri, error="m").save(buf, kind="svg", scale=4, xmldecl=False)
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def _rowcount(result: Any) -> int:
-    assert isinstance(result, CursorResult)
-    return result.rowcount
 
 
 async def _factor(db: AsyncSession, who: Principal) -> TotpFactor | None:
@@ -143,7 +138,7 @@ async def confirm(db: AsyncSession, kit: AuthKit, who: Principal, code: str) -> 
         .where(TotpFactor.id == factor.id, TotpFactor.confirmed_at.is_(None))
         .values(confirmed_at=clock.now())
     )
-    if _rowcount(enabled) != 1:  # a concurrent confirm won
+    if rowcount(enabled) != 1:  # a concurrent confirm won
         raise Conflict("Two-factor authentication is already enabled.", code="2FA_ALREADY_ENABLED")
     codes = await _new_recovery_codes(db, who.org_id, who.user_id)
     user = await db.get_one(User, who.user_id)
@@ -193,7 +188,7 @@ async def accept_totp(db: AsyncSession, kit: AuthKit, factor: TotpFactor, code: 
         )
         .values(last_step=step)
     )
-    return _rowcount(accepted) == 1
+    return rowcount(accepted) == 1
 
 
 async def use_recovery_code(db: AsyncSession, user_id: uuid.UUID, code: str) -> bool:
@@ -207,7 +202,7 @@ async def use_recovery_code(db: AsyncSession, user_id: uuid.UUID, code: str) -> 
         )
         .values(used_at=clock.now())
     )
-    return _rowcount(used) == 1
+    return rowcount(used) == 1
 
 
 async def _verify(db: AsyncSession, kit: AuthKit, user: User, code: str) -> str | None:
@@ -269,7 +264,7 @@ async def authenticate(db: AsyncSession, kit: AuthKit, data: AuthenticateIn) -> 
         )
         .values(used_at=now)
     )
-    if _rowcount(used) != 1:  # a concurrent request completed it: undo this one's code use
+    if rowcount(used) != 1:  # a concurrent request completed it: undo this one's code use
         raise Unauthorized(INVALID_CHALLENGE, code="INVALID_CHALLENGE")
     await limiter.clear(limiter.two_factor_failures, _FAILURES, str(user.id))
     return await auth.complete_login(db, kit, user, method=method)
