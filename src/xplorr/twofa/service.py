@@ -20,7 +20,7 @@ import uuid
 import pyotp
 import segno
 from pyotp.exceptions import OTPVerificationError
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +33,6 @@ from xplorr.core.deps import AuthKit
 from xplorr.core.errors import BadRequest, Conflict, Unauthorized
 from xplorr.core.tenancy import Principal, org_select
 from xplorr.orgs.models import Org
-from xplorr.passkeys.models import WebAuthnCredential
 from xplorr.twofa import factors
 from xplorr.twofa.models import LoginChallenge, RecoveryCode, TotpFactor
 from xplorr.twofa.schemas import AuthenticateIn, ConfirmOut, DisableIn, SetupOut
@@ -297,8 +296,7 @@ async def disable(db: AsyncSession, kit: AuthKit, who: Principal, data: DisableI
         raise Conflict("Two-factor authentication is not enabled.", code="2FA_NOT_ENABLED")
     user = await db.get_one(User, who.user_id)
     org = await db.get_one(Org, who.org_id)
-    has_passkey = await db.scalar(select(exists().where(WebAuthnCredential.user_id == who.user_id)))
-    if org.require_2fa and not has_passkey:
+    if org.require_2fa and factors.WEBAUTHN not in await factors.methods_for(db, user):
         raise Conflict(
             "Your organization requires two-factor authentication: register a passkey before "
             "removing the authenticator app.",
