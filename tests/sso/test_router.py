@@ -97,6 +97,19 @@ class TestCheck:
         r = await anon.get("/auth/sso/check", params={"email": "a@nowhere.example.net"})
         assert r.json() == {"sso_enabled": False, "sso_required": False, "org_slug": None}
 
+    async def test_internationalised_domain_matches_its_claim(
+        self, anon: httpx.AsyncClient, db: AsyncSession, org: Org, idp: TestIdp
+    ) -> None:
+        """Claimed domains are stored in IDNA form; an address typed in Unicode must still be
+        governed by the claim (else enforcement could be sidestepped by spelling)."""
+        await make_sso_config(db, org, idp, domains=["xn--bcher-kva.example"], enforce=True)
+        r = await anon.get("/auth/sso/check", params={"email": "a@bücher.example"})
+        assert r.json() == {"sso_enabled": True, "sso_required": True, "org_slug": org.slug}
+        r = await anon.post(
+            "/auth/login", json={"email": "a@bücher.example", "password": "whatever-password"}
+        )
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "SSO_REQUIRED")
+
     @pytest.mark.parametrize("params", [{}, {"email": "not-an-email"}, {"email": "a@"}])
     async def test_bad_email_is_422(self, anon: httpx.AsyncClient, params: dict[str, str]) -> None:
         r = await anon.get("/auth/sso/check", params=params)

@@ -10,7 +10,13 @@ from xplorr.users.models import Role, User
 
 
 def email_domain(email: str) -> str:
-    return email.rsplit("@", 1)[-1].strip().lower().rstrip(".")
+    """The domain in the ASCII (IDNA) form claimed domains are stored in, so an
+    internationalised address matches its organization's claim (and its SSO enforcement)."""
+    domain = email.rsplit("@", 1)[-1].strip().lower().rstrip(".")
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:  # not a valid IDN: it can match no claimed domain as it is
+        return domain
 
 
 async def sso_org_for(db: AsyncSession, email: str) -> tuple[Org, SsoConfig] | None:
