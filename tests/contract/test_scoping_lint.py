@@ -27,6 +27,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("auth/service.py", "me"): "reads the caller's own user row by principal id",
     ("auth/service.py", "resolve_principal"): "turns a bearer token into the principal",
     ("auth/service.py", "_principal"): "turns a bearer token into the principal",
+    ("auth/service.py", "_user_select"): "the principal's own user row, with its org's 2FA rule",
     ("users/service.py", "find_by_email"): "login: email is unique across organizations",
     ("sync/service.py", "enqueue_sync"): "the queued run of an account already resolved in its "
     "org (by get_in_org, or by the fan-out job's org); the schedule has no principal",
