@@ -203,3 +203,35 @@ def test_principal_is_admin() -> None:
         return Principal(user_id=uuid.uuid4(), org_id=uuid.uuid4(), role=role, email="x@y.io")
 
     assert [p(r).is_admin for r in Role] == [True, True, False, False]
+
+
+# The operations a user of an org that requires 2FA may call before having a second factor:
+# who they are, and setting up an authenticator app or a passkey.
+TWO_FACTOR_SETUP = {
+    ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/2fa/setup"),
+    ("POST", "/api/v1/auth/2fa/confirm"),
+    ("GET", "/api/v1/auth/webauthn/register/options"),
+    ("POST", "/api/v1/auth/webauthn/register/verify"),
+}
+GATED = sorted(
+    op for op, allowed in ACCESS.items() if allowed != PUBLIC and op not in TWO_FACTOR_SETUP
+)
+
+
+@pytest.mark.parametrize(("method", "path"), GATED)
+async def test_every_operation_but_setup_answers_2fa_setup_required(
+    method: str, path: str, client_for: ClientFor, org, owner: User, db
+) -> None:
+    """product-notes: with require-2fa on, a user without a factor gets 2FA_SETUP_REQUIRED from
+    every endpoint but the ones that set one up, whatever their role (the owner here)."""
+    org.require_2fa = True
+    await db.commit()
+    url = re.sub(r"{\w+}", str(uuid.uuid4()), path.replace("/api/v1", "", 1))
+    r = await client_for(owner).request(method, url, json={})
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "2FA_SETUP_REQUIRED"), r.text
+
+
+def test_setup_operations_are_authenticated_operations() -> None:
+    assert TWO_FACTOR_SETUP <= set(ACCESS)
+    assert all(ACCESS[op] == ANY for op in TWO_FACTOR_SETUP)
