@@ -238,3 +238,22 @@ def test_csv_form_reads_back_exactly() -> None:
     )
     assert back["BilledCost"].to_pylist() == batch.column("BilledCost").to_pylist()
     assert back.num_rows == batch.num_rows
+
+
+@pytest.mark.parametrize(
+    ("today", "start"),
+    [
+        (date(2026, 12, 15), date(2025, 12, 1)),  # this month so far, then 12 whole months back
+        (date(2026, 12, 1), date(2025, 11, 1)),  # the 1st: yesterday's month is the 13th
+        (date(2026, 1, 1), date(2024, 12, 1)),  # across the year
+        (date(2024, 3, 1), date(2023, 2, 1)),  # the day after a leap day
+    ],
+)
+def test_demo_window_is_13_months_ending_yesterday(today: date, start: date) -> None:
+    from xplorr.connectors.demo.connector import MONTHS, date_range
+
+    assert date_range(today) == (start, today)
+    batches = generate(seed=1, start=start, months=MONTHS, scale=0.05, end=today)
+    days = pc.unique(pa.Table.from_batches(batches, SCHEMA)["ChargePeriodStart"]).to_pylist()
+    assert max(days).date() == today - timedelta(days=1)
+    assert len({(d.year, d.month) for d in days}) == MONTHS

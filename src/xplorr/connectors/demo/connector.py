@@ -12,7 +12,7 @@ anything; the next day re-imports them (each period replaced, never added to).
 """
 
 import hashlib
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -47,9 +47,11 @@ def spec_for(account: CloudAccount, seed: int) -> DemoAccountSpec:
 
 
 def date_range(today: date) -> tuple[date, date]:
-    """(first day of the month ``MONTHS - 1`` months back, today): whole months, then this
-    month up to yesterday."""
-    months_back = today.year * 12 + today.month - 1 - (MONTHS - 1)
+    """(first day of the month ``MONTHS - 1`` months before yesterday's, today): ``MONTHS``
+    calendar months whose last one ends yesterday. Counted from yesterday, not today: on the
+    first of a month, today's month has no day of data yet and would leave one month short."""
+    last = today - timedelta(days=1)
+    months_back = last.year * 12 + last.month - 1 - (MONTHS - 1)
     return date(months_back // 12, months_back % 12 + 1, 1), today
 
 
