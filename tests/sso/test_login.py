@@ -253,6 +253,25 @@ class TestLogin:
         after = await state(db, sp.org)
         assert (after["sessions"], after["logins"]) == (before["sessions"], 1)
 
+    async def test_the_owner_is_never_signed_in_through_saml(
+        self, sp: Sp, db: AsyncSession, owner: User, admin: User
+    ) -> None:
+        """An admin can point SSO at an IdP they control: signing in as the owner through it
+        would hand them the organization. The owner keeps password login (break-glass)."""
+        before = await state(db, sp.org)
+        r = await sp.login(owner.email)
+        assert_refused(r, 403, "SSO_OWNER_PASSWORD_LOGIN")
+        after = await state(db, sp.org)
+        assert after == {**before, "replays": 1, "used_requests": 1}  # not linked, no session
+        assert await failures(db) == [
+            "the organization owner signs in with a password, never through SAML"
+        ]
+        # An identity linked before the user became the owner is refused too.
+        assert (await sp.login(admin.email)).status_code == 200
+        await db.execute(update(User).where(User.id == admin.id).values(role=Role.OWNER))
+        await db.commit()
+        assert_refused(await sp.login(admin.email), 403, "SSO_OWNER_PASSWORD_LOGIN")
+
     async def test_init_sends_a_request_for_this_sp(self, sp: Sp) -> None:
         r = await sp.client.get("/auth/saml/init", params={"org_slug": sp.org.slug})
         assert r.status_code == 303
@@ -501,6 +520,13 @@ class TestAttacks:
             select(func.count()).select_from(AuthSession).where(AuthSession.user_id == outsider.id)
         )
         assert sessions == 1  # only the one make_user opened
+
+    async def test_overlong_name_id_is_refused_not_a_500(self, sp: Sp, db: AsyncSession) -> None:
+        knobs = {"name_id_format": PERSISTENT_FORMAT, "attributes": {"email": email(sp.org)}}
+        before = await state(db, sp.org)
+        assert_refused(await sp.login("s" * 600, **knobs))
+        assert await failures(db) == ["assertion ID or NameID too long"]
+        assert (await state(db, sp.org))["identities"] == before["identities"]
 
     async def test_garbage_and_missing_form(self, sp: Sp, db: AsyncSession) -> None:
         await self._refused(sp, db, "not base64 at all!")

@@ -1,6 +1,8 @@
 """The SSO endpoints' contract: domain check, init, metadata, the admin configuration, rate
 limits, and SSO_REQUIRED on password login."""
 
+import base64
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -302,6 +304,21 @@ class TestConfig:
             assert field in [d["field"].split(".")[0] for d in r.json()["error"]["details"]]
         await db.rollback()
         assert await db.scalar(select(func.count()).select_from(SsoConfig)) == 0
+
+    async def test_certificate_with_an_unknown_key_algorithm_is_422(
+        self, client_for: ClientFor, admin: User, org: Org, idp: TestIdp
+    ) -> None:
+        rsa_encryption = bytes.fromhex("06092a864886f70d010101")  # OID 1.2.840.113549.1.1.1
+        der = base64.b64decode(idp.cert_b64)
+        assert der.count(rsa_encryption) == 1
+        unknown = der.replace(rsa_encryption, bytes.fromhex("06092a864886f70d010163"))
+        body = {
+            **_config_body(idp, org_domain(org)),
+            "x509_cert": base64.b64encode(unknown).decode(),
+        }
+        r = await client_for(admin).patch("/auth/sso/config", json=body)
+        assert r.status_code == 422, r.text
+        assert [d["field"] for d in r.json()["error"]["details"]] == ["x509_cert"]
 
     async def test_http_sso_url_allowed_for_localhost(
         self, client_for: ClientFor, admin: User, org: Org, idp: TestIdp

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants
@@ -29,6 +30,8 @@ ACS_PATH = "/auth/saml/acs"
 METADATA_PATH = "/auth/saml/metadata/"
 NAMEID_EMAIL = OneLogin_Saml2_Constants.NAMEID_EMAIL_ADDRESS
 MAX_RESPONSE_BYTES = 512 * 1024  # a signed response is a few KB; refuse anything absurd
+MAX_NAME_ID = 512  # the columns that keep them: sso_identities.name_id, saml_replays.assertion_id
+MAX_ASSERTION_ID = 256
 
 
 class SamlInvalid(Exception):
@@ -192,6 +195,8 @@ def validate_response(
     name_id = auth.get_nameid()
     if not assertion_id or not isinstance(name_id, str) or not name_id.strip():
         raise SamlInvalid("assertion without ID or NameID")
+    if len(str(assertion_id)) > MAX_ASSERTION_ID or len(name_id.strip()) > MAX_NAME_ID:
+        raise SamlInvalid("assertion ID or NameID too long")
     attributes = {
         str(k): [v for v in values if isinstance(v, str)]
         for k, values in (auth.get_attributes() or {}).items()
@@ -250,7 +255,10 @@ def normalise_certificate(text: str) -> str:
         cert = x509.load_der_x509_certificate(der)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("Not an X.509 certificate (PEM or base64 DER).") from exc
-    key = cert.public_key()
+    try:
+        key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError) as exc:  # an unknown or broken key algorithm
+        raise ValueError("The certificate's key must be RSA or EC.") from exc
     if isinstance(key, rsa.RSAPublicKey):
         if key.key_size < 2048:
             raise ValueError("The certificate's RSA key is shorter than 2048 bits.")

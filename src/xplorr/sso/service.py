@@ -293,11 +293,14 @@ async def _user_for(
         linked = await db.get_one(User, identity.user_id)
         if not linked.is_active:
             await _refuse(db, org, "user is deactivated", email=linked.email)
+        await _refuse_owner(db, org, linked)
         identity.last_login_at = now
         return linked
     user = await users.find_by_email(db, email)
     if user is not None and user.org_id == org.id and not user.is_active:
         await _refuse(db, org, "user is deactivated", email=user.email)  # never linked
+    if user is not None and user.org_id == org.id:
+        await _refuse_owner(db, org, user)  # never linked
     if user is not None and user.org_id != org.id:
         await _refuse(
             db,
@@ -342,6 +345,24 @@ async def _user_for(
     except IntegrityError:
         await _refuse(db, org, "identity linked concurrently")
     return user
+
+
+async def _refuse_owner(db: AsyncSession, org: Org, user: User) -> None:
+    """The owner never signs in through SAML. An admin can point the org's SSO at an IdP of
+    their own; logging in as the owner through it would make them the owner (skipping the
+    owner's password and second factor). The owner keeps password login as break-glass."""
+    if user.role == Role.OWNER:
+        await _refuse(
+            db,
+            org,
+            "the organization owner signs in with a password, never through SAML",
+            email=user.email,
+            error=Forbidden(
+                "The organization owner signs in with a password, not through single sign-on.",
+                code="SSO_OWNER_PASSWORD_LOGIN",
+                commit=True,
+            ),
+        )
 
 
 def _display_name(assertion: saml.ValidAssertion, email: str) -> str:
