@@ -3,11 +3,13 @@ with its own P-256 key and py_webauthn verifies on the server (security guide 1.
 item 15: reused challenge, challenge of the other ceremony, wrong origin or RP id, counter that
 went back, 0/0 counter)."""
 
+import asyncio
 import hashlib
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +17,7 @@ from webauthn.helpers import base64url_to_bytes
 
 from tests.conftest import AppWith, ClientFor, asgi_client
 from tests.factories.passkeys import make_passkey
+from tests.factories.twofa import enable_totp
 from tests.factories.users import DEFAULT_PASSWORD, token_for
 from tests.passkeys.authenticator import RP_ID, SoftwareAuthenticator, b64
 from xplorr.audit_log.models import AuditEntry
@@ -23,6 +26,7 @@ from xplorr.orgs.models import Org
 from xplorr.passkeys.models import WebAuthnChallenge, WebAuthnCredential
 from xplorr.sso.models import SsoConfig, SsoDomain
 from xplorr.tokens.models import ApiToken
+from xplorr.twofa.models import TotpFactor
 from xplorr.users.models import User, UserStatus
 
 REG_OPTIONS = "/auth/webauthn/register/options"
@@ -30,6 +34,7 @@ REG_VERIFY = "/auth/webauthn/register/verify"
 AUTH_OPTIONS = "/auth/webauthn/authenticate/options"
 AUTH_VERIFY = "/auth/webauthn/authenticate/verify"
 CREDENTIALS = "/auth/webauthn/credentials"
+DEEP_JSON = b64(b"[" * 3000 + b"]" * 3000)  # json.loads: RecursionError, within the field limit
 
 
 async def _register(
@@ -341,7 +346,11 @@ class TestRegister:
         assert row.user_id == member.id
         assert (await db.get_one(User, other_admin.id)).two_factor_enabled is False
 
-    @pytest.mark.parametrize("client_data", ["bm90IGpzb24", "0w"], ids=["not-json", "not-utf8"])
+    @pytest.mark.parametrize(
+        "client_data",
+        ["bm90IGpzb24", "0w", DEEP_JSON],
+        ids=["not-json", "not-utf8", "nested-3000-deep"],
+    )
     async def test_malformed_client_data_is_400(
         self, client_for: ClientFor, member: User, db: AsyncSession, client_data: str
     ) -> None:
@@ -352,6 +361,22 @@ class TestRegister:
         assert (r.status_code, r.json()["error"]["code"]) == (400, "WEBAUTHN_VERIFICATION_FAILED")
         [failed] = await _audit(db, "user.webauthn_registration_failed")
         assert failed.details["reason"] == "malformed"
+
+    @pytest.mark.parametrize("length", [1024, 32], ids=["over-1023-bytes", "not-the-raw-id"])
+    async def test_attested_credential_id_must_be_the_raw_id_and_short(
+        self, client_for: ClientFor, member: User, db: AsyncSession, length: int
+    ) -> None:
+        """py_webauthn takes the id from the signed authenticator data and checks neither its
+        length nor that it is the ``rawId`` the client names."""
+        client = client_for(member)
+        a = SoftwareAuthenticator(credential_id=b"\x01" * length)
+        cred = a.create((await client.get(REG_OPTIONS)).json())
+        cred["id"] = cred["rawId"] = b64(b"\x02" * 32)
+        r = await client.post(REG_VERIFY, json={"credential": cred})
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "WEBAUTHN_VERIFICATION_FAILED")
+        assert await _passkeys(db) == []
+        [failed] = await _audit(db, "user.webauthn_registration_failed")
+        assert failed.details["reason"] == "credential_id"
 
     @pytest.mark.parametrize(
         "body",
@@ -620,7 +645,11 @@ class TestAuthenticate:
         assert (r.status_code, r.json()["error"]["code"]) == (403, "SSO_REQUIRED")
         assert (await _login(anon, b)).status_code == 200
 
-    @pytest.mark.parametrize("client_data", ["bm90IGpzb24", "0w"], ids=["not-json", "not-utf8"])
+    @pytest.mark.parametrize(
+        "client_data",
+        ["bm90IGpzb24", "0w", DEEP_JSON],
+        ids=["not-json", "not-utf8", "nested-3000-deep"],
+    )
     async def test_malformed_client_data_is_401(
         self, anon: httpx.AsyncClient, member: User, db: AsyncSession, client_data: str
     ) -> None:
@@ -736,6 +765,28 @@ class TestDeleteCredential:
         r = await client.delete(f"{CREDENTIALS}/{second.id}")
         assert (r.status_code, r.json()["error"]["code"]) == (409, "2FA_REQUIRED_BY_ORGANIZATION")
         assert [p.id for p in await _passkeys(db)] == [second.id]
+        assert (await db.get_one(User, member.id)).two_factor_enabled is True
+
+    async def test_removing_the_app_and_the_last_passkey_at_once_leaves_one(
+        self, client_for: ClientFor, org: Org, member: User, db: AsyncSession
+    ) -> None:
+        """Each removal checks that another factor is left: without one lock per user, two at
+        once (on PostgreSQL) would both see the other's factor and leave none."""
+        secret = await enable_totp(db, member)
+        passkey, _ = await make_passkey(db, member)
+        await _require_2fa(db, org)
+        client = client_for(member)
+        code = pyotp.TOTP(secret).now()
+        results = await asyncio.gather(
+            client.post("/auth/2fa/disable", json={"password": DEFAULT_PASSWORD, "code": code}),
+            client.delete(f"{CREDENTIALS}/{passkey.id}"),
+        )
+        codes = sorted(r.status_code for r in results)
+        assert codes == [204, 409], [r.text for r in results]
+        db.expire_all()
+        totp = await db.scalar(select(func.count()).select_from(TotpFactor))
+        passkeys = len(await _passkeys(db))
+        assert totp + passkeys == 1
         assert (await db.get_one(User, member.id)).two_factor_enabled is True
 
     async def test_last_factor_may_go_when_2fa_is_not_required(

@@ -353,6 +353,32 @@ class TestThrottle:
         assert factor is not None
         assert factor.last_step is None
 
+    async def test_concurrent_guesses_cannot_outrun_the_per_user_limit(
+        self, app_with: AppWith, db: AsyncSession, org: Org
+    ) -> None:
+        """Each attempt is counted before its code is checked: eight wrong codes at once, on
+        eight challenges, get three 401s (the limit) and five 429s, on PostgreSQL too."""
+        user = await make_user(db, org)
+        await enable_totp(db, user)
+        async with asgi_client(app_with(two_factor_failure_limit="3/hour")) as c:
+            tokens = [await challenge(c, user.email) for _ in range(8)]
+            results = await asyncio.gather(*(authenticate(c, t, "000000") for t in tokens))
+        assert sorted(r.status_code for r in results) == [401] * 3 + [429] * 5
+        assert (await _actions(db)).count("user.login_2fa_failed") == 3
+
+    async def test_concurrent_guesses_on_one_challenge_stop_at_five(
+        self, app_with: AppWith, db: AsyncSession, org: Org
+    ) -> None:
+        user = await make_user(db, org)
+        await enable_totp(db, user)
+        async with asgi_client(app_with(two_factor_failure_limit="100/hour")) as c:
+            token = await challenge(c, user.email)
+            results = await asyncio.gather(*(authenticate(c, token, "000000") for _ in range(8)))
+        errors = sorted(r.json()["error"]["code"] for r in results)
+        assert errors == ["INVALID_2FA_CODE"] * 5 + ["INVALID_CHALLENGE"] * 3
+        db.expire_all()
+        assert (await db.scalars(select(LoginChallenge.failed_attempts))).one() == 5
+
     async def test_success_clears_the_count(
         self, app_with: AppWith, db: AsyncSession, org: Org
     ) -> None:

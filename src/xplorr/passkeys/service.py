@@ -75,11 +75,15 @@ REGISTRATION, AUTHENTICATION = "registration", "authentication"
 CHALLENGE_TTL = timedelta(minutes=5)
 CHALLENGE_BYTES = 32  # WebAuthn 13.4.3 asks for at least 16
 USER_HANDLE_BYTES = 64  # WebAuthn 14.6.1: random, no PII
+MAX_CREDENTIAL_ID_BYTES = (
+    1023  # WebAuthn 6.5.1 (credentialIdLength); the column holds its base64url
+)
 RESOURCE = "webauthn_credential"
 
 # What py_webauthn raises for a response it refuses; ValueError covers bytes it could not even
-# decode (clientDataJSON that is not UTF-8 is a UnicodeDecodeError from ``json.loads``).
-_MALFORMED = (WebAuthnException, ValueError)
+# decode (clientDataJSON that is not UTF-8 is a UnicodeDecodeError from ``json.loads``), and
+# RecursionError JSON nested thousands deep (``json.loads`` again).
+_MALFORMED = (WebAuthnException, ValueError, RecursionError)
 
 VERIFICATION_FAILED = "The passkey could not be verified."
 INVALID_CHALLENGE = "The passkey challenge is unknown, expired or already used. Start again."
@@ -92,13 +96,6 @@ def _digest(challenge: bytes) -> str:
 
 def _timeout_ms() -> int:
     return int(CHALLENGE_TTL.total_seconds() * 1000)
-
-
-async def _own_user(db: AsyncSession, who: Principal) -> User:
-    user = await db.scalar(org_select(User, who).where(User.id == who.user_id).with_for_update())
-    if user is None:  # the principal was resolved from this very row
-        raise Unauthorized("Invalid or expired token.")
-    return user
 
 
 async def _new_challenge(db: AsyncSession, ceremony: str, *, user: User | None = None) -> bytes:
@@ -165,7 +162,7 @@ async def registration_options(
     use), the passkeys they already have (so one authenticator is not registered twice),
     resident key and user verification preferred, no attestation."""
     factors.refuse_api_tokens(who)
-    user = await _own_user(db, who)
+    user = await factors.lock_user(db, who)
     if user.webauthn_user_handle is None:
         user.webauthn_user_handle = secrets.token_bytes(USER_HANDLE_BYTES)
     existing = await db.scalars(
@@ -206,7 +203,7 @@ async def register(
     """Verify the authenticator's attestation (``none`` format accepted: we do not restrict
     authenticator models) against this user's registration challenge and store the passkey."""
     factors.refuse_api_tokens(who)
-    user = await _own_user(db, who)
+    user = await factors.lock_user(db, who)
     try:
         credential = parse_registration_credential_json(data.credential.model_dump(by_alias=True))
         challenge = parse_client_data_json(credential.response.client_data_json).challenge
@@ -232,6 +229,12 @@ async def register(
         raise BadRequest(
             VERIFICATION_FAILED, code="WEBAUTHN_VERIFICATION_FAILED", commit=True
         ) from exc
+    if (
+        len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES
+        or verified.credential_id != credential.raw_id
+    ):  # py_webauthn checks neither: the id in the signed data must be the one the client names
+        await _registration_failed(db, who, "credential_id", None)
+        raise BadRequest(VERIFICATION_FAILED, code="WEBAUTHN_VERIFICATION_FAILED", commit=True)
     passkey = WebAuthnCredential(
         id=uuid.uuid4(),
         org_id=user.org_id,
@@ -482,7 +485,7 @@ async def delete_credential(db: AsyncSession, who: Principal, passkey_id: uuid.U
     factor (no TOTP, no other passkey) cannot go: the user would lock themselves out of
     everything but setting one up again."""
     factors.refuse_api_tokens(who)
-    user = await _own_user(db, who)  # locked: two removals of the last two passkeys serialise
+    user = await factors.lock_user(db, who)  # two removals of the last two passkeys serialise
     passkey = await db.scalar(_own(who).where(WebAuthnCredential.id == passkey_id))
     if passkey is None:
         raise NotFound(

@@ -11,8 +11,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.core import clock, security
-from xplorr.core.errors import Forbidden
-from xplorr.core.tenancy import Principal
+from xplorr.core.errors import Forbidden, Unauthorized
+from xplorr.core.tenancy import Principal, org_select
 from xplorr.passkeys.models import WebAuthnCredential
 from xplorr.twofa.models import LoginChallenge, TotpFactor
 from xplorr.users.models import User
@@ -43,6 +43,22 @@ def refuse_api_tokens(who: Principal) -> None:
             "Second factors are managed from a signed-in session, not with an API token.",
             code="SESSION_REQUIRED",
         )
+
+
+async def lock_user(db: AsyncSession, who: Principal) -> User:
+    """The caller's own user row, locked (``SELECT ... FOR UPDATE``; SQLite's one writer serialises
+    anyway) and re-read. Every change to a user's factors takes this lock first, so two changes
+    at once (removing the authenticator app while removing the last passkey) run one after the
+    other: each sees what the other left, and ``two_factor_enabled`` ends equal to the tables."""
+    user = await db.scalar(
+        org_select(User, who)
+        .where(User.id == who.user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if user is None:  # the principal was resolved from this very row
+        raise Unauthorized("Invalid or expired token.")
+    return user
 
 
 async def refresh_two_factor(db: AsyncSession, user: User) -> None:

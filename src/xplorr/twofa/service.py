@@ -94,6 +94,7 @@ async def setup(db: AsyncSession, kit: AuthKit, who: Principal) -> SetupOut:
     """Start, or start over, a pending setup with a new secret. A confirmed factor must be
     disabled first (``2FA_ALREADY_ENABLED``)."""
     factors.refuse_api_tokens(who)
+    await factors.lock_user(db, who)
     factor = await _factor(db, who)
     if factor is not None and factor.confirmed_at is not None:
         raise Conflict("Two-factor authentication is already enabled.", code="2FA_ALREADY_ENABLED")
@@ -125,6 +126,7 @@ async def setup(db: AsyncSession, kit: AuthKit, who: Principal) -> SetupOut:
 async def confirm(db: AsyncSession, kit: AuthKit, who: Principal, code: str) -> ConfirmOut:
     """Enable the pending factor with a current code; answer the recovery codes once."""
     factors.refuse_api_tokens(who)
+    user = await factors.lock_user(db, who)
     factor = await _factor(db, who)
     if factor is None:
         raise Conflict("Start with POST /auth/2fa/setup.", code="2FA_SETUP_NOT_STARTED")
@@ -140,7 +142,6 @@ async def confirm(db: AsyncSession, kit: AuthKit, who: Principal, code: str) -> 
     if rowcount(enabled) != 1:  # a concurrent confirm won
         raise Conflict("Two-factor authentication is already enabled.", code="2FA_ALREADY_ENABLED")
     codes = await _new_recovery_codes(db, who.org_id, who.user_id)
-    user = await db.get_one(User, who.user_id)
     await factors.refresh_two_factor(db, user)
     await audit.record(
         db,
@@ -240,19 +241,28 @@ async def authenticate(db: AsyncSession, kit: AuthKit, data: AuthenticateIn) -> 
     if challenge is None or user is None or not user.is_active or user.org_id != challenge.org_id:
         raise Unauthorized(INVALID_CHALLENGE, code="INVALID_CHALLENGE")
     limiter = kit.limiter
-    await limiter.check(limiter.two_factor_failures, _FAILURES, str(user.id))
+    await _reserve_attempt(kit, user.id)
+    # The challenge's attempt is taken before the code is looked at, by one conditional UPDATE:
+    # concurrent guesses on one challenge cannot all pass a count read before any was recorded.
+    reserved = await db.execute(
+        update(LoginChallenge)
+        .where(
+            LoginChallenge.id == challenge.id,
+            LoginChallenge.used_at.is_(None),
+            LoginChallenge.expires_at > now,
+            LoginChallenge.failed_attempts < MAX_CHALLENGE_FAILURES,
+        )
+        .values(failed_attempts=LoginChallenge.failed_attempts + 1)
+    )
+    if rowcount(reserved) != 1:
+        raise Unauthorized(INVALID_CHALLENGE, code="INVALID_CHALLENGE", commit=True)
     method = method_of(data.code)
     if method in challenge.methods:
         method = await _verify(db, kit, user, data.code)
     else:
         method = None
     if method is None:
-        await db.execute(
-            update(LoginChallenge)
-            .where(LoginChallenge.id == challenge.id)
-            .values(failed_attempts=LoginChallenge.failed_attempts + 1)
-        )
-        await _failed(db, kit, user, "user.login_2fa_failed")
+        await _failed(db, user, "user.login_2fa_failed")
         raise Unauthorized(INVALID_CODE, code="INVALID_2FA_CODE", commit=True)
     used = await db.execute(
         update(LoginChallenge)
@@ -269,10 +279,15 @@ async def authenticate(db: AsyncSession, kit: AuthKit, data: AuthenticateIn) -> 
     return await auth.complete_login(db, kit, user, method=method)
 
 
-async def _failed(db: AsyncSession, kit: AuthKit, user: User, action: str) -> None:
+async def _reserve_attempt(kit: AuthKit, user_id: uuid.UUID) -> None:
+    """Count an attempt in the user's failure bucket before the code is checked (429 when it is
+    spent); a success clears the bucket. Counted first, so concurrent guesses cannot all pass
+    a check made before any of them failed."""
     limiter = kit.limiter
-    if limiter.enabled:
-        await limiter.limiter.hit(limiter.two_factor_failures, _FAILURES, str(user.id))
+    await limiter.hit(limiter.two_factor_failures, _FAILURES, str(user_id))
+
+
+async def _failed(db: AsyncSession, user: User, action: str) -> None:
     await audit.record_user(
         db,
         action,
@@ -290,11 +305,10 @@ async def disable(db: AsyncSession, kit: AuthKit, who: Principal, data: DisableI
     Refused while the org requires 2FA and no passkey would be left."""
     factors.refuse_api_tokens(who)
     limiter = kit.limiter
-    await limiter.check(limiter.two_factor_failures, _FAILURES, str(who.user_id))
+    user = await factors.lock_user(db, who)
     factor = await _factor(db, who)
     if factor is None or factor.confirmed_at is None:
         raise Conflict("Two-factor authentication is not enabled.", code="2FA_NOT_ENABLED")
-    user = await db.get_one(User, who.user_id)
     org = await db.get_one(Org, who.org_id)
     if org.require_2fa and factors.WEBAUTHN not in await factors.methods_for(db, user):
         raise Conflict(
@@ -302,11 +316,12 @@ async def disable(db: AsyncSession, kit: AuthKit, who: Principal, data: DisableI
             "removing the authenticator app.",
             code="2FA_REQUIRED_BY_ORGANIZATION",
         )
+    await _reserve_attempt(kit, user.id)
     if not security.verify_password(kit.hasher, user.password_hash, data.password):
-        await _failed(db, kit, user, "user.2fa_disable_failed")
+        await _failed(db, user, "user.2fa_disable_failed")
         raise BadRequest("The password is not correct.", code="INVALID_PASSWORD", commit=True)
     if await _verify(db, kit, user, data.code) is None:
-        await _failed(db, kit, user, "user.2fa_disable_failed")
+        await _failed(db, user, "user.2fa_disable_failed")
         raise BadRequest(INVALID_CODE, code="INVALID_2FA_CODE", commit=True)
     await db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == who.user_id))
     await db.delete(factor)
