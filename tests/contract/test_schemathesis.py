@@ -9,6 +9,7 @@ limits are tested in ``tests/core/test_ratelimit.py``. Derandomized, so CI runs 
 import asyncio
 import tempfile
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,9 @@ async def _owner_token() -> str:
         db.add(user)
         await db.flush()
         session = AuthSession(
-            org_id=org.id, user_id=user.id, expires_at=clock.now().replace(year=2100)
+            org_id=org.id,
+            user_id=user.id,
+            expires_at=clock.now() + timedelta(days=36500),  # not .replace(year=2100): Feb 29
         )
         db.add(session)
         await db.commit()

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,18 @@ async def _snapshot(db: AsyncSession) -> dict[str, tuple[int, int, Decimal]]:
     return {name: (rows, periods, total) for name, rows, periods, total in await db.execute(stmt)}
 
 
+@pytest.fixture
+def one_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole test on one UTC day: each account reads the clock, so a load crossing midnight
+    would end its accounts on different days. Pinned close to the real time (tokens are checked
+    against it), a few minutes back when midnight is near."""
+    pinned = clock.now()
+    if (pinned + timedelta(minutes=2)).date() != pinned.date():
+        pinned -= timedelta(minutes=5)
+    monkeypatch.setattr(clock, "now", lambda: pinned)
+
+
+@pytest.mark.usefixtures("one_day")
 async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
     settings: Settings, db: AsyncSession, app: FastAPI
 ) -> None:
