@@ -11,14 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import grant, make_account
 from tests.factories.costs import add_costs
+from tests.factories.sso import make_sso_config, org_domain
 from tests.factories.twofa import enable_totp
 from tests.factories.users import DEFAULT_PASSWORD, make_user
 from tests.mail import run_jobs
+from tests.sso.idp import TestIdp
 from xplorr.audit_log.models import AuditEntry
+from xplorr.auth.models import Invitation
 from xplorr.core import clock, security
 from xplorr.core.settings import Settings
 from xplorr.models_registry import Base
 from xplorr.orgs.models import Org
+from xplorr.sso.models import SamlRequest, SsoConfig, SsoDomain
 from xplorr.tokens.models import ApiToken
 from xplorr.users.models import Role, User
 
@@ -229,6 +233,35 @@ class TestClose:
         )
         assert again.status_code == 401
         await run_jobs(settings)
+
+    async def test_nobody_joins_a_closing_org_before_the_purge(
+        self, client_for: ClientFor, owner: User, org: Org, db: AsyncSession
+    ) -> None:
+        """Between the close and the purge job the org's SSO provisions no one and its
+        invitations cannot be accepted; its email domains are free at once."""
+        await make_sso_config(db, org, TestIdp("a"), enforce=True)
+        r = await client_for(owner).post(
+            "/auth/invite", json={"email": "i@acme.io", "role": "viewer"}
+        )
+        assert r.status_code == 201, r.text
+        r = await client_for(owner).request(
+            "DELETE", "/organizations/close", json={"password": DEFAULT_PASSWORD}, headers=CLOSE
+        )
+        assert r.status_code == 202
+        check = await client_for(None).get(
+            "/auth/sso/check", params={"email": f"new@{org_domain(org)}"}
+        )
+        assert check.json() == {"sso_enabled": False, "sso_required": False, "org_slug": None}
+        r = await client_for(None).get("/auth/saml/init", params={"org_slug": org.slug})
+        assert (r.status_code, r.json()["error"]["code"]) == (404, "SSO_NOT_CONFIGURED")
+        await db.rollback()
+        assert await db.get(Org, org.id) is not None  # not purged yet
+        invitation = await db.scalar(select(Invitation).where(Invitation.org_id == org.id))
+        assert invitation is not None
+        assert invitation.revoked_at is not None
+        for model in (SsoConfig, SsoDomain, SamlRequest):
+            count = select(func.count()).select_from(model).where(model.org_id == org.id)
+            assert await db.scalar(count) == 0
 
     async def test_refusals_leave_everything(
         self,

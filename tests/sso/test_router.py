@@ -7,7 +7,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import AppWith, ClientFor, asgi_client
@@ -419,6 +419,26 @@ class TestSsoRequired:
         r = await self._login(anon, f"nobody@{org_domain(org)}", DEFAULT_PASSWORD)
         assert (r.status_code, r.json()["error"]["code"]) == (403, "SSO_REQUIRED")
         assert await _audit_actions(db, "user.login") == []
+
+    async def test_signup_with_an_enforced_domain_is_403(
+        self, anon: httpx.AsyncClient, db: AsyncSession, org: Org, idp: TestIdp
+    ) -> None:
+        """A password account made by signing up would sidestep the org's SSO and take the
+        address from the person its IdP would provision."""
+        await make_sso_config(db, org, idp, enforce=True)
+        body = {
+            "email": f"newcomer@{org_domain(org).upper()}",
+            "password": "a long enough passphrase",
+            "name": "Newcomer",
+            "organization_name": "Squatters Inc",
+        }
+        r = await anon.post("/auth/signup", json=body)
+        assert (r.status_code, r.json()["error"]["code"]) == (403, "SSO_REQUIRED")
+        await db.rollback()
+        assert await db.scalar(select(func.count()).select_from(Org)) == 1
+        await db.execute(update(SsoConfig).values(enforce=False))
+        await db.commit()
+        assert (await anon.post("/auth/signup", json=body)).status_code == 201
 
     async def test_not_enforced_logs_in_normally(
         self, anon: httpx.AsyncClient, db: AsyncSession, org: Org, member: User, idp: TestIdp

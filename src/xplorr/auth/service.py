@@ -58,6 +58,11 @@ async def signup(db: AsyncSession, kit: AuthKit, data: SignupIn) -> TokenPair:
             code="BUSINESS_EMAIL_REQUIRED",
             details=[{"field": "email", "message": "Free email providers are not accepted."}],
         )
+    # A domain whose organization enforces SSO signs up through its IdP: a password account
+    # made here would sidestep that rule and take the address from its real owner.
+    sso = await sso_policy.sso_org_for(db, email)
+    if sso is not None and sso[1].enforce:
+        raise sso_policy.sso_required(sso[0])
     org = await orgs.create_org(db, data.organization_name)  # rolled back if the user is refused
     user = await users.create_user(
         db, kit.hasher, org, email=email, name=data.name, password=data.password, role=Role.OWNER

@@ -6,7 +6,7 @@ import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.auth.models import AuthSession, Invitation
@@ -20,6 +20,7 @@ from xplorr.costs import query as costs
 from xplorr.orgs.jobs import PURGE_JOB
 from xplorr.orgs.models import Org
 from xplorr.orgs.schemas import CurrencyAmount, OrgStats, OrgUpdate
+from xplorr.sso.models import SamlRequest, SsoConfig, SsoDomain
 from xplorr.tokens.models import ApiToken
 from xplorr.users.models import User, UserStatus
 
@@ -157,6 +158,19 @@ async def close(
     await db.execute(
         update(User).where(User.org_id == who.org_id).values(status=UserStatus.DEACTIVATED)
     )
+    # Nobody joins a closing org before the purge: no invitation accepted, no SSO user
+    # provisioned just in time (its email domains are released at once, too).
+    await db.execute(
+        update(Invitation)
+        .where(
+            Invitation.org_id == who.org_id,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    for sso_table in (SamlRequest, SsoDomain, SsoConfig):
+        await db.execute(delete(sso_table).where(sso_table.org_id == who.org_id))
     # Outside the org (org_id NULL), so the purge's cascade keeps it.
     await audit.record(
         db,
