@@ -63,9 +63,17 @@ class Sp:
 
 
 @pytest.fixture
-async def sp(app: FastAPI, db: AsyncSession, org: Org, idp: TestIdp, anon: httpx.AsyncClient) -> Sp:
+async def sp(app: FastAPI, db: AsyncSession, org: Org, idp: TestIdp, client_for: ClientFor) -> Sp:
     await make_sso_config(db, org, idp)
-    return Sp(anon, org, idp, saml.sp_urls(app.state.settings, org.slug))
+    return Sp(browser(client_for), org, idp, saml.sp_urls(app.state.settings, org.slug))
+
+
+def browser(client_for: ClientFor) -> httpx.AsyncClient:
+    """An anonymous client that keeps cookies as a browser does: over https, so the Secure
+    browser-binding cookie of /auth/saml/init comes back to the ACS."""
+    client = client_for(None)
+    client.base_url = httpx.URL("https://testserver/api/v1")
+    return client
 
 
 def email(org: Org, local: str = "") -> str:
@@ -272,6 +280,25 @@ class TestLogin:
         await db.commit()
         assert_refused(await sp.login(admin.email), 403, "SSO_OWNER_PASSWORD_LOGIN")
 
+    async def test_init_binds_the_request_to_this_browser(self, sp: Sp) -> None:
+        r = await sp.client.get("/auth/saml/init", params={"org_slug": sp.org.slug})
+        cookie = r.headers["set-cookie"]
+        attributes = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
+        assert cookie.startswith("xplorr_saml_browser=")
+        assert attributes >= {"httponly", "secure", "samesite", "path", "max-age"}
+        assert "samesite=none" in cookie.lower()
+        assert "path=/api/v1/auth/saml;" in cookie.lower() + ";"
+        assert "max-age=600" in cookie.lower()
+
+    async def test_two_tabs_of_one_browser_share_the_binding(
+        self, sp: Sp, db: AsyncSession
+    ) -> None:
+        first, second = await sp.start(), await sp.start()
+        r = await sp.post(sp.response(second, email(sp.org)))
+        assert r.status_code == 200, r.text
+        r = await sp.post(sp.response(first, email(sp.org)))
+        assert r.status_code == 200, r.text
+
     async def test_init_sends_a_request_for_this_sp(self, sp: Sp) -> None:
         r = await sp.client.get("/auth/saml/init", params={"org_slug": sp.org.slug})
         assert r.status_code == 303
@@ -447,6 +474,31 @@ class TestAttacks:
         )
         await db.commit()
         await self._refused(sp, db, sp.response(rid, email(sp.org)), reason="outstanding")
+
+    async def test_response_posted_from_another_browser(
+        self, sp: Sp, db: AsyncSession, client_for: ClientFor
+    ) -> None:
+        """Login CSRF: an attacker starts a login, gets their own valid response and makes a
+        victim's browser post it; the victim would be signed in as the attacker. Refused, and
+        the request is left for the browser that started it."""
+        rid = await sp.start()
+        attacker_response = sp.response(rid, email(sp.org))
+        victim = browser(client_for)
+        before = await state(db, sp.org)
+        r = await victim.post(
+            "/auth/saml/acs", data={"SAMLResponse": attacker_response}, headers=JSON
+        )
+        assert_refused(r)
+        assert await state(db, sp.org) == before
+        assert await failures(db) == [
+            "posted from another browser than the one that started the login"
+        ]
+        victim.cookies.set("xplorr_saml_browser", "A" * 43, path="/api/v1/auth/saml")
+        r = await victim.post(
+            "/auth/saml/acs", data={"SAMLResponse": attacker_response}, headers=JSON
+        )
+        assert_refused(r)
+        assert (await sp.post(attacker_response)).status_code == 200  # its own browser
 
     async def test_in_response_to_of_another_orgs_request(
         self, sp: Sp, db: AsyncSession, other_org: Org, idp_b: TestIdp, app: FastAPI

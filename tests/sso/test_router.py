@@ -215,6 +215,8 @@ class TestMetadata:
         assert (
             b'Location="https://finops.example.com:8443/xplorr/api/v1/auth/saml/acs"' in r.content
         )
+        # The browser-binding cookie is scoped to the ACS as the browser sees it.
+        assert saml.browser_cookie_path(app.state.settings) == "/xplorr/api/v1/auth/saml"
 
     async def test_rate_limited_per_ip(self, client_for: ClientFor, org: Org) -> None:
         c = client_for(None, client=("203.0.113.44", 5000))

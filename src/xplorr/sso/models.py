@@ -42,11 +42,13 @@ class SsoIdentity(OrgOwned, Base):
 
 
 class SamlRequest(OrgOwned, Base):
-    """An AuthnRequest we sent: a response must answer one (InResponseTo), once, in time."""
+    """An AuthnRequest we sent: a response must answer one (InResponseTo), once, in time, posted
+    by the browser that started it (``browser_sha256``: SHA-256 of its binding cookie)."""
 
     __tablename__ = "saml_requests"
     request_id: Mapped[str] = mapped_column(String(100), unique=True)
     relay_state: Mapped[str | None] = mapped_column(String(2048))
+    browser_sha256: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 

@@ -20,6 +20,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 SSO_LIMIT = "20/15 minutes"  # the reference's "Login / Auth" limit
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+BROWSER_COOKIE = "xplorr_saml_browser"  # binds an AuthnRequest to the browser that started it
 _REDIRECT: dict[int | str, dict[str, Any]] = {
     303: {"description": "Browser redirect (the default without Accept: JSON)."}
 }
@@ -69,15 +70,32 @@ async def saml_init(
 ) -> Response:
     """Start a login through the organization's identity provider: answers 303 to the IdP with
     a SAML AuthnRequest (HTTP-Redirect binding), or ``{"redirect_url"}`` when the client sends
-    ``Accept: application/json``. The request is valid 10 minutes and answers once.
+    ``Accept: application/json``. The request is valid 10 minutes and answers once, and only
+    to the browser that started it: the answer sets the ``xplorr_saml_browser`` cookie
+    (HttpOnly, Secure, SameSite=None), which the IdP's POST to the ACS must carry back.
 
     ``redirect_to`` (a path of this application, starting with one "/") is handed back after the
     login; anything else is 422 (no open redirect). 404 ``SSO_NOT_CONFIGURED`` for an unknown
     organization or one without single sign-on."""
-    url = await service.start_login(db, settings, org_slug, redirect_to)
+    browser = service.browser_binding(request.cookies.get(BROWSER_COOKIE))
+    url = await service.start_login(db, settings, org_slug, redirect_to, browser)
+    response: Response
     if _wants_json(request):
-        return JSONResponse(SamlInitOut(redirect_url=url).model_dump(), headers=NO_STORE)
-    return RedirectResponse(url, status_code=303, headers=NO_STORE)
+        response = JSONResponse(SamlInitOut(redirect_url=url).model_dump(), headers=NO_STORE)
+    else:
+        response = RedirectResponse(url, status_code=303, headers=NO_STORE)
+    # The IdP's POST to the ACS is a cross-site request: only a SameSite=None cookie rides
+    # along, and browsers keep those only when Secure (http://localhost counts as secure).
+    response.set_cookie(
+        BROWSER_COOKIE,
+        browser,
+        max_age=int(service.REQUEST_TTL.total_seconds()),
+        path=saml.browser_cookie_path(settings),
+        secure=True,
+        httponly=True,
+        samesite="none",
+    )
+    return response
 
 
 async def _saml_form(request: Request) -> str:
@@ -113,7 +131,7 @@ async def _saml_form(request: Request) -> str:
     openapi_extra={**limit("30/minute", key="ip"), **_FORM_BODY},
     responses={
         **_REDIRECT,
-        403: {"model": ErrorEnvelope, "description": "SSO_DOMAIN_NOT_ALLOWED"},
+        403: {"model": ErrorEnvelope, "description": "SSO_DOMAIN_NOT_ALLOWED, SSO_OWNER_PASSWORD_LOGIN"},
         409: {"model": ErrorEnvelope, "description": "SSO_ACCOUNT_CONFLICT"},
     },
 )
@@ -122,17 +140,19 @@ async def saml_acs(request: Request, db: DbSession, kit: Kit) -> Response:
 
     Only a response to an AuthnRequest of ``/auth/saml/init`` is accepted (IdP-initiated ones are
     refused), once, with a signed assertion from the organization's IdP for this service, in its
-    time window; anything else is 401 ``SSO_INVALID_RESPONSE``. The user is found by their IdP
+    time window, posted by the browser that started the login (its ``xplorr_saml_browser``
+    cookie); anything else is 401 ``SSO_INVALID_RESPONSE``. The user is found by their IdP
     identity, linked by email within the organization, or created as the configured default
     role (member). 403 ``SSO_DOMAIN_NOT_ALLOWED`` for an email outside the organization's
-    domains, 409 ``SSO_ACCOUNT_CONFLICT`` for an email of another organization's user.
+    domains, 403 ``SSO_OWNER_PASSWORD_LOGIN`` for the organization's owner (password only),
+    409 ``SSO_ACCOUNT_CONFLICT`` for an email of another organization's user.
 
     With ``Accept: application/json`` the answer is the token pair; otherwise 303 to
     ``XPLORR_SSO_REDIRECT_URL`` with the tokens in the URL fragment (``#access_token=...&
     refresh_token=...&expires_in=...&redirect_to=...``), so they never reach a server log.
     The posted RelayState is ignored: the one stored with the request is used."""
     saml_response = await _saml_form(request)
-    done = await service.finish_login(db, kit, saml_response)
+    done = await service.finish_login(db, kit, saml_response, request.cookies.get(BROWSER_COOKIE))
     if _wants_json(request):
         return JSONResponse(done.tokens.model_dump(mode="json"), headers=NO_STORE)
     fragment = {

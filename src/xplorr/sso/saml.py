@@ -87,6 +87,13 @@ def sp_urls(settings: Settings, org_slug: str) -> SpUrls:
     return SpUrls(entity_id=metadata, acs_url=base + ACS_PATH, metadata_url=metadata)
 
 
+def browser_cookie_path(settings: Settings) -> str:
+    """The path the browser-binding cookie is scoped to: the SAML endpoints as the browser sees
+    them (``XPLORR_BASE_URL`` may carry a path prefix)."""
+    _, _, path = _origin(settings)
+    return f"{path}{API_PREFIX}/auth/saml"
+
+
 def request_data(
     settings: Settings, path: str, post: dict[str, str] | None = None
 ) -> dict[str, Any]:

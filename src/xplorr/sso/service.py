@@ -9,6 +9,7 @@ by (org, IdP entity id, NameID) and never attach to a user of another org (ASVS 
 """
 
 import functools
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,6 +51,7 @@ REQUEST_TTL = timedelta(minutes=10)
 # assertion id is kept at least that long after it.
 _REPLAY_MARGIN = timedelta(seconds=300)
 _REPLAY_DEFAULT = timedelta(hours=24)  # an assertion without NotOnOrAfter
+_BINDING_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # security.new_opaque_token(): 32 bytes
 INVALID_RESPONSE = "The single sign-on response could not be accepted. Please sign in again."
 EMAIL_ATTRIBUTES = (
     "email",
@@ -125,10 +127,19 @@ async def _configured_org(db: AsyncSession, org_slug: str) -> tuple[Org, SsoConf
     return row[0], row[1]
 
 
+def browser_binding(presented: str | None) -> str:
+    """The value of the browser's binding cookie: the one it already holds (several logins in
+    several tabs share it), or a new 256-bit one."""
+    if presented is not None and _BINDING_SHAPE.fullmatch(presented):
+        return presented
+    return security.new_opaque_token()
+
+
 async def start_login(
-    db: AsyncSession, settings: Settings, org_slug: str, redirect_to: str | None
+    db: AsyncSession, settings: Settings, org_slug: str, redirect_to: str | None, browser: str
 ) -> str:
-    """Build the AuthnRequest, remember it (10 minutes, single use) and return the IdP URL."""
+    """Build the AuthnRequest, remember it (10 minutes, single use, bound to ``browser``: the
+    binding cookie the response must come back with) and return the IdP URL."""
     relay_state = safe_relay_state(redirect_to)
     org, config = await _configured_org(db, org_slug)
     url, request_id = saml.authn_request(settings, org.slug, _idp(config), relay_state or "/")
@@ -141,6 +152,7 @@ async def start_login(
             org_id=org.id,
             request_id=request_id,
             relay_state=relay_state,
+            browser_sha256=security.sha256_hex(browser),
             expires_at=now + REQUEST_TTL,
         )
     )
@@ -185,8 +197,11 @@ async def _outstanding_request(db: AsyncSession, request_id: str) -> SamlRequest
     )
 
 
-async def finish_login(db: AsyncSession, kit: AuthKit, saml_response: str) -> SamlLogin:
-    """Validate an IdP's response to one of our AuthnRequests and log its user in."""
+async def finish_login(
+    db: AsyncSession, kit: AuthKit, saml_response: str, browser: str | None
+) -> SamlLogin:
+    """Validate an IdP's response to one of our AuthnRequests, posted by the browser that
+    started it (``browser``: its binding cookie), and log its user in."""
     request_id = saml.in_response_to(saml_response)
     if request_id is None:
         await _refuse(db, None, "no InResponseTo: unsolicited (IdP-initiated) or unreadable")
@@ -194,6 +209,12 @@ async def finish_login(db: AsyncSession, kit: AuthKit, saml_response: str) -> Sa
     if pending is None:
         await _refuse(db, None, "InResponseTo names no outstanding request")
     org = await db.get_one(Org, pending.org_id)
+    if browser is None or not hmac.compare_digest(
+        security.sha256_hex(browser), pending.browser_sha256
+    ):
+        # Login CSRF: someone's own valid response, posted from another browser, would sign
+        # that browser into their account. The request stays usable by its own browser.
+        await _refuse(db, org, "posted from another browser than the one that started the login")
     config = await db.scalar(select(SsoConfig).where(SsoConfig.org_id == org.id))
     if config is None:
         await _refuse(db, org, "single sign-on is no longer configured")

@@ -39,6 +39,7 @@ def upgrade() -> None:
         "saml_requests",
         sa.Column("request_id", sa.String(length=100), nullable=False),
         sa.Column("relay_state", sa.String(length=2048), nullable=True),
+        sa.Column("browser_sha256", sa.String(length=64), nullable=False),
         sa.Column("expires_at", xplorr.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("used_at", xplorr.core.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("org_id", sa.Uuid(), nullable=False),
