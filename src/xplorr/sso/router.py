@@ -131,7 +131,10 @@ async def _saml_form(request: Request) -> str:
     openapi_extra={**limit("30/minute", key="ip"), **_FORM_BODY},
     responses={
         **_REDIRECT,
-        403: {"model": ErrorEnvelope, "description": "SSO_DOMAIN_NOT_ALLOWED, SSO_OWNER_PASSWORD_LOGIN"},
+        403: {
+            "model": ErrorEnvelope,
+            "description": "SSO_DOMAIN_NOT_ALLOWED, SSO_OWNER_PASSWORD_LOGIN",
+        },
         409: {"model": ErrorEnvelope, "description": "SSO_ACCOUNT_CONFLICT"},
     },
 )
