@@ -16,11 +16,12 @@ import io
 import re
 import secrets
 import uuid
+from datetime import datetime
 
 import pyotp
 import segno
 from pyotp.exceptions import OTPVerificationError
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -225,6 +226,11 @@ async def _verify(db: AsyncSession, kit: AuthKit, user: User, code: str) -> str 
 # -- the login's second step ------------------------------------------------------------------
 
 
+def _open(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """A challenge that can still complete a login: not used, not expired."""
+    return LoginChallenge.used_at.is_(None), LoginChallenge.expires_at > now
+
+
 async def authenticate(db: AsyncSession, kit: AuthKit, data: AuthenticateIn) -> TokenPair:
     """Finish a login with a TOTP or recovery code. The challenge is used up by one conditional
     UPDATE, so it completes one login even when raced."""
@@ -232,8 +238,7 @@ async def authenticate(db: AsyncSession, kit: AuthKit, data: AuthenticateIn) -> 
     challenge = await db.scalar(
         select(LoginChallenge).where(
             LoginChallenge.token_sha256 == security.sha256_hex(data.challenge_token),
-            LoginChallenge.used_at.is_(None),
-            LoginChallenge.expires_at > now,
+            *_open(now),
             LoginChallenge.failed_attempts < MAX_CHALLENGE_FAILURES,
         )
     )
@@ -248,8 +253,7 @@ async def authenticate(db: AsyncSession, kit: AuthKit, data: AuthenticateIn) -> 
         update(LoginChallenge)
         .where(
             LoginChallenge.id == challenge.id,
-            LoginChallenge.used_at.is_(None),
-            LoginChallenge.expires_at > now,
+            *_open(now),
             LoginChallenge.failed_attempts < MAX_CHALLENGE_FAILURES,
         )
         .values(failed_attempts=LoginChallenge.failed_attempts + 1)
@@ -266,11 +270,7 @@ async def authenticate(db: AsyncSession, kit: AuthKit, data: AuthenticateIn) -> 
         raise Unauthorized(INVALID_CODE, code="INVALID_2FA_CODE", commit=True)
     used = await db.execute(
         update(LoginChallenge)
-        .where(
-            LoginChallenge.id == challenge.id,
-            LoginChallenge.used_at.is_(None),
-            LoginChallenge.expires_at > now,
-        )
+        .where(LoginChallenge.id == challenge.id, *_open(now))
         .values(used_at=now)
     )
     if rowcount(used) != 1:  # a concurrent request completed it: undo this one's code use
