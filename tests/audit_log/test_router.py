@@ -65,7 +65,15 @@ class TestList:
         assert r.json() == {"actions": ["token.created", "user.login"]}
 
     @pytest.mark.parametrize(
-        "params", [{"from": "yesterday"}, {"to": "0.5"}, {"limit": 101}, {"from": "2026-13-01"}]
+        "params",
+        [
+            {"from": "yesterday"},
+            {"to": "0.5"},
+            {"limit": 101},
+            {"from": "2026-13-01"},
+            {"to": "9999-12-31T23:59:59-23:59"},  # past datetime.max once in UTC
+            {"from": "0001-01-01T00:00:00+05:00"},  # before datetime.min once in UTC
+        ],
     )
     async def test_bad_filters_are_422(self, client_for: ClientFor, admin: User, params) -> None:
         r = await client_for(admin).get("/audit", params=params)

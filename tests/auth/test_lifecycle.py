@@ -345,6 +345,48 @@ class TestInvitations:
         assert (r.status_code, r.json()["error"]["code"]) == (403, "FORBIDDEN")
         assert (await client_for(owner).post("/auth/invite", json=body)).status_code == 201
 
+    async def test_invitations_die_with_the_inviters_right_to_send_them(
+        self,
+        client_for: ClientFor,
+        settings: Settings,
+        mailbox: Mailbox,
+        org: Org,
+        owner: User,
+        admin: User,
+        db: AsyncSession,
+    ) -> None:
+        """An admin who is deactivated or demoted must not be able to bring someone in
+        afterwards through an invitation sent before; a demoted owner's owner invitations go,
+        their admin-level ones stay."""
+        second_owner = await make_user(db, org, role=Role.OWNER)
+        sent = {
+            "by-admin@acme.example.com": (admin, "admin"),
+            "owner-level@acme.example.com": (second_owner, "owner"),
+            "member-level@acme.example.com": (second_owner, "member"),
+        }
+        for address, (inviter, role) in sent.items():
+            r = await client_for(inviter).post(
+                "/auth/invite", json={"email": address, "role": role}
+            )
+            assert r.status_code == 201, r.text
+        await run_jobs(settings)
+        tokens = {a: token_in(mailbox.last_to(a), "/accept-invitation") for a in sent}
+        assert (await client_for(owner).delete(f"/users/{admin.id}")).status_code == 204
+        r = await client_for(owner).patch(f"/users/{second_owner.id}", json={"role": "admin"})
+        assert r.status_code == 200
+        anon = client_for(None)
+        status = {
+            a: (await anon.get(f"/auth/invitation/{t}")).json()["status"] for a, t in tokens.items()
+        }
+        assert status == {
+            "by-admin@acme.example.com": "revoked",
+            "owner-level@acme.example.com": "revoked",
+            "member-level@acme.example.com": "pending",
+        }
+        body = {"token": tokens["by-admin@acme.example.com"], "name": "A", "password": NEW_PASSWORD}
+        r = await anon.post("/auth/accept-invitation", json=body)
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "INVALID_OR_EXPIRED_TOKEN")
+
     async def test_roles_and_auth(self, client_for: ClientFor, member: User, viewer: User) -> None:
         body = {"email": "y@acme.example.com", "role": "viewer"}
         assert (await client_for(None).post("/auth/invite", json=body)).status_code == 401

@@ -416,6 +416,10 @@ class TestConnect:
             str(exports / "escape"): "XPLORR_FOCUS_ROOTS",
             str(exports / ".." / "elsewhere"): "XPLORR_FOCUS_ROOTS",
             str(outside): "XPLORR_FOCUS_ROOTS",
+            # Outside the roots, existing or not, the answer is the same: no file oracle.
+            str(outside / "no-such-file"): "XPLORR_FOCUS_ROOTS",
+            "/etc/passwd": "XPLORR_FOCUS_ROOTS",
+            str(exports / "a\x00b"): "NUL",
         }
         client = client_for(admin)
         for path, message in cases.items():
@@ -431,6 +435,17 @@ class TestConnect:
             assert detail["field"] == "credentials.path"
             assert message in detail["message"]
             assert path not in r.text
+
+    @pytest.mark.parametrize("field", ["name", "provider_account_id"])
+    @pytest.mark.parametrize("value", ["d\x00", "two\nlines", "   "])
+    async def test_names_with_control_characters_or_blank_are_422(
+        self, client_for: ClientFor, admin: User, db: AsyncSession, field: str, value: str
+    ) -> None:
+        body = {"provider": "demo", "name": "d", "provider_account_id": "d1", "credentials": {}}
+        r = await client_for(admin).post("/cloud-accounts", json={**body, field: value})
+        assert r.status_code == 422, r.text
+        assert [d["field"] for d in r.json()["error"]["details"]] == [field]
+        assert await db.scalar(select(func.count()).select_from(CloudAccount)) == 0
 
     async def test_connect_is_limited_to_20_per_hour_per_user(
         self, app_with: AppWith, admin: User, db: AsyncSession, org: Org

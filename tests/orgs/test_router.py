@@ -43,7 +43,9 @@ class TestCurrent:
         assert (await client_for(None).get("/organizations/current")).status_code == 401
         assert await db.scalar(select(AuditEntry.id).where(AuditEntry.action == "org.updated"))
 
-    @pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": "x", "slug": "y"}])
+    @pytest.mark.parametrize(
+        "body", [{}, {"name": ""}, {"name": "  "}, {"name": "a\x00"}, {"name": "x", "slug": "y"}]
+    )
     async def test_bad_rename(self, client_for: ClientFor, admin: User, body) -> None:
         r = await client_for(admin).patch("/organizations/current", json=body)
         assert (r.status_code, r.json()["error"]["code"]) == (422, "VALIDATION_ERROR")

@@ -64,6 +64,9 @@ class TestCreateToken:
             {"name": "ok", "org_id": "00000000-0000-0000-0000-000000000000"},
             {"name": "ok", "expires_at": "2020-01-01T00:00:00Z"},
             {"name": "ok", "expires_at": "2099-01-01T00:00:00"},  # naive: refused
+            {"name": "ok", "expires_at": "9999-12-31T23:59:59-05:00"},  # no UTC form: was a 500
+            {"name": "ok", "expires_at": "2099-01-01T00:00:00Z"},  # over 10 years away
+            {"name": "a\x00b"},
         ],
     )
     async def test_bad_input_is_422(self, client_for: ClientFor, member: User, body) -> None:
@@ -117,6 +120,17 @@ class TestExchange:
         assert set(body) == {"token", "expires_in"}
         me = await client_for(None, token=body["token"]).get("/auth/me")
         assert me.json()["id"] == str(member.id)
+
+    async def test_a_token_cannot_mint_another(
+        self, client_for: ClientFor, member: User, db: AsyncSession
+    ) -> None:
+        """A leaked or short-lived token must not turn itself into a lasting one."""
+        created = await _create(client_for(member))
+        jwt = (await client_for(None, token=created["token"]).post("/tokens/exchange")).json()
+        for token in (created["token"], jwt["token"]):
+            r = await client_for(None, token=token).post("/tokens", json={"name": "forever"})
+            assert (r.status_code, r.json()["error"]["code"]) == (403, "SESSION_REQUIRED")
+        assert len((await db.scalars(select(ApiToken))).all()) == 1
 
     async def test_revoking_kills_the_token_and_its_jwts_at_once(
         self, client_for: ClientFor, member: User

@@ -1,6 +1,7 @@
 """/users: listing by role, reading, editing (name, role, last owner, mass assignment),
 deactivation (sessions and API tokens die at once), account grants, notification preferences."""
 
+import asyncio
 import uuid
 
 import pytest
@@ -65,6 +66,24 @@ class TestUpdate:
         assert (r.status_code, r.json()["error"]["code"]) == (403, "FORBIDDEN")
         assert "user.updated" in await _actions(db)
 
+    async def test_two_owners_demoting_each_other_at_once_leave_one(
+        self, client_for: ClientFor, org: Org, owner: User, db: AsyncSession
+    ) -> None:
+        """The owners are counted under lock (on PostgreSQL two requests would otherwise both
+        see two owners and leave none)."""
+        other = await make_user(db, org, role=Role.OWNER)
+        results = await asyncio.gather(
+            client_for(owner).patch(f"/users/{other.id}", json={"role": "admin"}),
+            client_for(other).patch(f"/users/{owner.id}", json={"role": "admin"}),
+        )
+        # The loser is refused as no longer an owner (403: it ran after) or as the last owner
+        # (409: it waited on the lock with the role it started with).
+        codes = sorted(r.status_code for r in results)
+        assert codes in ([200, 403], [200, 409]), [r.text for r in results]
+        db.expire_all()
+        roles = (await db.scalars(select(User.role).where(User.id.in_([owner.id, other.id])))).all()
+        assert sorted(r.value for r in roles) == ["admin", "owner"]
+
     @pytest.mark.parametrize(
         "body",
         [
@@ -74,6 +93,9 @@ class TestUpdate:
             {"email_verified": True},
             {"is_superuser": True},
             {"name": ""},
+            {"name": "   "},  # blank once stripped
+            {"name": "a\x00b"},  # PostgreSQL cannot store NUL
+            {"name": "line\nbreak"},
             {"role": "super_admin"},
         ],
     )

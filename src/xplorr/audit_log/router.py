@@ -43,12 +43,13 @@ def _parse(value: str | None, field: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
+        # In UTC now: 9999-12-31T23:59-05:00 or 0001-01-01T00:00+05:00 cannot be (OverflowError).
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:
         raise ValidationFailed(
-            f"Invalid {field}: not an ISO 8601 timestamp.",
-            details=[{"field": field, "message": "Not an ISO 8601 timestamp."}],
+            f"Invalid {field}: not an ISO 8601 timestamp in range.",
+            details=[{"field": field, "message": "Not an ISO 8601 timestamp in range."}],
         ) from exc
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 Filter = Annotated[service.AuditFilter, Depends(audit_filter)]

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from xplorr.core.text import Name
 from xplorr.users.models import Role, UserStatus
 
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
@@ -19,8 +20,8 @@ class _In(BaseModel):
 class SignupIn(_In):
     email: EmailStr
     password: NewPassword
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    organization_name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Name
+    organization_name: Name
 
 
 class LoginIn(_In):
@@ -138,5 +139,5 @@ class InvitationStatusOut(BaseModel):
 
 class AcceptInvitationIn(_In):
     token: Annotated[str, Field(min_length=1, max_length=200)]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Name
     password: NewPassword

@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from xplorr.cloud_accounts.models import AccountStatus, Provider
+from xplorr.core.text import Name
 
 GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 AWS_ACCOUNT_ID = r"^[0-9]{12}$"
@@ -33,7 +34,7 @@ _DNS_NAME = re.compile(
     r"^(?=.{1,253}$)([a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$"
 )
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Name
 Guid = Annotated[str, StringConstraints(strip_whitespace=True, pattern=GUID)]
 AwsRegion = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")]
 AwsRoleName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9+=,.@_-]{1,64}$")]

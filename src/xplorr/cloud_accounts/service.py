@@ -83,15 +83,20 @@ def _parse(model: type[C], raw: Mapping[str, Any]) -> C:
 
 
 def _focus_path(settings: Settings, raw: str) -> str:
-    """The resolved path (symlinks followed), which must exist inside a FOCUS root."""
+    """The resolved path (symlinks followed), which must exist inside a FOCUS root. The roots
+    are checked before existence, so the answers tell nothing about files outside them."""
+    if "\x00" in raw:
+        raise _invalid("credentials.path", "Must not contain a NUL character.")
     try:
-        path = Path(raw).expanduser().resolve(strict=True)
-    except (OSError, RuntimeError):
+        path = Path(raw).expanduser().resolve(strict=False)
+    except (OSError, RuntimeError):  # a symlink loop
         raise _invalid("credentials.path", "No such file or directory on the server.") from None
     if not any(path == root or path.is_relative_to(root) for root in settings.focus_root_dirs):
         raise _invalid(
             "credentials.path", "Must be inside a directory listed in XPLORR_FOCUS_ROOTS."
         )
+    if not path.exists():
+        raise _invalid("credentials.path", "No such file or directory on the server.")
     if not (path.is_dir() or path.is_file()):
         raise _invalid("credentials.path", "Must be a directory or a regular file.")
     return str(path)

@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StrictBool
 
+from xplorr.core.text import Name
+
 # Money leaves the API as a JSON number, computed from Decimal (never float arithmetic).
 MoneyOut = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
@@ -20,7 +22,7 @@ class OrgOut(BaseModel):
 
 class OrgUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Name
 
 
 class Require2faIn(BaseModel):

@@ -5,6 +5,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from xplorr.core.text import ShortName
+
 # A base64url value of a ceremony (clientDataJSON, attestation object, signature...): bounded so
 # a request cannot make the server decode megabytes; real values are a few hundred bytes.
 B64 = Annotated[str, Field(min_length=1, max_length=16_384, pattern=r"^[A-Za-z0-9_-]+={0,2}$")]
@@ -52,7 +54,7 @@ class AuthenticationCredentialIn(_Browser):
 class RegisterVerifyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     credential: RegistrationCredentialIn
-    name: Annotated[str, Field(min_length=1, max_length=100)] = "Passkey"
+    name: ShortName = "Passkey"
 
 
 class AuthenticateVerifyIn(BaseModel):

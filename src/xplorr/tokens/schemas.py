@@ -1,13 +1,14 @@
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from xplorr.core.text import ShortName
 
 
 class ApiTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: ShortName
     expires_at: AwareDatetime | None = None
 
 

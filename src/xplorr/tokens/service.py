@@ -5,17 +5,20 @@ of the organization (a leaked token must be revocable by an admin).
 """
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.core import audit, clock, security
 from xplorr.core.deps import AuthKit
-from xplorr.core.errors import NotFound, Unauthorized, ValidationFailed
+from xplorr.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.tenancy import Principal, org_select
 from xplorr.tokens.models import ApiToken
 from xplorr.tokens.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenOut, TokenExchangeOut
+
+MAX_LIFETIME = timedelta(days=3653)  # 10 years; an unbounded date also overflows UTC conversion
 
 
 def _visible(who: Principal) -> Select[ApiToken]:
@@ -29,10 +32,18 @@ async def list_tokens(db: AsyncSession, who: Principal, params: PageParams) -> P
 
 
 async def create_token(db: AsyncSession, who: Principal, data: ApiTokenCreate) -> ApiTokenCreated:
-    if data.expires_at is not None and data.expires_at <= clock.now():
+    """A new token for the caller, created from a signed-in session only: a token (or its
+    exchanged JWT) minting another would turn a leaked or short-lived token into a lasting one."""
+    if who.token_id is not None:
+        raise Forbidden(
+            "API tokens are created from a signed-in session, not with an API token.",
+            code="SESSION_REQUIRED",
+        )
+    now = clock.now()
+    if data.expires_at is not None and not now < data.expires_at <= now + MAX_LIFETIME:
         raise ValidationFailed(
-            "expires_at must be in the future.",
-            details=[{"field": "expires_at", "message": "Must be in the future."}],
+            "expires_at must be in the future, at most 10 years away.",
+            details=[{"field": "expires_at", "message": "Must be in the next 10 years."}],
         )
     raw = security.new_api_token()
     token = ApiToken(

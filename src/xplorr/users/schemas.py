@@ -4,6 +4,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from xplorr.cloud_accounts.models import Provider
+from xplorr.core.text import Name
 from xplorr.users.models import Role
 
 
@@ -11,7 +12,7 @@ class UserUpdate(BaseModel):
     """Only these two fields exist: anything else (email, org_id, status...) is a 422."""
 
     model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Name | None = None
     role: Role | None = None
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.auth.models import Invitation
 from xplorr.cloud_accounts.models import AccountGrant, CloudAccount
 from xplorr.core import audit, clock, security
 from xplorr.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -110,14 +111,34 @@ async def get_visible_user(
     return await get_in_org(db, User, user_id, who, for_update=for_update)
 
 
-async def _active_owners(db: AsyncSession, who: Principal) -> int:
-    stmt = org_select(User, who).where(User.role == Role.OWNER, User.status == UserStatus.ACTIVE)
-    return int(
-        await db.scalar(
-            select(func.count()).select_from(stmt.with_only_columns(User.id).subquery())
-        )
-        or 0
+async def _lock_owners(db: AsyncSession, who: Principal) -> int:
+    """Lock the org's active owners (in id order, so two requests never deadlock) and count
+    them. Taken before the target row: two owners demoting each other at once run one after
+    the other, and the second sees it would leave none (LAST_OWNER)."""
+    stmt = (
+        org_select(User, who)
+        .where(User.role == Role.OWNER, User.status == UserStatus.ACTIVE)
+        .with_only_columns(User.id)
+        .order_by(User.id)
+        .with_for_update()
     )
+    return len((await db.scalars(stmt)).all())
+
+
+async def _revoke_invitations_of(
+    db: AsyncSession, inviter: User, *, roles: set[Role] | None = None
+) -> None:
+    """Pending invitations sent by ``inviter`` stop working when they lose the right to send
+    them (deactivated, or no longer admin; owner invitations when no longer owner)."""
+    stmt = update(Invitation).where(
+        Invitation.org_id == inviter.org_id,
+        Invitation.invited_by_user_id == inviter.id,
+        Invitation.accepted_at.is_(None),
+        Invitation.revoked_at.is_(None),
+    )
+    if roles is not None:
+        stmt = stmt.where(Invitation.role.in_([r.value for r in roles]))
+    await db.execute(stmt.values(revoked_at=clock.now()))
 
 
 async def update_user(
@@ -125,18 +146,23 @@ async def update_user(
 ) -> User:
     """Name: the user themselves or an owner/admin. Role: owner/admin only; an admin neither
     grants nor takes away ``owner``; the last active owner keeps the role."""
-    user = await get_visible_user(db, who, user_id, for_update=True)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    owners = await _lock_owners(db, who) if "role" in changes else 0
+    user = await get_visible_user(db, who, user_id, for_update=True)
     if "role" in changes and changes["role"] != user.role:
         new_role: Role = changes["role"]
         if not who.is_admin:
             raise Forbidden("Only an owner or admin can change roles.")
         if who.role != Role.OWNER and Role.OWNER in (new_role, user.role):
             raise Forbidden("Only the owner can grant or take away the owner role.")
-        if user.role == Role.OWNER and await _active_owners(db, who) <= 1:
+        if user.role == Role.OWNER and owners <= 1:
             raise Conflict("The organization's last owner cannot be demoted.", code="LAST_OWNER")
         old = user.role
         user.role = new_role
+        if new_role not in (Role.OWNER, Role.ADMIN):
+            await _revoke_invitations_of(db, user)
+        elif old == Role.OWNER:
+            await _revoke_invitations_of(db, user, roles={Role.OWNER})
         await audit.record(
             db,
             "user.role_changed",
@@ -166,15 +192,17 @@ async def deactivate_user(db: AsyncSession, who: Principal, user_id: uuid.UUID) 
     cannot deactivate an owner; the last active owner cannot be removed. Repeating is a no-op."""
     from xplorr.auth.service import revoke_sessions
 
+    owners = await _lock_owners(db, who)
     user = await get_in_org(db, User, user_id, who, for_update=True)
     if user.role == Role.OWNER:
         if who.role != Role.OWNER:
             raise Forbidden("Only the owner can deactivate an owner.")
-        if user.is_active and await _active_owners(db, who) <= 1:
+        if user.is_active and owners <= 1:
             raise Conflict("The organization's last owner cannot be removed.", code="LAST_OWNER")
     if not user.is_active:
         return
     user.status = UserStatus.DEACTIVATED
+    await _revoke_invitations_of(db, user)
     await revoke_sessions(db, user.id, reason="deactivated")
     await db.execute(
         update(ApiToken)
