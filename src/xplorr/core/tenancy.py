@@ -13,7 +13,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount
-from xplorr.core.errors import NotFound
+from xplorr.core.errors import Forbidden, NotFound
 from xplorr.core.models import OrgOwned
 from xplorr.users.models import Role
 
@@ -34,6 +34,13 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role.is_admin
+
+
+def require_session(who: Principal, message: str) -> None:
+    """403 ``SESSION_REQUIRED`` for a caller using an API token (or the JWT exchanged from one):
+    for what a leaked token must not be able to do, such as outlive itself."""
+    if who.token_id is not None:
+        raise Forbidden(message, code="SESSION_REQUIRED")
 
 
 M = TypeVar("M", bound=OrgOwned)

@@ -75,9 +75,8 @@ REGISTRATION, AUTHENTICATION = "registration", "authentication"
 CHALLENGE_TTL = timedelta(minutes=5)
 CHALLENGE_BYTES = 32  # WebAuthn 13.4.3 asks for at least 16
 USER_HANDLE_BYTES = 64  # WebAuthn 14.6.1: random, no PII
-MAX_CREDENTIAL_ID_BYTES = (
-    1023  # WebAuthn 6.5.1 (credentialIdLength); the column holds its base64url
-)
+# WebAuthn 6.5.1 (credentialIdLength); the column holds its base64url form.
+MAX_CREDENTIAL_ID_BYTES = 1023
 RESOURCE = "webauthn_credential"
 
 # What py_webauthn raises for a response it refuses; ValueError covers bytes it could not even

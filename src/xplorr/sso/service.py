@@ -318,10 +318,10 @@ async def _user_for(
         identity.last_login_at = now
         return linked
     user = await users.find_by_email(db, email)
-    if user is not None and user.org_id == org.id and not user.is_active:
-        await _refuse(db, org, "user is deactivated", email=user.email)  # never linked
-    if user is not None and user.org_id == org.id:
-        await _refuse_owner(db, org, user)  # never linked
+    if user is not None and user.org_id == org.id:  # never linked if refused here
+        if not user.is_active:
+            await _refuse(db, org, "user is deactivated", email=user.email)
+        await _refuse_owner(db, org, user)
     if user is not None and user.org_id != org.id:
         await _refuse(
             db,

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.core import audit, clock, security
 from xplorr.core.deps import AuthKit
-from xplorr.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from xplorr.core.errors import NotFound, Unauthorized, ValidationFailed
 from xplorr.core.pagination import Page, PageParams, paginate
-from xplorr.core.tenancy import Principal, org_select
+from xplorr.core.tenancy import Principal, org_select, require_session
 from xplorr.tokens.models import ApiToken
 from xplorr.tokens.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenOut, TokenExchangeOut
 
@@ -34,11 +34,7 @@ async def list_tokens(db: AsyncSession, who: Principal, params: PageParams) -> P
 async def create_token(db: AsyncSession, who: Principal, data: ApiTokenCreate) -> ApiTokenCreated:
     """A new token for the caller, created from a signed-in session only: a token (or its
     exchanged JWT) minting another would turn a leaked or short-lived token into a lasting one."""
-    if who.token_id is not None:
-        raise Forbidden(
-            "API tokens are created from a signed-in session, not with an API token.",
-            code="SESSION_REQUIRED",
-        )
+    require_session(who, "API tokens are created from a signed-in session, not with an API token.")
     now = clock.now()
     if data.expires_at is not None and not now < data.expires_at <= now + MAX_LIFETIME:
         raise ValidationFailed(

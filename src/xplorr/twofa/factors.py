@@ -11,8 +11,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.core import clock, security
-from xplorr.core.errors import Forbidden, Unauthorized
-from xplorr.core.tenancy import Principal, org_select
+from xplorr.core.errors import Unauthorized
+from xplorr.core.tenancy import Principal, org_select, require_session
 from xplorr.passkeys.models import WebAuthnCredential
 from xplorr.twofa.models import LoginChallenge, TotpFactor
 from xplorr.users.models import User
@@ -38,11 +38,9 @@ def refuse_api_tokens(who: Principal) -> None:
     """Factors are managed from a signed-in session, never with an API token: a leaked token
     must not be able to enrol a factor (locking the owner out, or adding a way to log in that
     outlives the token) or remove one."""
-    if who.token_id is not None:
-        raise Forbidden(
-            "Second factors are managed from a signed-in session, not with an API token.",
-            code="SESSION_REQUIRED",
-        )
+    require_session(
+        who, "Second factors are managed from a signed-in session, not with an API token."
+    )
 
 
 async def lock_user(db: AsyncSession, who: Principal) -> User:

@@ -172,8 +172,8 @@ async def update_user(
             resource_name=user.email,
             details={"from": old.value, "to": new_role.value},
         )
-    if "name" in changes and changes["name"].strip() != user.name:
-        user.name = changes["name"].strip()
+    if "name" in changes and changes["name"] != user.name:  # stripped by the Name type
+        user.name = changes["name"]
         await audit.record(
             db,
             "user.updated",
