@@ -11,6 +11,7 @@ import asyncio
 import gc
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -18,12 +19,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.users import make_org, make_user, token_for
 from tests.mail import Mailbox, start_smtp
-from xplorr.app import create_app, shutdown
+from xplorr.app import bind, build_app, shutdown
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.migrate import upgrade
 from xplorr.core.settings import Settings, SmtpSettings, normalise_db_url
@@ -59,15 +60,31 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
+# Children before parents, so no row is ever left pointing at a deleted one. DELETE of a few
+# rows is ~15 ms for all tables where TRUNCATE, which rewrites every table's files, was ~800 ms
+# (bench/db_reset.py measures the three ways).
+RESET_SQL = ";".join(
+    f'DELETE FROM "{t.name}"'  # noqa: S608 - table names from the models
+    for t in reversed(Base.metadata.sorted_tables)
+)
+
+
+@pytest.fixture(scope="session")
+def _reset_engine(template_db: str) -> Iterator[Engine | None]:
+    if not PG_URL:
+        yield None
+        return
+    engine = create_engine(template_db, pool_pre_ping=True)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def db_url(template_db: str, tmp_path: Path) -> Iterator[str]:
-    if PG_URL:
+def db_url(template_db: str, tmp_path: Path, _reset_engine: Engine | None) -> Iterator[str]:
+    if _reset_engine is not None:
         yield template_db
-        engine = create_engine(template_db)
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
-        engine.dispose()
+        with _reset_engine.begin() as conn:
+            conn.exec_driver_sql(RESET_SQL)
         return
     path = tmp_path / "xplorr.db"
     shutil.copyfile(template_db, path)
@@ -114,11 +131,59 @@ def settings(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Set
     return make_settings(db_url, tmp_path, **overrides)
 
 
+_BUILT_APPS: list[FastAPI] = []
+
+
+def built_app(index: int) -> FastAPI:
+    """This worker's ``index``-th application object, built once (``build_app``: FastAPI's
+    per-route analysis is most of an app's cost) and ``bind``-ed anew by each test that uses
+    it. A test using several apps at once gets distinct objects."""
+    while len(_BUILT_APPS) <= index:
+        _BUILT_APPS.append(build_app())
+    return _BUILT_APPS[index]
+
+
+async def release(application: FastAPI) -> None:
+    """Close what the test's binding opened and forget it: a later test that reached this app
+    without binding it would fail on the missing state, never run on another test's database."""
+    await shutdown(application)
+    for name in ("settings", "engine", "sessionmaker", "kit", "openapi"):
+        delattr(application.state, name)
+
+
+def collection_app() -> FastAPI:
+    """This worker's application bound to settings that open nothing (its engine would connect
+    on first use, and is never used): for reading the OpenAPI document while tests are
+    collected. Each test rebinds the same object to its own database."""
+    return bind(
+        built_app(0),
+        Settings(
+            data_dir=Path(tempfile.mkdtemp(prefix="xplorr-collect-")),
+            secret_key=TEST_SECRET,
+            embedded_worker=False,
+        ),
+    )
+
+
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+    application = bind(built_app(0), settings)
+    routes = len(application.routes)
     yield application
-    await shutdown(application)
+    await release(application)
+    assert len(application.routes) == routes, (
+        "this test added routes to the shared app: ask for `own_app` instead"
+    )
+
+
+@pytest.fixture
+async def own_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """An application object of this test's own, for a test that adds routes to it (the
+    shared one must keep its routes). Tests that also use ``client_for`` override ``app``
+    with this fixture."""
+    application = bind(build_app(), settings)
+    yield application
+    await release(application)
 
 
 AppWith = Callable[..., FastAPI]
@@ -131,13 +196,13 @@ async def app_with(db_url: str, tmp_path: Path) -> AsyncIterator[AppWith]:
     apps: list[FastAPI] = []
 
     def make(**overrides: object) -> FastAPI:
-        application = create_app(make_settings(db_url, tmp_path, **overrides))
+        application = bind(built_app(1 + len(apps)), make_settings(db_url, tmp_path, **overrides))
         apps.append(application)
         return application
 
     yield make
     for application in apps:
-        await shutdown(application)
+        await release(application)
 
 
 def asgi_client(

@@ -1,6 +1,7 @@
 """``create_app(settings)``: the whole API, explicitly configured (no import-time globals)."""
 
 import asyncio
+import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,32 +41,34 @@ def _operation_id(route: APIRoute) -> str:
 
 
 async def shutdown(app: FastAPI) -> None:
-    """Release what ``create_app`` opened: database pool and rate-limit storage."""
+    """Release what ``bind`` opened: database pool and rate-limit storage."""
     await app.state.engine.dispose()
     await app.state.kit.limiter.aclose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    xlogging.configure(settings.log_level, settings.json_logs)
-    engine = make_engine(settings.db_url)
-    limiter = RateLimiter(settings)
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    worker_task: asyncio.Task[None] | None = None
+    if settings.run_embedded_worker:
+        from xplorr.core.jobs.runner import run_embedded
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        worker_task: asyncio.Task[None] | None = None
-        if settings.run_embedded_worker:
-            from xplorr.core.jobs.runner import run_embedded
+        worker_task = asyncio.create_task(run_embedded(settings, app.state.engine))
+    try:
+        yield
+    finally:
+        if worker_task is not None:
+            worker_task.cancel()
+            await asyncio.gather(worker_task, return_exceptions=True)
+        await shutdown(app)
 
-            worker_task = asyncio.create_task(run_embedded(settings, engine))
-        try:
-            yield
-        finally:
-            if worker_task is not None:
-                worker_task.cancel()
-                await asyncio.gather(worker_task, return_exceptions=True)
-            await shutdown(app)
 
+def build_app() -> FastAPI:
+    """The routing, error handlers and middleware: everything that does not depend on settings.
+
+    Building it costs FastAPI's per-route analysis (most of an app's construction time), so a
+    process that serves several configurations in turn (the test suite) builds it once and
+    ``bind``s it to each; nothing in it holds a database, a limiter or a setting."""
     app = FastAPI(
         title="Xplorr API",
         version="1.0.0",
@@ -73,26 +76,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
-        lifespan=lifespan,
+        lifespan=_lifespan,
         generate_unique_id_function=_operation_id,
     )
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.kit = AuthKit.build(settings, limiter)
     install_error_handlers(app)
-
     v1 = APIRouter(prefix=API_PREFIX, responses=_ERRORS, dependencies=[Depends(enforce_rate_limit)])
     for router in api.ROUTERS:
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(health)
-    limiter.install(api.ROUTERS, read=settings.rate_limit_read, write=settings.rate_limit_write)
     build_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
-        return limiter.document(build_openapi(), API_PREFIX)
+        # FastAPI caches the routes' schema; the limits shown depend on the bound settings.
+        documented: dict[str, Any] | None = app.state.openapi
+        if documented is None:
+            limiter: RateLimiter = app.state.kit.limiter
+            documented = limiter.document(copy.deepcopy(build_openapi()), API_PREFIX)
+            app.state.openapi = documented
+        return documented
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(RequestContextMiddleware, limiter=limiter)
+    app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def bind(app: FastAPI, settings: Settings) -> FastAPI:
+    """Give ``app`` its settings and what they open: database engine, sessions, rate limiter
+    (with its storage) and the auth kit. A rebound app shares nothing with its previous
+    binding; ``shutdown`` releases what this opened."""
+    xlogging.configure(settings.log_level, settings.json_logs)
+    engine = make_engine(settings.db_url)
+    limiter = RateLimiter(settings)
+    limiter.install(api.ROUTERS, read=settings.rate_limit_read, write=settings.rate_limit_write)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.kit = AuthKit.build(settings, limiter)
+    app.state.openapi = None
+    return app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return bind(build_app(), settings or Settings())

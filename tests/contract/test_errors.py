@@ -77,13 +77,13 @@ async def test_typed_error_carries_resource_code(anon, client_for: ClientFor, me
 
 
 async def test_unhandled_error_is_a_generic_500_with_request_id(
-    app: FastAPI, capsys: pytest.CaptureFixture[str]
+    own_app: FastAPI, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async def explode() -> dict[str, str]:
         raise RuntimeError("db password is hunter2")
 
-    app.add_api_route("/api/v1/_test/explode", explode)
-    async with _raw_client(app) as client:
+    own_app.add_api_route("/api/v1/_test/explode", explode)
+    async with _raw_client(own_app) as client:
         r = await client.get("/api/v1/_test/explode")
     assert r.status_code == 500
     err = r.json()["error"]
@@ -98,7 +98,7 @@ async def test_unhandled_error_is_a_generic_500_with_request_id(
 
 
 async def test_commit_failure_answers_500_not_success(
-    app: FastAPI, db: AsyncSession, org: Org
+    own_app: FastAPI, db: AsyncSession, org: Org
 ) -> None:
     """The unit of work commits before the response is sent: a commit that fails (here a
     unique slug only detected at COMMIT) must turn into a 500, and nothing is stored."""
@@ -108,8 +108,8 @@ async def test_commit_failure_answers_500_not_success(
         session.add(Org(name="Dup", slug=taken_slug))
         return {"status": "created"}
 
-    app.add_api_route("/api/v1/_test/dup", create_duplicate, methods=["POST"], status_code=201)
-    async with _raw_client(app) as client:
+    own_app.add_api_route("/api/v1/_test/dup", create_duplicate, methods=["POST"], status_code=201)
+    async with _raw_client(own_app) as client:
         r = await client.post("/api/v1/_test/dup")
     assert r.status_code == 500
     assert r.json()["error"]["code"] == "INTERNAL_ERROR"

@@ -148,6 +148,10 @@ class TestRoleDependencies:
     """The dependencies every restricted endpoint uses, on a small app of their own."""
 
     @pytest.fixture
+    def app(self, own_app: FastAPI) -> FastAPI:
+        return own_app  # routes are added below: not on the shared app
+
+    @pytest.fixture
     def guarded(self, app: FastAPI) -> FastAPI:
         async def anyone(who: CurrentUser) -> dict[str, str]:
             return {"role": who.role.value}

@@ -2,90 +2,73 @@
 every operation, as an authenticated owner. Checks: no 5xx, responses match their documented
 schemas and status codes, invalid input is refused, 405s carry the right Allow header.
 
-The app runs on its own migrated SQLite file with rate limits off (429s would hide the handlers);
-limits are tested in ``tests/core/test_ratelimit.py``. Derandomized, so CI runs the same cases.
+Each operation runs on the pass's own database (SQLite, then PostgreSQL), as a fresh owner, with
+rate limits off (429s would hide the handlers; limits are tested in ``tests/core/test_ratelimit.py``
+and ``test_rate_limit_walk.py``). Derandomized, so CI runs the same cases.
 """
 
-import asyncio
-import tempfile
-import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import hypothesis
+import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from fastapi import FastAPI
+from hypothesis import HealthCheck
 from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method
+from starlette.types import Receive, Scope, Send
 
-from tests.conftest import TEST_SECRET
-from tests.factories.users import DEFAULT_PASSWORD
-from xplorr.app import create_app
-from xplorr.auth.models import AuthSession
-from xplorr.core import clock, security
-from xplorr.core.db import make_engine, make_sessionmaker
-from xplorr.core.deps import AuthKit
-from xplorr.core.migrate import upgrade
+from tests.conftest import collection_app, make_settings
+from tests.factories.users import token_for
 from xplorr.core.settings import Settings
-from xplorr.orgs.models import Org
-from xplorr.users.models import Role, User
-
-DATA = Path(tempfile.mkdtemp(prefix="xplorr-schemathesis-"))
-SETTINGS = Settings(
-    data_dir=DATA,
-    secret_key=TEST_SECRET,
-    embedded_worker=False,
-    rate_limits_enabled=False,
-    argon2_time_cost=1,
-    argon2_memory_kib=8,
-    argon2_parallelism=1,
-)
-upgrade(SETTINGS.db_url)
-APP = create_app(SETTINGS)
-schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", APP)
+from xplorr.users.models import User
 
 
-async def _owner_token() -> str:
-    kit: AuthKit = APP.state.kit
-    engine = make_engine(SETTINGS.db_url)
-    async with make_sessionmaker(engine)() as db:
-        org = Org(name="Schemathesis", slug=f"st-{uuid.uuid4().hex[:8]}")
-        db.add(org)
-        await db.flush()
-        user = User(
-            org_id=org.id,
-            email=f"owner-{uuid.uuid4().hex[:8]}@st.example.com",
-            name="Owner",
-            password_hash=kit.hasher.hash(DEFAULT_PASSWORD),
-            role=Role.OWNER,
-        )
-        db.add(user)
-        await db.flush()
-        session = AuthSession(
-            org_id=org.id,
-            user_id=user.id,
-            expires_at=clock.now() + timedelta(days=36500),  # not .replace(year=2100): Feb 29
-        )
-        db.add(session)
-        await db.commit()
-        token = security.issue_access_token(
-            kit.jwt, user_id=user.id, org_id=org.id, session_id=session.id
-        )
-    await engine.dispose()
-    return token
+class WithoutLifespan:
+    """The app, minus its lifespan, for reading the document while collecting. Schemathesis
+    runs an ASGI app's lifespan in a loop of its own and ends it at the next test's teardown,
+    whatever that test is: the app's shutdown would then release that test's binding. The
+    tests below call the real app: its lifespan, in schemathesis's loop, releases what the
+    requests opened in that loop, before the fixtures' own release (which finds it closed)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            await send({"type": f"{message['type']}.complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
 
 
-AUTH = {"Authorization": f"Bearer {asyncio.run(_owner_token())}"}
+# Read while collecting, from this worker's own application object (``collection_app``); each
+# operation's test rebinds that object to its own database.
+schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", WithoutLifespan(collection_app()))
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return make_settings(db_url, tmp_path, rate_limits_enabled=False)
+
+
+@pytest.fixture
+def auth(app: FastAPI, owner: User) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(app, owner)}"}
 
 
 @schema.parametrize()
-@settings(
+@hypothesis.settings(
     max_examples=25,
     deadline=None,
     derandomize=True,
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_api_conforms_to_its_schema(case: Any) -> None:
+def test_api_conforms_to_its_schema(case: Any, app: FastAPI, auth: dict[str, str]) -> None:
     excluded = [
         # Server-side password policy (common passwords, email in password) cannot be expressed
         # in JSON Schema: a schema-valid password may still be refused with 422.
@@ -101,4 +84,4 @@ def test_api_conforms_to_its_schema(case: Any) -> None:
         # and DELETE /cloud-accounts/server-aws-config reach /cloud-accounts/{account_id}; POST
         # /sync/status and /sync/jobs reach POST /sync/{account_id}.
         excluded.append(unsupported_method)
-    case.call_and_validate(headers=AUTH, excluded_checks=excluded)
+    case.call_and_validate(headers=auth, excluded_checks=excluded, app=app)

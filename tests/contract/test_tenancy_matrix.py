@@ -4,7 +4,6 @@
 A new route with a path id and no entry in ``CASES`` fails ``test_every_id_route_has_a_case``: add
 a factory (make a row in org A, return its id) and a snapshot (read the row back) for it."""
 
-import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,18 +15,16 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import ClientFor
+from tests.conftest import ClientFor, collection_app
 from tests.factories.cloud_accounts import make_account
 from tests.factories.passkeys import make_passkey
 from tests.factories.sso import make_sso_config
 from tests.factories.users import make_user
 from tests.sso.idp import TestIdp
-from xplorr.app import create_app
 from xplorr.auth.models import Invitation
 from xplorr.cloud_accounts.models import AccountGrant, CloudAccount, Provider
 from xplorr.core import clock, security
 from xplorr.core.jobs.models import Job
-from xplorr.core.settings import Settings
 from xplorr.orgs.models import Org
 from xplorr.passkeys.models import WebAuthnCredential
 from xplorr.sso.models import SsoConfig
@@ -171,15 +168,7 @@ def _id_routes(app: FastAPI) -> list[tuple[str, str]]:
 
 
 def _all_id_routes() -> list[tuple[str, str]]:
-    return _id_routes(
-        create_app(
-            Settings(
-                embedded_worker=False,
-                data_dir=tempfile.mkdtemp(prefix="xplorr-matrix-"),
-                secret_key="collect-only",
-            )
-        )
-    )
+    return _id_routes(collection_app())
 
 
 def test_every_id_route_has_a_case(app: FastAPI) -> None:

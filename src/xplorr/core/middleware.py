@@ -22,9 +22,8 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, limiter: RateLimiter, max_body: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app
-        self.limiter = limiter
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -35,7 +34,10 @@ class RequestContextMiddleware:
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        ip = self.limiter.client_ip(Request(scope))
+        # The limiter is read from the app bound to this request (``bind``), not kept here: an
+        # application object can be rebound to other settings without rebuilding its stack.
+        limiter: RateLimiter = scope["app"].state.kit.limiter
+        ip = limiter.client_ip(Request(scope))
         token = context.current.set(
             context.RequestContext(request_id, ip, headers.get("user-agent"))
         )
