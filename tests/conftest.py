@@ -152,13 +152,14 @@ async def release(application: FastAPI) -> None:
 
 
 def collection_app() -> FastAPI:
-    """This worker's application bound to settings that open nothing (its engine would connect
-    on first use, and is never used): for reading the OpenAPI document while tests are
-    collected. Each test rebinds the same object to its own database."""
+    """This worker's application bound to settings that open and write nothing (a database
+    file that is never connected to, an explicit secret key): for reading the OpenAPI
+    document while tests are collected. Each test rebinds the same object to its own database."""
     return bind(
         built_app(0),
         Settings(
-            data_dir=Path(tempfile.mkdtemp(prefix="xplorr-collect-")),
+            data_dir=Path(tempfile.gettempdir()) / "xplorr-collect-unused",
+            database_url=f"sqlite+aiosqlite:///{Path(tempfile.gettempdir())}/xplorr-collect-unused.db",
             secret_key=TEST_SECRET,
             embedded_worker=False,
         ),
