@@ -3,12 +3,18 @@ the exact JSON numbers."""
 
 from decimal import Decimal
 
+import httpx
 import pytest
 from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import CompileError
+from starlette.responses import PlainTextResponse, Response
 
 from xplorr.core import money
 from xplorr.core.money import CurrencyUse as Use
-from xplorr.core.money import DecimalNumber
+from xplorr.core.money import DecimalNumber, ExactNumbersMiddleware
+from xplorr.costs.models import CostRecord
 
 D = Decimal
 
@@ -95,3 +101,44 @@ def test_outside_a_response_a_decimal_number_is_an_exact_string() -> None:
     assert _Out(amount=D("1E+3")).model_dump_json() == '{"amount":"1000"}'
     assert out.model_dump() == {"amount": D("999999999999999.99")}
     assert _Out.model_json_schema(mode="serialization")["properties"]["amount"]["type"] == "number"
+
+
+def test_min_and_max_of_money_are_refused_on_sqlite() -> None:
+    """Money is text on SQLite: MIN/MAX would compare text and be silently wrong."""
+    for fn in (func.min, func.max):
+        stmt = select(fn(CostRecord.billed_cost))
+        with pytest.raises(CompileError, match="not exact on SQLite"):
+            stmt.compile(dialect=sqlite.dialect())
+        assert "(cost_records.billed_cost)" in str(stmt.compile(dialect=postgresql.dialect()))
+    assert "max(cost_records.usage_date)" in str(
+        select(func.max(CostRecord.usage_date)).compile(dialect=sqlite.dialect())
+    )
+
+
+async def _asgi(app, path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=ExactNumbersMiddleware(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return await client.get(path)
+
+
+async def test_the_middleware_writes_marked_values_as_bare_numbers() -> None:
+    """Inside a request a DecimalNumber is marked; the JSON body gets the bare number, a user's
+    text that merely looks like a number stays a string, and other bodies pass untouched."""
+
+    class Body(BaseModel):
+        amount: DecimalNumber
+        name: str
+
+    async def app(scope, receive, send) -> None:
+        if scope["path"] == "/json":
+            body = Body(amount=D("999999999999999.99"), name="999999999999999.99").model_dump_json()
+            response = Response(body, media_type="application/json")
+        else:
+            response = PlainTextResponse(_Out(amount=D("1.50")).model_dump_json())
+        await response(scope, receive, send)
+
+    r = await _asgi(app, "/json")
+    assert r.content == b'{"amount":999999999999999.99,"name":"999999999999999.99"}'
+    assert r.headers["content-length"] == str(len(r.content))
+    text = await _asgi(app, "/text")
+    assert text.text.startswith('{"amount":"xplorr-number-')  # not JSON: left as it was

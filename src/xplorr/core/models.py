@@ -17,6 +17,7 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -122,6 +123,20 @@ def _compile_sqlite_sum(element: functions.sum[Any], compiler: SQLCompiler, **kw
     args = list(element.clauses)
     if len(args) == 1 and isinstance(args[0].type, Money):
         return _sqlite_exact_sum(compiler.process(args[0], **kw))
+    return compiler.visit_function(element, **kw)
+
+
+@compiles(functions.max, "sqlite")
+@compiles(functions.min, "sqlite")
+def _refuse_sqlite_min_max(
+    element: functions.max[Any] | functions.min[Any], compiler: SQLCompiler, **kw: Any
+) -> str:
+    """MIN/MAX of Money text would compare text ('9' > '10') and answer silently wrong."""
+    if any(isinstance(arg.type, Money) for arg in element.clauses):
+        raise CompileError(
+            f"{element.name.upper()}() of a Money column is not exact on SQLite (it compares "
+            "text): compare the amounts in Python"
+        )
     return compiler.visit_function(element, **kw)
 
 
