@@ -16,6 +16,7 @@ from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import ErrorEnvelope, install_error_handlers
 from xplorr.core.middleware import RequestContextMiddleware
+from xplorr.core.money import ExactNumbersMiddleware
 from xplorr.core.ratelimit import RateLimiter
 from xplorr.core.settings import Settings
 from xplorr.health.router import router as health
@@ -97,6 +98,7 @@ def build_app() -> FastAPI:
         return documented
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(ExactNumbersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import AppWith, ClientFor, asgi_client
 from tests.factories.cloud_accounts import grant, make_account
+from tests.factories.costs import record_imports
 from tests.factories.users import make_user, token_for
 from xplorr.audit_log.models import AuditEntry
 from xplorr.cloud_accounts.credentials import decrypt_credentials
@@ -637,26 +638,26 @@ class TestUpdate:
 
 
 async def _add_costs(db: AsyncSession, account: CloudAccount, amount: str) -> None:
-    db.add(
-        CostRecord(
-            org_id=account.org_id,
-            cloud_account_id=account.id,
-            billing_period=date(2024, 9, 1),
-            usage_date=date(2024, 9, 3),
-            currency="USD",
-            billed_cost=Decimal(amount),
-            effective_cost=Decimal(amount),
-            list_cost=Decimal(amount),
-            provider="aws",
-            provider_name="AWS",
-            billing_account_id="123456789012",
-            service_name="Amazon EC2",
-            charge_category="Usage",
-            tags={"env": "prod"},
-        )
+    record = CostRecord(
+        org_id=account.org_id,
+        cloud_account_id=account.id,
+        billing_period=date(2024, 9, 1),
+        usage_date=date(2024, 9, 3),
+        currency="USD",
+        billed_cost=Decimal(amount),
+        effective_cost=Decimal(amount),
+        list_cost=Decimal(amount),
+        provider="aws",
+        provider_name="AWS",
+        billing_account_id="123456789012",
+        service_name="Amazon EC2",
+        charge_category="Usage",
+        tags={"env": "prod"},
     )
+    db.add(record)
     await db.flush()
     await store.rebuild_rollups(db, account.id, [date(2024, 9, 1)])
+    await record_imports(db, account, [record])
     await db.commit()
 
 

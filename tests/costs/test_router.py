@@ -127,7 +127,10 @@ class TestBreakdown:
         last = await client.get(
             "/costs", params={"startDate": "2024-09-30", "endDate": "2024-09-30"}
         )
-        assert (last.json()["currency"], last.json()["totalCost"]) == ("EUR", 7.0)
+        # Only EUR was spent that day; the answer stays in the default currency (most accounts
+        # bill in USD) and lists the EUR total beside it.
+        assert (last.json()["currency"], last.json()["totalCost"]) == ("USD", 0)
+        assert last.json()["currencies"] == [{"currency": "EUR", "totalCost": 7.0}]
         wide = {"startDate": "2024-08-31", "endDate": "2024-10-01", "currency": "USD"}
         assert (await client.get("/costs", params=wide)).json()["totalCost"] == 137.49
 
@@ -142,7 +145,7 @@ class TestBreakdown:
             "service",
             "billed",
             [],
-            None,
+            "USD",  # the default currency does not depend on the range
         )
 
     async def test_account_filter(
@@ -237,7 +240,7 @@ class TestTrend:
         empty = {"startDate": "2030-01-01", "endDate": "2030-01-03"}
         body = (await client.get("/costs/trend", params=empty)).json()
         assert [d["cost"] for d in body["data"]] == [0, 0, 0]
-        assert (body["currency"], body["totalCost"], body["changePercent"]) == (None, 0, None)
+        assert (body["currency"], body["totalCost"], body["changePercent"]) == ("USD", 0, None)
 
 
 class TestValidation:

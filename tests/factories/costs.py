@@ -11,18 +11,23 @@ A row is a dict of ``CostRecord`` columns; only ``usage_date`` and ``billed_cost
 Dates may be ``date`` or ISO strings, amounts ``Decimal``, ``int`` or strings (never floats).
 ``effective_cost`` and ``list_cost`` default to ``billed_cost``; ``billing_period`` to the first
 day of the usage month; ``provider`` to the account's provider (``aws`` for focus/demo accounts).
+Each billing period written gets its ``cost_imports`` row as ingest keeps it (the currencies an
+account bills in are read from there), from a snapshot older than any real import.
 """
 
+import uuid
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.core import clock
 from xplorr.costs import store
-from xplorr.costs.models import CostRecord
+from xplorr.costs.models import CostImport, CostRecord
 
 _PROVIDER_NAMES = {"aws": "AWS", "azure": "Microsoft", "gcp": "Google Cloud"}
 _MONEY = ("billed_cost", "effective_cost", "list_cost")
@@ -75,4 +80,41 @@ async def add_costs(
     db.add_all(records)
     await db.flush()
     await store.rebuild_rollups(db, account.id, sorted({r.billing_period for r in records}))
+    await record_imports(db, account, records)
     await db.commit()
+
+
+async def record_imports(
+    db: AsyncSession, account: CloudAccount, records: Iterable[CostRecord]
+) -> None:
+    """Add ``records``' BilledCost per currency to the ``cost_imports`` row of their period."""
+    periods: dict[date, list[CostRecord]] = {}
+    for r in records:
+        periods.setdefault(r.billing_period, []).append(r)
+    for period, rows in periods.items():
+        rec = await db.scalar(
+            select(CostImport).where(
+                CostImport.cloud_account_id == account.id, CostImport.billing_period == period
+            )
+        )
+        if rec is None:
+            rec = CostImport(
+                org_id=account.org_id,
+                cloud_account_id=account.id,
+                billing_period=period,
+                source="tests.factories.costs",
+                snapshot_at=datetime(1970, 1, 1, tzinfo=UTC),
+                fingerprint=f"factory-{uuid.uuid4().hex}",
+                rows_read=0,
+                rows_stored=0,
+                totals={},
+                imported_at=clock.now(),
+            )
+            db.add(rec)
+        totals = {cur: Decimal(v) for cur, v in (rec.totals or {}).items()}
+        for r in rows:
+            totals[r.currency] = totals.get(r.currency, Decimal(0)) + r.billed_cost
+        rec.totals = {cur: str(v) for cur, v in sorted(totals.items())}
+        rec.rows_read += len(rows)
+        rec.rows_stored += len(rows)
+    await db.flush()

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.cloud_accounts import make_account
 from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.core.models import CostAmount
+from xplorr.core.models import Money
 from xplorr.costs.models import CostImport, CostRecord, CostRollup, CostTagRollup
 from xplorr.orgs.models import Org
 
@@ -71,7 +71,7 @@ def write(tmp_path: Path) -> Callable[..., Path]:
 
 
 def amount(column: Any) -> Any:
-    return func.sum(column, type_=CostAmount)
+    return func.sum(column, type_=Money)
 
 
 async def stored_sums(

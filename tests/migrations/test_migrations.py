@@ -4,19 +4,39 @@ up/down consistency. SQLite by default, PostgreSQL when XPLORR_TEST_DATABASE_URL
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from pytest_alembic import Config as AlembicConfig
+from pytest_alembic import MigrationContext
 from pytest_alembic.tests import (
     test_model_definitions_match_ddl,
     test_single_head_revision,
     test_up_down_consistency,
     test_upgrade,
 )
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Engine,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Uuid,
+    create_engine,
+    insert,
+    select,
+    text,
+)
 
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.core import clock
 from xplorr.core.db import sqlite_connect_listener
+from xplorr.orgs.models import Org
 
 __all__ = [
     "test_model_definitions_match_ddl",
@@ -51,3 +71,108 @@ def alembic_engine(tmp_path: Path) -> Iterator[Engine]:
     sqlite_connect_listener(engine)
     yield engine
     engine.dispose()
+
+
+BEFORE_MONEY = "08e990f75449"
+MONEY = "3b5e0c8d1f2a"
+# Nano-units as SQLite held them before the money migration (and the amounts they are).
+LEGACY = {
+    "9223372035.999999999": 9_223_372_035_999_999_999,
+    "-9223372035.000000001": -9_223_372_035_000_000_001,
+    "-0.5": -500_000_000,
+    "-1234.000000001": -1_234_000_000_001,
+    "0": 0,
+    "0.000000001": 1,
+}
+
+
+def _legacy_records(sqlite: bool) -> Table:
+    amount = BigInteger() if sqlite else Numeric(38, 9)
+    return Table(
+        "cost_records",
+        MetaData(),
+        Column("org_id", Uuid),
+        Column("cloud_account_id", Uuid),
+        Column("billing_period", Date),
+        Column("usage_date", Date),
+        Column("currency", String),
+        Column("provider", String),
+        Column("provider_name", String),
+        Column("billing_account_id", String),
+        Column("service_name", String),
+        Column("charge_category", String),
+        Column("billed_cost", amount),
+        Column("effective_cost", amount),
+        Column("list_cost", amount),
+    )
+
+
+def test_cost_amounts_survive_the_money_migration(
+    alembic_runner: MigrationContext, alembic_engine: Engine
+) -> None:
+    """SQLite's integer nano-units become exact text (and back on downgrade); PostgreSQL's
+    NUMERIC is left as it is."""
+    alembic_runner.migrate_up_to(BEFORE_MONEY)
+    sqlite = alembic_engine.dialect.name == "sqlite"
+    records = _legacy_records(sqlite)
+    org_id, account_id = uuid.uuid4(), uuid.uuid4()
+    now = clock.now()
+    with alembic_engine.begin() as conn:
+        conn.execute(
+            insert(Org.__table__).values(
+                id=org_id,
+                name="Acme",
+                slug=f"acme-{org_id.hex[:8]}",
+                require_2fa=False,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            insert(CloudAccount.__table__).values(
+                id=account_id,
+                org_id=org_id,
+                provider="focus",
+                name="a",
+                provider_account_id="x",
+                credentials_encrypted=b"-",
+                credentials_key_version=1,
+                status="active",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        for i, (amount, nanos) in enumerate(LEGACY.items()):
+            stored = nanos if sqlite else Decimal(amount)
+            conn.execute(
+                insert(records).values(
+                    org_id=org_id,
+                    cloud_account_id=account_id,
+                    billing_period=date(2024, 9, 1),
+                    usage_date=date(2024, 9, 1 + i),
+                    currency="USD",
+                    provider="aws",
+                    provider_name="AWS",
+                    billing_account_id="b",
+                    service_name=amount,
+                    charge_category="Usage",
+                    billed_cost=stored,
+                    effective_cost=stored,
+                    list_cost=stored,
+                )
+            )
+    alembic_runner.migrate_up_to(MONEY)
+    with alembic_engine.connect() as conn:
+        rows = conn.execute(text("SELECT service_name, billed_cost, list_cost FROM cost_records"))
+        after = {name: (billed, listed) for name, billed, listed in rows}
+    for amount in LEGACY:
+        billed, listed = after[amount]
+        assert Decimal(billed) == Decimal(listed) == Decimal(amount)
+        if sqlite:
+            assert billed == f"{Decimal(amount).quantize(Decimal('1E-9')):f}"
+    alembic_runner.migrate_down_one()
+    with alembic_engine.connect() as conn:
+        back = dict(conn.execute(select(records.c.service_name, records.c.billed_cost)).all())
+    assert back == {
+        amount: nanos if sqlite else Decimal(amount) for amount, nanos in LEGACY.items()
+    }

@@ -18,7 +18,7 @@ from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core.db import make_engine
 from xplorr.core.jobs.registry import SCHEDULES
 from xplorr.core.jobs.runner import Worker, load_job_modules
-from xplorr.core.models import CostAmount
+from xplorr.core.models import Money
 from xplorr.core.settings import Settings
 from xplorr.costs.models import CostRecord
 from xplorr.orgs.models import Org
@@ -102,7 +102,7 @@ async def stored_sums(
 ) -> dict[str, Decimal]:
     """Σ billed_cost of the account's stored rows, in total or per ``CostRecord`` column."""
     await db.rollback()  # a fresh read
-    total = func.sum(CostRecord.billed_cost, type_=CostAmount)
+    total = func.sum(CostRecord.billed_cost, type_=Money)
     if by is None:
         stmt = select(total).where(CostRecord.cloud_account_id == account.id)
         return {"": await db.scalar(stmt) or Decimal(0)}

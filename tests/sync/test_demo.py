@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core import clock
-from xplorr.core.models import CostAmount
+from xplorr.core.models import Money
 from xplorr.core.settings import Settings
 from xplorr.costs.models import CostImport, CostRecord
 from xplorr.demo import DEMO_ACCOUNTS, load_demo
@@ -29,7 +29,7 @@ async def _snapshot(db: AsyncSession) -> dict[str, tuple[int, int, Decimal]]:
             CloudAccount.name,
             func.count(CostRecord.id),
             func.count(func.distinct(CostRecord.billing_period)),
-            func.sum(CostRecord.billed_cost, type_=CostAmount),
+            func.sum(CostRecord.billed_cost, type_=Money),
         )
         .join(CostRecord, CostRecord.cloud_account_id == CloudAccount.id)
         .group_by(CloudAccount.name)

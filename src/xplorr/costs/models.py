@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, Numeric, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xplorr.core.models import Base, CostAmount, IdMixin, JSONType
+from xplorr.core.models import Base, IdMixin, JSONType, Money
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -33,9 +33,9 @@ class _AccountDay:
     billing_period: Mapped[date] = mapped_column(Date)  # first day of the billing month
     usage_date: Mapped[date] = mapped_column(Date)  # ChargePeriodStart's UTC day
     currency: Mapped[str] = mapped_column(String(3))  # BillingCurrency
-    billed_cost: Mapped[Decimal] = mapped_column(CostAmount)
-    effective_cost: Mapped[Decimal] = mapped_column(CostAmount)
-    list_cost: Mapped[Decimal] = mapped_column(CostAmount)
+    billed_cost: Mapped[Decimal] = mapped_column(Money)
+    effective_cost: Mapped[Decimal] = mapped_column(Money)
+    list_cost: Mapped[Decimal] = mapped_column(Money)
 
 
 class CostRecord(_AccountDay, Base):

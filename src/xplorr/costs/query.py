@@ -12,7 +12,7 @@ Guarantees every function here keeps:
   (a user limited by account grants), to those accounts. Callers cannot forget it: the
   principal is a required argument and the filters are added here, never by them.
 - **Exact money.** Sums are computed by the database as exact decimals
-  (``func.sum(col, type_=CostAmount)``: NUMERIC on PostgreSQL, integer nanos on SQLite) and
+  (``func.sum(col, type_=Money)``: NUMERIC on PostgreSQL, integer nanos on SQLite) and
   returned as ``Decimal`` with the store's 9 decimal places. Rounding is the caller's business.
 - **Currencies are never added up.** Every answer is per currency (:attr:`CostGroup.currency`,
   ``dict`` keys of :func:`totals_by_currency` and :func:`daily_series`).
@@ -64,9 +64,16 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount
-from xplorr.core.models import CostAmount
+from xplorr.core.models import Money
+from xplorr.core.money import CurrencyUse
 from xplorr.core.tenancy import Principal, org_select
-from xplorr.costs.models import CostRecord, CostRollup, CostServiceRollup, CostTagRollup
+from xplorr.costs.models import (
+    CostImport,
+    CostRecord,
+    CostRollup,
+    CostServiceRollup,
+    CostTagRollup,
+)
 from xplorr.costs.store import TAG_KEY_MAX, TAG_VALUE_MAX
 
 ZERO: Final = Decimal(0)
@@ -450,7 +457,7 @@ def _grouped(
         inner_cols.append(provider_name.label("pname"))
     inner = select(*inner_cols).where(*where).subquery("c")
     keys = [inner.c[f"k{i}"] for i in range(len(dims))]
-    outer: list[Any] = [*keys, inner.c.cur, func.sum(inner.c.amount, type_=CostAmount)]
+    outer: list[Any] = [*keys, inner.c.cur, func.sum(inner.c.amount, type_=Money)]
     if provider_name is not None:
         outer.append(func.max(inner.c.pname))
     return select(*outer).group_by(*keys, inner.c.cur)
@@ -644,3 +651,24 @@ async def daily_series(db: AsyncSession, who: Principal, q: CostQuery) -> dict[s
         cur: [DayCost(d, costs.get(d, ZERO)) for d in days]
         for cur, costs in sorted(by_currency.items())
     }
+
+
+async def currency_use(db: AsyncSession, who: Principal) -> dict[str, CurrencyUse]:
+    """Per currency, how many of ``who``'s visible cloud accounts bill in it and in how many
+    (account, billing month) pairs, over every period stored (what
+    ``core.money.default_currency`` ranks). Read from ``cost_imports``: one row per account and
+    billing period, whatever the volume of cost rows."""
+    stmt = select(CostImport.cloud_account_id, CostImport.totals).where(
+        CostImport.org_id == who.org_id
+    )
+    if who.account_ids is not None:
+        if not who.account_ids:
+            return {}
+        stmt = stmt.where(CostImport.cloud_account_id.in_(sorted(who.account_ids)))
+    accounts: dict[str, set[uuid.UUID]] = defaultdict(set)
+    months: dict[str, int] = defaultdict(int)
+    for account_id, totals in (await db.execute(stmt)).all():
+        for currency in totals or {}:
+            accounts[currency].add(account_id)
+            months[currency] += 1
+    return {cur: CurrencyUse(len(ids), months[cur]) for cur, ids in accounts.items()}

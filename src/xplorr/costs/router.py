@@ -49,7 +49,8 @@ def cost_filters(
         str | None,
         Query(
             pattern=r"^[A-Za-z]{3}$",
-            description="ISO 4217 code. Default: the currency with the largest total.",
+            description="ISO 4217 code. Default: the organization's reporting currency (until "
+            "that setting exists: the currency most of your cloud accounts bill in).",
         ),
     ] = None,
 ) -> CostFilters:

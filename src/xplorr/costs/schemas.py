@@ -1,31 +1,23 @@
-"""``/costs`` answers. Amounts are exact sums rounded to cents and written as JSON numbers."""
+"""``/costs`` answers. Amounts are exact sums rounded to their currency's minor units and
+written as JSON numbers with exact digits (``core.money``)."""
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from xplorr.core.money import DecimalNumber
 from xplorr.costs.query import Metric
 
-
-def _number(value: Decimal) -> float:
-    # A Decimal already rounded to cents (or to 0.01 %): the shortest float repr writes exactly
-    # its digits (up to 15 significant digits, i.e. amounts below 10^13).
-    return float(value)
-
-
-Cents = Annotated[
-    Decimal,
-    PlainSerializer(_number, return_type=float, when_used="json"),
-    Field(description="Exact sum rounded to cents (half up)."),
+Amount = Annotated[
+    DecimalNumber,
+    Field(
+        description="Exact sum rounded to the currency's ISO 4217 minor units (JPY 0, USD 2, "
+        "KWD 3), half up."
+    ),
 ]
-Percent = Annotated[
-    Decimal,
-    PlainSerializer(_number, return_type=float, when_used="json"),
-    Field(description="Percent, 2 decimals (half up)."),
-]
+Percent = Annotated[DecimalNumber, Field(description="Percent, 2 decimals (half up).")]
 
 
 class _Out(BaseModel):
@@ -43,26 +35,29 @@ class CostItem(_Out):
         description="Display name: 'AWS' / 'Microsoft Azure' / 'Google Cloud', the account's "
         "name, 'untagged', '(none)' for a missing region; else the key."
     )
-    cost: Cents
+    cost: Amount
     percentage: Percent = Field(description="Share of totalCost in percent (0 when it is 0).")
 
 
 class CurrencyTotal(_Out):
     currency: str
-    total_cost: Cents
+    total_cost: Amount
 
 
 class CostBreakdownOut(_Out):
     """``GET /costs``."""
 
     data: list[CostItem]
-    total_cost: Cents
+    total_cost: Amount
     currency: str | None = Field(
-        description="The currency of data and totalCost: the requested one, else the one with "
-        "the largest total; null when the range holds no cost at all."
+        description="The currency of data and totalCost: the requested one, else the "
+        "organization's reporting currency (until that setting exists: the currency most of "
+        "the caller's cloud accounts bill in; ties alphabetical); null when the caller can see "
+        "no cost data at all."
     )
     currencies: list[CurrencyTotal] = Field(
-        description="Every currency present in the range with its total, largest first."
+        description="Every currency present in the range with its total: the answer's currency "
+        "first, then alphabetical."
     )
     start_date: dt.date
     end_date: dt.date
@@ -72,15 +67,15 @@ class CostBreakdownOut(_Out):
 
 class TrendPoint(_Out):
     date: dt.date
-    cost: Cents
+    cost: Amount
 
 
 class CostTrendOut(_Out):
     """``GET /costs/trend``."""
 
     data: list[TrendPoint] = Field(description="Every day of the range, 0 on days without cost.")
-    total_cost: Cents
-    previous_period_total: Cents = Field(
+    total_cost: Amount
+    previous_period_total: Amount = Field(
         description="Total of the equally long period just before startDate."
     )
     change_percent: Percent | None = Field(
@@ -89,7 +84,8 @@ class CostTrendOut(_Out):
     )
     currency: str | None
     currencies: list[CurrencyTotal] = Field(
-        description="Every currency present in the range with its total, largest first."
+        description="Every currency present in the range with its total: the answer's currency "
+        "first, then alphabetical."
     )
     start_date: dt.date
     end_date: dt.date

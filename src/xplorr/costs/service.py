@@ -1,9 +1,10 @@
 """``/costs``: the cost breakdown and the daily trend, answered through ``costs.query`` only.
 
-Currencies are never added up: each answer is in one currency (the requested one, else the one
-with the largest total in the range) and lists every currency present with its own total.
-Amounts are the exact sums rounded to cents half up, each on its own: the rounded groups may
-differ from the rounded total by a cent or so.
+Currencies are never added up: each answer is in one currency (the requested one, else the
+default of ``core.money.default_currency``: the reporting currency, else the one most of the
+caller's cloud accounts bill in) and lists every currency present with its own total. Amounts
+are the exact sums rounded to their currency's minor units half up, each on its own: the
+rounded groups may differ from the rounded total by a unit of the last place or so.
 """
 
 import uuid
@@ -16,7 +17,7 @@ from typing import Final, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount
-from xplorr.core import clock
+from xplorr.core import clock, money
 from xplorr.core.errors import NotFound, ValidationFailed
 from xplorr.core.tenancy import Principal, get_in_org
 from xplorr.costs import query
@@ -41,7 +42,7 @@ GROUP_BYS: Final[dict[str, Dim]] = {
     "account": Dim.ACCOUNT,
 }
 TAG_PREFIX: Final = "tag:"
-CENT: Final = Decimal("0.01")
+PERCENT_QUANTUM: Final = Decimal("0.01")
 ZERO: Final = Decimal(0)
 
 
@@ -142,28 +143,37 @@ async def _check_account(db: AsyncSession, who: Principal, account_id: uuid.UUID
         raise NotFound.of("CloudAccount", account_id)
 
 
-def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def _percent(part: Decimal, whole: Decimal) -> Decimal:
-    return ZERO if whole == ZERO else _cents(part * 100 / whole)
+    if whole == ZERO:
+        return ZERO
+    return (part * 100 / whole).quantize(PERCENT_QUANTUM, rounding=ROUND_HALF_UP)
 
 
-def _currency_totals(totals: Mapping[str, Decimal]) -> list[CurrencyTotal]:
-    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
-    return [CurrencyTotal(currency=cur, total_cost=_cents(total)) for cur, total in ranked]
+def _currency_totals(totals: Mapping[str, Decimal], first: str | None) -> list[CurrencyTotal]:
+    """Each currency's total: the answer's currency first, then alphabetical (amounts in
+    different currencies are not comparable, so never ranked by size)."""
+    ranked = sorted(totals.items(), key=lambda item: (item[0] != first, item[0]))
+    return [
+        CurrencyTotal(currency=cur, total_cost=money.round_money(total, cur))
+        for cur, total in ranked
+    ]
 
 
-def _pick_currency(requested: str | None, *totals: Mapping[str, Decimal]) -> str | None:
-    """The requested currency, else the one with the largest total (ties: alphabetical), looking
-    at each mapping of ``totals`` in turn until one holds any."""
+async def answer_currency(db: AsyncSession, who: Principal, requested: str | None) -> str | None:
+    """The currency of an answer: the requested one, else ``core.money.default_currency``.
+
+    The organization's reporting currency setting does not exist yet (integrations issue); until
+    it does, the default is the currency most of ``who``'s visible cloud accounts bill in (then
+    the most account-months), over every period stored, so it does not change with the range
+    asked. None: no cost data."""
     if requested is not None:
         return requested
-    for candidates in totals:
-        if candidates:
-            return min(candidates.items(), key=lambda item: (-item[1], item[0]))[0]
-    return None
+    return money.default_currency(None, await query.currency_use(db, who))
+
+
+def _rounded(amount: Decimal, currency: str | None) -> Decimal:
+    """``amount`` in the answer's currency, rounded to its minor units (0 without a currency)."""
+    return money.round_money(amount, currency) if currency else ZERO
 
 
 def _item_key(value: query.Key) -> str | None:
@@ -184,7 +194,7 @@ async def breakdown(
     totals: dict[str, Decimal] = {}
     for g in groups:
         totals[g.currency] = totals.get(g.currency, ZERO) + g.cost
-    currency = _pick_currency(filters.currency, totals)
+    currency = await answer_currency(db, who, filters.currency)
     total = totals.get(currency, ZERO) if currency else ZERO
     mine: list[CostGroup] = [g for g in groups if g.currency == currency]
     if dim is Dim.DATE:
@@ -196,14 +206,14 @@ async def breakdown(
             CostItem(
                 key=_item_key(g.key[0]),
                 name=g.names[0],
-                cost=_cents(g.cost),
+                cost=money.round_money(g.cost, g.currency),
                 percentage=_percent(g.cost, total),
             )
             for g in mine
         ],
-        total_cost=_cents(total),
+        total_cost=_rounded(total, currency),
         currency=currency,
-        currencies=_currency_totals(totals),
+        currencies=_currency_totals(totals, currency),
         start_date=filters.start,
         end_date=filters.end,
         group_by=group_by,
@@ -229,20 +239,20 @@ async def trend(db: AsyncSession, who: Principal, filters: CostFilters) -> CostT
         period = current if day >= filters.start else previous
         period[g.currency] = period.get(g.currency, ZERO) + g.cost
         daily[(g.currency, day)] = g.cost
-    currency = _pick_currency(filters.currency, current, previous)
+    currency = await answer_currency(db, who, filters.currency)
     total = current.get(currency, ZERO) if currency else ZERO
     before = previous.get(currency, ZERO) if currency else ZERO
     days = (filters.start + timedelta(days=i) for i in range(filters.days))
     return CostTrendOut(
         data=[
-            TrendPoint(date=day, cost=_cents(daily.get((currency or "", day), ZERO)))
+            TrendPoint(date=day, cost=_rounded(daily.get((currency or "", day), ZERO), currency))
             for day in days
         ],
-        total_cost=_cents(total),
-        previous_period_total=_cents(before),
-        change_percent=None if before == ZERO else _cents((total - before) * 100 / abs(before)),
+        total_cost=_rounded(total, currency),
+        previous_period_total=_rounded(before, currency),
+        change_percent=None if before == ZERO else _percent(total - before, abs(before)),
         currency=currency,
-        currencies=_currency_totals(current),
+        currencies=_currency_totals(current, currency),
         start_date=filters.start,
         end_date=filters.end,
         previous_start_date=previous_start,

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from xplorr.core.models import CostAmount
+from xplorr.core.models import Money
 from xplorr.costs.models import (
     CostImport,
     CostRecord,
@@ -58,7 +58,7 @@ async def delete_account_data(db: AsyncSession, account_id: uuid.UUID) -> None:
 
 
 def _sum(col: InstrumentedAttribute[Decimal]) -> ColumnElement[Decimal]:
-    return func.sum(col, type_=CostAmount)
+    return func.sum(col, type_=Money)
 
 
 async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequence[date]) -> None:
@@ -196,9 +196,9 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
             *per_tag_dims,
             key,
             value,
-            func.sum(t.billed_cost, type_=CostAmount),
-            func.sum(t.effective_cost, type_=CostAmount),
-            func.sum(t.list_cost, type_=CostAmount),
+            func.sum(t.billed_cost, type_=Money),
+            func.sum(t.effective_cost, type_=Money),
+            func.sum(t.list_cost, type_=Money),
         )
         .select_from(per_tags)
         .join(each, literal_column("1") == literal_column("1"))

@@ -18,8 +18,9 @@ Normalisation (one FOCUS row -> one ``cost_records``-shaped row, not yet folded 
   (``2026-05-01T00:00:00Z``, ``+02:00``) are converted to UTC.
 - Costs (``BilledCost``, ``EffectiveCost``, ``ListCost``) and ``ConsumedQuantity`` are parsed as
   exact decimals (up to 38 fractional digits, never through a binary float) and rounded to the
-  store's 9 decimal places, half-even (``core.models.quantize_amount``). The unrounded
-  ``BilledCost`` is kept beside them (``EXACT_BILLED``) for the import's exact totals.
+  store's 9 decimal places, half-even (``core.money.quantize_store``). The unrounded
+  ``BilledCost`` is kept beside them (``EXACT_BILLED``) for the import's exact totals. A cost
+  beyond ``core.money.LINE_MAX`` (1e12, in absolute value) is refused, naming its row.
 - ``EffectiveCost`` and ``ListCost`` default to ``BilledCost`` only when the *column* is absent
   from the file (some pre-1.0 exports lack them); a present column with an empty cell is an
   error like any other missing value.
@@ -52,7 +53,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlalchemy import String
 
-from xplorr.core.models import AMOUNT_SCALE
+from xplorr.core.money import LINE_MAX, STORE_SCALE
 from xplorr.costs.models import CostRecord
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -98,9 +99,11 @@ FOCUS_COLUMNS: tuple[str, ...] = tuple(
     dict.fromkeys((*REQUIRED_COLUMNS, *TEXT_COLUMNS, *COST_COLUMNS, *OTHER_COLUMNS))
 )
 
-AMOUNT = pa.decimal128(38, AMOUNT_SCALE)
+AMOUNT = pa.decimal128(38, STORE_SCALE)
 EXACT = pa.decimal256(76, 38)  # any FOCUS amount, unrounded: 38 integer + 38 fractional digits
 EXACT_BILLED = "billed_cost_exact"
+_LINE_MAX = pa.scalar(LINE_MAX, EXACT)
+_LINE_MIN = pa.scalar(-LINE_MAX, EXACT)
 
 NORMALISED = pa.schema(
     [
@@ -437,12 +440,26 @@ def _exact(values: pa.Array, where: _Where, column: str) -> pa.Array:
 
 
 def _round(exact: pa.Array) -> pa.Array:
-    """Half-even to 9 decimal places (``quantize_amount``), as ``decimal128(38, 9)``."""
-    return pc.cast(pc.round(exact, ndigits=AMOUNT_SCALE, round_mode="half_to_even"), AMOUNT)
+    """Half-even to 9 decimal places (``quantize_store``), as ``decimal128(38, 9)``."""
+    return pc.cast(pc.round(exact, ndigits=STORE_SCALE, round_mode="half_to_even"), AMOUNT)
 
 
 def _rounded(exact: pa.Array, where: _Where, column: str) -> pa.Array:
     return _convert(exact, _round, where, column, "an amount the store can hold (< 1e29)")
+
+
+def _cost(exact: pa.Array, raw: pa.Array, where: _Where, column: str) -> pa.Array:
+    """A cost column rounded to the store's precision, refusing a line beyond ``LINE_MAX``."""
+    beyond = pc.or_(pc.greater(exact, _LINE_MAX), pc.less(exact, _LINE_MIN))
+    index = _first_true(beyond)
+    if index is not None:
+        raise where.fail(
+            column,
+            index,
+            f"{_shown(raw[index].as_py())} is beyond the largest cost of one line "
+            f"({LINE_MAX:,} in absolute value).",
+        )
+    return _rounded(exact, where, column)
 
 
 _UTC_NS = pa.timestamp("ns", tz="UTC")
@@ -571,7 +588,7 @@ def normalise_batch(batch: pa.RecordBatch, *, source: str, first_row: int = 1) -
     batch's first row in its file, for error messages. Pure Arrow: safe in a worker thread.
     """
     if _is_normalised(batch.schema):
-        return _pass_normalised(batch, source)
+        return _pass_normalised(batch, source, first_row)
     where = _Where(source, first_row)
     present = set(batch.schema.names)
     for col in REQUIRED_COLUMNS:
@@ -606,10 +623,12 @@ def normalise_batch(batch: pa.RecordBatch, *, source: str, first_row: int = 1) -
     _require(charges, where, "ChargePeriodStart")
     out["usage_date"] = pc.cast(charges, pa.date32())
 
-    billed_exact = _exact(column("BilledCost"), where, "BilledCost")
+    billed_raw = column("BilledCost")
+    assert billed_raw is not None  # a required column
+    billed_exact = _exact(billed_raw, where, "BilledCost")
     _require(billed_exact, where, "BilledCost")
     out[EXACT_BILLED] = billed_exact
-    out["billed_cost"] = _rounded(billed_exact, where, "BilledCost")
+    out["billed_cost"] = _cost(billed_exact, billed_raw, where, "BilledCost")
     for focus_name in ("EffectiveCost", "ListCost"):
         target = COST_COLUMNS[focus_name]
         values = column(focus_name)
@@ -618,7 +637,7 @@ def normalise_batch(batch: pa.RecordBatch, *, source: str, first_row: int = 1) -
             continue
         exact = _exact(values, where, focus_name)
         _require(exact, where, focus_name)
-        out[target] = _rounded(exact, where, focus_name)
+        out[target] = _cost(exact, values, where, focus_name)
 
     quantity = column("ConsumedQuantity")
     if quantity is None:
@@ -649,21 +668,24 @@ _NOT_NULL = (
     "effective_cost",
     "list_cost",
 )
-_AMOUNTS = ("billed_cost", "effective_cost", "list_cost", "consumed_quantity")
+_COSTS = ("billed_cost", "effective_cost", "list_cost")
+_AMOUNTS = (*_COSTS, "consumed_quantity")
 
 
-def _pass_normalised(batch: pa.RecordBatch, source: str) -> pa.RecordBatch:
+def _pass_normalised(batch: pa.RecordBatch, source: str, first_row: int) -> pa.RecordBatch:
     missing = [name for name in NORMALISED.names if name not in batch.schema.names]
     if missing:
         raise IngestError(
             f"{source}: normalised batch lacks columns {', '.join(missing)}.", file=source
         )
-    where = _Where(source, 1)
+    where = _Where(source, first_row)
     try:
         arrays: dict[str, pa.Array] = {}
         for field in NORMALISED:
             values = batch.column(field.name)
-            if field.name in _AMOUNTS:
+            if field.name in _COSTS:
+                arrays[field.name] = _cost(pc.cast(values, EXACT), values, where, field.name)
+            elif field.name in _AMOUNTS:
                 arrays[field.name] = _round(pc.cast(values, EXACT))
             else:
                 arrays[field.name] = pc.cast(values, field.type)

@@ -1,14 +1,11 @@
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from xplorr.core.money import DecimalNumber
 from xplorr.core.text import Name
-
-# Money leaves the API as a JSON number, computed from Decimal (never float arithmetic).
-MoneyOut = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 
 class OrgOut(BaseModel):
@@ -32,21 +29,23 @@ class Require2faIn(BaseModel):
 
 class CurrencyAmount(BaseModel):
     currency: str
-    amount: MoneyOut
+    amount: DecimalNumber
 
 
 class OrgStats(BaseModel):
     """Month-to-date spend is billed cost from the 1st of the current UTC month to today, exact
-    and rounded to cents. Currencies are never added up: ``month_to_date_spend`` and ``currency``
-    are set when all of it is in one currency (null without cost data or with several);
-    ``month_to_date_spend_by_currency`` always lists each."""
+    and rounded to each currency's minor units. Currencies are never added up:
+    ``month_to_date_spend`` is in ``currency``, the organization's default currency (as
+    ``/costs`` picks it: the reporting currency, until that setting exists the currency most
+    cloud accounts bill in), 0 when nothing was spent in it this month, both null without any
+    cost data; ``month_to_date_spend_by_currency`` lists each currency."""
 
     users: int
     active_users: int
     pending_invitations: int
     cloud_accounts: int
     last_sync_at: datetime | None
-    month_to_date_spend: MoneyOut | None
+    month_to_date_spend: DecimalNumber | None
     currency: str | None
     month_to_date_spend_by_currency: list[CurrencyAmount]
 

@@ -3,7 +3,6 @@
 import re
 import secrets
 import unicodedata
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
@@ -11,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.auth.models import AuthSession, Invitation
 from xplorr.cloud_accounts.models import CloudAccount
-from xplorr.core import audit, clock, security
+from xplorr.core import audit, clock, money, security
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import BadRequest
 from xplorr.core.jobs import queue
 from xplorr.core.tenancy import Principal, get_in_org, org_select
 from xplorr.costs import query as costs
+from xplorr.costs.service import answer_currency
 from xplorr.orgs.jobs import PURGE_JOB
 from xplorr.orgs.models import Org
 from xplorr.orgs.schemas import CurrencyAmount, OrgStats, OrgUpdate
@@ -106,10 +106,13 @@ async def stats(db: AsyncSession, who: Principal) -> OrgStats:
         db, who, costs.CostQuery(start=today.replace(day=1), end=today, metric=costs.Metric.BILLED)
     )
     by_currency = [
-        CurrencyAmount(currency=cur, amount=amount.quantize(CENT, rounding=ROUND_HALF_UP))
+        CurrencyAmount(currency=cur, amount=money.round_money(amount, cur))
         for cur, amount in sorted(totals.items())
     ]
-    single = by_currency[0] if len(by_currency) == 1 else None
+    currency = await answer_currency(db, who, None)
+    spend = None
+    if currency is not None:
+        spend = money.round_money(totals.get(currency, money.ZERO), currency)
     return OrgStats(
         users=await _count(db, users),
         active_users=await _count(db, users.where(User.status == UserStatus.ACTIVE)),
@@ -118,13 +121,12 @@ async def stats(db: AsyncSession, who: Principal) -> OrgStats:
         ),
         cloud_accounts=await _count(db, accounts.with_only_columns(CloudAccount.id)),
         last_sync_at=last_sync,
-        month_to_date_spend=single.amount if single else None,
-        currency=single.currency if single else None,
+        month_to_date_spend=spend,
+        currency=currency,
         month_to_date_spend_by_currency=by_currency,
     )
 
 
-CENT = Decimal("0.01")
 CONFIRM_HEADER = "x-confirm-close"
 CONFIRM_VALUE = "DELETE_MY_ORGANIZATION"
 

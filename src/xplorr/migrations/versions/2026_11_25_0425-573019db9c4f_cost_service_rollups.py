@@ -10,12 +10,14 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import xplorr.core.models
-
 revision: str = "573019db9c4f"
 down_revision: str | None = "ae3019e06dcc"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# The amount type of this revision, frozen: integer nano-units on SQLite (revision
+# 3b5e0c8d1f2a turns them into exact text), NUMERIC(38, 9) on PostgreSQL.
+_LEGACY_AMOUNT = sa.Numeric(precision=38, scale=9).with_variant(sa.BigInteger(), "sqlite")
 
 
 def upgrade() -> None:
@@ -38,15 +40,9 @@ def upgrade() -> None:
         sa.Column("billing_period", sa.Date(), nullable=False),
         sa.Column("usage_date", sa.Date(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column(
-            "billed_cost", xplorr.core.models.CostAmount(precision=38, scale=9), nullable=False
-        ),
-        sa.Column(
-            "effective_cost", xplorr.core.models.CostAmount(precision=38, scale=9), nullable=False
-        ),
-        sa.Column(
-            "list_cost", xplorr.core.models.CostAmount(precision=38, scale=9), nullable=False
-        ),
+        sa.Column("billed_cost", _LEGACY_AMOUNT, nullable=False),
+        sa.Column("effective_cost", _LEGACY_AMOUNT, nullable=False),
+        sa.Column("list_cost", _LEGACY_AMOUNT, nullable=False),
         sa.ForeignKeyConstraint(
             ["cloud_account_id"],
             ["cloud_accounts.id"],
