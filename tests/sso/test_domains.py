@@ -7,6 +7,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy import func, inspect, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
@@ -542,3 +543,20 @@ class TestBackgroundRecheck:
         assert "SSO domain claims not checked" in str(job.last_error)
         row = await _claim(db, org, org_domain(org))
         assert (row.verified_at, row.last_checked_at) == (None, None)
+
+
+class TestOneVerifiedClaimPerDomain:
+    async def test_the_database_refuses_a_second_verified_claim(
+        self, db: AsyncSession, org: Org, other_org: Org, idp: TestIdp, idp_b: TestIdp
+    ) -> None:
+        """What decides two organizations verifying one domain at once (``_mark_verified``):
+        pending claims may share a domain, verified ones may not."""
+        await make_sso_config(db, org, idp, domains=["race.example.com"])
+        await make_sso_config(db, other_org, idp_b, domains=["race.example.com"], verified=False)
+        with pytest.raises(IntegrityError):
+            await db.execute(
+                update(SsoDomain)
+                .where(SsoDomain.domain == "race.example.com", SsoDomain.verified_at.is_(None))
+                .values(verified_at=clock.now())
+            )
+        await db.rollback()
