@@ -565,7 +565,7 @@ def _address_forms(domain: str) -> set[str]:
 
 
 async def _claim_conflict(db: AsyncSession, org_id: uuid.UUID, domain: str) -> Conflict | None:
-    """Why the caller's org may not hold ``domain`` (checked when claiming and again when
+    """Why the org may not hold ``domain`` (checked when claiming and again when
     verifying): another org holds it verified, or has users there. A claim over another org's
     users would route them to this org's IdP and, enforced, lock that org out of its own
     domain. Those users are active ones with a verified address (an unverified sign-up with
@@ -657,8 +657,7 @@ async def _claim_domains(db: AsyncSession, who: Principal, domains: list[str]) -
             db.add_all(added)
     except IntegrityError as exc:
         raise Conflict(
-            "The organization's domains were changed at the same time; please try again.",
-            code="SSO_DOMAIN_TAKEN",
+            "The organization's domains were changed at the same time; please try again."
         ) from exc
     for claim in added:
         await audit.record(

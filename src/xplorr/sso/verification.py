@@ -50,7 +50,10 @@ def _resolver(settings: Settings) -> dns.asyncresolver.Resolver:
 
 
 async def _txt_values(resolver: dns.asyncresolver.Resolver, domain: str) -> list[str]:
-    name = dns.name.from_text(record_name(domain))
+    try:
+        name = dns.name.from_text(record_name(domain))
+    except dns.exception.DNSException:
+        return []  # no such name can exist (claims older than the length check may be too long)
     try:
         answer = await resolver.resolve(name, dns.rdatatype.TXT, search=False)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
