@@ -101,6 +101,7 @@ ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/v1/auth/sso/config"): ADMINS,
     ("PATCH", "/api/v1/auth/sso/config"): ADMINS,
     ("DELETE", "/api/v1/auth/sso/config"): ADMINS,
+    ("POST", "/api/v1/auth/sso/domains/verify"): ADMINS,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
 }

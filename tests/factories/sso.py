@@ -3,6 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.sso.idp import TestIdp
+from xplorr.core import clock, security
 from xplorr.orgs.models import Org
 from xplorr.sso import saml
 from xplorr.sso.models import SsoConfig, SsoDomain
@@ -21,7 +22,10 @@ async def make_sso_config(
     domains: list[str] | None = None,
     enforce: bool = False,
     default_role: str = "member",
+    verified: bool = True,
 ) -> SsoConfig:
+    """An org's IdP configuration and its domain claims (``org_domain`` unless ``domains``),
+    verified as if their TXT records had been found, unless ``verified=False``."""
     config = SsoConfig(
         org_id=org.id,
         idp_entity_id=idp.entity_id,
@@ -32,6 +36,13 @@ async def make_sso_config(
     )
     db.add(config)
     for domain in domains if domains is not None else [org_domain(org)]:
-        db.add(SsoDomain(org_id=org.id, domain=domain))
+        db.add(
+            SsoDomain(
+                org_id=org.id,
+                domain=domain,
+                verification_token=security.new_opaque_token(),
+                verified_at=clock.now() if verified else None,
+            )
+        )
     await db.commit()
     return config

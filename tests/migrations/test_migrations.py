@@ -4,11 +4,12 @@ up/down consistency. SQLite by default, PostgreSQL when XPLORR_TEST_DATABASE_URL
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from pytest_alembic import Config as AlembicConfig
 from pytest_alembic import MigrationContext
 from pytest_alembic.tests import (
@@ -36,6 +37,7 @@ from sqlalchemy import (
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import clock
 from xplorr.core.db import sqlite_connect_listener
+from xplorr.core.models import UTCDateTime
 from xplorr.orgs.models import Org
 
 __all__ = [
@@ -176,3 +178,44 @@ def test_cost_amounts_survive_the_money_migration(
     assert back == {
         amount: nanos if sqlite else Decimal(amount) for amount, nanos in LEGACY.items()
     }
+
+
+def test_existing_sso_domain_claims_start_pending(alembic_runner, alembic_engine: Engine) -> None:
+    """Claims made before DNS proof existed were never proven: the upgrade gives each a token
+    and leaves it pending; a downgrade drops pending claims (the older code would treat them as
+    proven)."""
+    alembic_runner.migrate_up_to(MONEY)
+    now = datetime.now(UTC)
+    stamps = {"created_at": now, "updated_at": now}
+    orgs = sa.table(
+        "orgs",
+        *(sa.column(c) for c in ("name", "slug", "require_2fa")),
+        sa.column("id", sa.Uuid()),
+        *(sa.column(c, UTCDateTime(timezone=True)) for c in stamps),
+    )
+    domains = sa.table(
+        "sso_domains",
+        sa.column("domain"),
+        sa.column("org_id", sa.Uuid()),
+        sa.column("id", sa.Uuid()),
+        *(sa.column(c, UTCDateTime(timezone=True)) for c in stamps),
+    )
+    org_id = uuid.uuid4()
+    with alembic_engine.begin() as conn:
+        conn.execute(
+            orgs.insert().values(id=org_id, name="Old", slug="old", require_2fa=False, **stamps)
+        )
+        for domain in ("a.example.com", "b.example.com"):
+            conn.execute(
+                domains.insert().values(id=uuid.uuid4(), org_id=org_id, domain=domain, **stamps)
+            )
+    alembic_runner.migrate_up_one()
+    with alembic_engine.connect() as conn:
+        rows = conn.execute(text("SELECT verification_token, verified_at FROM sso_domains")).all()
+    assert len(rows) == 2
+    assert all(verified_at is None for _, verified_at in rows)
+    assert len({token for token, _ in rows}) == 2
+    assert all(len(token) == 43 for token, _ in rows)
+    alembic_runner.migrate_down_one()
+    with alembic_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sso_domains")).scalar() == 0

@@ -22,7 +22,7 @@ from xplorr.audit_log.models import AuditEntry
 from xplorr.auth.models import AuthSession
 from xplorr.orgs.models import Org
 from xplorr.sso import saml
-from xplorr.sso.models import SamlReplay, SamlRequest, SsoConfig, SsoIdentity
+from xplorr.sso.models import SamlReplay, SamlRequest, SsoConfig, SsoDomain, SsoIdentity
 from xplorr.users.models import Role, User, UserStatus
 
 JSON = {"Accept": "application/json"}
@@ -553,6 +553,19 @@ class TestAttacks:
         # The response itself was valid and is used up; nobody was created, linked or logged in.
         assert after == {**before, "replays": 1, "used_requests": 1}
         assert await db.scalar(select(User).where(User.email.like("someone@%"))) is None
+
+    async def test_email_of_a_pending_domain_claim(self, sp: Sp, db: AsyncSession) -> None:
+        """Until DNS proves the claim, the org's IdP may not mint users (or take addresses)
+        there: the IdP is whatever the org's admin configured."""
+        await db.execute(update(SsoDomain).values(verified_at=None))
+        await db.commit()
+        before = await state(db, sp.org)
+        r = await sp.login(email(sp.org))
+        assert_refused(r, 403, "SSO_DOMAIN_NOT_ALLOWED")
+        assert await state(db, sp.org) == {**before, "replays": 1, "used_requests": 1}
+        assert (await failures(db))[-1] == (
+            "email missing or outside the organization's verified domains"
+        )
 
     async def test_email_of_another_orgs_user_is_never_attached(
         self, sp: Sp, db: AsyncSession, other_org: Org

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     # SAML single sign-on: where the browser goes after a successful login through the IdP
     # (tokens in the URL fragment); default ``base_url`` + ``/sso/callback``.
     sso_redirect_url: str | None = None
+    # Where domain claims are proven (a TXT record): an IP address to ask instead of the
+    # system's resolvers (/etc/resolv.conf), its port, and how long one lookup may take.
+    sso_dns_nameserver: str | None = None
+    sso_dns_port: int = Field(default=53, ge=1, le=65535)
+    sso_dns_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
     # Demo.
     demo_email: str = "demo@xplorr.example.com"
@@ -117,6 +122,13 @@ class Settings(BaseSettings):
         for net in value:
             ipaddress.ip_network(net, strict=False)
         return value
+
+    @field_validator("sso_dns_nameserver")
+    @classmethod
+    def _ip_address(cls, value: str | None) -> str | None:
+        if value:
+            return str(ipaddress.ip_address(value))
+        return None
 
     @cached_property
     def db_url(self) -> str:

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xplorr.core.models import Base, IdMixin, OrgOwned
@@ -21,10 +21,28 @@ class SsoConfig(OrgOwned, Base):
 
 
 class SsoDomain(OrgOwned, Base):
-    """An email domain claimed by an org's SSO configuration; a domain belongs to one org."""
+    """An email domain claimed by an org's SSO configuration. A claim governs nothing (no login
+    routing, no enforcement, no just-in-time users) until it is verified: the org published
+    ``verification_token`` in a DNS TXT record of the domain. Several orgs may hold a pending
+    claim on one domain; one at most holds it verified (the partial unique index)."""
 
     __tablename__ = "sso_domains"
-    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    __table_args__ = (
+        UniqueConstraint("org_id", "domain"),
+        Index(
+            "uq_sso_domains_verified_domain",
+            "domain",
+            unique=True,
+            sqlite_where=text("verified_at IS NOT NULL"),
+            postgresql_where=text("verified_at IS NOT NULL"),
+        ),
+    )
+    domain: Mapped[str] = mapped_column(String(253))
+    verification_token: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]
+    # Why the last check did not verify the claim (no record, another value, taken...).
+    last_check_error: Mapped[str | None] = mapped_column(String(300))
 
 
 class SsoIdentity(OrgOwned, Base):

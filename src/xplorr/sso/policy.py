@@ -20,13 +20,14 @@ def email_domain(email: str) -> str:
 
 
 async def sso_org_for(db: AsyncSession, email: str) -> tuple[Org, SsoConfig] | None:
-    """The organization that claimed ``email``'s domain for SSO, and its configuration."""
+    """The organization whose verified claim covers ``email``'s domain, and its configuration.
+    A pending claim (no DNS proof yet) governs nothing: several orgs may hold one."""
     row = (
         await db.execute(
             select(Org, SsoConfig)
             .join(SsoDomain, SsoDomain.org_id == Org.id)
             .join(SsoConfig, SsoConfig.org_id == Org.id)
-            .where(SsoDomain.domain == email_domain(email))
+            .where(SsoDomain.domain == email_domain(email), SsoDomain.verified_at.is_not(None))
         )
     ).first()
     return (row[0], row[1]) if row else None

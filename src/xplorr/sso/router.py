@@ -19,6 +19,7 @@ from xplorr.sso.schemas import SamlInitOut, SsoCheckOut, SsoConfigOut, SsoConfig
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 SSO_LIMIT = "20/15 minutes"  # the reference's "Login / Auth" limit
+VERIFY_LIMIT = "10/minute"  # each call is a DNS lookup per pending domain
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 BROWSER_COOKIE = "xplorr_saml_browser"  # binds an AuthnRequest to the browser that started it
 _REDIRECT: dict[int | str, dict[str, Any]] = {
@@ -51,7 +52,9 @@ def _wants_json(request: Request) -> bool:
 async def sso_check(email: Annotated[EmailStr, Query()], db: DbSession) -> SsoCheckOut:
     """Whether this email's domain signs in through an organization's identity provider
     (``sso_enabled``), whether password login is refused for it (``sso_required``), and the
-    ``org_slug`` to start the login with (``GET /auth/saml/init?org_slug=``)."""
+    ``org_slug`` to start the login with (``GET /auth/saml/init?org_slug=``). Only a domain
+    claim proven by DNS counts, and the address of another organization's user is never sent
+    to the claiming organization's IdP."""
     return await service.check(db, email)
 
 
@@ -198,18 +201,43 @@ async def get_sso_config(db: DbSession, settings: AppSettings, who: AdminUser) -
 @router.patch(
     "/sso/config",
     response_model=SsoConfigOut,
-    responses={409: {"model": ErrorEnvelope, "description": "SSO_DOMAIN_TAKEN"}},
+    responses={409: {"model": ErrorEnvelope, "description": "SSO_DOMAIN_TAKEN, SSO_DOMAIN_IN_USE"}},
 )
 async def update_sso_config(
     body: SsoConfigUpdate, db: DbSession, settings: AppSettings, who: AdminUser
 ) -> SsoConfigOut:
     """Create or update single sign-on (owner/admin): ``idp_entity_id``, ``sso_url`` (https),
     ``x509_cert`` (the IdP's signing certificate, PEM or base64 DER; the only key trusted),
-    ``email_domains`` (claimed for this organization; no free email providers, none claimed by
-    another organization: 409 ``SSO_DOMAIN_TAKEN``), ``enforce`` (password login refused for
-    those domains, except the owner's) and ``default_role`` of new users (admin, member or
-    viewer; member by default). The first four are required to create."""
+    ``email_domains`` (claimed for this organization; no free email providers; 409
+    ``SSO_DOMAIN_TAKEN`` for a domain another organization holds verified, 409
+    ``SSO_DOMAIN_IN_USE`` for one where another organization has users), ``enforce`` (password
+    login refused for those domains, except the owner's) and ``default_role`` of new users
+    (admin, member or viewer; member by default). The first four are required to create.
+
+    A new domain claim is ``pending`` in ``domain_claims``, with the TXT record that proves it
+    (``txt_record_name``, ``txt_record_value``); it routes no login, is not enforced and
+    provisions no user until ``POST /auth/sso/domains/verify`` found that record."""
     return await service.update_config(db, settings, who, body)
+
+
+@router.post(
+    "/sso/domains/verify",
+    response_model=SsoConfigOut,
+    openapi_extra=limit(VERIFY_LIMIT),
+    responses={
+        404: {"model": ErrorEnvelope, "description": "SSO_NOT_CONFIGURED"},
+        502: {"model": ErrorEnvelope, "description": "SSO_DNS_UNAVAILABLE"},
+    },
+)
+async def verify_sso_domains(db: DbSession, settings: AppSettings, who: AdminUser) -> SsoConfigOut:
+    """Prove the organization's pending domain claims (owner/admin): looks up the DNS TXT record
+    ``txt_record_name`` of each and verifies the claims whose record holds their
+    ``txt_record_value``. A claim stays ``pending`` with the reason in ``last_check_error`` when
+    the record is missing or holds another value, when another organization holds the domain
+    verified, or when another organization has users there. 502 ``SSO_DNS_UNAVAILABLE`` when DNS
+    gives no answer (nothing changes). Answers the configuration, as ``GET /auth/sso/config``.
+    Audit ``sso.domain_verified``, ``sso.domain_verification_failed``."""
+    return await service.verify_domains(db, settings, who)
 
 
 @router.delete(

@@ -37,11 +37,26 @@ class SsoConfigUpdate(BaseModel):
     default_role: JitRole | None = None
 
 
+class SsoDomainClaimOut(BaseModel):
+    """A claimed email domain and how to prove it: publish ``txt_record_value`` as a TXT record
+    at ``txt_record_name``, then ``POST /auth/sso/domains/verify``. Only a ``verified`` claim
+    routes logins, is enforced and provisions users."""
+
+    domain: str
+    status: Literal["pending", "verified"]
+    txt_record_name: str
+    txt_record_value: str
+    verified_at: datetime | None
+    last_checked_at: datetime | None
+    last_check_error: str | None
+
+
 class SsoConfigOut(BaseModel):
     idp_entity_id: str
     sso_url: str
     x509_cert: str
     email_domains: list[str]
+    domain_claims: list[SsoDomainClaimOut]
     enforce: bool
     default_role: str
     sp_entity_id: str

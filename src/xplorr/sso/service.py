@@ -8,9 +8,11 @@ NotOnOrAfter (``SamlReplay``; python3-saml does not stop replays). External iden
 by (org, IdP entity id, NameID) and never attach to a user of another org (ASVS 6.8.1).
 """
 
+import contextlib
 import functools
 import hmac
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
@@ -19,7 +21,7 @@ from urllib.parse import urlsplit
 import anyio
 import structlog
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,17 +34,18 @@ from xplorr.core.errors import (
     Forbidden,
     NotFound,
     Unauthorized,
+    Upstream,
     ValidationFailed,
     XplorrError,
 )
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, org_select
 from xplorr.orgs.models import Org
-from xplorr.sso import policy, saml
+from xplorr.sso import policy, saml, verification
 from xplorr.sso.models import SamlReplay, SamlRequest, SsoConfig, SsoDomain, SsoIdentity
-from xplorr.sso.schemas import SsoCheckOut, SsoConfigOut, SsoConfigUpdate
+from xplorr.sso.schemas import SsoCheckOut, SsoConfigOut, SsoConfigUpdate, SsoDomainClaimOut
 from xplorr.users import service as users
-from xplorr.users.models import Role, User
+from xplorr.users.models import Role, User, UserStatus
 
 log = structlog.get_logger("xplorr.sso")
 
@@ -81,8 +84,15 @@ def _idp(config: SsoConfig) -> saml.IdpConfig:
 
 
 async def check(db: AsyncSession, email: str) -> SsoCheckOut:
-    """Whether ``email``'s domain signs in through an org's IdP (and must, when enforced)."""
+    """Whether ``email``'s domain signs in through an org's IdP (and must, when enforced): only
+    a verified claim routes, and never the user of another organization (whose address is at
+    that domain) to this organization's IdP; their login stays their own org's, as in
+    ``policy.enforcing_org``."""
     found = await policy.sso_org_for(db, email)
+    if found is not None:
+        user = await users.find_by_email(db, email)
+        if user is not None and user.org_id != found[0].id:
+            found = None
     if found is None:
         return SsoCheckOut(sso_enabled=False, sso_required=False, org_slug=None)
     org, config = found
@@ -234,7 +244,7 @@ async def finish_login(
         await _refuse(
             db,
             org,
-            "email missing or outside the organization's claimed domains",
+            "email missing or outside the organization's verified domains",
             email=email,
             error=Forbidden(
                 "This account's email domain is not allowed for this organization's single "
@@ -293,7 +303,13 @@ def _email_of(assertion: saml.ValidAssertion) -> str | None:
 
 
 async def _domains(db: AsyncSession, org: Org) -> set[str]:
-    rows = await db.scalars(select(SsoDomain.domain).where(SsoDomain.org_id == org.id))
+    """The org's verified domains: a pending claim proves nothing, so its IdP may not mint
+    users (or take addresses) there."""
+    rows = await db.scalars(
+        select(SsoDomain.domain).where(
+            SsoDomain.org_id == org.id, SsoDomain.verified_at.is_not(None)
+        )
+    )
     return set(rows.all())
 
 
@@ -415,14 +431,19 @@ async def _config_out(
 ) -> SsoConfigOut:
     org = await db.get_one(Org, who.org_id)
     urls = saml.sp_urls(settings, org.slug)
-    domains = await db.scalars(
-        org_select(SsoDomain, who).order_by(SsoDomain.domain).with_only_columns(SsoDomain.domain)
-    )
+    claims = (
+        await db.scalars(
+            org_select(SsoDomain, who)
+            .order_by(SsoDomain.domain)
+            .execution_options(populate_existing=True)  # verification updates are Core UPDATEs
+        )
+    ).all()
     return SsoConfigOut(
         idp_entity_id=config.idp_entity_id,
         sso_url=config.sso_url,
         x509_cert=config.x509_cert,
-        email_domains=list(domains.all()),
+        email_domains=[claim.domain for claim in claims],
+        domain_claims=[_claim_out(claim) for claim in claims],
         enforce=config.enforce,
         default_role=config.default_role,
         sp_entity_id=urls.entity_id,
@@ -430,6 +451,18 @@ async def _config_out(
         metadata_url=urls.metadata_url,
         created_at=config.created_at,
         updated_at=config.updated_at,
+    )
+
+
+def _claim_out(claim: SsoDomain) -> SsoDomainClaimOut:
+    return SsoDomainClaimOut(
+        domain=claim.domain,
+        status="verified" if claim.verified_at is not None else "pending",
+        txt_record_name=verification.record_name(claim.domain),
+        txt_record_value=verification.record_value(claim.verification_token),
+        verified_at=claim.verified_at,
+        last_checked_at=claim.last_checked_at,
+        last_check_error=claim.last_check_error,
     )
 
 
@@ -459,7 +492,7 @@ def _domain(value: str) -> str:
         raise _invalid("email_domains", f"'{value[:60]}' is not a valid domain.") from exc
     labels = ascii_domain.split(".")
     if (
-        len(ascii_domain) > 253
+        len(ascii_domain) > verification.MAX_DOMAIN_LENGTH
         or len(labels) < 2
         or not all(_LABEL.match(label) for label in labels)
         or labels[-1].isdigit()
@@ -494,6 +527,8 @@ async def update_config(
         except ValueError as exc:
             raise _invalid("x509_cert", str(exc)) from exc
     domains = sorted({_domain(d) for d in changes.pop("email_domains", [])}) or None
+    if domains is not None:  # before anything changes: a refusal commits only its audit row
+        await _check_new_claims(db, who, domains)
     if config is None:
         config = SsoConfig(org_id=who.org_id, enforce=False, default_role=Role.MEMBER.value)
         db.add(config)
@@ -520,33 +555,220 @@ async def update_config(
     return await _config_out(db, settings, who, config)
 
 
-async def _claim_domains(db: AsyncSession, who: Principal, domains: list[str]) -> None:
-    """Replace the org's domains; a domain claimed by another org is 409 SSO_DOMAIN_TAKEN (the
-    unique constraint decides a race)."""
+def _address_forms(domain: str) -> set[str]:
+    """The domain as user addresses may spell it: claims are stored in IDNA form, addresses
+    keep what the user typed (``bücher.example`` or ``xn--bcher-kva.example``)."""
+    forms = {domain}
+    with contextlib.suppress(UnicodeError):  # not valid IDNA: only the stored form can match
+        forms.add(domain.encode("ascii").decode("idna"))
+    return forms
+
+
+async def _claim_conflict(db: AsyncSession, org_id: uuid.UUID, domain: str) -> Conflict | None:
+    """Why the org may not hold ``domain`` (checked when claiming and again when
+    verifying): another org holds it verified, or has users there. A claim over another org's
+    users would route them to this org's IdP and, enforced, lock that org out of its own
+    domain. Those users are active ones with a verified address (an unverified sign-up with
+    someone else's address must not block the domain's real owner)."""
     taken = await db.scalar(
-        select(SsoDomain.domain).where(
-            SsoDomain.domain.in_(domains), SsoDomain.org_id != who.org_id
+        select(SsoDomain.id).where(
+            SsoDomain.domain == domain,
+            SsoDomain.org_id != org_id,
+            SsoDomain.verified_at.is_not(None),
         )
     )
     if taken is not None:
-        raise Conflict(
-            f"The domain '{taken}' is already claimed by another organization.",
+        return Conflict(
+            f"The domain '{domain}' is already claimed by another organization.",
             code="SSO_DOMAIN_TAKEN",
+            commit=True,
         )
-    await db.execute(
-        delete(SsoDomain).where(SsoDomain.org_id == who.org_id, SsoDomain.domain.not_in(domains))
+    at_domain = or_(
+        *(User.email.endswith(f"@{form}", autoescape=True) for form in _address_forms(domain))
     )
+    in_use = await db.scalar(
+        select(User.id)
+        .where(
+            User.org_id != org_id,
+            User.status == UserStatus.ACTIVE,
+            User.email_verified_at.is_not(None),
+            at_domain,
+        )
+        .limit(1)
+    )
+    if in_use is not None:
+        return Conflict(
+            f"Users of another organization have email addresses at '{domain}': it cannot "
+            "be claimed for this organization's single sign-on.",
+            code="SSO_DOMAIN_IN_USE",
+            commit=True,
+        )
+    return None
+
+
+async def _check_new_claims(db: AsyncSession, who: Principal, domains: list[str]) -> None:
+    """Refuse (409, audited) a domain the org does not hold yet that it may not claim."""
     have = set(
         (await db.scalars(org_select(SsoDomain, who).with_only_columns(SsoDomain.domain))).all()
     )
+    for domain in domains:
+        if domain in have:
+            continue
+        conflict = await _claim_conflict(db, who.org_id, domain)
+        if conflict is not None:
+            await audit.record(
+                db,
+                "sso.domain_claim_refused",
+                who=who,
+                resource_type="sso_domain",
+                resource_name=domain,
+                details={"domain": domain, "reason": conflict.error_code},
+            )
+            raise conflict
+
+
+async def _claim_domains(db: AsyncSession, who: Principal, domains: list[str]) -> None:
+    """Replace the org's domains. A new claim starts pending, with a fresh token to publish."""
+    claims = (await db.scalars(org_select(SsoDomain, who))).all()
+    for claim in claims:
+        if claim.domain not in domains:
+            await db.delete(claim)
+            await audit.record(
+                db,
+                "sso.domain_released",
+                who=who,
+                resource_type="sso_domain",
+                resource_id=claim.id,
+                resource_name=claim.domain,
+                details={"domain": claim.domain, "was_verified": claim.verified_at is not None},
+            )
+    have = {claim.domain for claim in claims}
+    added = [
+        SsoDomain(
+            org_id=who.org_id,
+            domain=domain,
+            verification_token=security.new_opaque_token(),
+        )
+        for domain in domains
+        if domain not in have
+    ]
     try:
         async with db.begin_nested():
-            db.add_all(SsoDomain(org_id=who.org_id, domain=d) for d in domains if d not in have)
+            db.add_all(added)
     except IntegrityError as exc:
         raise Conflict(
-            "One of these domains was just claimed by another organization.",
-            code="SSO_DOMAIN_TAKEN",
+            "The organization's domains were changed at the same time; please try again."
         ) from exc
+    for claim in added:
+        await audit.record(
+            db,
+            "sso.domain_claimed",
+            who=who,
+            resource_type="sso_domain",
+            resource_id=claim.id,
+            resource_name=claim.domain,
+            details={"domain": claim.domain, "record": verification.record_name(claim.domain)},
+        )
+
+
+async def verify_domains(db: AsyncSession, settings: Settings, who: Principal) -> SsoConfigOut:
+    """The admin's explicit check of the org's pending claims (``verify_pending_claims``); when
+    DNS gives no answer, nothing changes: 502 ``SSO_DNS_UNAVAILABLE``."""
+    config = await db.scalar(org_select(SsoConfig, who))
+    if config is None:
+        raise _not_configured()
+    try:
+        await verify_pending_claims(db, settings, who.org_id, who=who)
+    except verification.DnsUnavailable as exc:
+        raise Upstream(
+            "The DNS lookup of the verification records got no answer; nothing was changed. "
+            "Please try again later.",
+            code="SSO_DNS_UNAVAILABLE",
+        ) from exc
+    return await _config_out(db, settings, who, config)
+
+
+async def verify_pending_claims(
+    db: AsyncSession,
+    settings: Settings,
+    org_id: uuid.UUID,
+    *,
+    who: Principal | None = None,
+    audit_failures: bool = True,
+) -> None:
+    """Look up the TXT record of each of the org's pending claims and verify those whose record
+    holds their value, unless another org holds the domain verified or has users there
+    (checked again here: they may have come since the claim). Each check is recorded on its
+    claim (``last_checked_at``, ``last_check_error``) and audited (failures only when
+    ``audit_failures``). ``DnsUnavailable`` when any lookup got no answer: then nothing was
+    changed."""
+    pending = (
+        await db.execute(
+            select(SsoDomain.id, SsoDomain.domain, SsoDomain.verification_token).where(
+                SsoDomain.org_id == org_id, SsoDomain.verified_at.is_(None)
+            )
+        )
+    ).all()
+    try:
+        found = await verification.txt_values(settings, [row.domain for row in pending])
+    except verification.DnsUnavailable as exc:
+        log.warning("sso_domain_dns_unavailable", org_id=str(org_id), error=str(exc))
+        raise
+    now = clock.now()
+    for claim_id, domain, token in pending:
+        error = _record_error(domain, verification.record_value(token), found[domain])
+        if error is None and (conflict := await _claim_conflict(db, org_id, domain)) is not None:
+            error = conflict.message
+        if error is None:
+            error = await _mark_verified(db, org_id, claim_id, now)
+        if error is not None:
+            await db.execute(
+                update(SsoDomain)
+                .where(SsoDomain.id == claim_id, SsoDomain.org_id == org_id)
+                .values(last_checked_at=now, last_check_error=error)
+            )
+        if error is not None and not audit_failures:
+            continue
+        await audit.record(
+            db,
+            "sso.domain_verification_failed" if error else "sso.domain_verified",
+            who=who,
+            org_id=org_id,
+            resource_type="sso_domain",
+            resource_id=claim_id,
+            resource_name=domain,
+            details={"domain": domain, **({"reason": error} if error else {})},
+        )
+
+
+def _record_error(domain: str, expected: str, values: list[str]) -> str | None:
+    name = verification.record_name(domain)
+    if not values:
+        return f"No TXT record found at {name}."
+    if expected not in {value.strip() for value in values}:  # published: no secret to time
+        return f"The TXT records at {name} do not hold this organization's value."
+    return None
+
+
+async def _mark_verified(
+    db: AsyncSession, org_id: uuid.UUID, claim_id: uuid.UUID, now: datetime
+) -> str | None:
+    """Verify the claim; the partial unique index decides a race with another org verifying
+    the same domain (its message, or None)."""
+    try:
+        async with db.begin_nested():
+            await db.execute(
+                update(SsoDomain)
+                .where(
+                    SsoDomain.id == claim_id,
+                    SsoDomain.org_id == org_id,
+                    SsoDomain.verified_at.is_(None),
+                )
+                .values(verified_at=now, last_checked_at=now, last_check_error=None)
+            )
+    except IntegrityError:
+        return "The domain was just verified by another organization."
+    return None
 
 
 async def delete_config(db: AsyncSession, who: Principal) -> None:

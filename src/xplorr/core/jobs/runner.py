@@ -48,6 +48,7 @@ BUILTIN_JOB_MODULES = (
     "xplorr.core.email",
     "xplorr.auth.lifecycle_service",
     "xplorr.orgs.jobs",
+    "xplorr.sso.jobs",
 )
 # Below the 10 s most supervisors (docker stop, systemd's default is 90 s) wait before SIGKILL, so
 # unfinished jobs are released rather than left for the reaper.
