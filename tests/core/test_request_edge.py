@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ClientFor
 from xplorr.core import untrusted
-from xplorr.core.errors import MAX_FIELD, MAX_MESSAGE
+from xplorr.core.errors import MAX_FIELD, MAX_MESSAGE, validation_details
 from xplorr.core.middleware import MAX_HEADER_BYTES
 from xplorr.users.models import User
 
@@ -132,3 +132,9 @@ async def test_a_long_path_is_cut_short_in_the_404(anon: httpx.AsyncClient) -> N
     assert len(message) < 200
     assert message.endswith("\u2026.")
     assert len(r.json()["error"]["message"]) <= MAX_MESSAGE
+
+
+def test_fastapis_malformed_json_error_names_the_body() -> None:
+    """FastAPI locates a JSON syntax error as ("body", <character offset>): not a field."""
+    error = {"type": "json_invalid", "loc": ("body", 17), "msg": "JSON decode error"}
+    assert validation_details([error]) == [{"field": "body", "message": "Malformed JSON body."}]

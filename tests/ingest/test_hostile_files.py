@@ -54,9 +54,13 @@ def test_things_that_are_not_regular_files_are_skipped(tmp_path: Path) -> None:
     write_csv(tmp_path / "exports" / "good.csv", [row()])
     fifo = tmp_path / "exports" / "stuck.csv"
     os.mkfifo(fifo)
+    (tmp_path / "exports" / "zero.csv.gz").symlink_to("/dev/zero")  # endless, never EOF
     found = discover(tmp_path / "exports")
     assert [f.name for s in found.snapshots for f in s.files] == ["good.csv"]
-    assert found.skipped == ["stuck.csv: a FIFO, not a regular file; not read."]
+    assert found.skipped == [
+        "stuck.csv: a FIFO, not a regular file; not read.",
+        "zero.csv.gz: a character device, not a regular file; not read.",
+    ]
     with pytest.raises(IngestError) as caught:
         discover(fifo)
     assert "a FIFO, not a regular file" in str(caught.value)
