@@ -84,6 +84,9 @@ def test_the_parser_caps_depth_and_refuses_unstorable_text() -> None:
     with pytest.raises(untrusted.RefusedInput) as caught:
         untrusted.parse_json('{"a": {"b": "x\\u0000"}}')
     assert caught.value.path == ("a", "b")
+    # What json.loads reads, this reads: a byte order mark, UTF-16.
+    assert untrusted.parse_json(b"\xef\xbb\xbf{}") == {}
+    assert untrusted.parse_json('{"a": "\u00e9"}'.encode("utf-16")) == {"a": "\u00e9"}
 
 
 async def test_a_gcp_key_file_nested_50000_deep_is_422(client_for: ClientFor, admin: User) -> None:

@@ -11,6 +11,7 @@ The parser is pydantic-core's (Rust, already a dependency): it stops at 200 leve
 so the depth walk below never meets a structure deeper than that.
 """
 
+import json
 import re
 from typing import Any
 
@@ -74,6 +75,12 @@ def check_json_value(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
 def parse_json(data: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """``json.loads`` for input from outside: malformed JSON, nesting deeper than
     ``max_depth`` and text the database cannot store are ``RefusedInput``."""
+    if isinstance(data, bytes) and (encoding := json.detect_encoding(data)) != "utf-8":
+        # What ``json.loads`` accepts too: a UTF-8 byte order mark, UTF-16 and UTF-32.
+        try:
+            data = data.decode(encoding)
+        except UnicodeDecodeError:
+            raise RefusedInput("Malformed JSON.") from None
     try:
         value = pydantic_core.from_json(data, cache_strings=False)
     except ValueError as exc:
