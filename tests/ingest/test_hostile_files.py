@@ -50,6 +50,19 @@ async def test_bad_files_fail_the_cli_with_one_line(
     assert "Traceback" not in result.output
 
 
+async def test_the_cli_skips_a_fifo_with_a_warning_line(
+    db_url: str, account: CloudAccount, tmp_path: Path
+) -> None:
+    write_csv(tmp_path / "exports" / "good.csv", [row()])
+    os.mkfifo(tmp_path / "exports" / "stuck.csv")
+    result = await run_cli(
+        db_url, tmp_path, str(tmp_path / "exports"), "--account", str(account.id)
+    )
+    assert result.exit_code == 0, result.output
+    assert "Skipped stuck.csv: a FIFO, not a regular file; not read." in result.output
+    assert "Rows read: 1" in result.output
+
+
 def test_things_that_are_not_regular_files_are_skipped(tmp_path: Path) -> None:
     write_csv(tmp_path / "exports" / "good.csv", [row()])
     fifo = tmp_path / "exports" / "stuck.csv"
