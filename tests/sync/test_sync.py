@@ -365,6 +365,7 @@ class TestFailures:
         first = await _sync(client_for, admin, account, worker)
         assert first["state"] == "queued", first
         assert first["error"].startswith("Attempt 1 failed, retrying: Could not read")
+        assert first["startedAt"] is not None  # the first attempt's start, kept while queued
         assert (await _account(db, account.id)).status == AccountStatus.ACTIVE
         (folder / "gone.csv").unlink()
         jobs = (await db.scalars(select(Job))).all()
@@ -373,6 +374,7 @@ class TestFailures:
         await drain(worker)
         done = (await client_for(admin).get("/sync/jobs")).json()["data"][0]
         assert (done["state"], done["error"]) == ("succeeded", None)
+        assert done["startedAt"] == first["startedAt"]  # the run started with attempt 1
         assert cents(await stored_sums(db, account)) == {"": Decimal("20.52")}
 
 
