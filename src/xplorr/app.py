@@ -30,8 +30,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         401: "Missing or invalid credentials (UNAUTHORIZED).",
         403: "The caller's role does not allow this (FORBIDDEN).",
         404: "Not found, or not in the caller's organization.",
+        413: "The request body is over 1 MiB (PAYLOAD_TOO_LARGE).",
         422: "Invalid input (VALIDATION_ERROR); `details` names the fields.",
         429: "Rate limited (RATE_LIMITED); see Retry-After.",
+        431: "The request headers are over 16 KiB in all (REQUEST_HEADER_FIELDS_TOO_LARGE).",
         500: "Internal error (INTERNAL_ERROR); quote X-Request-ID.",
     }.items()
 }

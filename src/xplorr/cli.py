@@ -213,7 +213,8 @@ def import_focus(
             summary = asyncio.run(
                 run_import(settings, account_id, path, progress=lambda n: bar.advance(task, n))
             )
-        except (IngestError, UnknownAccount) as exc:
+        except (IngestError, UnknownAccount, OSError) as exc:
+            # OSError: a file that vanished or a share that stalled (ReadTimeout names it).
             bar.stop()
             # No markup: the message quotes file content ("[1, 2] is not a JSON object").
             console.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)

@@ -65,3 +65,22 @@ def test_cli_openapi_matches_the_app(app: FastAPI) -> None:
     )
     printed = json.loads(out.stdout)
     assert set(printed["paths"]) == set(app.openapi()["paths"])
+
+
+def test_conflicts_and_size_limits_are_documented_where_they_occur(app: FastAPI) -> None:
+    """409 LAST_OWNER and EMAIL_TAKEN on the operations that raise them; 413 and 431 on every
+    operation (the body and header caps apply before routing)."""
+    paths = app.openapi()["paths"]
+
+    def described(path: str, method: str, code: str) -> str:
+        return paths[f"/api/v1{path}"][method]["responses"][code]["description"]
+
+    assert "LAST_OWNER" in described("/users/{user_id}", "patch", "409")
+    assert "LAST_OWNER" in described("/users/{user_id}", "delete", "409")
+    for path in ("/auth/signup", "/auth/invite", "/auth/accept-invitation", "/auth/saml/acs"):
+        assert "EMAIL_TAKEN" in described(path, "post", "409"), path
+    for path, method, op in _operations(app):
+        if path.startswith("/api/v1/"):
+            for code in ("413", "431"):
+                ref = op["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/ErrorEnvelope"), (method, path, code)

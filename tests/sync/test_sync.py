@@ -4,6 +4,7 @@ and refused paths fail readably without touching the old data, transient errors 
 /GCP fail with a clear reason, and the schedule fans out one sync per account, once."""
 
 import asyncio
+import os
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.conftest import ClientFor, make_settings
 from tests.factories.cloud_accounts import make_account
+from tests.ingest.hostile import BAD_FILES
 from tests.sync.conftest import (
     FOCUS_10,
     SAMPLES,
@@ -193,6 +195,55 @@ class TestFailures:
         assert fixed["state"] == "succeeded"
         assert (await _account(db, focus_account.id)).status == AccountStatus.ACTIVE
 
+    @pytest.mark.parametrize(
+        "kind",
+        ["nul-in-text", "not-utf8-csv", "deep-tags", "struct-for-text", "column-named-twice"],
+    )
+    async def test_a_hostile_file_fails_at_once_naming_where(
+        self,
+        client_for: ClientFor,
+        admin: User,
+        org: Org,
+        db: AsyncSession,
+        worker: Worker,
+        exports: Path,
+        kind: str,
+    ) -> None:
+        folder = exports / kind
+        folder.mkdir()
+        name, row, column, phrase = BAD_FILES[kind](folder)
+        account = await make_account(db, org, credentials={"path": str(folder)})
+        run = await _sync(client_for, admin, account, worker)
+        assert run["state"] == "failed", run
+        assert run["error"].startswith(f"{name}: "), run["error"]
+        assert phrase in run["error"]
+        if row is not None:
+            assert f"data row {row} " in run["error"]
+        assert column in run["error"]
+        assert "Unexpected error" not in run["error"]
+        assert run["startedAt"] is not None  # recorded although the attempt rolled back
+        assert run["startedAt"] <= run["finishedAt"]
+        jobs = (await db.scalars(select(Job).order_by(Job.created_at))).all()
+        assert (jobs[-1].status, jobs[-1].attempts) == (JobStatus.DEAD, 1)  # not retried
+        assert await _rows(db, account) == 0
+
+    async def test_a_fifo_among_the_exports_is_skipped_with_a_warning(
+        self,
+        client_for: ClientFor,
+        admin: User,
+        org: Org,
+        db: AsyncSession,
+        worker: Worker,
+        exports: Path,
+    ) -> None:
+        folder = copy_samples(exports / "with-fifo", FOCUS_10)
+        os.mkfifo(folder / "stuck.csv")
+        account = await make_account(db, org, credentials={"path": str(folder)})
+        run = await _sync(client_for, admin, account, worker)
+        assert run["state"] == "succeeded", run
+        assert run["detail"]["filesSkipped"] == ["stuck.csv: a FIFO, not a regular file; not read."]
+        assert run["detail"]["files"] == 1
+
     async def test_a_path_outside_the_focus_roots_is_refused(
         self,
         client_for: ClientFor,
@@ -314,6 +365,7 @@ class TestFailures:
         first = await _sync(client_for, admin, account, worker)
         assert first["state"] == "queued", first
         assert first["error"].startswith("Attempt 1 failed, retrying: Could not read")
+        assert first["startedAt"] is not None  # the first attempt's start, kept while queued
         assert (await _account(db, account.id)).status == AccountStatus.ACTIVE
         (folder / "gone.csv").unlink()
         jobs = (await db.scalars(select(Job))).all()
@@ -322,6 +374,7 @@ class TestFailures:
         await drain(worker)
         done = (await client_for(admin).get("/sync/jobs")).json()["data"][0]
         assert (done["state"], done["error"]) == ("succeeded", None)
+        assert done["startedAt"] == first["startedAt"]  # the run started with attempt 1
         assert cents(await stored_sums(db, account)) == {"": Decimal("20.52")}
 
 

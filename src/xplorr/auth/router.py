@@ -1,3 +1,5 @@
+from typing import Any
+
 from fastapi import APIRouter, Response
 
 from xplorr.auth import lifecycle_service as lifecycle
@@ -139,7 +141,12 @@ async def reset_password(body: ResetPasswordIn, db: DbSession, kit: Kit) -> Resp
     return Response(status_code=204)
 
 
-@router.post("/invite", status_code=201, response_model=InviteOut)
+_EMAIL_TAKEN: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorEnvelope, "description": "EMAIL_TAKEN"}
+}
+
+
+@router.post("/invite", status_code=201, response_model=InviteOut, responses=_EMAIL_TAKEN)
 async def invite(body: InviteIn, db: DbSession, kit: Kit, who: AdminUser) -> InviteOut:
     """Invite someone by email with a role and optionally only some cloud accounts (admin).
 
@@ -165,6 +172,7 @@ async def get_invitation(token: str, db: DbSession) -> InvitationStatusOut:
     status_code=201,
     response_model=TokenPair,
     openapi_extra=limit(AUTH_LIMIT, key="ip"),
+    responses=_EMAIL_TAKEN,
 )
 async def accept_invitation(body: AcceptInvitationIn, db: DbSession, kit: Kit) -> TokenPair:
     """Accept an invitation: creates the account in the inviting organization and logs it in."""

@@ -5,7 +5,6 @@ what ``credentials.decrypt_credentials`` returns to a connector is the validated
 shape below (defaults filled in, GCP key file parsed into an object, focus path resolved).
 """
 
-import json
 import re
 import uuid
 from datetime import datetime
@@ -24,6 +23,7 @@ from pydantic.alias_generators import to_camel
 
 from xplorr.cloud_accounts.models import AccountStatus, Provider
 from xplorr.core.text import Name
+from xplorr.core.untrusted import RefusedInput, parse_json
 
 GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 AWS_ACCOUNT_ID = r"^[0-9]{12}$"
@@ -131,9 +131,12 @@ class GcpCredentials(CredentialsModel):
     def _keyfile(cls, value: Any) -> Any:
         if isinstance(value, str):
             try:
-                value = json.loads(value)
-            except ValueError:
-                raise ValueError("must be a JSON object or a string holding one") from None
+                value = parse_json(value)
+            except RefusedInput as exc:
+                raise ValueError(
+                    "must be a JSON object or a string holding one "
+                    f"({exc.message[:1].lower()}{exc.message[1:].rstrip('.')})"
+                ) from None
         if not isinstance(value, dict):
             raise ValueError("must be a JSON object or a string holding one")
         if value.get("type") != "service_account":

@@ -37,7 +37,7 @@ from xplorr.cloud_accounts.schemas import (
     ServerAwsConfigOut,
 )
 from xplorr.core import audit, crypto
-from xplorr.core.errors import Conflict, ValidationFailed
+from xplorr.core.errors import Conflict, ValidationFailed, field_name
 from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, get_in_org, org_select
@@ -58,13 +58,11 @@ def _from_pydantic(exc: PydanticValidationError) -> ValidationFailed:
     """Field names prefixed with ``credentials.``; pydantic's message, never the input."""
     details = []
     for err in exc.errors(include_input=False, include_url=False, include_context=False):
-        loc = ".".join(str(p) for p in err["loc"])
         message = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "Unknown key for this provider."
-        details.append(
-            {"field": f"credentials.{loc}" if loc else "credentials", "message": message}
-        )
+        # An unknown key is the client's text: field_name clips it rather than repeat it whole.
+        details.append({"field": field_name(("credentials", *err["loc"])), "message": message})
     if len(details) == 1:
         text = f"Invalid {details[0]['field']}: {details[0]['message']}"
     else:

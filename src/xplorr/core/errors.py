@@ -13,6 +13,8 @@ XplorrError 500 INTERNAL_ERROR
 
 Codes are explicit attributes, not class names. Validation details never echo the input (it may be
 a password) and a 500 never carries exception text: it is logged with the request id instead.
+What does echo input (a field name that is a key the client sent, a path, a name in a conflict)
+is cut short (``clip``): messages to ``MAX_MESSAGE`` characters, field names to ``MAX_FIELD``.
 """
 
 import re
@@ -29,6 +31,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger("xplorr.errors")
 
+MAX_MESSAGE = 500
+MAX_FIELD = 100
+MAX_FIELD_PART = 40  # one key of a field's path
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the cut marked with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _clip_details(details: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    return [
+        {
+            key: clip(str(value), MAX_FIELD if key == "field" else MAX_MESSAGE)
+            for key, value in detail.items()
+        }
+        for detail in details
+    ]
+
 
 class XplorrError(Exception):
     status: ClassVar[int] = 500
@@ -43,9 +64,9 @@ class XplorrError(Exception):
         headers: Mapping[str, str] | None = None,
         commit: bool = False,
     ) -> None:
-        self.message = message or HTTPStatus(self.status).phrase
+        self.message = clip(message or HTTPStatus(self.status).phrase, MAX_MESSAGE)
         self.error_code = code or self.code
-        self.details = details
+        self.details = None if details is None else _clip_details(details)
         self.headers = dict(headers or {})
         # True: the request's unit of work is committed although the request fails (audit rows,
         # revocations that must survive the error response).
@@ -146,6 +167,7 @@ _CODES = {
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "VALIDATION_ERROR",
     429: "RATE_LIMITED",
+    431: "REQUEST_HEADER_FIELDS_TOO_LARGE",
 }
 
 
@@ -156,15 +178,17 @@ def error_response(exc: XplorrError) -> JSONResponse:
 def envelope(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "status": status}}
+    body = {"error": {"code": code, "message": clip(message, MAX_MESSAGE), "status": status}}
     return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
 
 
-def _field_name(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc]
+def field_name(loc: Sequence[Any]) -> str:
+    """``("body", "credentials", "path")`` -> ``credentials.path``. Keys may be the client's
+    own (an unknown key, a tag name): each is clipped, and so is the whole name."""
+    parts = [clip(str(p), MAX_FIELD_PART) for p in loc]
     if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
         parts = parts[1:] or parts
-    return ".".join(parts) or "body"
+    return clip(".".join(parts), MAX_FIELD) or "body"
 
 
 def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -172,9 +196,11 @@ def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, st
     details = []
     for err in errors:
         msg = str(err.get("msg", "Invalid value."))
+        field = field_name(err.get("loc", ()))
         if err.get("type") == "json_invalid":
-            msg = "Malformed JSON body."
-        details.append({"field": _field_name(err.get("loc", ())), "message": msg})
+            # FastAPI's location is ("body", <character offset>): the body is what is wrong.
+            msg, field = "Malformed JSON body.", "body"
+        details.append({"field": field, "message": msg})
     return details
 
 
@@ -199,10 +225,11 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     headers = dict(exc.headers or {})
+    path = clip(request.url.path, MAX_FIELD)
     if status == 404:
-        message = f"No route for {request.method} {request.url.path}."
+        message = f"No route for {request.method} {path}."
     elif status == 405:
-        message = f"Method {request.method} is not allowed on {request.url.path}."
+        message = f"Method {request.method} is not allowed on {path}."
         if allowed := _allowed_methods(request):
             headers["Allow"] = ", ".join(allowed)
     elif status == 400:

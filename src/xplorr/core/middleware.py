@@ -1,24 +1,39 @@
 """Pure ASGI middleware: a request id on every response and log line, the request context
-(client IP, user agent) for audit rows, and a 1 MiB cap on request bodies (API4).
+(client IP, user agent) for audit rows, and the checks every request passes where it enters,
+whatever route it reaches (API4, and PostgreSQL's limits on text):
 
-The cap is enforced on the declared Content-Length and on the bytes actually streamed: past the
-cap the app is told the client went away, and whatever it answers is replaced by the 413
-envelope (raising from ``receive`` would be turned into a 400 by FastAPI's body parser)."""
+- request headers over ``MAX_HEADER_BYTES`` in all: 431 ``REQUEST_HEADER_FIELDS_TOO_LARGE``;
+- a body over ``MAX_BODY_BYTES`` (1 MiB): 413 ``PAYLOAD_TOO_LARGE``;
+- a NUL character in the path, a query parameter or a header, or text the database cannot
+  store anywhere in a JSON or form body (``core.untrusted``): 422 ``VALIDATION_ERROR`` naming
+  the field, never quoting it;
+- a JSON body that is malformed or nested deeper than ``untrusted.MAX_JSON_DEPTH``: 422 with
+  ``field: "body"``.
 
+The body cap is enforced on the declared Content-Length and on the bytes actually streamed: past
+the cap the app is told the client went away, and whatever it answers is replaced by the 413
+envelope (raising from ``receive`` would be turned into a 400 by FastAPI's body parser). JSON
+and form bodies are read whole (they are capped) and checked before the app sees them, then
+handed to it unchanged."""
+
+import email.message
 import re
 import uuid
+from urllib.parse import parse_qsl
 
 import structlog
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from xplorr.core import context
-from xplorr.core.errors import envelope
+from xplorr.core import context, untrusted
+from xplorr.core.errors import ValidationFailed, envelope, error_response, field_name
 from xplorr.core.ratelimit import RateLimiter
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 MAX_BODY_BYTES = 1024 * 1024
+MAX_HEADER_BYTES = 16 * 1024  # names and values together; Node's and h11's default
+_NUL = "Must not contain a NUL character."
 
 
 class RequestContextMiddleware:
@@ -77,11 +92,36 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
+            if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
+                kib = MAX_HEADER_BYTES // 1024
+                response = envelope(
+                    431,
+                    "REQUEST_HEADER_FIELDS_TOO_LARGE",
+                    f"Request headers are larger than {kib} KiB in all.",
+                )
+                await response(scope, _disconnected, send_with_id_raw)
+                return
             declared = headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_body:
                 await self._too_large(scope, send_with_id_raw)
                 return
-            await self.app(scope, capped_receive, send_with_id)
+            if refused := _refused_in_head(scope):
+                await _refuse(refused, scope, send_with_id_raw)
+                return
+            kind = _body_kind(headers.get("content-type"))
+            if kind is None:
+                await self.app(scope, capped_receive, send_with_id)
+            else:
+                body = await _read_body(capped_receive)
+                if too_large:
+                    await self._too_large(scope, send_with_id_raw)
+                    return
+                if body is None:  # the client went away before sending it all
+                    return
+                if body and (refused := _refused_in_body(kind, body)):
+                    await _refuse(refused, scope, send_with_id_raw)
+                    return
+                await self.app(scope, _replay(body, receive), send_with_id)
             if too_large and not replaced:
                 await self._too_large(scope, send_with_id_raw)
         finally:
@@ -96,3 +136,93 @@ class RequestContextMiddleware:
 
 async def _disconnected() -> Message:
     return {"type": "http.disconnect"}
+
+
+# -- what enters ----------------------------------------------------------------------------
+
+Refusal = tuple[str, str]  # (field, message)
+
+
+def _refused_in_head(scope: Scope) -> Refusal | None:
+    """A NUL in the path, a query parameter (name or value, once decoded) or a header."""
+    if "\x00" in scope["path"]:
+        return "path", _NUL
+    query = scope.get("query_string", b"").decode("latin-1")
+    if query:
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if "\x00" in name:
+                return "query", "A parameter name must not contain a NUL character."
+            if "\x00" in value:
+                return field_name(("query", name)), _NUL
+    for name, value in scope["headers"]:
+        if b"\x00" in value or b"\x00" in name:
+            return field_name(("header", name.decode("latin-1").replace("\x00", ""))), _NUL
+    return None
+
+
+def _body_kind(content_type: str | None) -> str | None:
+    """``json`` or ``form`` for the bodies the API parses (as FastAPI decides it: a missing
+    Content-Type is not JSON), else None: passed through unread."""
+    if not content_type:
+        return None
+    parsed = email.message.Message()
+    parsed["content-type"] = content_type
+    if parsed.get_content_maintype() != "application":
+        return None
+    subtype = parsed.get_content_subtype()
+    if subtype == "json" or subtype.endswith("+json"):
+        return "json"
+    if subtype == "x-www-form-urlencoded":
+        return "form"
+    return None
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None when the client disconnected first (or it was too large)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _refused_in_body(kind: str, body: bytes) -> Refusal | None:
+    if kind == "form":
+        for name, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name:
+                return "body", "A form field name must not contain a NUL character."
+            if "\x00" in value:
+                return field_name(("body", name)), _NUL
+        return None
+    try:
+        untrusted.parse_json(body)
+    except untrusted.RefusedInput as exc:
+        message = "Malformed JSON body." if exc.message == "Malformed JSON." else exc.message
+        return field_name(("body", *exc.path)), message
+    return None
+
+
+async def _refuse(refused: Refusal, scope: Scope, send: Send) -> None:
+    field, message = refused
+    error = ValidationFailed(
+        f"Invalid {field}: {message}", details=[{"field": field, "message": message}]
+    )
+    await error_response(error)(scope, _disconnected, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body, already read, as one message; then whatever the client sends next (its
+    disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     sync_interval_minutes: int = Field(default=360, ge=5, le=10080)
     # Directories a ``focus`` cloud account may point at; empty: ``DATA_DIR/exports`` only.
     focus_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    # A read of export files (finding them, or one batch) that makes no progress this long
+    # fails the attempt (retried): a stalled file share must not hold a worker forever.
+    ingest_read_timeout_seconds: float = Field(default=300.0, gt=0)
 
     # Passkeys (WebAuthn): relying-party id (a registrable domain; default: the host of
     # ``base_url``) and the origins a ceremony may come from (default: ``base_url``'s origin).

@@ -31,7 +31,13 @@ async def import_focus(
             account = await db.get(CloudAccount, account_id)
             if account is None:
                 raise UnknownAccount(f"No cloud account with id {account_id}.")
-            summary = await import_path(db, account, path, progress=progress)
+            summary = await import_path(
+                db,
+                account,
+                path,
+                progress=progress,
+                read_timeout=settings.ingest_read_timeout_seconds,
+            )
             await db.commit()
             return summary
     finally:
@@ -57,6 +63,7 @@ def summary_lines(summary: ImportSummary) -> list[str]:
         "Billing periods imported: "
         + (", ".join(p.strftime("%Y-%m") for p in summary.periods_imported) or "none"),
     ]
+    lines += [f"Skipped {skipped}" for skipped in summary.files_skipped]
     if summary.periods_skipped:
         skipped = ", ".join(
             f"{p.strftime('%Y-%m')} ({reason})" for p, reason in summary.periods_skipped.items()

@@ -10,7 +10,9 @@ Rules, in order:
 
 1. Export files are ``*.csv``, ``*.csv.gz`` and ``*.parquet`` (``*.gz.parquet`` and
    ``*.snappy.parquet`` included); hidden files and folders (``.``, ``_``) are ignored, and so
-   are symlinked folders (the walk does not follow them).
+   are symlinked folders (the walk does not follow them). An export name on something that is
+   not a regular file (a FIFO, a device, a socket: reading it could block forever) is skipped
+   with a warning, listed in ``Discovery.skipped``; given as the path itself, it is refused.
 2. The files of one folder form one snapshot (the parts of one run).
 3. A snapshot's time is the date-time written in its folder path when there is one
    (``2024-09-18T06:12:45Z``, ``20240918T061245Z``, ``2024-09-18-06-12-45``...; the deepest
@@ -30,11 +32,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import structlog
+
 from xplorr.ingest.focus import FileFormat, IngestError, file_format
+
+log = structlog.get_logger("xplorr.ingest")
 
 _STAMP = re.compile(
     r"(?<!\d)(?P<y>(?:19|20)\d\d)-?(?P<mo>[01]\d)-?(?P<d>[0-3]\d)"
@@ -70,6 +77,7 @@ class Snapshot:
 class Discovery:
     snapshots: list[Snapshot] = field(default_factory=list)  # to import, newest first
     superseded: list[Snapshot] = field(default_factory=list)  # older runs of a named period
+    skipped: list[str] = field(default_factory=list)  # "<name>: <why>", not read
 
     @property
     def files(self) -> int:
@@ -116,13 +124,29 @@ def fingerprint(files: list[ExportFile]) -> str:
     return digest.hexdigest()
 
 
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a directory",
+}
+
+
+class NotRegular(Exception):
+    """An export name on something that is not a regular file."""
+
+
 def _export_file(path: Path, root: Path) -> ExportFile | None:
     fmt = file_format(path)
     if fmt is None:
         return None
-    stat = path.stat()
+    info = path.stat()  # follows a symlink: what would be opened
     name = path.name if root == path else path.relative_to(root).as_posix()
-    return ExportFile(path, name, stat.st_size, stat.st_mtime_ns, fmt)
+    if not stat.S_ISREG(info.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+        raise NotRegular(f"{name}: {kind}, not a regular file; not read.")
+    return ExportFile(path, name, info.st_size, info.st_mtime_ns, fmt)
 
 
 def _snapshot(folder: str, files: list[ExportFile]) -> Snapshot:
@@ -140,8 +164,12 @@ def discover(path: Path) -> Discovery:
     if not path.exists():
         raise IngestError(f"{path}: no such file or directory.", file=str(path))
     groups: dict[str, list[ExportFile]] = {}
-    if path.is_file():
-        found = _export_file(path, path)
+    result = Discovery()
+    if not path.is_dir():
+        try:
+            found = _export_file(path, path)
+        except NotRegular as exc:
+            raise IngestError(str(exc), file=str(path)) from None
         if found is None:
             raise IngestError(
                 f"{path}: not a FOCUS export (.csv, .csv.gz or .parquet).", file=str(path)
@@ -154,7 +182,12 @@ def discover(path: Path) -> Discovery:
             for name in sorted(names):
                 if _hidden(name):
                     continue
-                found = _export_file(Path(top) / name, path)
+                try:
+                    found = _export_file(Path(top) / name, path)
+                except NotRegular as exc:
+                    log.warning("export_file_skipped", path=str(path), reason=str(exc))
+                    result.skipped.append(str(exc))
+                    continue
                 if found is not None:
                     groups.setdefault(folder, []).append(found)
     snapshots = sorted(
@@ -162,7 +195,6 @@ def discover(path: Path) -> Discovery:
         key=lambda s: (s.snapshot_at, s.source),
         reverse=True,
     )
-    result = Discovery()
     newest_of_period: set[date] = set()
     for snap in snapshots:
         if snap.period_hint is not None:

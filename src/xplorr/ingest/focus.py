@@ -35,6 +35,14 @@ value (not a number, not a timestamp, bad tags JSON, bad currency code, a requir
 missing) names the file, the data row (1-based, the header not counted) and the column. The
 bad row is found with vectorised conversions over halving slices of the batch (log n kernel
 calls), not by converting rows one by one.
+
+Every error a file can cause is an ``IngestError`` (retrying cannot fix a file), never a stray
+exception: text that is not UTF-8 or holds a NUL (PostgreSQL stores neither), Tags nested deeper
+than ``core.untrusted.MAX_JSON_DEPTH``, a column of a type that cannot be read as what FOCUS
+says it is (a Parquet list where a number belongs), a header naming a column twice, a billing
+period more than ``PERIOD_SLACK_DAYS`` from its charge's date, and a compressed file that
+inflates past ``decompressed_cap`` (a decompression bomb) all name the file, and the row and
+column where there is one.
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlalchemy import String
 
+from xplorr.core import untrusted
 from xplorr.core.money import LINE_MAX, STORE_SCALE
 from xplorr.costs.models import CostRecord
 
@@ -141,6 +150,16 @@ DIMENSIONS: tuple[str, ...] = tuple(
 # NORMALISED plus the unrounded BilledCost, as ``normalise_batch`` returns it.
 NORMALISED_EXACT = NORMALISED.append(pa.field(EXACT_BILLED, EXACT))
 
+# Decompression caps (gzip CSV; Parquet's compressed pages): a file may inflate to
+# MAX_COMPRESSION_RATIO times its size (FOCUS CSV gzips ~14:1; a gzip bomb ~1000:1), at least
+# RATIO_FLOOR_BYTES (small files never trip) and at most MAX_DECOMPRESSED_BYTES.
+MAX_COMPRESSION_RATIO = 100
+RATIO_FLOOR_BYTES = 16 << 20
+MAX_DECOMPRESSED_BYTES = 20 << 30
+# A charge dated further than this from its billing period (before its start, after its end)
+# is an error in the file (a wrong column, a wrong century), not a late correction.
+PERIOD_SLACK_DAYS = 366
+
 CSV_BLOCK_SIZE = 2 << 20  # bytes of CSV text per batch (~3-10k FOCUS rows); the reader holds
 # ~60x this in flight, so larger blocks cost memory without reading faster
 PARQUET_BATCH_ROWS = 65_536
@@ -224,7 +243,18 @@ def file_format(path: Path) -> FileFormat | None:
 def _match_columns(names: list[str], file: str) -> dict[str, str]:
     """FOCUS column -> the file's spelling of it (matched case-insensitively); required ones
     must be there."""
-    by_lower = {name.lower(): name for name in names}
+    by_lower: dict[str, str] = {}
+    wanted = {col.lower(): col for col in FOCUS_COLUMNS}
+    for name in names:
+        key = name.lower()
+        if key in by_lower and key in wanted:
+            raise IngestError(
+                f"{file}: the header names column {wanted[key]} twice "
+                f"({by_lower[key]!r} and {name!r}).",
+                file=file,
+                column=wanted[key],
+            )
+        by_lower[key] = name
     found = {col: by_lower[col.lower()] for col in FOCUS_COLUMNS if col.lower() in by_lower}
     for col in REQUIRED_COLUMNS:
         if col not in found:
@@ -234,11 +264,63 @@ def _match_columns(names: list[str], file: str) -> dict[str, str]:
     return found
 
 
+def decompressed_cap(compressed_bytes: int) -> int:
+    """How many bytes a compressed file of this size may inflate to."""
+    return min(
+        MAX_DECOMPRESSED_BYTES, max(RATIO_FLOOR_BYTES, MAX_COMPRESSION_RATIO * compressed_bytes)
+    )
+
+
+def _bomb(file: str, cap: int) -> IngestError:
+    return IngestError(
+        f"{file}: inflates to more than {cap:,} bytes (over {MAX_COMPRESSION_RATIO} times its "
+        f"size, or over {MAX_DECOMPRESSED_BYTES:,} bytes): refused as a possible "
+        "decompression bomb.",
+        file=file,
+    )
+
+
+class _CappedStream:
+    """A decompressing stream that refuses to inflate past ``cap`` bytes (read by pyarrow
+    through ``pa.PythonFile``, a block at a time)."""
+
+    def __init__(self, stream: Any, cap: int, file: str) -> None:
+        self._stream = stream
+        self._cap = cap
+        self._file = file
+        self._read = 0
+        self.closed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._stream.read(size if size >= 0 else self._cap + 1 - self._read)
+        self._read += len(data)
+        if self._read > self._cap:
+            raise _bomb(self._file, self._cap)
+        return data
+
+    def close(self) -> None:
+        self.closed = True
+        self._stream.close()
+
+
 def _open_csv(
-    path: Path, convert: pacsv.ConvertOptions | None, block_size: int | None = None
+    path: Path,
+    convert: pacsv.ConvertOptions | None,
+    block_size: int | None = None,
+    *,
+    file: str = "",
 ) -> Any:
     block_size = block_size or CSV_BLOCK_SIZE
-    stream = pa.input_stream(str(path), compression="detect")
+    stream: Any = pa.input_stream(str(path), compression="detect")
+    if isinstance(stream, pa.CompressedInputStream):
+        cap = decompressed_cap(path.stat().st_size)
+        stream = pa.PythonFile(_CappedStream(stream, cap, file or str(path)), mode="r")
     try:
         return pacsv.open_csv(
             stream,
@@ -254,7 +336,7 @@ def _open_csv(
 def _raw_csv(path: Path, file: str) -> Iterator[pa.RecordBatch]:
     # The header first (a small first block), then the real read: only the FOCUS columns we
     # store, all as text, so that a bad value is ours to report, with its row.
-    probe = _open_csv(path, None, block_size=1 << 20)
+    probe = _open_csv(path, None, block_size=1 << 20, file=file)
     try:
         names = list(probe.schema.names)
     finally:
@@ -269,7 +351,10 @@ def _raw_csv(path: Path, file: str) -> Iterator[pa.RecordBatch]:
             null_values=NULL_MARKERS,
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
+            # Not UTF-8 is found by ``normalise_batch``, which can name its row and column.
+            check_utf8=False,
         ),
+        file=file,
     )
     rename = {v: k for k, v in columns.items()}
     try:
@@ -285,6 +370,7 @@ def _raw_parquet(path: Path, file: str) -> Iterator[pa.RecordBatch]:
     parquet = pq.ParquetFile(str(path), pre_buffer=False)
     try:
         columns = _match_columns(list(parquet.schema_arrow.names), file)
+        _check_parquet_inflation(parquet, path.stat().st_size, set(columns.values()), file)
         rename = {v: k for k, v in columns.items()}
         for batch in parquet.iter_batches(
             batch_size=PARQUET_BATCH_ROWS, columns=list(columns.values())
@@ -292,6 +378,24 @@ def _raw_parquet(path: Path, file: str) -> Iterator[pa.RecordBatch]:
             yield batch.rename_columns([rename[n] for n in batch.schema.names])
     finally:
         parquet.close()
+
+
+def _check_parquet_inflation(
+    parquet: pq.ParquetFile, size: int, columns: set[str], file: str
+) -> None:
+    """Parquet pages are compressed: refuse a file whose columns we read would inflate past
+    the cap, by its own metadata, before reading any page."""
+    meta = parquet.metadata
+    total = 0
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            if chunk.path_in_schema.split(".")[0] in columns:
+                total += chunk.total_uncompressed_size
+    cap = decompressed_cap(size)
+    if total > cap:
+        raise _bomb(file, cap)
 
 
 def read_raw(path: Path, *, name: str | None = None) -> Iterator[pa.RecordBatch]:
@@ -338,6 +442,15 @@ class _Where:
             file=self.source,
             row=row,
             column=column,
+        )
+
+    def fail_rows(self, rows: int, exc: BaseException) -> IngestError:
+        last = self.first_row + max(rows, 1) - 1
+        return IngestError(
+            f"{self.source}: data rows {self.first_row}-{last}: cannot be read "
+            f"({type(exc).__name__}: {exc}).",
+            file=self.source,
+            row=self.first_row,
         )
 
     def missing(self, column: str) -> IngestError:
@@ -494,28 +607,38 @@ def _timestamps(values: pa.Array, where: _Where, column: str) -> pa.Array:
     return _convert(values, _parse_timestamps, where, column, "a timestamp")
 
 
-def _canonical_tags(value: object) -> tuple[bool, str | None]:
-    """(valid, canonical JSON text or None) for one distinct Tags value."""
+_NOT_TAGS = "is not a JSON object of tags."
+
+
+def _canonical_tags(value: object) -> tuple[str | None, str | None]:
+    """(problem or None, canonical JSON text or None) for one distinct Tags value."""
     if value is None:
-        return True, None
+        return None, None
     if isinstance(value, str):
         text = value.strip()
         if not text or text == "NULL":
-            return True, None
+            return None, None
         try:
-            value = json.loads(text)
-        except ValueError:
-            return False, None
+            value = untrusted.parse_json(text)
+        except untrusted.RefusedInput as exc:
+            if exc.message == "Malformed JSON.":
+                return _NOT_TAGS, None
+            return f"is not storable tags: {exc.message[:1].lower()}{exc.message[1:]}", None
     elif isinstance(value, list):  # a Parquet map arrives as [(key, value), ...]
         try:
             value = dict(value)
         except (TypeError, ValueError):
-            return False, None
+            return _NOT_TAGS, None
     if not isinstance(value, dict):
-        return False, None
-    if not value:
-        return True, None
-    return True, json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _NOT_TAGS, None
+    try:
+        untrusted.check_json_value(value)
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except untrusted.RefusedInput as exc:
+        return f"is not storable tags: {exc.message[:1].lower()}{exc.message[1:]}", None
+    except (TypeError, ValueError):  # keys of mixed types, values JSON cannot hold
+        return _NOT_TAGS, None
+    return None, (text if value else None)
 
 
 def _tags(values: pa.Array, where: _Where) -> pa.Array:
@@ -534,26 +657,26 @@ def _tags(values: pa.Array, where: _Where) -> pa.Array:
                 value = list(value.items())
             key = repr(value)
             if key not in memo:
-                valid, text = _canonical_tags(value)
-                if not valid:
-                    raise where.fail("Tags", index, "not a JSON object of tags.")
+                problem, text = _canonical_tags(value)
+                if problem is not None:
+                    raise where.fail("Tags", index, problem)
                 memo[key] = text
             out.append(memo[key])
         return pa.array(out, pa.string())
     values = _as_string(values)
     distinct = pc.unique(values)
     canonical: list[str | None] = []
-    bad: list[str] = []
+    bad: dict[str, str] = {}
     for value in distinct.to_pylist():
-        valid, text = _canonical_tags(value)
-        if not valid:
-            bad.append(value)
+        problem, text = _canonical_tags(value)
+        if problem is not None:
+            bad[value] = problem
         canonical.append(text)
     if bad:
-        first = _first_true(pc.is_in(values, value_set=pa.array(bad, pa.string())))
+        first = _first_true(pc.is_in(values, value_set=pa.array(list(bad), pa.string())))
         assert first is not None
-        shown = _shown(values[first].as_py())
-        raise where.fail("Tags", first, f"{shown} is not a JSON object of tags.")
+        value = values[first].as_py()
+        raise where.fail("Tags", first, f"{_shown(value)} {bad[value]}")
     positions = pc.index_in(values, value_set=distinct)
     return pc.take(pa.array(canonical, pa.string()), positions)
 
@@ -594,15 +717,58 @@ def normalise_batch(batch: pa.RecordBatch, *, source: str, first_row: int = 1) -
     for col in REQUIRED_COLUMNS:
         if col not in present:
             raise where.missing(col)
+    reading: list[str] = [""]  # the FOCUS column being normalised, for unforeseen errors
+    try:
+        return _normalise(batch, where, present, reading)
+    except IngestError:
+        raise
+    except (pa.ArrowException, ValueError, OverflowError, RecursionError) as exc:
+        # A type no check above foresaw (a Parquet struct where text belongs...): still the
+        # file's fault, and it says where.
+        name = reading[0]
+        if not name:
+            raise where.fail_rows(batch.num_rows, exc) from exc
+        values = batch.column(name)
+        first = _first_true(pc.is_valid(values))
+        index = 0 if first is None else first
+        raise where.fail(
+            name, index, f"values of type {values.type} cannot be read here ({exc})."
+        ) from exc
+
+
+def _checked_text(values: pa.Array, where: _Where, column: str) -> pa.Array:
+    """Text columns (and binary ones, which must be UTF-8) as valid UTF-8 without NUL: the
+    database stores nothing else."""
+    if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+        values = _convert(
+            values, lambda v: pc.cast(v, pa.string()), where, column, "valid UTF-8 text"
+        )
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return values
+    try:
+        values.validate(full=True)
+    except pa.ArrowInvalid:
+        bad = _first_failure(values, lambda v: v.validate(full=True))
+        raise where.fail(column, bad, "is not valid UTF-8 text.") from None
+    index = _first_true(pc.match_substring(values, "\x00"))
+    if index is not None:
+        raise where.fail(column, index, "contains a NUL character (not storable text).")
+    return values
+
+
+def _normalise(
+    batch: pa.RecordBatch, where: _Where, present: set[str], reading: list[str]
+) -> pa.RecordBatch:
     n = batch.num_rows
 
     def column(name: str) -> pa.Array | None:
+        reading[0] = name
         if name not in present:
             return None
         values = batch.column(name)
         if pa.types.is_dictionary(values.type):
             values = values.dictionary_decode()
-        return values
+        return _checked_text(values, where, name)
 
     out: dict[str, pa.Array] = {}
     for focus_name, target in TEXT_COLUMNS.items():
@@ -622,6 +788,7 @@ def normalise_batch(batch: pa.RecordBatch, *, source: str, first_row: int = 1) -
     charges = _timestamps(column("ChargePeriodStart"), where, "ChargePeriodStart")
     _require(charges, where, "ChargePeriodStart")
     out["usage_date"] = pc.cast(charges, pa.date32())
+    _plausible_periods(out["billing_period"], out["usage_date"], where)
 
     billed_raw = column("BilledCost")
     assert billed_raw is not None  # a required column
@@ -650,9 +817,25 @@ def normalise_batch(batch: pa.RecordBatch, *, source: str, first_row: int = 1) -
         )
     tags = column("Tags")
     out["tags"] = pa.nulls(n, pa.string()) if tags is None else _tags(tags, where)
+    reading[0] = ""
     return pa.RecordBatch.from_arrays(
         [out[name] for name in NORMALISED_EXACT.names], schema=NORMALISED_EXACT
     )
+
+
+def _plausible_periods(periods: pa.Array, days: pa.Array, where: _Where) -> None:
+    """Each charge's day lies within ``PERIOD_SLACK_DAYS`` of its billing period (a month)."""
+    gap = pc.days_between(periods, days)  # days from the period's first day to the charge's
+    far = pc.or_(pc.less(gap, -PERIOD_SLACK_DAYS), pc.greater(gap, 31 + PERIOD_SLACK_DAYS))
+    index = _first_true(far)
+    if index is not None:
+        period, day = periods[index].as_py(), days[index].as_py()
+        raise where.fail(
+            "BillingPeriodStart",
+            index,
+            f"billing period {period:%Y-%m} is more than {PERIOD_SLACK_DAYS} days from the "
+            f"charge's date {day} (ChargePeriodStart).",
+        )
 
 
 _NOT_NULL = (

@@ -20,6 +20,11 @@ A billing period of an account is the unit of replacement. For each period in th
 
 Everything happens in the caller's transaction and nothing here commits: an error anywhere
 (a bad row in the last file) raises, and the caller's rollback leaves the old data as it was.
+
+Reads never hang the import: finding the files and every batch read must each finish within
+``read_timeout`` seconds (``XPLORR_INGEST_READ_TIMEOUT_SECONDS``), else ``ReadTimeout`` (an
+``OSError``, so a sync retries it: a file share may come back) names the file being read. A
+thread stuck in a read the kernel will not interrupt is left behind, not waited for.
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Context, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -74,9 +80,11 @@ from xplorr.ingest.focus import (
 )
 
 __all__ = [
+    "READ_TIMEOUT_SECONDS",
     "ImportSummary",
     "IngestError",
     "Progress",
+    "ReadTimeout",
     "import_batches",
     "import_files",
     "import_path",
@@ -87,6 +95,27 @@ Progress = Callable[[int], None]
 
 UNCHANGED = "unchanged"
 OLDER = "older snapshot"
+READ_TIMEOUT_SECONDS = 300.0
+T = TypeVar("T")
+
+
+class ReadTimeout(TimeoutError):
+    """A read of export data made no progress for the read timeout (transient: retried)."""
+
+
+async def _in_thread(
+    func: Callable[..., T], *args: Any, limit: float, reading: Callable[[], str]
+) -> T:
+    """``func(*args)`` in a worker thread, abandoned (not waited for) after ``limit`` s."""
+    try:
+        with anyio.fail_after(limit):
+            return await anyio.to_thread.run_sync(func, *args, abandon_on_cancel=True)
+    except TimeoutError:
+        raise ReadTimeout(
+            f"{reading()}: no data read for {limit:g} s (a stalled file share or device?); "
+            "gave up on it."
+        ) from None
+
 
 STAGE = "xplorr_ingest_stage"
 SHARED_KEYS = "xplorr_ingest_shared_keys"
@@ -125,6 +154,7 @@ class ImportSummary:
     last_date: date | None = None
     totals: dict[str, Decimal] = field(default_factory=dict)
     files: int = 0
+    files_skipped: list[str] = field(default_factory=list)  # "<name>: <why>", not read
     usage_days: set[date] = field(default_factory=set, repr=False)
 
     @property
@@ -137,6 +167,7 @@ class ImportSummary:
         self.rows_read += other.rows_read
         self.rows_stored += other.rows_stored
         self.files += other.files
+        self.files_skipped += [f for f in other.files_skipped if f not in self.files_skipped]
         for period in other.periods_imported:
             if period not in self.periods_imported:
                 self.periods_imported.append(period)
@@ -168,14 +199,19 @@ class ImportSummary:
 
 
 async def import_path(
-    db: AsyncSession, account: CloudAccount, path: Path, *, progress: Progress | None = None
+    db: AsyncSession,
+    account: CloudAccount,
+    path: Path,
+    *,
+    progress: Progress | None = None,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
 ) -> ImportSummary:
     """Import every export under ``path`` (a file or a directory): each billing period from
     the newest snapshot holding it (``ingest.discovery``). File names in errors are relative
-    to ``path``."""
-    found = await anyio.to_thread.run_sync(discover, path)
+    to ``path``; files that are not regular files are skipped (``files_skipped``)."""
+    found = await _in_thread(discover, path, limit=read_timeout, reading=lambda: str(path))
     base = path if await anyio.to_thread.run_sync(path.is_dir) else path.parent
-    summary = ImportSummary()
+    summary = ImportSummary(files_skipped=list(found.skipped))
     for snap in found.snapshots:  # newest first: older ones then skip what these gave
         part = await import_files(
             db,
@@ -186,6 +222,7 @@ async def import_path(
             fingerprint=snap.fingerprint,
             progress=progress,
             names=[f.name for f in snap.files],
+            read_timeout=read_timeout,
         )
         summary.merge(part)
     for snap in found.superseded:
@@ -205,6 +242,7 @@ async def import_files(
     fingerprint: str,
     progress: Progress | None = None,
     names: Sequence[str] | None = None,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
 ) -> ImportSummary:
     """Import the files of one snapshot (the parts of one export run) together.
 
@@ -221,8 +259,11 @@ async def import_files(
     if seen:
         return ImportSummary(periods_skipped=dict.fromkeys(seen, UNCHANGED), files=len(files))
 
+    reading = [labels[0] if labels else source]
+
     def batches() -> Iterator[pa.RecordBatch]:
         for path, label in zip(files, labels, strict=True):
+            reading[0] = label
             yield from read_focus(path, name=label)
 
     summary = await _import_stream(
@@ -234,6 +275,8 @@ async def import_files(
         snapshot_at=snapshot_at,
         fingerprint=fingerprint,
         progress=progress,
+        read_timeout=read_timeout,
+        reading=lambda: reading[0],
     )
     summary.files = len(files)
     return summary
@@ -248,6 +291,7 @@ async def import_batches(
     snapshot_at: datetime,
     fingerprint: str,
     progress: Progress | None = None,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
 ) -> ImportSummary:
     """Import Arrow batches: raw FOCUS columns (text or typed, as a generator or a Parquet
     reader gives them) or already in the ``focus.NORMALISED`` shape. Same path as files."""
@@ -269,6 +313,8 @@ async def import_batches(
         snapshot_at=snapshot_at,
         fingerprint=fingerprint,
         progress=progress,
+        read_timeout=read_timeout,
+        reading=lambda: source,
     )
 
 
@@ -464,6 +510,8 @@ async def _import_stream(
     snapshot_at: datetime,
     fingerprint: str,
     progress: Progress | None,
+    read_timeout: float,
+    reading: Callable[[], str],
 ) -> ImportSummary:
     if snapshot_at.tzinfo is None:
         raise ValueError("snapshot_at must be an aware datetime (UTC)")
@@ -478,7 +526,7 @@ async def _import_stream(
         return _prepare(batches, decider, postgres)
 
     async def next_prepared() -> _Prepared | None:
-        return await anyio.to_thread.run_sync(step)
+        return await _in_thread(step, limit=read_timeout, reading=reading)
 
     pending: asyncio.Task[_Prepared | None] = asyncio.ensure_future(next_prepared())
     try:
@@ -509,10 +557,12 @@ async def _import_stream(
         # Never leave the reader running in its thread (a generator cannot be closed while
         # it executes): wait for the step in flight, then close the stream.
         await asyncio.wait([pending])
+        stalled = False
         if not pending.cancelled():
-            pending.exception()  # retrieved: an error after ours is not "never retrieved"
+            # Retrieved: an error after ours is not "never retrieved".
+            stalled = isinstance(pending.exception(), ReadTimeout)
         close = getattr(batches, "close", None)
-        if close is not None:
+        if close is not None and not stalled:  # a stalled read still runs the generator
             await anyio.to_thread.run_sync(close)
 
     periods = sorted(decider.imported)

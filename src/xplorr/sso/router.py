@@ -138,7 +138,7 @@ async def _saml_form(request: Request) -> str:
             "model": ErrorEnvelope,
             "description": "SSO_DOMAIN_NOT_ALLOWED, SSO_OWNER_PASSWORD_LOGIN",
         },
-        409: {"model": ErrorEnvelope, "description": "SSO_ACCOUNT_CONFLICT"},
+        409: {"model": ErrorEnvelope, "description": "SSO_ACCOUNT_CONFLICT, EMAIL_TAKEN"},
     },
 )
 async def saml_acs(request: Request, db: DbSession, kit: Kit) -> Response:

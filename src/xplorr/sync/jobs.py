@@ -15,7 +15,7 @@ after 14 days).
 """
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from xplorr.connectors import ConnectorError, SyncContext, connector_for
 from xplorr.core import clock
 from xplorr.core.crypto import CryptoError
 from xplorr.core.jobs import queue
+from xplorr.core.jobs.models import Job
 from xplorr.core.jobs.registry import (
     JobContext,
     LeaseExpiredError,
@@ -83,7 +84,7 @@ async def execute_run(
     summary = await connector(SyncContext(db, settings, progress), account, credentials)
     now = clock.now()
     run.state = SyncState.SUCCEEDED
-    run.started_at = started
+    run.started_at = run.started_at or started  # a retried run started with its first attempt
     run.finished_at = now
     run.rows = summary.rows_read
     run.error = None
@@ -109,6 +110,7 @@ def summary_detail(summary: "ImportSummary") -> dict[str, Any]:
             for p, reason in sorted(summary.periods_skipped.items())
         ],
         "files": summary.files,
+        "files_skipped": list(summary.files_skipped),
         "rows_read": summary.rows_read,
         "rows_stored": summary.rows_stored,
         "days": summary.days,
@@ -172,6 +174,12 @@ def failure_reason(error: BaseException) -> str:
     return queue.mask_secrets(text)
 
 
+async def _attempt_started(ctx: JobContext) -> datetime | None:
+    """When the worker claimed this attempt (the job row's ``started_at``, committed by the
+    claim): the handler's own writes are rolled back with a failed attempt, that is not."""
+    return await ctx.db.scalar(select(Job.started_at).where(Job.id == ctx.job_id))
+
+
 async def record_failure(
     ctx: JobContext, payload: dict[str, Any], error: BaseException, final: bool
 ) -> None:
@@ -179,6 +187,8 @@ async def record_failure(
     run, account = await _load(ctx, SyncPayload.model_validate(payload))
     if run is None:
         return
+    if run.started_at is None:  # the first attempt's start; later attempts keep it
+        run.started_at = await _attempt_started(ctx) or clock.now()
     reason = failure_reason(error)
     if not final:
         run.state = SyncState.QUEUED
@@ -201,6 +211,8 @@ async def sync_account(ctx: JobContext, payload: dict[str, Any]) -> None:
         # The account was disconnected since (its runs went with it): nothing left to do.
         log.info("sync_account_gone", run=str(p.run_id), account=str(p.account_id))
         return
+    if run.started_at is None:
+        run.started_at = await _attempt_started(ctx)
     try:
         summary = await execute_run(ctx.db, ctx.settings, run, account)
     except ConnectorError as exc:

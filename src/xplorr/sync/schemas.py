@@ -27,6 +27,11 @@ class SyncDetail(_Camel):
     periods_imported: list[str] = Field(description="Billing periods (YYYY-MM) replaced.")
     periods_skipped: list[SkippedPeriod] = Field(description="Billing periods left as they were.")
     files: int = 0
+    files_skipped: list[str] = Field(
+        default_factory=list,
+        description="Export names under the path that were not read (a FIFO, a device...), "
+        "each with why.",
+    )
     rows_read: int
     rows_stored: int
     days: int

@@ -4,6 +4,7 @@ grants, and each user's own notification preferences.
 Static paths are declared before ``/users/{user_id}`` so they are never read as an id."""
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Response
 
@@ -11,6 +12,7 @@ from xplorr.auth import lifecycle_service as lifecycle
 from xplorr.auth.deps import AdminUser, CurrentUser
 from xplorr.auth.schemas import InvitationOut, UserOut
 from xplorr.core.db import DbSession
+from xplorr.core.errors import ErrorEnvelope
 from xplorr.core.pagination import Page, Pagination, paginate
 from xplorr.users import service
 from xplorr.users.schemas import (
@@ -66,7 +68,12 @@ async def get_user(user_id: uuid.UUID, db: DbSession, who: CurrentUser) -> UserO
     return UserOut.model_validate(await service.get_visible_user(db, who, user_id))
 
 
-@router.patch("/{user_id:uuid}", response_model=UserOut)
+_LAST_OWNER: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorEnvelope, "description": "LAST_OWNER"}
+}
+
+
+@router.patch("/{user_id:uuid}", response_model=UserOut, responses=_LAST_OWNER)
 async def update_user(
     user_id: uuid.UUID, body: UserUpdate, db: DbSession, who: CurrentUser
 ) -> UserOut:
@@ -78,7 +85,7 @@ async def update_user(
     return UserOut.model_validate(await service.update_user(db, who, user_id, body))
 
 
-@router.delete("/{user_id:uuid}", status_code=204)
+@router.delete("/{user_id:uuid}", status_code=204, responses=_LAST_OWNER)
 async def deactivate_user(user_id: uuid.UUID, db: DbSession, who: AdminUser) -> Response:
     """Deactivate a user (admin): their logins and API tokens stop working at once. The last
     owner cannot be removed."""

@@ -9,14 +9,16 @@ newest snapshot per billing period, unchanged periods skipped, each period repla
 sync's transaction.
 """
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
+
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.connectors import ConnectorError, SyncContext, register
-from xplorr.ingest.pipeline import ImportSummary, IngestError, import_path
+from xplorr.ingest.pipeline import ImportSummary, IngestError, ReadTimeout, import_path
 
 
 def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
@@ -62,8 +64,18 @@ async def run(
 ) -> ImportSummary:
     """Import every export file of the account's location (newest snapshot per period)."""
     roots = ctx.settings.focus_root_dirs
-    path = await asyncio.to_thread(check_export_path, credentials.get("path"), roots)
+    timeout = ctx.settings.ingest_read_timeout_seconds
     try:
-        return await import_path(ctx.db, account, path, progress=ctx.progress)
+        with anyio.fail_after(timeout):  # a stalled share: the walk is abandoned, retried
+            path = await anyio.to_thread.run_sync(
+                check_export_path, credentials.get("path"), roots, abandon_on_cancel=True
+            )
+    except TimeoutError:
+        raise ReadTimeout(
+            f"The export path could not be checked within {timeout:g} s (a stalled file "
+            "share?); gave up on it."
+        ) from None
+    try:
+        return await import_path(ctx.db, account, path, progress=ctx.progress, read_timeout=timeout)
     except IngestError as exc:  # bad data: names the file, row and column
         raise ConnectorError(str(exc)) from exc
