@@ -147,7 +147,15 @@ async def release(application: FastAPI) -> None:
     """Close what the test's binding opened and forget it: a later test that reached this app
     without binding it would fail on the missing state, never run on another test's database."""
     await shutdown(application)
-    for name in ("settings", "engine", "sessionmaker", "kit", "openapi"):
+    for name in (
+        "settings",
+        "engine",
+        "sessionmaker",
+        "read_engine",
+        "read_sessionmaker",
+        "kit",
+        "openapi",
+    ):
         delattr(application.state, name)
 
 

@@ -22,6 +22,7 @@ from xplorr.core.settings import Settings
 from xplorr.health.router import router as health
 
 API_PREFIX = "/api/v1"
+READ_POOL_SIZE = 4
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": text}
@@ -35,6 +36,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         429: "Rate limited (RATE_LIMITED); see Retry-After.",
         431: "The request headers are over 16 KiB in all (REQUEST_HEADER_FIELDS_TOO_LARGE).",
         500: "Internal error (INTERNAL_ERROR); quote X-Request-ID.",
+        503: "The database is busy (DATABASE_BUSY); nothing changed, see Retry-After.",
     }.items()
 }
 
@@ -44,25 +46,35 @@ def _operation_id(route: APIRoute) -> str:
 
 
 async def shutdown(app: FastAPI) -> None:
-    """Release what ``bind`` opened: database pool and rate-limit storage."""
+    """Release what ``bind`` opened: database pools and rate-limit storage."""
     await app.state.engine.dispose()
+    if app.state.read_engine is not app.state.engine:
+        await app.state.read_engine.dispose()
     await app.state.kit.limiter.aclose()
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    worker_task: asyncio.Task[None] | None = None
-    if settings.run_embedded_worker:
-        from xplorr.core.jobs.runner import run_embedded
+    if not settings.run_embedded_worker:
+        try:
+            yield
+        finally:
+            await shutdown(app)
+        return
+    from xplorr.core.jobs.runner import run_embedded
 
-        worker_task = asyncio.create_task(run_embedded(settings, app.state.engine))
+    # An engine of its own, as `xplorr worker` has: a job holding its connection for a whole
+    # import must not hold the API's, and it waits for SQLite's writer as long as background
+    # work may (the API's requests answer 503 sooner).
+    worker_engine = make_engine(settings.db_url)
+    worker_task = asyncio.create_task(run_embedded(settings, worker_engine))
     try:
         yield
     finally:
-        if worker_task is not None:
-            worker_task.cancel()
-            await asyncio.gather(worker_task, return_exceptions=True)
+        worker_task.cancel()
+        await asyncio.gather(worker_task, return_exceptions=True)
+        await worker_engine.dispose()
         await shutdown(app)
 
 
@@ -110,12 +122,28 @@ def bind(app: FastAPI, settings: Settings) -> FastAPI:
     (with its storage) and the auth kit. A rebound app shares nothing with its previous
     binding; ``shutdown`` releases what this opened."""
     xlogging.configure(settings.log_level, settings.json_logs)
-    engine = make_engine(settings.db_url)
+    wait = settings.db_busy_timeout_seconds
+    engine = make_engine(settings.db_url, busy_timeout_ms=int(wait * 1000), pool_timeout=wait)
+    # Reads on SQLite: deferred transactions, which WAL runs beside the one writer (a few
+    # connections, so reads need not queue behind a write). PostgreSQL: the same engine.
+    read_engine = (
+        make_engine(
+            settings.db_url,
+            sqlite_immediate=False,
+            busy_timeout_ms=int(wait * 1000),
+            pool_timeout=wait,
+            pool_size=READ_POOL_SIZE,
+        )
+        if settings.is_sqlite
+        else engine
+    )
     limiter = RateLimiter(settings)
     limiter.install(api.ROUTERS, read=settings.rate_limit_read, write=settings.rate_limit_write)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.read_engine = read_engine
+    app.state.read_sessionmaker = make_sessionmaker(read_engine)
     app.state.kit = AuthKit.build(settings, limiter)
     app.state.openapi = None
     return app

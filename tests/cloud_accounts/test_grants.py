@@ -26,18 +26,21 @@ from xplorr.users.models import Role, User
 
 @contextmanager
 def statements(app: FastAPI) -> Iterator[list[str]]:
-    """Every SQL statement the app runs inside the block."""
+    """Every SQL statement the app runs inside the block (reads and writes: on SQLite they
+    have engines of their own)."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
 
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    engines = {app.state.engine.sync_engine, app.state.read_engine.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 async def test_principal_carries_the_grants_of_members_and_viewers(

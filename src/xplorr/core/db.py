@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import CursorResult, Engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,27 +25,41 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from xplorr.core.errors import XplorrError
+from xplorr.core.errors import DatabaseBusy, XplorrError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str, *, sqlite_immediate: bool = True, **kwargs: Any) -> AsyncEngine:
-    """``sqlite_immediate=False`` gives plain deferred transactions: only for tools that read
-    beside a running app (the test suite's arrange/assert session)."""
+def make_engine(
+    url: str,
+    *,
+    sqlite_immediate: bool = True,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    **kwargs: Any,
+) -> AsyncEngine:
+    """``sqlite_immediate=False`` gives plain deferred transactions: for reads beside a writer
+    (the API's safe methods, the test suite's arrange/assert session). ``busy_timeout_ms`` is how
+    long SQLite waits for the writer before ``database is locked``."""
     if url.startswith("sqlite"):
         kwargs.setdefault("pool_size", 1)
         kwargs.setdefault("max_overflow", 0)
         engine = create_async_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+            url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs
         )
-        _configure_sqlite(engine, "BEGIN IMMEDIATE" if sqlite_immediate else "BEGIN")
+        _configure_sqlite(
+            engine, "BEGIN IMMEDIATE" if sqlite_immediate else "BEGIN", busy_timeout_ms
+        )
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
-    sqlite_connect_listener(engine.sync_engine, foreign_keys=True, own_transactions=True)
+def _configure_sqlite(engine: AsyncEngine, begin: str, busy_timeout_ms: int) -> None:
+    sqlite_connect_listener(
+        engine.sync_engine,
+        foreign_keys=True,
+        own_transactions=True,
+        busy_timeout_ms=busy_timeout_ms,
+    )
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -51,7 +67,11 @@ def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
 
 
 def sqlite_connect_listener(
-    engine: Engine, *, foreign_keys: bool = False, own_transactions: bool = False
+    engine: Engine,
+    *,
+    foreign_keys: bool = False,
+    own_transactions: bool = False,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
 ) -> None:
     """WAL and a busy timeout on every connection. Migrations keep foreign keys off: Alembic's
     batch mode recreates tables, and a DROP TABLE with foreign keys on would cascade deletes."""
@@ -64,7 +84,7 @@ def sqlite_connect_listener(
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
-        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
@@ -79,26 +99,48 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_busy(exc: BaseException) -> bool:
+    """The database could not be had in time: SQLite's writer is held by someone else (a sync, an
+    import), or every pooled connection is in use. Waiting, not fixing anything, helps."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig).lower()
+        return "database is locked" in text or "database is busy" in text
+    return False
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One request = one unit of work, committed before the response is sent.
 
     Errors roll back, except an ``XplorrError`` with ``commit=True``: a refused login still keeps
-    its audit row and a reused refresh token still revokes its family.
+    its audit row and a reused refresh token still revokes its family. Reads (safe methods) use
+    the read sessions: on SQLite plain deferred transactions, which WAL lets run beside a writer,
+    so the API answers reads while a sync or import holds the write lock. A request that cannot
+    get the database in time answers 503 with Retry-After instead of waiting into a 500.
     """
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    state = request.app.state
+    maker: async_sessionmaker[AsyncSession] = (
+        state.read_sessionmaker if request.method in READ_METHODS else state.sessionmaker
+    )
     async with maker() as session:
         try:
             yield session
+            await session.commit()
         except XplorrError as exc:
             if exc.commit:
                 await session.commit()
             else:
                 await session.rollback()
             raise
-        except BaseException:
+        except BaseException as exc:
             await session.rollback()
+            if is_busy(exc):
+                raise DatabaseBusy(state.settings.db_busy_timeout_seconds) from exc
             raise
-        await session.commit()
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -10,6 +10,7 @@ XplorrError 500 INTERNAL_ERROR
   ValidationFailed 422 VALIDATION_ERROR (+ details naming fields, never values)
   RateLimited 429 RATE_LIMITED (+ Retry-After)
   Upstream 502 UPSTREAM_ERROR
+  DatabaseBusy 503 DATABASE_BUSY (+ Retry-After)
 
 Codes are explicit attributes, not class names. Validation details never echo the input (it may be
 a password) and a 500 never carries exception text: it is logged with the request id instead.
@@ -17,6 +18,7 @@ What does echo input (a field name that is a key the client sent, a path, a name
 is cut short (``clip``): messages to ``MAX_MESSAGE`` characters, field names to ``MAX_FIELD``.
 """
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
@@ -141,6 +143,21 @@ class RateLimited(XplorrError):
 
 class Upstream(XplorrError):
     status, code = 502, "UPSTREAM_ERROR"
+
+
+class DatabaseBusy(XplorrError):
+    """The database could not be had within the API's wait (``XPLORR_DB_BUSY_TIMEOUT_SECONDS``):
+    long work holds SQLite's writer, or the pool is exhausted. Nothing was changed."""
+
+    status, code = 503, "DATABASE_BUSY"
+
+    def __init__(self, waited_seconds: float) -> None:
+        retry_after = max(1, math.ceil(waited_seconds))
+        super().__init__(
+            "The database is busy with other work; nothing was changed. "
+            f"Retry in {retry_after} seconds.",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 class ErrorBody(BaseModel):

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=2, ge=1, le=64)
     job_lease_seconds: int = Field(default=60, ge=2)
     job_poll_seconds: float = Field(default=1.0, gt=0)
+    # How long an API request waits for SQLite's writer or a pooled connection before it answers
+    # 503 with Retry-After: a sync holding the writer must not turn into 500s after 30 s.
+    db_busy_timeout_seconds: float = Field(default=5.0, ge=0.1, le=60)
     job_backoff_base_seconds: float = Field(default=2.0, gt=0)
     job_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
