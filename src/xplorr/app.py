@@ -15,6 +15,7 @@ from xplorr.core import logging as xlogging
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import ErrorEnvelope, install_error_handlers
+from xplorr.core.jobs.registry import discover
 from xplorr.core.middleware import RequestContextMiddleware
 from xplorr.core.ratelimit import RateLimiter
 from xplorr.core.settings import Settings
@@ -106,6 +107,8 @@ def bind(app: FastAPI, settings: Settings) -> FastAPI:
     (with its storage) and the auth kit. A rebound app shares nothing with its previous
     binding; ``shutdown`` releases what this opened."""
     xlogging.configure(settings.log_level, settings.json_logs)
+    # Every job name and event subscriber known before the first request enqueues anything.
+    discover(settings.job_modules)
     engine = make_engine(settings.db_url)
     limiter = RateLimiter(settings)
     limiter.install(api.ROUTERS, read=settings.rate_limit_read, write=settings.rate_limit_write)
