@@ -44,6 +44,7 @@ class Event(BaseModel):
 
 
 E = TypeVar("E", bound=Event)
+Subscriber = Callable[[JobContext, E], Awaitable[None]]  # a handler that receives the event
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,16 +64,12 @@ def subscribe(
     max_attempts: int = registry.DEFAULT_MAX_ATTEMPTS,
     lane: Lane = Lane.DEFAULT,
     on_failure: registry.FailureHook | None = None,
-) -> Callable[
-    [Callable[[JobContext, E], Awaitable[None]]], Callable[[JobContext, E], Awaitable[None]]
-]:
+) -> Callable[[Subscriber[E]], Subscriber[E]]:
     """Subscribe the job ``job`` to ``event``: register the decorated function as its handler
     (it receives the event) and queue it at every ``emit`` of that event."""
     registry.check_name(event.name)
 
-    def register(
-        handler: Callable[[JobContext, E], Awaitable[None]],
-    ) -> Callable[[JobContext, E], Awaitable[None]]:
+    def register(handler: Subscriber[E]) -> Subscriber[E]:
         async def run(ctx: JobContext, payload: dict[str, Any]) -> None:
             await handler(ctx, event.model_validate(payload))
 
