@@ -104,3 +104,21 @@ async def run_jobs(settings: Settings, rounds: int = 50) -> None:
     finally:
         SCHEDULES.update(saved)
         await engine.dispose()
+
+
+async def drain(worker: Worker, rounds: int = 50) -> None:
+    """Tick ``worker`` until nothing runs and nothing due is queued (bounded). The table is
+    asked, not only ``worker.running``: a job may start and finish within one tick, and a busy
+    worker keeps its last slot for the interactive lane, leaving other due jobs for later."""
+    for _ in range(rounds):
+        await worker.tick()
+        await asyncio.gather(*worker.running.values(), return_exceptions=True)
+        async with worker.sessions() as db:
+            due = await db.scalar(
+                select(func.count())
+                .select_from(Job)
+                .where(Job.status == JobStatus.QUEUED, Job.run_at <= clock.now())
+            )
+        if not due and not worker.running:
+            return
+    raise AssertionError("worker did not drain")

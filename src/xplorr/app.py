@@ -15,6 +15,7 @@ from xplorr.core import logging as xlogging
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import ErrorEnvelope, install_error_handlers
+from xplorr.core.jobs.registry import discover
 from xplorr.core.middleware import RequestContextMiddleware
 from xplorr.core.money import ExactNumbersMiddleware
 from xplorr.core.ratelimit import RateLimiter
@@ -122,6 +123,8 @@ def bind(app: FastAPI, settings: Settings) -> FastAPI:
     (with its storage) and the auth kit. A rebound app shares nothing with its previous
     binding; ``shutdown`` releases what this opened."""
     xlogging.configure(settings.log_level, settings.json_logs)
+    # Every job name and event subscriber known before the first request enqueues anything.
+    discover(settings.job_modules)
     wait = settings.db_busy_timeout_seconds
     engine = make_engine(settings.db_url, busy_timeout_ms=int(wait * 1000), pool_timeout=wait)
     # Reads on SQLite: deferred transactions, which WAL runs beside the one writer (a few

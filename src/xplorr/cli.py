@@ -159,9 +159,9 @@ def keys_rotate(
         str | None, typer.Option(help="Organization slug (default: every organization).")
     ] = None,
 ) -> None:
-    """New data key per organization with every cloud-account credential re-encrypted under it;
-    data keys wrapped by a previous secret key (XPLORR_PREVIOUS_SECRET_KEYS) re-wrapped under
-    the current XPLORR_SECRET_KEY."""
+    """New data key per organization with every sealed secret (cloud-account credentials,
+    authenticator apps...) re-sealed under it; data keys wrapped by a previous secret key
+    (XPLORR_PREVIOUS_SECRET_KEYS) re-wrapped under the current XPLORR_SECRET_KEY."""
     from xplorr.cloud_accounts.keys_cli import rotate_keys_cli
 
     settings = Settings()
@@ -173,9 +173,8 @@ def keys_rotate(
         console.print(f"[red]{exc.error_code}: {exc.message}[/red]")
         raise typer.Exit(2) from exc
     for r in report.rotations:
-        console.print(
-            f"org {r.org_id}: data key v{r.version}, {r.accounts} credentials re-encrypted"
-        )
+        counts = ", ".join(f"{n} {label}" for label, n in sorted(r.resealed.items()))
+        console.print(f"org {r.org_id}: data key v{r.version}, re-sealed {counts or 'nothing'}")
     console.print(f"{report.rewrapped} data keys re-wrapped under the current secret key.")
     for item in report.unavailable:
         console.print(f"[yellow]not re-wrapped (master key unknown): {item}[/yellow]")

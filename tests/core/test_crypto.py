@@ -122,7 +122,7 @@ async def test_rotation_reencrypts_every_credential_under_a_new_version(
 
     rotation = await crypto.rotate_org_key(db, settings, org.id)
     await db.commit()
-    assert (rotation.version, rotation.accounts) == (2, 2)
+    assert (rotation.version, rotation.resealed) == (2, {"accounts": 2, "authenticator_apps": 0})
 
     keys = await _keys(db, org)
     assert [k.version for k in keys] == [1, 2]
@@ -238,7 +238,7 @@ async def test_cli_keys_rotate(
     done = cli("keys", "rotate", "--org", org.slug)
     assert done.returncode == 0, done.stderr
     said = " ".join(done.stderr.split())
-    assert "data key v2, 1 credentials re-encrypted" in said
+    assert "data key v2, re-sealed 1 accounts, 0 authenticator_apps" in said
     assert "1 data keys re-wrapped" in said
     assert old_secret not in said
     assert new_secret not in said

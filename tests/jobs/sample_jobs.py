@@ -8,6 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
+from xplorr.audit_log.models import AuditEntry
 from xplorr.core import audit
 from xplorr.core.jobs.registry import JobContext, job, schedule
 
@@ -79,3 +82,32 @@ if os.environ.get("XPLORR_TEST_SCHEDULE_FILE"):
         job="test.record",
         payload={"file": os.environ["XPLORR_TEST_SCHEDULE_FILE"]},
     )
+
+
+@job("test.holds_transaction")
+async def holds_transaction(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Reads (which opens the attempt's transaction), then waits with it open."""
+    await ctx.db.execute(select(func.count()).select_from(AuditEntry))
+    await asyncio.sleep(payload["seconds"])
+
+
+@job("test.network_outside_transaction")
+async def network_outside_transaction(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Reads, ends its transaction, waits for the test's gate (the "network"), then writes."""
+    await ctx.db.execute(select(func.count()).select_from(AuditEntry))
+    await ctx.release_connection()
+    await GATES[payload["gate"]].wait()
+    await audit.record(ctx.db, "test.after_network", details={"attempt": ctx.attempt})
+    await ctx.db.flush()
+
+
+@job("test.release_after_write", max_attempts=1)
+async def release_after_write(ctx: JobContext, _payload: dict[str, Any]) -> None:
+    await audit.record(ctx.db, "test.before_network", details={})
+    await ctx.db.flush()
+    await ctx.release_connection()
+
+
+@job("test.remind")
+async def remind(_ctx: JobContext, _payload: dict[str, Any]) -> None:
+    """The job a scheduled test row (tests/jobs/test_platform.py) runs."""

@@ -1,7 +1,6 @@
 """Sync fixtures: FOCUS samples copied under the test's export root, focus accounts pointing at
 them, and in-process worker passes (the real runner, on this test's database)."""
 
-import asyncio
 import csv
 import shutil
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -17,7 +16,7 @@ from tests.factories.cloud_accounts import make_account
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core.db import make_engine
 from xplorr.core.jobs.registry import SCHEDULES
-from xplorr.core.jobs.runner import Worker, load_job_modules
+from xplorr.core.jobs.runner import load_job_modules
 from xplorr.core.models import Money
 from xplorr.core.settings import Settings
 from xplorr.costs.models import CostRecord
@@ -71,16 +70,6 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     eng = make_engine(db_url)
     yield eng
     await eng.dispose()
-
-
-async def drain(worker: Worker, rounds: int = 50) -> None:
-    """Tick until nothing is running and nothing due is left (bounded)."""
-    for _ in range(rounds):
-        await worker.tick()
-        if not worker.running:
-            return
-        await asyncio.gather(*worker.running.values(), return_exceptions=True)
-    raise AssertionError("worker did not drain")
 
 
 def file_sums(path: Path, by: str | None = None) -> dict[str, Decimal]:

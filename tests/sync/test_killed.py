@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.conftest import TEST_SECRET, ClientFor
-from tests.sync.conftest import FOCUS_10, SAMPLES, cents, drain, file_sums, stored_sums
+from tests.mail import drain
+from tests.sync.conftest import FOCUS_10, SAMPLES, cents, file_sums, stored_sums
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import clock
 from xplorr.core.db import make_sessionmaker

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import grant, make_account
 from tests.factories.users import make_user
-from tests.sync.conftest import drain
+from tests.mail import drain
 from xplorr.audit_log.models import AuditEntry
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core.db import make_sessionmaker

@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tests.conftest import ClientFor, make_settings
 from tests.factories.cloud_accounts import make_account
 from tests.ingest.hostile import BAD_FILES
+from tests.mail import drain
 from tests.sync.conftest import (
     FOCUS_10,
     SAMPLES,
     cents,
     copy_samples,
-    drain,
     file_sums,
     stored_sums,
 )
@@ -31,7 +31,7 @@ from xplorr.core import clock
 from xplorr.core.db import make_sessionmaker
 from xplorr.core.jobs import queue
 from xplorr.core.jobs.models import Job, JobStatus, ScheduleSlot
-from xplorr.core.jobs.registry import SCHEDULES, JobContext
+from xplorr.core.jobs.registry import JOBS, SCHEDULES, JobContext
 from xplorr.core.jobs.runner import Worker
 from xplorr.core.settings import Settings
 from xplorr.costs.models import CostImport, CostRecord
@@ -452,7 +452,8 @@ async def _run_fan_out(maker, settings: Settings) -> None:
     async with maker() as s:
         fan_out = await s.scalar(select(Job).where(Job.name == "sync.fan_out"))
     async with maker() as s, s.begin():
-        await sync_jobs.fan_out(JobContext(s, fan_out.id, 1, None, settings), {})
+        handler = JOBS["sync.fan_out"].handler  # a periodic.fan_out_per_org
+        await handler(JobContext(s, fan_out.id, 1, None, settings), {})
     async with maker() as s:
         per_org = (
             await s.scalars(

@@ -96,7 +96,7 @@ async def test_key_rotation_reseals_totp_secrets(
     old_blob, old_version = before.secret_encrypted, before.key_version
     rotation = await crypto.rotate_org_key(db, settings, org.id)
     await db.commit()
-    assert (rotation.version, rotation.secrets) == (old_version + 1, 1)
+    assert (rotation.version, rotation.resealed["authenticator_apps"]) == (old_version + 1, 1)
     db.expire_all()
     after = (await db.scalars(select(TotpFactor))).one()
     assert after.key_version == rotation.version

@@ -1,13 +1,18 @@
-"""Auth maintenance: expired logins are deleted on a schedule (hourly)."""
+"""Auth jobs: the emails of the verification and password-reset flows (someone is waiting for
+them: interactive lane), and expired logins deleted on a schedule (hourly)."""
 
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_
 
+from xplorr.auth import lifecycle_service
 from xplorr.auth.models import AuthSession
 from xplorr.core import clock
-from xplorr.core.jobs.registry import JobContext, job, schedule
+from xplorr.core.jobs.registry import JobContext, Lane, job, schedule
+
+job("auth.send_verification", lane=Lane.INTERACTIVE)(lifecycle_service.send_verification_job)
+job("auth.send_password_reset", lane=Lane.INTERACTIVE)(lifecycle_service.send_password_reset_job)
 
 RETENTION = timedelta(days=7)  # revoked/expired logins are kept a week for investigation
 

@@ -28,7 +28,7 @@ from xplorr.core import audit, clock, context, email, security
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from xplorr.core.jobs import queue
-from xplorr.core.jobs.registry import JobContext, job
+from xplorr.core.jobs.registry import JobContext
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, get_in_org, org_select
 from xplorr.orgs.models import Org
@@ -129,7 +129,6 @@ async def request_verification(db: AsyncSession, address: str) -> None:
     await queue.enqueue(db, "auth.send_verification", {"email": users.normalise_email(address)})
 
 
-@job("auth.send_verification")
 async def send_verification_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     user = await users.find_by_email(ctx.db, payload["email"])
     if user is None or not user.is_active or user.email_verified:
@@ -148,7 +147,6 @@ async def request_password_reset(db: AsyncSession, address: str) -> None:
     )
 
 
-@job("auth.send_password_reset")
 async def send_password_reset_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     user = await users.find_by_email(ctx.db, payload["email"])
     if user is None or not user.is_active:

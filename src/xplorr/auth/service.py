@@ -7,7 +7,7 @@ means it leaked, so the whole family is revoked and its access tokens stop worki
 """
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Select, select, update
@@ -25,8 +25,7 @@ from xplorr.auth.schemas import (
     TwoFactorChallengeOut,
     UserOut,
 )
-from xplorr.cloud_accounts.models import AccountGrant
-from xplorr.core import audit, clock, context, security
+from xplorr.core import audit, clock, context, security, tenancy
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import BadRequest, Unauthorized, ValidationFailed
 from xplorr.core.tenancy import Principal
@@ -378,17 +377,9 @@ async def _user_and_org_rule(
 async def _with_grants(
     db: AsyncSession, user: User | None, who: Principal | None
 ) -> Principal | None:
-    """A member or viewer limited to specific accounts sees only the granted ones
-    (``account_ids``, possibly none left once a granted account was disconnected: fail closed).
-    Everyone else sees every account, and their requests pay no extra query for it."""
-    if who is None or user is None or who.is_admin or not user.account_access_restricted:
+    if who is None or user is None:
         return who
-    granted = await db.scalars(
-        select(AccountGrant.cloud_account_id).where(
-            AccountGrant.user_id == who.user_id, AccountGrant.org_id == who.org_id
-        )
-    )
-    return replace(who, account_ids=frozenset(granted.all()))
+    return await tenancy.with_account_grants(db, user, who)
 
 
 def _as_principal(

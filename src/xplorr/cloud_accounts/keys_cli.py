@@ -1,8 +1,10 @@
-"""``xplorr keys rotate``: new data keys and re-encrypted credentials, outside HTTP.
+"""``xplorr keys rotate``: new data keys and every sealed secret re-sealed, outside HTTP.
 
-One transaction per organization, so a failure in one org leaves the others rotated and its
-own untouched. Data keys still wrapped by a previous secret key are re-wrapped under the
-current one, after which the old key can leave ``XPLORR_PREVIOUS_SECRET_KEYS``.
+What is re-sealed is what the areas registered in ``core.secrets`` (cloud-account credentials,
+TOTP seeds, and whatever a later area seals). One transaction per organization, so a failure in
+one org leaves the others rotated and its own untouched. Data keys still wrapped by a previous
+secret key are re-wrapped under the current one, after which the old key can leave
+``XPLORR_PREVIOUS_SECRET_KEYS``.
 """
 
 import uuid
@@ -54,11 +56,7 @@ async def rotate_keys_cli(settings: Settings, org_slug: str | None = None) -> Ro
                     actor_email="cli",
                     resource_type="organization",
                     resource_id=org_id,
-                    details={
-                        "version": rotation.version,
-                        "accounts": rotation.accounts,
-                        "authenticator_apps": rotation.secrets,
-                    },
+                    details={"version": rotation.version, **rotation.resealed},
                 )
                 await db.commit()
             report.rotations.append(rotation)

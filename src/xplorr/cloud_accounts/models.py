@@ -7,6 +7,7 @@ from enum import StrEnum
 from sqlalchemy import Enum, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from xplorr.core import secrets
 from xplorr.core.models import Base, IdMixin, OrgOwned
 
 
@@ -45,6 +46,17 @@ class CloudAccount(OrgOwned, Base):
         default=AccountStatus.ACTIVE,
     )
     last_synced_at: Mapped[datetime | None]
+
+
+secrets.register(
+    secrets.SealedColumn(
+        CloudAccount,
+        "credentials_encrypted",
+        "credentials_key_version",
+        purpose=secrets.CREDENTIALS,
+        label="accounts",
+    )
+)
 
 
 class AccountGrant(OrgOwned, Base):

@@ -1,5 +1,6 @@
-"""Cloud accounts: connect (validate the provider's credential shape, encrypt), list and read
-(credentials masked), rename or replace credentials, disconnect (its cost data goes with it).
+"""Cloud accounts: connect (validate the provider's credential shape, encrypt, queue the first
+sync), list and read (credentials masked), rename or replace credentials, disconnect (its cost
+data goes with it).
 
 Members and viewers limited to some accounts see only those (``org_select`` applies
 ``who.account_ids``); anything else answers 404, never 403.
@@ -42,6 +43,8 @@ from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, get_in_org, org_select
 from xplorr.costs import store
+from xplorr.sync import service as sync
+from xplorr.sync.models import SyncTrigger
 
 log = structlog.get_logger("xplorr.cloud_accounts")
 
@@ -254,6 +257,8 @@ async def create_account(
         resource_name=account.name,
         details={"provider": account.provider.value, "provider_account_id": provider_account_id},
     )
+    # The first data should not wait for the next scheduled sync (hours away).
+    await sync.request_sync(db, who, account, SyncTrigger.CONNECT)
     return _out(account, cipher)
 
 

@@ -12,10 +12,11 @@ Three layers:
   random nonce each time, and associated data binding org id, account id and key version: a
   ciphertext copied onto another account or into another org does not decrypt.
 
-Rotation (``rotate_org_key``) creates a new DEK version, re-encrypts every credential and TOTP
-seed of the org under it and retires the older versions (their rows stay, so a credential written
-by a request that raced the rotation still decrypts). ``rewrap_data_keys`` moves DEKs wrapped
-under a previous master key to the current one. ``xplorr keys rotate`` does both.
+Rotation (``rotate_org_key``) creates a new DEK version, re-seals every secret of the org under
+it (every column the areas registered in ``core.secrets``: cloud-account credentials, TOTP
+seeds...) and retires the older versions (their rows stay, so a credential written by a request
+that raced the rotation still decrypts). ``rewrap_data_keys`` moves DEKs wrapped under a previous
+master key to the current one. ``xplorr keys rotate`` does both.
 
 Nothing here logs key material or plaintext; errors name the key version, never a value.
 """
@@ -33,7 +34,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import select
+from sqlalchemy import Select, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,9 +42,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 # the ``org_id`` of a row would come back as a str.
 import xplorr.models_registry  # noqa: F401
 from xplorr.cloud_accounts.models import CloudAccount, OrgDataKey
-from xplorr.core import clock
+from xplorr.core import clock, secrets
 from xplorr.core.settings import Settings
-from xplorr.twofa.models import TotpFactor
 
 KEK_INFO = b"xplorr/master-key/credentials/v1"
 KEY_BYTES = 32  # AES-256
@@ -52,7 +52,6 @@ FORMAT_V1 = b"\x01"  # first byte of every blob: room for another layout later
 _WRAP_AAD = b"xplorr/org-data-key/v1"
 _CREDENTIALS_AAD = b"xplorr/cloud-account-credentials/v1"
 _SECRET_AAD = b"xplorr/secret/v1"
-TOTP_PURPOSE = "totp"  # the purpose TOTP seeds are sealed under (twofa.service)
 
 
 class CryptoError(Exception):
@@ -251,6 +250,29 @@ class OrgCipher:
             self._key(version), blob, secret_aad(self.org_id, purpose, subject_id, version)
         )
 
+    def _column_aad(self, column: secrets.SealedColumn, row_id: uuid.UUID, version: int) -> bytes:
+        if column.purpose == secrets.CREDENTIALS:
+            return credentials_aad(self.org_id, row_id, version)
+        return secret_aad(self.org_id, column.purpose, row_id, version)
+
+    def open_column(self, column: secrets.SealedColumn, row: Any) -> bytes:
+        """The plaintext of a registered sealed column of ``row`` (a row of this org)."""
+        version = getattr(row, column.key_version)
+        return unseal(
+            self._key(version),
+            getattr(row, column.ciphertext),
+            self._column_aad(column, row.id, version),
+        )
+
+    async def seal_column(
+        self, db: AsyncSession, column: secrets.SealedColumn, row: Any, plaintext: bytes
+    ) -> None:
+        """Seal ``plaintext`` into ``row``'s registered column under the current data key."""
+        version = await self._current_version(db)
+        blob = seal(self._key(version), plaintext, self._column_aad(column, row.id, version))
+        setattr(row, column.ciphertext, blob)
+        setattr(row, column.key_version, version)
+
 
 async def encrypt_account_credentials(
     db: AsyncSession, settings: Settings, account: CloudAccount, data: Mapping[str, Any]
@@ -278,41 +300,28 @@ async def decrypt_account_credentials(
 class Rotation:
     org_id: uuid.UUID
     version: int  # the new current data-key version
-    accounts: int  # credentials re-encrypted under it
-    secrets: int = 0  # other sealed secrets (TOTP seeds) re-sealed under it
+    # secrets re-sealed under it, per ``SealedColumn.label`` ("accounts", "authenticator_apps")
+    resealed: dict[str, int] = field(default_factory=dict)
 
 
 async def rotate_org_key(db: AsyncSession, settings: Settings, org_id: uuid.UUID) -> Rotation:
-    """A new data-key version for the org, every credential and TOTP seed re-encrypted under
-    it, the older versions retired (no ciphertext needs them any more). One transaction (the
-    caller's): a failure leaves everything as it was."""
+    """A new data-key version for the org, every registered sealed column (``core.secrets``)
+    re-sealed under it, the older versions retired (no ciphertext needs them any more). One
+    transaction (the caller's), rows locked: a failure leaves everything as it was."""
     keyring = keyring_for(settings)
     rows = (await db.scalars(_org_keys(org_id).with_for_update())).all()
     cipher = OrgCipher(keyring, org_id, rows)
-    accounts = (
-        await db.scalars(
-            select(CloudAccount)
-            .where(CloudAccount.org_id == org_id)
-            .order_by(CloudAccount.id)
-            .with_for_update()
-        )
-    ).all()
-    plain = {
-        a.id: cipher.decrypt(a.id, a.credentials_encrypted, a.credentials_key_version)
-        for a in accounts
-    }
-    totps = (
-        await db.scalars(
-            select(TotpFactor)
-            .where(TotpFactor.org_id == org_id)
-            .order_by(TotpFactor.id)
-            .with_for_update()
-        )
-    ).all()
-    seeds = {
-        f.id: cipher.open_secret(TOTP_PURPOSE, f.id, f.secret_encrypted, f.key_version)
-        for f in totps
-    }
+    opened: list[tuple[secrets.SealedColumn, Any, bytes]] = []
+    resealed: dict[str, int] = {}
+    for column in secrets.registered():
+        model = column.model
+        found = (
+            await db.scalars(
+                select(model).where(model.org_id == org_id).order_by(model.id).with_for_update()
+            )
+        ).all()
+        resealed[column.label] = resealed.get(column.label, 0) + len(found)
+        opened += [(column, row, cipher.open_column(column, row)) for row in found]
     now = clock.now()
     for row in rows:
         if row.retired_at is None:
@@ -320,16 +329,10 @@ async def rotate_org_key(db: AsyncSession, settings: Settings, org_id: uuid.UUID
     newest = max((row.version for row in rows), default=0)
     new = await _new_data_key(db, keyring, org_id, newest + 1)
     cipher = OrgCipher(keyring, org_id, [*rows, new])
-    for account in accounts:
-        account.credentials_encrypted, account.credentials_key_version = await cipher.encrypt(
-            db, account.id, plain[account.id]
-        )
-    for factor in totps:
-        factor.secret_encrypted, factor.key_version = await cipher.seal_secret(
-            db, TOTP_PURPOSE, factor.id, seeds[factor.id]
-        )
+    for column, row, plaintext in opened:
+        await cipher.seal_column(db, column, row, plaintext)
     await db.flush()
-    return Rotation(org_id=org_id, version=new.version, accounts=len(accounts), secrets=len(totps))
+    return Rotation(org_id=org_id, version=new.version, resealed=resealed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +364,9 @@ async def rewrap_data_keys(
 
 
 async def orgs_with_keys(db: AsyncSession) -> list[uuid.UUID]:
-    """Organizations that hold a data key or a cloud account (what ``keys rotate`` visits)."""
-    rows = await db.scalars(select(OrgDataKey.org_id).union(select(CloudAccount.org_id)))
+    """Organizations that hold a data key or a row of a sealed column (what ``keys rotate``
+    visits)."""
+    holders: list[Select[uuid.UUID]] = [select(OrgDataKey.org_id)]
+    holders += [select(column.model.org_id) for column in secrets.registered()]
+    rows = await db.scalars(union(*holders))
     return sorted(rows.all())

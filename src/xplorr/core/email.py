@@ -162,9 +162,9 @@ async def send(ctx: JobContext, payload: dict[str, Any]) -> None:
         log.info("email_held_in_outbox", to=row.to_address, subject=row.subject, id=str(row.id))
         return
     message = build_message(smtp, row)
-    # End the read transaction before the network call: on SQLite it would hold the one
-    # write lock (and the embedded API with it) for the length of the SMTP conversation.
-    await ctx.db.rollback()
+    # No transaction during the SMTP conversation: on SQLite it would hold the one
+    # connection (and the embedded API with it) for as long as the server takes.
+    await ctx.release_connection()
     await deliver(smtp, message)
     await ctx.db.refresh(row)
     row.status, row.sent_at = OutboxStatus.SENT, clock.now()

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     db_busy_timeout_seconds: float = Field(default=5.0, ge=0.1, le=60)
     job_backoff_base_seconds: float = Field(default=2.0, gt=0)
     job_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # A job's transaction open longer than this is logged (on SQLite it blocks the API).
+    job_transaction_warn_seconds: float = Field(default=10.0, gt=0)
 
     # Cost data.
     sync_interval_minutes: int = Field(default=360, ge=5, le=10080)

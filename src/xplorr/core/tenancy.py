@@ -3,19 +3,51 @@
 ``org_select`` starts every tenant read; ``get_in_org`` fetches one row of the caller's org or
 raises ``<RESOURCE>_NOT_FOUND``. Never 403 for a foreign id: existence must not leak
 (ARCHITECTURE.md "Tenancy and access"; CONVENTIONS.md 4.4).
+
+Both take a ``Scope``: the org and the cloud accounts visible. A request's ``Principal`` is one.
+Work without a request gets one of two: ``org_scope(org_id)`` for a system job that reads the
+whole organization (a fan-out, an anomaly scan), and ``principal_for_user(db, user_id)`` for
+work done on a user's behalf (a scheduled report): that user's role and account grants as they
+are now, not as they were when the work was set up, and None once the user is gone or
+deactivated.
 """
 
 import uuid
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.cloud_accounts.models import AccountGrant, CloudAccount
 from xplorr.core.errors import Forbidden, NotFound
 from xplorr.core.models import OrgOwned
-from xplorr.users.models import Role
+from xplorr.users.models import Role, User, UserStatus
+
+
+class Scope(Protocol):
+    """What a tenant read is limited to: one org, and within it ``account_ids`` (None: every
+    cloud account of the org)."""
+
+    @property
+    def org_id(self) -> uuid.UUID: ...
+
+    @property
+    def account_ids(self) -> frozenset[uuid.UUID] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OrgScope:
+    """A system job's view of one organization: every cloud account, no user behind it (so
+    nothing that needs a user, such as an audit actor, can be taken from it)."""
+
+    org_id: uuid.UUID
+    account_ids: frozenset[uuid.UUID] | None = None
+
+
+def org_scope(org_id: uuid.UUID) -> OrgScope:
+    """The whole organization, for system jobs (trust the job row's ``ctx.org_id``)."""
+    return OrgScope(org_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +75,39 @@ def require_session(who: Principal, message: str) -> None:
         raise Forbidden(message, code="SESSION_REQUIRED")
 
 
+async def principal_for_user(
+    db: AsyncSession, user_id: uuid.UUID, *, org_id: uuid.UUID | None = None
+) -> Principal | None:
+    """The user as a request of theirs would see things now: current role and account grants
+    (``with_account_grants``). None when the user no longer exists, is deactivated, or (when
+    ``org_id`` is given) belongs to another org: work on their behalf must stop then."""
+    user = await db.scalar(select(User).where(User.id == user_id))
+    if user is None or user.status != UserStatus.ACTIVE:
+        return None
+    if org_id is not None and user.org_id != org_id:
+        return None
+    who = Principal(user_id=user.id, org_id=user.org_id, role=user.role, email=user.email)
+    return await with_account_grants(db, user, who)
+
+
+async def with_account_grants(db: AsyncSession, user: User, who: Principal) -> Principal:
+    """A member or viewer limited to specific accounts sees only the granted ones
+    (``account_ids``, possibly none left once a granted account was disconnected: fail closed).
+    Everyone else sees every account, and pays no extra query for it."""
+    if who.is_admin or not user.account_access_restricted:
+        return who
+    granted = await db.scalars(
+        select(AccountGrant.cloud_account_id).where(
+            AccountGrant.user_id == who.user_id, AccountGrant.org_id == who.org_id
+        )
+    )
+    return replace(who, account_ids=frozenset(granted.all()))
+
+
 M = TypeVar("M", bound=OrgOwned)
 
 
-def org_select(model: type[M], who: Principal) -> Select[M]:
+def org_select(model: type[M], who: Scope) -> Select[M]:
     """Every tenant read starts here: the caller's org and, for a member or viewer limited to
     some cloud accounts (``who.account_ids``), only those accounts: the ``CloudAccount`` rows
     themselves and every row with a ``cloud_account_id`` (a NULL one, org-wide, is left out)."""
@@ -60,7 +121,7 @@ def org_select(model: type[M], who: Principal) -> Select[M]:
 
 
 async def get_in_org(
-    db: AsyncSession, model: type[M], ident: uuid.UUID, who: Principal, *, for_update: bool = False
+    db: AsyncSession, model: type[M], ident: uuid.UUID, who: Scope, *, for_update: bool = False
 ) -> M:
     """One row of the caller's org, or NotFound. Never Forbidden: existence must not leak."""
     stmt = org_select(model, who).where(model.id == ident)

@@ -66,7 +66,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core.models import Money
 from xplorr.core.money import CurrencyUse
-from xplorr.core.tenancy import Principal, org_select
+from xplorr.core.tenancy import Scope, org_select
 from xplorr.costs.models import (
     CostImport,
     CostRecord,
@@ -387,7 +387,7 @@ def _in(col: Any, values: Iterable[str | None]) -> ColumnElement[bool]:
     return or_(*parts) if parts else false()
 
 
-def _visible_accounts(who: Principal, q: CostQuery) -> frozenset[uuid.UUID] | None:
+def _visible_accounts(who: Scope, q: CostQuery) -> frozenset[uuid.UUID] | None:
     """The accounts a query may read: the caller's grants narrowed by the query (None = all)."""
     if who.account_ids is None:
         return q.account_ids
@@ -396,9 +396,7 @@ def _visible_accounts(who: Principal, q: CostQuery) -> frozenset[uuid.UUID] | No
     return who.account_ids & q.account_ids
 
 
-def _where(
-    model: _CostTable, who: Principal, q: CostQuery, dialect: str
-) -> list[ColumnElement[bool]]:
+def _where(model: _CostTable, who: Scope, q: CostQuery, dialect: str) -> list[ColumnElement[bool]]:
     """Tenancy first, then the date range, then the query's filters (tag filters on raw rows
     only: the tag-rollup engine filters its ``tag_value`` itself)."""
     conds: list[ColumnElement[bool]] = [
@@ -475,7 +473,7 @@ async def _sums(db: AsyncSession, stmt: Select[Any], n: int) -> _Sums:
 
 
 async def _from_table(
-    db: AsyncSession, who: Principal, q: CostQuery, model: _SumTable
+    db: AsyncSession, who: Scope, q: CostQuery, model: _SumTable
 ) -> tuple[_Sums, dict[str, str]]:
     """Sums from a rollup or ``cost_records``, and, when grouping by provider, each
     provider slug's exported name (for providers without a label of ours)."""
@@ -495,7 +493,7 @@ async def _from_table(
     return sums, names
 
 
-async def _from_tag_rollup(db: AsyncSession, who: Principal, q: CostQuery) -> _Sums:
+async def _from_tag_rollup(db: AsyncSession, who: Scope, q: CostQuery) -> _Sums:
     """One tag key from ``cost_tag_rollups``; its untagged bucket = rollup total - tagged sums."""
     dialect = _dialect(db)
     (key,) = _tag_keys(q)
@@ -539,7 +537,7 @@ async def _from_tag_rollup(db: AsyncSession, who: Principal, q: CostQuery) -> _S
 
 
 async def _account_names(
-    db: AsyncSession, who: Principal, ids: Iterable[uuid.UUID]
+    db: AsyncSession, who: Scope, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, str]:
     wanted = sorted(set(ids))
     if not wanted:
@@ -577,7 +575,7 @@ def _sort_key(group: CostGroup) -> tuple[Any, ...]:
 
 
 async def aggregate(
-    db: AsyncSession, who: Principal, q: CostQuery, *, source: Source | None = None
+    db: AsyncSession, who: Scope, q: CostQuery, *, source: Source | None = None
 ) -> list[CostGroup]:
     """Sum ``q.metric`` per ``q.group_by`` and currency, over ``who``'s visible accounts.
 
@@ -628,13 +626,13 @@ async def aggregate(
     return groups
 
 
-async def totals_by_currency(db: AsyncSession, who: Principal, q: CostQuery) -> dict[str, Decimal]:
+async def totals_by_currency(db: AsyncSession, who: Scope, q: CostQuery) -> dict[str, Decimal]:
     """The total of ``q``'s filters per currency (``q.group_by`` is ignored)."""
     groups = await aggregate(db, who, replace(q, group_by=()))
     return {g.currency: g.cost for g in groups}
 
 
-async def daily_series(db: AsyncSession, who: Principal, q: CostQuery) -> dict[str, list[DayCost]]:
+async def daily_series(db: AsyncSession, who: Scope, q: CostQuery) -> dict[str, list[DayCost]]:
     """Per currency, one :class:`DayCost` for every day of ``q.start..q.end`` (0 where nothing
     was spent). ``q.group_by`` is ignored. With ``q.currency`` set, that currency is always in
     the answer, even without data."""
@@ -653,7 +651,7 @@ async def daily_series(db: AsyncSession, who: Principal, q: CostQuery) -> dict[s
     }
 
 
-async def currency_use(db: AsyncSession, who: Principal) -> dict[str, CurrencyUse]:
+async def currency_use(db: AsyncSession, who: Scope) -> dict[str, CurrencyUse]:
     """Per currency, how many of ``who``'s visible cloud accounts bill in it and in how many
     (account, billing month) pairs, over every period stored (what
     ``core.money.default_currency`` ranks). Read from ``cost_imports``: one row per account and

@@ -1,7 +1,8 @@
 """``xplorr import focus PATH --account ID``: the operator's way to load export files.
 
 One engine and one session of its own, the whole import in one transaction committed once at
-the end (an error leaves the account's data as it was).
+the end (an error leaves the account's data as it was). It takes the account's import lock, as
+a sync does, so an import and a sync of one account never replace the same periods at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.settings import Settings
 from xplorr.ingest.focus import IngestError
 from xplorr.ingest.pipeline import ImportSummary, Progress, import_path
+from xplorr.sync.service import IMPORT_LOCK, lock_account
 
 
 class UnknownAccount(LookupError):
@@ -31,6 +33,7 @@ async def import_focus(
             account = await db.get(CloudAccount, account_id)
             if account is None:
                 raise UnknownAccount(f"No cloud account with id {account_id}.")
+            await lock_account(db, account.id, IMPORT_LOCK)
             summary = await import_path(
                 db,
                 account,

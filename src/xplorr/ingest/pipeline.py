@@ -10,6 +10,10 @@ current one is written, and rows go to a temporary staging table (``COPY`` on Po
     delete the period's rows -> INSERT INTO cost_records SELECT ... GROUP BY <every dimension,
     tags included> (hourly rows of one charge fold into one daily row, summed exactly)
     -> rebuild the period's rollups -> record the snapshot in cost_imports
+    -> emit ``CostDataChanged`` for the days replaced (``core.events``)
+
+Whoever imports (a sync, ``xplorr import focus``, a connector, a Kubernetes post), the same
+follow-ups are queued, in the import's transaction.
 
 A billing period of an account is the unit of replacement. For each period in the data:
 
@@ -64,10 +68,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
 from xplorr.cloud_accounts.models import CloudAccount
-from xplorr.core import clock, money
+from xplorr.core import clock, events, money
 from xplorr.core.models import Money
 from xplorr.core.money import STORE_SCALE
 from xplorr.costs import store
+from xplorr.costs.events import CostDataChanged
 from xplorr.costs.models import CostImport, CostRecord
 from xplorr.ingest.discovery import discover
 from xplorr.ingest.focus import (
@@ -568,6 +573,7 @@ async def _import_stream(
     periods = sorted(decider.imported)
     summary.periods_skipped = dict(sorted(decider.skipped.items()))
     if periods:
+        first_day, last_day = _changed_days(periods, decider.imported, known)
         await _replace_periods(db, account, periods)
         stored = await _stored_counts(db, account.id, periods)
         now = clock.now()
@@ -599,7 +605,32 @@ async def _import_stream(
         summary.periods_imported = periods
     await conn.exec_driver_sql(f"DROP TABLE {STAGE}")
     await db.flush()
+    if periods:
+        await events.emit(
+            db,
+            CostDataChanged(
+                org_id=account.org_id,
+                cloud_account_id=account.id,
+                first_day=first_day,
+                last_day=last_day,
+            ),
+        )
     return summary
+
+
+def _changed_days(
+    periods: list[date], imported: dict[date, _Period], known: dict[date, CostImport]
+) -> tuple[date, date]:
+    """The usage days a replacement of ``periods`` may change: those of the new data and
+    those of the data it replaces (read before ``known`` is updated)."""
+    days: list[date | None] = []
+    for period in periods:
+        days += [imported[period].first, imported[period].last]
+        old = known.get(period)
+        if old is not None:
+            days += [old.first_date, old.last_date]
+    present = [day for day in days if day is not None] or [periods[0], periods[-1]]
+    return min(present), max(present)
 
 
 def _count(summary: ImportSummary, prepared: _Prepared, progress: Progress | None) -> None:

@@ -10,14 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.auth.models import AuthSession, Invitation
 from xplorr.cloud_accounts.models import CloudAccount
-from xplorr.core import audit, clock, money, security
+from xplorr.core import audit, clock, events, money, security
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import BadRequest
-from xplorr.core.jobs import queue
 from xplorr.core.tenancy import Principal, get_in_org, org_select
 from xplorr.costs import query as costs
 from xplorr.costs.service import answer_currency
-from xplorr.orgs.jobs import PURGE_JOB
+from xplorr.orgs.events import OrgClosing
 from xplorr.orgs.models import Org
 from xplorr.orgs.schemas import CurrencyAmount, OrgStats, OrgUpdate
 from xplorr.sso.models import SamlRequest, SsoConfig, SsoDomain
@@ -135,8 +134,9 @@ async def close(
     db: AsyncSession, kit: AuthKit, who: Principal, confirm: str | None, password: str
 ) -> None:
     """Close the organization (owner): check the confirmation header and the owner's password,
-    end every login and API token and deactivate every user at once, then leave the deletion of
-    every row to the ``orgs.purge`` job. One audit record outside the organization stays."""
+    end every login and API token and deactivate every user at once, then announce
+    ``OrgClosing``: its subscribers (the ``orgs.purge`` job among them) delete every row. One
+    audit record outside the organization stays."""
     if confirm != CONFIRM_VALUE:
         raise BadRequest(
             f"Send the header {CONFIRM_HEADER}: {CONFIRM_VALUE} to close the organization.",
@@ -185,6 +185,4 @@ async def close(
         resource_name=org.name,
         details={"org_slug": org.slug, "closed_by_user_id": str(who.user_id)},
     )
-    await queue.enqueue(
-        db, PURGE_JOB, {"org_id": str(org.id)}, org_id=None, key=f"{PURGE_JOB}:{org.id}"
-    )
+    await events.emit(db, OrgClosing(org_id=org.id))

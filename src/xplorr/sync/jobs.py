@@ -1,6 +1,8 @@
 """Sync jobs: ``sync.account`` runs one account's connector; ``sync.fan_out`` (every
-``XPLORR_SYNC_INTERVAL_MINUTES``) queues a ``sync.fan_out_org`` per organization, which queues
-one scheduled sync per account of that organization (skipping accounts with one queued).
+``XPLORR_SYNC_INTERVAL_MINUTES``, a ``periodic.fan_out_per_org``) queues a ``sync.fan_out_org``
+per organization with cloud accounts (one waiting per org at most), which queues one scheduled
+sync per account of that organization (skipping accounts with one queued). Scheduled syncs run
+in the bulk lane; a sync someone asked for in the interactive lane (``sync.service.LANES``).
 
 ``sync.account`` runs inside the attempt's transaction: the connector's imports, the run's
 outcome and the account's ``last_synced_at`` commit together with the job's success, or not at
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,8 +34,10 @@ from xplorr.core import clock
 from xplorr.core.crypto import CryptoError
 from xplorr.core.jobs import queue
 from xplorr.core.jobs.models import Job
+from xplorr.core.jobs.periodic import fan_out_per_org
 from xplorr.core.jobs.registry import (
     JobContext,
+    Lane,
     LeaseExpiredError,
     PermanentJobError,
     job,
@@ -42,7 +46,7 @@ from xplorr.core.jobs.registry import (
 from xplorr.core.settings import Settings
 from xplorr.costs.models import CostImport
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
-from xplorr.sync.service import enqueue_sync, lock_account
+from xplorr.sync.service import IMPORT_LOCK, enqueue_sync, lock_account
 
 if TYPE_CHECKING:  # pyarrow is imported with the first connector, not with this module
     from xplorr.ingest.pipeline import ImportSummary
@@ -69,9 +73,7 @@ async def execute_run(
     and ``account``. The caller commits (the job runner, or ``xplorr demo``). Raises
     ``ConnectorError`` for permanent failures (bad data included), anything else is transient."""
     started = clock.now()
-    # One import of an account at a time, whoever runs it (a worker, ``xplorr demo``): two
-    # concurrent replacements of one period could otherwise both insert.
-    await lock_account(db, account.id, "sync-import")
+    await lock_account(db, account.id, IMPORT_LOCK)
     connector = connector_for(account.provider)
     try:
         credentials = await decrypt_credentials(db, settings, account)
@@ -227,15 +229,14 @@ async def sync_account(ctx: JobContext, payload: dict[str, Any]) -> None:
     )
 
 
-@job("sync.fan_out")
-async def fan_out(ctx: JobContext, _payload: dict[str, Any]) -> None:
-    """One ``sync.fan_out_org`` per organization that has cloud accounts."""
-    org_ids = (await ctx.db.scalars(select(CloudAccount.org_id).distinct())).all()
-    for org_id in org_ids:
-        await queue.enqueue(ctx.db, "sync.fan_out_org", {}, org_id=org_id)
+def orgs_with_accounts() -> Select[uuid.UUID]:
+    return select(CloudAccount.org_id).distinct()
 
 
-@job("sync.fan_out_org")
+FAN_OUT = fan_out_per_org("sync.fan_out", job="sync.fan_out_org", orgs=orgs_with_accounts)
+
+
+@job("sync.fan_out_org", lane=Lane.BULK)
 async def fan_out_org(ctx: JobContext, _payload: dict[str, Any]) -> None:
     """A scheduled sync per account of the job's org, unless one is already queued."""
     accounts = (

@@ -26,12 +26,23 @@ from xplorr.core import audit, clock
 from xplorr.core.errors import NotFound
 from xplorr.core.jobs import queue
 from xplorr.core.jobs.models import Job, JobStatus
+from xplorr.core.jobs.registry import Lane
 from xplorr.core.pagination import Page, PageParams
 from xplorr.core.tenancy import Principal, get_in_org, org_select
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
 from xplorr.sync.schemas import SyncRunOut, SyncStatusOut, detail_out
 
 JOB_NAME = "sync.account"
+# Someone waits for a sync they asked for (or for a just-connected account's first data); a
+# scheduled one may wait behind them.
+LANES = {
+    SyncTrigger.MANUAL: Lane.INTERACTIVE,
+    SyncTrigger.CONNECT: Lane.INTERACTIVE,
+    SyncTrigger.SCHEDULE: Lane.BULK,
+}
+# One import of an account at a time, whoever runs it: a sync, ``xplorr demo``, ``xplorr import
+# focus``. Two concurrent replacements of one period could otherwise both insert.
+IMPORT_LOCK = "sync-import"
 LOST_JOB = "The sync job ended without recording a result; request a new sync."
 
 
@@ -60,7 +71,8 @@ async def enqueue_sync(
     requested_by: uuid.UUID | None = None,
 ) -> tuple[SyncRun, bool]:
     """Queue a sync of ``account`` (already resolved in its org), or find the one queued.
-    -> (run, created). Joins the caller's transaction; the job exists only if it commits."""
+    -> (run, created). Joins the caller's transaction; the job exists only if it commits.
+    A queued one asked for again runs now, in the lane of the new request if it is sooner."""
     await lock_account(db, account.id, "sync-request")
     waiting = await db.scalar(
         select(SyncRun)
@@ -74,15 +86,25 @@ async def enqueue_sync(
         .order_by(SyncRun.created_at)
         .limit(1)
     )
+    lane = LANES[trigger]
     if waiting is not None:
-        # Waiting out a retry's backoff: asked for again, it runs now.
+        # Waiting out a retry's backoff, or behind the scheduled ones: asked for again, it
+        # runs now, in the sooner lane.
         now = clock.now()
-        await db.execute(
-            update(Job)
-            .where(Job.id == waiting.job_id, Job.status == JobStatus.QUEUED, Job.run_at > now)
-            .values(run_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        stmt = select(Job.run_at, Job.lane).where(Job.id == waiting.job_id)
+        queued = (await db.execute(stmt)).first()
+        values: dict[str, Any] = {}
+        if queued is not None and queued.run_at > now:
+            values["run_at"] = now
+        if queued is not None and queued.lane > lane:
+            values["lane"] = int(lane)
+        if values:
+            await db.execute(
+                update(Job)
+                .where(Job.id == waiting.job_id, Job.status == JobStatus.QUEUED)
+                .values(**values, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
         return waiting, False
     run = SyncRun(
         id=uuid.uuid4(),
@@ -100,6 +122,7 @@ async def enqueue_sync(
         {"run_id": str(run.id), "account_id": str(account.id)},
         org_id=account.org_id,
         key=job_key(account.id),
+        lane=lane,
     )
     run.job_id = job.id
     await db.flush()

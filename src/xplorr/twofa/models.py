@@ -4,7 +4,10 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from xplorr.core import secrets
 from xplorr.core.models import Base, JSONType, OrgOwned
+
+TOTP_PURPOSE = "totp"  # what TOTP seeds are sealed for (bound into each ciphertext)
 
 
 class TotpFactor(OrgOwned, Base):
@@ -21,6 +24,17 @@ class TotpFactor(OrgOwned, Base):
     key_version: Mapped[int]
     confirmed_at: Mapped[datetime | None]
     last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+secrets.register(
+    secrets.SealedColumn(
+        TotpFactor,
+        "secret_encrypted",
+        "key_version",
+        purpose=TOTP_PURPOSE,
+        label="authenticator_apps",
+    )
+)
 
 
 class RecoveryCode(OrgOwned, Base):

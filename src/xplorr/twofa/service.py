@@ -28,14 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xplorr.auth import service as auth
 from xplorr.auth.schemas import TokenPair
 from xplorr.core import audit, clock, security
-from xplorr.core.crypto import TOTP_PURPOSE, OrgCipher
+from xplorr.core.crypto import OrgCipher
 from xplorr.core.db import rowcount
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import BadRequest, Conflict, Unauthorized
 from xplorr.core.tenancy import Principal, org_select
 from xplorr.orgs.models import Org
 from xplorr.twofa import factors
-from xplorr.twofa.models import LoginChallenge, RecoveryCode, TotpFactor
+from xplorr.twofa.models import TOTP_PURPOSE, LoginChallenge, RecoveryCode, TotpFactor
 from xplorr.twofa.schemas import AuthenticateIn, ConfirmOut, DisableIn, SetupOut
 from xplorr.users.models import User
 

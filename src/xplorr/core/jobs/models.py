@@ -3,7 +3,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Enum,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xplorr.core import clock
@@ -22,18 +32,28 @@ class Job(IdMixin, Timestamped, Base):
     """A unit of background work; the table is the queue (ARCHITECTURE.md, security guide 3).
 
     ``key`` serialises work: at most one job per key is running (partial unique index), e.g.
-    ``sync:<account id>``. ``attempts`` is bumped at each claim and fences zombie workers.
+    ``sync:<account id>``. A job enqueued with ``dedupe`` is also the only one of its key
+    waiting to start (another partial unique index; a retry waiting out its backoff has
+    ``attempts > 0`` and is not counted). ``attempts`` is bumped at each claim and fences
+    zombie workers. ``lane`` (``registry.Lane``) orders claims: lower first.
     """
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_claim", "status", "run_at"),
+        Index("ix_jobs_claim", "status", "lane", "run_at"),
         Index(
             "uq_jobs_running_key",
             "key",
             unique=True,
             sqlite_where=text("status = 'running' AND key IS NOT NULL"),
             postgresql_where=text("status = 'running' AND key IS NOT NULL"),
+        ),
+        Index(
+            "uq_jobs_queued_dedupe",
+            "key",
+            unique=True,
+            sqlite_where=text("status = 'queued' AND attempts = 0 AND dedupe"),
+            postgresql_where=text("status = 'queued' AND attempts = 0 AND dedupe"),
         ),
     )
     name: Mapped[str] = mapped_column(String(100))
@@ -53,6 +73,8 @@ class Job(IdMixin, Timestamped, Base):
     )
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=5)
+    lane: Mapped[int] = mapped_column(SmallInteger, default=1, server_default=text("1"))
+    dedupe: Mapped[bool] = mapped_column(default=False, server_default=false())
     run_at: Mapped[datetime] = mapped_column(default=clock.now)
     lease_until: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]

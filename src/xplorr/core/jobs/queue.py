@@ -3,6 +3,9 @@
 Semantics are at-least-once with idempotent handlers (security guide section 3):
 
 - ``enqueue`` adds the row to the caller's transaction: a rolled-back request leaves no job.
+  It refuses a name no handler is registered under. With ``dedupe`` it adds nothing while a
+  job of the same key waits to start (partial unique index ``uq_jobs_queued_dedupe``).
+- Claims take the lowest ``lane`` first (``registry.Lane``), then the oldest ``run_at``.
 - A claim is one ``UPDATE ... WHERE id = (SELECT ... LIMIT 1)``; the inner select takes
   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so workers never wait on each other, and on SQLite the
   statement is atomic inside its ``BEGIN IMMEDIATE`` transaction. Claiming bumps ``attempts``,
@@ -18,6 +21,7 @@ Semantics are at-least-once with idempotent handlers (security guide section 3):
   ``PermanentJobError`` is buried as ``dead`` at once.
 - A schedule slot fires once: every worker tries ``INSERT ... ON CONFLICT DO NOTHING`` of
   (schedule, slot) and only the one whose insert lands enqueues the job, in the same transaction.
+  A slot is an interval's start or a cron expression's fire time (``core.jobs.cron``).
 """
 
 import random
@@ -36,13 +40,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from xplorr.core import clock
+from xplorr.core.jobs import cron as crontab
 from xplorr.core.jobs.models import Job, JobStatus, ScheduleSlot
 from xplorr.core.jobs.registry import (
-    DEFAULT_MAX_ATTEMPTS,
-    JOBS,
+    Lane,
     PermanentJobError,
     Schedule,
     check_name,
+    spec_for,
 )
 
 log = structlog.get_logger("xplorr.jobs")
@@ -80,39 +85,103 @@ async def enqueue(
     key: str | None = None,
     run_at: datetime | None = None,
     max_attempts: int | None = None,
+    lane: Lane | None = None,
+    dedupe: bool = False,
 ) -> Job:
     """Add a job to the caller's unit of work (flushed, never committed here).
 
     The job exists only if the caller's transaction commits, together with the change that
     asked for it. ``key`` serialises jobs (one running per key), ``run_at`` delays it, and
-    ``max_attempts`` overrides the handler's default. The name need not be registered in this
-    process (the API does not import every handler); a worker without the handler fails the job
-    visibly."""
+    ``max_attempts`` and ``lane`` override the handler's defaults. A name no handler is
+    registered under is refused (``registry.UnknownJobError``).
+
+    ``dedupe`` (needs ``key``): while a job of that key waits to start, it is returned instead
+    of adding another, brought forward to this ``run_at`` and ``lane`` if they are sooner. Two
+    transactions racing to add the first are settled by the unique index: the loser waits for
+    the winner's commit, then returns its job."""
     check_name(name)
+    spec = spec_for(name)
     if max_attempts is not None and max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
     if run_at is not None and run_at.tzinfo is None:
         raise ValueError("run_at must be timezone-aware (xplorr.core.clock.now())")
-    spec = JOBS.get(name)
-    job = Job(
-        id=uuid.uuid4(),
-        name=name,
-        payload=dict(payload or {}),
-        org_id=org_id,
-        key=key,
-        status=JobStatus.QUEUED,
-        attempts=0,
-        max_attempts=max_attempts or (spec.max_attempts if spec else DEFAULT_MAX_ATTEMPTS),
-        run_at=run_at or clock.now(),
+    if dedupe and key is None:
+        raise ValueError("dedupe=True needs a key: the job is unique per key while it waits")
+
+    def new_job() -> Job:
+        return Job(
+            id=uuid.uuid4(),
+            name=name,
+            payload=dict(payload or {}),
+            org_id=org_id,
+            key=key,
+            status=JobStatus.QUEUED,
+            attempts=0,
+            max_attempts=max_attempts or spec.max_attempts,
+            run_at=run_at or clock.now(),
+            lane=int(spec.lane if lane is None else lane),
+            dedupe=dedupe,
+        )
+
+    if not dedupe:
+        job = new_job()
+        db.add(job)
+        await db.flush()
+        return job
+    assert key is not None
+    for _ in range(CLAIM_RETRIES):
+        waiting = await _waiting(db, key)
+        if waiting is not None:
+            return await _bring_forward(db, waiting, run_at or clock.now(), lane)
+        job = new_job()
+        try:
+            async with db.begin_nested():
+                db.add(job)
+        except IntegrityError:
+            # Another transaction added (and has now committed) the key's job: take it.
+            log.info("job_enqueue_deduplicated_race", name=name)
+            continue
+        return job
+    raise RuntimeError(f"could not enqueue {name!r} with key {key!r}: the key kept changing")
+
+
+def _waiting_clause(key: str) -> Any:
+    return and_(
+        Job.key == key,
+        Job.status == JobStatus.QUEUED,
+        Job.attempts == 0,
+        Job.dedupe.is_(True),
     )
-    db.add(job)
-    await db.flush()
+
+
+async def _waiting(db: AsyncSession, key: str) -> Job | None:
+    return await db.scalar(select(Job).where(_waiting_clause(key)))
+
+
+async def _bring_forward(db: AsyncSession, job: Job, run_at: datetime, lane: Lane | None) -> Job:
+    values: dict[str, Any] = {}
+    if run_at < job.run_at:
+        values["run_at"] = run_at
+    if lane is not None and lane < job.lane:
+        values["lane"] = int(lane)
+    if values:
+        # Conditional: a worker may have claimed it since it was read.
+        await db.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == JobStatus.QUEUED)
+            .values(**values, updated_at=clock.now())
+            .execution_options(synchronize_session=False)
+        )
+        await db.refresh(job)
     return job
 
 
-async def claim(db: AsyncSession, worker_id: str, lease: timedelta) -> Claimed | None:
-    """Take the next due job, or None. The caller commits right after (``async with
-    db.begin()``), so the claim is visible to other workers only once it is complete.
+async def claim(
+    db: AsyncSession, worker_id: str, lease: timedelta, *, max_lane: Lane | None = None
+) -> Claimed | None:
+    """Take the next due job (of ``max_lane`` or a lower lane), or None. The caller commits
+    right after (``async with db.begin()``), so the claim is visible to other workers only
+    once it is complete.
 
     Two PostgreSQL workers can both see no running job for a key and claim two of its queued
     jobs; the second update then waits on the unique index ``uq_jobs_running_key`` and fails
@@ -121,7 +190,8 @@ async def claim(db: AsyncSession, worker_id: str, lease: timedelta) -> Claimed |
     for _ in range(CLAIM_RETRIES):
         try:
             async with db.begin_nested():
-                row = (await db.execute(_claim_statement(db, worker_id, lease))).first()
+                stmt = _claim_statement(db, worker_id, lease, max_lane)
+                row = (await db.execute(stmt)).first()
         except IntegrityError:
             log.info("job_claim_lost_key_race", worker=worker_id)
             continue
@@ -131,7 +201,9 @@ async def claim(db: AsyncSession, worker_id: str, lease: timedelta) -> Claimed |
     return None
 
 
-def _claim_statement(db: AsyncSession, worker_id: str, lease: timedelta) -> Any:
+def _claim_statement(
+    db: AsyncSession, worker_id: str, lease: timedelta, max_lane: Lane | None
+) -> Any:
     now = clock.now()
     running = aliased(Job)
     key_busy = exists().where(and_(running.key == Job.key, running.status == JobStatus.RUNNING))
@@ -139,9 +211,11 @@ def _claim_statement(db: AsyncSession, worker_id: str, lease: timedelta) -> Any:
         select(Job.id)
         .where(Job.status == JobStatus.QUEUED, Job.run_at <= now)
         .where(Job.key.is_(None) | ~key_busy)
-        .order_by(Job.run_at, Job.created_at)
+        .order_by(Job.lane, Job.run_at, Job.created_at)
         .limit(1)
     )
+    if max_lane is not None:
+        pick = pick.where(Job.lane <= int(max_lane))
     if db.get_bind().dialect.name == "postgresql":
         # Rows another worker is claiming right now are skipped, not waited for.
         pick = pick.with_for_update(skip_locked=True, of=Job)
@@ -321,8 +395,11 @@ def _claimed(row: Any) -> Claimed:
 
 
 def slot_of(sched: Schedule, at: datetime) -> datetime:
-    """The start of the time slot ``at`` falls in, aligned on the Unix epoch. A schedule whose
-    interval comes from settings must be ``resolve``d first."""
+    """The slot ``at`` falls in: the start of its interval, aligned on the Unix epoch, or the
+    cron expression's last fire time at or before ``at``. A schedule whose interval comes from
+    settings must be ``resolve``d first."""
+    if sched.cron is not None:
+        return crontab.latest_fire(sched.cron, sched.timezone, at)
     if not isinstance(sched.every, timedelta):
         raise TypeError(f"schedule {sched.name!r}: resolve(settings) before computing slots")
     step = sched.every.total_seconds()

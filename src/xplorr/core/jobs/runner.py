@@ -11,16 +11,22 @@ running jobs finish for a grace period, then cancels them; a cancelled attempt r
 gives its job straight back to the queue. A killed worker gives nothing back: its jobs wait for
 their leases to expire and the reaper of any other worker (or of its own next start).
 
+Claims take the interactive lane first, and a worker with more than one slot keeps its last
+free slot for that lane: a user's "sync now" starts within a poll even while bulk work (every
+organization's digests) fills the others.
+
 On SQLite the engine has one connection (one writer at a time), shared with the API when
 embedded: an attempt holds it from its first query to its commit. Handlers keep that window
-short: network calls before the first write, and long work split into one job per file, day or
-page (they enqueue their successors), never minutes inside one transaction.
+short: network calls outside it (``JobContext.release_connection`` ends a transaction that only
+read), and long work split into one job per file, day or page (they enqueue their successors),
+never minutes inside one transaction. A transaction open longer than
+``XPLORR_JOB_TRANSACTION_WARN_SECONDS`` is logged (``job_transaction_long``) while it is still
+open and again when it ends, with the job's name.
 """
 
 import asyncio
 import contextlib
 import functools
-import importlib
 import os
 import signal
 import socket
@@ -36,20 +42,19 @@ from xplorr.core import clock
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.jobs import queue
 from xplorr.core.jobs.models import JobStatus
-from xplorr.core.jobs.registry import JOBS, SCHEDULES, JobContext, LeaseExpiredError
+from xplorr.core.jobs.registry import (
+    JOBS,
+    SCHEDULES,
+    JobContext,
+    Lane,
+    LeaseExpiredError,
+    PermanentJobError,
+    discover,
+)
+from xplorr.core.jobs.unit import UnitOfWork
 from xplorr.core.settings import Settings
 
 log = structlog.get_logger("xplorr.jobs")
-
-BUILTIN_JOB_MODULES = (
-    "xplorr.auth.jobs",
-    "xplorr.core.jobs.maintenance",
-    "xplorr.sync.jobs",
-    "xplorr.core.email",
-    "xplorr.auth.lifecycle_service",
-    "xplorr.orgs.jobs",
-    "xplorr.sso.jobs",
-)
 # Below the 10 s most supervisors (docker stop, systemd's default is 90 s) wait before SIGKILL, so
 # unfinished jobs are released rather than left for the reaper.
 SHUTDOWN_GRACE_SECONDS = 8.0
@@ -60,9 +65,8 @@ class ZombieAttemptError(Exception):
 
 
 def load_job_modules(extra: Iterable[str] = ()) -> None:
-    """Import every model (foreign keys resolve across areas) and every job handler."""
-    for module in ("xplorr.models_registry", *BUILTIN_JOB_MODULES, *extra):
-        importlib.import_module(module)
+    """Import every model and every job handler (``registry.discover``) and ``extra``."""
+    discover(extra)
 
 
 class Worker:
@@ -86,6 +90,9 @@ class Worker:
         self.shutdown_grace = shutdown_grace
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = timedelta(seconds=settings.job_lease_seconds)
+        self.transaction_warn = settings.job_transaction_warn_seconds
+        # SQLite: one connection, which a handler's open transaction holds.
+        self.single_connection = engine.dialect.name == "sqlite"
         self.running: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._fired: dict[str, datetime] = {}
         self._last_reap: datetime | None = None
@@ -134,8 +141,12 @@ class Worker:
                 return
 
     async def _claim_and_start(self) -> bool:
+        # The last free slot of a worker with several is kept for the interactive lane.
+        reserved = self.concurrency > 1 and len(self.running) >= self.concurrency - 1
         async with self.sessions() as db, db.begin():
-            job = await queue.claim(db, self.id, self.lease)
+            job = await queue.claim(
+                db, self.id, self.lease, max_lane=Lane.INTERACTIVE if reserved else None
+            )
         if job is None:
             return False
         task = asyncio.create_task(self._execute(job), name=f"job:{job.name}:{job.id}")
@@ -176,12 +187,15 @@ class Worker:
 
         Outcomes: committed success; a fenced (superseded) attempt rolled back; a failure
         recorded for retry or as ``dead``; or, when the worker stops, the job released. A
-        handler cancelled because its lease was lost is not released: it is no longer ours."""
+        handler cancelled because its lease was lost is not released: it is no longer ours.
+        A job whose name has no handler here fails for good: no retry will bring one."""
         logger = log.bind(job=str(job.id), name=job.name, attempt=job.attempt, worker=self.id)
         spec = JOBS.get(job.name)
         lease_lost, beat_stop = asyncio.Event(), asyncio.Event()
+        db = self.sessions()
+        unit = UnitOfWork(db)
         beat = asyncio.create_task(
-            self._heartbeat(job, asyncio.current_task(), lease_lost, beat_stop)
+            self._heartbeat(job, asyncio.current_task(), lease_lost, beat_stop, unit, logger)
         )
 
         async def end_heartbeat() -> None:
@@ -192,9 +206,13 @@ class Worker:
 
         try:
             if spec is None:
-                raise LookupError(f"no handler registered for job {job.name!r}")
-            async with self.sessions() as db:
-                ctx = JobContext(db, job.id, job.attempt, job.org_id, self.settings)
+                raise PermanentJobError(
+                    f"no handler registered for job {job.name!r} in this worker (was it "
+                    "enqueued by another version of Xplorr, or is XPLORR_JOB_MODULES missing "
+                    "a module?)"
+                )
+            async with db:
+                ctx = JobContext(db, job.id, job.attempt, job.org_id, self.settings, unit)
                 await spec.handler(ctx, job.payload)
                 # Stop renewing before finishing: the fenced update below is the last word on
                 # ownership, and a heartbeat racing the commit would only cancel a winner.
@@ -218,6 +236,9 @@ class Worker:
             await self._record_failure(job, exc, logger)
         finally:
             await end_heartbeat()
+            await db.close()
+            if unit.longest > self.transaction_warn:
+                logger.warning("job_transaction_long", seconds=round(unit.longest, 3))
 
     async def _record_failure(
         self, job: queue.Claimed, exc: Exception, logger: structlog.typing.FilteringBoundLogger
@@ -262,14 +283,32 @@ class Worker:
         runner: asyncio.Task[Any] | None,
         lost: asyncio.Event,
         stop: asyncio.Event,
+        unit: UnitOfWork,
+        logger: structlog.typing.FilteringBoundLogger,
     ) -> None:
         """Renew the lease every third of it until ``stop``; cancel the handler once the job is
-        not ours."""
-        interval = max(0.5, self.lease.total_seconds() / 3)
+        not ours. Warns once about a transaction held open too long, while it still is."""
+        interval = max(0.5, min(self.lease.total_seconds() / 3, self.transaction_warn / 2))
+        renew_every = max(0.5, self.lease.total_seconds() / 3)
+        renewed = asyncio.get_running_loop().time()
+        warned = False
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
                 return
+            if not warned and unit.open_for() > self.transaction_warn:
+                warned = True
+                logger.warning(
+                    "job_transaction_long", seconds=round(unit.open_for(), 3), still_open=True
+                )
+            if asyncio.get_running_loop().time() - renewed < renew_every:
+                continue
+            if self.single_connection and unit.open_for():
+                # The attempt's own transaction holds the one connection: a beat would wait on
+                # it, and the attempt's commit on the beat. Renew once the transaction ends
+                # (a transaction held past the lease is what the warning above is about).
+                continue
+            renewed = asyncio.get_running_loop().time()
             try:
                 async with self.sessions() as db, db.begin():
                     owned = await queue.heartbeat(db, job.id, job.attempt, self.lease)
