@@ -161,6 +161,7 @@ async def _load_account(
         requested_by=user_id,
     )
     db.add(run)
+    await db.flush()  # requested (created_at) before started, as a queued run is
     summary = await execute_run(db, settings, run, account)
     return AccountLoad(
         name=account.name,
