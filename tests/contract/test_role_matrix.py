@@ -13,8 +13,8 @@ from fastapi import FastAPI
 
 from tests.conftest import ClientFor
 from xplorr.auth.deps import AdminUser, CurrentUser, OwnerUser, WriterUser
-from xplorr.core.tenancy import Principal
-from xplorr.users.models import Role, User
+from xplorr.core.tenancy import Principal, Role
+from xplorr.users.models import User
 
 PUBLIC = "public"
 ANY = "any"

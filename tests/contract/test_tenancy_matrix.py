@@ -25,12 +25,13 @@ from xplorr.auth.models import Invitation
 from xplorr.cloud_accounts.models import AccountGrant, CloudAccount, Provider
 from xplorr.core import clock, security
 from xplorr.core.jobs.models import Job
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
 from xplorr.passkeys.models import WebAuthnCredential
 from xplorr.sso.models import SsoConfig
 from xplorr.sync.models import SyncRun
 from xplorr.tokens.models import ApiToken
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 Make = Callable[[AsyncSession, Org, User], Awaitable[uuid.UUID]]
 Snapshot = Callable[[AsyncSession, uuid.UUID], Awaitable[dict[str, Any]]]

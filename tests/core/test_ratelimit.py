@@ -25,8 +25,9 @@ from xplorr import api
 from xplorr.app import API_PREFIX
 from xplorr.core.ratelimit import EXTRA_KEY
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 # Every row of api-reference.txt that documents a rate limit (27 rows). Operations that exist in
 # the app must carry exactly this limit; the others are checked as their areas land.

@@ -29,6 +29,7 @@ from xplorr.core.errors import ErrorEnvelope
 from xplorr.core.ratelimit import limit
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+ROUTE_ORDER = 10  # mounting order under /api/v1 (core.areas.routers)
 
 AUTH_LIMIT = "20/15 minutes"  # api-reference: "Login / Auth 20 requests per 15 minutes"
 

@@ -18,6 +18,7 @@ from xplorr.core.pagination import Page, Pagination
 from xplorr.core.ratelimit import limit
 
 router = APIRouter(prefix="/cloud-accounts", tags=["cloud-accounts"])
+ROUTE_ORDER = 60  # mounting order under /api/v1 (core.areas.routers)
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {

@@ -12,6 +12,7 @@ from xplorr.costs.schemas import CostBreakdownOut, CostTrendOut
 from xplorr.costs.service import CostFilters, CostProvider
 
 router = APIRouter(prefix="/costs", tags=["costs"])
+ROUTE_ORDER = 70  # mounting order under /api/v1 (core.areas.routers)
 
 _DAY = r"^\d{4}-\d{2}-\d{2}$"
 # A tag key: 1..200 characters, no control characters, double quotes or backslashes.

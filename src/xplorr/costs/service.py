@@ -72,23 +72,17 @@ class CostFilters:
         )
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"Invalid {field}: {message}", details=[{"field": field, "message": message}]
-    )
-
-
 def _parse_day(field: str, value: str | None) -> date | None:
     if value is None:
         return None
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise _invalid(field, "Not a calendar date (YYYY-MM-DD).") from None
+        raise ValidationFailed.on(field, "Not a calendar date (YYYY-MM-DD).") from None
     if len(value) != 10:
-        raise _invalid(field, "Use the YYYY-MM-DD form.")
+        raise ValidationFailed.on(field, "Use the YYYY-MM-DD form.")
     if day < MIN_DATE:
-        raise _invalid(field, f"Dates start at {MIN_DATE.isoformat()}.")
+        raise ValidationFailed.on(field, f"Dates start at {MIN_DATE.isoformat()}.")
     return day
 
 
@@ -107,11 +101,11 @@ def resolve_filters(
     end = _parse_day("endDate", end_date) or clock.now().date()
     start = start_day or end - timedelta(days=DEFAULT_RANGE_DAYS)
     if start < MIN_DATE:
-        raise _invalid("startDate", f"Dates start at {MIN_DATE.isoformat()}.")
+        raise ValidationFailed.on("startDate", f"Dates start at {MIN_DATE.isoformat()}.")
     if end < start:
-        raise _invalid("endDate", "Must not be before startDate.")
+        raise ValidationFailed.on("endDate", "Must not be before startDate.")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
-        raise _invalid("endDate", f"The range is at most {MAX_RANGE_DAYS} days.")
+        raise ValidationFailed.on("endDate", f"The range is at most {MAX_RANGE_DAYS} days.")
     return CostFilters(
         start=start,
         end=end,
@@ -129,9 +123,11 @@ def parse_group_by(value: str) -> GroupBy:
     if value.startswith(TAG_PREFIX):
         key = value[len(TAG_PREFIX) :]
         if (problem := query.tag_key_problem(key)) is not None:
-            raise _invalid("groupBy", problem)
+            raise ValidationFailed.on("groupBy", problem)
         return TagKey(key)
-    raise _invalid("groupBy", "Use provider, service, region, date, account or tag:<key>.")
+    raise ValidationFailed.on(
+        "groupBy", "Use provider, service, region, date, account or tag:<key>."
+    )
 
 
 async def _check_account(db: AsyncSession, who: Principal, account_id: uuid.UUID | None) -> None:

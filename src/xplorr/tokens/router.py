@@ -11,6 +11,7 @@ from xplorr.tokens import service
 from xplorr.tokens.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenOut, TokenExchangeOut
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
+ROUTE_ORDER = 50  # mounting order under /api/v1 (core.areas.routers)
 
 
 @router.get("", response_model=Page[ApiTokenOut])

@@ -12,6 +12,7 @@ from xplorr.twofa import service
 from xplorr.twofa.schemas import AuthenticateIn, ConfirmIn, ConfirmOut, DisableIn, SetupOut
 
 router = APIRouter(prefix="/auth/2fa", tags=["auth"])
+ROUTE_ORDER = 20  # mounting order under /api/v1 (core.areas.routers)
 
 
 @router.post(
