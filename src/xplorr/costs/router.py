@@ -5,7 +5,6 @@ from fastapi import APIRouter, Depends, Query
 
 from xplorr.auth.deps import CurrentUser
 from xplorr.core.db import DbSession
-from xplorr.core.ratelimit import limit
 from xplorr.costs import service
 from xplorr.costs.query import Metric
 from xplorr.costs.schemas import CostBreakdownOut, CostTrendOut
@@ -68,7 +67,7 @@ def cost_filters(
 Filters = Annotated[CostFilters, Depends(cost_filters)]
 
 
-@router.get("", response_model=CostBreakdownOut, openapi_extra=limit("30/minute"))
+@router.get("", response_model=CostBreakdownOut)
 async def cost_breakdown(
     db: DbSession,
     who: CurrentUser,
@@ -92,7 +91,7 @@ async def cost_breakdown(
     return await service.breakdown(db, who, filters, group_by)
 
 
-@router.get("/trend", response_model=CostTrendOut, openapi_extra=limit("30/minute"))
+@router.get("/trend", response_model=CostTrendOut)
 async def cost_trend(db: DbSession, who: CurrentUser, filters: Filters) -> CostTrendOut:
     """Daily costs of a date range (every day, 0 when nothing was spent), its total, the total
     of the equally long period just before it and the change in percent."""
