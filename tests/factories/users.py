@@ -68,3 +68,10 @@ def token_for(app: FastAPI, user: User) -> str:
 
 def session_of(user: User) -> uuid.UUID:
     return _SESSIONS[user.id]
+
+
+async def _tenant_member(db: AsyncSession, org: Org, _user: User) -> uuid.UUID:
+    return (await make_user(db, org, role=Role.MEMBER)).id
+
+
+TENANT_FACTORIES = {User: _tenant_member}
