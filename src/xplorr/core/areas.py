@@ -9,6 +9,7 @@ import importlib
 import importlib.util
 import itertools
 import pkgutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter
@@ -56,13 +57,14 @@ class AreaRouter:
     under_api: bool  # mounted under /api/v1 (False: at the root, e.g. health probes)
 
 
-def routers() -> list[AreaRouter]:
+def routers(modules: Sequence[str] | None = None) -> list[AreaRouter]:
     """Every area's ``router`` module, in ``ROUTE_ORDER``. Starlette matches routes in the order
     they were added, so where two areas' paths could both match (``/auth/...``) the order is
     part of the API: each router module states its place, and two in the same place are an
-    error rather than an order that depends on module names."""
+    error rather than an order that depends on module names. ``modules``: the router modules
+    to read (default: every area's)."""
     found: list[AreaRouter] = []
-    for name in area_modules("router"):
+    for name in area_modules("router") if modules is None else modules:
         module = importlib.import_module(name)
         order = getattr(module, "ROUTE_ORDER", None)
         if not isinstance(order, int):
