@@ -28,9 +28,10 @@ from xplorr.app import bind, build_app, shutdown
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.migrate import upgrade
 from xplorr.core.settings import Settings, SmtpSettings, normalise_db_url
+from xplorr.core.tenancy import Role
 from xplorr.models_registry import Base
 from xplorr.orgs.models import Org
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 PG_URL = os.environ.get("XPLORR_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("XPLORR_TEST_REDIS_URL")

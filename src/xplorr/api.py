@@ -1,29 +1,12 @@
-"""Every API router, mounted under ``/api/v1`` in this order. No logic here."""
+"""The routers, found (``core.areas.routers``): each area's ``router.py`` states its
+``ROUTE_ORDER``, so adding an area edits no list here. No logic here."""
 
 from fastapi import APIRouter
 
-from xplorr.audit_log.router import router as audit
-from xplorr.auth.router import router as auth
-from xplorr.cloud_accounts.router import router as cloud_accounts
-from xplorr.costs.router import router as costs
-from xplorr.orgs.router import router as organizations
-from xplorr.passkeys.router import router as passkeys
-from xplorr.sso.router import router as sso
-from xplorr.sync.router import router as sync
-from xplorr.tokens.router import router as tokens
-from xplorr.twofa.router import router as twofa
-from xplorr.users.router import router as users
+from xplorr.core import areas
 
-ROUTERS: tuple[APIRouter, ...] = (
-    auth,
-    twofa,
-    passkeys,
-    sso,
-    tokens,
-    cloud_accounts,
-    costs,
-    sync,
-    users,
-    organizations,
-    audit,
-)
+_FOUND = areas.routers()
+ROUTERS: tuple[APIRouter, ...] = tuple(r.router for r in _FOUND if r.under_api)
+"""Mounted under ``/api/v1``, in this order."""
+ROOT_ROUTERS: tuple[APIRouter, ...] = tuple(r.router for r in _FOUND if not r.under_api)
+"""Mounted at the root (health probes)."""

@@ -20,7 +20,6 @@ from xplorr.core.middleware import RequestContextMiddleware
 from xplorr.core.money import ExactNumbersMiddleware
 from xplorr.core.ratelimit import RateLimiter
 from xplorr.core.settings import Settings
-from xplorr.health.router import router as health
 
 API_PREFIX = "/api/v1"
 READ_POOL_SIZE = 4
@@ -100,7 +99,8 @@ def build_app() -> FastAPI:
     for router in api.ROUTERS:
         v1.include_router(router)
     app.include_router(v1)
-    app.include_router(health)
+    for router in api.ROOT_ROUTERS:
+        app.include_router(router)
     build_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:

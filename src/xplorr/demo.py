@@ -24,11 +24,12 @@ from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.deps import AuthKit
 from xplorr.core.ratelimit import RateLimiter
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
 from xplorr.sync.jobs import execute_run
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
 from xplorr.users import service as users
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 DEMO_ORG_SLUG = "demo"
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
-from xplorr.audit_log.models import AuditEntry
 from xplorr.core import clock
+from xplorr.core.audit import AuditEntry
 from xplorr.core.csvexport import safe_cell, to_csv
 from xplorr.orgs.models import Org
 from xplorr.users.models import User

@@ -11,13 +11,14 @@ from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import make_account
 from tests.factories.users import DEFAULT_PASSWORD, make_user, session_of
 from tests.mail import Mailbox, run_jobs, text_of, token_in
-from xplorr.audit_log.models import AuditEntry
 from xplorr.auth.models import AuthSession, Invitation, OneTimeToken, TokenPurpose
 from xplorr.cloud_accounts.models import AccountGrant
 from xplorr.core import clock, security
+from xplorr.core.audit import AuditEntry
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 SIGNUP = {
     "email": "founder@initech.io",

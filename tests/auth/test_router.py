@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import TEST_SECRET, AppWith, ClientFor, asgi_client
 from tests.factories.users import DEFAULT_PASSWORD, make_user
-from xplorr.audit_log.models import AuditEntry
 from xplorr.auth.models import AuthSession, RefreshToken
 from xplorr.core import clock
+from xplorr.core.audit import AuditEntry
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
-from xplorr.users.models import Role, User, UserStatus
+from xplorr.users.models import User, UserStatus
 
 SIGNUP = {
     "email": "Founder@Initech.io",

@@ -17,11 +17,11 @@ from tests.factories.users import make_user, token_for
 from xplorr.auth.service import resolve_principal
 from xplorr.cloud_accounts.models import AccountGrant, CloudAccount
 from xplorr.core import security
-from xplorr.core.tenancy import Principal, org_select
+from xplorr.core.tenancy import Principal, Role, org_select
 from xplorr.orgs.models import Org
 from xplorr.sync.models import SyncRun
 from xplorr.tokens.models import ApiToken
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 
 @contextmanager

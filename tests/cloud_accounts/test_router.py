@@ -20,14 +20,16 @@ from tests.conftest import AppWith, ClientFor, asgi_client
 from tests.factories.cloud_accounts import grant, make_account
 from tests.factories.costs import record_imports
 from tests.factories.users import make_user, token_for
-from xplorr.audit_log.models import AuditEntry
 from xplorr.cloud_accounts.credentials import decrypt_credentials
-from xplorr.cloud_accounts.models import AccountGrant, CloudAccount, OrgDataKey, Provider
+from xplorr.cloud_accounts.models import AccountGrant, CloudAccount, Provider
+from xplorr.core.audit import AuditEntry
+from xplorr.core.crypto import OrgDataKey
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import Role
 from xplorr.costs import store
 from xplorr.costs.models import CostRecord, CostRollup
 from xplorr.orgs.models import Org
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 AZURE_SECRET = "Az~S3cr3t-value-that-must-never-leak"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

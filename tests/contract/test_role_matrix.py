@@ -1,7 +1,8 @@
 """Function-level authorization (ASVS 8.2.1, API5): every operation declares who may call it.
 
-``ACCESS`` maps each operation to PUBLIC (no token), ANY (any role of the org) or the set of roles
-allowed. A new operation without an entry fails ``test_every_operation_declares_its_roles``;
+``ACCESS`` (each area's ``tests/<area>/matrix.py``, collected by ``tests/matrix.py``) maps each
+operation to PUBLIC (no token), ANY (any role of the org) or the set of roles allowed. A new
+operation without an entry fails ``test_every_operation_declares_its_roles``;
 every restricted operation is called with each role it refuses and must answer 403 FORBIDDEN.
 """
 
@@ -11,100 +12,14 @@ import uuid
 import pytest
 from fastapi import FastAPI
 
+from tests import matrix
 from tests.conftest import ClientFor
+from tests.matrix import ANY, PUBLIC
 from xplorr.auth.deps import AdminUser, CurrentUser, OwnerUser, WriterUser
-from xplorr.core.tenancy import Principal
-from xplorr.users.models import Role, User
+from xplorr.core.tenancy import Principal, Role
+from xplorr.users.models import User
 
-PUBLIC = "public"
-ANY = "any"
-ADMINS = frozenset({Role.OWNER, Role.ADMIN})
-WRITERS = frozenset({Role.OWNER, Role.ADMIN, Role.MEMBER})
-OWNERS = frozenset({Role.OWNER})
-
-ACCESS: dict[tuple[str, str], str | frozenset[Role]] = {
-    ("POST", "/api/v1/auth/signup"): PUBLIC,
-    ("POST", "/api/v1/auth/login"): PUBLIC,
-    ("POST", "/api/v1/auth/refresh"): PUBLIC,
-    ("POST", "/api/v1/auth/logout"): PUBLIC,
-    ("GET", "/api/v1/auth/me"): ANY,
-    ("POST", "/api/v1/auth/change-password"): ANY,
-    # TOTP: every user manages their own factor; the login's second step has no token yet.
-    ("POST", "/api/v1/auth/2fa/setup"): ANY,
-    ("POST", "/api/v1/auth/2fa/confirm"): ANY,
-    ("POST", "/api/v1/auth/2fa/authenticate"): PUBLIC,
-    ("POST", "/api/v1/auth/2fa/disable"): ANY,
-    # Personal API tokens act as their user (a viewer's token is read-only), so every role may
-    # manage its own; owners and admins also see and revoke the organization's.
-    ("GET", "/api/v1/tokens"): ANY,
-    ("POST", "/api/v1/tokens"): ANY,
-    ("DELETE", "/api/v1/tokens/{token_id}"): ANY,
-    ("POST", "/api/v1/tokens/exchange"): ANY,
-    # Cloud accounts: every role reads (grants limit members and viewers); owners and admins
-    # connect, update and disconnect.
-    ("GET", "/api/v1/cloud-accounts"): ANY,
-    ("POST", "/api/v1/cloud-accounts"): ADMINS,
-    ("GET", "/api/v1/cloud-accounts/server-aws-config"): ANY,
-    ("GET", "/api/v1/cloud-accounts/{account_id}"): ANY,
-    ("PATCH", "/api/v1/cloud-accounts/{account_id}"): ADMINS,
-    ("DELETE", "/api/v1/cloud-accounts/{account_id}"): ADMINS,
-    # Cost reads: every role; members and viewers limited by account grants see only those.
-    ("GET", "/api/v1/costs"): ANY,
-    ("GET", "/api/v1/costs/trend"): ANY,
-    # Sync: owners and admins trigger syncs (reference: admin); every role reads their state
-    # (grants limit members and viewers to their accounts).
-    ("POST", "/api/v1/sync/all"): ADMINS,
-    ("POST", "/api/v1/sync/{account_id}"): ADMINS,
-    ("GET", "/api/v1/sync/status"): ANY,
-    ("GET", "/api/v1/sync/jobs"): ANY,
-    # Account lifecycle: emailed-token flows are public (the token is the credential).
-    ("POST", "/api/v1/auth/verify-email"): PUBLIC,
-    ("POST", "/api/v1/auth/resend-verification"): PUBLIC,
-    ("POST", "/api/v1/auth/forgot-password"): PUBLIC,
-    ("POST", "/api/v1/auth/reset-password"): PUBLIC,
-    ("POST", "/api/v1/auth/invite"): ADMINS,
-    ("GET", "/api/v1/auth/invitation/{token}"): PUBLIC,
-    ("POST", "/api/v1/auth/accept-invitation"): PUBLIC,
-    # Users: members and viewers see and edit only themselves (others are 404, not 403).
-    ("GET", "/api/v1/users"): ANY,
-    ("GET", "/api/v1/users/{user_id}"): ANY,
-    ("PATCH", "/api/v1/users/{user_id}"): ANY,
-    ("DELETE", "/api/v1/users/{user_id}"): ADMINS,
-    ("GET", "/api/v1/users/available-accounts"): ADMINS,
-    ("GET", "/api/v1/users/invitations/list"): ADMINS,
-    ("GET", "/api/v1/users/{user_id}/accounts"): ADMINS,
-    ("POST", "/api/v1/users/{user_id}/accounts"): ADMINS,
-    ("DELETE", "/api/v1/users/{user_id}/accounts/{account_id}"): ADMINS,
-    ("GET", "/api/v1/users/notification-preferences"): ANY,
-    ("PATCH", "/api/v1/users/notification-preferences"): ANY,
-    ("GET", "/api/v1/organizations/current"): ANY,
-    ("PATCH", "/api/v1/organizations/current"): ADMINS,
-    ("GET", "/api/v1/organizations/stats"): ADMINS,
-    ("PATCH", "/api/v1/organizations/require-2fa"): ADMINS,
-    ("DELETE", "/api/v1/organizations/close"): OWNERS,
-    ("GET", "/api/v1/audit"): ADMINS,
-    ("GET", "/api/v1/audit/actions"): ADMINS,
-    ("GET", "/api/v1/audit/export"): ADMINS,
-    # Passkeys: every role manages its own; logging in with one is public.
-    ("GET", "/api/v1/auth/webauthn/register/options"): ANY,
-    ("POST", "/api/v1/auth/webauthn/register/verify"): ANY,
-    ("GET", "/api/v1/auth/webauthn/authenticate/options"): PUBLIC,
-    ("POST", "/api/v1/auth/webauthn/authenticate/verify"): PUBLIC,
-    ("GET", "/api/v1/auth/webauthn/credentials"): ANY,
-    ("DELETE", "/api/v1/auth/webauthn/credentials/{credential_id}"): ANY,
-    # SAML single sign-on: the login ceremony and SP metadata are pre-authentication; the IdP
-    # configuration is an owner/admin matter.
-    ("GET", "/api/v1/auth/sso/check"): PUBLIC,
-    ("GET", "/api/v1/auth/saml/init"): PUBLIC,
-    ("POST", "/api/v1/auth/saml/acs"): PUBLIC,
-    ("GET", "/api/v1/auth/saml/metadata/{org_slug}"): PUBLIC,
-    ("GET", "/api/v1/auth/sso/config"): ADMINS,
-    ("PATCH", "/api/v1/auth/sso/config"): ADMINS,
-    ("DELETE", "/api/v1/auth/sso/config"): ADMINS,
-    ("POST", "/api/v1/auth/sso/domains/verify"): ADMINS,
-    ("GET", "/healthz"): PUBLIC,
-    ("GET", "/readyz"): PUBLIC,
-}
+ACCESS = matrix.access()
 
 
 def _operations(app: FastAPI) -> set[tuple[str, str]]:

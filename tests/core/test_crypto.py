@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import TEST_SECRET, make_settings
 from tests.factories.cloud_accounts import make_account
 from tests.factories.users import make_org
-from xplorr.audit_log.models import AuditEntry
 from xplorr.cloud_accounts.credentials import decrypt_credentials
-from xplorr.cloud_accounts.models import CloudAccount, OrgDataKey, Provider
+from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core import crypto
+from xplorr.core.audit import AuditEntry
+from xplorr.core.crypto import OrgDataKey
 from xplorr.core.settings import Settings
 from xplorr.orgs.models import Org
 

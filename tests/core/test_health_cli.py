@@ -12,7 +12,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from tests.conftest import AppWith, asgi_client
-from xplorr.users.models import Role, User
+from xplorr.core.tenancy import Role
+from xplorr.users.models import User
 
 
 async def test_healthz_and_readyz(app: FastAPI) -> None:

@@ -23,42 +23,15 @@ from tests.conftest import AppWith, ClientFor, asgi_client, make_settings
 from tests.factories.users import DEFAULT_PASSWORD, make_user
 from xplorr import api
 from xplorr.app import API_PREFIX
-from xplorr.core.ratelimit import EXTRA_KEY
+from xplorr.core.ratelimit import EXTRA_KEY, REFERENCE
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
-# Every row of api-reference.txt that documents a rate limit (27 rows). Operations that exist in
-# the app must carry exactly this limit; the others are checked as their areas land.
-DOCUMENTED = {
-    ("POST", "/auth/login"): "20/15 minutes",
-    ("POST", "/auth/signup"): "20/15 minutes",
-    ("POST", "/auth/forgot-password"): "20/15 minutes",
-    ("POST", "/auth/reset-password"): "5/30 minutes",
-    ("POST", "/auth/resend-verification"): "20/15 minutes",
-    ("POST", "/auth/2fa/authenticate"): "10/15 minutes",
-    ("POST", "/auth/2fa/disable"): "5/15 minutes",
-    ("GET", "/costs"): "30/minute",
-    ("GET", "/costs/trend"): "30/minute",
-    ("POST", "/cloud-accounts"): "20/hour",
-    ("POST", "/sync/all"): "10/hour",
-    ("POST", "/sync/{accountId}"): "10/hour",
-    ("POST", "/budgets"): "30/minute",
-    ("PATCH", "/budgets/{id}"): "30/minute",
-    ("POST", "/alerts"): "30/minute",
-    ("PATCH", "/alerts/{id}"): "30/minute",
-    ("POST", "/tagging-policies"): "30/minute",
-    ("DELETE", "/tagging-policies/{id}"): "30/minute",
-    ("POST", "/allocation-rules"): "30/minute",
-    ("PATCH", "/allocation-rules/{id}"): "30/minute",
-    ("POST", "/unit-economics/metrics"): "30/minute",
-    ("GET", "/reports"): "10/15 minutes",
-    ("GET", "/reports/pdf"): "10/15 minutes",
-    ("GET", "/reports/excel"): "10/15 minutes",
-    ("POST", "/scheduled-reports"): "30/minute",
-    ("PATCH", "/scheduled-reports/{id}"): "30/minute",
-    ("POST", "/tokens/exchange"): "30/15 minutes",
-}
+# Every row of api-reference.txt that documents a rate limit (27 rows), kept in core: routes
+# take their limit from it by method and path.
+DOCUMENTED = REFERENCE
 # Documented operations the app serves today: dropping or renaming one must fail here.
 SERVED_TODAY = {
     ("POST", "/auth/login"),
@@ -306,7 +279,7 @@ def _operations(app: FastAPI) -> dict[tuple[str, str], dict[str, object]]:
 
 def test_every_operation_has_a_limit_and_documented_ones_match(app: FastAPI) -> None:
     documented = {(m, _normalise(p)): spec for (m, p), spec in DOCUMENTED.items()}
-    assert len(documented) == len(DOCUMENTED)  # no two rows collapse into one
+    assert len(documented) == len(DOCUMENTED) == 27  # no two rows collapse into one
     present = set()
     for (method, path), rule in _operations(app).items():
         assert isinstance(rule, dict)
@@ -398,6 +371,37 @@ async def test_routes_of_nested_routers_get_their_rule(settings: Settings) -> No
         assert limiter.rule_for(by_path["/inner/limited"]).item == parse("2/minute")
         assert limiter.rule_for(by_path["/inner/limited"]).key == "ip"
         assert limiter.rule_for(by_path["/inner/plain"]).item == parse("7/minute")
+    finally:
+        await limiter.aclose()
+
+
+async def test_a_route_limit_that_contradicts_the_reference_is_refused(
+    settings: Settings,
+) -> None:
+    """A route of a documented operation takes the reference's limit by method and path
+    (``limit(key="ip")`` changes only the key); its own limit may only repeat the reference."""
+    from fastapi import APIRouter
+
+    from xplorr.core.ratelimit import RateLimiter, limit
+
+    documented = APIRouter(prefix="/sync")
+
+    @documented.post("/{account_id}", openapi_extra=limit(key="ip"))
+    async def sync_one(account_id: str) -> None: ...
+
+    contradicting = APIRouter(prefix="/costs")
+
+    @contradicting.get("", openapi_extra=limit("1000/minute"))
+    async def costs() -> None: ...
+
+    limiter = RateLimiter(settings)
+    try:
+        limiter.install([documented], read="7/minute", write="3/minute")
+        route = next(r for r in documented.routes if isinstance(r, APIRoute))
+        assert limiter.rule_for(route).item == parse("10/hour")  # "Sync Triggers"
+        assert limiter.rule_for(route).key == "ip"
+        with pytest.raises(ValueError, match=r"GET /costs: limit '1000/minute' contradicts"):
+            limiter.install([contradicting], read="7/minute", write="3/minute")
     finally:
         await limiter.aclose()
 

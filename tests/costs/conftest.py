@@ -12,9 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.factories.cloud_accounts import make_account
 from tests.factories.costs import add_costs
 from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.core.tenancy import Principal
+from xplorr.core.tenancy import Principal, Role
 from xplorr.orgs.models import Org
-from xplorr.users.models import Role
 
 SEPT = (date(2024, 9, 1), date(2024, 9, 30))
 

@@ -95,3 +95,10 @@ async def grant(db: AsyncSession, user: User, account: CloudAccount) -> AccountG
     restricted.account_access_restricted = True
     await db.commit()
     return row
+
+
+async def _tenant_account(db: AsyncSession, org: Org, _user: User) -> uuid.UUID:
+    return (await make_account(db, org)).id
+
+
+TENANT_FACTORIES = {CloudAccount: _tenant_account}

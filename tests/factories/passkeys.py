@@ -2,10 +2,12 @@
 so a test can log in with it without a registration ceremony."""
 
 import secrets
+import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.passkeys.authenticator import SoftwareAuthenticator, b64
+from xplorr.orgs.models import Org
 from xplorr.passkeys.models import WebAuthnCredential
 from xplorr.users.models import User
 
@@ -39,3 +41,10 @@ async def make_passkey(
     db.add(user)
     await db.commit()
     return passkey, auth
+
+
+async def _tenant_passkey(db: AsyncSession, _org: Org, user: User) -> uuid.UUID:
+    return (await make_passkey(db, user))[0].id
+
+
+TENANT_FACTORIES = {WebAuthnCredential: _tenant_passkey}

@@ -1,5 +1,7 @@
 """Typed factories for SSO configurations (add, commit, return)."""
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.sso.idp import TestIdp
@@ -7,6 +9,7 @@ from xplorr.core import clock, security
 from xplorr.orgs.models import Org
 from xplorr.sso import saml
 from xplorr.sso.models import SsoConfig, SsoDomain
+from xplorr.users.models import User
 
 
 def org_domain(org: Org) -> str:
@@ -46,3 +49,10 @@ async def make_sso_config(
         )
     await db.commit()
     return config
+
+
+async def _tenant_sso_config(db: AsyncSession, org: Org, _user: User) -> uuid.UUID:
+    return (await make_sso_config(db, org, TestIdp("a"))).id
+
+
+TENANT_FACTORIES = {SsoConfig: _tenant_sso_config}

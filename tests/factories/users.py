@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xplorr.auth.models import AuthSession
 from xplorr.core import clock, security
 from xplorr.core.deps import AuthKit
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 DEFAULT_PASSWORD = "correct horse battery staple 42"
 _SESSIONS: dict[uuid.UUID, uuid.UUID] = {}
@@ -67,3 +68,10 @@ def token_for(app: FastAPI, user: User) -> str:
 
 def session_of(user: User) -> uuid.UUID:
     return _SESSIONS[user.id]
+
+
+async def _tenant_member(db: AsyncSession, org: Org, _user: User) -> uuid.UUID:
+    return (await make_user(db, org, role=Role.MEMBER)).id
+
+
+TENANT_FACTORIES = {User: _tenant_member}

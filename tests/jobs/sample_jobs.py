@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from xplorr.audit_log.models import AuditEntry
 from xplorr.core import audit
+from xplorr.core.audit import AuditEntry
 from xplorr.core.jobs.registry import JobContext, job, schedule
 
 

@@ -28,13 +28,15 @@ from xplorr.core.jobs.models import Job, JobStatus
 from xplorr.core.jobs.registry import JobContext, Lane
 from xplorr.core.jobs.runner import Worker
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import Role
 from xplorr.costs import query as costs
 from xplorr.costs.events import CostDataChanged
 from xplorr.ingest.command import import_focus
 from xplorr.ingest.pipeline import import_files
 from xplorr.orgs.events import OrgClosing
 from xplorr.orgs.models import Org
-from xplorr.users.models import Role, User, UserStatus
+from xplorr.users import principals
+from xplorr.users.models import User, UserStatus
 
 
 @pytest.fixture
@@ -219,7 +221,7 @@ async def test_principal_for_user_uses_the_role_and_grants_of_today(
 
     async def total_as_user() -> dict[str, Decimal] | None:
         await db.rollback()
-        who = await tenancy.principal_for_user(db, user.id)
+        who = await principals.principal_for_user(db, user.id)
         return None if who is None else await costs.totals_by_currency(db, who, q)
 
     assert await total_as_user() == {"USD": Decimal("15")}  # no grants: every account
@@ -228,12 +230,12 @@ async def test_principal_for_user_uses_the_role_and_grants_of_today(
     await db.execute(update(User).where(User.id == user.id).values(role=Role.ADMIN))
     await db.commit()
     assert await total_as_user() == {"USD": Decimal("15")}  # admins see every account
-    who = await tenancy.principal_for_user(db, user.id, org_id=other_org.id)
+    who = await principals.principal_for_user(db, user.id, org_id=other_org.id)
     assert who is None  # the job's org is not the user's
     await db.execute(update(User).where(User.id == user.id).values(status=UserStatus.DEACTIVATED))
     await db.commit()
     assert await total_as_user() is None
-    assert await tenancy.principal_for_user(db, uuid.uuid4()) is None
+    assert await principals.principal_for_user(db, uuid.uuid4()) is None
     # A system job sees the whole organization.
     whole = await costs.totals_by_currency(db, tenancy.org_scope(org.id), q)
     assert whole == {"USD": Decimal("15")}

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
 from tests.conftest import make_settings
-from xplorr.audit_log.models import AuditEntry
 from xplorr.core import audit, clock
+from xplorr.core.audit import AuditEntry
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.jobs import queue
 from xplorr.core.jobs.models import Job, JobStatus, ScheduleSlot

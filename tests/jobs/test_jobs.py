@@ -26,8 +26,8 @@ from tests.conftest import TEST_SECRET, make_settings
 from tests.jobs import sample_jobs  # registers the test handlers
 from tests.mail import drain
 from xplorr.app import create_app
-from xplorr.audit_log.models import AuditEntry
 from xplorr.core import clock
+from xplorr.core.audit import AuditEntry
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.jobs import queue, registry
 from xplorr.core.jobs.models import Job, JobStatus, ScheduleSlot

@@ -22,8 +22,8 @@ from tests.factories.cloud_accounts import make_account
 from tests.factories.users import make_org
 from tests.jobs import sample_jobs
 from tests.mail import drain
-from xplorr.audit_log.models import AuditEntry
 from xplorr.core import clock
+from xplorr.core.audit import AuditEntry
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.jobs import periodic, queue, registry
 from xplorr.core.jobs.models import Job, JobStatus, ScheduleSlot

@@ -16,15 +16,16 @@ from tests.factories.twofa import enable_totp
 from tests.factories.users import DEFAULT_PASSWORD, make_user
 from tests.mail import run_jobs
 from tests.sso.idp import TestIdp
-from xplorr.audit_log.models import AuditEntry
 from xplorr.auth.models import Invitation
 from xplorr.core import clock, security
+from xplorr.core.audit import AuditEntry
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import Role
 from xplorr.models_registry import Base
 from xplorr.orgs.models import Org
 from xplorr.sso.models import SamlRequest, SsoConfig, SsoDomain
 from xplorr.tokens.models import ApiToken
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 CLOSE = {"x-confirm-close": "DELETE_MY_ORGANIZATION"}
 

@@ -20,8 +20,8 @@ from tests.factories.passkeys import make_passkey
 from tests.factories.twofa import enable_totp
 from tests.factories.users import DEFAULT_PASSWORD, token_for
 from tests.passkeys.authenticator import RP_ID, SoftwareAuthenticator, b64
-from xplorr.audit_log.models import AuditEntry
 from xplorr.core import clock, security
+from xplorr.core.audit import AuditEntry
 from xplorr.orgs.models import Org
 from xplorr.passkeys.models import WebAuthnChallenge, WebAuthnCredential
 from xplorr.sso.models import SsoConfig, SsoDomain

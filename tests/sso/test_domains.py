@@ -16,14 +16,15 @@ from tests.factories.users import DEFAULT_PASSWORD, make_org, make_user
 from tests.mail import run_jobs
 from tests.sso.dns_server import TestDns
 from tests.sso.idp import TestIdp
-from xplorr.audit_log.models import AuditEntry
 from xplorr.core import clock
+from xplorr.core.audit import AuditEntry
 from xplorr.core.jobs import queue
 from xplorr.core.jobs.models import Job, JobStatus
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
 from xplorr.sso.models import SsoConfig, SsoDomain
-from xplorr.users.models import Role, User, UserStatus
+from xplorr.users.models import User, UserStatus
 
 VERIFY = "/auth/sso/domains/verify"
 

@@ -18,12 +18,13 @@ from tests.conftest import ClientFor
 from tests.factories.sso import make_sso_config, org_domain
 from tests.factories.users import make_user
 from tests.sso.idp import PERSISTENT_FORMAT, TestIdp, authn_request, authn_request_id, encode
-from xplorr.audit_log.models import AuditEntry
 from xplorr.auth.models import AuthSession
+from xplorr.core.audit import AuditEntry
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
 from xplorr.sso import saml
 from xplorr.sso.models import SamlReplay, SamlRequest, SsoConfig, SsoDomain, SsoIdentity
-from xplorr.users.models import Role, User, UserStatus
+from xplorr.users.models import User, UserStatus
 
 JSON = {"Accept": "application/json"}
 

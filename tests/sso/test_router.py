@@ -14,11 +14,12 @@ from tests.conftest import AppWith, ClientFor, asgi_client
 from tests.factories.sso import make_sso_config, org_domain
 from tests.factories.users import DEFAULT_PASSWORD, make_user, token_for
 from tests.sso.idp import TestIdp
-from xplorr.audit_log.models import AuditEntry
+from xplorr.core.audit import AuditEntry
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
 from xplorr.sso import saml
 from xplorr.sso.models import SamlRequest, SsoConfig, SsoDomain, SsoIdentity
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 

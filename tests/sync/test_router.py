@@ -12,16 +12,17 @@ from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import grant, make_account
 from tests.factories.users import make_user
 from tests.mail import drain
-from xplorr.audit_log.models import AuditEntry
 from xplorr.cloud_accounts.models import CloudAccount, Provider
+from xplorr.core.audit import AuditEntry
 from xplorr.core.db import make_sessionmaker
 from xplorr.core.jobs import queue
 from xplorr.core.jobs.models import Job, JobStatus
 from xplorr.core.jobs.runner import Worker
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
 from xplorr.sync.models import SyncRun
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 RUN_FIELDS = {
     "id",

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
-from xplorr.audit_log.models import AuditEntry
 from xplorr.core import clock, security
+from xplorr.core.audit import AuditEntry
 from xplorr.tokens.models import ApiToken
 from xplorr.users.models import User
 

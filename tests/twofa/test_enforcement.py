@@ -11,12 +11,13 @@ from tests.factories.twofa import enable_totp
 from tests.factories.users import make_user
 from tests.mail import Mailbox, run_jobs, token_in
 from tests.twofa.conftest import authenticate, challenge, code_at, login
-from xplorr.cloud_accounts.models import OrgDataKey
 from xplorr.core import crypto
+from xplorr.core.crypto import OrgDataKey
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
 from xplorr.twofa.models import TotpFactor
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 NEW_PASSWORD = "another quite long passphrase 7"
 

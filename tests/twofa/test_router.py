@@ -18,8 +18,8 @@ from tests.conftest import AppWith, ClientFor, asgi_client
 from tests.factories.twofa import enable_totp
 from tests.factories.users import DEFAULT_PASSWORD, make_user
 from tests.twofa.conftest import authenticate, challenge, code_at, login
-from xplorr.audit_log.models import AuditEntry
 from xplorr.core import clock, security
+from xplorr.core.audit import AuditEntry
 from xplorr.core.crypto import OrgCipher
 from xplorr.core.settings import Settings
 from xplorr.orgs.models import Org

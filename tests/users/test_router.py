@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import grant, make_account
 from tests.factories.users import make_user
-from xplorr.audit_log.models import AuditEntry
 from xplorr.cloud_accounts.models import AccountGrant
 from xplorr.core import clock, security
+from xplorr.core.audit import AuditEntry
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
 from xplorr.tokens.models import ApiToken
-from xplorr.users.models import Role, User, UserStatus
+from xplorr.users.models import User, UserStatus
 
 
 async def _actions(db: AsyncSession) -> list[str]:

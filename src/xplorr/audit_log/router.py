@@ -11,10 +11,11 @@ from xplorr.auth.deps import AdminUser
 from xplorr.core import clock
 from xplorr.core.db import DbSession
 from xplorr.core.errors import ValidationFailed
-from xplorr.core.pagination import Page, Pagination, paginate
+from xplorr.core.pagination import Page, Pagination
 from xplorr.core.ratelimit import limit
 
 router = APIRouter(prefix="/audit", tags=["audit"])
+ROUTE_ORDER = 110  # mounting order under /api/v1 (core.areas.routers)
 
 EXPORT_LIMIT = "10/15 minutes"  # the reference's "Report Generation" class: exports are costly
 
@@ -46,9 +47,10 @@ def _parse(value: str | None, field: str) -> datetime | None:
         # In UTC now: 9999-12-31T23:59-05:00 or 0001-01-01T00:00+05:00 cannot be (OverflowError).
         return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
     except (ValueError, OverflowError) as exc:
-        raise ValidationFailed(
-            f"Invalid {field}: not an ISO 8601 timestamp in range.",
-            details=[{"field": field, "message": "Not an ISO 8601 timestamp in range."}],
+        raise ValidationFailed.on(
+            field,
+            "Not an ISO 8601 timestamp in range.",
+            summary=f"Invalid {field}: not an ISO 8601 timestamp in range.",
         ) from exc
 
 
@@ -61,7 +63,7 @@ async def list_audit_logs(
 ) -> Page[AuditOut]:
     """Audit entries of the organization, newest first (admin). Filters: ``action``,
     ``user_email``, ``from``, ``to``."""
-    return await paginate(db, service.entries(who, f), page, service.to_out)
+    return await service.list_entries(db, who, f, page)
 
 
 @router.get("/actions", response_model=AuditActionsOut)

@@ -6,10 +6,11 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xplorr.audit_log.models import AuditEntry
 from xplorr.audit_log.schemas import AuditActionsOut, AuditOut
 from xplorr.core import audit, csvexport
+from xplorr.core.audit import AuditEntry
 from xplorr.core.errors import ValidationFailed
+from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.tenancy import Principal
 
 EXPORT_MAX_ROWS = 10_000
@@ -33,11 +34,17 @@ class AuditFilter:
     until: datetime | None = None
 
 
-def entries(who: Principal, f: AuditFilter) -> Select[AuditEntry]:
+async def list_entries(
+    db: AsyncSession, who: Principal, f: AuditFilter, page: PageParams
+) -> Page[AuditOut]:
+    """One page of the entries ``f`` selects, newest first."""
+    return await paginate(db, _entries(who, f), page, to_out)
+
+
+def _entries(who: Principal, f: AuditFilter) -> Select[AuditEntry]:
     if f.since and f.until and f.since > f.until:
-        raise ValidationFailed(
-            "'from' must not be after 'to'.",
-            details=[{"field": "from", "message": "Must not be after 'to'."}],
+        raise ValidationFailed.on(
+            "from", "Must not be after 'to'.", summary="'from' must not be after 'to'."
         )
     stmt = select(AuditEntry).where(AuditEntry.org_id == who.org_id)
     if f.action:
@@ -79,7 +86,7 @@ async def export_csv(db: AsyncSession, who: Principal, f: AuditFilter) -> str:
     """At most EXPORT_MAX_ROWS entries, newest first; the export itself is audited."""
     import json
 
-    rows = (await db.scalars(entries(who, f).limit(EXPORT_MAX_ROWS))).all()
+    rows = (await db.scalars(_entries(who, f).limit(EXPORT_MAX_ROWS))).all()
     await audit.record(
         db,
         "audit.exported",

@@ -11,8 +11,7 @@ from xplorr.auth import service
 from xplorr.core.db import DbSession
 from xplorr.core.deps import Kit
 from xplorr.core.errors import Forbidden, Unauthorized
-from xplorr.core.tenancy import Principal
-from xplorr.users.models import Role
+from xplorr.core.tenancy import Principal, Role
 
 
 def bearer_value(request: Request) -> str | None:

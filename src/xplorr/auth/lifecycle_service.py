@@ -23,17 +23,19 @@ from xplorr.auth.schemas import (
     InviteOut,
     TokenPair,
 )
+from xplorr.auth.sessions import revoke_sessions, start_session
 from xplorr.cloud_accounts.models import AccountGrant, CloudAccount
 from xplorr.core import audit, clock, context, email, security
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from xplorr.core.jobs import queue
 from xplorr.core.jobs.registry import JobContext
+from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.settings import Settings
-from xplorr.core.tenancy import Principal, get_in_org, org_select
+from xplorr.core.tenancy import Principal, Role, get_in_org, org_select
 from xplorr.orgs.models import Org
 from xplorr.users import service as users
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 VERIFY_TTL = timedelta(hours=48)
 RESET_TTL = timedelta(hours=1)
@@ -118,9 +120,7 @@ async def verify_email(db: AsyncSession, raw: str) -> None:
             db,
             "user.email_verified",
             user,
-            resource_type="user",
-            resource_id=user.id,
-            resource_name=user.email,
+            target=user,
         )
 
 
@@ -167,9 +167,7 @@ async def send_password_reset_job(ctx: JobContext, payload: dict[str, Any]) -> N
         ctx.db,
         "user.password_reset_requested",
         user,
-        resource_type="user",
-        resource_id=user.id,
-        resource_name=user.email,
+        target=user,
     )
     entry.ip = payload.get("ip")
 
@@ -190,8 +188,6 @@ async def expire_reset_tokens(db: AsyncSession, user_id: uuid.UUID) -> None:
 async def reset_password(db: AsyncSession, kit: AuthKit, raw: str, new_password: str) -> None:
     """Set a new password with a reset token; every session of the user ends. A user with a
     second factor still has to pass it at the next login: no session is handed out here."""
-    from xplorr.auth.service import revoke_sessions
-
     user = await _use_token(db, raw, TokenPurpose.RESET_PASSWORD)
     users.check_new_password(new_password, user.email, field="new_password")
     user.password_hash = kit.hasher.hash(new_password)
@@ -290,9 +286,7 @@ async def invite(db: AsyncSession, settings: Settings, who: Principal, data: Inv
         db,
         "user.invite_sent",
         who=who,
-        resource_type="invitation",
-        resource_id=inv.id,
-        resource_name=address,
+        target=inv,
         details={"role": data.role.value, "account_ids": account_ids, "resent": resent},
     )
     await db.refresh(inv)
@@ -321,8 +315,6 @@ async def invitation_info(db: AsyncSession, raw: str) -> InvitationStatusOut:
 async def accept_invitation(db: AsyncSession, kit: AuthKit, data: AcceptInvitationIn) -> TokenPair:
     """Create the invited user in the inviting org (with the invitation's account grants) and
     log them in. The address is verified: the token arrived in its mailbox."""
-    from xplorr.auth.service import start_session
-
     now = clock.now()
     accepted = await db.execute(
         update(Invitation)
@@ -366,13 +358,20 @@ async def accept_invitation(db: AsyncSession, kit: AuthKit, data: AcceptInvitati
         db,
         "user.joined",
         user,
-        resource_type="user",
-        resource_id=user.id,
-        resource_name=user.email,
+        target=user,
         details={"role": inv.role, "invitation_id": str(inv.id), "account_ids": granted},
     )
     return (await start_session(db, kit, user)).pair
 
 
-async def pending_invitations_stmt(who: Principal) -> Any:
-    return _pending(org_select(Invitation, who)).order_by(Invitation.created_at.desc())
+async def list_invitations(
+    db: AsyncSession, who: Principal, page: PageParams
+) -> Page[InvitationOut]:
+    """Pending invitations (not accepted, revoked or expired), newest first."""
+    stmt = _pending(org_select(Invitation, who)).order_by(Invitation.created_at.desc())
+    return await paginate(db, stmt, page, invitation_out)
+
+
+async def count_pending_invitations(db: AsyncSession, who: Principal) -> int:
+    stmt = _pending(org_select(Invitation, who).with_only_columns(func.count(Invitation.id)))
+    return int(await db.scalar(stmt) or 0)

@@ -1,6 +1,7 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -13,6 +14,7 @@ class AuthSession(OrgOwned, Base):
     so revoking the family stops its access tokens at the next request."""
 
     __tablename__ = "auth_sessions"
+    audit_resource: ClassVar[str] = "session"
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
@@ -22,6 +24,10 @@ class AuthSession(OrgOwned, Base):
     revoke_reason: Mapped[str | None] = mapped_column(String(40))
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    @property
+    def audit_name(self) -> str | None:
+        return None  # a login has no name of its own
 
 
 class RefreshToken(IdMixin, Base):
@@ -68,6 +74,7 @@ class Invitation(OrgOwned, Base):
     accounts). Bound to org, email and role; the emailed token is stored as its SHA-256."""
 
     __tablename__ = "invitations"
+    audit_resource: ClassVar[str] = "invitation"
     email: Mapped[str] = mapped_column(String(320), index=True)
     role: Mapped[str] = mapped_column(String(16))
     account_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
@@ -78,3 +85,7 @@ class Invitation(OrgOwned, Base):
     expires_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+    @property
+    def audit_name(self) -> str | None:
+        return self.email

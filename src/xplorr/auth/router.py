@@ -29,6 +29,7 @@ from xplorr.core.errors import ErrorEnvelope
 from xplorr.core.ratelimit import limit
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+ROUTE_ORDER = 10  # mounting order under /api/v1 (core.areas.routers)
 
 AUTH_LIMIT = "20/15 minutes"  # api-reference: "Login / Auth 20 requests per 15 minutes"
 
@@ -37,7 +38,7 @@ AUTH_LIMIT = "20/15 minutes"  # api-reference: "Login / Auth 20 requests per 15 
     "/signup",
     status_code=201,
     response_model=TokenPair,
-    openapi_extra=limit(AUTH_LIMIT, key="ip"),
+    openapi_extra=limit(key="ip"),
     responses={409: {"model": ErrorEnvelope, "description": "EMAIL_TAKEN"}},
 )
 async def signup(body: SignupIn, db: DbSession, kit: Kit) -> TokenPair:
@@ -52,7 +53,7 @@ async def signup(body: SignupIn, db: DbSession, kit: Kit) -> TokenPair:
 @router.post(
     "/login",
     response_model=TokenPair | TwoFactorChallengeOut,
-    openapi_extra=limit(AUTH_LIMIT, key="ip"),
+    openapi_extra=limit(key="ip"),
     responses={403: {"model": ErrorEnvelope, "description": "SSO_REQUIRED"}},
 )
 async def login(body: LoginIn, db: DbSession, kit: Kit) -> TokenPair | TwoFactorChallengeOut:
@@ -111,7 +112,7 @@ async def verify_email(body: TokenIn, db: DbSession) -> VerifiedOut:
     "/resend-verification",
     status_code=202,
     response_model=MessageOut,
-    openapi_extra=limit(AUTH_LIMIT, key="ip"),
+    openapi_extra=limit(key="ip"),
 )
 async def resend_verification(body: EmailIn, db: DbSession) -> MessageOut:
     """Send a new verification email. The answer is the same whether or not the address exists
@@ -124,7 +125,7 @@ async def resend_verification(body: EmailIn, db: DbSession) -> MessageOut:
     "/forgot-password",
     status_code=202,
     response_model=MessageOut,
-    openapi_extra=limit(AUTH_LIMIT, key="ip"),
+    openapi_extra=limit(key="ip"),
 )
 async def forgot_password(body: EmailIn, db: DbSession) -> MessageOut:
     """Email a password reset link (valid 1 hour, single use). The answer is the same whether
@@ -133,7 +134,7 @@ async def forgot_password(body: EmailIn, db: DbSession) -> MessageOut:
     return MessageOut(message=lifecycle.SENT_RESET)
 
 
-@router.post("/reset-password", status_code=204, openapi_extra=limit("5/30 minutes", key="ip"))
+@router.post("/reset-password", status_code=204, openapi_extra=limit(key="ip"))
 async def reset_password(body: ResetPasswordIn, db: DbSession, kit: Kit) -> Response:
     """Set a new password with a reset token. Every session of the user ends, and every other
     outstanding reset link stops working."""

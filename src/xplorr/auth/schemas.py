@@ -4,8 +4,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from xplorr.core.tenancy import Role
 from xplorr.core.text import Name
-from xplorr.users.models import Role, UserStatus
+from xplorr.users.models import UserStatus
 
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 # The policy's length bounds, in the schema too so clients (and generated tests) know them; the

@@ -7,13 +7,13 @@ means it leaked, so the whole family is revoked and its access tokens stop worki
 """
 
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.auth import lifecycle_service as lifecycle
+from xplorr.auth import sessions
 from xplorr.auth.models import AuthSession, RefreshToken
 from xplorr.auth.schemas import (
     ChangePasswordIn,
@@ -25,37 +25,33 @@ from xplorr.auth.schemas import (
     TwoFactorChallengeOut,
     UserOut,
 )
-from xplorr.core import audit, clock, context, security, tenancy
+from xplorr.core import audit, clock, security
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import BadRequest, Unauthorized, ValidationFailed
-from xplorr.core.tenancy import Principal
+from xplorr.core.tenancy import Principal, Role
 from xplorr.orgs import service as orgs
 from xplorr.orgs.models import Org
 from xplorr.sso import policy as sso_policy
 from xplorr.tokens.models import ApiToken
 from xplorr.twofa import factors
+from xplorr.users import principals
 from xplorr.users import service as users
-from xplorr.users.models import Role, User, UserStatus
+from xplorr.users.models import User, UserStatus
 
 INVALID_LOGIN = "Invalid email or password."
 INVALID_REFRESH = "Invalid or expired refresh token."
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
-@dataclass(frozen=True, slots=True)
-class Issued:
-    pair: TokenPair
-    session: AuthSession
-
-
 async def signup(db: AsyncSession, kit: AuthKit, data: SignupIn) -> TokenPair:
     """Create an organization with its owner and log the owner in."""
     email = users.normalise_email(data.email)
     if security.is_free_email_domain(email):
-        raise ValidationFailed(
-            "Please sign up with your work email address.",
+        raise ValidationFailed.on(
+            "email",
+            "Free email providers are not accepted.",
+            summary="Please sign up with your work email address.",
             code="BUSINESS_EMAIL_REQUIRED",
-            details=[{"field": "email", "message": "Free email providers are not accepted."}],
         )
     # A domain whose organization enforces SSO signs up through its IdP: a password account
     # made here would sidestep that rule and take the address from its real owner.
@@ -70,12 +66,10 @@ async def signup(db: AsyncSession, kit: AuthKit, data: SignupIn) -> TokenPair:
         db,
         "user.signed_up",
         user,
-        resource_type="organization",
-        resource_id=org.id,
-        resource_name=org.name,
+        target=org,
     )
     await lifecycle.send_verification(db, kit.settings, user)
-    return (await start_session(db, kit, user)).pair
+    return (await sessions.start_session(db, kit, user)).pair
 
 
 async def login(db: AsyncSession, kit: AuthKit, data: LoginIn) -> TokenPair | TwoFactorChallengeOut:
@@ -139,60 +133,15 @@ async def complete_login(db: AsyncSession, kit: AuthKit, user: User, *, method: 
     named after the method (product-notes: ``user.login``, ``user.login_2fa``,
     ``user.login_webauthn``, ``sso_login``)."""
     user.last_login_at = clock.now()
-    issued = await start_session(db, kit, user)
+    issued = await sessions.start_session(db, kit, user)
     await audit.record_user(
         db,
         LOGIN_ACTIONS[method],
         user,
-        resource_type="session",
-        resource_id=issued.session.id,
+        target=issued.session,
         details={"method": method},
     )
     return issued.pair
-
-
-async def start_session(db: AsyncSession, kit: AuthKit, user: User) -> Issued:
-    """A new refresh family for ``user`` and its first token pair."""
-    now = clock.now()
-    ctx = context.get()
-    session = AuthSession(
-        id=uuid.uuid4(),
-        org_id=user.org_id,
-        user_id=user.id,
-        expires_at=now + timedelta(days=kit.settings.refresh_token_ttl_days),
-        last_used_at=now,
-        ip=ctx.ip if ctx else None,
-        user_agent=(ctx.user_agent or "")[:300] if ctx else None,
-    )
-    db.add(session)
-    return Issued(pair=await _issue_pair(db, kit, user, session, parent_id=None), session=session)
-
-
-async def _issue_pair(
-    db: AsyncSession, kit: AuthKit, user: User, session: AuthSession, parent_id: uuid.UUID | None
-) -> TokenPair:
-    now = clock.now()
-    raw = security.new_opaque_token()
-    idle = now + timedelta(days=kit.settings.refresh_token_idle_days)
-    db.add(
-        RefreshToken(
-            session_id=session.id,
-            parent_id=parent_id,
-            token_sha256=security.sha256_hex(raw),
-            issued_at=now,
-            expires_at=min(idle, session.expires_at),
-        )
-    )
-    await db.flush()
-    access = security.issue_access_token(
-        kit.jwt, user_id=user.id, org_id=user.org_id, session_id=session.id
-    )
-    return TokenPair(
-        access_token=access,
-        refresh_token=raw,
-        expires_in=kit.settings.access_token_ttl_seconds,
-        user=UserOut.model_validate(user),
-    )
 
 
 async def refresh(db: AsyncSession, kit: AuthKit, raw_token: str) -> TokenPair:
@@ -222,7 +171,7 @@ async def refresh(db: AsyncSession, kit: AuthKit, raw_token: str) -> TokenPair:
     if not user.is_active:
         raise Unauthorized(INVALID_REFRESH)
     session.last_used_at = now
-    return await _issue_pair(db, kit, user, session, parent_id=token_id)
+    return await sessions.issue_pair(db, kit, user, session, parent_id=token_id)
 
 
 async def _on_refresh_refused(db: AsyncSession, digest: str) -> None:
@@ -238,8 +187,7 @@ async def _on_refresh_refused(db: AsyncSession, digest: str) -> None:
             db,
             "session.refresh_reuse_revoked",
             user,
-            resource_type="session",
-            resource_id=session.id,
+            target=session,
         )
 
 
@@ -257,22 +205,8 @@ async def logout(db: AsyncSession, raw_token: str) -> None:
             db,
             "user.logout",
             user,
-            resource_type="session",
-            resource_id=session.id,
+            target=session,
         )
-
-
-async def revoke_sessions(
-    db: AsyncSession, user_id: uuid.UUID, *, reason: str, keep: uuid.UUID | None = None
-) -> None:
-    stmt = (
-        update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=clock.now(), revoke_reason=reason)
-    )
-    if keep is not None:
-        stmt = stmt.where(AuthSession.id != keep)
-    await db.execute(stmt)
 
 
 async def change_password(
@@ -288,7 +222,7 @@ async def change_password(
     users.check_new_password(data.new_password, user.email, field="new_password")
     user.password_hash = kit.hasher.hash(data.new_password)
     await lifecycle.expire_reset_tokens(db, user.id)
-    await revoke_sessions(db, user.id, reason="password_changed", keep=who.session_id)
+    await sessions.revoke_sessions(db, user.id, reason="password_changed", keep=who.session_id)
     await audit.record(
         db, "user.password_changed", who=who, resource_type="user", resource_id=user.id
     )
@@ -379,7 +313,7 @@ async def _with_grants(
 ) -> Principal | None:
     if who is None or user is None:
         return who
-    return await tenancy.with_account_grants(db, user, who)
+    return await principals.with_account_grants(db, user, who)
 
 
 def _as_principal(

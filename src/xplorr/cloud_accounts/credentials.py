@@ -21,11 +21,17 @@ async def decrypt_credentials(
 
     Raises ``core.crypto.CryptoError`` when they cannot be decrypted (secret key changed
     without ``XPLORR_PREVIOUS_SECRET_KEYS``, or the row was tampered with)."""
-    return await crypto.decrypt_account_credentials(db, settings, account)
+    cipher = await crypto.OrgCipher.load(db, settings, account.org_id)
+    return cipher.decrypt(
+        account.id, account.credentials_encrypted, account.credentials_key_version
+    )
 
 
 async def store_credentials(
     db: AsyncSession, settings: Settings, account: CloudAccount, data: Mapping[str, Any]
 ) -> None:
     """Encrypt ``data`` onto ``account`` (its ``id`` and ``org_id`` must be set)."""
-    await crypto.encrypt_account_credentials(db, settings, account, data)
+    cipher = await crypto.OrgCipher.load(db, settings, account.org_id)
+    account.credentials_encrypted, account.credentials_key_version = await cipher.encrypt(
+        db, account.id, data
+    )

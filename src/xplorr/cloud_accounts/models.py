@@ -3,12 +3,13 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from sqlalchemy import Enum, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xplorr.core import secrets
-from xplorr.core.models import Base, IdMixin, OrgOwned
+from xplorr.core.models import Base, OrgOwned
 
 
 class Provider(StrEnum):
@@ -32,7 +33,9 @@ class CloudAccount(OrgOwned, Base):
     """One connected billing source. Deleting it deletes its cost data (foreign keys cascade)."""
 
     __tablename__ = "cloud_accounts"
+    audit_resource: ClassVar[str] = "cloud_account"
     __table_args__ = (UniqueConstraint("org_id", "provider", "provider_account_id"),)
+    tenancy_account_column = "id"  # a member limited to some accounts sees only those
     provider: Mapped[Provider] = mapped_column(
         Enum(Provider, native_enum=False, length=16, values_callable=_values)
     )
@@ -46,6 +49,10 @@ class CloudAccount(OrgOwned, Base):
         default=AccountStatus.ACTIVE,
     )
     last_synced_at: Mapped[datetime | None]
+
+    @property
+    def audit_name(self) -> str | None:
+        return self.name
 
 
 secrets.register(
@@ -68,18 +75,3 @@ class AccountGrant(OrgOwned, Base):
     cloud_account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("cloud_accounts.id", ondelete="CASCADE"), index=True
     )
-
-
-class OrgDataKey(IdMixin, Base):
-    """An organization's data-encryption key, wrapped by the master key derived from
-    ``XPLORR_SECRET_KEY`` (envelope encryption: rotating either never needs the other's
-    plaintext stored anywhere)."""
-
-    __tablename__ = "org_data_keys"
-    __table_args__ = (UniqueConstraint("org_id", "version"),)
-    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
-    version: Mapped[int]
-    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
-    kek_id: Mapped[str] = mapped_column(String(16))  # fingerprint of the master key that wrapped it
-    created_at: Mapped[datetime]
-    retired_at: Mapped[datetime | None]

@@ -15,9 +15,9 @@ from xplorr.core.db import DbSession
 from xplorr.core.deps import AppSettings
 from xplorr.core.errors import ErrorEnvelope
 from xplorr.core.pagination import Page, Pagination
-from xplorr.core.ratelimit import limit
 
 router = APIRouter(prefix="/cloud-accounts", tags=["cloud-accounts"])
+ROUTE_ORDER = 60  # mounting order under /api/v1 (core.areas.routers)
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {
@@ -41,7 +41,6 @@ async def list_cloud_accounts(
     status_code=201,
     response_model=CloudAccountOut,
     responses=_CONFLICT,
-    openapi_extra=limit("20/hour"),
 )
 async def connect_cloud_account(
     body: CloudAccountCreate, db: DbSession, who: AdminUser, settings: AppSettings

@@ -51,12 +51,6 @@ log = structlog.get_logger("xplorr.cloud_accounts")
 # -- credential validation ---------------------------------------------------------------------
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"Invalid {field}: {message}", details=[{"field": field, "message": message}]
-    )
-
-
 def _from_pydantic(exc: PydanticValidationError) -> ValidationFailed:
     """Field names prefixed with ``credentials.``; pydantic's message, never the input."""
     details = []
@@ -87,19 +81,21 @@ def _focus_path(settings: Settings, raw: str) -> str:
     """The resolved path (symlinks followed), which must exist inside a FOCUS root. The roots
     are checked before existence, so the answers tell nothing about files outside them."""
     if "\x00" in raw:
-        raise _invalid("credentials.path", "Must not contain a NUL character.")
+        raise ValidationFailed.on("credentials.path", "Must not contain a NUL character.")
     try:
         path = Path(raw).expanduser().resolve(strict=False)
     except (OSError, RuntimeError):  # a symlink loop
-        raise _invalid("credentials.path", "No such file or directory on the server.") from None
+        raise ValidationFailed.on(
+            "credentials.path", "No such file or directory on the server."
+        ) from None
     if not any(path == root or path.is_relative_to(root) for root in settings.focus_root_dirs):
-        raise _invalid(
+        raise ValidationFailed.on(
             "credentials.path", "Must be inside a directory listed in XPLORR_FOCUS_ROOTS."
         )
     if not path.exists():
-        raise _invalid("credentials.path", "No such file or directory on the server.")
+        raise ValidationFailed.on("credentials.path", "No such file or directory on the server.")
     if not (path.is_dir() or path.is_file()):
-        raise _invalid("credentials.path", "Must be a directory or a regular file.")
+        raise ValidationFailed.on("credentials.path", "Must be a directory or a regular file.")
     return str(path)
 
 
@@ -109,23 +105,27 @@ def validate_credentials(
     """The normalised credentials to store, or 422 naming the bad field (never its value)."""
     if provider is Provider.AWS:
         if not _matches(AWS_ACCOUNT_ID, provider_account_id):
-            raise _invalid("provider_account_id", "Must be the 12-digit AWS account id.")
+            raise ValidationFailed.on("provider_account_id", "Must be the 12-digit AWS account id.")
         keys = "accessKeyId" in raw or "secretAccessKey" in raw
         aws: CredentialsModel = _parse(AwsKeyCredentials if keys else AwsRoleCredentials, raw)
         return aws.stored()
     if provider is Provider.AZURE:
         if not _matches(GUID, provider_account_id):
-            raise _invalid("provider_account_id", "Must be the Azure subscription id (a GUID).")
+            raise ValidationFailed.on(
+                "provider_account_id", "Must be the Azure subscription id (a GUID)."
+            )
         azure = _parse(AzureCredentials, raw)
         if azure.subscription_id != provider_account_id.lower():
-            raise _invalid("credentials.subscriptionId", "Must equal provider_account_id.")
+            raise ValidationFailed.on(
+                "credentials.subscriptionId", "Must equal provider_account_id."
+            )
         return azure.stored()
     if provider is Provider.GCP:
         if not _matches(GCP_PROJECT_ID, provider_account_id):
-            raise _invalid("provider_account_id", "Must be the GCP project id.")
+            raise ValidationFailed.on("provider_account_id", "Must be the GCP project id.")
         gcp = _parse(GcpCredentials, raw)
         if gcp.project_id != provider_account_id:
-            raise _invalid("credentials.projectId", "Must equal provider_account_id.")
+            raise ValidationFailed.on("credentials.projectId", "Must equal provider_account_id.")
         return gcp.stored()
     if provider is Provider.FOCUS:
         focus = _parse(FocusCredentials, raw)
@@ -252,9 +252,7 @@ async def create_account(
         db,
         "cloud_account.connected",
         who=who,
-        resource_type="cloud_account",
-        resource_id=account.id,
-        resource_name=account.name,
+        target=account,
         details={"provider": account.provider.value, "provider_account_id": provider_account_id},
     )
     # The first data should not wait for the next scheduled sync (hours away).
@@ -290,9 +288,7 @@ async def update_account(
             db,
             "cloud_account.updated",
             who=who,
-            resource_type="cloud_account",
-            resource_id=account.id,
-            resource_name=account.name,
+            target=account,
             details={"changed": changed},
         )
     return _out(account, cipher)
@@ -307,9 +303,7 @@ async def delete_account(db: AsyncSession, who: Principal, account_id: uuid.UUID
         db,
         "cloud_account.disconnected",
         who=who,
-        resource_type="cloud_account",
-        resource_id=account.id,
-        resource_name=account.name,
+        target=account,
         details={
             "provider": account.provider.value,
             "provider_account_id": account.provider_account_id,

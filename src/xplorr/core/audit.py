@@ -8,14 +8,64 @@ strings are escaped so an entry can never forge a line in a log or a CSV export.
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
 
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 
-from xplorr.audit_log.models import AuditEntry
-from xplorr.core import context
+from xplorr.core import clock, context
+from xplorr.core.models import Base, IdMixin, JSONType
 from xplorr.core.tenancy import Principal
-from xplorr.users.models import User
+
+
+class AuditEntry(IdMixin, Base):
+    """One security-relevant event (product-notes.md section 24). Append-only: no API edits it.
+    Core owns the table because every area writes it (``record``); the ``audit_log`` area
+    reads it."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_org_id_created_at", "org_id", "created_at"),)
+    org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    actor_email: Mapped[str | None] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    resource_type: Mapped[str | None] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    resource_name: Mapped[str | None] = mapped_column(String(300))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class Audited(Protocol):
+    """A row an audit entry is about (``record(..., target=row)``): its model names the resource
+    type once (``audit_resource``) and which of its values names the row (``audit_name``)."""
+
+    audit_resource: ClassVar[str]
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def audit_name(self) -> str | None: ...
+
+
+class Actor(Protocol):
+    """A user acting on their own account (``record_user``): a ``users.models.User``."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def org_id(self) -> uuid.UUID: ...
+
+    @property
+    def email(self) -> str: ...
+
 
 REDACTED = "[REDACTED]"
 _SECRET_KEY = re.compile(r"pass|token|secret|key|authorization|credential|otp|code", re.I)
@@ -45,6 +95,7 @@ async def record(
     action: str,
     *,
     who: Principal | None = None,
+    target: Audited | None = None,
     org_id: uuid.UUID | None = None,
     actor_user_id: uuid.UUID | None = None,
     actor_email: str | None = None,
@@ -53,7 +104,13 @@ async def record(
     resource_name: str | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
-    """Add an audit row to the caller's unit of work (it commits or rolls back with it)."""
+    """Add an audit row to the caller's unit of work (it commits or rolls back with it).
+    ``target``: the row acted on, which gives the resource type, id and name (explicit
+    ``resource_*`` arguments are for what is not a row, or not one of its own names)."""
+    if target is not None:
+        resource_type = resource_type or type(target).audit_resource
+        resource_id = target.id if resource_id is None else resource_id
+        resource_name = resource_name or target.audit_name
     ctx = context.get()
     entry = AuditEntry(
         org_id=who.org_id if who else org_id,
@@ -73,8 +130,9 @@ async def record(
 async def record_user(
     db: AsyncSession,
     action: str,
-    user: User,
+    user: Actor,
     *,
+    target: Audited | None = None,
     resource_type: str | None = None,
     resource_id: object | None = None,
     resource_name: str | None = None,
@@ -88,6 +146,7 @@ async def record_user(
         org_id=user.org_id,
         actor_user_id=user.id,
         actor_email=user.email,
+        target=target,
         resource_type=resource_type,
         resource_id=resource_id,
         resource_name=resource_name,

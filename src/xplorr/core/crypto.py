@@ -27,6 +27,7 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -34,15 +35,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Select, select, union
+from sqlalchemy import ForeignKey, LargeBinary, Select, String, UniqueConstraint, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 
-# Foreign-key columns take their type from the referenced table: without every model loaded,
-# the ``org_id`` of a row would come back as a str.
-import xplorr.models_registry  # noqa: F401
-from xplorr.cloud_accounts.models import CloudAccount, OrgDataKey
 from xplorr.core import clock, secrets
+from xplorr.core.models import Base, IdMixin
 from xplorr.core.settings import Settings
 
 KEK_INFO = b"xplorr/master-key/credentials/v1"
@@ -52,6 +51,21 @@ FORMAT_V1 = b"\x01"  # first byte of every blob: room for another layout later
 _WRAP_AAD = b"xplorr/org-data-key/v1"
 _CREDENTIALS_AAD = b"xplorr/cloud-account-credentials/v1"
 _SECRET_AAD = b"xplorr/secret/v1"
+
+
+class OrgDataKey(IdMixin, Base):
+    """An organization's data-encryption key, wrapped by the master key derived from
+    ``XPLORR_SECRET_KEY`` (envelope encryption: rotating either never needs the other's
+    plaintext stored anywhere)."""
+
+    __tablename__ = "org_data_keys"
+    __table_args__ = (UniqueConstraint("org_id", "version"),)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(16))  # fingerprint of the master key that wrapped it
+    created_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
 
 
 class CryptoError(Exception):
@@ -272,25 +286,6 @@ class OrgCipher:
         blob = seal(self._key(version), plaintext, self._column_aad(column, row.id, version))
         setattr(row, column.ciphertext, blob)
         setattr(row, column.key_version, version)
-
-
-async def encrypt_account_credentials(
-    db: AsyncSession, settings: Settings, account: CloudAccount, data: Mapping[str, Any]
-) -> None:
-    """Set ``account``'s ciphertext and key version (``account.id`` must be set already)."""
-    cipher = await OrgCipher.load(db, settings, account.org_id)
-    account.credentials_encrypted, account.credentials_key_version = await cipher.encrypt(
-        db, account.id, data
-    )
-
-
-async def decrypt_account_credentials(
-    db: AsyncSession, settings: Settings, account: CloudAccount
-) -> dict[str, Any]:
-    cipher = await OrgCipher.load(db, settings, account.org_id)
-    return cipher.decrypt(
-        account.id, account.credentials_encrypted, account.credentials_key_version
-    )
 
 
 # -- rotation ----------------------------------------------------------------------------------

@@ -11,14 +11,16 @@ a request is one, and long background work commits in batches (one per file, day
 never one transaction around minutes of work.
 """
 
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import CursorResult, Engine, event
+from sqlalchemy import Connection, CursorResult, Engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -90,9 +92,34 @@ def sqlite_connect_listener(
 
 
 def rowcount(result: Any) -> int:
-    """Rows an UPDATE/DELETE matched: how a conditional UPDATE tells whether it won a race."""
+    """Rows an UPDATE/DELETE matched: how a conditional UPDATE tells whether it won a race.
+    (``execute`` is typed to return ``Result``; only its ``CursorResult`` has a row count.)"""
     assert isinstance(result, CursorResult)
     return result.rowcount
+
+
+Bind = AsyncSession | AsyncConnection | AsyncEngine | Connection | Engine
+
+
+def is_postgres(bind: Bind) -> bool:
+    """PostgreSQL (True) or SQLite: where the two need different SQL (row locks, upserts)."""
+    if isinstance(bind, AsyncSession):
+        return bind.get_bind().dialect.name == "postgresql"
+    return bind.dialect.name == "postgresql"
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for ``name`` (PostgreSQL advisory locks take a bigint)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+async def advisory_xact_lock(db: AsyncSession, name: str) -> None:
+    """Serialise the work called ``name`` (``"sync-import:<account id>"``) until the caller's
+    transaction ends, across processes: a PostgreSQL advisory lock, which takes no row lock, so
+    readers and other work on the same rows are not held up. On SQLite a write transaction
+    already excludes every other one, so there is nothing to take."""
+    if is_postgres(db):
+        await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(name)})
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

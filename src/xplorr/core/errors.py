@@ -129,6 +129,18 @@ class PayloadTooLarge(XplorrError):
 class ValidationFailed(XplorrError):
     status, code = 422, "VALIDATION_ERROR"
 
+    @classmethod
+    def on(
+        cls, field: str, message: str, *, summary: str | None = None, code: str | None = None
+    ) -> Self:
+        """422 naming one offending field: the message ``Invalid <field>: <message>`` (or
+        ``summary``) and ``details`` ``[{"field", "message"}]``, as pydantic's errors read."""
+        return cls(
+            summary or f"Invalid {field}: {message}",
+            code=code,
+            details=[{"field": field, "message": message}],
+        )
+
 
 class RateLimited(XplorrError):
     status, code = 429, "RATE_LIMITED"

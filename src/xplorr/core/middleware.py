@@ -207,9 +207,7 @@ def _refused_in_body(kind: str, body: bytes) -> Refusal | None:
 
 async def _refuse(refused: Refusal, scope: Scope, send: Send) -> None:
     field, message = refused
-    error = ValidationFailed(
-        f"Invalid {field}: {message}", details=[{"field": field, "message": message}]
-    )
+    error = ValidationFailed.on(field, message)
     await error_response(error)(scope, _disconnected, send)
 
 

@@ -164,4 +164,7 @@ class Timestamped:
 class OrgOwned(IdMixin, Timestamped):
     """Every tenant row: the tenancy helpers accept only these."""
 
+    # The column naming the cloud account a row belongs to: a member limited to some accounts
+    # sees only their rows (``tenancy.org_select``). A model without that column is org-wide.
+    tenancy_account_column: ClassVar[str] = "cloud_account_id"
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)

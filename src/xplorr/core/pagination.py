@@ -48,9 +48,10 @@ def page_params(max_limit: int = MAX_LIMIT, default_limit: int = DEFAULT_LIMIT) 
         offset: Annotated[int | None, Query(ge=0, le=100_000_000)] = None,
     ) -> PageParams:
         if page is not None and offset is not None:
-            raise ValidationFailed(
-                "Send either page or offset, not both.",
-                details=[{"field": "offset", "message": "Cannot be combined with page."}],
+            raise ValidationFailed.on(
+                "offset",
+                "Cannot be combined with page.",
+                summary="Send either page or offset, not both.",
             )
         if offset is None:
             offset = ((page or 1) - 1) * limit

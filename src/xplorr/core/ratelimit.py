@@ -1,16 +1,19 @@
 """Per-endpoint rate limits (api-reference "Rate limits" table) on the ``limits`` library.
 
-A route with a documented limit carries it in ``openapi_extra["x-rate-limit"]``; the others get
-this app's default for their method: writes ``XPLORR_RATE_LIMIT_WRITE`` (30/minute, the
-reference's "Write Operations"), reads ``XPLORR_RATE_LIMIT_READ``. The OpenAPI document shows
-every operation's effective limit. Buckets are per route and keyed by the user once
-authenticated, by client IP before. Moving window; memory storage in one process, Redis storage
-when ``XPLORR_REDIS_URL`` is set so every API process shares one count.
+An operation's limit is, in this order: its own (``openapi_extra=limit("10/hour")``), the
+reference's row for its method and path (``REFERENCE``), or this app's default for its method:
+writes ``XPLORR_RATE_LIMIT_WRITE`` (30/minute, the reference's "Write Operations"), reads
+``XPLORR_RATE_LIMIT_READ``. A route's own limit that contradicts its reference row is refused
+when the app starts. The OpenAPI document shows every operation's effective limit. Buckets are
+per route and keyed by the user once authenticated, by client IP before. Moving window; memory
+storage in one process, Redis storage when ``XPLORR_REDIS_URL`` is set so every API process
+shares one count.
 """
 
 import asyncio
 import ipaddress
 import math
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -32,9 +35,67 @@ EXTRA_KEY = "x-rate-limit"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def limit(spec: str, *, key: KeyKind = "auto") -> dict[str, Any]:
-    """A route's ``openapi_extra``: ``@router.post(..., openapi_extra=limit("20/15 minutes"))``."""
-    parse(spec)  # fail at import time on a typo
+# Every row of api-reference.txt that documents a rate limit, by method and path (path ids in
+# any spelling: ``/budgets/{budget_id}`` is the reference's ``/budgets/{id}``). Operations not
+# served yet are listed too: an area that lands one gets its limit without saying so.
+_AUTH = "20/15 minutes"  # "Login / Auth"
+_COST = "30/minute"  # "Cost Queries"
+_SYNC = "10/hour"  # "Sync Triggers"
+_WRITE = "30/minute"  # "Write Operations"
+_REPORT = "10/15 minutes"  # "Report Generation"
+REFERENCE: Mapping[tuple[str, str], str] = {
+    ("POST", "/auth/login"): _AUTH,
+    ("POST", "/auth/signup"): _AUTH,
+    ("POST", "/auth/forgot-password"): _AUTH,
+    ("POST", "/auth/reset-password"): "5/30 minutes",
+    ("POST", "/auth/resend-verification"): _AUTH,
+    ("POST", "/auth/2fa/authenticate"): "10/15 minutes",
+    ("POST", "/auth/2fa/disable"): "5/15 minutes",
+    ("GET", "/costs"): _COST,
+    ("GET", "/costs/trend"): _COST,
+    ("POST", "/cloud-accounts"): "20/hour",
+    ("POST", "/sync/all"): _SYNC,
+    ("POST", "/sync/{id}"): _SYNC,
+    ("POST", "/budgets"): _WRITE,
+    ("PATCH", "/budgets/{id}"): _WRITE,
+    ("POST", "/alerts"): _WRITE,
+    ("PATCH", "/alerts/{id}"): _WRITE,
+    ("POST", "/tagging-policies"): _WRITE,
+    ("DELETE", "/tagging-policies/{id}"): _WRITE,
+    ("POST", "/allocation-rules"): _WRITE,
+    ("PATCH", "/allocation-rules/{id}"): _WRITE,
+    ("POST", "/unit-economics/metrics"): _WRITE,
+    ("GET", "/reports"): _REPORT,
+    ("GET", "/reports/pdf"): _REPORT,
+    ("GET", "/reports/excel"): _REPORT,
+    ("POST", "/scheduled-reports"): _WRITE,
+    ("PATCH", "/scheduled-reports/{id}"): _WRITE,
+    ("POST", "/tokens/exchange"): "30/15 minutes",
+}
+_PATH_ID = re.compile(r"{[^}]+}")
+
+
+def operation_key(method: str, path: str) -> tuple[str, str]:
+    """``("POST", "/sync/{}")`` for ``post /sync/{account_id}``: how ``REFERENCE`` is looked up."""
+    return method.upper(), _PATH_ID.sub("{}", path)
+
+
+_REFERENCE = {operation_key(m, p): spec for (m, p), spec in REFERENCE.items()}
+for _spec in REFERENCE.values():
+    parse(_spec)
+
+
+def reference_limit(method: str, path: str) -> str | None:
+    """The reference's limit of ``method path`` (a path under ``/api/v1``, without it)."""
+    return _REFERENCE.get(operation_key(method, path))
+
+
+def limit(spec: str | None = None, *, key: KeyKind = "auto") -> dict[str, Any]:
+    """A route's ``openapi_extra``: ``@router.post(..., openapi_extra=limit("20/15 minutes"))``
+    for a limit of its own, ``limit(key="ip")`` for the reference's limit counted per client IP
+    (what a caller without a user yet is known by)."""
+    if spec is not None:
+        parse(spec)  # fail at import time on a typo
     return {EXTRA_KEY: {"limit": spec, "key": key}}
 
 
@@ -75,29 +136,41 @@ class RateLimiter:
                     self._index(route)
 
     def _index(self, route: APIRoute) -> Rule:
-        spec = self.rule_spec(route.openapi_extra or {}, route.methods or set())
+        extra = route.openapi_extra or {}
+        own = extra.get(EXTRA_KEY, {}).get("limit")
+        for method in route.methods or ():
+            documented = reference_limit(method, route.path)
+            if own is not None and documented is not None and parse(own) != parse(documented):
+                raise ValueError(
+                    f"{method} {route.path}: limit {own!r} contradicts the reference's "
+                    f"{documented!r} (core.ratelimit.REFERENCE)"
+                )
+        spec = self.rule_spec(extra, route.methods or set(), route.path)
         rule = Rule(parse(spec["limit"]), spec["key"])
         self._rules[id(route)] = (route, rule)  # the route is kept so its id is never reused
         return rule
 
-    def rule_spec(self, extra: Mapping[str, Any], methods: Iterable[str]) -> dict[str, Any]:
-        """The ``x-rate-limit`` of an operation: explicit, or the default of its method."""
-        if EXTRA_KEY in extra:
-            spec: dict[str, Any] = extra[EXTRA_KEY]
-            return spec
-        is_write = any(m.upper() in _WRITE_METHODS for m in methods)
-        default: dict[str, Any] = {
-            "limit": self.write_default if is_write else self.read_default,
-            "key": "auto",
-        }
-        return default
+    def rule_spec(
+        self, extra: Mapping[str, Any], methods: Iterable[str], path: str
+    ) -> dict[str, Any]:
+        """The ``x-rate-limit`` of an operation (``path`` without ``/api/v1``): its own limit,
+        the reference's, or the default of its method."""
+        own: Mapping[str, Any] = extra.get(EXTRA_KEY, {})
+        methods = list(methods)
+        spec = own.get("limit")
+        for method in methods:
+            spec = spec or reference_limit(method, path)
+        if spec is None:
+            is_write = any(m.upper() in _WRITE_METHODS for m in methods)
+            spec = self.write_default if is_write else self.read_default
+        return {"limit": spec, "key": own.get("key", "auto")}
 
     def document(self, schema: dict[str, Any], prefix: str) -> dict[str, Any]:
         """Show every API operation's effective limit in the OpenAPI document."""
         for path, operations in schema.get("paths", {}).items():
             if path.startswith(prefix):
                 for method, op in operations.items():
-                    op[EXTRA_KEY] = self.rule_spec(op, [method])
+                    op[EXTRA_KEY] = self.rule_spec(op, [method], path.removeprefix(prefix))
         return schema
 
     def rule_for(self, route: APIRoute) -> Rule:

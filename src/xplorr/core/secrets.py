@@ -15,6 +15,7 @@ cloud-account credentials' own binding (org, account, version), which predates p
 
 from dataclasses import dataclass
 
+from xplorr.core import areas
 from xplorr.core.models import OrgOwned
 
 CREDENTIALS = "cloud_account_credentials"
@@ -54,6 +55,5 @@ def register(column: SealedColumn) -> SealedColumn:
 
 def registered() -> list[SealedColumn]:
     """Every sealed column of the installation, in a stable order (all models imported)."""
-    import xplorr.models_registry  # noqa: F401  (the areas register on import)
-
+    areas.import_models()  # the areas register their columns on import
     return [SEALED_COLUMNS[name] for name in sorted(SEALED_COLUMNS)]

@@ -6,23 +6,35 @@ raises ``<RESOURCE>_NOT_FOUND``. Never 403 for a foreign id: existence must not 
 
 Both take a ``Scope``: the org and the cloud accounts visible. A request's ``Principal`` is one.
 Work without a request gets one of two: ``org_scope(org_id)`` for a system job that reads the
-whole organization (a fan-out, an anomaly scan), and ``principal_for_user(db, user_id)`` for
-work done on a user's behalf (a scheduled report): that user's role and account grants as they
-are now, not as they were when the work was set up, and None once the user is gone or
-deactivated.
+whole organization (a fan-out, an anomaly scan), and ``users.principals.principal_for_user(db,
+user_id)`` for work done on a user's behalf (a scheduled report): that user's role and account
+grants as they are now, not as they were when the work was set up, and None once the user is
+gone or deactivated.
 """
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xplorr.cloud_accounts.models import AccountGrant, CloudAccount
 from xplorr.core.errors import Forbidden, NotFound
 from xplorr.core.models import OrgOwned
-from xplorr.users.models import Role, User, UserStatus
+
+
+class Role(StrEnum):
+    """product-notes.md section 22; ``owner`` is the docs' ``super_admin`` (one per org)."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+    @property
+    def is_admin(self) -> bool:
+        return self in (Role.OWNER, Role.ADMIN)
 
 
 class Scope(Protocol):
@@ -75,35 +87,6 @@ def require_session(who: Principal, message: str) -> None:
         raise Forbidden(message, code="SESSION_REQUIRED")
 
 
-async def principal_for_user(
-    db: AsyncSession, user_id: uuid.UUID, *, org_id: uuid.UUID | None = None
-) -> Principal | None:
-    """The user as a request of theirs would see things now: current role and account grants
-    (``with_account_grants``). None when the user no longer exists, is deactivated, or (when
-    ``org_id`` is given) belongs to another org: work on their behalf must stop then."""
-    user = await db.scalar(select(User).where(User.id == user_id))
-    if user is None or user.status != UserStatus.ACTIVE:
-        return None
-    if org_id is not None and user.org_id != org_id:
-        return None
-    who = Principal(user_id=user.id, org_id=user.org_id, role=user.role, email=user.email)
-    return await with_account_grants(db, user, who)
-
-
-async def with_account_grants(db: AsyncSession, user: User, who: Principal) -> Principal:
-    """A member or viewer limited to specific accounts sees only the granted ones
-    (``account_ids``, possibly none left once a granted account was disconnected: fail closed).
-    Everyone else sees every account, and pays no extra query for it."""
-    if who.is_admin or not user.account_access_restricted:
-        return who
-    granted = await db.scalars(
-        select(AccountGrant.cloud_account_id).where(
-            AccountGrant.user_id == who.user_id, AccountGrant.org_id == who.org_id
-        )
-    )
-    return replace(who, account_ids=frozenset(granted.all()))
-
-
 M = TypeVar("M", bound=OrgOwned)
 
 
@@ -113,9 +96,8 @@ def org_select(model: type[M], who: Scope) -> Select[M]:
     themselves and every row with a ``cloud_account_id`` (a NULL one, org-wide, is left out)."""
     stmt = select(model).where(model.org_id == who.org_id)
     if who.account_ids is not None:
-        if issubclass(model, CloudAccount):
-            stmt = stmt.where(model.id.in_(who.account_ids))
-        elif (column := getattr(model, "cloud_account_id", None)) is not None:
+        column = getattr(model, model.tenancy_account_column, None)
+        if column is not None:
             stmt = stmt.where(column.in_(who.account_ids))
     return stmt
 

@@ -4,38 +4,23 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from xplorr.auth.deps import CurrentUser
+from xplorr.core.dates import DateRange, EndDate, StartDate
 from xplorr.core.db import DbSession
-from xplorr.core.ratelimit import limit
 from xplorr.costs import service
 from xplorr.costs.query import Metric
 from xplorr.costs.schemas import CostBreakdownOut, CostTrendOut
 from xplorr.costs.service import CostFilters, CostProvider
 
 router = APIRouter(prefix="/costs", tags=["costs"])
+ROUTE_ORDER = 70  # mounting order under /api/v1 (core.areas.routers)
 
-_DAY = r"^\d{4}-\d{2}-\d{2}$"
 # A tag key: 1..200 characters, no control characters, double quotes or backslashes.
 _GROUP_BY = r'^(provider|service|region|date|account|tag:[^"\\\x00-\x1f\x7f]{1,200})$'
 
 
 def cost_filters(
-    start_date: Annotated[
-        str | None,
-        Query(
-            alias="startDate",
-            pattern=_DAY,
-            description="First day (YYYY-MM-DD, included). Default: 30 days before endDate.",
-        ),
-    ] = None,
-    end_date: Annotated[
-        str | None,
-        Query(
-            alias="endDate",
-            pattern=_DAY,
-            description="Last day (YYYY-MM-DD, included). Default: today (UTC). At most 366 "
-            "days after startDate's day.",
-        ),
-    ] = None,
+    start_date: StartDate = None,
+    end_date: EndDate = None,
     provider: Annotated[CostProvider | None, Query(description="Only this provider.")] = None,
     account_id: Annotated[
         uuid.UUID | None,
@@ -55,8 +40,7 @@ def cost_filters(
     ] = None,
 ) -> CostFilters:
     return service.resolve_filters(
-        start_date=start_date,
-        end_date=end_date,
+        dates=DateRange.resolve(start_date, end_date),
         metric=metric,
         provider=provider,
         account_id=account_id,
@@ -67,7 +51,7 @@ def cost_filters(
 Filters = Annotated[CostFilters, Depends(cost_filters)]
 
 
-@router.get("", response_model=CostBreakdownOut, openapi_extra=limit("30/minute"))
+@router.get("", response_model=CostBreakdownOut)
 async def cost_breakdown(
     db: DbSession,
     who: CurrentUser,
@@ -91,7 +75,7 @@ async def cost_breakdown(
     return await service.breakdown(db, who, filters, group_by)
 
 
-@router.get("/trend", response_model=CostTrendOut, openapi_extra=limit("30/minute"))
+@router.get("/trend", response_model=CostTrendOut)
 async def cost_trend(db: DbSession, who: CurrentUser, filters: Filters) -> CostTrendOut:
     """Daily costs of a date range (every day, 0 when nothing was spent), its total, the total
     of the equally long period just before it and the change in percent."""

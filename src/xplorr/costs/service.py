@@ -17,7 +17,8 @@ from typing import Final, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount
-from xplorr.core import clock, money
+from xplorr.core import money
+from xplorr.core.dates import DateRange
 from xplorr.core.errors import NotFound, ValidationFailed
 from xplorr.core.tenancy import Principal, get_in_org
 from xplorr.costs import query
@@ -31,9 +32,6 @@ from xplorr.costs.schemas import (
 )
 
 CostProvider = Literal["aws", "azure", "gcp"]
-MAX_RANGE_DAYS: Final = 366  # a leap year: "the last 12 months" always fits
-DEFAULT_RANGE_DAYS: Final = 30
-MIN_DATE: Final = date(1900, 1, 1)
 GROUP_BYS: Final[dict[str, Dim]] = {
     "provider": Dim.PROVIDER,
     "service": Dim.SERVICE,
@@ -72,49 +70,17 @@ class CostFilters:
         )
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"Invalid {field}: {message}", details=[{"field": field, "message": message}]
-    )
-
-
-def _parse_day(field: str, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise _invalid(field, "Not a calendar date (YYYY-MM-DD).") from None
-    if len(value) != 10:
-        raise _invalid(field, "Use the YYYY-MM-DD form.")
-    if day < MIN_DATE:
-        raise _invalid(field, f"Dates start at {MIN_DATE.isoformat()}.")
-    return day
-
-
 def resolve_filters(
     *,
-    start_date: str | None,
-    end_date: str | None,
+    dates: DateRange,
     metric: Metric = Metric.BILLED,
     provider: CostProvider | None = None,
     account_id: uuid.UUID | None = None,
     currency: str | None = None,
 ) -> CostFilters:
-    """Dates default to today (UTC) and the 30 days before the end date; a range is at most
-    366 days, both ends included."""
-    start_day = _parse_day("startDate", start_date)
-    end = _parse_day("endDate", end_date) or clock.now().date()
-    start = start_day or end - timedelta(days=DEFAULT_RANGE_DAYS)
-    if start < MIN_DATE:
-        raise _invalid("startDate", f"Dates start at {MIN_DATE.isoformat()}.")
-    if end < start:
-        raise _invalid("endDate", "Must not be before startDate.")
-    if (end - start).days + 1 > MAX_RANGE_DAYS:
-        raise _invalid("endDate", f"The range is at most {MAX_RANGE_DAYS} days.")
     return CostFilters(
-        start=start,
-        end=end,
+        start=dates.start,
+        end=dates.end,
         metric=metric,
         provider=provider,
         account_id=account_id,
@@ -129,9 +95,11 @@ def parse_group_by(value: str) -> GroupBy:
     if value.startswith(TAG_PREFIX):
         key = value[len(TAG_PREFIX) :]
         if (problem := query.tag_key_problem(key)) is not None:
-            raise _invalid("groupBy", problem)
+            raise ValidationFailed.on("groupBy", problem)
         return TagKey(key)
-    raise _invalid("groupBy", "Use provider, service, region, date, account or tag:<key>.")
+    raise ValidationFailed.on(
+        "groupBy", "Use provider, service, region, date, account or tag:<key>."
+    )
 
 
 async def _check_account(db: AsyncSession, who: Principal, account_id: uuid.UUID | None) -> None:

@@ -7,6 +7,8 @@ from sqlalchemy import text
 from xplorr.core.errors import XplorrError
 
 router = APIRouter(tags=["health"])
+ROUTE_ORDER = 0
+UNDER_API = False  # probes live at the root, not under /api/v1
 
 
 class HealthOut(BaseModel):

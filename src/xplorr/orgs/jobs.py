@@ -3,6 +3,7 @@
 import structlog
 from sqlalchemy import delete
 
+from xplorr.core.db import rowcount
 from xplorr.core.events import subscribe
 from xplorr.core.jobs.registry import JobContext, Lane
 from xplorr.orgs.events import OrgClosing
@@ -23,4 +24,4 @@ async def purge(ctx: JobContext, event: OrgClosing) -> None:
     close request."""
     org_id = event.org_id
     result = await ctx.db.execute(delete(Org).where(Org.id == org_id))
-    log.info("org_purged", org_id=str(org_id), deleted=getattr(result, "rowcount", None))
+    log.info("org_purged", org_id=str(org_id), deleted=rowcount(result))

@@ -12,6 +12,7 @@ from xplorr.orgs import service
 from xplorr.orgs.schemas import CloseOrgIn, CloseOrgOut, OrgOut, OrgStats, OrgUpdate, Require2faIn
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
+ROUTE_ORDER = 100  # mounting order under /api/v1 (core.areas.routers)
 
 
 @router.get("/current", response_model=OrgOut)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.auth import lifecycle_service as lifecycle
 from xplorr.auth.models import AuthSession, Invitation
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import audit, clock, events, money, security
@@ -54,9 +55,7 @@ async def rename(db: AsyncSession, who: Principal, data: OrgUpdate) -> Org:
             db,
             "org.updated",
             who=who,
-            resource_type="organization",
-            resource_id=org.id,
-            resource_name=org.name,
+            target=org,
             details={"field": "name", "from": old, "to": org.name},
         )
     await db.flush()
@@ -81,9 +80,7 @@ async def set_require_2fa(db: AsyncSession, who: Principal, required: bool) -> O
             db,
             "org.require_2fa_changed",
             who=who,
-            resource_type="organization",
-            resource_id=org.id,
-            resource_name=org.name,
+            target=org,
             details={"required": required},
         )
     await db.flush()
@@ -95,8 +92,6 @@ async def _count(db: AsyncSession, stmt: Select[Any]) -> int:
 
 
 async def stats(db: AsyncSession, who: Principal) -> OrgStats:
-    from xplorr.auth.lifecycle_service import pending_invitations_stmt
-
     users = org_select(User, who).with_only_columns(User.id)
     accounts = org_select(CloudAccount, who)
     last_sync = await db.scalar(accounts.with_only_columns(func.max(CloudAccount.last_synced_at)))
@@ -115,9 +110,7 @@ async def stats(db: AsyncSession, who: Principal) -> OrgStats:
     return OrgStats(
         users=await _count(db, users),
         active_users=await _count(db, users.where(User.status == UserStatus.ACTIVE)),
-        pending_invitations=await _count(
-            db, (await pending_invitations_stmt(who)).with_only_columns(Invitation.id)
-        ),
+        pending_invitations=await lifecycle.count_pending_invitations(db, who),
         cloud_accounts=await _count(db, accounts.with_only_columns(CloudAccount.id)),
         last_sync_at=last_sync,
         month_to_date_spend=spend,
@@ -180,9 +173,7 @@ async def close(
         org_id=None,
         actor_user_id=None,
         actor_email=who.email,
-        resource_type="organization",
-        resource_id=org.id,
-        resource_name=org.name,
+        target=org,
         details={"org_slug": org.slug, "closed_by_user_id": str(who.user_id)},
     )
     await events.emit(db, OrgClosing(org_id=org.id))

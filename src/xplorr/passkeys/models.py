@@ -1,5 +1,6 @@
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -13,6 +14,7 @@ class WebAuthnCredential(OrgOwned, Base):
     two users (security guide 1.5)."""
 
     __tablename__ = "webauthn_credentials"
+    audit_resource: ClassVar[str] = "webauthn_credential"
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
@@ -24,6 +26,10 @@ class WebAuthnCredential(OrgOwned, Base):
     aaguid: Mapped[str | None] = mapped_column(String(36))
     backed_up: Mapped[bool] = mapped_column(default=False)
     last_used_at: Mapped[datetime | None]
+
+    @property
+    def audit_name(self) -> str | None:
+        return self.name
 
 
 class WebAuthnChallenge(IdMixin, Base):

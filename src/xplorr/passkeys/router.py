@@ -21,6 +21,7 @@ from xplorr.passkeys.schemas import (
 )
 
 router = APIRouter(prefix="/auth/webauthn", tags=["auth"])
+ROUTE_ORDER = 30  # mounting order under /api/v1 (core.areas.routers)
 
 LOGIN_LIMIT = "20/15 minutes"  # as POST /auth/login: these two endpoints are a login
 

@@ -261,9 +261,7 @@ async def register(
         db,
         "user.webauthn_registered",
         who=who,
-        resource_type=RESOURCE,
-        resource_id=passkey.id,
-        resource_name=passkey.name,
+        target=passkey,
         details={
             "aaguid": passkey.aaguid,
             "backed_up": passkey.backed_up,
@@ -433,9 +431,7 @@ async def _clone_suspected(
         db,
         "user.webauthn_clone_suspected",
         user,
-        resource_type=RESOURCE,
-        resource_id=passkey.id,
-        resource_name=passkey.name,
+        target=passkey,
         details={"stored_sign_count": passkey.sign_count, "new_sign_count": new},
     )
 
@@ -504,7 +500,5 @@ async def delete_credential(db: AsyncSession, who: Principal, passkey_id: uuid.U
         db,
         "user.webauthn_removed",
         who=who,
-        resource_type=RESOURCE,
-        resource_id=passkey.id,
-        resource_name=passkey.name,
+        target=passkey,
     )

@@ -1,5 +1,6 @@
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -12,12 +13,17 @@ class SsoConfig(OrgOwned, Base):
     here: signatures are checked against it only, never against a KeyInfo in the message."""
 
     __tablename__ = "sso_configs"
+    audit_resource: ClassVar[str] = "sso_config"
     __table_args__ = (UniqueConstraint("org_id"),)
     idp_entity_id: Mapped[str] = mapped_column(String(1024))
     sso_url: Mapped[str] = mapped_column(String(2048))
     x509_cert: Mapped[str] = mapped_column(Text)
     enforce: Mapped[bool] = mapped_column(default=False)
     default_role: Mapped[str] = mapped_column(String(16), default="member")
+
+    @property
+    def audit_name(self) -> str | None:
+        return self.idp_entity_id
 
 
 class SsoDomain(OrgOwned, Base):
@@ -27,6 +33,7 @@ class SsoDomain(OrgOwned, Base):
     claim on one domain; one at most holds it verified (the partial unique index)."""
 
     __tablename__ = "sso_domains"
+    audit_resource: ClassVar[str] = "sso_domain"
     __table_args__ = (
         UniqueConstraint("org_id", "domain"),
         Index(
@@ -43,6 +50,10 @@ class SsoDomain(OrgOwned, Base):
     last_checked_at: Mapped[datetime | None]
     # Why the last check did not verify the claim (no record, another value, taken...).
     last_check_error: Mapped[str | None] = mapped_column(String(300))
+
+    @property
+    def audit_name(self) -> str | None:
+        return self.domain
 
 
 class SsoIdentity(OrgOwned, Base):

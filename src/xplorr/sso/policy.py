@@ -4,9 +4,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.core.errors import Forbidden
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
 from xplorr.sso.models import SsoConfig, SsoDomain
-from xplorr.users.models import Role, User
+from xplorr.users.models import User
 
 
 def email_domain(email: str) -> str:

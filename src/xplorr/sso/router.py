@@ -17,6 +17,7 @@ from xplorr.sso import saml, service
 from xplorr.sso.schemas import SamlInitOut, SsoCheckOut, SsoConfigOut, SsoConfigUpdate
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+ROUTE_ORDER = 40  # mounting order under /api/v1 (core.areas.routers)
 
 SSO_LIMIT = "20/15 minutes"  # the reference's "Login / Auth" limit
 VERIFY_LIMIT = "10/minute"  # each call is a DNS lookup per pending domain
@@ -108,23 +109,20 @@ async def _saml_form(request: Request) -> str:
         raise PayloadTooLarge("The SAML response is too large.")
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/x-www-form-urlencoded":
-        raise ValidationFailed(
-            "Post the IdP's response as an application/x-www-form-urlencoded form.",
-            details=[{"field": "SAMLResponse", "message": "Field required."}],
+        raise ValidationFailed.on(
+            "SAMLResponse",
+            "Field required.",
+            summary="Post the IdP's response as an application/x-www-form-urlencoded form.",
         )
     try:
         form = parse_qs(body.decode("ascii"), max_num_fields=10, strict_parsing=False)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ValidationFailed(
-            "The form could not be read.",
-            details=[{"field": "SAMLResponse", "message": "Unreadable form."}],
+        raise ValidationFailed.on(
+            "SAMLResponse", "Unreadable form.", summary="The form could not be read."
         ) from exc
     values = form.get("SAMLResponse") or []
     if len(values) != 1 or not values[0].strip():
-        raise ValidationFailed(
-            "Invalid SAMLResponse: Field required.",
-            details=[{"field": "SAMLResponse", "message": "Field required."}],
-        )
+        raise ValidationFailed.on("SAMLResponse", "Field required.")
     return values[0]
 
 

@@ -39,13 +39,13 @@ from xplorr.core.errors import (
     XplorrError,
 )
 from xplorr.core.settings import Settings
-from xplorr.core.tenancy import Principal, org_select
+from xplorr.core.tenancy import Principal, Role, org_select
 from xplorr.orgs.models import Org
 from xplorr.sso import policy, saml, verification
 from xplorr.sso.models import SamlReplay, SamlRequest, SsoConfig, SsoDomain, SsoIdentity
 from xplorr.sso.schemas import SsoCheckOut, SsoConfigOut, SsoConfigUpdate, SsoDomainClaimOut
 from xplorr.users import service as users
-from xplorr.users.models import Role, User, UserStatus
+from xplorr.users.models import User, UserStatus
 
 log = structlog.get_logger("xplorr.sso")
 
@@ -117,9 +117,10 @@ def safe_relay_state(redirect_to: str | None) -> str | None:
         or any(ord(c) < 0x20 or ord(c) == 0x7F for c in redirect_to)
         or len(redirect_to) > 2048
     ):
-        raise ValidationFailed(
-            "redirect_to must be a path of this application, starting with a single '/'.",
-            details=[{"field": "redirect_to", "message": "Must be a relative path."}],
+        raise ValidationFailed.on(
+            "redirect_to",
+            "Must be a relative path.",
+            summary="redirect_to must be a path of this application, starting with a single '/'.",
         )
     return redirect_to
 
@@ -473,12 +474,6 @@ async def get_config(db: AsyncSession, settings: Settings, who: Principal) -> Ss
     return await _config_out(db, settings, who, config)
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"Invalid {field}: {message}", details=[{"field": field, "message": message}]
-    )
-
-
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -489,7 +484,9 @@ def _domain(value: str) -> str:
     try:
         ascii_domain = domain.encode("idna").decode("ascii")
     except UnicodeError as exc:
-        raise _invalid("email_domains", f"'{value[:60]}' is not a valid domain.") from exc
+        raise ValidationFailed.on(
+            "email_domains", f"'{value[:60]}' is not a valid domain."
+        ) from exc
     labels = ascii_domain.split(".")
     if (
         len(ascii_domain) > verification.MAX_DOMAIN_LENGTH
@@ -497,9 +494,9 @@ def _domain(value: str) -> str:
         or not all(_LABEL.match(label) for label in labels)
         or labels[-1].isdigit()
     ):
-        raise _invalid("email_domains", f"'{value[:60]}' is not a valid domain.")
+        raise ValidationFailed.on("email_domains", f"'{value[:60]}' is not a valid domain.")
     if security.is_free_email_domain(f"x@{ascii_domain}"):
-        raise _invalid(
+        raise ValidationFailed.on(
             "email_domains", f"'{ascii_domain}' is a free email provider and cannot be claimed."
         )
     return ascii_domain
@@ -515,17 +512,19 @@ async def update_config(
     if created:
         for field in ("idp_entity_id", "sso_url", "x509_cert", "email_domains"):
             if field not in changes:
-                raise _invalid(field, "Required when single sign-on is first configured.")
+                raise ValidationFailed.on(
+                    field, "Required when single sign-on is first configured."
+                )
     if "sso_url" in changes:
         try:
             changes["sso_url"] = saml.check_sso_url(changes["sso_url"])
         except ValueError as exc:
-            raise _invalid("sso_url", str(exc)) from exc
+            raise ValidationFailed.on("sso_url", str(exc)) from exc
     if "x509_cert" in changes:
         try:
             changes["x509_cert"] = saml.normalise_certificate(changes["x509_cert"])
         except ValueError as exc:
-            raise _invalid("x509_cert", str(exc)) from exc
+            raise ValidationFailed.on("x509_cert", str(exc)) from exc
     domains = sorted({_domain(d) for d in changes.pop("email_domains", [])}) or None
     if domains is not None:  # before anything changes: a refusal commits only its audit row
         await _check_new_claims(db, who, domains)
@@ -541,9 +540,7 @@ async def update_config(
         db,
         "sso.configured",
         who=who,
-        resource_type="sso_config",
-        resource_id=config.id,
-        resource_name=config.idp_entity_id,
+        target=config,
         details={
             "created": created,
             "fields": sorted([*changes, *(["email_domains"] if domains else [])]),
@@ -637,9 +634,7 @@ async def _claim_domains(db: AsyncSession, who: Principal, domains: list[str]) -
                 db,
                 "sso.domain_released",
                 who=who,
-                resource_type="sso_domain",
-                resource_id=claim.id,
-                resource_name=claim.domain,
+                target=claim,
                 details={"domain": claim.domain, "was_verified": claim.verified_at is not None},
             )
     have = {claim.domain for claim in claims}
@@ -664,9 +659,7 @@ async def _claim_domains(db: AsyncSession, who: Principal, domains: list[str]) -
             db,
             "sso.domain_claimed",
             who=who,
-            resource_type="sso_domain",
-            resource_id=claim.id,
-            resource_name=claim.domain,
+            target=claim,
             details={"domain": claim.domain, "record": verification.record_name(claim.domain)},
         )
 
@@ -783,7 +776,5 @@ async def delete_config(db: AsyncSession, who: Principal) -> None:
         db,
         "sso.disabled",
         who=who,
-        resource_type="sso_config",
-        resource_id=config.id,
-        resource_name=config.idp_entity_id,
+        target=config,
     )

@@ -10,6 +10,7 @@ from xplorr.sync import service
 from xplorr.sync.schemas import SyncRunList, SyncRunOut, SyncStatusList
 
 router = APIRouter(prefix="/sync", tags=["sync"])
+ROUTE_ORDER = 80  # mounting order under /api/v1 (core.areas.routers)
 
 
 @router.post("/all", status_code=202, response_model=SyncRunList, openapi_extra=limit("10/hour"))

@@ -1,5 +1,6 @@
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -11,6 +12,7 @@ class ApiToken(OrgOwned, Base):
     """A personal API token (``xplorr_...``): acts as its user; only its SHA-256 is stored."""
 
     __tablename__ = "api_tokens"
+    audit_resource: ClassVar[str] = "api_token"
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
@@ -20,3 +22,7 @@ class ApiToken(OrgOwned, Base):
     last_used_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+    @property
+    def audit_name(self) -> str | None:
+        return self.name

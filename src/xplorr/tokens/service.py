@@ -37,9 +37,10 @@ async def create_token(db: AsyncSession, who: Principal, data: ApiTokenCreate) -
     require_session(who, "API tokens are created from a signed-in session, not with an API token.")
     now = clock.now()
     if data.expires_at is not None and not now < data.expires_at <= now + MAX_LIFETIME:
-        raise ValidationFailed(
-            "expires_at must be in the future, at most 10 years away.",
-            details=[{"field": "expires_at", "message": "Must be in the next 10 years."}],
+        raise ValidationFailed.on(
+            "expires_at",
+            "Must be in the next 10 years.",
+            summary="expires_at must be in the future, at most 10 years away.",
         )
     raw = security.new_api_token()
     token = ApiToken(
@@ -58,9 +59,7 @@ async def create_token(db: AsyncSession, who: Principal, data: ApiTokenCreate) -
         db,
         "token.created",
         who=who,
-        resource_type="api_token",
-        resource_id=token.id,
-        resource_name=token.name,
+        target=token,
         details={"prefix": token.prefix, "expires_at": str(token.expires_at or "")},
     )
     return ApiTokenCreated(**ApiTokenOut.model_validate(token).model_dump(), token=raw)
@@ -75,9 +74,7 @@ async def revoke_token(db: AsyncSession, who: Principal, token_id: uuid.UUID) ->
         db,
         "token.revoked",
         who=who,
-        resource_type="api_token",
-        resource_id=token.id,
-        resource_name=token.name,
+        target=token,
         details={"prefix": token.prefix, "owner_user_id": str(token.user_id)},
     )
 

@@ -12,6 +12,7 @@ from xplorr.twofa import service
 from xplorr.twofa.schemas import AuthenticateIn, ConfirmIn, ConfirmOut, DisableIn, SetupOut
 
 router = APIRouter(prefix="/auth/2fa", tags=["auth"])
+ROUTE_ORDER = 20  # mounting order under /api/v1 (core.areas.routers)
 
 
 @router.post(
@@ -44,7 +45,7 @@ async def confirm_2fa(body: ConfirmIn, db: DbSession, kit: Kit, who: SetupUser) 
 @router.post(
     "/authenticate",
     response_model=TokenPair,
-    openapi_extra=limit("10/15 minutes", key="ip"),
+    openapi_extra=limit(key="ip"),
     responses={401: {"model": ErrorEnvelope, "description": "INVALID_2FA_CODE, INVALID_CHALLENGE"}},
 )
 async def authenticate_2fa(body: AuthenticateIn, db: DbSession, kit: Kit) -> TokenPair:
@@ -60,7 +61,6 @@ async def authenticate_2fa(body: AuthenticateIn, db: DbSession, kit: Kit) -> Tok
 @router.post(
     "/disable",
     status_code=204,
-    openapi_extra=limit("5/15 minutes"),
     responses={
         400: {"model": ErrorEnvelope, "description": "INVALID_PASSWORD, INVALID_2FA_CODE"},
         409: {

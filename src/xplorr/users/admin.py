@@ -10,10 +10,10 @@ from xplorr.core.deps import AuthKit
 from xplorr.core.errors import ValidationFailed
 from xplorr.core.ratelimit import RateLimiter
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
 from xplorr.orgs.service import create_org
 from xplorr.users import service
-from xplorr.users.models import Role
 
 
 async def create_user_cli(
@@ -47,9 +47,7 @@ async def create_user_cli(
                 "user.created_by_operator",
                 org_id=org.id,
                 actor_email="cli",
-                resource_type="user",
-                resource_id=user.id,
-                resource_name=user.email,
+                target=user,
                 details={"role": parsed_role.value},
             )
             await db.commit()

@@ -1,24 +1,13 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from sqlalchemy import Enum, ForeignKey, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xplorr.core.models import Base, JSONType, OrgOwned
-
-
-class Role(StrEnum):
-    """product-notes.md section 22; ``owner`` is the docs' ``super_admin`` (one per org)."""
-
-    OWNER = "owner"
-    ADMIN = "admin"
-    MEMBER = "member"
-    VIEWER = "viewer"
-
-    @property
-    def is_admin(self) -> bool:
-        return self in (Role.OWNER, Role.ADMIN)
+from xplorr.core.tenancy import Role
 
 
 class UserStatus(StrEnum):
@@ -32,6 +21,7 @@ def _values(enum: type[StrEnum]) -> list[str]:
 
 class User(OrgOwned, Base):
     __tablename__ = "users"
+    audit_resource: ClassVar[str] = "user"
     email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(255))
@@ -63,6 +53,10 @@ class User(OrgOwned, Base):
     @property
     def is_active(self) -> bool:
         return self.status == UserStatus.ACTIVE
+
+    @property
+    def audit_name(self) -> str | None:
+        return self.email
 
 
 class NotificationPreference(OrgOwned, Base):

@@ -13,7 +13,7 @@ from xplorr.auth.deps import AdminUser, CurrentUser
 from xplorr.auth.schemas import InvitationOut, UserOut
 from xplorr.core.db import DbSession
 from xplorr.core.errors import ErrorEnvelope
-from xplorr.core.pagination import Page, Pagination, paginate
+from xplorr.core.pagination import Page, Pagination
 from xplorr.users import service
 from xplorr.users.schemas import (
     AvailableAccountsOut,
@@ -25,13 +25,14 @@ from xplorr.users.schemas import (
 )
 
 router = APIRouter(prefix="/users", tags=["users"])
+ROUTE_ORDER = 90  # mounting order under /api/v1 (core.areas.routers)
 
 
 @router.get("", response_model=Page[UserOut])
 async def list_users(db: DbSession, who: CurrentUser, page: Pagination) -> Page[UserOut]:
     """Users of the organization: owners and admins see everyone, members and viewers only
     themselves."""
-    return await paginate(db, service.visible_users(who), page, UserOut.model_validate)
+    return await service.list_users(db, who, page)
 
 
 @router.get("/available-accounts", response_model=AvailableAccountsOut)
@@ -43,8 +44,7 @@ async def list_available_accounts(db: DbSession, who: AdminUser) -> AvailableAcc
 @router.get("/invitations/list", response_model=Page[InvitationOut])
 async def list_invitations(db: DbSession, who: AdminUser, page: Pagination) -> Page[InvitationOut]:
     """Pending invitations (not accepted, revoked or expired), newest first (admin)."""
-    stmt = await lifecycle.pending_invitations_stmt(who)
-    return await paginate(db, stmt, page, lifecycle.invitation_out)
+    return await lifecycle.list_invitations(db, who, page)
 
 
 @router.get("/notification-preferences", response_model=NotificationPreferences)

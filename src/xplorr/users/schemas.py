@@ -4,8 +4,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from xplorr.cloud_accounts.models import Provider
+from xplorr.core.tenancy import Role
 from xplorr.core.text import Name
-from xplorr.users.models import Role
 
 
 class UserUpdate(BaseModel):

@@ -8,13 +8,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.auth.models import Invitation
+from xplorr.auth.schemas import UserOut
+from xplorr.auth.sessions import revoke_sessions
 from xplorr.cloud_accounts.models import AccountGrant, CloudAccount
 from xplorr.core import audit, clock, security
 from xplorr.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from xplorr.core.tenancy import Principal, get_in_org, org_select
+from xplorr.core.pagination import Page, PageParams, paginate
+from xplorr.core.tenancy import Principal, Role, get_in_org, org_select
 from xplorr.orgs.models import Org
 from xplorr.tokens.models import ApiToken
-from xplorr.users.models import NotificationPreference, Role, User, UserStatus
+from xplorr.users.models import NotificationPreference, User, UserStatus
 from xplorr.users.schemas import (
     AccountBrief,
     AvailableAccountsOut,
@@ -32,7 +35,7 @@ def normalise_email(email: str) -> str:
 
 def check_new_password(password: str, email: str, field: str = "password") -> None:
     if problem := security.password_problem(password, email):
-        raise ValidationFailed(problem, details=[{"field": field, "message": problem}])
+        raise ValidationFailed.on(field, problem, summary=problem)
 
 
 async def find_by_email(db: AsyncSession, email: str) -> User | None:
@@ -95,7 +98,12 @@ async def provision_sso_user(
 # --- team management (admin) and self-service -----------------------------------------------
 
 
-def visible_users(who: Principal) -> Select[User]:
+async def list_users(db: AsyncSession, who: Principal, page: PageParams) -> Page[UserOut]:
+    """One page of ``_visible_users``, in their order."""
+    return await paginate(db, _visible_users(who), page, UserOut.model_validate)
+
+
+def _visible_users(who: Principal) -> Select[User]:
     """Owners and admins see the whole organization; members and viewers only themselves."""
     stmt = org_select(User, who)
     if not who.is_admin:
@@ -167,9 +175,7 @@ async def update_user(
             db,
             "user.role_changed",
             who=who,
-            resource_type="user",
-            resource_id=user.id,
-            resource_name=user.email,
+            target=user,
             details={"from": old.value, "to": new_role.value},
         )
     if "name" in changes and changes["name"] != user.name:  # stripped by the Name type
@@ -178,9 +184,7 @@ async def update_user(
             db,
             "user.updated",
             who=who,
-            resource_type="user",
-            resource_id=user.id,
-            resource_name=user.email,
+            target=user,
             details={"fields": ["name"]},
         )
     await db.flush()
@@ -190,8 +194,6 @@ async def update_user(
 async def deactivate_user(db: AsyncSession, who: Principal, user_id: uuid.UUID) -> None:
     """Deactivate: every login and API token of the user stops working at once. An admin
     cannot deactivate an owner; the last active owner cannot be removed. Repeating is a no-op."""
-    from xplorr.auth.service import revoke_sessions
-
     owners = await _lock_owners(db, who)
     user = await get_in_org(db, User, user_id, who, for_update=True)
     if user.role == Role.OWNER:
@@ -213,9 +215,7 @@ async def deactivate_user(db: AsyncSession, who: Principal, user_id: uuid.UUID) 
         db,
         "user.deactivated",
         who=who,
-        resource_type="user",
-        resource_id=user.id,
-        resource_name=user.email,
+        target=user,
     )
 
 
@@ -248,9 +248,8 @@ async def grant_accounts(
     """Limit the user to these accounts (added to their existing grants; idempotent)."""
     user = await get_in_org(db, User, user_id, who, for_update=True)
     if not data.account_ids:
-        raise ValidationFailed(
-            "Name at least one cloud account.",
-            details=[{"field": "account_ids", "message": "At least one account id."}],
+        raise ValidationFailed.on(
+            "account_ids", "At least one account id.", summary="Name at least one cloud account."
         )
     existing = set(
         (
@@ -271,9 +270,7 @@ async def grant_accounts(
             db,
             "user.access_granted",
             who=who,
-            resource_type="user",
-            resource_id=user.id,
-            resource_name=user.email,
+            target=user,
             details={"cloud_account_id": str(account.id), "cloud_account_name": account.name},
         )
     await db.flush()
@@ -304,9 +301,7 @@ async def revoke_account(
         db,
         "user.access_revoked",
         who=who,
-        resource_type="user",
-        resource_id=user.id,
-        resource_name=user.email,
+        target=user,
         details={"cloud_account_id": str(account_id)},
     )
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xplorr.core import clock
+from xplorr.core.db import is_postgres, rowcount
 from xplorr.core.jobs import cron as crontab
 from xplorr.core.jobs import queue, registry
 from xplorr.core.jobs.registry import JobContext, Lane, check_name
@@ -148,7 +149,7 @@ async def scan_due(db: AsyncSession, scanner: DueScanner, now: datetime | None =
         .order_by(model.next_run_at, model.id)
         .limit(scanner.batch)
     )
-    if db.get_bind().dialect.name == "postgresql":
+    if is_postgres(db):
         stmt = stmt.with_for_update(skip_locked=True)
     rows = (await db.execute(stmt)).all()
     enqueued = 0
@@ -175,7 +176,7 @@ async def scan_due(db: AsyncSession, scanner: DueScanner, now: datetime | None =
             .values(next_run_at=following)
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(claimed) != 1:
             continue
         await queue.enqueue(
             db,

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from xplorr.core import clock
+from xplorr.core.db import is_postgres, rowcount
 from xplorr.core.jobs import cron as crontab
 from xplorr.core.jobs.models import Job, JobStatus, ScheduleSlot
 from xplorr.core.jobs.registry import (
@@ -216,7 +217,7 @@ def _claim_statement(
     )
     if max_lane is not None:
         pick = pick.where(Job.lane <= int(max_lane))
-    if db.get_bind().dialect.name == "postgresql":
+    if is_postgres(db):
         # Rows another worker is claiming right now are skipped, not waited for.
         pick = pick.with_for_update(skip_locked=True, of=Job)
     return (
@@ -251,7 +252,7 @@ async def heartbeat(db: AsyncSession, job_id: uuid.UUID, attempt: int, lease: ti
         .values(lease_until=now + lease, heartbeat_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 async def mark_succeeded(db: AsyncSession, job_id: uuid.UUID, attempt: int) -> bool:
@@ -269,7 +270,7 @@ async def mark_succeeded(db: AsyncSession, job_id: uuid.UUID, attempt: int) -> b
         )
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 def backoff(attempt: int, base_seconds: float) -> timedelta:
@@ -318,7 +319,7 @@ async def mark_failed(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(result):
         return None
     return JobStatus.DEAD if dead else JobStatus.QUEUED
 
@@ -343,7 +344,7 @@ async def release(db: AsyncSession, job: Claimed) -> bool:
         )
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 async def reap(db: AsyncSession) -> tuple[int, int]:
@@ -408,8 +409,7 @@ def slot_of(sched: Schedule, at: datetime) -> datetime:
 
 async def fire_slot(db: AsyncSession, sched: Schedule, slot: datetime) -> Job | None:
     """Enqueue the schedule's job for ``slot`` unless some worker already did."""
-    dialect = db.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = pg_insert if is_postgres(db) else sqlite_insert
     stmt = (
         insert(ScheduleSlot)
         .values(schedule=sched.name, slot_at=slot, created_at=clock.now())

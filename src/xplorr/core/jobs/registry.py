@@ -22,8 +22,6 @@ records the failure, after every failed attempt (``final`` says whether the job 
 """
 
 import importlib
-import importlib.util
-import pkgutil
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -34,6 +32,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.core import areas
 from xplorr.core.jobs import cron as crontab
 from xplorr.core.jobs.unit import UnitOfWork
 from xplorr.core.settings import Settings
@@ -155,14 +154,7 @@ _discovered = False
 
 def area_job_modules() -> list[str]:
     """``xplorr.<area>.jobs`` for every area package that has one."""
-    import xplorr
-
-    found = []
-    for info in pkgutil.iter_modules(xplorr.__path__):
-        name = f"xplorr.{info.name}.jobs"
-        if info.ispkg and info.name != "core" and importlib.util.find_spec(name) is not None:
-            found.append(name)
-    return sorted(found)
+    return areas.area_modules("jobs")
 
 
 def discover(extra: Iterable[str] = ()) -> None:
@@ -171,7 +163,8 @@ def discover(extra: Iterable[str] = ()) -> None:
     and event subscriptions register themselves. Idempotent and cheap after the first call."""
     global _discovered
     if not _discovered:
-        for module in ("xplorr.models_registry", *CORE_JOB_MODULES, *area_job_modules()):
+        areas.import_models()
+        for module in (*CORE_JOB_MODULES, *area_job_modules()):
             importlib.import_module(module)
         _discovered = True
     for module in extra:

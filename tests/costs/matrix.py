@@ -1,0 +1,9 @@
+"""Role and tenancy matrix cases of this area (``tests/matrix.py``)."""
+
+from tests.matrix import ANY, Access
+
+ACCESS: dict[tuple[str, str], Access] = {
+    # Cost reads: every role; members and viewers limited by account grants see only those.
+    ("GET", "/api/v1/costs"): ANY,
+    ("GET", "/api/v1/costs/trend"): ANY,
+}
