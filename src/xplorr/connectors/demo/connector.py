@@ -83,16 +83,17 @@ async def run(
         f"{_generator_digest()}|{seed}|{spec}|{start}|{end}|{MONTHS}|{SCALE}".encode()
     ).hexdigest()
     # Already imported from this very data (a sync the same day): skip without generating it,
-    # as ``import_files`` skips a snapshot it knows (on SQLite the sync holds the write lock).
-    seen = (
-        await ctx.db.scalars(
-            select(CostImport.billing_period).where(
-                CostImport.org_id == account.org_id,
-                CostImport.cloud_account_id == account.id,
-                CostImport.fingerprint == fingerprint,
+    # as ``import_files`` skips a snapshot it knows.
+    async with ctx.target.transaction() as db:
+        seen = (
+            await db.scalars(
+                select(CostImport.billing_period).where(
+                    CostImport.org_id == account.org_id,
+                    CostImport.cloud_account_id == account.id,
+                    CostImport.fingerprint == fingerprint,
+                )
             )
-        )
-    ).all()
+        ).all()
     if seen:
         return ImportSummary(periods_skipped=dict.fromkeys(sorted(seen), UNCHANGED))
     batches = generator.generate(
@@ -100,7 +101,7 @@ async def run(
     )
     try:
         return await import_batches(
-            ctx.db,
+            ctx.target,
             account,
             batches,
             source=f"demo generator (seed {seed}, {spec.provider} {spec.sub_account_id})",
