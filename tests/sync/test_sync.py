@@ -35,6 +35,8 @@ from xplorr.core.jobs.models import Job, JobStatus, ScheduleSlot
 from xplorr.core.jobs.registry import JOBS, SCHEDULES, JobContext
 from xplorr.core.jobs.runner import Worker
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import org_scope
+from xplorr.costs import query as costs
 from xplorr.costs.models import CostImport, CostRecord
 from xplorr.orgs.models import Org
 from xplorr.sync import jobs as sync_jobs
@@ -536,4 +538,5 @@ class TestDataThrough:
             )
         )
         await db.commit()
-        assert await sync_jobs.data_through(db, account) == today.date() - timedelta(days=1)
+        through = await costs.data_through(db, org_scope(account.org_id), [account.id])
+        assert through == today.date() - timedelta(days=1)

@@ -104,6 +104,7 @@ class Dim(StrEnum):
     SKU = "sku"
     PRICING_CATEGORY = "pricing_category"
     SUB_ACCOUNT = "sub_account"  # SubAccountId (AWS member account, Azure subscription...)
+    COMMITMENT = "commitment"  # CommitmentDiscountId (None: not covered by a commitment)
 
 
 # Dimensions each rollup carries (group-by and filter).
@@ -361,6 +362,7 @@ _COLUMNS: Final[dict[Dim, str]] = {
     Dim.SKU: "sku_id",
     Dim.PRICING_CATEGORY: "pricing_category",
     Dim.SUB_ACCOUNT: "sub_account_id",
+    Dim.COMMITMENT: "commitment_discount_id",
 }
 
 
@@ -670,3 +672,96 @@ async def currency_use(db: AsyncSession, who: Scope) -> dict[str, CurrencyUse]:
             accounts[currency].add(account_id)
             months[currency] += 1
     return {cur: CurrencyUse(len(ids), months[cur]) for cur, ids in accounts.items()}
+
+
+async def daily_series_by(
+    db: AsyncSession, who: Scope, q: CostQuery
+) -> dict[tuple[tuple[Key, ...], str], list[DayCost]]:
+    """:func:`daily_series` per group: for each ``q.group_by`` key and currency (e.g. per
+    service per account over the last N days), one :class:`DayCost` for every day of
+    ``q.start..q.end`` (0 where the group spent nothing that day). Groups are those with a
+    cost in the range, in :func:`aggregate`'s order; one query."""
+    if Dim.DATE in q.group_by or Dim.MONTH in q.group_by:
+        raise ValueError("daily_series_by groups by day itself: leave DATE/MONTH out of group_by")
+    groups = await aggregate(db, who, replace(q, group_by=(*q.group_by, Dim.DATE)))
+    days = [q.start + timedelta(days=i) for i in range(q.days)]
+    by_group: dict[tuple[tuple[Key, ...], str], dict[date, Decimal]] = {}
+    for g in groups:
+        day = g.key[-1]
+        assert isinstance(day, date)
+        by_group.setdefault((g.key[:-1], g.currency), {})[day] = g.cost
+    return {
+        group: [DayCost(d, costs.get(d, ZERO)) for d in days] for group, costs in by_group.items()
+    }
+
+
+def _complete_through(last_date: date, snapshot_day: date) -> date:
+    """An export written on day D holds a partial day D (and nothing after it)."""
+    return snapshot_day - timedelta(days=1) if last_date >= snapshot_day else last_date
+
+
+async def data_through_by_account(
+    db: AsyncSession, who: Scope, accounts: Iterable[uuid.UUID] | None = None
+) -> dict[uuid.UUID, date]:
+    """The last complete day of each visible account's stored data (``accounts``: only
+    those), for accounts that have data: the newest day imported, unless the snapshot holding
+    it was taken that same day or earlier (an export written mid-day holds a partial day),
+    then the day before the snapshot. One query over ``cost_imports`` (a row per account and
+    billing period)."""
+    stmt = select(CostImport.cloud_account_id, CostImport.last_date, CostImport.snapshot_at).where(
+        CostImport.org_id == who.org_id, CostImport.last_date.is_not(None)
+    )
+    wanted = None if accounts is None else frozenset(accounts)
+    visible = (
+        who.account_ids
+        if wanted is None
+        else (wanted if who.account_ids is None else wanted & who.account_ids)
+    )
+    if visible is not None:
+        if not visible:
+            return {}
+        stmt = stmt.where(CostImport.cloud_account_id.in_(sorted(visible)))
+    newest: dict[uuid.UUID, tuple[date, date]] = {}
+    for account_id, last_date, snapshot_at in (await db.execute(stmt)).all():
+        seen = newest.get(account_id)
+        if last_date is None:
+            continue
+        if seen is None or last_date > seen[0]:
+            newest[account_id] = (last_date, snapshot_at.date())
+    return {
+        account_id: _complete_through(last, snapshot_day)
+        for account_id, (last, snapshot_day) in newest.items()
+    }
+
+
+async def data_through(
+    db: AsyncSession, who: Scope, accounts: Iterable[uuid.UUID] | None = None
+) -> date | None:
+    """The last day complete for every visible account with data (``accounts``: among
+    those): the earliest of their :func:`data_through_by_account`; None without data."""
+    per_account = await data_through_by_account(db, who, accounts)
+    return min(per_account.values()) if per_account else None
+
+
+@dataclass(frozen=True, slots=True)
+class MonthToDate:
+    """``totals`` (per currency) of ``start..through``: the month of ``as_of`` up to the last
+    complete day of the data (``through`` None: no complete day of that month yet)."""
+
+    start: date
+    through: date | None
+    totals: dict[str, Decimal]
+
+
+async def month_to_date(db: AsyncSession, who: Scope, q: CostQuery, as_of: date) -> MonthToDate:
+    """The month-to-date of ``as_of``'s calendar month over complete days only: from the first
+    of the month through ``as_of`` or the last complete day of the queried accounts' data
+    (:func:`data_through`), whichever is earlier. ``q``'s dates and ``group_by`` are ignored;
+    its filters and metric apply."""
+    start = as_of.replace(day=1)
+    complete = await data_through(db, who, q.account_ids)
+    through = as_of if complete is None else min(as_of, complete)
+    if complete is None or through < start:
+        return MonthToDate(start, None, {})
+    totals = await totals_by_currency(db, who, replace(q, start=start, end=through))
+    return MonthToDate(start, through, totals)

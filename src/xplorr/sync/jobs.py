@@ -56,7 +56,8 @@ from xplorr.core.jobs.registry import (
     schedule,
 )
 from xplorr.core.settings import Settings
-from xplorr.costs.models import CostImport
+from xplorr.core.tenancy import org_scope
+from xplorr.costs import query as costs
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
 from xplorr.sync.service import IMPORT_LOCK, enqueue_sync, lock_account
 
@@ -120,7 +121,7 @@ async def record_success(
     run.finished_at = now
     run.rows = summary.rows_read
     run.error = None
-    run.data_through = await data_through(db, account)
+    run.data_through = await costs.data_through(db, org_scope(account.org_id), [account.id])
     run.detail = summary_detail(summary, earlier=run.detail)
     account.status = AccountStatus.ACTIVE
     account.last_synced_at = now
@@ -212,28 +213,6 @@ def summary_detail(
         "last_date": summary.last_date.isoformat() if summary.last_date else None,
         "totals": {currency: str(amount) for currency, amount in sorted(totals.items())},
     }
-
-
-async def data_through(db: AsyncSession, account: CloudAccount) -> date | None:
-    """The last complete day of the account's data: the newest day imported, unless the
-    snapshot holding it was taken that same day or earlier (an export written mid-day holds
-    a partial day), then the day before the snapshot."""
-    newest = await db.scalar(
-        select(CostImport)
-        .where(
-            CostImport.org_id == account.org_id,
-            CostImport.cloud_account_id == account.id,
-            CostImport.last_date.is_not(None),
-        )
-        .order_by(CostImport.last_date.desc())
-        .limit(1)
-    )
-    if newest is None or newest.last_date is None:
-        return None
-    snapshot_day: date = newest.snapshot_at.date()
-    if newest.last_date >= snapshot_day:
-        return snapshot_day - timedelta(days=1)
-    return newest.last_date
 
 
 async def _load(ctx: JobContext, p: SyncPayload) -> tuple[SyncRun | None, CloudAccount | None]:

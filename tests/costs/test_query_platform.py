@@ -1,0 +1,172 @@
+"""The cost query API the next areas build on: daily series per group, the last complete day
+of the data (per account and for a set), month-to-date over complete days, and the commitment
+dimension; exact answers on both databases."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.costs.conftest import Dataset, principal
+from tests.factories.cloud_accounts import make_account
+from tests.factories.costs import add_costs
+from xplorr.cloud_accounts.models import Provider
+from xplorr.core.tenancy import org_scope
+from xplorr.costs import query
+from xplorr.costs.models import CostImport
+from xplorr.costs.query import CostQuery, DayCost, Dim, MonthToDate, Source
+from xplorr.orgs.models import Org
+
+D = Decimal
+
+
+def _days(start: date, *costs: str) -> list[DayCost]:
+    return [DayCost(start.replace(day=start.day + i), D(c)) for i, c in enumerate(costs)]
+
+
+async def _imported(
+    db: AsyncSession, account_id, period: date, last: date, snapshot: datetime
+) -> None:
+    """As an import records it: the period's newest usage day and when its snapshot was taken."""
+    await db.execute(
+        update(CostImport)
+        .where(CostImport.cloud_account_id == account_id, CostImport.billing_period == period)
+        .values(last_date=last, snapshot_at=snapshot)
+    )
+    await db.commit()
+
+
+@pytest.fixture
+async def complete(db: AsyncSession, dataset: Dataset) -> Dataset:
+    """AWS complete through 2024-09-30 (its October export was written on 10-01, mid-day),
+    GCP through 2024-09-16."""
+    sept, octo = date(2024, 9, 1), date(2024, 10, 1)
+    await _imported(db, dataset.aws.id, sept, date(2024, 9, 30), datetime(2024, 10, 2, tzinfo=UTC))
+    await _imported(
+        db, dataset.aws.id, octo, date(2024, 10, 1), datetime(2024, 10, 1, 10, tzinfo=UTC)
+    )
+    await _imported(
+        db, dataset.gcp.id, sept, date(2024, 9, 16), datetime(2024, 9, 20, 6, tzinfo=UTC)
+    )
+    await _imported(
+        db, dataset.foreign.id, sept, date(2024, 9, 29), datetime(2024, 9, 30, tzinfo=UTC)
+    )
+    return dataset
+
+
+class TestDailySeriesBy:
+    async def test_per_service_per_account_every_day(
+        self, db: AsyncSession, org: Org, dataset: Dataset
+    ) -> None:
+        q = CostQuery(
+            start=date(2024, 9, 1), end=date(2024, 9, 3), group_by=(Dim.SERVICE, Dim.ACCOUNT)
+        )
+        series = await query.daily_series_by(db, principal(org), q)
+        first = date(2024, 9, 1)
+        assert series == {
+            (("AmazonEC2", dataset.aws.id), "USD"): _days(first, "10.009", "0", "0"),
+            (("AmazonS3", dataset.aws.id), "USD"): _days(first, "0", "3.25", "0"),
+        }
+
+    async def test_grants_limit_the_groups(
+        self, db: AsyncSession, org: Org, dataset: Dataset
+    ) -> None:
+        q = CostQuery(start=date(2024, 9, 15), end=date(2024, 9, 16), group_by=(Dim.ACCOUNT,))
+        only_aws = principal(org, account_ids=frozenset({dataset.aws.id}))
+        assert await query.daily_series_by(db, only_aws, q) == {}
+        everyone = await query.daily_series_by(db, principal(org), q)
+        first = date(2024, 9, 15)
+        assert everyone == {((dataset.gcp.id,), "USD"): _days(first, "20.125", "3")}
+
+    async def test_a_date_dimension_is_refused(self, db: AsyncSession, org: Org) -> None:
+        q = CostQuery(start=date(2024, 9, 1), end=date(2024, 9, 3), group_by=(Dim.MONTH,))
+        with pytest.raises(ValueError, match="DATE/MONTH"):
+            await query.daily_series_by(db, principal(org), q)
+
+
+class TestDataThrough:
+    async def test_per_account_and_for_a_set(
+        self, db: AsyncSession, org: Org, complete: Dataset
+    ) -> None:
+        who = principal(org)
+        assert await query.data_through_by_account(db, who) == {
+            complete.aws.id: date(2024, 9, 30),  # 10-01 is partial: written that day
+            complete.gcp.id: date(2024, 9, 16),
+        }
+        assert await query.data_through(db, who) == date(2024, 9, 16)
+        assert await query.data_through(db, who, [complete.aws.id]) == date(2024, 9, 30)
+
+    async def test_grants_and_other_orgs(
+        self, db: AsyncSession, org: Org, complete: Dataset
+    ) -> None:
+        only_aws = principal(org, account_ids=frozenset({complete.aws.id}))
+        assert await query.data_through_by_account(db, only_aws) == {
+            complete.aws.id: date(2024, 9, 30)
+        }
+        assert await query.data_through(db, only_aws, [complete.gcp.id]) is None
+        assert await query.data_through(db, principal(org), [complete.foreign.id]) is None
+        assert await query.data_through(db, org_scope(org.id), []) is None
+
+    async def test_no_data(self, db: AsyncSession, org: Org) -> None:
+        assert await query.data_through(db, principal(org)) is None
+
+
+class TestMonthToDate:
+    async def test_only_complete_days_count(
+        self, db: AsyncSession, org: Org, complete: Dataset
+    ) -> None:
+        who = principal(org)
+        q = CostQuery(start=date(2024, 9, 1), end=date(2024, 9, 1))
+        # GCP is complete through 09-16 only: the month so far stops there for the org.
+        assert await query.month_to_date(db, who, q, date(2024, 9, 20)) == MonthToDate(
+            date(2024, 9, 1), date(2024, 9, 16), {"USD": D("36.384")}
+        )
+        aws = CostQuery(
+            start=date(2024, 9, 1), end=date(2024, 9, 1), account_ids=frozenset({complete.aws.id})
+        )
+        assert await query.month_to_date(db, who, aws, date(2024, 9, 20)) == MonthToDate(
+            date(2024, 9, 1), date(2024, 9, 20), {"USD": D("13.259")}
+        )
+        assert await query.month_to_date(db, who, aws, date(2024, 9, 30)) == MonthToDate(
+            date(2024, 9, 1), date(2024, 9, 30), {"USD": D("13.259"), "EUR": D("7.00")}
+        )
+
+    async def test_a_month_without_a_complete_day(
+        self, db: AsyncSession, org: Org, complete: Dataset
+    ) -> None:
+        q = CostQuery(start=date(2024, 10, 1), end=date(2024, 10, 1))
+        assert await query.month_to_date(db, principal(org), q, date(2024, 10, 5)) == MonthToDate(
+            date(2024, 10, 1), None, {}
+        )
+
+
+class TestCommitmentDimension:
+    async def test_costs_per_commitment(self, db: AsyncSession, org: Org) -> None:
+        account = await make_account(db, org, provider=Provider.AWS, name="Commitments")
+        await add_costs(
+            db,
+            account,
+            [
+                {
+                    "usage_date": "2024-09-05",
+                    "billed_cost": "4.5",
+                    "commitment_discount_id": "ri-1",
+                },
+                {
+                    "usage_date": "2024-09-06",
+                    "billed_cost": "0.25",
+                    "commitment_discount_id": "ri-1",
+                },
+                {"usage_date": "2024-09-05", "billed_cost": "1.25"},
+            ],
+        )
+        q = CostQuery(start=date(2024, 9, 1), end=date(2024, 9, 30), group_by=(Dim.COMMITMENT,))
+        assert query.source_for(q) is Source.RECORDS
+        groups = await query.aggregate(db, principal(org), q)
+        assert {(g.key, g.currency): g.cost for g in groups} == {
+            ((None,), "USD"): D("1.25"),
+            (("ri-1",), "USD"): D("4.75"),
+        }
+        assert [g.names for g in groups] == [("(none)",), ("ri-1",)]
