@@ -92,6 +92,7 @@ from xplorr.ingest.focus import (
     DIMENSIONS,
     EXACT_BILLED,
     NORMALISED,
+    SUMMED,
     IngestError,
     normalise_batch,
     read_focus,
@@ -498,7 +499,9 @@ def _prepare(
     return _Prepared(batch.num_rows, days)
 
 
-SUMS = ("consumed_quantity", "billed_cost", "effective_cost", "list_cost")
+SUMS = SUMMED
+MONEY_COLUMNS = frozenset({"billed_cost", "effective_cost", "list_cost", "contracted_cost"})
+QUANTITY_COLUMNS = frozenset({"consumed_quantity", "pricing_quantity"})
 
 
 def _fold(table: pa.Table) -> pa.Table:
@@ -544,10 +547,10 @@ def _encode_rows(table: pa.Table) -> list[tuple[Any, ...]]:
     columns: list[list[Any]] = []
     for name in NORMALISED.names:
         values = table.column(name)
-        if name in {"billed_cost", "effective_cost", "list_cost"}:
+        if name in MONEY_COLUMNS:
             columns.append(_money_text(values))
             continue
-        if name == "consumed_quantity":
+        if name in QUANTITY_COLUMNS:
             values = pc.cast(values, pa.float64())  # SQLite's NUMERIC is a float anyway
         elif name in {"billing_period", "usage_date"}:
             values = pc.cast(values, pa.string())  # SQLAlchemy's Date on SQLite: ISO text
@@ -559,12 +562,10 @@ def _stage_ddl(postgres: bool) -> str:
     amount = "NUMERIC(38, 9)" if postgres else "TEXT"
     quantity = "NUMERIC(38, 9)" if postgres else "REAL"
     types = {
-        "consumed_quantity": quantity,
+        **dict.fromkeys(QUANTITY_COLUMNS, quantity),
+        **dict.fromkeys(MONEY_COLUMNS, amount),
         "billing_period": "DATE",
         "usage_date": "DATE",
-        "billed_cost": amount,
-        "effective_cost": amount,
-        "list_cost": amount,
     }
     cols = [f"{name} {types.get(name, 'TEXT')}" for name in NORMALISED.names]
     if postgres:
@@ -802,10 +803,8 @@ async def _replace_periods(db: AsyncSession, account: CloudAccount, periods: lis
     types: dict[str, TypeEngine[Any]] = {
         "billing_period": Date(),
         "usage_date": Date(),
-        "billed_cost": amount,
-        "effective_cost": amount,
-        "list_cost": amount,
-        "consumed_quantity": Numeric(38, STORE_SCALE),
+        **dict.fromkeys(MONEY_COLUMNS, amount),
+        **dict.fromkeys(QUANTITY_COLUMNS, Numeric(38, STORE_SCALE)),
     }
     stage = table(
         STAGE,
