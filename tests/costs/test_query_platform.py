@@ -170,3 +170,61 @@ class TestCommitmentDimension:
             (("ri-1",), "USD"): D("4.75"),
         }
         assert [g.names for g in groups] == [("(none)",), ("ri-1",)]
+
+
+class TestQuantity:
+    async def test_consumed_quantity_per_resource_sku_and_unit(
+        self, db: AsyncSession, org: Org, other_org: Org
+    ) -> None:
+        account = await make_account(db, org, provider=Provider.AWS, name="Usage")
+        rows = [
+            ("2024-09-05", "i-1", "sku-1", "Hours", "1.5"),
+            ("2024-09-06", "i-1", "sku-1", "Hours", "2.25"),
+            ("2024-09-06", "i-1", "sku-2", "GB", "10"),
+            ("2024-09-06", "vol-1", "sku-2", "GB", "0.125"),
+        ]
+        await add_costs(
+            db,
+            account,
+            [
+                {
+                    "usage_date": day,
+                    "billed_cost": "1",
+                    "resource_id": resource,
+                    "sku_id": sku,
+                    "consumed_unit": unit,
+                    "consumed_quantity": D(quantity),
+                }
+                for day, resource, sku, unit, quantity in rows
+            ],
+        )
+        foreign = await make_account(db, other_org, provider=Provider.AWS, name="Other")
+        await add_costs(
+            db,
+            foreign,
+            [
+                {
+                    "usage_date": "2024-09-05",
+                    "billed_cost": "1",
+                    "resource_id": "i-1",
+                    "sku_id": "sku-1",
+                    "consumed_unit": "Hours",
+                    "consumed_quantity": D(100),
+                }
+            ],
+        )
+        q = CostQuery(
+            start=date(2024, 9, 1),
+            end=date(2024, 9, 30),
+            metric=query.Metric.QUANTITY,
+            group_by=(Dim.RESOURCE, Dim.SKU, Dim.UNIT),
+        )
+        assert query.source_for(q) is Source.RECORDS
+        groups = await query.aggregate(db, principal(org), q)
+        assert {(g.key, g.currency): g.cost for g in groups} == {
+            (("i-1", "sku-1", "Hours"), "USD"): D("3.75"),
+            (("i-1", "sku-2", "GB"), "USD"): D("10"),
+            (("vol-1", "sku-2", "GB"), "USD"): D("0.125"),
+        }
+        with pytest.raises(ValueError, match="cannot answer"):
+            await query.aggregate(db, principal(org), q, source=Source.ROLLUP)

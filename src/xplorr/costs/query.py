@@ -73,6 +73,7 @@ from xplorr.costs.models import (
     CostRollup,
     CostServiceRollup,
     CostTagRollup,
+    Quantity,
 )
 from xplorr.costs.store import TAG_KEY_MAX, TAG_VALUE_MAX
 
@@ -85,6 +86,17 @@ class Metric(StrEnum):
     BILLED = "billed"  # BilledCost: what the invoice says
     EFFECTIVE = "effective"  # EffectiveCost: amortized, after commitment discounts
     LIST = "list"  # ListCost: at public list prices
+    # ConsumedQuantity, in the row's ConsumedUnit: group by Dim.UNIT (with RESOURCE or SKU)
+    # to keep units apart. Read from cost_records; CostGroup.cost then holds the quantity.
+    QUANTITY = "quantity"
+
+
+class CostMetric(StrEnum):
+    """The money metrics (what the /costs API offers): :class:`Metric` without quantity."""
+
+    BILLED = "billed"
+    EFFECTIVE = "effective"
+    LIST = "list"
 
 
 class Dim(StrEnum):
@@ -105,6 +117,7 @@ class Dim(StrEnum):
     PRICING_CATEGORY = "pricing_category"
     SUB_ACCOUNT = "sub_account"  # SubAccountId (AWS member account, Azure subscription...)
     COMMITMENT = "commitment"  # CommitmentDiscountId (None: not covered by a commitment)
+    UNIT = "unit"  # ConsumedUnit (cost_records only)
 
 
 # Dimensions each rollup carries (group-by and filter).
@@ -280,6 +293,8 @@ def _has_non_account_filters(q: CostQuery) -> bool:
 
 def source_for(q: CostQuery) -> Source:
     """The cheapest table that answers ``q`` exactly (module docstring)."""
+    if q.metric is Metric.QUANTITY:  # the rollups keep money only
+        return Source.RECORDS
     plain = [d for d in q.group_by if isinstance(d, Dim)]
     tag_keys = _tag_keys(q)
     if not tag_keys:
@@ -311,6 +326,10 @@ def _dialect(db: AsyncSession) -> str:
 
 
 def _metric_col(model: _CostTable, metric: Metric) -> Any:
+    if metric is Metric.QUANTITY:
+        if model is not CostRecord:
+            raise ValueError(f"{model.__tablename__} has no quantity")
+        return CostRecord.consumed_quantity
     return {
         Metric.BILLED: model.billed_cost,
         Metric.EFFECTIVE: model.effective_cost,
@@ -363,6 +382,7 @@ _COLUMNS: Final[dict[Dim, str]] = {
     Dim.PRICING_CATEGORY: "pricing_category",
     Dim.SUB_ACCOUNT: "sub_account_id",
     Dim.COMMITMENT: "commitment_discount_id",
+    Dim.UNIT: "consumed_unit",
 }
 
 
@@ -457,7 +477,12 @@ def _grouped(
         inner_cols.append(provider_name.label("pname"))
     inner = select(*inner_cols).where(*where).subquery("c")
     keys = [inner.c[f"k{i}"] for i in range(len(dims))]
-    outer: list[Any] = [*keys, inner.c.cur, func.sum(inner.c.amount, type_=Money)]
+    total = (
+        func.sum(inner.c.amount, type_=Quantity)
+        if metric is Metric.QUANTITY
+        else func.sum(inner.c.amount, type_=Money)
+    )
+    outer: list[Any] = [*keys, inner.c.cur, total]
     if provider_name is not None:
         outer.append(func.max(inner.c.pname))
     return select(*outer).group_by(*keys, inner.c.cur)
