@@ -228,3 +228,46 @@ class TestQuantity:
         }
         with pytest.raises(ValueError, match="cannot answer"):
             await query.aggregate(db, principal(org), q, source=Source.ROLLUP)
+
+
+def _sept(**kw) -> CostQuery:
+    return CostQuery(start=date(2024, 9, 1), end=date(2024, 9, 30), **kw)
+
+
+class TestManyTotals:
+    async def test_many_queries_in_one(self, db: AsyncSession, org: Org, dataset: Dataset) -> None:
+        queries = {
+            "september": _sept(),
+            "s3": _sept(services=frozenset({"AmazonS3"})),
+            "us-west-2": _sept(regions=frozenset({"us-west-2"})),
+            "prod": _sept(tags=(query.TagFilter(query.TagKey("env"), frozenset({"prod"})),)),
+            "october": CostQuery(start=date(2024, 10, 1), end=date(2024, 10, 31)),
+            "nothing": CostQuery(start=date(2023, 1, 1), end=date(2023, 1, 31)),
+            "no account": _sept(account_ids=frozenset()),
+        }
+        who = principal(org)
+        totals = await query.totals_for_many(db, who, queries)
+        assert totals == {
+            "september": {"USD": D("36.384"), "EUR": D("7.00")},
+            "s3": {"USD": D("3.25")},
+            "us-west-2": {"USD": D("3.25")},
+            "prod": {"USD": D("10.009"), "EUR": D("7.00")},
+            "october": {"USD": D("1.11")},
+            "nothing": {},
+            "no account": {},
+        }
+        for key, q in queries.items():  # the same answers as one query at a time
+            assert totals[key] == await query.totals_by_currency(db, who, q)
+
+    async def test_grants_apply_to_each(self, db: AsyncSession, org: Org, dataset: Dataset) -> None:
+        only_gcp = principal(org, account_ids=frozenset({dataset.gcp.id}))
+        totals = await query.totals_for_many(
+            db, only_gcp, {1: _sept(), 2: _sept(account_ids=frozenset({dataset.aws.id}))}
+        )
+        assert totals == {1: {"USD": D("23.125")}, 2: {}}
+
+    async def test_totals_per_account(self, db: AsyncSession, org: Org, dataset: Dataset) -> None:
+        assert await query.totals_by_account(db, principal(org), _sept()) == {
+            dataset.aws.id: {"USD": D("13.259"), "EUR": D("7.00")},
+            dataset.gcp.id: {"USD": D("23.125")},
+        }

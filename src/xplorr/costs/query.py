@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -60,6 +60,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -790,3 +791,64 @@ async def month_to_date(db: AsyncSession, who: Scope, q: CostQuery, as_of: date)
         return MonthToDate(start, None, {})
     totals = await totals_by_currency(db, who, replace(q, start=start, end=through))
     return MonthToDate(start, through, totals)
+
+
+QueryKey = TypeVar("QueryKey")
+
+
+async def totals_for_many(
+    db: AsyncSession, who: Scope, queries: Mapping[QueryKey, CostQuery]
+) -> dict[QueryKey, dict[str, Decimal]]:
+    """:func:`totals_by_currency` of many queries (every budget of an org, each with its own
+    range and filters) in one statement: a UNION ALL of each query's sum per currency, each
+    from the cheapest table that answers it (raw rows for a tag filter). ``group_by`` is
+    ignored. A key whose query matches nothing maps to ``{}``."""
+    out: dict[QueryKey, dict[str, Decimal]] = {key: {} for key in queries}
+    dialect = _dialect(db)
+    keys = list(queries)
+    parts: list[Select[Any]] = []
+    for index, key in enumerate(keys):
+        q = replace(queries[key], group_by=())
+        if _visible_accounts(who, q) == frozenset():
+            continue
+        source = source_for(q)
+        model: _SumTable = CostRecord
+        if source is Source.SERVICE_ROLLUP:
+            model = CostServiceRollup
+        elif source is Source.ROLLUP:
+            model = CostRollup
+        inner = (
+            select(
+                model.currency.label("cur"),
+                _metric_col(model, q.metric).label("amount"),
+            )
+            .where(*_where(model, who, q, dialect))
+            .subquery(f"q{index}")
+        )
+        total_type: Any = Quantity if q.metric is Metric.QUANTITY else Money
+        parts.append(
+            select(
+                literal(index).label("query"),
+                inner.c.cur,
+                func.sum(inner.c.amount, type_=total_type).label("total"),
+            ).group_by(inner.c.cur)
+        )
+    if not parts:
+        return out
+    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+    for index, currency, total in (await db.execute(stmt)).all():
+        out[keys[int(index)]][currency] = total if total is not None else ZERO
+    return out
+
+
+async def totals_by_account(
+    db: AsyncSession, who: Scope, q: CostQuery
+) -> dict[uuid.UUID, dict[str, Decimal]]:
+    """The total of ``q`` per visible cloud account and currency, in one query (accounts
+    without cost in the range are absent). ``q.group_by`` is ignored."""
+    out: dict[uuid.UUID, dict[str, Decimal]] = {}
+    for g in await aggregate(db, who, replace(q, group_by=(Dim.ACCOUNT,))):
+        account = g.key[0]
+        assert isinstance(account, uuid.UUID)
+        out.setdefault(account, {})[g.currency] = g.cost
+    return out
