@@ -70,11 +70,9 @@ from sqlalchemy import (
     column,
     exists,
     func,
-    insert,
     literal,
     select,
     table,
-    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,7 +84,6 @@ from xplorr.core.models import Money
 from xplorr.core.money import STORE_SCALE
 from xplorr.costs import store
 from xplorr.costs.events import CostDataChanged
-from xplorr.costs.models import CostImport, CostRecord
 from xplorr.ingest.discovery import discover
 from xplorr.ingest.focus import (
     DIMENSIONS,
@@ -585,12 +582,7 @@ def _stage_ddl(postgres: bool) -> str:
 
 async def _known_imports(target: Target, account_id: uuid.UUID) -> Known:
     async with target.transaction() as db:
-        rows = await db.execute(
-            select(CostImport.billing_period, CostImport.fingerprint, CostImport.snapshot_at).where(
-                CostImport.cloud_account_id == account_id
-            )
-        )
-        return {period: (printed, at) for period, printed, at in rows.all()}
+        return await store.known_imports(db, account_id)
 
 
 async def _import_stream(
@@ -642,15 +634,8 @@ async def _import_stream(
                 )
     if summary.periods_imported:
         async with target.transaction() as db:  # the snapshot is whole: seal its periods
-            await db.execute(
-                update(CostImport)
-                .where(
-                    CostImport.cloud_account_id == account.id,
-                    CostImport.billing_period.in_(summary.periods_imported),
-                    CostImport.fingerprint == _provisional(fingerprint),
-                )
-                .values(fingerprint=fingerprint)
-                .execution_options(synchronize_session="fetch")
+            await store.seal_imports(
+                db, account.id, summary.periods_imported, _provisional(fingerprint), fingerprint
             )
     summary.periods_skipped = dict(sorted(summary.periods_skipped.items()))
     summary.totals = {cur: _plain(amount) for cur, amount in sorted(summary.totals.items())}
@@ -709,11 +694,7 @@ async def _commit_period(
     """Replace one period with its spooled rows in ``db``'s transaction. -> None, or why the
     period was skipped after all: the snapshot another import committed since the stage
     phase read ``cost_imports`` is the same (``unchanged``) or newer (``older snapshot``)."""
-    rec = await db.scalar(
-        select(CostImport).where(
-            CostImport.cloud_account_id == account.id, CostImport.billing_period == period
-        )
-    )
+    rec = await store.import_of(db, account.id, period)
     if rec is not None and rec.fingerprint == fingerprint:
         return UNCHANGED
     if rec is not None and rec.snapshot_at > snapshot_at:
@@ -725,22 +706,27 @@ async def _commit_period(
     await conn.exec_driver_sql(_stage_ddl(postgres))
     if spool.has(period):
         await _load_stage(db, spool.path(period), postgres)
-    await _replace_periods(db, account, [period])
-    stored = await _stored_counts(db, account.id, [period])
+    stored = await _replace_periods(db, account, [period])
     await conn.exec_driver_sql(f"DROP TABLE {STAGE}")
-    if rec is None:
-        rec = CostImport(org_id=account.org_id, cloud_account_id=account.id, billing_period=period)
-        db.add(rec)
-    rec.source = source
-    rec.snapshot_at = snapshot_at
-    rec.fingerprint = _provisional(fingerprint)
-    rec.rows_read = acc.rows
-    rec.rows_stored = acc.stored = stored.get(period, 0)
-    rec.first_date = acc.first
-    rec.last_date = acc.last
-    rec.totals = {cur: str(_plain(amount)) for cur, amount in sorted(acc.totals.items())}
-    rec.imported_at = clock.now()
-    await db.flush()
+    acc.stored = stored.get(period, 0)
+    await store.record_import(
+        db,
+        rec,
+        org_id=account.org_id,
+        account_id=account.id,
+        period=period,
+        values={
+            "source": source,
+            "snapshot_at": snapshot_at,
+            "fingerprint": _provisional(fingerprint),
+            "rows_read": acc.rows,
+            "rows_stored": acc.stored,
+            "first_date": acc.first,
+            "last_date": acc.last,
+            "totals": {cur: str(_plain(amount)) for cur, amount in sorted(acc.totals.items())},
+            "imported_at": clock.now(),
+        },
+    )
     days = [d for d in (acc.first, acc.last, *old_days) if d is not None] or [period]
     await events.emit(
         db,
@@ -791,8 +777,11 @@ def _count(summary: ImportSummary, prepared: _Prepared, progress: Progress | Non
         progress(prepared.rows)
 
 
-async def _replace_periods(db: AsyncSession, account: CloudAccount, periods: list[date]) -> None:
-    """Swap the periods' rows for the staged ones, folded to one row per day and charge.
+async def _replace_periods(
+    db: AsyncSession, account: CloudAccount, periods: list[date]
+) -> dict[date, int]:
+    """Swap the periods' rows for the staged ones, folded to one row per day and charge
+    (``costs.store.replace_periods``). -> rows stored per period.
 
     On PostgreSQL, rows whose dimension hash no other staged row shares are inserted as they
     are, and only the others go through the GROUP BY (led by the hash, so the sort rarely
@@ -824,34 +813,19 @@ async def _replace_periods(db: AsyncSession, account: CloudAccount, periods: lis
         # work_mem sends them to disk sorts. Local to the transaction, restored below.
         saved = (await conn.exec_driver_sql("SHOW work_mem")).scalar_one()
         await conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
-    await store.delete_periods(db, account.id, periods)
     if not postgres:
         folded = select(*ids, *picked, *sums).group_by(*dims)
-        await db.execute(insert(CostRecord).from_select(target, folded))
-    else:
-        await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {SHARED_KEYS}")
-        await conn.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {SHARED_KEYS} AS SELECT row_key FROM {STAGE} "  # noqa: S608
-            "GROUP BY row_key HAVING count(*) > 1"
-        )
-        keys = table(SHARED_KEYS, column("row_key", BigInteger()))
-        shared = exists().where(keys.c.row_key == stage.c.row_key)
-        alone = select(*ids, *picked, *(stage.c[name] for name in SUMS)).where(~shared)
-        folded = select(*ids, *picked, *sums).where(shared).group_by(stage.c.row_key, *dims)
-        await db.execute(insert(CostRecord).from_select(target, alone))
-        await db.execute(insert(CostRecord).from_select(target, folded))
-        await conn.exec_driver_sql(f"DROP TABLE {SHARED_KEYS}")
-    await store.rebuild_rollups(db, account.id, periods)
-    if postgres:
-        await conn.exec_driver_sql("SELECT set_config('work_mem', %(v)s, true)", {"v": saved})
-
-
-async def _stored_counts(
-    db: AsyncSession, account_id: uuid.UUID, periods: list[date]
-) -> dict[date, int]:
-    rows = await db.execute(
-        select(CostRecord.billing_period, func.count())
-        .where(CostRecord.cloud_account_id == account_id, CostRecord.billing_period.in_(periods))
-        .group_by(CostRecord.billing_period)
+        return await store.replace_periods(db, account.id, periods, target, [folded])
+    await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {SHARED_KEYS}")
+    await conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {SHARED_KEYS} AS SELECT row_key FROM {STAGE} "  # noqa: S608
+        "GROUP BY row_key HAVING count(*) > 1"
     )
-    return {period: int(count) for period, count in rows.all()}
+    keys = table(SHARED_KEYS, column("row_key", BigInteger()))
+    shared = exists().where(keys.c.row_key == stage.c.row_key)
+    alone = select(*ids, *picked, *(stage.c[name] for name in SUMS)).where(~shared)
+    folded = select(*ids, *picked, *sums).where(shared).group_by(stage.c.row_key, *dims)
+    stored = await store.replace_periods(db, account.id, periods, target, [alone, folded])
+    await conn.exec_driver_sql(f"DROP TABLE {SHARED_KEYS}")
+    await conn.exec_driver_sql("SELECT set_config('work_mem', %(v)s, true)", {"v": saved})
+    return stored
