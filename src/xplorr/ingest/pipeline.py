@@ -51,6 +51,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Context, Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -151,6 +152,7 @@ class Target:
 
     transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]]
     on_period: Callable[[AsyncSession, date], Awaitable[None]] | None = None
+    staging_dir: Path | None = None  # where rows wait for their period's transaction
 
 
 def in_session(db: AsyncSession) -> Target:
@@ -602,7 +604,10 @@ async def _import_stream(
         raise ValueError("snapshot_at must be an aware datetime (UTC)")
     decider = _Decider(known, fingerprint, snapshot_at)
     summary = ImportSummary()
-    with tempfile.TemporaryDirectory(prefix="xplorr-stage-") as directory:
+    staging = target.staging_dir
+    if staging is not None:
+        await anyio.to_thread.run_sync(partial(staging.mkdir, parents=True, exist_ok=True))
+    with tempfile.TemporaryDirectory(prefix="xplorr-stage-", dir=target.staging_dir) as directory:
         spool = _Spool(Path(directory))
         await _stage(batches, decider, spool, summary, progress, read_timeout, reading)
         summary.periods_skipped = dict(sorted(decider.skipped.items()))

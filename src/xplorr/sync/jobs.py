@@ -158,7 +158,7 @@ def _period_target(
         if run is not None:
             run.detail = committed_detail(run.detail, period)
 
-    return Target(transaction, committed)
+    return Target(transaction, committed, ctx.settings.data_dir / "staging")
 
 
 def _period(value: date | str) -> str:
