@@ -17,6 +17,7 @@ MONEY_NAME = re.compile(
 # Decimal columns that are not money (each says what it holds).
 NOT_MONEY = {
     ("cost_records", "consumed_quantity"): "FOCUS ConsumedQuantity: usage, not money",
+    ("cost_records", "pricing_quantity"): "FOCUS PricingQuantity: usage in pricing units",
 }
 
 

@@ -1,6 +1,8 @@
-"""A worker process SIGKILLed in the middle of a sync (its import written, not committed): the
-account keeps its old data meanwhile, and once the lease expires another worker re-runs the sync;
-the data is then the new files' sums exactly, neither lost nor doubled."""
+"""A worker process SIGKILLed in the middle of a sync (one billing period committed, the others
+not yet): the account has that period's new data and the others' old data meanwhile, the run
+says which period it committed, and once the lease expires another worker re-runs the sync,
+which replaces the other periods; the data is then the new files' sums exactly, neither lost
+nor doubled."""
 
 import asyncio
 import os
@@ -106,10 +108,15 @@ async def test_a_sync_killed_mid_import_is_rerun_and_counts_once(
         async def paused() -> bool:
             return pause.exists()
 
-        await _wait_for(paused, 60, "the sync to have written its import")
+        await _wait_for(paused, 60, "the sync to have committed its first period")
         killed.send_signal(signal.SIGKILL)
         killed.wait(timeout=10)
-        assert await stored_sums(db, focus_account) == old  # never saw the uncommitted import
+        # 2024-09 committed again from the new snapshot (the same rows); 2024-10 and 2026-05
+        # not written at all.
+        assert await stored_sums(db, focus_account) == old
+        killed_run = await db.get_one(SyncRun, uuid.UUID(second["id"]))
+        assert killed_run.detail is not None
+        assert killed_run.detail["periods_imported"] == ["2024-09"]
 
         again = _start_worker(env, log)
 

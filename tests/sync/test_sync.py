@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.conftest import ClientFor, make_settings
 from tests.factories.cloud_accounts import make_account
+from tests.ingest.focus_rows import hourly, row, write_csv
 from tests.ingest.hostile import BAD_FILES
 from tests.mail import drain
 from tests.sync.conftest import (
@@ -34,6 +35,8 @@ from xplorr.core.jobs.models import Job, JobStatus, ScheduleSlot
 from xplorr.core.jobs.registry import JOBS, SCHEDULES, JobContext
 from xplorr.core.jobs.runner import Worker
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import org_scope
+from xplorr.costs import query as costs
 from xplorr.costs.models import CostImport, CostRecord
 from xplorr.orgs.models import Org
 from xplorr.sync import jobs as sync_jobs
@@ -194,6 +197,52 @@ class TestFailures:
         fixed = await _sync(client_for, admin, focus_account, worker)
         assert fixed["state"] == "succeeded"
         assert (await _account(db, focus_account.id)).status == AccountStatus.ACTIVE
+
+    async def test_a_sync_failing_midway_keeps_the_periods_it_committed_and_says_which(
+        self,
+        client_for: ClientFor,
+        admin: User,
+        org: Org,
+        db: AsyncSession,
+        worker: Worker,
+        exports: Path,
+    ) -> None:
+        # Two snapshots, imported newest first: October's is good (committed on its own),
+        # then the older one, September's, holds a BilledCost that is no number.
+        data = exports / "midway" / "data"
+        write_csv(
+            data / "2024-10-05T00:00:00Z" / "oct.csv",
+            hourly(day="2024-10-02", BillingPeriodStart="2024-10-01T00:00:00Z", BilledCost="2"),
+        )
+        write_csv(
+            data / "2024-09-05T00:00:00Z" / "sep.csv",
+            [*hourly(day="2024-09-02", hours=3), row(BilledCost="two")],
+        )
+        account = await make_account(
+            db,
+            org,
+            provider=Provider.FOCUS,
+            name="Midway",
+            credentials={"path": str(exports / "midway")},
+        )
+        run = await _sync(client_for, admin, account, worker)
+        assert run["state"] == "failed", run
+        assert "sep.csv" in run["error"]
+        assert run["error"].endswith("Billing periods imported before the failure (kept): 2024-10.")
+        assert run["detail"]["periodsImported"] == ["2024-10"]
+        by_period = await stored_sums(db, account, "billing_period")
+        assert by_period == {date(2024, 10, 1): Decimal("48")}  # October whole, no September
+        jobs = (await db.scalars(select(Job).order_by(Job.created_at))).all()
+        assert (jobs[-1].status, jobs[-1].attempts) == (JobStatus.DEAD, 1)
+
+        # Fixed, the next sync skips October (the same snapshot, whole) and adds September.
+        write_csv(data / "2024-09-05T00:00:00Z" / "sep.csv", hourly(day="2024-09-02", hours=3))
+        fixed = await _sync(client_for, admin, account, worker)
+        assert fixed["state"] == "succeeded", fixed
+        assert fixed["detail"]["periodsImported"] == ["2024-09"]
+        assert fixed["detail"]["periodsSkipped"] == [{"period": "2024-10", "reason": "unchanged"}]
+        by_period = await stored_sums(db, account, "billing_period")
+        assert by_period == {date(2024, 9, 1): Decimal("4.5"), date(2024, 10, 1): Decimal("48")}
 
     @pytest.mark.parametrize(
         "kind",
@@ -489,4 +538,5 @@ class TestDataThrough:
             )
         )
         await db.commit()
-        assert await sync_jobs.data_through(db, account) == today.date() - timedelta(days=1)
+        through = await costs.data_through(db, org_scope(account.org_id), [account.id])
+        assert through == today.date() - timedelta(days=1)

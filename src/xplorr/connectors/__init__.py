@@ -2,8 +2,10 @@
 
 A connector is ``async def run(ctx, account, credentials) -> ImportSummary``: it reads the
 account's source with the decrypted ``credentials`` and hands the rows to ``ingest.pipeline``
-inside ``ctx.db`` (the sync attempt's transaction, committed by the caller). Connectors never
-commit and never write cost tables themselves (ARCHITECTURE.md: data flows one way).
+with ``ctx.target``. It holds no transaction while it reads or downloads (the pipeline stages
+the rows locally first, then replaces each billing period in a short transaction of the
+target's); a read of its own goes in ``async with ctx.target.transaction() as db``. Connectors
+never commit and never write cost tables themselves (ARCHITECTURE.md: data flows one way).
 
 Errors: ``ConnectorError`` means retrying cannot help (bad credentials, a refused path, a
 provider without a connector, bad data: connectors turn ``IngestError`` into it): the sync fails
@@ -21,13 +23,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core.settings import Settings
 
 if TYPE_CHECKING:
-    from xplorr.ingest.pipeline import ImportSummary
+    from xplorr.ingest.pipeline import ImportSummary, Target
 
 
 class ConnectorError(Exception):
@@ -36,10 +36,11 @@ class ConnectorError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SyncContext:
-    """What a connector may use: the sync's session (its unit of work), the settings, and an
-    optional progress callback passed through to the ingest pipeline."""
+    """What a connector may use: where the import writes (``ingest.pipeline.Target``: a sync's
+    transaction per billing period, or one session committed by ``xplorr demo``), the settings,
+    and an optional progress callback passed through to the ingest pipeline."""
 
-    db: AsyncSession
+    target: "Target"
     settings: Settings
     progress: Any = None
 

@@ -54,15 +54,25 @@ class CostRecord(_AccountDay, Base):
     sub_account_name: Mapped[str | None] = mapped_column(String(200))
     service_name: Mapped[str] = mapped_column(String(200))
     service_category: Mapped[str | None] = mapped_column(String(100))
+    service_subcategory: Mapped[str | None] = mapped_column(String(200))
     region: Mapped[str | None] = mapped_column(String(100))  # RegionId
+    availability_zone: Mapped[str | None] = mapped_column(String(100))
     resource_id: Mapped[str | None] = mapped_column(Text)
+    resource_name: Mapped[str | None] = mapped_column(Text)
     resource_type: Mapped[str | None] = mapped_column(String(200))
     charge_category: Mapped[str] = mapped_column(String(32))
+    charge_frequency: Mapped[str | None] = mapped_column(String(32))  # One-Time | Recurring...
     pricing_category: Mapped[str | None] = mapped_column(String(32))
     commitment_discount_id: Mapped[str | None] = mapped_column(Text)
+    commitment_discount_status: Mapped[str | None] = mapped_column(String(32))  # Used | Unused
+    commitment_discount_type: Mapped[str | None] = mapped_column(String(200))
+    commitment_discount_category: Mapped[str | None] = mapped_column(String(32))  # Spend | Usage
     sku_id: Mapped[str | None] = mapped_column(String(200))
     consumed_quantity: Mapped[Decimal | None] = mapped_column(Quantity)
     consumed_unit: Mapped[str | None] = mapped_column(String(100))
+    pricing_quantity: Mapped[Decimal | None] = mapped_column(Quantity)
+    pricing_unit: Mapped[str | None] = mapped_column(String(100))
+    contracted_cost: Mapped[Decimal | None] = mapped_column(Money)  # ContractedCost
     tags: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -60,6 +60,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,6 +74,7 @@ from xplorr.costs.models import (
     CostRollup,
     CostServiceRollup,
     CostTagRollup,
+    Quantity,
 )
 from xplorr.costs.store import TAG_KEY_MAX, TAG_VALUE_MAX
 
@@ -85,6 +87,17 @@ class Metric(StrEnum):
     BILLED = "billed"  # BilledCost: what the invoice says
     EFFECTIVE = "effective"  # EffectiveCost: amortized, after commitment discounts
     LIST = "list"  # ListCost: at public list prices
+    # ConsumedQuantity, in the row's ConsumedUnit: group by Dim.UNIT (with RESOURCE or SKU)
+    # to keep units apart. Read from cost_records; CostGroup.cost then holds the quantity.
+    QUANTITY = "quantity"
+
+
+class CostMetric(StrEnum):
+    """The money metrics (what the /costs API offers): :class:`Metric` without quantity."""
+
+    BILLED = "billed"
+    EFFECTIVE = "effective"
+    LIST = "list"
 
 
 class Dim(StrEnum):
@@ -104,6 +117,8 @@ class Dim(StrEnum):
     SKU = "sku"
     PRICING_CATEGORY = "pricing_category"
     SUB_ACCOUNT = "sub_account"  # SubAccountId (AWS member account, Azure subscription...)
+    COMMITMENT = "commitment"  # CommitmentDiscountId (None: not covered by a commitment)
+    UNIT = "unit"  # ConsumedUnit (cost_records only)
 
 
 # Dimensions each rollup carries (group-by and filter).
@@ -279,6 +294,8 @@ def _has_non_account_filters(q: CostQuery) -> bool:
 
 def source_for(q: CostQuery) -> Source:
     """The cheapest table that answers ``q`` exactly (module docstring)."""
+    if q.metric is Metric.QUANTITY:  # the rollups keep money only
+        return Source.RECORDS
     plain = [d for d in q.group_by if isinstance(d, Dim)]
     tag_keys = _tag_keys(q)
     if not tag_keys:
@@ -310,6 +327,10 @@ def _dialect(db: AsyncSession) -> str:
 
 
 def _metric_col(model: _CostTable, metric: Metric) -> Any:
+    if metric is Metric.QUANTITY:
+        if model is not CostRecord:
+            raise ValueError(f"{model.__tablename__} has no quantity")
+        return CostRecord.consumed_quantity
     return {
         Metric.BILLED: model.billed_cost,
         Metric.EFFECTIVE: model.effective_cost,
@@ -361,6 +382,8 @@ _COLUMNS: Final[dict[Dim, str]] = {
     Dim.SKU: "sku_id",
     Dim.PRICING_CATEGORY: "pricing_category",
     Dim.SUB_ACCOUNT: "sub_account_id",
+    Dim.COMMITMENT: "commitment_discount_id",
+    Dim.UNIT: "consumed_unit",
 }
 
 
@@ -455,7 +478,12 @@ def _grouped(
         inner_cols.append(provider_name.label("pname"))
     inner = select(*inner_cols).where(*where).subquery("c")
     keys = [inner.c[f"k{i}"] for i in range(len(dims))]
-    outer: list[Any] = [*keys, inner.c.cur, func.sum(inner.c.amount, type_=Money)]
+    total = (
+        func.sum(inner.c.amount, type_=Quantity)
+        if metric is Metric.QUANTITY
+        else func.sum(inner.c.amount, type_=Money)
+    )
+    outer: list[Any] = [*keys, inner.c.cur, total]
     if provider_name is not None:
         outer.append(func.max(inner.c.pname))
     return select(*outer).group_by(*keys, inner.c.cur)
@@ -670,3 +698,157 @@ async def currency_use(db: AsyncSession, who: Scope) -> dict[str, CurrencyUse]:
             accounts[currency].add(account_id)
             months[currency] += 1
     return {cur: CurrencyUse(len(ids), months[cur]) for cur, ids in accounts.items()}
+
+
+async def daily_series_by(
+    db: AsyncSession, who: Scope, q: CostQuery
+) -> dict[tuple[tuple[Key, ...], str], list[DayCost]]:
+    """:func:`daily_series` per group: for each ``q.group_by`` key and currency (e.g. per
+    service per account over the last N days), one :class:`DayCost` for every day of
+    ``q.start..q.end`` (0 where the group spent nothing that day). Groups are those with a
+    cost in the range, in :func:`aggregate`'s order; one query."""
+    if Dim.DATE in q.group_by or Dim.MONTH in q.group_by:
+        raise ValueError("daily_series_by groups by day itself: leave DATE/MONTH out of group_by")
+    groups = await aggregate(db, who, replace(q, group_by=(*q.group_by, Dim.DATE)))
+    days = [q.start + timedelta(days=i) for i in range(q.days)]
+    by_group: dict[tuple[tuple[Key, ...], str], dict[date, Decimal]] = {}
+    for g in groups:
+        day = g.key[-1]
+        assert isinstance(day, date)
+        by_group.setdefault((g.key[:-1], g.currency), {})[day] = g.cost
+    return {
+        group: [DayCost(d, costs.get(d, ZERO)) for d in days] for group, costs in by_group.items()
+    }
+
+
+def _complete_through(last_date: date, snapshot_day: date) -> date:
+    """An export written on day D holds a partial day D (and nothing after it)."""
+    return snapshot_day - timedelta(days=1) if last_date >= snapshot_day else last_date
+
+
+async def data_through_by_account(
+    db: AsyncSession, who: Scope, accounts: Iterable[uuid.UUID] | None = None
+) -> dict[uuid.UUID, date]:
+    """The last complete day of each visible account's stored data (``accounts``: only
+    those), for accounts that have data: the newest day imported, unless the snapshot holding
+    it was taken that same day or earlier (an export written mid-day holds a partial day),
+    then the day before the snapshot. One query over ``cost_imports`` (a row per account and
+    billing period)."""
+    stmt = select(CostImport.cloud_account_id, CostImport.last_date, CostImport.snapshot_at).where(
+        CostImport.org_id == who.org_id, CostImport.last_date.is_not(None)
+    )
+    wanted = None if accounts is None else frozenset(accounts)
+    visible = (
+        who.account_ids
+        if wanted is None
+        else (wanted if who.account_ids is None else wanted & who.account_ids)
+    )
+    if visible is not None:
+        if not visible:
+            return {}
+        stmt = stmt.where(CostImport.cloud_account_id.in_(sorted(visible)))
+    newest: dict[uuid.UUID, tuple[date, date]] = {}
+    for account_id, last_date, snapshot_at in (await db.execute(stmt)).all():
+        seen = newest.get(account_id)
+        if last_date is None:
+            continue
+        if seen is None or last_date > seen[0]:
+            newest[account_id] = (last_date, snapshot_at.date())
+    return {
+        account_id: _complete_through(last, snapshot_day)
+        for account_id, (last, snapshot_day) in newest.items()
+    }
+
+
+async def data_through(
+    db: AsyncSession, who: Scope, accounts: Iterable[uuid.UUID] | None = None
+) -> date | None:
+    """The last day complete for every visible account with data (``accounts``: among
+    those): the earliest of their :func:`data_through_by_account`; None without data."""
+    per_account = await data_through_by_account(db, who, accounts)
+    return min(per_account.values()) if per_account else None
+
+
+@dataclass(frozen=True, slots=True)
+class MonthToDate:
+    """``totals`` (per currency) of ``start..through``: the month of ``as_of`` up to the last
+    complete day of the data (``through`` None: no complete day of that month yet)."""
+
+    start: date
+    through: date | None
+    totals: dict[str, Decimal]
+
+
+async def month_to_date(db: AsyncSession, who: Scope, q: CostQuery, as_of: date) -> MonthToDate:
+    """The month-to-date of ``as_of``'s calendar month over complete days only: from the first
+    of the month through ``as_of`` or the last complete day of the queried accounts' data
+    (:func:`data_through`), whichever is earlier. ``q``'s dates and ``group_by`` are ignored;
+    its filters and metric apply."""
+    start = as_of.replace(day=1)
+    complete = await data_through(db, who, q.account_ids)
+    through = as_of if complete is None else min(as_of, complete)
+    if complete is None or through < start:
+        return MonthToDate(start, None, {})
+    totals = await totals_by_currency(db, who, replace(q, start=start, end=through))
+    return MonthToDate(start, through, totals)
+
+
+QueryKey = TypeVar("QueryKey")
+
+
+async def totals_for_many(
+    db: AsyncSession, who: Scope, queries: Mapping[QueryKey, CostQuery]
+) -> dict[QueryKey, dict[str, Decimal]]:
+    """:func:`totals_by_currency` of many queries (every budget of an org, each with its own
+    range and filters) in one statement: a UNION ALL of each query's sum per currency, each
+    from the cheapest table that answers it (raw rows for a tag filter). ``group_by`` is
+    ignored. A key whose query matches nothing maps to ``{}``."""
+    out: dict[QueryKey, dict[str, Decimal]] = {key: {} for key in queries}
+    dialect = _dialect(db)
+    keys = list(queries)
+    parts: list[Select[Any]] = []
+    for index, key in enumerate(keys):
+        q = replace(queries[key], group_by=())
+        if _visible_accounts(who, q) == frozenset():
+            continue
+        source = source_for(q)
+        model: _SumTable = CostRecord
+        if source is Source.SERVICE_ROLLUP:
+            model = CostServiceRollup
+        elif source is Source.ROLLUP:
+            model = CostRollup
+        inner = (
+            select(
+                model.currency.label("cur"),
+                _metric_col(model, q.metric).label("amount"),
+            )
+            .where(*_where(model, who, q, dialect))
+            .subquery(f"q{index}")
+        )
+        total_type: Any = Quantity if q.metric is Metric.QUANTITY else Money
+        parts.append(
+            select(
+                literal(index).label("query"),
+                inner.c.cur,
+                func.sum(inner.c.amount, type_=total_type).label("total"),
+            ).group_by(inner.c.cur)
+        )
+    if not parts:
+        return out
+    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+    for index, currency, total in (await db.execute(stmt)).all():
+        out[keys[int(index)]][currency] = total if total is not None else ZERO
+    return out
+
+
+async def totals_by_account(
+    db: AsyncSession, who: Scope, q: CostQuery
+) -> dict[uuid.UUID, dict[str, Decimal]]:
+    """The total of ``q`` per visible cloud account and currency, in one query (accounts
+    without cost in the range are absent). ``q.group_by`` is ignored."""
+    out: dict[uuid.UUID, dict[str, Decimal]] = {}
+    for g in await aggregate(db, who, replace(q, group_by=(Dim.ACCOUNT,))):
+        account = g.key[0]
+        assert isinstance(account, uuid.UUID)
+        out.setdefault(account, {})[g.currency] = g.cost
+    return out

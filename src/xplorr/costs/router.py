@@ -7,7 +7,7 @@ from xplorr.auth.deps import CurrentUser
 from xplorr.core.dates import DateRange, EndDate, StartDate
 from xplorr.core.db import DbSession
 from xplorr.costs import service
-from xplorr.costs.query import Metric
+from xplorr.costs.query import CostMetric, Metric
 from xplorr.costs.schemas import CostBreakdownOut, CostTrendOut
 from xplorr.costs.service import CostFilters, CostProvider
 
@@ -27,9 +27,9 @@ def cost_filters(
         Query(alias="accountId", description="Only this cloud account (404 if not visible)."),
     ] = None,
     metric: Annotated[
-        Metric,
+        CostMetric,
         Query(description="billed (BilledCost), effective (EffectiveCost) or list (ListCost)."),
-    ] = Metric.BILLED,
+    ] = CostMetric.BILLED,
     currency: Annotated[
         str | None,
         Query(
@@ -41,7 +41,7 @@ def cost_filters(
 ) -> CostFilters:
     return service.resolve_filters(
         dates=DateRange.resolve(start_date, end_date),
-        metric=metric,
+        metric=Metric(metric),
         provider=provider,
         account_id=account_id,
         currency=currency,

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from xplorr.core.money import DecimalNumber
-from xplorr.costs.query import Metric
+from xplorr.costs.query import CostMetric
 
 Amount = Annotated[
     DecimalNumber,
@@ -62,7 +62,7 @@ class CostBreakdownOut(_Out):
     start_date: dt.date
     end_date: dt.date
     group_by: str
-    metric: Metric
+    metric: CostMetric
 
 
 class TrendPoint(_Out):
@@ -91,4 +91,4 @@ class CostTrendOut(_Out):
     end_date: dt.date
     previous_start_date: dt.date
     previous_end_date: dt.date
-    metric: Metric
+    metric: CostMetric

@@ -22,7 +22,7 @@ from xplorr.core.dates import DateRange
 from xplorr.core.errors import NotFound, ValidationFailed
 from xplorr.core.tenancy import Principal, get_in_org
 from xplorr.costs import query
-from xplorr.costs.query import CostGroup, CostQuery, Dim, GroupBy, Metric, TagKey
+from xplorr.costs.query import CostGroup, CostMetric, CostQuery, Dim, GroupBy, Metric, TagKey
 from xplorr.costs.schemas import (
     CostBreakdownOut,
     CostItem,
@@ -185,7 +185,7 @@ async def breakdown(
         start_date=filters.start,
         end_date=filters.end,
         group_by=group_by,
-        metric=filters.metric,
+        metric=CostMetric(filters.metric),
     )
 
 
@@ -225,5 +225,5 @@ async def trend(db: AsyncSession, who: Principal, filters: CostFilters) -> CostT
         end_date=filters.end,
         previous_start_date=previous_start,
         previous_end_date=previous_end,
-        metric=filters.metric,
+        metric=CostMetric(filters.metric),
     )

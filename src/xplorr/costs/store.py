@@ -1,13 +1,16 @@
-"""The only writer of the cost tables: replace an account's billing periods, keep the rollups.
+"""The only writer of the cost tables: replace an account's billing periods, keep the rollups,
+record which snapshot each period came from.
 
 A billing period of one account is the unit of replacement (ARCHITECTURE.md "Cost data"):
-``delete_periods`` then inserting the new rows then ``rebuild_rollups``, all inside the
-caller's transaction, so a re-import never doubles a cost and a failed one leaves the old data.
+``replace_periods`` deletes the period's rows, inserts the new ones and rebuilds the rollups,
+all inside the caller's transaction, so a re-import never doubles a cost and a failed one
+leaves the old data. ``ingest.pipeline`` writes through here only; the few reads here are the
+writer's own bookkeeping (``cost_imports``), every other read goes through ``costs.query``.
 """
 
 import uuid
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +24,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -48,6 +52,90 @@ async def delete_periods(db: AsyncSession, account_id: uuid.UUID, periods: Seque
                 model.cloud_account_id == account_id, model.billing_period.in_(list(periods))
             )
         )
+
+
+async def replace_periods(
+    db: AsyncSession,
+    account_id: uuid.UUID,
+    periods: Sequence[date],
+    columns: Sequence[str],
+    rows: Sequence[Select[*tuple[Any, ...]]],
+) -> dict[date, int]:
+    """Replace the account's ``periods``: delete their rows, insert every row ``rows`` select
+    (``columns`` of ``cost_records``, in that order; the caller's staged data), rebuild the
+    periods' rollups. -> rows now stored per period."""
+    await delete_periods(db, account_id, periods)
+    for stmt in rows:
+        await db.execute(insert(CostRecord).from_select(list(columns), stmt))
+    await rebuild_rollups(db, account_id, periods)
+    counted = await db.execute(
+        select(CostRecord.billing_period, func.count())
+        .where(CostRecord.cloud_account_id == account_id, CostRecord.billing_period.in_(periods))
+        .group_by(CostRecord.billing_period)
+    )
+    return {period: int(count) for period, count in counted.all()}
+
+
+async def known_imports(
+    db: AsyncSession, account_id: uuid.UUID
+) -> dict[date, tuple[str, datetime]]:
+    """The account's imported periods: period -> (fingerprint, snapshot_at)."""
+    rows = await db.execute(
+        select(CostImport.billing_period, CostImport.fingerprint, CostImport.snapshot_at).where(
+            CostImport.cloud_account_id == account_id
+        )
+    )
+    return {period: (printed, at) for period, printed, at in rows.all()}
+
+
+async def import_of(db: AsyncSession, account_id: uuid.UUID, period: date) -> CostImport | None:
+    """The record of the snapshot the account's ``period`` was last imported from."""
+    return await db.scalar(
+        select(CostImport).where(
+            CostImport.cloud_account_id == account_id, CostImport.billing_period == period
+        )
+    )
+
+
+async def record_import(
+    db: AsyncSession,
+    record: CostImport | None,
+    *,
+    org_id: uuid.UUID,
+    account_id: uuid.UUID,
+    period: date,
+    values: Mapping[str, Any],
+) -> CostImport:
+    """Create or update the ``cost_imports`` row of a replaced period with ``values``
+    (source, snapshot_at, fingerprint, rows_read, rows_stored, first/last date, totals,
+    imported_at)."""
+    if record is None:
+        record = CostImport(org_id=org_id, cloud_account_id=account_id, billing_period=period)
+        db.add(record)
+    for name, value in values.items():
+        setattr(record, name, value)
+    await db.flush()
+    return record
+
+
+async def seal_imports(
+    db: AsyncSession,
+    account_id: uuid.UUID,
+    periods: Sequence[date],
+    provisional: str,
+    fingerprint: str,
+) -> None:
+    """Give ``periods`` recorded with the ``provisional`` fingerprint their snapshot's own."""
+    await db.execute(
+        update(CostImport)
+        .where(
+            CostImport.cloud_account_id == account_id,
+            CostImport.billing_period.in_(list(periods)),
+            CostImport.fingerprint == provisional,
+        )
+        .values(fingerprint=fingerprint)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 async def delete_account_data(db: AsyncSession, account_id: uuid.UUID) -> None:

@@ -83,14 +83,22 @@ TEXT_COLUMNS: dict[str, str] = {
     "SubAccountName": "sub_account_name",
     "ServiceName": "service_name",
     "ServiceCategory": "service_category",
+    "ServiceSubcategory": "service_subcategory",
     "RegionId": "region",
+    "AvailabilityZone": "availability_zone",
     "ResourceId": "resource_id",
+    "ResourceName": "resource_name",
     "ResourceType": "resource_type",
     "ChargeCategory": "charge_category",
+    "ChargeFrequency": "charge_frequency",
     "PricingCategory": "pricing_category",
     "CommitmentDiscountId": "commitment_discount_id",
+    "CommitmentDiscountStatus": "commitment_discount_status",
+    "CommitmentDiscountType": "commitment_discount_type",
+    "CommitmentDiscountCategory": "commitment_discount_category",
     "SkuId": "sku_id",
     "ConsumedUnit": "consumed_unit",
+    "PricingUnit": "pricing_unit",
 }
 COST_COLUMNS: dict[str, str] = {
     "BilledCost": "billed_cost",
@@ -102,6 +110,8 @@ OTHER_COLUMNS = (
     "BillingPeriodStart",
     "ChargePeriodStart",
     "ConsumedQuantity",
+    "PricingQuantity",
+    "ContractedCost",
     "Tags",
 )
 FOCUS_COLUMNS: tuple[str, ...] = tuple(
@@ -123,15 +133,25 @@ NORMALISED = pa.schema(
         ("sub_account_name", pa.string()),
         ("service_name", pa.string()),
         ("service_category", pa.string()),
+        ("service_subcategory", pa.string()),
         ("region", pa.string()),
+        ("availability_zone", pa.string()),
         ("resource_id", pa.string()),
+        ("resource_name", pa.string()),
         ("resource_type", pa.string()),
         ("charge_category", pa.string()),
+        ("charge_frequency", pa.string()),
         ("pricing_category", pa.string()),
         ("commitment_discount_id", pa.string()),
+        ("commitment_discount_status", pa.string()),
+        ("commitment_discount_type", pa.string()),
+        ("commitment_discount_category", pa.string()),
         ("sku_id", pa.string()),
         ("consumed_quantity", AMOUNT),
         ("consumed_unit", pa.string()),
+        ("pricing_quantity", AMOUNT),
+        ("pricing_unit", pa.string()),
+        ("contracted_cost", AMOUNT),
         ("tags", pa.string()),  # canonical JSON object text, or null
         ("billing_period", pa.date32()),
         ("usage_date", pa.date32()),
@@ -141,11 +161,31 @@ NORMALISED = pa.schema(
         ("list_cost", AMOUNT),
     ]
 )
-# The columns the pipeline groups by when folding hours into days (everything but the sums).
-DIMENSIONS: tuple[str, ...] = tuple(
-    name
-    for name in NORMALISED.names
-    if name not in {"consumed_quantity", "billed_cost", "effective_cost", "list_cost"}
+# The columns summed when folding hours into days; the pipeline groups by all the others.
+SUMMED: tuple[str, ...] = (
+    "consumed_quantity",
+    "pricing_quantity",
+    "billed_cost",
+    "effective_cost",
+    "list_cost",
+    "contracted_cost",
+)
+DIMENSIONS: tuple[str, ...] = tuple(name for name in NORMALISED.names if name not in SUMMED)
+# Columns a connector's already-normalised batch may leave out (added after the first
+# version of the shape): null when absent.
+OPTIONAL_NORMALISED: frozenset[str] = frozenset(
+    {
+        "service_subcategory",
+        "availability_zone",
+        "resource_name",
+        "charge_frequency",
+        "commitment_discount_status",
+        "commitment_discount_type",
+        "commitment_discount_category",
+        "pricing_quantity",
+        "pricing_unit",
+        "contracted_cost",
+    }
 )
 # NORMALISED plus the unrounded BilledCost, as ``normalise_batch`` returns it.
 NORMALISED_EXACT = NORMALISED.append(pa.field(EXACT_BILLED, EXACT))
@@ -806,15 +846,25 @@ def _normalise(
         _require(exact, where, focus_name)
         out[target] = _cost(exact, values, where, focus_name)
 
-    quantity = column("ConsumedQuantity")
-    if quantity is None:
-        out["consumed_quantity"] = pa.nulls(n, AMOUNT)
-    else:
+    for focus_name, target in (
+        ("ConsumedQuantity", "consumed_quantity"),
+        ("PricingQuantity", "pricing_quantity"),
+    ):
+        quantity = column(focus_name)
+        if quantity is None:
+            out[target] = pa.nulls(n, AMOUNT)
+            continue
         if pa.types.is_string(quantity.type):
             quantity = _text(quantity, None)
-        out["consumed_quantity"] = _rounded(
-            _exact(quantity, where, "ConsumedQuantity"), where, "ConsumedQuantity"
-        )
+        out[target] = _rounded(_exact(quantity, where, focus_name), where, focus_name)
+    contracted = column("ContractedCost")
+    if contracted is None:
+        out["contracted_cost"] = pa.nulls(n, AMOUNT)
+    else:
+        if pa.types.is_string(contracted.type):
+            contracted = _text(contracted, None)
+        exact = _exact(contracted, where, "ContractedCost")
+        out["contracted_cost"] = _cost(exact, contracted, where, "ContractedCost")
     tags = column("Tags")
     out["tags"] = pa.nulls(n, pa.string()) if tags is None else _tags(tags, where)
     reading[0] = ""
@@ -851,11 +901,19 @@ _NOT_NULL = (
     "effective_cost",
     "list_cost",
 )
-_COSTS = ("billed_cost", "effective_cost", "list_cost")
-_AMOUNTS = (*_COSTS, "consumed_quantity")
+_COSTS = ("billed_cost", "effective_cost", "list_cost", "contracted_cost")
+_AMOUNTS = (*_COSTS, "consumed_quantity", "pricing_quantity")
 
 
 def _pass_normalised(batch: pa.RecordBatch, source: str, first_row: int) -> pa.RecordBatch:
+    absent = [
+        f for f in NORMALISED if f.name in OPTIONAL_NORMALISED and f.name not in batch.schema.names
+    ]
+    if absent:
+        batch = pa.RecordBatch.from_arrays(
+            [*batch.columns, *(pa.nulls(batch.num_rows, f.type) for f in absent)],
+            names=[*batch.schema.names, *(f.name for f in absent)],
+        )
     missing = [name for name in NORMALISED.names if name not in batch.schema.names]
     if missing:
         raise IngestError(

@@ -2,18 +2,22 @@
 
 ``import_path`` (a file or a directory of exports), ``import_files`` (the files of one snapshot)
 and ``import_batches`` (Arrow batches from a connector, raw FOCUS or already normalised) all end
-in the same stream: batches are read and normalised in a worker thread (pyarrow blocks; the
-event loop of an embedded worker keeps serving the API), the next batch is prepared while the
-current one is written, and rows go to a temporary staging table (``COPY`` on PostgreSQL,
-``executemany`` on SQLite). Then, per billing period, in SQL:
+in the same stream, in two phases:
 
-    delete the period's rows -> INSERT INTO cost_records SELECT ... GROUP BY <every dimension,
-    tags included> (hourly rows of one charge fold into one daily row, summed exactly)
-    -> rebuild the period's rollups -> record the snapshot in cost_imports
-    -> emit ``CostDataChanged`` for the days replaced (``core.events``)
+1. **Stage**, with no transaction open: batches are read, normalised and folded in a worker
+   thread (pyarrow blocks; the event loop of an embedded worker keeps serving the API) and
+   spooled to a local Arrow file per billing period. A slow share or a cloud download never
+   holds a database lock.
+2. **Commit**, one short transaction per billing period (``Target.transaction``): re-check the
+   period against ``cost_imports`` (another import may have committed it meanwhile), load the
+   spooled rows into a temporary staging table (``COPY`` on PostgreSQL, ``executemany`` on
+   SQLite), then in SQL: delete the period's rows -> INSERT INTO cost_records SELECT ... GROUP
+   BY <every dimension, tags included> (hourly rows of one charge fold into one daily row,
+   summed exactly) -> rebuild the period's rollups -> record the snapshot in cost_imports ->
+   emit ``CostDataChanged`` for the days replaced (``core.events``).
 
 Whoever imports (a sync, ``xplorr import focus``, a connector, a Kubernetes post), the same
-follow-ups are queued, in the import's transaction.
+follow-ups are queued, in the period's transaction.
 
 A billing period of an account is the unit of replacement. For each period in the data:
 
@@ -22,8 +26,13 @@ A billing period of an account is the unit of replacement. For each period in th
   snapshot trap, an old export arriving late must not replace the newer one;
 - else it is replaced by this data.
 
-Everything happens in the caller's transaction and nothing here commits: an error anywhere
-(a bad row in the last file) raises, and the caller's rollback leaves the old data as it was.
+Given a session (``AsyncSession``), every period is written in that session's transaction and
+nothing here commits: the caller commits the whole import or rolls it all back. Given a
+``Target``, each period commits on its own: an error in a later period leaves the periods
+already committed (each whole), and never a half-written one. Until every period of a snapshot
+is in, its periods record a provisional fingerprint, sealed by one last short transaction: a
+snapshot counts as already imported (not read again) only once it is whole, so an import cut
+short is read again and its missing periods written.
 
 Reads never hang the import: finding the files and every batch read must each finish within
 ``read_timeout`` seconds (``XPLORR_INGEST_READ_TIMEOUT_SECONDS``), else ``ReadTimeout`` (an
@@ -35,11 +44,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Context, Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,6 +60,7 @@ import anyio.to_thread
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.ipc as paipc
 from sqlalchemy import (
     BigInteger,
     Date,
@@ -58,7 +71,6 @@ from sqlalchemy import (
     column,
     exists,
     func,
-    insert,
     literal,
     select,
     table,
@@ -73,12 +85,12 @@ from xplorr.core.models import Money
 from xplorr.core.money import STORE_SCALE
 from xplorr.costs import store
 from xplorr.costs.events import CostDataChanged
-from xplorr.costs.models import CostImport, CostRecord
 from xplorr.ingest.discovery import discover
 from xplorr.ingest.focus import (
     DIMENSIONS,
     EXACT_BILLED,
     NORMALISED,
+    SUMMED,
     IngestError,
     normalise_batch,
     read_focus,
@@ -90,6 +102,7 @@ __all__ = [
     "IngestError",
     "Progress",
     "ReadTimeout",
+    "Target",
     "import_batches",
     "import_files",
     "import_path",
@@ -130,9 +143,42 @@ SQLITE_ROWS_PER_INSERT = 5_000
 _EXACT_SUMS = Context(prec=200)  # sums of 38-fractional-digit amounts, without rounding
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where an import writes. ``transaction()`` opens one unit of work and commits it on
+    exit: the import reads what it knows in one, then replaces each billing period in one of
+    its own. ``on_period(db, period)`` runs inside a period's transaction once the period is
+    replaced (a sync records on its run which periods it committed)."""
+
+    transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]]
+    on_period: Callable[[AsyncSession, date], Awaitable[None]] | None = None
+    staging_dir: Path | None = None  # where rows wait for their period's transaction
+
+
+def in_session(db: AsyncSession) -> Target:
+    """Every period in ``db``'s transaction, which the caller commits (or rolls back) whole."""
+
+    @asynccontextmanager
+    async def same() -> AsyncIterator[AsyncSession]:
+        yield db
+
+    return Target(same)
+
+
+def _target(into: AsyncSession | Target) -> Target:
+    return into if isinstance(into, Target) else in_session(into)
+
+
 def _fingerprint(value: str) -> str:
     """As stored (64 characters): a longer fingerprint is replaced by its SHA-256."""
     return value if len(value) <= FINGERPRINT_MAX else hashlib.sha256(value.encode()).hexdigest()
+
+
+def _provisional(fingerprint: str) -> str:
+    """What a period committed alone records until every period of its snapshot has: a
+    snapshot counts as already imported (and is not read again) only once it is whole, so an
+    import cut short is read again and its missing periods written."""
+    return hashlib.sha256(f"partial:{fingerprint}".encode()).hexdigest()
 
 
 def _plain(value: Decimal) -> Decimal:
@@ -204,7 +250,7 @@ class ImportSummary:
 
 
 async def import_path(
-    db: AsyncSession,
+    into: AsyncSession | Target,
     account: CloudAccount,
     path: Path,
     *,
@@ -213,13 +259,14 @@ async def import_path(
 ) -> ImportSummary:
     """Import every export under ``path`` (a file or a directory): each billing period from
     the newest snapshot holding it (``ingest.discovery``). File names in errors are relative
-    to ``path``; files that are not regular files are skipped (``files_skipped``)."""
+    to ``path``; files that are not regular files are skipped (``files_skipped``).
+    ``into``: a session (one transaction, the caller's) or a ``Target`` (one per period)."""
     found = await _in_thread(discover, path, limit=read_timeout, reading=lambda: str(path))
     base = path if await anyio.to_thread.run_sync(path.is_dir) else path.parent
     summary = ImportSummary(files_skipped=list(found.skipped))
     for snap in found.snapshots:  # newest first: older ones then skip what these gave
         part = await import_files(
-            db,
+            into,
             account,
             [f.path for f in snap.files],
             source=str(base / snap.source) if snap.source != "." else str(base),
@@ -238,7 +285,7 @@ async def import_path(
 
 
 async def import_files(
-    db: AsyncSession,
+    into: AsyncSession | Target,
     account: CloudAccount,
     files: Sequence[Path],
     *,
@@ -259,8 +306,9 @@ async def import_files(
     labels = list(names) if names is not None else [str(f) for f in files]
     if len(labels) != len(files):
         raise ValueError("names must match files one to one")
-    known = await _known_imports(db, account.id)
-    seen = sorted(p for p, rec in known.items() if rec.fingerprint == fingerprint)
+    target = _target(into)
+    known = await _known_imports(target, account.id)
+    seen = sorted(p for p, (known_print, _at) in known.items() if known_print == fingerprint)
     if seen:
         return ImportSummary(periods_skipped=dict.fromkeys(seen, UNCHANGED), files=len(files))
 
@@ -272,7 +320,7 @@ async def import_files(
             yield from read_focus(path, name=label)
 
     summary = await _import_stream(
-        db,
+        target,
         account,
         batches(),
         known=known,
@@ -288,7 +336,7 @@ async def import_files(
 
 
 async def import_batches(
-    db: AsyncSession,
+    into: AsyncSession | Target,
     account: CloudAccount,
     batches: Iterable[pa.RecordBatch],
     *,
@@ -301,7 +349,8 @@ async def import_batches(
     """Import Arrow batches: raw FOCUS columns (text or typed, as a generator or a Parquet
     reader gives them) or already in the ``focus.NORMALISED`` shape. Same path as files."""
     fingerprint = _fingerprint(fingerprint)
-    known = await _known_imports(db, account.id)
+    target = _target(into)
+    known = await _known_imports(target, account.id)
 
     def normalised() -> Iterator[pa.RecordBatch]:
         first_row = 1
@@ -310,7 +359,7 @@ async def import_batches(
             first_row += batch.num_rows
 
     return await _import_stream(
-        db,
+        target,
         account,
         normalised(),
         known=known,
@@ -330,6 +379,7 @@ async def import_batches(
 @dataclass
 class _Period:
     rows: int = 0
+    stored: int = 0
     first: date | None = None
     last: date | None = None
     totals: dict[str, Decimal] = field(default_factory=dict)
@@ -337,21 +387,48 @@ class _Period:
 
 @dataclass
 class _Prepared:
-    """One batch, ready to write: the rows to stage (encoded) and what it counted."""
+    """One batch, spooled: how many rows it had and the usage days it kept."""
 
     rows: int
-    payload: Any  # CSV bytes (PostgreSQL) or a list of row tuples (SQLite); None: nothing
     days: set[date]
+
+
+Known = dict[date, tuple[str, datetime]]  # period -> (fingerprint, snapshot_at) imported
+
+
+class _Spool:
+    """The rows of each period being replaced, in a local Arrow file per period (written in
+    the worker thread, read back by the period's transaction)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._writers: dict[date, paipc.RecordBatchFileWriter] = {}
+
+    def path(self, period: date) -> Path:
+        return self.directory / f"{period.isoformat()}.arrow"
+
+    def write(self, period: date, table: pa.Table) -> None:
+        writer = self._writers.get(period)
+        if writer is None:
+            writer = paipc.new_file(str(self.path(period)), NORMALISED)
+            self._writers[period] = writer
+        writer.write_table(table)
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+
+    def has(self, period: date) -> bool:
+        return self.path(period).exists()
 
 
 class _Decider:
     """Which periods of this import are replaced, which skipped (runs in the worker thread,
     one batch at a time)."""
 
-    def __init__(
-        self, known: dict[date, CostImport], fingerprint: str, snapshot_at: datetime
-    ) -> None:
-        self._known = {p: (rec.fingerprint, rec.snapshot_at) for p, rec in known.items()}
+    def __init__(self, known: Known, fingerprint: str, snapshot_at: datetime) -> None:
+        self._known = dict(known)
         self._fingerprint = fingerprint
         self._snapshot_at = snapshot_at
         self.imported: dict[date, _Period] = {}
@@ -374,10 +451,10 @@ class _Decider:
 
 
 def _prepare(
-    batches: Iterator[pa.RecordBatch], decider: _Decider, postgres: bool
+    batches: Iterator[pa.RecordBatch], decider: _Decider, spool: _Spool
 ) -> _Prepared | None:
     """Next batch: read and normalise it, count it per period, keep the rows of the periods
-    being replaced and encode them for the staging table. Blocking; runs in a thread."""
+    being replaced and spool them per period. Blocking; runs in a thread."""
     batch = next(batches, None)
     if batch is None:
         return None
@@ -409,14 +486,21 @@ def _prepare(
         mask = pc.is_in(table.column("billing_period"), value_set=pa.array(keep, pa.date32()))
         table = table.filter(mask)
     if table.num_rows == 0:
-        return _Prepared(batch.num_rows, None, set())
+        return _Prepared(batch.num_rows, set())
     table = _fold(table)
     days = set(pc.unique(table.column("usage_date")).to_pylist())
-    payload = _encode_csv(table) if postgres else _encode_rows(table)
-    return _Prepared(batch.num_rows, payload, days)
+    periods = table.column("billing_period")
+    kept = sorted(set(keep))  # one stats row per period and currency
+    for period in kept:
+        part = table if len(kept) == 1 else table.filter(pc.equal(periods, pa.scalar(period)))
+        if part.num_rows:
+            spool.write(period, part)
+    return _Prepared(batch.num_rows, days)
 
 
-SUMS = ("consumed_quantity", "billed_cost", "effective_cost", "list_cost")
+SUMS = SUMMED
+MONEY_COLUMNS = frozenset({"billed_cost", "effective_cost", "list_cost", "contracted_cost"})
+QUANTITY_COLUMNS = frozenset({"consumed_quantity", "pricing_quantity"})
 
 
 def _fold(table: pa.Table) -> pa.Table:
@@ -462,10 +546,10 @@ def _encode_rows(table: pa.Table) -> list[tuple[Any, ...]]:
     columns: list[list[Any]] = []
     for name in NORMALISED.names:
         values = table.column(name)
-        if name in {"billed_cost", "effective_cost", "list_cost"}:
+        if name in MONEY_COLUMNS:
             columns.append(_money_text(values))
             continue
-        if name == "consumed_quantity":
+        if name in QUANTITY_COLUMNS:
             values = pc.cast(values, pa.float64())  # SQLite's NUMERIC is a float anyway
         elif name in {"billing_period", "usage_date"}:
             values = pc.cast(values, pa.string())  # SQLAlchemy's Date on SQLite: ISO text
@@ -477,12 +561,10 @@ def _stage_ddl(postgres: bool) -> str:
     amount = "NUMERIC(38, 9)" if postgres else "TEXT"
     quantity = "NUMERIC(38, 9)" if postgres else "REAL"
     types = {
-        "consumed_quantity": quantity,
+        **dict.fromkeys(QUANTITY_COLUMNS, quantity),
+        **dict.fromkeys(MONEY_COLUMNS, amount),
         "billing_period": "DATE",
         "usage_date": "DATE",
-        "billed_cost": amount,
-        "effective_cost": amount,
-        "list_cost": amount,
     }
     cols = [f"{name} {types.get(name, 'TEXT')}" for name in NORMALISED.names]
     if postgres:
@@ -500,17 +582,17 @@ def _stage_ddl(postgres: bool) -> str:
     return f"CREATE TEMPORARY TABLE {STAGE} ({', '.join(cols)})"
 
 
-async def _known_imports(db: AsyncSession, account_id: uuid.UUID) -> dict[date, CostImport]:
-    rows = await db.scalars(select(CostImport).where(CostImport.cloud_account_id == account_id))
-    return {rec.billing_period: rec for rec in rows}
+async def _known_imports(target: Target, account_id: uuid.UUID) -> Known:
+    async with target.transaction() as db:
+        return await store.known_imports(db, account_id)
 
 
 async def _import_stream(
-    db: AsyncSession,
+    target: Target,
     account: CloudAccount,
     batches: Iterator[pa.RecordBatch],
     *,
-    known: dict[date, CostImport],
+    known: Known,
     source: str,
     snapshot_at: datetime,
     fingerprint: str,
@@ -520,44 +602,74 @@ async def _import_stream(
 ) -> ImportSummary:
     if snapshot_at.tzinfo is None:
         raise ValueError("snapshot_at must be an aware datetime (UTC)")
-    conn = await db.connection()
-    postgres = conn.dialect.name == "postgresql"
-    await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
-    await conn.exec_driver_sql(_stage_ddl(postgres))
     decider = _Decider(known, fingerprint, snapshot_at)
     summary = ImportSummary()
+    staging = target.staging_dir
+    if staging is not None:
+        await anyio.to_thread.run_sync(partial(staging.mkdir, parents=True, exist_ok=True))
+    with tempfile.TemporaryDirectory(prefix="xplorr-stage-", dir=target.staging_dir) as directory:
+        spool = _Spool(Path(directory))
+        await _stage(batches, decider, spool, summary, progress, read_timeout, reading)
+        summary.periods_skipped = dict(sorted(decider.skipped.items()))
+        for period in sorted(decider.imported):
+            acc = decider.imported[period]
+            async with target.transaction() as db:
+                outcome = await _commit_period(
+                    db,
+                    account,
+                    period,
+                    spool,
+                    acc,
+                    source=source,
+                    snapshot_at=snapshot_at,
+                    fingerprint=fingerprint,
+                )
+                if outcome is None and target.on_period is not None:
+                    await target.on_period(db, period)
+            if outcome is not None:  # committed meanwhile by another import
+                summary.periods_skipped[period] = outcome
+                continue
+            summary.periods_imported.append(period)
+            summary.rows_stored += acc.stored
+            summary._see(acc.first)
+            summary._see(acc.last)
+            for currency, amount in acc.totals.items():
+                summary.totals[currency] = _EXACT_SUMS.add(
+                    summary.totals.get(currency, Decimal(0)), amount
+                )
+    if summary.periods_imported:
+        async with target.transaction() as db:  # the snapshot is whole: seal its periods
+            await store.seal_imports(
+                db, account.id, summary.periods_imported, _provisional(fingerprint), fingerprint
+            )
+    summary.periods_skipped = dict(sorted(summary.periods_skipped.items()))
+    summary.totals = {cur: _plain(amount) for cur, amount in sorted(summary.totals.items())}
+    return summary
+
+
+async def _stage(
+    batches: Iterator[pa.RecordBatch],
+    decider: _Decider,
+    spool: _Spool,
+    summary: ImportSummary,
+    progress: Progress | None,
+    read_timeout: float,
+    reading: Callable[[], str],
+) -> None:
+    """Read every batch into the spool (the next one read while this one is counted); no
+    database access at all."""
 
     def step() -> _Prepared | None:
-        return _prepare(batches, decider, postgres)
+        return _prepare(batches, decider, spool)
 
     async def next_prepared() -> _Prepared | None:
         return await _in_thread(step, limit=read_timeout, reading=reading)
 
     pending: asyncio.Task[_Prepared | None] = asyncio.ensure_future(next_prepared())
     try:
-        if postgres:
-            raw = await conn.get_raw_connection()
-            pg = raw.driver_connection
-            assert pg is not None
-            cols = ", ".join(NORMALISED.names)
-            async with (
-                pg.cursor() as cursor,
-                cursor.copy(f"COPY {STAGE} ({cols}) FROM STDIN (FORMAT csv)") as copy,
-            ):
-                while (prepared := await pending) is not None:
-                    pending = asyncio.ensure_future(next_prepared())
-                    if prepared.payload is not None:
-                        await copy.write(prepared.payload)
-                    _count(summary, prepared, progress)
-        else:
-            marks = ", ".join("?" for _ in NORMALISED.names)
-            sql = f"INSERT INTO {STAGE} VALUES ({marks})"  # noqa: S608 (constant names)
-            while (prepared := await pending) is not None:
-                pending = asyncio.ensure_future(next_prepared())
-                rows = prepared.payload or []
-                for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
-                    await conn.exec_driver_sql(sql, rows[start : start + SQLITE_ROWS_PER_INSERT])
-                _count(summary, prepared, progress)
+        while (prepared := await pending) is not None:
+            pending = asyncio.ensure_future(next_prepared())
+            _count(summary, prepared, progress)
     finally:
         # Never leave the reader running in its thread (a generator cannot be closed while
         # it executes): wait for the step in flight, then close the stream.
@@ -569,68 +681,98 @@ async def _import_stream(
         close = getattr(batches, "close", None)
         if close is not None and not stalled:  # a stalled read still runs the generator
             await anyio.to_thread.run_sync(close)
+        if not stalled:
+            await anyio.to_thread.run_sync(spool.close)
 
-    periods = sorted(decider.imported)
-    summary.periods_skipped = dict(sorted(decider.skipped.items()))
-    if periods:
-        first_day, last_day = _changed_days(periods, decider.imported, known)
-        await _replace_periods(db, account, periods)
-        stored = await _stored_counts(db, account.id, periods)
-        now = clock.now()
-        for period in periods:
-            acc = decider.imported[period]
-            rec = known.get(period)
-            if rec is None:
-                rec = CostImport(
-                    org_id=account.org_id, cloud_account_id=account.id, billing_period=period
-                )
-                db.add(rec)
-            rec.source = source
-            rec.snapshot_at = snapshot_at
-            rec.fingerprint = fingerprint
-            rec.rows_read = acc.rows
-            rec.rows_stored = stored.get(period, 0)
-            rec.first_date = acc.first
-            rec.last_date = acc.last
-            rec.totals = {cur: str(_plain(amount)) for cur, amount in sorted(acc.totals.items())}
-            rec.imported_at = now
-            summary.rows_stored += rec.rows_stored
-            summary._see(acc.first)
-            summary._see(acc.last)
-            for currency, amount in acc.totals.items():
-                summary.totals[currency] = _EXACT_SUMS.add(
-                    summary.totals.get(currency, Decimal(0)), amount
-                )
-        summary.totals = {cur: _plain(amount) for cur, amount in sorted(summary.totals.items())}
-        summary.periods_imported = periods
+
+async def _commit_period(
+    db: AsyncSession,
+    account: CloudAccount,
+    period: date,
+    spool: _Spool,
+    acc: _Period,
+    *,
+    source: str,
+    snapshot_at: datetime,
+    fingerprint: str,
+) -> str | None:
+    """Replace one period with its spooled rows in ``db``'s transaction. -> None, or why the
+    period was skipped after all: the snapshot another import committed since the stage
+    phase read ``cost_imports`` is the same (``unchanged``) or newer (``older snapshot``)."""
+    rec = await store.import_of(db, account.id, period)
+    if rec is not None and rec.fingerprint == fingerprint:
+        return UNCHANGED
+    if rec is not None and rec.snapshot_at > snapshot_at:
+        return OLDER
+    old_days = (rec.first_date, rec.last_date) if rec is not None else (None, None)
+    conn = await db.connection()
+    postgres = conn.dialect.name == "postgresql"
+    await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
+    await conn.exec_driver_sql(_stage_ddl(postgres))
+    if spool.has(period):
+        await _load_stage(db, spool.path(period), postgres)
+    stored = await _replace_periods(db, account, [period])
     await conn.exec_driver_sql(f"DROP TABLE {STAGE}")
-    await db.flush()
-    if periods:
-        await events.emit(
-            db,
-            CostDataChanged(
-                org_id=account.org_id,
-                cloud_account_id=account.id,
-                first_day=first_day,
-                last_day=last_day,
-            ),
-        )
-    return summary
+    acc.stored = stored.get(period, 0)
+    await store.record_import(
+        db,
+        rec,
+        org_id=account.org_id,
+        account_id=account.id,
+        period=period,
+        values={
+            "source": source,
+            "snapshot_at": snapshot_at,
+            "fingerprint": _provisional(fingerprint),
+            "rows_read": acc.rows,
+            "rows_stored": acc.stored,
+            "first_date": acc.first,
+            "last_date": acc.last,
+            "totals": {cur: str(_plain(amount)) for cur, amount in sorted(acc.totals.items())},
+            "imported_at": clock.now(),
+        },
+    )
+    days = [d for d in (acc.first, acc.last, *old_days) if d is not None] or [period]
+    await events.emit(
+        db,
+        CostDataChanged(
+            org_id=account.org_id,
+            cloud_account_id=account.id,
+            first_day=min(days),
+            last_day=max(days),
+        ),
+    )
+    return None
 
 
-def _changed_days(
-    periods: list[date], imported: dict[date, _Period], known: dict[date, CostImport]
-) -> tuple[date, date]:
-    """The usage days a replacement of ``periods`` may change: those of the new data and
-    those of the data it replaces (read before ``known`` is updated)."""
-    days: list[date | None] = []
-    for period in periods:
-        days += [imported[period].first, imported[period].last]
-        old = known.get(period)
-        if old is not None:
-            days += [old.first_date, old.last_date]
-    present = [day for day in days if day is not None] or [periods[0], periods[-1]]
-    return min(present), max(present)
+async def _load_stage(db: AsyncSession, path: Path, postgres: bool) -> None:
+    """The spooled rows of one period into the staging table, a batch at a time (each
+    encoded in a worker thread)."""
+    conn = await db.connection()
+    reader = await anyio.to_thread.run_sync(lambda: paipc.open_file(pa.memory_map(str(path))))
+
+    def encoded(index: int) -> Any:
+        table = pa.Table.from_batches([reader.get_batch(index)])
+        return _encode_csv(table) if postgres else _encode_rows(table)
+
+    if postgres:
+        raw = await conn.get_raw_connection()
+        pg = raw.driver_connection
+        assert pg is not None
+        cols = ", ".join(NORMALISED.names)
+        async with (
+            pg.cursor() as cursor,
+            cursor.copy(f"COPY {STAGE} ({cols}) FROM STDIN (FORMAT csv)") as copy,
+        ):
+            for index in range(reader.num_record_batches):
+                await copy.write(await anyio.to_thread.run_sync(encoded, index))
+        return
+    marks = ", ".join("?" for _ in NORMALISED.names)
+    sql = f"INSERT INTO {STAGE} VALUES ({marks})"  # noqa: S608 (constant names)
+    for index in range(reader.num_record_batches):
+        rows = await anyio.to_thread.run_sync(encoded, index)
+        for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
+            await conn.exec_driver_sql(sql, rows[start : start + SQLITE_ROWS_PER_INSERT])
 
 
 def _count(summary: ImportSummary, prepared: _Prepared, progress: Progress | None) -> None:
@@ -640,8 +782,11 @@ def _count(summary: ImportSummary, prepared: _Prepared, progress: Progress | Non
         progress(prepared.rows)
 
 
-async def _replace_periods(db: AsyncSession, account: CloudAccount, periods: list[date]) -> None:
-    """Swap the periods' rows for the staged ones, folded to one row per day and charge.
+async def _replace_periods(
+    db: AsyncSession, account: CloudAccount, periods: list[date]
+) -> dict[date, int]:
+    """Swap the periods' rows for the staged ones, folded to one row per day and charge
+    (``costs.store.replace_periods``). -> rows stored per period.
 
     On PostgreSQL, rows whose dimension hash no other staged row shares are inserted as they
     are, and only the others go through the GROUP BY (led by the hash, so the sort rarely
@@ -652,10 +797,8 @@ async def _replace_periods(db: AsyncSession, account: CloudAccount, periods: lis
     types: dict[str, TypeEngine[Any]] = {
         "billing_period": Date(),
         "usage_date": Date(),
-        "billed_cost": amount,
-        "effective_cost": amount,
-        "list_cost": amount,
-        "consumed_quantity": Numeric(38, STORE_SCALE),
+        **dict.fromkeys(MONEY_COLUMNS, amount),
+        **dict.fromkeys(QUANTITY_COLUMNS, Numeric(38, STORE_SCALE)),
     }
     stage = table(
         STAGE,
@@ -675,34 +818,19 @@ async def _replace_periods(db: AsyncSession, account: CloudAccount, periods: lis
         # work_mem sends them to disk sorts. Local to the transaction, restored below.
         saved = (await conn.exec_driver_sql("SHOW work_mem")).scalar_one()
         await conn.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEM}'")
-    await store.delete_periods(db, account.id, periods)
     if not postgres:
         folded = select(*ids, *picked, *sums).group_by(*dims)
-        await db.execute(insert(CostRecord).from_select(target, folded))
-    else:
-        await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {SHARED_KEYS}")
-        await conn.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {SHARED_KEYS} AS SELECT row_key FROM {STAGE} "  # noqa: S608
-            "GROUP BY row_key HAVING count(*) > 1"
-        )
-        keys = table(SHARED_KEYS, column("row_key", BigInteger()))
-        shared = exists().where(keys.c.row_key == stage.c.row_key)
-        alone = select(*ids, *picked, *(stage.c[name] for name in SUMS)).where(~shared)
-        folded = select(*ids, *picked, *sums).where(shared).group_by(stage.c.row_key, *dims)
-        await db.execute(insert(CostRecord).from_select(target, alone))
-        await db.execute(insert(CostRecord).from_select(target, folded))
-        await conn.exec_driver_sql(f"DROP TABLE {SHARED_KEYS}")
-    await store.rebuild_rollups(db, account.id, periods)
-    if postgres:
-        await conn.exec_driver_sql("SELECT set_config('work_mem', %(v)s, true)", {"v": saved})
-
-
-async def _stored_counts(
-    db: AsyncSession, account_id: uuid.UUID, periods: list[date]
-) -> dict[date, int]:
-    rows = await db.execute(
-        select(CostRecord.billing_period, func.count())
-        .where(CostRecord.cloud_account_id == account_id, CostRecord.billing_period.in_(periods))
-        .group_by(CostRecord.billing_period)
+        return await store.replace_periods(db, account.id, periods, target, [folded])
+    await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {SHARED_KEYS}")
+    await conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {SHARED_KEYS} AS SELECT row_key FROM {STAGE} "  # noqa: S608
+        "GROUP BY row_key HAVING count(*) > 1"
     )
-    return {period: int(count) for period, count in rows.all()}
+    keys = table(SHARED_KEYS, column("row_key", BigInteger()))
+    shared = exists().where(keys.c.row_key == stage.c.row_key)
+    alone = select(*ids, *picked, *(stage.c[name] for name in SUMS)).where(~shared)
+    folded = select(*ids, *picked, *sums).where(shared).group_by(stage.c.row_key, *dims)
+    stored = await store.replace_periods(db, account.id, periods, target, [alone, folded])
+    await conn.exec_driver_sql(f"DROP TABLE {SHARED_KEYS}")
+    await conn.exec_driver_sql("SELECT set_config('work_mem', %(v)s, true)", {"v": saved})
+    return stored

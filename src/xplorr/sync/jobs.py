@@ -4,19 +4,30 @@ per organization with cloud accounts (one waiting per org at most), which queues
 sync per account of that organization (skipping accounts with one queued). Scheduled syncs run
 in the bulk lane; a sync someone asked for in the interactive lane (``sync.service.LANES``).
 
-``sync.account`` runs inside the attempt's transaction: the connector's imports, the run's
-outcome and the account's ``last_synced_at`` commit together with the job's success, or not at
-all. Errors a retry cannot fix (``ConnectorError``: bad credentials, a refused path, a provider
-without a connector, bad data) raise ``PermanentJobError`` and the sync fails
-at once; others (an ``OSError`` on a file share, a database hiccup, an interrupted worker) are
-retried with backoff. Either way the failed attempt's writes roll back (the account's data stays
-as it was) and ``record_failure``, the job's failure hook, writes the outcome on the run in the
+``sync.account`` reads the run, the account and its credentials, then ends the attempt's
+transaction (``JobContext.release_connection``) before the connector reads anything: the
+connector fetches and stages the data with no transaction open (on SQLite no write lock is held
+during a download, and the API keeps answering), then each billing period is replaced in a short
+transaction of its own (``_period_target``), which also renews the job's lease (fenced: an
+attempt whose job was taken over writes nothing) and records the period on the run's
+``detail``. The run's outcome and the account's ``last_synced_at`` commit with the job's
+success.
+
+So a sync failing midway keeps the periods it already committed (each whole: a period is never
+half-written), and the run says which (``detail.periods_imported``, and its ``error``). A
+retry, or the re-run of a killed worker's sync, skips them as unchanged and replaces the rest,
+each once. Errors a retry cannot fix (``ConnectorError``: bad credentials, a refused path, a
+provider without a connector, bad data) raise ``PermanentJobError`` and the sync fails at once;
+others (an ``OSError`` on a file share, a database hiccup, an interrupted worker) are retried
+with backoff. ``record_failure``, the job's failure hook, writes the outcome on the run in the
 transaction that records the failure: the reason after each attempt, ``failed`` and the
 account's ``status=error`` once the job is dead. Runs outlive their jobs (jobs rows are purged
 after 14 days).
 """
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -25,13 +36,14 @@ import structlog
 from pydantic import BaseModel
 from sqlalchemy import Select, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from xplorr.cloud_accounts.credentials import decrypt_credentials
 from xplorr.cloud_accounts.models import AccountStatus, CloudAccount
 from xplorr.connectors import ConnectorError, SyncContext, connector_for
 from xplorr.core import clock
 from xplorr.core.crypto import CryptoError
+from xplorr.core.db import make_sessionmaker
 from xplorr.core.jobs import queue
 from xplorr.core.jobs.models import Job
 from xplorr.core.jobs.periodic import fan_out_per_org
@@ -44,12 +56,13 @@ from xplorr.core.jobs.registry import (
     schedule,
 )
 from xplorr.core.settings import Settings
-from xplorr.costs.models import CostImport
+from xplorr.core.tenancy import org_scope
+from xplorr.costs import query as costs
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
 from xplorr.sync.service import IMPORT_LOCK, enqueue_sync, lock_account
 
 if TYPE_CHECKING:  # pyarrow is imported with the first connector, not with this module
-    from xplorr.ingest.pipeline import ImportSummary
+    from xplorr.ingest.pipeline import ImportSummary, Target
 
 log = structlog.get_logger("xplorr.sync")
 
@@ -61,6 +74,17 @@ class SyncPayload(BaseModel):
     account_id: uuid.UUID
 
 
+async def _credentials(db: AsyncSession, settings: Settings, account: CloudAccount) -> Any:
+    try:
+        return await decrypt_credentials(db, settings, account)
+    except CryptoError as exc:
+        raise ConnectorError(
+            "The account's stored credentials cannot be decrypted (was XPLORR_SECRET_KEY "
+            "changed without listing the old key in XPLORR_PREVIOUS_SECRET_KEYS?); "
+            "update the credentials."
+        ) from exc
+
+
 async def execute_run(
     db: AsyncSession,
     settings: Settings,
@@ -69,47 +93,116 @@ async def execute_run(
     *,
     progress: Any = None,
 ) -> "ImportSummary":
-    """Run the account's connector in ``db``'s transaction and record a success on ``run``
-    and ``account``. The caller commits (the job runner, or ``xplorr demo``). Raises
-    ``ConnectorError`` for permanent failures (bad data included), anything else is transient."""
+    """Run the account's connector with every period in ``db``'s transaction and record a
+    success on ``run`` and ``account``; the caller commits (``xplorr demo``). Raises
+    ``ConnectorError`` for permanent failures (bad data included), anything else is transient.
+    The ``sync.account`` job commits period by period instead (``sync_account``)."""
+    from xplorr.ingest.pipeline import in_session
+
     started = clock.now()
     await lock_account(db, account.id, IMPORT_LOCK)
     connector = connector_for(account.provider)
-    try:
-        credentials = await decrypt_credentials(db, settings, account)
-    except CryptoError as exc:
-        raise ConnectorError(
-            "The account's stored credentials cannot be decrypted (was XPLORR_SECRET_KEY "
-            "changed without listing the old key in XPLORR_PREVIOUS_SECRET_KEYS?); "
-            "update the credentials."
-        ) from exc
-    summary = await connector(SyncContext(db, settings, progress), account, credentials)
+    credentials = await _credentials(db, settings, account)
+    summary = await connector(SyncContext(in_session(db), settings, progress), account, credentials)
+    await record_success(db, run, account, summary, started)
+    return summary
+
+
+async def record_success(
+    db: AsyncSession,
+    run: SyncRun,
+    account: CloudAccount,
+    summary: "ImportSummary",
+    started: datetime,
+) -> None:
     now = clock.now()
     run.state = SyncState.SUCCEEDED
     run.started_at = run.started_at or started  # a retried run started with its first attempt
     run.finished_at = now
     run.rows = summary.rows_read
     run.error = None
-    run.data_through = await data_through(db, account)
-    run.detail = summary_detail(summary)
+    run.data_through = await costs.data_through(db, org_scope(account.org_id), [account.id])
+    run.detail = summary_detail(summary, earlier=run.detail)
     account.status = AccountStatus.ACTIVE
     account.last_synced_at = now
     await db.flush()
-    return summary
+
+
+def _period_target(
+    ctx: JobContext, run_id: uuid.UUID, account_id: uuid.UUID, org_id: uuid.UUID
+) -> "Target":
+    """Where a sync writes: one transaction per billing period (plus one that reads what the
+    account already has), on the worker's engine. Each first renews the job's lease, fenced
+    on this attempt (one whose job another worker took over raises and writes nothing), and
+    takes the account's import lock; the period's transaction records it on the run."""
+    from xplorr.ingest.pipeline import Target
+
+    engine = ctx.db.bind
+    if not isinstance(engine, AsyncEngine):
+        raise TypeError("a sync job's session must be bound to an engine")
+    sessions = make_sessionmaker(engine)
+    lease = timedelta(seconds=ctx.settings.job_lease_seconds)
+
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[AsyncSession]:
+        async with sessions() as db, db.begin():
+            if not await queue.heartbeat(db, ctx.job_id, ctx.attempt, lease):
+                raise LeaseExpiredError(
+                    "another worker took this sync over; this attempt writes nothing more"
+                )
+            await lock_account(db, account_id, IMPORT_LOCK)
+            yield db
+
+    async def committed(db: AsyncSession, period: date) -> None:
+        run = await db.scalar(select(SyncRun).where(SyncRun.id == run_id, SyncRun.org_id == org_id))
+        if run is not None:
+            run.detail = committed_detail(run.detail, period)
+
+    return Target(transaction, committed, ctx.settings.data_dir / "staging")
 
 
 def _period(value: date | str) -> str:
     return value.strftime("%Y-%m") if isinstance(value, date) else str(value)[:7]
 
 
-def summary_detail(summary: "ImportSummary") -> dict[str, Any]:
-    """The run's ``detail`` (JSON): what was imported and skipped, exact totals as strings."""
-    totals: dict[str, Decimal] = dict(summary.totals)
+def _empty_detail() -> dict[str, Any]:
     return {
-        "periods_imported": sorted(_period(p) for p in summary.periods_imported),
+        "periods_imported": [],
+        "periods_skipped": [],
+        "files": 0,
+        "files_skipped": [],
+        "rows_read": 0,
+        "rows_stored": 0,
+        "days": 0,
+        "first_date": None,
+        "last_date": None,
+        "totals": {},
+    }
+
+
+def committed_detail(detail: dict[str, Any] | None, period: date) -> dict[str, Any]:
+    """The run's ``detail`` once ``period`` committed (a new dict: JSON columns track
+    reassignment, not mutation)."""
+    out = dict(detail) if detail else _empty_detail()
+    out["periods_imported"] = sorted({*out.get("periods_imported", []), _period(period)})
+    return out
+
+
+def summary_detail(
+    summary: "ImportSummary", earlier: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The run's ``detail`` (JSON): what was imported and skipped, exact totals as strings.
+    Periods an earlier attempt of the run committed (``earlier``) count as imported: this
+    attempt found them unchanged because the run itself wrote them."""
+    totals: dict[str, Decimal] = dict(summary.totals)
+    before = set((earlier or {}).get("periods_imported", []))
+    imported = sorted({_period(p) for p in summary.periods_imported} | before)
+    return {
+        "periods_imported": imported,
         "periods_skipped": [
             {"period": _period(p), "reason": reason}
             for p, reason in sorted(summary.periods_skipped.items())
+            if _period(p) not in imported
         ],
         "files": summary.files,
         "files_skipped": list(summary.files_skipped),
@@ -120,28 +213,6 @@ def summary_detail(summary: "ImportSummary") -> dict[str, Any]:
         "last_date": summary.last_date.isoformat() if summary.last_date else None,
         "totals": {currency: str(amount) for currency, amount in sorted(totals.items())},
     }
-
-
-async def data_through(db: AsyncSession, account: CloudAccount) -> date | None:
-    """The last complete day of the account's data: the newest day imported, unless the
-    snapshot holding it was taken that same day or earlier (an export written mid-day holds
-    a partial day), then the day before the snapshot."""
-    newest = await db.scalar(
-        select(CostImport)
-        .where(
-            CostImport.org_id == account.org_id,
-            CostImport.cloud_account_id == account.id,
-            CostImport.last_date.is_not(None),
-        )
-        .order_by(CostImport.last_date.desc())
-        .limit(1)
-    )
-    if newest is None or newest.last_date is None:
-        return None
-    snapshot_day: date = newest.snapshot_at.date()
-    if newest.last_date >= snapshot_day:
-        return snapshot_day - timedelta(days=1)
-    return newest.last_date
 
 
 async def _load(ctx: JobContext, p: SyncPayload) -> tuple[SyncRun | None, CloudAccount | None]:
@@ -192,6 +263,9 @@ async def record_failure(
     if run.started_at is None:  # the first attempt's start; later attempts keep it
         run.started_at = await _attempt_started(ctx) or clock.now()
     reason = failure_reason(error)
+    kept = (run.detail or {}).get("periods_imported") or []
+    if kept:
+        reason += f" Billing periods imported before the failure (kept): {', '.join(kept)}."
     if not final:
         run.state = SyncState.QUEUED
         run.error = f"Attempt {ctx.attempt} failed, retrying: {reason}"
@@ -213,12 +287,26 @@ async def sync_account(ctx: JobContext, payload: dict[str, Any]) -> None:
         # The account was disconnected since (its runs went with it): nothing left to do.
         log.info("sync_account_gone", run=str(p.run_id), account=str(p.account_id))
         return
-    if run.started_at is None:
-        run.started_at = await _attempt_started(ctx)
+    started = run.started_at or await _attempt_started(ctx) or clock.now()
     try:
-        summary = await execute_run(ctx.db, ctx.settings, run, account)
+        connector = connector_for(account.provider)
+        credentials = await _credentials(ctx.db, ctx.settings, account)
     except ConnectorError as exc:
         raise PermanentJobError(str(exc)) from exc
+    # Detached, the account keeps what was read for the connector; then no transaction (and
+    # on SQLite no lock) is held while the connector reads or downloads.
+    ctx.db.expunge(account)
+    await ctx.release_connection()
+    target = _period_target(ctx, p.run_id, p.account_id, account.org_id)
+    try:
+        summary = await connector(SyncContext(target, ctx.settings), account, credentials)
+    except ConnectorError as exc:
+        raise PermanentJobError(str(exc)) from exc
+    run, account = await _load(ctx, p)
+    if run is None or account is None:
+        log.info("sync_account_gone", run=str(p.run_id), account=str(p.account_id))
+        return
+    await record_success(ctx.db, run, account, summary, started)
     log.info(
         "sync_succeeded",
         run=str(run.id),

@@ -72,7 +72,7 @@ class SyncRunList(_Camel):
 class SyncStatusOut(_Camel):
     """One visible cloud account and its newest sync run. ``state`` and the run fields are null
     for an account never synced. ``dataThrough`` is the last complete day of the data stored for
-    the account (from its newest successful run), whatever state the newest run is in."""
+    the account (whoever imported it), whatever state the newest run is in."""
 
     account_id: uuid.UUID
     account_name: str

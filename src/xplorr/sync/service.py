@@ -29,6 +29,7 @@ from xplorr.core.jobs.models import Job, JobStatus
 from xplorr.core.jobs.registry import Lane
 from xplorr.core.pagination import Page, PageParams
 from xplorr.core.tenancy import Principal, get_in_org, org_select
+from xplorr.costs import query as costs
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
 from xplorr.sync.schemas import SyncRunOut, SyncStatusOut, detail_out
 
@@ -273,23 +274,22 @@ def _newest_runs(who: Principal, state: SyncState | None) -> Any:
 
 
 async def status(db: AsyncSession, who: Principal) -> list[SyncStatusOut]:
-    """Every visible account with its newest run, by account name."""
+    """Every visible account with its newest run, by account name; ``data_through`` from the
+    cost query module (the data stored, whoever imported it)."""
     newest = _newest_runs(who, None)
-    good = _newest_runs(who, SyncState.SUCCEEDED)
     run = aliased(SyncRun)
-    ok = aliased(SyncRun)
     stmt = (
         _visible_accounts(who)
-        .add_columns(run, Job.status, Job.started_at, ok.data_through)
+        .add_columns(run, Job.status, Job.started_at)
         .outerjoin(newest, and_(newest.c.account_id == CloudAccount.id, newest.c.rn == 1))
         .outerjoin(run, run.id == newest.c.run_id)
         .outerjoin(Job, Job.id == run.job_id)
-        .outerjoin(good, and_(good.c.account_id == CloudAccount.id, good.c.rn == 1))
-        .outerjoin(ok, ok.id == good.c.run_id)
         .order_by(CloudAccount.name, CloudAccount.id)
     )
+    rows = (await db.execute(stmt)).all()
+    through = await costs.data_through_by_account(db, who, [row[0].id for row in rows])
     out = []
-    for account, last, job_status, job_started, data_through in (await db.execute(stmt)).all():
+    for account, last, job_status, job_started in rows:
         state = error = started = None
         if last is not None:
             state, error, started = live_state(
@@ -310,7 +310,7 @@ async def status(db: AsyncSession, who: Principal) -> list[SyncStatusOut]:
                 finished_at=last.finished_at if last else None,
                 rows=last.rows if last else None,
                 error=error,
-                data_through=data_through,
+                data_through=through.get(account.id),
             )
         )
     return out

@@ -17,14 +17,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.connectors import ConnectorError, SyncContext, register
 from xplorr.connectors.demo import generator
 from xplorr.connectors.demo.generator import DEFAULT_ACCOUNTS, DemoAccountSpec
 from xplorr.core import clock
-from xplorr.costs.models import CostImport
+from xplorr.costs import store
 from xplorr.ingest.pipeline import UNCHANGED, ImportSummary, IngestError, import_batches
 
 MONTHS = 13
@@ -83,16 +81,10 @@ async def run(
         f"{_generator_digest()}|{seed}|{spec}|{start}|{end}|{MONTHS}|{SCALE}".encode()
     ).hexdigest()
     # Already imported from this very data (a sync the same day): skip without generating it,
-    # as ``import_files`` skips a snapshot it knows (on SQLite the sync holds the write lock).
-    seen = (
-        await ctx.db.scalars(
-            select(CostImport.billing_period).where(
-                CostImport.org_id == account.org_id,
-                CostImport.cloud_account_id == account.id,
-                CostImport.fingerprint == fingerprint,
-            )
-        )
-    ).all()
+    # as ``import_files`` skips a snapshot it knows.
+    async with ctx.target.transaction() as db:
+        known = await store.known_imports(db, account.id)
+    seen = [period for period, (printed, _at) in known.items() if printed == fingerprint]
     if seen:
         return ImportSummary(periods_skipped=dict.fromkeys(sorted(seen), UNCHANGED))
     batches = generator.generate(
@@ -100,7 +92,7 @@ async def run(
     )
     try:
         return await import_batches(
-            ctx.db,
+            ctx.target,
             account,
             batches,
             source=f"demo generator (seed {seed}, {spec.provider} {spec.sub_account_id})",

@@ -5,8 +5,8 @@ the server must not read whatever an admin types. So at every sync, not only whe
 is saved, the path is resolved (symlinks followed) and must lie inside one of
 ``settings.focus_root_dirs`` (``XPLORR_FOCUS_ROOTS``); so must every symlink found inside the
 directory. Then ``ingest.pipeline.import_path`` does the rest: discovery of the snapshots, the
-newest snapshot per billing period, unchanged periods skipped, each period replaced in this
-sync's transaction.
+newest snapshot per billing period, unchanged periods skipped, the rows staged locally with no
+transaction open, then each period replaced in a transaction of its own.
 """
 
 import os
@@ -76,6 +76,8 @@ async def run(
             "share?); gave up on it."
         ) from None
     try:
-        return await import_path(ctx.db, account, path, progress=ctx.progress, read_timeout=timeout)
+        return await import_path(
+            ctx.target, account, path, progress=ctx.progress, read_timeout=timeout
+        )
     except IngestError as exc:  # bad data: names the file, row and column
         raise ConnectorError(str(exc)) from exc
