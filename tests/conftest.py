@@ -20,7 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.factories.users import make_org, make_user, token_for
 from tests.mail import Mailbox, start_smtp
@@ -237,6 +237,14 @@ async def db(db_url: str) -> AsyncIterator[AsyncSession]:
     async with make_sessionmaker(engine)() as session:
         yield session
     await engine.dispose()
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on this test's database for driving workers and jobs outside the app."""
+    eng = make_engine(db_url)
+    yield eng
+    await eng.dispose()
 
 
 async def assert_error_envelope(response: httpx.Response) -> None:

@@ -5,7 +5,7 @@ queues every subscriber in the caller's transaction; the ingest pipeline announc
 gives a user's grants as they are now."""
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +23,7 @@ from tests.ingest.focus_rows import hourly, row, write_csv
 from tests.mail import drain
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core import events, tenancy
-from xplorr.core.db import make_engine, make_sessionmaker
+from xplorr.core.db import make_sessionmaker
 from xplorr.core.jobs.models import Job, JobStatus
 from xplorr.core.jobs.registry import JobContext, Lane
 from xplorr.core.jobs.runner import Worker
@@ -37,13 +37,6 @@ from xplorr.orgs.events import OrgClosing
 from xplorr.orgs.models import Org
 from xplorr.users import principals
 from xplorr.users.models import User, UserStatus
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(db_url)
-    yield eng
-    await eng.dispose()
 
 
 @pytest.fixture

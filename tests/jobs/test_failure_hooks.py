@@ -5,7 +5,6 @@ interval comes from the worker's settings."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from structlog.testing import capture_logs
 from tests.conftest import make_settings
 from xplorr.core import audit, clock
 from xplorr.core.audit import AuditEntry
-from xplorr.core.db import make_engine, make_sessionmaker
+from xplorr.core.db import make_sessionmaker
 from xplorr.core.jobs import queue
 from xplorr.core.jobs.models import Job, JobStatus, ScheduleSlot
 from xplorr.core.jobs.registry import (
@@ -61,13 +60,6 @@ async def hooked(ctx: JobContext, payload: dict[str, Any]) -> None:
         raise OSError("share unavailable")
     if payload["fail"] == "sleep":
         await asyncio.sleep(60)
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(db_url)
-    yield eng
-    await eng.dispose()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,13 +36,6 @@ from xplorr.core.jobs.runner import Worker
 from xplorr.core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(db_url)
-    yield eng
-    await eng.dispose()
 
 
 @pytest.fixture

@@ -35,13 +35,6 @@ from xplorr.orgs.models import Org
 
 
 @pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(db_url)
-    yield eng
-    await eng.dispose()
-
-
-@pytest.fixture
 def job_settings(db_url: str, tmp_path: Path) -> Settings:
     return make_settings(
         db_url, tmp_path, job_lease_seconds=2, job_poll_seconds=0.05, job_backoff_base_seconds=0.2

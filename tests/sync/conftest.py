@@ -3,18 +3,17 @@ them, and in-process worker passes (the real runner, on this test's database).""
 
 import csv
 import shutil
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.cloud_accounts import make_account
 from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.core.db import make_engine
 from xplorr.core.jobs.registry import SCHEDULES
 from xplorr.core.jobs.runner import load_job_modules
 from xplorr.core.models import Money
@@ -63,13 +62,6 @@ async def focus_account(db: AsyncSession, org: Org, exports: Path) -> CloudAccou
     return await make_account(
         db, org, provider=Provider.FOCUS, name="Acme FOCUS", credentials={"path": str(folder)}
     )
-
-
-@pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    eng = make_engine(db_url)
-    yield eng
-    await eng.dispose()
 
 
 def file_sums(path: Path, by: str | None = None) -> dict[str, Decimal]:
