@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from xplorr.core.db import is_postgres
 from xplorr.core.models import Money
 from xplorr.costs.models import (
     CostImport,
@@ -252,7 +253,7 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
             service_select,
         )
     )
-    postgres = db.get_bind().dialect.name == "postgresql"
+    postgres = is_postgres(db)
     # Sum per distinct tag object first, then explode: a day holds far fewer distinct tag
     # objects than rows, so jsonb_each / json_each runs on thousands of rows, not millions.
     tag_dims = (r.org_id, r.cloud_account_id, r.billing_period, r.usage_date, r.currency)

@@ -81,6 +81,7 @@ from sqlalchemy.types import TypeEngine
 
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import clock, events, money
+from xplorr.core.db import is_postgres
 from xplorr.core.models import Money
 from xplorr.core.money import STORE_SCALE
 from xplorr.costs import store
@@ -706,7 +707,7 @@ async def _commit_period(
         return OLDER
     old_days = (rec.first_date, rec.last_date) if rec is not None else (None, None)
     conn = await db.connection()
-    postgres = conn.dialect.name == "postgresql"
+    postgres = is_postgres(conn)
     await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE}")
     await conn.exec_driver_sql(_stage_ddl(postgres))
     if spool.has(period):
@@ -792,7 +793,7 @@ async def _replace_periods(
     are, and only the others go through the GROUP BY (led by the hash, so the sort rarely
     compares text); SQLite (small, embedded) groups everything."""
     conn = await db.connection()
-    postgres = conn.dialect.name == "postgresql"
+    postgres = is_postgres(conn)
     amount: TypeEngine[Any] = Money()
     types: dict[str, TypeEngine[Any]] = {
         "billing_period": Date(),

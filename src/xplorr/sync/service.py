@@ -11,18 +11,18 @@ job is ``running`` as soon as its claim commits, although the handler's own writ
 visible before it finishes.
 """
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, select, text, update
+from sqlalchemy import Select, and_, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import audit, clock
+from xplorr.core.db import advisory_xact_lock
 from xplorr.core.errors import NotFound
 from xplorr.core.jobs import queue
 from xplorr.core.jobs.models import Job, JobStatus
@@ -52,16 +52,9 @@ def job_key(account_id: uuid.UUID) -> str:
 
 
 async def lock_account(db: AsyncSession, account_id: uuid.UUID, purpose: str) -> None:
-    """Serialise one kind of work on one account until the transaction ends (PostgreSQL
-    advisory lock; SQLite transactions are serial already). Takes no row lock, so readers and
-    other kinds of work on the account are not held up."""
-    if db.get_bind().dialect.name != "postgresql":
-        return
-    digest = hashlib.sha256(f"{purpose}:{account_id}".encode()).digest()
-    await db.execute(
-        text("SELECT pg_advisory_xact_lock(:k)"),
-        {"k": int.from_bytes(digest[:8], "big", signed=True)},
-    )
+    """Serialise one kind of work (``purpose``) on one account until the transaction ends.
+    Takes no row lock, so readers and other kinds of work on the account are not held up."""
+    await advisory_xact_lock(db, f"{purpose}:{account_id}")
 
 
 async def enqueue_sync(
