@@ -1,5 +1,6 @@
-"""Who is calling: ``CurrentUser`` (401), ``WriterUser`` (403 for viewers), ``AdminUser`` (403 for
-members and viewers), ``OwnerUser``. Also the app-wide rate-limit dependency, which needs to
+"""Who is calling: ``CurrentUser`` (401; 403 ``READ_ONLY_TOKEN`` when a read-only API token
+writes), ``WriterUser`` (403 for viewers), ``AdminUser`` (403 for members and viewers),
+``OwnerUser``. Also the app-wide rate-limit dependency, which needs to
 know the caller to key its bucket by user rather than by IP."""
 
 from typing import Annotated
@@ -33,18 +34,38 @@ async def get_optional_principal(request: Request, db: DbSession, kit: Kit) -> P
 OptionalUser = Annotated[Principal | None, Depends(get_optional_principal)]
 
 
-async def get_setup_principal(request: Request, who: OptionalUser) -> Principal:
-    """The caller, even one who must still set up 2FA: only for the endpoints that set it up."""
+# Methods a read-only API token may use: they change nothing (RFC 9110 "safe" methods).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def get_authenticated(request: Request, who: OptionalUser) -> Principal:
+    """The caller (401 without valid credentials), whatever its token's scope."""
     if who is None:
         sent = bearer_value(request) is not None
         raise Unauthorized("Invalid or expired token." if sent else "Authentication required.")
     return who
 
 
+Authenticated = Annotated[Principal, Depends(get_authenticated)]
+
+
+async def get_setup_principal(request: Request, who: Authenticated) -> Principal:
+    """The caller, even one who must still set up 2FA: only for the endpoints that set it up.
+    A read-only API token is refused here for anything but a safe method, so every route
+    behind ``CurrentUser`` (and its role aliases) is closed to it without a per-route check."""
+    if who.read_only and request.method not in SAFE_METHODS:
+        raise Forbidden(
+            "This API token is read-only: it may only read (GET). "
+            'Create a token with scope "write" to make changes.',
+            code="READ_ONLY_TOKEN",
+        )
+    return who
+
+
 SetupUser = Annotated[Principal, Depends(get_setup_principal)]
 
 
-async def get_principal(who: SetupUser) -> Principal:
+def _require_2fa_done(who: Principal) -> Principal:
     if who.two_factor_setup_required:
         raise Forbidden(
             "Your organization requires two-factor authentication. Set up an authenticator app "
@@ -54,7 +75,20 @@ async def get_principal(who: SetupUser) -> Principal:
     return who
 
 
+async def get_principal(who: SetupUser) -> Principal:
+    return _require_2fa_done(who)
+
+
 CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_any_scope_principal(who: Authenticated) -> Principal:
+    """``CurrentUser`` that a read-only token may also reach with a POST: only for a POST that
+    writes nothing (the token exchange, whose JWT keeps the token's read-only scope)."""
+    return _require_2fa_done(who)
+
+
+AnyScopeUser = Annotated[Principal, Depends(get_any_scope_principal)]
 
 
 async def require_writer(who: CurrentUser) -> Principal:

@@ -7,6 +7,7 @@ means it leaked, so the whole family is revoked and its access tokens stop worki
 """
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import Select, select, update
@@ -28,11 +29,11 @@ from xplorr.auth.schemas import (
 from xplorr.core import audit, clock, security
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import BadRequest, Unauthorized, ValidationFailed
-from xplorr.core.tenancy import Principal, Role
+from xplorr.core.tenancy import Principal, Role, narrow_to_accounts
 from xplorr.orgs import service as orgs
 from xplorr.orgs.models import Org
 from xplorr.sso import policy as sso_policy
-from xplorr.tokens.models import ApiToken
+from xplorr.tokens.models import ApiToken, TokenScope
 from xplorr.twofa import factors
 from xplorr.users import principals
 from xplorr.users import service as users
@@ -256,7 +257,7 @@ async def resolve_principal(db: AsyncSession, kit: AuthKit, token: str) -> Princ
             return None
         if api.last_used_at is None or now - api.last_used_at > _LAST_USED_GRANULARITY:
             api.last_used_at = now
-        return await _principal(db, api.user_id, api.org_id, token_id=api.id)
+        return await _principal(db, api.user_id, api.org_id, token=api)
     claims = security.decode_access_token(kit.jwt, token)
     if claims is None:
         return None
@@ -282,7 +283,7 @@ async def resolve_principal(db: AsyncSession, kit: AuthKit, token: str) -> Princ
     api = await db.get(ApiToken, claims.api_token_id)
     if api is None or not _api_token_live(api) or api.user_id != claims.user_id:
         return None
-    return await _principal(db, claims.user_id, claims.org_id, token_id=api.id)
+    return await _principal(db, claims.user_id, claims.org_id, token=api)
 
 
 def _api_token_live(api: ApiToken) -> bool:
@@ -290,10 +291,19 @@ def _api_token_live(api: ApiToken) -> bool:
 
 
 async def _principal(
-    db: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID, *, token_id: uuid.UUID
+    db: AsyncSession, user_id: uuid.UUID, org_id: uuid.UUID, *, token: ApiToken
 ) -> Principal | None:
+    """The token's user as they are now, narrowed by the token's own scope: read-only, and
+    limited to its accounts (intersected with the user's grants)."""
     user, require_2fa = await _user_and_org_rule(db, _user_select().where(User.id == user_id))
-    return await _with_grants(db, user, _as_principal(user, org_id, require_2fa, token_id=token_id))
+    who = await _with_grants(db, user, _as_principal(user, org_id, require_2fa, token_id=token.id))
+    if who is None:
+        return None
+    if token.scope == TokenScope.READ:
+        who = replace(who, read_only=True)
+    if token.account_ids is not None:
+        who = narrow_to_accounts(who, frozenset(uuid.UUID(a) for a in token.account_ids))
+    return who
 
 
 def _user_select() -> Select[User, bool]:

@@ -13,7 +13,7 @@ gone or deactivated.
 """
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
@@ -71,6 +71,9 @@ class Principal:
     account_ids: frozenset[uuid.UUID] | None = None  # None = every cloud account of the org
     session_id: uuid.UUID | None = None  # the login (refresh family) behind a JWT
     token_id: uuid.UUID | None = None  # set when called with an xplorr_ API token
+    # A read-only API token (or the JWT exchanged from one): every write answers
+    # READ_ONLY_TOKEN (auth.deps), whatever the user's role.
+    read_only: bool = False
     # The org requires 2FA and this user has none yet: every endpoint but the setup ones
     # answers 2FA_SETUP_REQUIRED (auth.deps).
     two_factor_setup_required: bool = False
@@ -78,6 +81,13 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role.is_admin
+
+
+def narrow_to_accounts(who: Principal, account_ids: frozenset[uuid.UUID]) -> Principal:
+    """The principal limited further to ``account_ids`` (an account-scoped API token): the
+    intersection with what the user already sees, never more."""
+    visible = account_ids if who.account_ids is None else who.account_ids & account_ids
+    return replace(who, account_ids=visible)
 
 
 def require_session(who: Principal, message: str) -> None:

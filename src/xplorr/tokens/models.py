@@ -1,11 +1,17 @@
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xplorr.core.models import Base, OrgOwned
+from xplorr.core.models import Base, JSONType, OrgOwned
+
+
+class TokenScope(StrEnum):
+    READ = "read"
+    WRITE = "write"
 
 
 class ApiToken(OrgOwned, Base):
@@ -22,6 +28,11 @@ class ApiToken(OrgOwned, Base):
     last_used_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # "write" (everything its user may do) or "read" (GET only: READ_ONLY_TOKEN on any write).
+    scope: Mapped[str] = mapped_column(String(8), default="write", server_default="write")
+    # None: every account its user sees; else only these (intersected with the user's grants
+    # at each request, so revoking a grant narrows the token at once). Stored as id strings.
+    account_ids: Mapped[list[str] | None] = mapped_column(JSONType, default=None)
 
     @property
     def audit_name(self) -> str | None:

@@ -2,7 +2,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from xplorr.auth.deps import CurrentUser
+from xplorr.auth.deps import AnyScopeUser, CurrentUser
 from xplorr.core.db import DbSession
 from xplorr.core.deps import Kit
 from xplorr.core.pagination import Page, Pagination
@@ -34,6 +34,7 @@ async def revoke_token(token_id: uuid.UUID, db: DbSession, who: CurrentUser) -> 
 
 
 @router.post("/exchange", response_model=TokenExchangeOut)
-async def exchange_token(who: CurrentUser, kit: Kit) -> TokenExchangeOut:
-    """Exchange the ``xplorr_`` token in the Authorization header for a 15-minute JWT."""
+async def exchange_token(who: AnyScopeUser, kit: Kit) -> TokenExchangeOut:
+    """Exchange the ``xplorr_`` token in the Authorization header for a 15-minute JWT. The JWT
+    keeps the token's scope: read-only and account limits hold for it too."""
     return service.exchange(kit, who)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import audit, clock, security
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import NotFound, Unauthorized, ValidationFailed
@@ -19,6 +20,9 @@ from xplorr.tokens.models import ApiToken
 from xplorr.tokens.schemas import ApiTokenCreate, ApiTokenCreated, ApiTokenOut, TokenExchangeOut
 
 MAX_LIFETIME = timedelta(days=3653)  # 10 years; an unbounded date also overflows UTC conversion
+# A token created without an expiry stops after this (a forgotten token must not live forever);
+# the caller asks for none with an explicit ``"expires_at": null``.
+DEFAULT_LIFETIME = timedelta(days=90)
 
 
 def _visible(who: Principal) -> Select[ApiToken]:
@@ -42,6 +46,10 @@ async def create_token(db: AsyncSession, who: Principal, data: ApiTokenCreate) -
             "Must be in the next 10 years.",
             summary="expires_at must be in the future, at most 10 years away.",
         )
+    expires_at = data.expires_at
+    if "expires_at" not in data.model_fields_set:
+        expires_at = now + DEFAULT_LIFETIME
+    account_ids = await _scoped_accounts(db, who, data.account_ids)
     raw = security.new_api_token()
     token = ApiToken(
         id=uuid.uuid4(),
@@ -50,7 +58,9 @@ async def create_token(db: AsyncSession, who: Principal, data: ApiTokenCreate) -
         name=data.name,
         prefix=security.api_token_display_prefix(raw),
         token_sha256=security.sha256_hex(raw),
-        expires_at=data.expires_at,
+        expires_at=expires_at,
+        scope=data.scope.value,
+        account_ids=account_ids,
         created_at=clock.now(),
     )
     db.add(token)
@@ -60,9 +70,41 @@ async def create_token(db: AsyncSession, who: Principal, data: ApiTokenCreate) -
         "token.created",
         who=who,
         target=token,
-        details={"prefix": token.prefix, "expires_at": str(token.expires_at or "")},
+        details={
+            "prefix": token.prefix,
+            "expires_at": str(token.expires_at or ""),
+            "scope": token.scope,
+            "account_ids": token.account_ids,
+        },
     )
     return ApiTokenCreated(**ApiTokenOut.model_validate(token).model_dump(), token=raw)
+
+
+async def _scoped_accounts(
+    db: AsyncSession, who: Principal, requested: list[uuid.UUID] | None
+) -> list[str] | None:
+    """The requested account limit as stored (sorted id strings), once every id is a cloud
+    account of the organization that the caller sees; an unknown or hidden id is a 422 naming
+    it (the same answer for both, so a member cannot probe for accounts outside their grants)."""
+    if requested is None:
+        return None
+    wanted = set(requested)
+    found = set(
+        (
+            await db.scalars(
+                org_select(CloudAccount, who)
+                .where(CloudAccount.id.in_(wanted))
+                .with_only_columns(CloudAccount.id)
+            )
+        ).all()
+    )
+    missing = sorted(str(a) for a in wanted - found)
+    if missing:
+        raise ValidationFailed.on(
+            "account_ids",
+            f"Not a cloud account of this organization that you can see: {', '.join(missing)}.",
+        )
+    return sorted(str(a) for a in wanted)
 
 
 async def revoke_token(db: AsyncSession, who: Principal, token_id: uuid.UUID) -> None:
