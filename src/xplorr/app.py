@@ -4,14 +4,21 @@ import asyncio
 import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import swagger_ui
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 
 from xplorr import api
-from xplorr.auth.deps import enforce_rate_limit
+from xplorr.auth.deps import enforce_rate_limit, get_authenticated
 from xplorr.core import logging as xlogging
+from xplorr.core import openapi as openapi_kit
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import ErrorEnvelope, install_error_handlers
@@ -29,7 +36,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for status, text in {
         400: "The request body could not be read (BAD_REQUEST).",
         401: "Missing or invalid credentials (UNAUTHORIZED).",
-        403: "The caller's role does not allow this (FORBIDDEN).",
+        403: "The caller's role does not allow this (FORBIDDEN); any write with a read-only "
+        "API token answers READ_ONLY_TOKEN.",
         404: "Not found, or not in the caller's organization.",
         413: "The request body is over 1 MiB (PAYLOAD_TOO_LARGE).",
         422: "Invalid input (VALIDATION_ERROR); `details` names the fields.",
@@ -39,6 +47,60 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         503: "The database is busy (DATABASE_BUSY); nothing changed, see Retry-After.",
     }.items()
 }
+
+
+# The docs list these groups first, in this order: what a new user needs first.
+TAG_ORDER = ("costs", "cloud-accounts", "sync")
+TAG_DESCRIPTIONS = {
+    "costs": "What you spend: totals, breakdowns and trends over the synced cost data.",
+    "cloud-accounts": "The cloud accounts (and FOCUS export folders) whose costs are synced.",
+    "sync": "Cost data syncs: run one, follow its job, see each account's status.",
+    "auth": "Sign-up, login, tokens of a session, two-factor, passkeys and SSO.",
+    "tokens": "Personal API tokens (`xplorr_...`): read or write, optionally per account.",
+}
+# Swagger UI 5 (OpenAPI 3.1), shipped as files by the swagger-ui-py package: the docs work with
+# no network (never a CDN).
+SWAGGER_UI_DIR = Path(swagger_ui.__file__).parent / "static"
+DOCS_ASSETS = f"{API_PREFIX}/docs/assets"
+
+
+def _needs_caller(dependant: Dependant) -> bool:
+    return any(d.call is get_authenticated or _needs_caller(d) for d in dependant.dependencies)
+
+
+def _public_operations() -> set[tuple[str, str]]:
+    """``(METHOD, path)`` of the routes that take no bearer token (login, signup, health...)."""
+    mounted = [(API_PREFIX, r) for r in api.ROUTERS] + [("", r) for r in api.ROOT_ROUTERS]
+    return {
+        (method, prefix + route.path)
+        for prefix, router in mounted
+        for route in router.routes
+        if isinstance(route, APIRoute) and not _needs_caller(route.dependant)
+        for method in route.methods or ()
+    }
+
+
+def _install_docs(app: FastAPI) -> None:
+    """``/api/v1/docs``: Swagger UI from local files, Authorize remembered across reloads."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_UI_DIR), name="docs-assets")
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="Xplorr API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+            swagger_ui_parameters={
+                "persistAuthorization": True,
+                "displayRequestDuration": True,
+                "docExpansion": "list",
+                "filter": True,
+                "tryItOutEnabled": True,
+                "validatorUrl": None,  # no call to an online validator
+            },
+        )
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -89,7 +151,7 @@ def build_app() -> FastAPI:
         version="1.0.0",
         description="Self-hostable cloud cost management: the Xplorr REST API.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served by _install_docs from files shipped in a pip package
         redoc_url=None,
         lifespan=_lifespan,
         generate_unique_id_function=_operation_id,
@@ -109,10 +171,14 @@ def build_app() -> FastAPI:
         if documented is None:
             limiter: RateLimiter = app.state.kit.limiter
             documented = limiter.document(copy.deepcopy(build_openapi()), API_PREFIX)
+            openapi_kit.add_bearer_security(documented, _public_operations())
+            openapi_kit.order_tags(documented, TAG_ORDER, TAG_DESCRIPTIONS)
+            openapi_kit.add_examples(documented)
             app.state.openapi = documented
         return documented
 
     app.openapi = openapi  # type: ignore[method-assign]
+    _install_docs(app)
     app.add_middleware(ExactNumbersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app
