@@ -83,8 +83,8 @@ def worker(
 
 @app.command()
 def demo() -> None:
-    """Create the demo organization (or reset its owner's password) with three demo cloud
-    accounts and 13 months of their costs, and print how to log in."""
+    """Create the demo organization and its owner (the demo password is set only then) with
+    three demo cloud accounts and 13 months of their costs, and print how to log in."""
     from xplorr.demo import load_demo
 
     settings = Settings()
@@ -93,10 +93,16 @@ def demo() -> None:
     for line in result.lines():
         console.print(line, highlight=False)
     email = result.email
-    console.print(
-        f"Demo organization ready. Log in as [bold]{email}[/bold] with password "
-        f"[bold]{settings.demo_password.get_secret_value()}[/bold]"
-    )
+    if result.created:
+        console.print(
+            f"Demo organization ready. Log in as [bold]{email}[/bold] with password "
+            f"[bold]{settings.demo_password.get_secret_value()}[/bold]"
+        )
+    else:
+        console.print(
+            f"Demo organization ready. Log in as [bold]{email}[/bold] with the password it "
+            "has (the demo password is set only when the demo owner is created)."
+        )
 
 
 @app.command()

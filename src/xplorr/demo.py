@@ -54,6 +54,9 @@ class AccountLoad:
 @dataclass
 class DemoResult:
     email: str
+    # The owner was created by this run, with the demo password; False: the owner existed and
+    # kept the password they have (a restart must not undo a changed password).
+    created: bool = False
     accounts: list[AccountLoad] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -70,8 +73,8 @@ class DemoResult:
 
 
 async def load_demo(settings: Settings) -> DemoResult:
-    """Idempotent: creates the demo org and owner (or resets the owner's password), the demo
-    cloud accounts, and loads their data."""
+    """Idempotent: creates the demo org and owner (the demo password is set only then: an
+    existing owner keeps theirs), the demo cloud accounts, and loads their data."""
     kit = AuthKit.build(settings, RateLimiter(settings))
     password = settings.demo_password.get_secret_value()
     engine = make_engine(settings.db_url)
@@ -84,6 +87,7 @@ async def load_demo(settings: Settings) -> DemoResult:
                 db.add(org)
                 await db.flush()
             user = await db.scalar(select(User).where(User.email == settings.demo_email.lower()))
+            created = user is None
             if user is None:
                 user = await users.create_user(
                     db,
@@ -94,14 +98,12 @@ async def load_demo(settings: Settings) -> DemoResult:
                     password=password,
                     role=Role.OWNER,
                 )
-            else:
-                user.password_hash = kit.hasher.hash(password)
             user.email_verified_at = user.email_verified_at or clock.now()
             account_ids = [
                 (await _demo_account(db, settings, org, name, spec.sub_account_id, seed)).id
                 for (name, seed), spec in zip(DEMO_ACCOUNTS, DEFAULT_ACCOUNTS, strict=True)
             ]
-            result = DemoResult(email=user.email)
+            result = DemoResult(email=user.email, created=created)
             org_id, user_id = org.id, user.id
             await db.commit()
         for account_id in account_ids:

@@ -438,6 +438,8 @@ class TestConnect:
             assert detail["field"] == "credentials.path"
             assert message in detail["message"]
             assert path not in r.text
+            if message == "XPLORR_FOCUS_ROOTS":  # the admin is told where paths may point
+                assert f"allowed: {exports.resolve()}." in detail["message"]
 
     @pytest.mark.parametrize("field", ["name", "provider_account_id"])
     @pytest.mark.parametrize("value", ["d\x00", "two\nlines", "   "])

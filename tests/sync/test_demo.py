@@ -8,6 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,6 +54,7 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
     settings: Settings, db: AsyncSession, app: FastAPI
 ) -> None:
     result = await load_demo(settings)
+    assert result.created
     assert [a.name for a in result.accounts] == [name for name, _ in DEMO_ACCOUNTS]
     assert [a.periods_imported for a in result.accounts] == [13, 13, 13]
     yesterday = clock.now().date() - timedelta(days=1)
@@ -65,7 +67,11 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
         assert rows > 10_000
         assert total > Decimal(10_000)
 
-    again = await load_demo(settings)
+    # Run again with another demo password: the owner exists and keeps the one they have.
+    again = await load_demo(
+        settings.model_copy(update={"demo_password": SecretStr("a-new-demo-password-42")})
+    )
+    assert not again.created
     assert [(a.periods_imported, a.periods_skipped) for a in again.accounts] == [(0, 13)] * 3
     assert [a.rows for a in again.accounts] == [0, 0, 0]  # the same day: nothing regenerated
     assert await _snapshot(db) == first
@@ -89,6 +95,11 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
             },
         )
         assert login.status_code == 200, login.text
+        refused = await client.post(
+            "/auth/login",
+            json={"email": settings.demo_email, "password": "a-new-demo-password-42"},
+        )
+        assert refused.status_code == 401
         auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
         status = (await client.get("/sync/status", headers=auth)).json()["data"]
     assert sorted(s["accountName"] for s in status) == sorted(n for n, _ in DEMO_ACCOUNTS)

@@ -89,8 +89,12 @@ def _focus_path(settings: Settings, raw: str) -> str:
             "credentials.path", "No such file or directory on the server."
         ) from None
     if not any(path == root or path.is_relative_to(root) for root in settings.focus_root_dirs):
+        # Only owners and admins connect accounts: they are told the allowed roots, which is
+        # what they need to fix the path or the setting (never whether the path exists).
+        allowed = ", ".join(str(root) for root in settings.focus_root_dirs)
         raise ValidationFailed.on(
-            "credentials.path", "Must be inside a directory listed in XPLORR_FOCUS_ROOTS."
+            "credentials.path",
+            f"Must be inside a directory listed in XPLORR_FOCUS_ROOTS; allowed: {allowed}.",
         )
     if not path.exists():
         raise ValidationFailed.on("credentials.path", "No such file or directory on the server.")
