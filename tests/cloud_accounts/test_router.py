@@ -409,7 +409,12 @@ class TestConnect:
         assert await db.scalar(select(func.count()).select_from(CloudAccount)) == 0
 
     async def test_focus_paths_outside_the_roots_are_refused(
-        self, client_for: ClientFor, admin: User, exports: Path, tmp_path: Path
+        self,
+        client_for: ClientFor,
+        admin: User,
+        exports: Path,
+        tmp_path: Path,
+        settings: Settings,
     ) -> None:
         outside = tmp_path / "elsewhere"
         outside.mkdir()
@@ -439,7 +444,7 @@ class TestConnect:
             assert message in detail["message"]
             assert path not in r.text
             if message == "XPLORR_FOCUS_ROOTS":  # the admin is told where paths may point
-                assert f"allowed: {exports.resolve()}." in detail["message"]
+                assert f"allowed: {settings.focus_root_dirs[0]}." in detail["message"]
 
     @pytest.mark.parametrize("field", ["name", "provider_account_id"])
     @pytest.mark.parametrize("value", ["d\x00", "two\nlines", "   "])

@@ -8,10 +8,12 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner, Result
 
+from tests.conftest import ClientFor
 from tests.ingest.conftest import EXPECTED, FINOPS, FINOPS_TOTAL, stored_sums
 from tests.ingest.focus_rows import row, write_csv
 from xplorr.cli import app
 from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.users.models import User
 
 
 async def run_cli(db_url: str, data_dir: Path, *args: str) -> Result:
@@ -78,3 +80,37 @@ def test_summary_amounts_keep_every_digit() -> None:
     )
     assert "Total BilledCost EUR: -1,234.5" in lines
     assert "Total BilledCost USD: 41,111.69488077753375" in lines
+
+
+async def test_an_import_is_a_sync_run_that_sync_status_shows(
+    db: AsyncSession,
+    db_url: str,
+    account: CloudAccount,
+    samples: Path,
+    tmp_path: Path,
+    client_for: ClientFor,
+    owner: User,
+) -> None:
+    result = await run_cli(db_url, tmp_path, str(samples / FINOPS), "--account", str(account.id))
+    assert result.exit_code == 0, result.output
+    client = client_for(owner)
+    (status,) = (await client.get("/sync/status")).json()["data"]
+    assert status["accountId"] == str(account.id)
+    assert status["trigger"] == "cli"
+    assert status["state"] == "succeeded"
+    assert status["rows"] == 1000
+    assert status["lastSyncedAt"] is not None
+    assert status["dataThrough"] is not None
+    (run,) = (await client.get("/sync/jobs")).json()["data"]
+    assert run["trigger"] == "cli"
+    assert run["detail"]["periodsImported"] == ["2024-09", "2024-10"]
+    assert run["detail"]["totals"]["USD"] == str(FINOPS_TOTAL[0])
+
+    bad = write_csv(tmp_path / "exports" / "bad.csv", [row(), row(BillingCurrency="usd1")])
+    failed = await run_cli(db_url, tmp_path, str(bad), "--account", str(account.id))
+    assert failed.exit_code == 1
+    (status,) = (await client.get("/sync/status")).json()["data"]
+    assert (status["trigger"], status["state"]) == ("cli", "failed")
+    assert "bad.csv: data row 2" in status["error"]
+    runs = (await client.get("/sync/jobs")).json()["data"]
+    assert [(r["trigger"], r["state"]) for r in runs] == [("cli", "failed"), ("cli", "succeeded")]

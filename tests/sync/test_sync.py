@@ -293,6 +293,37 @@ class TestFailures:
         assert run["detail"]["filesSkipped"] == ["stuck.csv: a FIFO, not a regular file; not read."]
         assert run["detail"]["files"] == 1
 
+    async def test_an_empty_export_folder_succeeds_with_a_warning_the_api_shows(
+        self,
+        client_for: ClientFor,
+        admin: User,
+        org: Org,
+        db: AsyncSession,
+        worker: Worker,
+        exports: Path,
+    ) -> None:
+        folder = exports / "not-yet-delivered"
+        folder.mkdir()
+        (folder / "README.txt").write_text("not an export")
+        account = await make_account(db, org, credentials={"path": str(folder)})
+        run = await _sync(client_for, admin, account, worker)
+        assert run["state"] == "succeeded", run
+        assert run["detail"]["files"] == 0
+        (warning,) = run["detail"]["warnings"]
+        assert "No export files" in warning
+        assert "nothing was imported" in warning
+        status = (await client_for(admin).get("/sync/status")).json()["data"]
+        (mine,) = [s for s in status if s["accountId"] == str(account.id)]
+        assert mine["state"] == "succeeded"
+        assert mine["warnings"] == [warning]
+        # Once files arrive the next run carries no warning.
+        copy_samples(folder, FOCUS_10)
+        again = await _sync(client_for, admin, account, worker)
+        assert again["state"] == "succeeded"
+        assert again["detail"]["warnings"] == []
+        status = (await client_for(admin).get("/sync/status")).json()["data"]
+        assert next(s for s in status if s["accountId"] == str(account.id))["warnings"] == []
+
     async def test_a_path_outside_the_focus_roots_is_refused(
         self,
         client_for: ClientFor,

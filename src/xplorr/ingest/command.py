@@ -3,19 +3,29 @@
 One engine and one session of its own, the whole import in one transaction committed once at
 the end (an error leaves the account's data as it was). It takes the account's import lock, as
 a sync does, so an import and a sync of one account never replace the same periods at once.
+Like a sync, it records a ``SyncRun`` (trigger ``cli``), succeeded with the import's detail in
+the same transaction, or failed with the reason in one of its own: ``/sync/status`` and
+``/sync/jobs`` tell what the account's data is and where it came from.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.core import clock
 from xplorr.core.db import make_engine, make_sessionmaker
+from xplorr.core.jobs import queue
 from xplorr.core.settings import Settings
 from xplorr.ingest.focus import IngestError
 from xplorr.ingest.pipeline import ImportSummary, Progress, import_path
+from xplorr.sync.jobs import record_success
+from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
 from xplorr.sync.service import IMPORT_LOCK, lock_account
 
 
@@ -33,18 +43,59 @@ async def import_focus(
             account = await db.get(CloudAccount, account_id)
             if account is None:
                 raise UnknownAccount(f"No cloud account with id {account_id}.")
-            await lock_account(db, account.id, IMPORT_LOCK)
-            summary = await import_path(
-                db,
-                account,
-                path,
-                progress=progress,
-                read_timeout=settings.ingest_read_timeout_seconds,
+            started = clock.now()
+            run = SyncRun(
+                id=uuid.uuid4(),
+                org_id=account.org_id,
+                cloud_account_id=account.id,
+                trigger=SyncTrigger.CLI,
+                state=SyncState.RUNNING,
+                started_at=started,
             )
+            db.add(run)
+            await db.flush()
+            await lock_account(db, account.id, IMPORT_LOCK)
+            try:
+                summary = await import_path(
+                    db,
+                    account,
+                    path,
+                    progress=progress,
+                    read_timeout=settings.ingest_read_timeout_seconds,
+                )
+            except (IngestError, OSError) as exc:
+                org_id, cloud_account_id = account.org_id, account.id  # rollback expires them
+                await db.rollback()
+                await _record_failure(db, org_id, cloud_account_id, started, exc)
+                raise
+            await record_success(db, run, account, summary, started)
             await db.commit()
             return summary
     finally:
         await engine.dispose()
+
+
+async def _record_failure(
+    db: AsyncSession,
+    org_id: uuid.UUID,
+    account_id: uuid.UUID,
+    started: datetime,
+    error: BaseException,
+) -> None:
+    """The failed import as a run of its own (the import's transaction was rolled back)."""
+    db.add(
+        SyncRun(
+            id=uuid.uuid4(),
+            org_id=org_id,
+            cloud_account_id=account_id,
+            trigger=SyncTrigger.CLI,
+            state=SyncState.FAILED,
+            started_at=started,
+            finished_at=clock.now(),
+            error=queue.mask_secrets(str(error))[:2000],
+        )
+    )
+    await db.commit()
 
 
 def _amount(value: Decimal) -> str:

@@ -207,6 +207,8 @@ class ImportSummary:
     totals: dict[str, Decimal] = field(default_factory=dict)
     files: int = 0
     files_skipped: list[str] = field(default_factory=list)  # "<name>: <why>", not read
+    # What succeeded but deserves the user's eye (nothing found to import...): shown on the run.
+    warnings: list[str] = field(default_factory=list)
     usage_days: set[date] = field(default_factory=set, repr=False)
 
     @property
@@ -220,6 +222,7 @@ class ImportSummary:
         self.rows_stored += other.rows_stored
         self.files += other.files
         self.files_skipped += [f for f in other.files_skipped if f not in self.files_skipped]
+        self.warnings += [w for w in other.warnings if w not in self.warnings]
         for period in other.periods_imported:
             if period not in self.periods_imported:
                 self.periods_imported.append(period)

@@ -212,6 +212,7 @@ def summary_detail(
         "first_date": summary.first_date.isoformat() if summary.first_date else None,
         "last_date": summary.last_date.isoformat() if summary.last_date else None,
         "totals": {currency: str(amount) for currency, amount in sorted(totals.items())},
+        "warnings": list(summary.warnings),
     }
 
 

@@ -22,6 +22,7 @@ class SyncTrigger(StrEnum):
     MANUAL = "manual"
     SCHEDULE = "schedule"
     CONNECT = "connect"  # first sync after an account is connected
+    CLI = "cli"  # `xplorr import focus`: an operator loaded files by hand
 
 
 def _values(enum: type[StrEnum]) -> list[str]:

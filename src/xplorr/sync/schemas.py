@@ -38,6 +38,11 @@ class SyncDetail(_Camel):
     first_date: date | None = None
     last_date: date | None = None
     totals: dict[str, str] = Field(default_factory=dict)
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What succeeded but needs a look, such as an export path holding no export "
+        "files (nothing imported).",
+    )
 
 
 class SyncRunOut(_Camel):
@@ -88,6 +93,9 @@ class SyncStatusOut(_Camel):
     rows: int | None
     error: str | None
     data_through: date | None
+    warnings: list[str] = Field(
+        default_factory=list, description="The newest run's warnings (see SyncDetail)."
+    )
 
 
 class SyncStatusList(_Camel):

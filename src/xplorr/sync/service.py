@@ -304,6 +304,7 @@ async def status(db: AsyncSession, who: Principal) -> list[SyncStatusOut]:
                 rows=last.rows if last else None,
                 error=error,
                 data_through=through.get(account.id),
+                warnings=list((last.detail or {}).get("warnings", [])) if last else [],
             )
         )
     return out

@@ -20,6 +20,11 @@ from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.connectors import ConnectorError, SyncContext, register
 from xplorr.ingest.pipeline import ImportSummary, IngestError, ReadTimeout, import_path
 
+NO_FILES_WARNING = (
+    "No export files (.csv, .csv.gz or .parquet) were found at this account's export path: "
+    "nothing was imported. Check the path, or wait for the first export to be delivered."
+)
+
 
 def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
     return any(path == root or path.is_relative_to(root) for root in roots)
@@ -76,8 +81,13 @@ async def run(
             "share?); gave up on it."
         ) from None
     try:
-        return await import_path(
+        summary = await import_path(
             ctx.target, account, path, progress=ctx.progress, read_timeout=timeout
         )
     except IngestError as exc:  # bad data: names the file, row and column
         raise ConnectorError(str(exc)) from exc
+    if summary.files == 0:
+        # Not a failure (a new export folder is empty until the cloud's first delivery), but
+        # never a silent success either: the run says so.
+        summary.warnings.append(NO_FILES_WARNING)
+    return summary
