@@ -11,10 +11,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.factories.tokens import make_raw_api_token
 from tests.process import Served, serve
-from xplorr.core import clock, security
 from xplorr.orgs.models import Org
-from xplorr.tokens.models import ApiToken
 from xplorr.users.models import User
 
 CHROMIUM = os.environ.get("XPLORR_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -50,28 +49,12 @@ def server(db_url: str, tmp_path: Path) -> Iterator[Served]:
         yield served
 
 
-async def _api_token(db: AsyncSession, org: Org, user: User) -> str:
-    raw = security.new_api_token()
-    db.add(
-        ApiToken(
-            org_id=org.id,
-            user_id=user.id,
-            name="docs page",
-            prefix=security.api_token_display_prefix(raw),
-            token_sha256=security.sha256_hex(raw),
-            created_at=clock.now(),
-        )
-    )
-    await db.commit()
-    return raw
-
-
 @pytest.mark.slow
 async def test_docs_page_renders_every_operation_offline(
     server: Served, db: AsyncSession, org: Org, member: User
 ) -> None:
     executable = _chromium()
-    raw = await _api_token(db, org, member)
+    raw = await make_raw_api_token(db, org, member)
     async with httpx.AsyncClient(base_url=server.url) as client:
         spec = (await client.get("/api/v1/openapi.json")).json()
     expected = sum(

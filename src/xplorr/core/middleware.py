@@ -18,6 +18,7 @@ handed to it unchanged."""
 
 import email.message
 import re
+import time
 import uuid
 from urllib.parse import parse_qsl
 
@@ -30,7 +31,10 @@ from xplorr.core import context, untrusted
 from xplorr.core.errors import ValidationFailed, envelope, error_response, field_name
 from xplorr.core.ratelimit import RateLimiter
 
+access_log = structlog.get_logger("xplorr.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Path parameters whose values are credentials (an invitation or reset token): never logged.
+_SECRET_PARAM = re.compile(r"token|secret|code|password|key", re.IGNORECASE)
 MAX_BODY_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024  # names and values together; Node's and h11's default
 _NUL = "Must not contain a NUL character."
@@ -60,6 +64,8 @@ class RequestContextMiddleware:
 
         received = 0
         too_large = replaced = False
+        started = time.perf_counter()
+        status = 0
 
         async def capped_receive() -> Message:
             nonlocal received, too_large
@@ -84,7 +90,9 @@ class RequestContextMiddleware:
             await send_with_id_raw(message)
 
         async def send_with_id_raw(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
@@ -125,6 +133,8 @@ class RequestContextMiddleware:
             if too_large and not replaced:
                 await self._too_large(scope, send_with_id_raw)
         finally:
+            if scope["app"].state.settings.access_log:
+                _log_access(scope, status, time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("request_id")
             context.current.reset(token)
 
@@ -132,6 +142,28 @@ class RequestContextMiddleware:
         mib = self.max_body / (1024 * 1024)
         response = envelope(413, "PAYLOAD_TOO_LARGE", f"Request body is larger than {mib:g} MiB.")
         await response(scope, _disconnected, send)
+
+
+def _log_access(scope: Scope, status: int, seconds: float) -> None:
+    """One line per request: method, path, status, duration, request id (bound in the
+    context), user id. Never a query value (only the parameter names: a value can be a
+    token) nor a path parameter that is a credential (an invitation link's token)."""
+    path = scope["path"]
+    for name, value in (scope.get("path_params") or {}).items():
+        if _SECRET_PARAM.search(name) and isinstance(value, str) and value:
+            path = path.replace(value, "[redacted]")
+    query = scope.get("query_string", b"").decode("latin-1")
+    who = scope.get("state", {}).get("principal")
+    access_log.info(
+        "request",
+        method=scope["method"],
+        path=path,
+        query_params=sorted({name for name, _ in parse_qsl(query, keep_blank_values=True)})
+        or None,
+        status=status or 500,  # nothing sent: the client went away, or the app crashed
+        duration_ms=round(seconds * 1000, 1),
+        user_id=str(who.user_id) if who is not None else None,
+    )
 
 
 async def _disconnected() -> Message:

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     env: str = "development"
     log_level: str = "INFO"
+    # One log line per request (method, path, status, duration, request id, user id).
+    access_log: bool = True
     log_json: bool | None = None
 
     # Sessions and tokens (security guide 1.7, 1.8).
