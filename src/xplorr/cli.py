@@ -28,6 +28,9 @@ app.add_typer(keys_app, name="keys")
 import_app = typer.Typer(help="Import billing data files.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 console = Console(stderr=True)
+# Piped or redirected (CI logs, `| grep`): no wrapping at rich's default 80 columns, so a path,
+# a link or a summary line stays one line.
+console.soft_wrap = not console.is_terminal
 
 
 @app.callback()

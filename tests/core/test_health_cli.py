@@ -122,3 +122,13 @@ async def test_readyz_is_503_when_redis_is_gone(app_with: AppWith) -> None:
         r = await c.get("/readyz")
     assert r.status_code == 503
     assert r.json()["error"]["message"] == "The rate-limit store (Redis) is not reachable."
+
+
+def test_cli_output_is_not_wrapped_when_not_a_terminal(tmp_path: Path) -> None:
+    """Piped stderr: one message stays one line, however long (rich wraps at 80 otherwise)."""
+    long_id = "not-a-uuid-" + "x" * 150
+    done = _cli(["import", "focus", str(tmp_path), "--account", long_id], tmp_path)
+    assert done.returncode == 2
+    (line,) = [line for line in done.stderr.splitlines() if "--account must be" in line]
+    assert long_id in line
+    assert len(line) > 160
