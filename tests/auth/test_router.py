@@ -79,6 +79,15 @@ class TestSignup:
         assert r.json()["error"]["code"] == "BUSINESS_EMAIL_REQUIRED"
         assert await db.scalar(select(func.count()).select_from(Org)) == 0
 
+    async def test_free_mail_is_accepted_when_the_operator_allows_it(
+        self, app_with: AppWith, db: AsyncSession
+    ) -> None:
+        async with asgi_client(app_with(allow_free_email_domains=True)) as client:
+            r = await client.post("/auth/signup", json={**SIGNUP, "email": "someone@gmail.com"})
+        assert r.status_code == 201, r.text
+        assert r.json()["user"]["email"] == "someone@gmail.com"
+        assert await db.scalar(select(func.count()).select_from(Org)) == 1
+
     @pytest.mark.parametrize(
         ("password", "why"),
         [

@@ -47,10 +47,11 @@ _LAST_USED_GRANULARITY = timedelta(minutes=1)
 async def signup(db: AsyncSession, kit: AuthKit, data: SignupIn) -> TokenPair:
     """Create an organization with its owner and log the owner in."""
     email = users.normalise_email(data.email)
-    if security.is_free_email_domain(email):
+    if not kit.settings.allow_free_email_domains and security.is_free_email_domain(email):
         raise ValidationFailed.on(
             "email",
-            "Free email providers are not accepted.",
+            "Free email providers are not accepted (an operator can allow them with "
+            "XPLORR_ALLOW_FREE_EMAIL_DOMAINS=true).",
             summary="Please sign up with your work email address.",
             code="BUSINESS_EMAIL_REQUIRED",
         )

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     env: str = "development"
     log_level: str = "INFO"
+    # Self-hosted installs whose people use gmail.com & co: signup accepts any email domain
+    # (SSO domain claims still refuse free-mail domains: nobody owns gmail.com).
+    allow_free_email_domains: bool = False
     # One log line per request (method, path, status, duration, request id, user id).
     access_log: bool = True
     log_json: bool | None = None
