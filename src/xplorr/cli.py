@@ -4,16 +4,17 @@ import asyncio
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 
 from xplorr.core import logging as xlogging
 from xplorr.core.errors import XplorrError
 from xplorr.core.migrate import upgrade
-from xplorr.core.settings import Settings
+from xplorr.core.settings import InvalidSetting, Settings
 
 # Never print locals in tracebacks: they can hold passwords and keys.
 app = typer.Typer(
@@ -33,17 +34,30 @@ console = Console(stderr=True)
 console.soft_wrap = not console.is_terminal
 
 
+def _settings(**overrides: Any) -> Settings:
+    """The settings from the environment; a bad value ends the command with one line per
+    setting naming it and what is wrong (never the value: it may be a secret)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "XPLORR_" + "_".join(str(part) for part in error["loc"]).upper()
+            message = f"Invalid setting {name}: {error['msg']}"
+            console.print(message, style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
 @app.callback()
 def _configure_logging() -> None:
     """Every command logs through the same structlog setup as the API (no locals in tracebacks)."""
-    settings = Settings()
+    settings = _settings()
     xlogging.configure(settings.log_level, settings.json_logs)
 
 
 @app.command()
 def migrate() -> None:
     """Upgrade the database to the newest schema (safe to run repeatedly)."""
-    settings = Settings()
+    settings = _settings()
     upgrade(settings.db_url)
     console.print("[green]Database is up to date.[/green]")
 
@@ -64,13 +78,18 @@ def serve(
     """Serve the API (and, when embedded, the background worker in the same process)."""
     from xplorr.app import create_app
 
-    settings = Settings()
+    settings = _settings()
+    try:
+        application = create_app(settings)  # refuses a setting it cannot apply, before anything
+    except InvalidSetting as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
     if migrate_db if migrate_db is not None else settings.is_sqlite:
         upgrade(settings.db_url)
     console.print(
         f"Xplorr API on http://{host}:{port}/api/v1  docs: http://{host}:{port}/api/v1/docs"
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
 
 
 @app.command()
@@ -80,7 +99,7 @@ def worker(
     """Run a background worker: claims jobs, fires schedules, reaps expired leases."""
     from xplorr.core.jobs.runner import run_worker
 
-    settings = Settings()
+    settings = _settings()
     asyncio.run(run_worker(settings, concurrency=concurrency))
 
 
@@ -90,7 +109,7 @@ def demo() -> None:
     three demo cloud accounts and 13 months of their costs, and print how to log in."""
     from xplorr.demo import load_demo
 
-    settings = Settings()
+    settings = _settings()
     upgrade(settings.db_url)
     result = asyncio.run(load_demo(settings))
     for line in result.lines():
@@ -113,7 +132,7 @@ def openapi() -> None:
     """Print the OpenAPI document as JSON."""
     from xplorr.app import create_app
 
-    settings = Settings(embedded_worker=False)
+    settings = _settings(embedded_worker=False)
     typer.echo(json.dumps(create_app(settings).openapi(), indent=2))
 
 
@@ -124,7 +143,7 @@ def outbox(
     """List the newest emails of the outbox with their links (for installations without SMTP)."""
     from xplorr.core.email import list_outbox_cli
 
-    settings = Settings()
+    settings = _settings()
     for line in asyncio.run(list_outbox_cli(settings, limit)):
         typer.echo(line)
 
@@ -145,7 +164,7 @@ def user_create(
     """Create a user in an organization (operators; no email needed)."""
     from xplorr.users.admin import create_user_cli
 
-    settings = Settings()
+    settings = _settings()
     if settings.is_sqlite:
         upgrade(settings.db_url)  # the embedded database migrates itself, as `serve` does
     if password is None:
@@ -173,7 +192,7 @@ def keys_rotate(
     (XPLORR_PREVIOUS_SECRET_KEYS) re-wrapped under the current XPLORR_SECRET_KEY."""
     from xplorr.cloud_accounts.keys_cli import rotate_keys_cli
 
-    settings = Settings()
+    settings = _settings()
     if settings.is_sqlite:
         upgrade(settings.db_url)
     try:
@@ -211,7 +230,7 @@ def import_focus(
     except ValueError as exc:
         console.print(f"[red]--account must be a cloud account id (a UUID), not {account!r}.[/red]")
         raise typer.Exit(2) from exc
-    settings = Settings()
+    settings = _settings()
     if settings.is_sqlite:
         upgrade(settings.db_url)  # the embedded database migrates itself, as `serve` does
     columns = (TextColumn("Importing"), BarColumn(), TextColumn("{task.completed:,} rows"))

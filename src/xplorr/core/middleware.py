@@ -158,8 +158,7 @@ def _log_access(scope: Scope, status: int, seconds: float) -> None:
         "request",
         method=scope["method"],
         path=path,
-        query_params=sorted({name for name, _ in parse_qsl(query, keep_blank_values=True)})
-        or None,
+        query_params=sorted({name for name, _ in parse_qsl(query, keep_blank_values=True)}) or None,
         status=status or 500,  # nothing sent: the client went away, or the app crashed
         duration_ms=round(seconds * 1000, 1),
         user_id=str(who.user_id) if who is not None else None,

@@ -1,13 +1,14 @@
 """Per-endpoint rate limits (api-reference "Rate limits" table) on the ``limits`` library.
 
-An operation's limit is, in this order: its own (``openapi_extra=limit("10/hour")``), the
-reference's row for its method and path (``REFERENCE``), or this app's default for its method:
-writes ``XPLORR_RATE_LIMIT_WRITE`` (30/minute, the reference's "Write Operations"), reads
-``XPLORR_RATE_LIMIT_READ``. A route's own limit that contradicts its reference row is refused
-when the app starts. The OpenAPI document shows every operation's effective limit. Buckets are
-per route and keyed by the user once authenticated, by client IP before. Moving window; memory
-storage in one process, Redis storage when ``XPLORR_REDIS_URL`` is set so every API process
-shares one count.
+An operation's limit is, in this order: the operator's (``XPLORR_RATE_LIMIT_OVERRIDES``), its
+own (``openapi_extra=limit("10/hour")``), the reference's row for its method and path
+(``REFERENCE``), or this app's default for its method: writes ``XPLORR_RATE_LIMIT_WRITE``
+(30/minute, the reference's "Write Operations"), reads ``XPLORR_RATE_LIMIT_READ``. A route's
+own limit that contradicts its reference row is refused when the app starts, and so is an
+override naming an operation the API does not serve. The OpenAPI document shows every
+operation's effective limit. Buckets are per route and keyed by the user once authenticated,
+by client IP before. Moving window; memory storage in one process, Redis storage when
+``XPLORR_REDIS_URL`` is set so every API process shares one count.
 """
 
 import asyncio
@@ -27,7 +28,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from xplorr.core.errors import RateLimited
-from xplorr.core.settings import Settings
+from xplorr.core.settings import InvalidSetting, Settings
 
 log = structlog.get_logger("xplorr.ratelimit")
 KeyKind = Literal["auto", "ip"]
@@ -122,6 +123,7 @@ class RateLimiter:
         self.login_failures = parse(settings.login_failure_limit)
         self.two_factor_failures = parse(settings.two_factor_failure_limit)
         self._rules: dict[int, tuple[APIRoute, Rule]] = {}
+        self.overrides: Mapping[tuple[str, str], str] = settings.rate_limit_overrides
 
     def install(self, routers: Iterable[APIRouter], read: str, write: str) -> None:
         """Index each API route's rule: its own, or this app's default for its method.
@@ -130,10 +132,19 @@ class RateLimiter:
         a request is served). The routers are module globals shared by every app, so defaults
         live here, per app, never written back into the routes."""
         self.read_default, self.write_default = read, write
+        served: set[tuple[str, str]] = set()
         for router in routers:
             for route in router.routes:
                 if isinstance(route, APIRoute):
                     self._index(route)
+                    served |= {operation_key(m, route.path) for m in route.methods or ()}
+        unknown = sorted(set(self.overrides) - served)
+        if unknown:
+            named = ", ".join(f"{m} {p.replace('{}', '{id}')}" for m, p in unknown)
+            raise InvalidSetting(
+                f"XPLORR_RATE_LIMIT_OVERRIDES names what this API does not serve: {named} "
+                "(give the method and the path under /api/v1, e.g. GET /costs=300/minute)."
+            )
 
     def _index(self, route: APIRoute) -> Rule:
         extra = route.openapi_extra or {}
@@ -157,7 +168,10 @@ class RateLimiter:
         the reference's, or the default of its method."""
         own: Mapping[str, Any] = extra.get(EXTRA_KEY, {})
         methods = list(methods)
-        spec = own.get("limit")
+        spec = None
+        for method in methods:  # the operator's word first (XPLORR_RATE_LIMIT_OVERRIDES)
+            spec = spec or self.overrides.get(operation_key(method, path))
+        spec = spec or own.get("limit")
         for method in methods:
             spec = spec or reference_limit(method, path)
         if spec is None:

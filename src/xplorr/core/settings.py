@@ -7,16 +7,58 @@ environment. Every field here is listed, with its default, in the README's Confi
 
 import ipaddress
 import os
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import limits
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _SECRET_FILE = "secret_key"  # noqa: S105 (a file name)
+_HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+_OVERRIDE = re.compile(r"^(?P<method>[A-Za-z]+)\s+(?P<path>/\S*)\s*=\s*(?P<limit>\S.*)$")
+_PATH_ID = re.compile(r"{[^}]+}")
+
+
+class InvalidSetting(ValueError):
+    """A setting that parsed but cannot be applied (refused when the app starts)."""
+
+
+def parse_rate_limit_overrides(raw: str) -> dict[tuple[str, str], str]:
+    """``"GET /costs=300/minute, POST /sync/{id}=5/hour"`` as ``{("GET", "/costs"): ...}``
+    (path ids as ``{}``). Entries are separated by commas or semicolons; a malformed entry, an
+    unknown method, a limit ``limits`` cannot parse or an operation named twice is refused,
+    the message quoting the entry and the expected shape."""
+    shape = 'expected "METHOD /path=N/period", e.g. "GET /costs=300/minute"'
+    out: dict[tuple[str, str], str] = {}
+    for entry in (part.strip() for part in re.split(r"[,;]", raw)):
+        if not entry:
+            continue
+        found = _OVERRIDE.match(entry)
+        if found is None:
+            raise ValueError(f"{entry!r}: {shape}")
+        method = found["method"].upper()
+        if method not in _HTTP_METHODS:
+            raise ValueError(f"{entry!r}: unknown method {found['method']!r}; {shape}")
+        path = found["path"].rstrip("/") or "/"
+        if path.startswith("/api/v1/"):
+            path = path.removeprefix("/api/v1")
+        spec = found["limit"].strip()
+        try:
+            limits.parse(spec)
+        except ValueError:
+            raise ValueError(
+                f"{entry!r}: {spec!r} is not a rate limit (such as 300/minute or 10/15 minutes)"
+            ) from None
+        key = (method, _PATH_ID.sub("{}", path))
+        if key in out:
+            raise ValueError(f"{entry!r}: {method} {path} is listed twice")
+        out[key] = spec
+    return out
 
 
 class SmtpSettings(BaseSettings):
@@ -67,6 +109,12 @@ class Settings(BaseSettings):
     rate_limits_enabled: bool = True
     rate_limit_read: str = "600/minute"
     rate_limit_write: str = "30/minute"
+    # Operator overrides of single operations' limits, over the reference's:
+    # "GET /costs=300/minute, POST /sync/{id}=5/hour" (paths under /api/v1, ids in any spelling).
+    # Parsed strictly; an operation the API does not serve is refused when the app starts.
+    rate_limit_overrides: Annotated[dict[tuple[str, str], str], NoDecode] = Field(
+        default_factory=dict
+    )
     login_failure_limit: str = "100/hour"
     # Failed second-factor codes per user (TOTP and recovery codes have < 64 bits: NIST
     # 800-63B 5.1.4.2 asks for a per-account limit), on top of each route's per-IP limit.
@@ -128,6 +176,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("rate_limit_overrides", mode="before")
+    @classmethod
+    def _rate_limit_overrides(cls, value: Any) -> Any:
+        return parse_rate_limit_overrides(value) if isinstance(value, str) else value
 
     @field_validator("trusted_proxies")
     @classmethod
