@@ -109,6 +109,7 @@ class Dim(StrEnum):
     REGION = "region"  # RegionId (None: not regional)
     DATE = "date"  # usage day (UTC)
     MONTH = "month"  # first day of the usage day's calendar month
+    WEEK = "week"  # the Monday of the usage day's ISO week
     ACCOUNT = "account"  # the Xplorr cloud account id
     CHARGE_CATEGORY = "charge_category"  # Usage | Purchase | Tax | Credit | Adjustment
     CURRENCY = "currency"  # BillingCurrency
@@ -129,6 +130,7 @@ SERVICE_ROLLUP_DIMS: Final = frozenset(
         Dim.SERVICE_CATEGORY,
         Dim.DATE,
         Dim.MONTH,
+        Dim.WEEK,
         Dim.ACCOUNT,
         Dim.CURRENCY,
     }
@@ -141,12 +143,13 @@ ROLLUP_DIMS: Final = frozenset(
         Dim.REGION,
         Dim.DATE,
         Dim.MONTH,
+        Dim.WEEK,
         Dim.ACCOUNT,
         Dim.CHARGE_CATEGORY,
         Dim.CURRENCY,
     }
 )
-TAG_ROLLUP_DIMS: Final = frozenset({Dim.DATE, Dim.MONTH, Dim.ACCOUNT, Dim.CURRENCY})
+TAG_ROLLUP_DIMS: Final = frozenset({Dim.DATE, Dim.MONTH, Dim.WEEK, Dim.ACCOUNT, Dim.CURRENCY})
 
 _FORBIDDEN_IN_TAG_KEY = frozenset('"\\')
 
@@ -214,6 +217,7 @@ class CostQuery:
     service_categories: frozenset[str | None] | None = None
     regions: frozenset[str | None] | None = None
     charge_categories: frozenset[str] | None = None
+    resource_ids: frozenset[str] | None = None
     currency: str | None = None
     tags: tuple[TagFilter, ...] = field(default=())
 
@@ -280,6 +284,7 @@ def _filtered_dims(q: CostQuery) -> set[Dim]:
             (Dim.SERVICE_CATEGORY, q.service_categories),
             (Dim.REGION, q.regions),
             (Dim.CHARGE_CATEGORY, q.charge_categories),
+            (Dim.RESOURCE, q.resource_ids),
         )
         if values is not None
     }
@@ -344,6 +349,14 @@ def _month(col: Any, dialect: str) -> ColumnElement[date]:
     return func.date(col, "start of month", type_=Date)
 
 
+def _week(col: Any, dialect: str) -> ColumnElement[date]:
+    """The Monday of ``col``'s ISO week."""
+    if dialect == "postgresql":
+        return cast(func.date_trunc("week", col), Date)
+    # 'weekday 0' moves forward to the next Sunday (or stays on one); 6 days back is Monday.
+    return func.date(col, "weekday 0", "-6 days", type_=Date)
+
+
 def _tag_parts(key: str, dialect: str) -> tuple[ColumnElement[bool], ColumnElement[str]]:
     """(has the key, its value as the rollup stores it) over ``cost_records.tags``."""
     tags = CostRecord.tags
@@ -393,6 +406,8 @@ def _dim_expr(model: _CostTable, dim: GroupBy, dialect: str) -> Any:
         return CostTagRollup.tag_value if model is CostTagRollup else _tag_value(dim.key, dialect)
     if dim is Dim.MONTH:
         return _month(model.usage_date, dialect)
+    if dim is Dim.WEEK:
+        return _week(model.usage_date, dialect)
     column = getattr(model, _COLUMNS[dim], None)
     if column is None:
         raise ValueError(f"{model.__tablename__} has no {dim} column")
@@ -439,6 +454,7 @@ def _where(model: _CostTable, who: Scope, q: CostQuery, dialect: str) -> list[Co
             (Dim.SERVICE_CATEGORY, q.service_categories),
             (Dim.REGION, q.regions),
             (Dim.CHARGE_CATEGORY, q.charge_categories),
+            (Dim.RESOURCE, q.resource_ids),
         ):
             if values is not None:
                 conds.append(_in(_dim_expr(model, dim, dialect), values))
@@ -852,3 +868,76 @@ async def totals_by_account(
         assert isinstance(account, uuid.UUID)
         out.setdefault(account, {})[g.currency] = g.cost
     return out
+
+
+async def tag_key_totals(
+    db: AsyncSession, who: Scope, q: CostQuery
+) -> dict[str, dict[str, Decimal]]:
+    """Per tag key and currency, the total of ``q``'s costs that carry the key (a row counts
+    once for each of its keys). From ``cost_tag_rollups`` when ``q`` filters on accounts and
+    currency only, else from the raw rows. ``q.group_by`` is ignored."""
+    if q.metric is Metric.QUANTITY:
+        raise ValueError("tag keys are summed in money")
+    if _visible_accounts(who, q) == frozenset():
+        return {}
+    dialect = _dialect(db)
+    postgres = dialect == "postgresql"
+    stmt: Select[Any]
+    if not _has_non_account_filters(q) and not q.tags:
+        t = CostTagRollup
+        stmt = (
+            select(t.tag_key, t.currency, func.sum(_metric_col(t, q.metric), type_=Money))
+            .where(*_where(t, who, q, dialect))
+            .group_by(t.tag_key, t.currency)
+        )
+    else:
+        r = CostRecord
+        is_object = (
+            func.jsonb_typeof(r.tags) == "object"
+            if postgres
+            else func.json_type(r.tags) == "object"
+        )
+        per_tags = (
+            select(
+                r.tags.label("tags"),
+                r.currency.label("cur"),
+                func.sum(_metric_col(r, q.metric), type_=Money).label("amount"),
+            )
+            .where(*_where(r, who, q, dialect), r.tags.is_not(None), is_object)
+            .group_by(r.tags, r.currency)
+            .subquery("per_tags")
+        )
+        each = (
+            func.jsonb_each_text(per_tags.c.tags) if postgres else func.json_each(per_tags.c.tags)
+        ).table_valued("key", "value")
+        key = func.substr(each.c["key"], 1, TAG_KEY_MAX).label("k")
+        inner = (
+            select(key, per_tags.c.cur, per_tags.c.amount)
+            .select_from(per_tags)
+            .join(each, literal(1) == literal(1))
+            .subquery("keys")
+        )
+        stmt = select(inner.c.k, inner.c.cur, func.sum(inner.c.amount, type_=Money)).group_by(
+            inner.c.k, inner.c.cur
+        )
+    out: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for key_name, currency, total in (await db.execute(stmt)).all():
+        out[str(key_name)][currency] = total if total is not None else ZERO
+    return dict(out)
+
+
+async def tag_key_spellings(
+    db: AsyncSession, who: Scope, key: str, *, any_case: bool = False
+) -> list[str]:
+    """The spellings of tag ``key`` on any of ``who``'s visible costs, over every period stored
+    (``any_case``: every key equal to it ignoring case), sorted; [] when no cost carries it."""
+    t = CostTagRollup
+    match = func.lower(t.tag_key) == key.lower() if any_case else t.tag_key == key
+    stmt = select(t.tag_key).where(t.org_id == who.org_id, match).distinct()
+    if who.account_ids is not None:
+        if not who.account_ids:
+            return []
+        stmt = stmt.where(t.cloud_account_id.in_(sorted(who.account_ids)))
+    if not any_case:
+        stmt = stmt.limit(1)
+    return sorted(str(k) for k in (await db.execute(stmt)).scalars())
