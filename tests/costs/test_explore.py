@@ -36,8 +36,8 @@ class TestFilters:
     @pytest.mark.parametrize(
         ("params", "expected"),
         [
-            ({"service": "AmazonS3"}, 3.25),
-            ({"service": ["AmazonS3", "BigQuery"]}, 6.25),  # OR within a field
+            ({"service": "Amazon Simple Storage Service"}, 3.25),
+            ({"service": ["Amazon Simple Storage Service", "BigQuery"]}, 6.25),  # OR within a field
             ({"region": "us-central1"}, 23.13),
             ({"region": ["us-east-1", "us-west-2"]}, 13.26),
             ({"chargeCategory": "Credit"}, -2.25),
@@ -49,9 +49,9 @@ class TestFilters:
             ({"tag": "env:"}, 0.75),  # untagged: the credit and BigQuery
             ({"tag": ["env:prod", "team:a"]}, 10.01),  # AND across keys: 10.005
             ({"tag": "team:b", "region": "us-central1"}, 23.13),  # AND across fields
-            ({"tag": "team:b", "service": "AmazonS3"}, 0),
+            ({"tag": "team:b", "service": "Amazon Simple Storage Service"}, 0),
             ({"provider": "gcp", "serviceCategory": "Compute"}, 20.13),
-            ({"service": "AmazonS3", "chargeCategory": "Usage"}, 5.5),
+            ({"service": "Amazon Simple Storage Service", "chargeCategory": "Usage"}, 5.5),
         ],
     )
     @pytest.mark.parametrize("path", ["/costs", "/costs/trend"])
@@ -160,8 +160,8 @@ class TestGroupings:
         assert nested == [
             # 23.125 rounds to 23.12 beside 10.009 -> 10.01; its services add up to 23.12.
             ("us-central1", 23.12, [("Compute Engine", 20.12, 87.03), ("BigQuery", 3.0, 12.97)]),
-            ("us-east-1", 10.01, [("AmazonEC2", 10.01, 100.0)]),
-            ("us-west-2", 3.25, [("AmazonS3", 3.25, 100.0)]),
+            ("us-east-1", 10.01, [("Amazon Elastic Compute Cloud", 10.01, 100.0)]),
+            ("us-west-2", 3.25, [("Amazon Simple Storage Service", 3.25, 100.0)]),
         ]
 
     async def test_then_by_a_tag_and_by_month(
@@ -169,7 +169,7 @@ class TestGroupings:
     ) -> None:
         params = {**SEPT, "groupBy": "service", "thenBy": "tag:env"}
         body = (await client_for(admin).get("/costs", params=params)).json()
-        s3 = next(d for d in body["data"] if d["key"] == "AmazonS3")
+        s3 = next(d for d in body["data"] if d["key"] == "Amazon Simple Storage Service")
         assert [(g["key"], g["name"], g["cost"]) for g in s3["groups"]] == [
             ("dev", "dev", 5.5),
             (None, "untagged", -2.25),
@@ -181,8 +181,16 @@ class TestGroupings:
             )
         ).json()
         assert [(d["key"], [g["key"] for g in d["groups"]]) for d in body["data"]] == [
-            ("2024-08-01", ["AmazonEC2"]),
-            ("2024-09-01", ["Compute Engine", "AmazonEC2", "AmazonS3", "BigQuery"]),
+            ("2024-08-01", ["Amazon Elastic Compute Cloud"]),
+            (
+                "2024-09-01",
+                [
+                    "Compute Engine",
+                    "Amazon Elastic Compute Cloud",
+                    "Amazon Simple Storage Service",
+                    "BigQuery",
+                ],
+            ),
             ("2024-10-01", ["Tax"]),
         ]
 
@@ -194,7 +202,7 @@ class TestGroupings:
         ).json()
         assert [(d["key"], d["name"], d["cost"], d["other"]) for d in body["data"]] == [
             ("Compute Engine", "Compute Engine", 20.12, False),
-            ("AmazonEC2", "AmazonEC2", 10.01, False),
+            ("Amazon Elastic Compute Cloud", "Amazon Elastic Compute Cloud", 10.01, False),
             (None, "other", 6.25, True),
         ]
         assert body["totalCost"] == 36.38
@@ -204,7 +212,7 @@ class TestGroupings:
             (d["name"], [(g["name"], g["cost"]) for g in d["groups"]]) for d in body["data"]
         ] == [
             ("Google Cloud", [("Compute Engine", 20.12), ("other", 3.0)]),
-            ("other", [("AmazonEC2", 10.01), ("other", 3.25)]),
+            ("other", [("Amazon Elastic Compute Cloud", 10.01), ("other", 3.25)]),
         ]
 
 
@@ -354,8 +362,8 @@ class TestDiscovery:
         assert [d["name"] for d in body["accounts"]] == ["Data GCP", "Prod AWS"]
         assert [d["key"] for d in body["services"]] == [
             "Compute Engine",
-            "AmazonEC2",
-            "AmazonS3",
+            "Amazon Elastic Compute Cloud",
+            "Amazon Simple Storage Service",
             "BigQuery",
         ]
         assert [d["key"] for d in body["regions"]] == ["us-central1", "us-east-1", "us-west-2"]
@@ -369,7 +377,10 @@ class TestDiscovery:
         filtered = (
             await client_for(viewer).get("/costs/dimensions", params={**SEPT, "provider": "aws"})
         ).json()
-        assert [d["key"] for d in filtered["services"]] == ["AmazonEC2", "AmazonS3"]
+        assert [d["key"] for d in filtered["services"]] == [
+            "Amazon Elastic Compute Cloud",
+            "Amazon Simple Storage Service",
+        ]
 
     async def test_tag_keys_with_their_share(
         self, client_for: ClientFor, viewer: User, dataset: Dataset

@@ -32,8 +32,13 @@ class TestBreakdown:
         body = r.json()
         assert rows(body) == [
             ("Compute Engine", "Compute Engine", 20.12, 55.31),  # largest remainder: 20.125
-            ("AmazonEC2", "AmazonEC2", 10.01, 27.51),  # 10.009 gets the cent: 36.38 in all
-            ("AmazonS3", "AmazonS3", 3.25, 8.93),
+            (
+                "Amazon Elastic Compute Cloud",
+                "Amazon Elastic Compute Cloud",
+                10.01,
+                27.51,
+            ),  # 10.009 gets the cent: 36.38 in all
+            ("Amazon Simple Storage Service", "Amazon Simple Storage Service", 3.25, 8.93),
             ("BigQuery", "BigQuery", 3.0, 8.25),
         ]
         assert body["totalCost"] == 36.38
@@ -103,7 +108,9 @@ class TestBreakdown:
     ) -> None:
         r = await client_for(viewer).get("/costs", params={**SEPT, "currency": "eur"})
         body = r.json()
-        assert rows(body) == [("AmazonEC2", "AmazonEC2", 7.0, 100.0)]
+        assert rows(body) == [
+            ("Amazon Elastic Compute Cloud", "Amazon Elastic Compute Cloud", 7.0, 100.0)
+        ]
         assert (body["currency"], body["totalCost"]) == ("EUR", 7.0)
         r = await client_for(viewer).get("/costs", params={**SEPT, "currency": "JPY"})
         assert (r.json()["data"], r.json()["totalCost"], r.json()["currency"]) == ([], 0, "JPY")
@@ -115,8 +122,8 @@ class TestBreakdown:
         body = (await client_for(member).get("/costs", params=params)).json()
         # EC2 effective: 8.000000001 + 0.004; S3: 5.50 - 2.25.
         assert [row[:3] for row in rows(body)] == [
-            ("AmazonEC2", "AmazonEC2", 8.0),
-            ("AmazonS3", "AmazonS3", 3.25),
+            ("Amazon Elastic Compute Cloud", "Amazon Elastic Compute Cloud", 8.0),
+            ("Amazon Simple Storage Service", "Amazon Simple Storage Service", 3.25),
         ]
         assert (body["metric"], body["totalCost"]) == ("effective", 11.25)
 
@@ -163,7 +170,9 @@ class TestBreakdown:
         self, client_for: ClientFor, other_admin: User, dataset: Dataset
     ) -> None:
         body = (await client_for(other_admin).get("/costs", params=SEPT)).json()
-        assert rows(body) == [("AmazonEC2", "AmazonEC2", 999.0, 100.0)]
+        assert rows(body) == [
+            ("Amazon Elastic Compute Cloud", "Amazon Elastic Compute Cloud", 999.0, 100.0)
+        ]
         assert body["currencies"] == [{"currency": "USD", "totalCost": 999.0}]
 
     async def test_without_token_is_401(self, anon) -> None:

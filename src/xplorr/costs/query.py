@@ -21,12 +21,18 @@ Guarantees every function here keeps:
   * ``cost_service_rollups`` when every group-by and filter dimension is in that rollup
     (provider, service, service category, date/month, account, currency): the /costs overview
     (by service, trend) reads ~6x fewer rows than from ``cost_rollups``;
-  * ``cost_rollups`` when they are in that one (the above plus region and charge category);
+  * ``cost_rollups`` when they are in that one (the above plus region, charge and pricing
+    category);
   * ``cost_tag_rollups`` for one tag key (a group-by on it, or a filter on its values) combined
-    only with date/month, account and currency; the untagged bucket is the total of the same
-    filters in ``cost_service_rollups`` minus the key's tagged sums;
-  * ``cost_records`` otherwise (resource, SKU, pricing category, several tag keys, a tag with a
-    provider/service/region filter...).
+    with any ``cost_rollups`` dimension but pricing category; the untagged bucket is the total
+    of the same filters in ``cost_service_rollups`` (or ``cost_rollups``) minus the key's
+    tagged sums;
+  * ``cost_records`` otherwise (resource, SKU, several tag keys, a tag with pricing
+    category...).
+
+Service names are the shown ones of ``costs.services`` (``AmazonEC2`` is grouped as ``Amazon
+Elastic Compute Cloud``): the rollups store them, the raw rows are mapped when read, and a
+service filter matches every spelling of the service.
 
   Every engine gives the same answer (tested: ``tests/costs/test_query.py``), with one rule the
   rollups force on all of them: a group whose grouped tag key is untagged and whose sum is
@@ -68,6 +74,7 @@ from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core.models import Money
 from xplorr.core.money import CurrencyUse
 from xplorr.core.tenancy import Scope, org_select
+from xplorr.costs import services
 from xplorr.costs.models import (
     CostImport,
     CostRecord,
@@ -146,10 +153,11 @@ ROLLUP_DIMS: Final = frozenset(
         Dim.WEEK,
         Dim.ACCOUNT,
         Dim.CHARGE_CATEGORY,
+        Dim.PRICING_CATEGORY,
         Dim.CURRENCY,
     }
 )
-TAG_ROLLUP_DIMS: Final = frozenset({Dim.DATE, Dim.MONTH, Dim.WEEK, Dim.ACCOUNT, Dim.CURRENCY})
+TAG_ROLLUP_DIMS: Final = ROLLUP_DIMS - {Dim.PRICING_CATEGORY}
 
 _FORBIDDEN_IN_TAG_KEY = frozenset('"\\')
 
@@ -290,13 +298,6 @@ def _filtered_dims(q: CostQuery) -> set[Dim]:
     }
 
 
-def _has_non_account_filters(q: CostQuery) -> bool:
-    return any(
-        f is not None
-        for f in (q.providers, q.services, q.service_categories, q.regions, q.charge_categories)
-    )
-
-
 def source_for(q: CostQuery) -> Source:
     """The cheapest table that answers ``q`` exactly (module docstring)."""
     if q.metric is Metric.QUANTITY:  # the rollups keep money only
@@ -308,11 +309,7 @@ def source_for(q: CostQuery) -> Source:
         if dims <= SERVICE_ROLLUP_DIMS:
             return Source.SERVICE_ROLLUP
         return Source.ROLLUP if dims <= ROLLUP_DIMS else Source.RECORDS
-    if (
-        len(tag_keys) == 1
-        and all(d in TAG_ROLLUP_DIMS for d in plain)
-        and not _has_non_account_filters(q)
-    ):
+    if len(tag_keys) == 1 and {*plain, *_filtered_dims(q)} <= TAG_ROLLUP_DIMS:
         grouped = any(isinstance(d, TagKey) for d in q.group_by)
         # Untagged rows selected by a filter, but not as a group of their own, cannot be told
         # apart from the derived bucket's zero: raw rows answer that one.
@@ -408,6 +405,8 @@ def _dim_expr(model: _CostTable, dim: GroupBy, dialect: str) -> Any:
         return _month(model.usage_date, dialect)
     if dim is Dim.WEEK:
         return _week(model.usage_date, dialect)
+    if dim is Dim.SERVICE and model is CostRecord:
+        return services.canonical_sql(CostRecord.service_name)
     column = getattr(model, _COLUMNS[dim], None)
     if column is None:
         raise ValueError(f"{model.__tablename__} has no {dim} column")
@@ -447,17 +446,20 @@ def _where(model: _CostTable, who: Scope, q: CostQuery, dialect: str) -> list[Co
         conds.append(model.cloud_account_id.in_(sorted(accounts)) if accounts else false())
     if q.currency is not None:
         conds.append(model.currency == q.currency)
-    if model is not CostTagRollup:
-        for dim, values in (
-            (Dim.PROVIDER, q.providers),
-            (Dim.SERVICE, q.services),
-            (Dim.SERVICE_CATEGORY, q.service_categories),
-            (Dim.REGION, q.regions),
-            (Dim.CHARGE_CATEGORY, q.charge_categories),
-            (Dim.RESOURCE, q.resource_ids),
-        ):
-            if values is not None:
-                conds.append(_in(_dim_expr(model, dim, dialect), values))
+    for dim, values in (
+        (Dim.PROVIDER, q.providers),
+        (Dim.SERVICE, q.services),
+        (Dim.SERVICE_CATEGORY, q.service_categories),
+        (Dim.REGION, q.regions),
+        (Dim.CHARGE_CATEGORY, q.charge_categories),
+        (Dim.RESOURCE, q.resource_ids),
+    ):
+        if values is None:
+            continue
+        if dim is Dim.SERVICE:  # the raw spelling, of every spelling of the service
+            conds.append(_in(model.service_name, services.spellings(v for v in values if v)))
+        else:
+            conds.append(_in(_dim_expr(model, dim, dialect), values))
     if model is CostRecord:
         for f in q.tags:
             has_key, value = _tag_parts(f.key.key, dialect)
@@ -537,8 +539,11 @@ async def _from_table(
     return sums, names
 
 
-async def _from_tag_rollup(db: AsyncSession, who: Scope, q: CostQuery) -> _Sums:
-    """One tag key from ``cost_tag_rollups``; its untagged bucket = rollup total - tagged sums."""
+async def _from_tag_rollup(
+    db: AsyncSession, who: Scope, q: CostQuery
+) -> tuple[_Sums, dict[str, str]]:
+    """One tag key from ``cost_tag_rollups``; its untagged bucket = rollup total - tagged sums.
+    With the provider names as :func:`_from_table` gives them."""
     dialect = _dialect(db)
     (key,) = _tag_keys(q)
     grouped = TagKey(key) in q.group_by
@@ -560,13 +565,13 @@ async def _from_tag_rollup(db: AsyncSession, who: Scope, q: CostQuery) -> _Sums:
         tagged_total[(other_key, cur)] += amount
         if wanted is None or value in wanted:
             parts[(other_key, cur, None if value is None else str(value))] = amount
+    names: dict[str, str] = {}
     if need_untagged:
-        r = CostServiceRollup
-        totals = await _sums(
-            db,
-            _grouped(r, others, q.metric, _where(r, who, q, dialect), dialect),
-            len(others),
+        untagged_q = replace(q, group_by=tuple(others), tags=())
+        r: _SumTable = (
+            CostServiceRollup if source_for(untagged_q) is Source.SERVICE_ROLLUP else CostRollup
         )
+        totals, names = await _from_table(db, who, untagged_q, r)
         for (other_key, cur), total in totals.items():
             untagged = total - tagged_total.get((other_key, cur), ZERO)
             if untagged != ZERO:
@@ -577,7 +582,11 @@ async def _from_tag_rollup(db: AsyncSession, who: Scope, q: CostQuery) -> _Sums:
         it = iter(other_key)
         full = tuple(value if isinstance(d, TagKey) else next(it) for d in q.group_by)
         out[(full, cur)] += amount
-    return dict(out)
+    if Dim.PROVIDER in others and not names:
+        _, names = await _from_table(
+            db, who, replace(q, group_by=(Dim.PROVIDER,), tags=()), CostServiceRollup
+        )
+    return dict(out), names
 
 
 async def _account_names(
@@ -635,7 +644,7 @@ async def aggregate(
         return []
     providers: dict[str, str] = {}
     if source is Source.TAG_ROLLUP:
-        sums = await _from_tag_rollup(db, who, q)
+        sums, providers = await _from_tag_rollup(db, who, q)
     else:
         model: _SumTable = CostRecord
         if source is Source.SERVICE_ROLLUP:
@@ -883,7 +892,7 @@ async def tag_key_totals(
     dialect = _dialect(db)
     postgres = dialect == "postgresql"
     stmt: Select[Any]
-    if not _has_non_account_filters(q) and not q.tags:
+    if _filtered_dims(q) <= TAG_ROLLUP_DIMS and not q.tags:
         t = CostTagRollup
         stmt = (
             select(t.tag_key, t.currency, func.sum(_metric_col(t, q.metric), type_=Money))
