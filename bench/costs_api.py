@@ -1,9 +1,17 @@
-"""Latency of ``GET /api/v1/costs?groupBy=service`` and ``GET /api/v1/costs/trend`` over HTTP, for
-a 30-day and a 12-month range, at 1M and 10M cost rows on PostgreSQL.
+"""Latency of the cost explorer over HTTP (``/costs`` by every groupBy, thenBy, every filter,
+a tag grouping combined with provider, service and region filters, the trend by day, week and
+month, the discovery endpoints), for a 30-day and a 12-month range, on PostgreSQL.
 
-    .venv/bin/python bench/costs_api.py [--rows 1000000,10000000] [--requests 200] [--concurrency 4]
+    .venv/bin/python bench/costs_api.py                 # 100k rows, 40 requests a case (< 1 min
+                                                        # once loaded)
+    .venv/bin/python bench/costs_api.py --big           # 10M rows, 200 requests a case
+    .venv/bin/python bench/costs_api.py [--rows 1000000,10000000] [--requests 200]
+        [--concurrency 4] [--cases tag] [--db-prefix xplorr_bench_costs_]
 
-For each size N the script uses the PostgreSQL database ``xplorr_bench_costs_<N>`` (base URL
+The filter values (a service, a region, a resource, a tag value) are read from the loaded data
+through ``/costs/dimensions`` and ``/costs/tags`` before measuring.
+
+For each size N the script uses the PostgreSQL database ``<db-prefix><N>`` (base URL
 ``--server``, default ``postgresql+psycopg://postgres@127.0.0.1:5432``): created and migrated
 when missing, loaded through the real ingest (``bench/ingest.py``'s child process, a Parquet
 file from ``bench/focus_gen.py`` kept in ``--work-dir``) unless it already holds that load (a
@@ -48,14 +56,107 @@ RANGES = {
     "30 days": ("2026-01-01", "2026-01-30"),
     "12 months": ("2025-02-01", "2026-01-31"),
 }
-CASES = [
-    ("GET /costs?groupBy=service", "/api/v1/costs", {"groupBy": "service"}),
-    ("GET /costs/trend", "/api/v1/costs/trend", {}),
-]
+GROUP_BYS = (
+    "provider",
+    "service",
+    "region",
+    "date",
+    "account",
+    "resource",
+    "sku",
+    "chargeCategory",
+    "serviceCategory",
+    "pricingCategory",
+    "month",
+    "week",
+    "tag:env",
+)
+TAG_KEY = "env"
+Case = tuple[str, str, dict[str, Any]]
 
 
-def _database_url(server: str, rows: int) -> str:
-    return f"{server.rstrip('/')}/xplorr_bench_costs_{rows}"
+def _first_key(items: list[dict[str, Any]]) -> str:
+    return next(str(d["key"]) for d in items if d["key"] is not None)
+
+
+def cases(base: str, token: str, start: str, end: str) -> list[Case]:
+    """Every case, with filter values read from the data (the largest service, region...)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    dates = {"startDate": start, "endDate": end}
+    dims = httpx.get(f"{base}/api/v1/costs/dimensions", params=dates, headers=headers, timeout=600)
+    dims.raise_for_status()
+    d = dims.json()
+    values = httpx.get(
+        f"{base}/api/v1/costs/tags/{TAG_KEY}/values", params=dates, headers=headers, timeout=600
+    )
+    values.raise_for_status()
+    resource = httpx.get(
+        f"{base}/api/v1/costs",
+        params={**dates, "groupBy": "resource", "limit": 1},
+        headers=headers,
+        timeout=600,
+    )
+    resource.raise_for_status()
+    service, region = _first_key(d["services"]), _first_key(d["regions"])
+    provider, category = _first_key(d["providers"]), _first_key(d["serviceCategories"])
+    tag = f"{TAG_KEY}:{_first_key(values.json()['data'])}"
+    out: list[Case] = [
+        (f"GET /costs?groupBy={g}", "/api/v1/costs", {"groupBy": g}) for g in GROUP_BYS
+    ]
+    out += [
+        ("GET /costs?groupBy=service&thenBy=region", "/api/v1/costs", {"thenBy": "region"}),
+        (
+            "GET /costs?groupBy=region&thenBy=tag:env&limit=5",
+            "/api/v1/costs",
+            {"groupBy": "region", "thenBy": "tag:env", "limit": "5"},
+        ),
+        (f"GET /costs?service={service}", "/api/v1/costs", {"service": service}),
+        (f"GET /costs?region={region}", "/api/v1/costs", {"region": region}),
+        ("GET /costs?chargeCategory=Usage", "/api/v1/costs", {"chargeCategory": "Usage"}),
+        (f"GET /costs?serviceCategory={category}", "/api/v1/costs", {"serviceCategory": category}),
+        (
+            "GET /costs?resourceId=<largest>",
+            "/api/v1/costs",
+            {"resourceId": _first_key(resource.json()["data"])},
+        ),
+        (f"GET /costs?tag={tag}", "/api/v1/costs", {"tag": tag}),
+        (
+            f"GET /costs?groupBy=tag:env&provider={provider}",
+            "/api/v1/costs",
+            {"groupBy": "tag:env", "provider": provider},
+        ),
+        (
+            f"GET /costs?groupBy=tag:env&service={service}",
+            "/api/v1/costs",
+            {"groupBy": "tag:env", "service": service},
+        ),
+        (
+            f"GET /costs?groupBy=tag:env&region={region}",
+            "/api/v1/costs",
+            {"groupBy": "tag:env", "region": region},
+        ),
+        (
+            f"GET /costs?groupBy=region&tag={tag}",
+            "/api/v1/costs",
+            {"groupBy": "region", "tag": tag},
+        ),
+        ("GET /costs/trend", "/api/v1/costs/trend", {}),
+        ("GET /costs/trend?granularity=week", "/api/v1/costs/trend", {"granularity": "week"}),
+        ("GET /costs/trend?granularity=month", "/api/v1/costs/trend", {"granularity": "month"}),
+        (
+            f"GET /costs/trend?tag={tag}&region={region}",
+            "/api/v1/costs/trend",
+            {"tag": tag, "region": region},
+        ),
+        ("GET /costs/dimensions", "/api/v1/costs/dimensions", {}),
+        ("GET /costs/tags", "/api/v1/costs/tags", {}),
+        ("GET /costs/tags/env/values", f"/api/v1/costs/tags/{TAG_KEY}/values", {}),
+    ]
+    return out
+
+
+def _database_url(server: str, rows: int, prefix: str = "xplorr_bench_costs_") -> str:
+    return f"{server.rstrip('/')}/{prefix}{rows}"
 
 
 def _marker(database_url: str) -> dict[str, Any] | None:
@@ -194,7 +295,7 @@ def _measure(
 
 
 def run_cases(
-    database_url: str, data_dir: str, requests: int, concurrency: int
+    database_url: str, data_dir: str, requests: int, concurrency: int, only: str = ""
 ) -> list[tuple[str, str, dict[str, Any]]]:
     env = ingest.bench_env(data_dir, database_url)
     port = _free_port()
@@ -227,8 +328,10 @@ def run_cases(
         )
         login.raise_for_status()
         token = login.json()["access_token"]
-        for case, path, extra in CASES:
-            for range_name, (start, end) in RANGES.items():
+        for range_name, (start, end) in RANGES.items():
+            for case, path, extra in cases(base, token, start, end):
+                if only not in case:
+                    continue
                 params = {"startDate": start, "endDate": end, **extra}
                 check = httpx.get(
                     base + path,
@@ -255,8 +358,11 @@ def run_cases(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--rows", default="1000000,10000000", help="comma-separated sizes")
-    parser.add_argument("--requests", type=int, default=200, help="per case")
+    parser.add_argument("--rows", default="100000", help="comma-separated sizes")
+    parser.add_argument("--big", action="store_true", help="10M rows, 200 requests a case")
+    parser.add_argument("--requests", type=int, default=None, help="per case (40; --big 200)")
+    parser.add_argument("--cases", default="", help="only the cases whose name contains this")
+    parser.add_argument("--db-prefix", default="xplorr_bench_costs_")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--server", default="postgresql+psycopg://postgres@127.0.0.1:5432")
     parser.add_argument(
@@ -265,11 +371,13 @@ def main() -> None:
     parser.add_argument("--reload", action="store_true", help="load again even if loaded")
     parser.add_argument("--drop", action="store_true", help="drop the databases at the end")
     args = parser.parse_args()
-    sizes = [int(x) for x in args.rows.split(",") if x.strip()]
+    sizes = [10_000_000] if args.big else [int(x) for x in args.rows.split(",") if x.strip()]
+    if args.requests is None:
+        args.requests = 200 if args.big else 40
 
     table: list[tuple[int, dict[str, Any], str, str, dict[str, Any]]] = []
     for rows in sizes:
-        database_url = _database_url(args.server, rows)
+        database_url = _database_url(args.server, rows, args.db_prefix)
         data_dir = tempfile.mkdtemp(prefix="xplorr-bench-costs-")
         try:
             ingest.ensure_database(database_url)
@@ -281,7 +389,7 @@ def main() -> None:
                 # A reused load follows the schema: a new migration's backfill runs here.
                 ingest.migrate(ingest.bench_env(data_dir, database_url))
             for case, range_name, r in run_cases(
-                database_url, data_dir, args.requests, args.concurrency
+                database_url, data_dir, args.requests, args.concurrency, args.cases
             ):
                 table.append((rows, marker, case, range_name, r))
         finally:

@@ -15,7 +15,7 @@ from tests.factories.cloud_accounts import make_account
 from tests.factories.costs import add_costs
 from xplorr.cloud_accounts.models import Provider
 from xplorr.core import clock
-from xplorr.costs import query
+from xplorr.costs import query, services
 from xplorr.costs.models import CostRecord, CostRollup
 from xplorr.costs.query import CostQuery, Dim, Source
 from xplorr.orgs.models import Org
@@ -70,8 +70,8 @@ async def test_negative_sums_and_mixed_signs(db: AsyncSession, org: Org) -> None
     """The exact SUM on SQLite carries nano-units across signs: -4.7 = -5 + 0.3 and friends."""
     account = await make_account(db, org)
     cases = {
-        "AmazonEC2": ["-5", "0.3"],
-        "AmazonS3": ["5", "-0.3"],
+        "Amazon Elastic Compute Cloud": ["-5", "0.3"],
+        "Amazon Simple Storage Service": ["5", "-0.3"],
         "AmazonRDS": ["-0.5"],
         "Lambda": ["0.000000001", "-0.000000002"],
         "Zero": ["3.25", "-3.25"],
@@ -91,10 +91,15 @@ async def test_negative_sums_and_mixed_signs(db: AsyncSession, org: Org) -> None
         got = {
             g.key[0]: g.cost for g in await query.aggregate(db, principal(org), q, source=source)
         }
-        assert got == {service: sum(map(D, values)) for service, values in cases.items()}
+        assert got == {
+            services.canonical(service): sum(map(D, values)) for service, values in cases.items()
+        }
     if db.get_bind().dialect.name == "sqlite":
         stored = await db.scalar(
-            text("SELECT billed_cost FROM cost_service_rollups WHERE service_name = 'AmazonEC2'")
+            text(
+                "SELECT billed_cost FROM cost_service_rollups "
+                "WHERE service_name = 'Amazon Elastic Compute Cloud'"
+            )
         )
         assert stored == "-4.700000000"  # canonical text, as the Money type writes it
 

@@ -46,9 +46,9 @@ class TestSums:
     async def test_by_service_to_the_nanodollar(self, db: AsyncSession, org: Org, dataset):
         groups = await aggregate(db, principal(org), sept(group_by=(Dim.SERVICE,)))
         assert as_dict(groups) == {
-            (("AmazonEC2",), "EUR"): D("7.00"),
-            (("AmazonEC2",), "USD"): D("10.009"),
-            (("AmazonS3",), "USD"): D("3.25"),
+            (("Amazon Elastic Compute Cloud",), "EUR"): D("7.00"),
+            (("Amazon Elastic Compute Cloud",), "USD"): D("10.009"),
+            (("Amazon Simple Storage Service",), "USD"): D("3.25"),
             (("BigQuery",), "USD"): D("3"),
             (("Compute Engine",), "USD"): D("20.125"),
         }
@@ -68,7 +68,9 @@ class TestSums:
         assert totals == {"USD": D("36.384"), "EUR": D("7.00")}
 
     async def test_credit_is_negative(self, db: AsyncSession, org: Org, dataset):
-        q = sept(group_by=(Dim.CHARGE_CATEGORY,), services=frozenset({"AmazonS3"}))
+        q = sept(
+            group_by=(Dim.CHARGE_CATEGORY,), services=frozenset({"Amazon Simple Storage Service"})
+        )
         assert as_dict(await aggregate(db, principal(org), q)) == {
             (("Credit",), "USD"): D("-2.25"),
             (("Usage",), "USD"): D("5.50"),
@@ -114,7 +116,7 @@ class TestSums:
         }
         untagged_s3 = sept(
             group_by=(Dim.CHARGE_CATEGORY,),
-            services=frozenset({"AmazonS3"}),
+            services=frozenset({"Amazon Simple Storage Service"}),
             tags=(TagFilter(ENV, frozenset({None})),),
         )
         assert as_dict(await aggregate(db, who, untagged_s3)) == {(("Credit",), "USD"): D("-2.25")}
@@ -203,7 +205,7 @@ class TestEngineChoice:
             (
                 sept(
                     group_by=(Dim.PROVIDER, Dim.SERVICE_CATEGORY, Dim.CURRENCY),
-                    services=frozenset({"AmazonS3"}),
+                    services=frozenset({"Amazon Simple Storage Service"}),
                     service_categories=frozenset({None}),
                     currency="USD",
                 ),
@@ -221,8 +223,16 @@ class TestEngineChoice:
                 ),
                 Source.TAG_ROLLUP,
             ),
-            (sept(group_by=(TagKey("env"),), providers=frozenset({"aws"})), Source.RECORDS),
-            (sept(group_by=(TagKey("env"), Dim.SERVICE)), Source.RECORDS),
+            # The tag rollup carries provider, service, region and the categories.
+            (sept(group_by=(TagKey("env"),), providers=frozenset({"aws"})), Source.TAG_ROLLUP),
+            (sept(group_by=(TagKey("env"), Dim.SERVICE)), Source.TAG_ROLLUP),
+            (
+                sept(group_by=(TagKey("env"), Dim.WEEK), regions=frozenset({"us-east-1"})),
+                Source.TAG_ROLLUP,
+            ),
+            (sept(group_by=(TagKey("env"), Dim.PRICING_CATEGORY)), Source.RECORDS),
+            (sept(group_by=(Dim.PRICING_CATEGORY, Dim.REGION)), Source.ROLLUP),
+            (sept(resource_ids=frozenset({"i-1"})), Source.RECORDS),
             (sept(group_by=(TagKey("env"), TagKey("team"))), Source.RECORDS),
             (sept(group_by=(Dim.RESOURCE,)), Source.RECORDS),
             (sept(group_by=(Dim.SKU,)), Source.RECORDS),
@@ -258,16 +268,24 @@ GROUPINGS = [
     (ENV, Dim.DATE),
     (Dim.ACCOUNT, TEAM),
     (Dim.MONTH, ENV, Dim.CURRENCY),
+    (Dim.WEEK,),
+    (Dim.PRICING_CATEGORY, Dim.REGION),
+    (ENV, Dim.SERVICE),
+    (Dim.REGION, ENV, Dim.CHARGE_CATEGORY),
+    (Dim.PROVIDER, TEAM, Dim.WEEK),
 ]
 FILTERS = [
     {},
     {"providers": frozenset({"gcp"})},
-    {"services": frozenset({"AmazonS3", "BigQuery"})},
+    {"services": frozenset({"Amazon Simple Storage Service", "BigQuery"})},
     {"regions": frozenset({None, "us-west-2"}), "charge_categories": frozenset({"Credit", "Tax"})},
     {"service_categories": frozenset({None, "Analytics"})},
     {"currency": "USD"},
     {"tags": (TagFilter(ENV, frozenset({"prod", ""})),)},
     {"tags": (TagFilter(ENV, frozenset({"dev", None})),)},
+    {"services": frozenset({"AmazonEC2"})},  # the raw spelling matches the shown name
+    {"providers": frozenset({"aws"}), "tags": (TagFilter(TEAM, frozenset({"a", None})),)},
+    {"regions": frozenset({"us-central1"}), "service_categories": frozenset({"Compute"})},
 ]
 
 

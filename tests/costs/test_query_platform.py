@@ -66,8 +66,12 @@ class TestDailySeriesBy:
         series = await query.daily_series_by(db, principal(org), q)
         first = date(2024, 9, 1)
         assert series == {
-            (("AmazonEC2", dataset.aws.id), "USD"): _days(first, "10.009", "0", "0"),
-            (("AmazonS3", dataset.aws.id), "USD"): _days(first, "0", "3.25", "0"),
+            (("Amazon Elastic Compute Cloud", dataset.aws.id), "USD"): _days(
+                first, "10.009", "0", "0"
+            ),
+            (("Amazon Simple Storage Service", dataset.aws.id), "USD"): _days(
+                first, "0", "3.25", "0"
+            ),
         }
 
     async def test_grants_limit_the_groups(
@@ -238,7 +242,7 @@ class TestManyTotals:
     async def test_many_queries_in_one(self, db: AsyncSession, org: Org, dataset: Dataset) -> None:
         queries = {
             "september": _sept(),
-            "s3": _sept(services=frozenset({"AmazonS3"})),
+            "s3": _sept(services=frozenset({"Amazon Simple Storage Service"})),
             "us-west-2": _sept(regions=frozenset({"us-west-2"})),
             "prod": _sept(tags=(query.TagFilter(query.TagKey("env"), frozenset({"prod"})),)),
             "october": CostQuery(start=date(2024, 10, 1), end=date(2024, 10, 31)),

@@ -29,9 +29,9 @@ plain exact strings, never floats.
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from typing import Annotated, Final, NamedTuple
 
 from babel.numbers import get_currency_precision
@@ -80,6 +80,29 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
         Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP, context=_EXACT
     )
     return rounded.copy_abs() if rounded.is_zero() else rounded
+
+
+def round_parts(
+    parts: Sequence[Decimal], currency: str, total: Decimal | None = None
+) -> list[Decimal]:
+    """``parts`` rounded to ``currency``'s minor units so that they add up exactly to ``total``
+    (default ``round_money(sum(parts))``; else the sum's own rounding by this function one
+    level up, its floor or ceiling), by largest remainder: each part is rounded down, then the
+    units missing from the total go one each to the parts with the largest remainders (ties:
+    the earlier part). Every part ends within one unit of its exact value."""
+    if not parts:
+        return []
+    quantum = Decimal(1).scaleb(-minor_units(currency))
+    floors = [p.quantize(quantum, rounding=ROUND_FLOOR, context=_EXACT) for p in parts]
+    target = round_money(sum(parts, ZERO), currency) if total is None else total
+    missing = int(((target - sum(floors, ZERO)) / quantum).to_integral_value())
+    if not 0 <= missing <= len(parts):
+        raise ValueError("total is not within a unit of the parts' sum")
+    order = sorted(range(len(parts)), key=lambda i: (-(parts[i] - floors[i]), i))
+    out = list(floors)
+    for i in order[:missing]:
+        out[i] += quantum
+    return [p.copy_abs() if p.is_zero() else p for p in out]
 
 
 class CurrencyUse(NamedTuple):

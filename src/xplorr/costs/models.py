@@ -77,8 +77,9 @@ class CostRecord(_AccountDay, Base):
 
 
 class CostRollup(_AccountDay, Base):
-    """Daily sums per (account, provider, service, region, charge category, currency):
-    maintained at ingest, read by every query that needs no finer dimension."""
+    """Daily sums per (account, provider, service, region, charge category, pricing category,
+    currency): maintained at ingest, read by every query that needs no finer dimension.
+    ``service_name`` is the shown name (``costs.services``), not always the exported one."""
 
     __tablename__ = "cost_rollups"
     __table_args__ = (
@@ -92,6 +93,7 @@ class CostRollup(_AccountDay, Base):
     service_category: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str | None] = mapped_column(String(100))
     charge_category: Mapped[str] = mapped_column(String(32))
+    pricing_category: Mapped[str | None] = mapped_column(String(32))
     row_count: Mapped[int] = mapped_column(Integer)
 
 
@@ -114,8 +116,9 @@ class CostServiceRollup(_AccountDay, Base):
 
 
 class CostTagRollup(_AccountDay, Base):
-    """Daily sums per (account, tag key, tag value, currency): tag group-bys without scanning
-    the rows. A row without the key is 'untagged' for it: total minus the key's tagged sums."""
+    """Daily sums per (account, tag key, tag value, provider, service, region, charge and
+    service category, currency): tag group-bys and filters without scanning the rows. A row
+    without the key is 'untagged' for it: total minus the key's tagged sums."""
 
     __tablename__ = "cost_tag_rollups"
     __table_args__ = (
@@ -125,6 +128,14 @@ class CostTagRollup(_AccountDay, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     tag_key: Mapped[str] = mapped_column(String(200))
     tag_value: Mapped[str] = mapped_column(String(500))
+    # The cost_rollups dimensions but pricing category, so a tag grouping or filter combined
+    # with a provider, service, region or category filter is answered here too.
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_name: Mapped[str] = mapped_column(String(100))
+    service_name: Mapped[str] = mapped_column(String(200))
+    service_category: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    charge_category: Mapped[str] = mapped_column(String(32))
 
 
 class CostImport(IdMixin, Base):

@@ -21,12 +21,18 @@ Guarantees every function here keeps:
   * ``cost_service_rollups`` when every group-by and filter dimension is in that rollup
     (provider, service, service category, date/month, account, currency): the /costs overview
     (by service, trend) reads ~6x fewer rows than from ``cost_rollups``;
-  * ``cost_rollups`` when they are in that one (the above plus region and charge category);
+  * ``cost_rollups`` when they are in that one (the above plus region, charge and pricing
+    category);
   * ``cost_tag_rollups`` for one tag key (a group-by on it, or a filter on its values) combined
-    only with date/month, account and currency; the untagged bucket is the total of the same
-    filters in ``cost_service_rollups`` minus the key's tagged sums;
-  * ``cost_records`` otherwise (resource, SKU, pricing category, several tag keys, a tag with a
-    provider/service/region filter...).
+    with any ``cost_rollups`` dimension but pricing category; the untagged bucket is the total
+    of the same filters in ``cost_service_rollups`` (or ``cost_rollups``) minus the key's
+    tagged sums;
+  * ``cost_records`` otherwise (resource, SKU, several tag keys, a tag with pricing
+    category...).
+
+Service names are the shown ones of ``costs.services`` (``AmazonEC2`` is grouped as ``Amazon
+Elastic Compute Cloud``): the rollups store them, the raw rows are mapped when read, and a
+service filter matches every spelling of the service.
 
   Every engine gives the same answer (tested: ``tests/costs/test_query.py``), with one rule the
   rollups force on all of them: a group whose grouped tag key is untagged and whose sum is
@@ -68,6 +74,7 @@ from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core.models import Money
 from xplorr.core.money import CurrencyUse
 from xplorr.core.tenancy import Scope, org_select
+from xplorr.costs import services
 from xplorr.costs.models import (
     CostImport,
     CostRecord,
@@ -109,6 +116,7 @@ class Dim(StrEnum):
     REGION = "region"  # RegionId (None: not regional)
     DATE = "date"  # usage day (UTC)
     MONTH = "month"  # first day of the usage day's calendar month
+    WEEK = "week"  # the Monday of the usage day's ISO week
     ACCOUNT = "account"  # the Xplorr cloud account id
     CHARGE_CATEGORY = "charge_category"  # Usage | Purchase | Tax | Credit | Adjustment
     CURRENCY = "currency"  # BillingCurrency
@@ -129,6 +137,7 @@ SERVICE_ROLLUP_DIMS: Final = frozenset(
         Dim.SERVICE_CATEGORY,
         Dim.DATE,
         Dim.MONTH,
+        Dim.WEEK,
         Dim.ACCOUNT,
         Dim.CURRENCY,
     }
@@ -141,12 +150,14 @@ ROLLUP_DIMS: Final = frozenset(
         Dim.REGION,
         Dim.DATE,
         Dim.MONTH,
+        Dim.WEEK,
         Dim.ACCOUNT,
         Dim.CHARGE_CATEGORY,
+        Dim.PRICING_CATEGORY,
         Dim.CURRENCY,
     }
 )
-TAG_ROLLUP_DIMS: Final = frozenset({Dim.DATE, Dim.MONTH, Dim.ACCOUNT, Dim.CURRENCY})
+TAG_ROLLUP_DIMS: Final = ROLLUP_DIMS - {Dim.PRICING_CATEGORY}
 
 _FORBIDDEN_IN_TAG_KEY = frozenset('"\\')
 
@@ -214,6 +225,7 @@ class CostQuery:
     service_categories: frozenset[str | None] | None = None
     regions: frozenset[str | None] | None = None
     charge_categories: frozenset[str] | None = None
+    resource_ids: frozenset[str] | None = None
     currency: str | None = None
     tags: tuple[TagFilter, ...] = field(default=())
 
@@ -280,16 +292,10 @@ def _filtered_dims(q: CostQuery) -> set[Dim]:
             (Dim.SERVICE_CATEGORY, q.service_categories),
             (Dim.REGION, q.regions),
             (Dim.CHARGE_CATEGORY, q.charge_categories),
+            (Dim.RESOURCE, q.resource_ids),
         )
         if values is not None
     }
-
-
-def _has_non_account_filters(q: CostQuery) -> bool:
-    return any(
-        f is not None
-        for f in (q.providers, q.services, q.service_categories, q.regions, q.charge_categories)
-    )
 
 
 def source_for(q: CostQuery) -> Source:
@@ -303,11 +309,7 @@ def source_for(q: CostQuery) -> Source:
         if dims <= SERVICE_ROLLUP_DIMS:
             return Source.SERVICE_ROLLUP
         return Source.ROLLUP if dims <= ROLLUP_DIMS else Source.RECORDS
-    if (
-        len(tag_keys) == 1
-        and all(d in TAG_ROLLUP_DIMS for d in plain)
-        and not _has_non_account_filters(q)
-    ):
+    if len(tag_keys) == 1 and {*plain, *_filtered_dims(q)} <= TAG_ROLLUP_DIMS:
         grouped = any(isinstance(d, TagKey) for d in q.group_by)
         # Untagged rows selected by a filter, but not as a group of their own, cannot be told
         # apart from the derived bucket's zero: raw rows answer that one.
@@ -342,6 +344,14 @@ def _month(col: Any, dialect: str) -> ColumnElement[date]:
     if dialect == "postgresql":
         return cast(func.date_trunc("month", col), Date)
     return func.date(col, "start of month", type_=Date)
+
+
+def _week(col: Any, dialect: str) -> ColumnElement[date]:
+    """The Monday of ``col``'s ISO week."""
+    if dialect == "postgresql":
+        return cast(func.date_trunc("week", col), Date)
+    # 'weekday 0' moves forward to the next Sunday (or stays on one); 6 days back is Monday.
+    return func.date(col, "weekday 0", "-6 days", type_=Date)
 
 
 def _tag_parts(key: str, dialect: str) -> tuple[ColumnElement[bool], ColumnElement[str]]:
@@ -393,6 +403,10 @@ def _dim_expr(model: _CostTable, dim: GroupBy, dialect: str) -> Any:
         return CostTagRollup.tag_value if model is CostTagRollup else _tag_value(dim.key, dialect)
     if dim is Dim.MONTH:
         return _month(model.usage_date, dialect)
+    if dim is Dim.WEEK:
+        return _week(model.usage_date, dialect)
+    if dim is Dim.SERVICE and model is CostRecord:
+        return services.canonical_sql(CostRecord.service_name)
     column = getattr(model, _COLUMNS[dim], None)
     if column is None:
         raise ValueError(f"{model.__tablename__} has no {dim} column")
@@ -432,16 +446,20 @@ def _where(model: _CostTable, who: Scope, q: CostQuery, dialect: str) -> list[Co
         conds.append(model.cloud_account_id.in_(sorted(accounts)) if accounts else false())
     if q.currency is not None:
         conds.append(model.currency == q.currency)
-    if model is not CostTagRollup:
-        for dim, values in (
-            (Dim.PROVIDER, q.providers),
-            (Dim.SERVICE, q.services),
-            (Dim.SERVICE_CATEGORY, q.service_categories),
-            (Dim.REGION, q.regions),
-            (Dim.CHARGE_CATEGORY, q.charge_categories),
-        ):
-            if values is not None:
-                conds.append(_in(_dim_expr(model, dim, dialect), values))
+    for dim, values in (
+        (Dim.PROVIDER, q.providers),
+        (Dim.SERVICE, q.services),
+        (Dim.SERVICE_CATEGORY, q.service_categories),
+        (Dim.REGION, q.regions),
+        (Dim.CHARGE_CATEGORY, q.charge_categories),
+        (Dim.RESOURCE, q.resource_ids),
+    ):
+        if values is None:
+            continue
+        if dim is Dim.SERVICE:  # the raw spelling, of every spelling of the service
+            conds.append(_in(model.service_name, services.spellings(v for v in values if v)))
+        else:
+            conds.append(_in(_dim_expr(model, dim, dialect), values))
     if model is CostRecord:
         for f in q.tags:
             has_key, value = _tag_parts(f.key.key, dialect)
@@ -521,8 +539,11 @@ async def _from_table(
     return sums, names
 
 
-async def _from_tag_rollup(db: AsyncSession, who: Scope, q: CostQuery) -> _Sums:
-    """One tag key from ``cost_tag_rollups``; its untagged bucket = rollup total - tagged sums."""
+async def _from_tag_rollup(
+    db: AsyncSession, who: Scope, q: CostQuery
+) -> tuple[_Sums, dict[str, str]]:
+    """One tag key from ``cost_tag_rollups``; its untagged bucket = rollup total - tagged sums.
+    With the provider names as :func:`_from_table` gives them."""
     dialect = _dialect(db)
     (key,) = _tag_keys(q)
     grouped = TagKey(key) in q.group_by
@@ -544,13 +565,13 @@ async def _from_tag_rollup(db: AsyncSession, who: Scope, q: CostQuery) -> _Sums:
         tagged_total[(other_key, cur)] += amount
         if wanted is None or value in wanted:
             parts[(other_key, cur, None if value is None else str(value))] = amount
+    names: dict[str, str] = {}
     if need_untagged:
-        r = CostServiceRollup
-        totals = await _sums(
-            db,
-            _grouped(r, others, q.metric, _where(r, who, q, dialect), dialect),
-            len(others),
+        untagged_q = replace(q, group_by=tuple(others), tags=())
+        r: _SumTable = (
+            CostServiceRollup if source_for(untagged_q) is Source.SERVICE_ROLLUP else CostRollup
         )
+        totals, names = await _from_table(db, who, untagged_q, r)
         for (other_key, cur), total in totals.items():
             untagged = total - tagged_total.get((other_key, cur), ZERO)
             if untagged != ZERO:
@@ -561,7 +582,11 @@ async def _from_tag_rollup(db: AsyncSession, who: Scope, q: CostQuery) -> _Sums:
         it = iter(other_key)
         full = tuple(value if isinstance(d, TagKey) else next(it) for d in q.group_by)
         out[(full, cur)] += amount
-    return dict(out)
+    if Dim.PROVIDER in others and not names:
+        _, names = await _from_table(
+            db, who, replace(q, group_by=(Dim.PROVIDER,), tags=()), CostServiceRollup
+        )
+    return dict(out), names
 
 
 async def _account_names(
@@ -619,7 +644,7 @@ async def aggregate(
         return []
     providers: dict[str, str] = {}
     if source is Source.TAG_ROLLUP:
-        sums = await _from_tag_rollup(db, who, q)
+        sums, providers = await _from_tag_rollup(db, who, q)
     else:
         model: _SumTable = CostRecord
         if source is Source.SERVICE_ROLLUP:
@@ -852,3 +877,76 @@ async def totals_by_account(
         assert isinstance(account, uuid.UUID)
         out.setdefault(account, {})[g.currency] = g.cost
     return out
+
+
+async def tag_key_totals(
+    db: AsyncSession, who: Scope, q: CostQuery
+) -> dict[str, dict[str, Decimal]]:
+    """Per tag key and currency, the total of ``q``'s costs that carry the key (a row counts
+    once for each of its keys). From ``cost_tag_rollups`` when ``q`` filters on accounts and
+    currency only, else from the raw rows. ``q.group_by`` is ignored."""
+    if q.metric is Metric.QUANTITY:
+        raise ValueError("tag keys are summed in money")
+    if _visible_accounts(who, q) == frozenset():
+        return {}
+    dialect = _dialect(db)
+    postgres = dialect == "postgresql"
+    stmt: Select[Any]
+    if _filtered_dims(q) <= TAG_ROLLUP_DIMS and not q.tags:
+        t = CostTagRollup
+        stmt = (
+            select(t.tag_key, t.currency, func.sum(_metric_col(t, q.metric), type_=Money))
+            .where(*_where(t, who, q, dialect))
+            .group_by(t.tag_key, t.currency)
+        )
+    else:
+        r = CostRecord
+        is_object = (
+            func.jsonb_typeof(r.tags) == "object"
+            if postgres
+            else func.json_type(r.tags) == "object"
+        )
+        per_tags = (
+            select(
+                r.tags.label("tags"),
+                r.currency.label("cur"),
+                func.sum(_metric_col(r, q.metric), type_=Money).label("amount"),
+            )
+            .where(*_where(r, who, q, dialect), r.tags.is_not(None), is_object)
+            .group_by(r.tags, r.currency)
+            .subquery("per_tags")
+        )
+        each = (
+            func.jsonb_each_text(per_tags.c.tags) if postgres else func.json_each(per_tags.c.tags)
+        ).table_valued("key", "value")
+        key = func.substr(each.c["key"], 1, TAG_KEY_MAX).label("k")
+        inner = (
+            select(key, per_tags.c.cur, per_tags.c.amount)
+            .select_from(per_tags)
+            .join(each, literal(1) == literal(1))
+            .subquery("keys")
+        )
+        stmt = select(inner.c.k, inner.c.cur, func.sum(inner.c.amount, type_=Money)).group_by(
+            inner.c.k, inner.c.cur
+        )
+    out: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for key_name, currency, total in (await db.execute(stmt)).all():
+        out[str(key_name)][currency] = total if total is not None else ZERO
+    return dict(out)
+
+
+async def tag_key_spellings(
+    db: AsyncSession, who: Scope, key: str, *, any_case: bool = False
+) -> list[str]:
+    """The spellings of tag ``key`` on any of ``who``'s visible costs, over every period stored
+    (``any_case``: every key equal to it ignoring case), sorted; [] when no cost carries it."""
+    t = CostTagRollup
+    match = func.lower(t.tag_key) == key.lower() if any_case else t.tag_key == key
+    stmt = select(t.tag_key).where(t.org_id == who.org_id, match).distinct()
+    if who.account_ids is not None:
+        if not who.account_ids:
+            return []
+        stmt = stmt.where(t.cloud_account_id.in_(sorted(who.account_ids)))
+    if not any_case:
+        stmt = stmt.limit(1)
+    return sorted(str(k) for k in (await db.execute(stmt)).scalars())

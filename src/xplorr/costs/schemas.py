@@ -36,7 +36,20 @@ class CostItem(_Out):
         "name, 'untagged', '(none)' for a missing region; else the key."
     )
     cost: Amount
-    percentage: Percent = Field(description="Share of totalCost in percent (0 when it is 0).")
+    percentage: Percent = Field(
+        description="Share of totalCost in percent (0 when it is 0); in a nested group, share "
+        "of its parent group."
+    )
+    other: bool = Field(
+        default=False,
+        description="True for the group summing everything beyond `limit` (key null, name "
+        "'other').",
+    )
+    groups: "list[CostItem] | None" = Field(
+        default=None,
+        description="With thenBy: this group's cost by the second dimension (same shape, "
+        "amounts adding up exactly to this group's cost); else null.",
+    )
 
 
 class CurrencyTotal(_Out):
@@ -62,21 +75,28 @@ class CostBreakdownOut(_Out):
     start_date: dt.date
     end_date: dt.date
     group_by: str
+    then_by: str | None = Field(default=None, description="The second dimension, if asked.")
     metric: CostMetric
 
 
 class TrendPoint(_Out):
-    date: dt.date
+    date: dt.date = Field(
+        description="The day; by week its Monday, by month its first day (the first bucket "
+        "may start before startDate: it holds only the days of the range)."
+    )
     cost: Amount
 
 
 class CostTrendOut(_Out):
     """``GET /costs/trend``."""
 
-    data: list[TrendPoint] = Field(description="Every day of the range, 0 on days without cost.")
+    data: list[TrendPoint] = Field(
+        description="Every day (week, month) of the range, 0 without cost; the points add up "
+        "exactly to totalCost."
+    )
     total_cost: Amount
     previous_period_total: Amount = Field(
-        description="Total of the equally long period just before startDate."
+        description="Total of the period compared with (previousStartDate..previousEndDate)."
     )
     change_percent: Percent | None = Field(
         description="(totalCost - previousPeriodTotal) / |previousPeriodTotal| x 100, from the "
@@ -91,4 +111,55 @@ class CostTrendOut(_Out):
     end_date: dt.date
     previous_start_date: dt.date
     previous_end_date: dt.date
+    granularity: str = Field(description="day, week or month.")
+    previous_period: str = Field(description="preceding, month_to_date or year_over_year.")
     metric: CostMetric
+
+
+class _RangeOut(_Out):
+    total_cost: Amount
+    currency: str | None
+    currencies: list[CurrencyTotal] = Field(
+        description="Every currency present in the range with its total: the answer's currency "
+        "first, then alphabetical."
+    )
+    start_date: dt.date
+    end_date: dt.date
+    metric: CostMetric
+
+
+class DimensionsOut(_RangeOut):
+    """``GET /costs/dimensions``: every value of each dimension in the range with its total,
+    largest first (each list adds up exactly to totalCost)."""
+
+    providers: list[CostItem]
+    accounts: list[CostItem]
+    services: list[CostItem]
+    service_categories: list[CostItem]
+    regions: list[CostItem]
+    charge_categories: list[CostItem]
+    pricing_categories: list[CostItem]
+
+
+class TagKeyItem(_Out):
+    key: str = Field(description="The tag key (lowercase with tagCase=insensitive).")
+    variants: list[str] = Field(description="Its spellings in the data.")
+    cost: Amount = Field(description="Total of the costs that carry the key.")
+    percentage: Percent = Field(description="Share of totalCost carrying the key, in percent.")
+
+
+class TagKeysOut(_RangeOut):
+    """``GET /costs/tags``."""
+
+    data: list[TagKeyItem]
+    tag_case: str
+
+
+class TagValuesOut(_RangeOut):
+    """``GET /costs/tags/{key}/values``: the values with their totals, costs without the key
+    as ``{key: null, name: 'untagged'}``; they add up exactly to totalCost."""
+
+    data: list[CostItem]
+    key: str
+    variants: list[str] = Field(description="The key's spellings summed (tagCase=insensitive).")
+    tag_case: str

@@ -1,105 +1,278 @@
-"""``/costs``: the cost breakdown and the daily trend, answered through ``costs.query`` only.
+"""``/costs``: the breakdown, the trend and the discovery endpoints, answered through
+``costs.query`` only.
 
 Currencies are never added up: each answer is in one currency (the requested one, else the
 default of ``core.money.default_currency``: the reporting currency, else the one most of the
 caller's cloud accounts bill in) and lists every currency present with its own total. Amounts
-are the exact sums rounded to their currency's minor units half up, each on its own: the
-rounded groups may differ from the rounded total by a unit of the last place or so.
+are the exact sums rounded to their currency's minor units by largest remainder
+(``core.money.round_parts``): the groups of a level add up exactly to the rounded total above
+them (and a trend's points to its ``totalCost``).
 """
 
+import calendar
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Final, Literal
+from enum import StrEnum
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount
-from xplorr.core import money
-from xplorr.core.dates import DateRange
+from xplorr.core import clock, money
+from xplorr.core.dates import MIN_DATE
 from xplorr.core.errors import NotFound, ValidationFailed
 from xplorr.core.tenancy import Principal, get_in_org
 from xplorr.costs import query
-from xplorr.costs.query import CostGroup, CostMetric, CostQuery, Dim, GroupBy, Metric, TagKey
+from xplorr.costs.query import (
+    CostGroup,
+    CostMetric,
+    CostQuery,
+    Dim,
+    GroupBy,
+    Metric,
+    TagFilter,
+    TagKey,
+)
 from xplorr.costs.schemas import (
     CostBreakdownOut,
     CostItem,
     CostTrendOut,
     CurrencyTotal,
+    DimensionsOut,
+    TagKeyItem,
+    TagKeysOut,
+    TagValuesOut,
     TrendPoint,
 )
 
-CostProvider = Literal["aws", "azure", "gcp"]
 GROUP_BYS: Final[dict[str, Dim]] = {
     "provider": Dim.PROVIDER,
     "service": Dim.SERVICE,
     "region": Dim.REGION,
     "date": Dim.DATE,
     "account": Dim.ACCOUNT,
+    "resource": Dim.RESOURCE,
+    "sku": Dim.SKU,
+    "chargeCategory": Dim.CHARGE_CATEGORY,
+    "serviceCategory": Dim.SERVICE_CATEGORY,
+    "pricingCategory": Dim.PRICING_CATEGORY,
+    "month": Dim.MONTH,
+    "week": Dim.WEEK,
 }
+GROUP_BY_HELP: Final = ", ".join(GROUP_BYS) + " or tag:<key>"
+TIME_DIMS: Final = frozenset({Dim.DATE, Dim.WEEK, Dim.MONTH})
 TAG_PREFIX: Final = "tag:"
 PERCENT_QUANTUM: Final = Decimal("0.01")
 ZERO: Final = Decimal(0)
+OTHER_NAME: Final = "other"
+DAILY_MAX_DAYS: Final = 366  # a leap year: "the last 12 months" always fits
+MONTHLY_MAX_DAYS: Final = 3 * 365 + 1  # three years, one of them leap
+DEFAULT_DAYS: Final = 30
+DEFAULT_MONTHS: Final = 13  # this month and the twelve before it
+DEFAULT_WEEKS: Final = 12
+TAG_VALUE_MAX: Final = 500
+
+
+class Granularity(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+class PreviousPeriod(StrEnum):
+    """What ``/costs/trend`` compares the range with."""
+
+    PRECEDING = "preceding"  # the equally long period just before startDate
+    MONTH_TO_DATE = "month_to_date"  # this month so far against the same days of last month
+    YEAR_OVER_YEAR = "year_over_year"  # the same days one year earlier
+
+
+class TagCase(StrEnum):
+    SENSITIVE = "sensitive"
+    INSENSITIVE = "insensitive"
+
+
+@dataclass(frozen=True, slots=True)
+class CostParams:
+    """The query parameters every ``/costs`` endpoint shares, parsed but not yet resolved
+    (the default range depends on the data and on the grain)."""
+
+    start_date: str | None = None
+    end_date: str | None = None
+    metric: Metric = Metric.BILLED
+    provider: str | None = None
+    account_id: uuid.UUID | None = None
+    currency: str | None = None
+    services: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    charge_categories: tuple[str, ...] = ()
+    service_categories: tuple[str, ...] = ()
+    resource_ids: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class CostFilters:
-    """The filters both endpoints share, validated."""
+    """The filters, validated, with the range resolved."""
 
     start: date
     end: date
     metric: Metric = Metric.BILLED
-    provider: CostProvider | None = None
+    provider: str | None = None
     account_id: uuid.UUID | None = None
     currency: str | None = None
+    services: frozenset[str] | None = None
+    regions: frozenset[str] | None = None
+    charge_categories: frozenset[str] | None = None
+    service_categories: frozenset[str] | None = None
+    resource_ids: frozenset[str] | None = None
+    tags: tuple[TagFilter, ...] = field(default=())
 
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
-    def query(self, start: date | None = None, group_by: tuple[GroupBy, ...] = ()) -> CostQuery:
+    def query(
+        self,
+        start: date | None = None,
+        end: date | None = None,
+        group_by: tuple[GroupBy, ...] = (),
+    ) -> CostQuery:
         return CostQuery(
             start=start or self.start,
-            end=self.end,
+            end=end or self.end,
             metric=self.metric,
             group_by=group_by,
             providers=frozenset({self.provider}) if self.provider else None,
             account_ids=frozenset({self.account_id}) if self.account_id else None,
+            services=self.services,
+            regions=self.regions,
+            charge_categories=self.charge_categories,
+            service_categories=(
+                frozenset[str | None](self.service_categories)
+                if self.service_categories is not None
+                else None
+            ),
+            resource_ids=self.resource_ids,
+            tags=self.tags,
         )
 
 
-def resolve_filters(
+def parse_tag_filters(values: Sequence[str]) -> tuple[TagFilter, ...]:
+    """``key:value`` (``key:`` for rows without the key), repeatable: values of one key are
+    OR-ed, keys AND-ed."""
+    by_key: dict[str, set[str | None]] = defaultdict(set)
+    for raw in values:
+        key, sep, value = raw.partition(":")
+        if not sep:
+            raise ValidationFailed.on(
+                "tag", "Use key:value, or key: for costs without the key (e.g. env:prod, env:)."
+            )
+        if (problem := query.tag_key_problem(key)) is not None:
+            raise ValidationFailed.on("tag", problem)
+        if len(value) > TAG_VALUE_MAX:
+            raise ValidationFailed.on("tag", f"A tag value is at most {TAG_VALUE_MAX} characters.")
+        by_key[key].add(value or None)
+    return tuple(TagFilter(TagKey(k), frozenset(v)) for k, v in sorted(by_key.items()))
+
+
+def _nonempty(field_name: str, values: Sequence[str]) -> frozenset[str] | None:
+    if not values:
+        return None
+    if any(not v for v in values):
+        raise ValidationFailed.on(field_name, "Must not be empty.")
+    return frozenset(values)
+
+
+def _parse_day(field_name: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed.on(field_name, "Not a calendar date (YYYY-MM-DD).") from None
+    if len(value) != 10:
+        raise ValidationFailed.on(field_name, "Use the YYYY-MM-DD form.")
+    if day < MIN_DATE:
+        raise ValidationFailed.on(field_name, f"Dates start at {MIN_DATE.isoformat()}.")
+    return day
+
+
+def _months_back(day: date, months: int) -> date:
+    """The first of the month ``months`` calendar months before ``day``'s month."""
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _default_start(end: date, grain: Granularity) -> date:
+    if grain is Granularity.MONTH:
+        return _months_back(end, DEFAULT_MONTHS - 1)
+    if grain is Granularity.WEEK:
+        monday = end - timedelta(days=end.weekday())
+        return monday - timedelta(weeks=DEFAULT_WEEKS - 1)
+    return end - timedelta(days=DEFAULT_DAYS)
+
+
+async def resolve_filters(
+    db: AsyncSession,
+    who: Principal,
+    params: CostParams,
     *,
-    dates: DateRange,
-    metric: Metric = Metric.BILLED,
-    provider: CostProvider | None = None,
-    account_id: uuid.UUID | None = None,
-    currency: str | None = None,
+    grain: Granularity = Granularity.DAY,
+    start_default: Callable[[date], date] | None = None,
 ) -> CostFilters:
+    """Validate ``params`` and resolve the range: the end defaults to the last complete day of
+    the data the filters can see (``dataThrough``; today without data), the start to 30 days
+    before it (daily), the Monday 11 weeks before its week (weekly) or the first of the month
+    12 months before its month (monthly). At most 366 days, three years by month."""
+    await _check_account(db, who, params.account_id)
+    start_day = _parse_day("startDate", params.start_date)
+    end = _parse_day("endDate", params.end_date)
+    if end is None:
+        accounts = [params.account_id] if params.account_id else None
+        end = await query.data_through(db, who, accounts) or clock.now().date()
+    start = start_day or (start_default or (lambda e: _default_start(e, grain)))(end)
+    if start < MIN_DATE:
+        raise ValidationFailed.on("startDate", f"Dates start at {MIN_DATE.isoformat()}.")
+    if end < start:
+        raise ValidationFailed.on("endDate", "Must not be before startDate.")
+    limit = MONTHLY_MAX_DAYS if grain is Granularity.MONTH else DAILY_MAX_DAYS
+    if (end - start).days + 1 > limit:
+        raise ValidationFailed.on(
+            "endDate",
+            f"The range is at most {DAILY_MAX_DAYS} days by day or week, "
+            f"{MONTHLY_MAX_DAYS} days (three years) by month.",
+        )
     return CostFilters(
-        start=dates.start,
-        end=dates.end,
-        metric=metric,
-        provider=provider,
-        account_id=account_id,
-        currency=currency.upper() if currency else None,
+        start=start,
+        end=end,
+        metric=params.metric,
+        provider=params.provider,
+        account_id=params.account_id,
+        currency=params.currency.upper() if params.currency else None,
+        services=_nonempty("service", params.services),
+        regions=_nonempty("region", params.regions),
+        charge_categories=_nonempty("chargeCategory", params.charge_categories),
+        service_categories=_nonempty("serviceCategory", params.service_categories),
+        resource_ids=_nonempty("resourceId", params.resource_ids),
+        tags=parse_tag_filters(params.tags),
     )
 
 
-def parse_group_by(value: str) -> GroupBy:
-    """``provider|service|region|date|account`` or ``tag:<key>``."""
+def parse_group_by(value: str, field_name: str = "groupBy") -> GroupBy:
+    """One of :data:`GROUP_BYS` or ``tag:<key>``."""
     if value in GROUP_BYS:
         return GROUP_BYS[value]
     if value.startswith(TAG_PREFIX):
         key = value[len(TAG_PREFIX) :]
         if (problem := query.tag_key_problem(key)) is not None:
-            raise ValidationFailed.on("groupBy", problem)
+            raise ValidationFailed.on(field_name, problem)
         return TagKey(key)
-    raise ValidationFailed.on(
-        "groupBy", "Use provider, service, region, date, account or tag:<key>."
-    )
+    raise ValidationFailed.on(field_name, f"Must be one of {GROUP_BY_HELP}.")
 
 
 async def _check_account(db: AsyncSession, who: Principal, account_id: uuid.UUID | None) -> None:
@@ -144,6 +317,14 @@ def _rounded(amount: Decimal, currency: str | None) -> Decimal:
     return money.round_money(amount, currency) if currency else ZERO
 
 
+def _parts(
+    amounts: Sequence[Decimal], currency: str | None, total: Decimal | None = None
+) -> list[Decimal]:
+    if not currency:
+        return [ZERO for _ in amounts]
+    return money.round_parts(amounts, currency, total)
+
+
 def _item_key(value: query.Key) -> str | None:
     if value is None:
         return None
@@ -152,78 +333,363 @@ def _item_key(value: query.Key) -> str | None:
     return str(value)
 
 
+@dataclass(slots=True)
+class _Node:
+    """A group being built: exact cost, and the groups of the second dimension under it."""
+
+    key: query.Key
+    name: str
+    cost: Decimal
+    other: bool = False
+    children: list["_Node"] = field(default_factory=list)
+
+
+def _order(nodes: list[_Node], dim: GroupBy) -> None:
+    if dim in TIME_DIMS:
+        nodes.sort(key=lambda n: _item_key(n.key) or "")
+    else:
+        nodes.sort(key=lambda n: (-n.cost, n.name, _item_key(n.key) or ""))
+
+
+def _top(nodes: list[_Node], dim: GroupBy, limit: int | None) -> list[_Node]:
+    """The ``limit`` largest groups, the rest summed into one ``other`` group (listed last)."""
+    _order(nodes, dim)
+    if limit is None or len(nodes) <= limit:
+        return nodes
+    ranked = sorted(nodes, key=lambda n: (-n.cost, n.name, _item_key(n.key) or ""))
+    kept, rest = ranked[:limit], ranked[limit:]
+    _order(kept, dim)
+    merged: dict[tuple[str, str], _Node] = {}
+    for node in rest:
+        for child in node.children:
+            slot = (child.name, _item_key(child.key) or "")
+            if slot in merged:
+                merged[slot].cost += child.cost
+            else:
+                merged[slot] = _Node(child.key, child.name, child.cost, child.other)
+    other = _Node(None, OTHER_NAME, sum((n.cost for n in rest), ZERO), other=True)
+    other.children = list(merged.values())
+    return [*kept, other]
+
+
+def _items(
+    nodes: list[_Node],
+    rounded: Sequence[Decimal],
+    whole: Decimal,
+    currency: str | None,
+    nested: bool,
+) -> list[CostItem]:
+    out: list[CostItem] = []
+    for node, amount in zip(nodes, rounded, strict=True):
+        children = None
+        if nested:
+            children = _items(
+                node.children,
+                _parts([c.cost for c in node.children], currency, amount),
+                node.cost,
+                currency,
+                nested=False,
+            )
+        out.append(
+            CostItem(
+                key=_item_key(node.key),
+                name=node.name,
+                cost=amount,
+                percentage=_percent(node.cost, whole),
+                other=node.other,
+                groups=children,
+            )
+        )
+    return out
+
+
 async def breakdown(
-    db: AsyncSession, who: Principal, filters: CostFilters, group_by: str
+    db: AsyncSession,
+    who: Principal,
+    params: CostParams,
+    group_by: str,
+    then_by: str | None = None,
+    limit: int | None = None,
 ) -> CostBreakdownOut:
-    """Costs per group of one dimension; sorted by cost (date groups: by date)."""
+    """Costs per group of one dimension (and per group of a second one inside each), sorted
+    by cost (time groups: by date); the ``limit`` largest and the rest as ``other``."""
     dim = parse_group_by(group_by)
-    await _check_account(db, who, filters.account_id)
-    groups = await query.aggregate(db, who, filters.query(group_by=(dim,)))
+    second = parse_group_by(then_by, "thenBy") if then_by is not None else None
+    if second is not None and second == dim:
+        raise ValidationFailed.on("thenBy", "Must differ from groupBy.")
+    monthly = Dim.MONTH in (dim, second)
+    filters = await resolve_filters(
+        db, who, params, grain=Granularity.MONTH if monthly else Granularity.DAY
+    )
+    dims: tuple[GroupBy, ...] = (dim,) if second is None else (dim, second)
+    groups = await query.aggregate(db, who, filters.query(group_by=dims))
     totals: dict[str, Decimal] = {}
     for g in groups:
         totals[g.currency] = totals.get(g.currency, ZERO) + g.cost
     currency = await answer_currency(db, who, filters.currency)
     total = totals.get(currency, ZERO) if currency else ZERO
     mine: list[CostGroup] = [g for g in groups if g.currency == currency]
-    if dim is Dim.DATE:
-        mine.sort(key=lambda g: _item_key(g.key[0]) or "")
-    else:
-        mine.sort(key=lambda g: (-g.cost, g.names[0], _item_key(g.key[0]) or ""))
+    top: dict[tuple[str, str], _Node] = {}
+    for g in mine:
+        slot = (g.names[0], _item_key(g.key[0]) or "")
+        node = top.get(slot)
+        if node is None:
+            node = top[slot] = _Node(g.key[0], g.names[0], ZERO)
+        node.cost += g.cost
+        if second is not None:
+            node.children.append(_Node(g.key[1], g.names[1], g.cost))
+    nodes = _top(list(top.values()), dim, limit)
+    if second is not None:
+        for node in nodes:
+            node.children = _top(node.children, second, limit)
     return CostBreakdownOut(
-        data=[
-            CostItem(
-                key=_item_key(g.key[0]),
-                name=g.names[0],
-                cost=money.round_money(g.cost, g.currency),
-                percentage=_percent(g.cost, total),
-            )
-            for g in mine
-        ],
+        data=_items(
+            nodes,
+            _parts([n.cost for n in nodes], currency),
+            total,
+            currency,
+            nested=second is not None,
+        ),
         total_cost=_rounded(total, currency),
         currency=currency,
         currencies=_currency_totals(totals, currency),
         start_date=filters.start,
         end_date=filters.end,
         group_by=group_by,
+        then_by=then_by,
         metric=CostMetric(filters.metric),
     )
 
 
-async def trend(db: AsyncSession, who: Principal, filters: CostFilters) -> CostTrendOut:
-    """The daily series of the range and the total of the equally long period before it, from
-    one query over both periods."""
-    await _check_account(db, who, filters.account_id)
-    previous_start = filters.start - timedelta(days=filters.days)
-    previous_end = filters.start - timedelta(days=1)
-    groups = await query.aggregate(
-        db, who, filters.query(start=previous_start, group_by=(Dim.DATE,))
+def _shift_year(day: date, years: int) -> date:
+    """``day`` ``years`` years later (earlier when negative); 29 February -> 28 February."""
+    year = day.year + years
+    return day.replace(year=year, day=min(day.day, calendar.monthrange(year, day.month)[1]))
+
+
+def _previous(filters: CostFilters, mode: PreviousPeriod) -> tuple[date, date]:
+    if mode is PreviousPeriod.MONTH_TO_DATE:
+        last_month_start = _months_back(filters.start, 1)
+        last_day = calendar.monthrange(last_month_start.year, last_month_start.month)[1]
+        return last_month_start, last_month_start.replace(day=min(filters.end.day, last_day))
+    if mode is PreviousPeriod.YEAR_OVER_YEAR:
+        return _shift_year(filters.start, -1), _shift_year(filters.end, -1)
+    return filters.start - timedelta(days=filters.days), filters.start - timedelta(days=1)
+
+
+def _buckets(start: date, end: date, grain: Granularity) -> list[date]:
+    """The first day of every bucket of ``grain`` that meets ``start..end``."""
+    if grain is Granularity.DAY:
+        return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    if grain is Granularity.WEEK:
+        first = start - timedelta(days=start.weekday())
+        return [first + timedelta(weeks=i) for i in range((end - first).days // 7 + 1)]
+    out = [start.replace(day=1)]
+    while (nxt := _months_back(out[-1], -1)) <= end:
+        out.append(nxt)
+    return out
+
+
+_GRAIN_DIM: Final = {
+    Granularity.DAY: Dim.DATE,
+    Granularity.WEEK: Dim.WEEK,
+    Granularity.MONTH: Dim.MONTH,
+}
+
+
+async def trend(
+    db: AsyncSession,
+    who: Principal,
+    params: CostParams,
+    granularity: Granularity = Granularity.DAY,
+    previous_period: PreviousPeriod = PreviousPeriod.PRECEDING,
+) -> CostTrendOut:
+    """The series of the range by day, week or month (every bucket, 0 without cost) and the
+    total of the period it is compared with."""
+    start_default: Callable[[date], date] | None = None
+    if previous_period is PreviousPeriod.MONTH_TO_DATE:
+        if params.start_date is not None:
+            raise ValidationFailed.on(
+                "startDate",
+                "Not with previousPeriod=month_to_date: the range is the month of endDate "
+                "up to endDate.",
+            )
+        start_default = lambda end: end.replace(day=1)  # noqa: E731
+    filters = await resolve_filters(db, who, params, grain=granularity, start_default=start_default)
+    previous_start, previous_end = _previous(filters, previous_period)
+    current = await query.aggregate(db, who, filters.query(group_by=(_GRAIN_DIM[granularity],)))
+    before = await query.totals_by_currency(
+        db, who, filters.query(start=previous_start, end=previous_end)
     )
-    current: dict[str, Decimal] = {}
-    previous: dict[str, Decimal] = {}
-    daily: dict[tuple[str, date], Decimal] = {}
-    for g in groups:
-        day = g.key[0]
-        assert isinstance(day, date)
-        period = current if day >= filters.start else previous
-        period[g.currency] = period.get(g.currency, ZERO) + g.cost
-        daily[(g.currency, day)] = g.cost
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    series: dict[tuple[str, date], Decimal] = {}
+    for g in current:
+        bucket = g.key[0]
+        assert isinstance(bucket, date)
+        totals[g.currency] += g.cost
+        series[(g.currency, bucket)] = g.cost
     currency = await answer_currency(db, who, filters.currency)
-    total = current.get(currency, ZERO) if currency else ZERO
-    before = previous.get(currency, ZERO) if currency else ZERO
-    days = (filters.start + timedelta(days=i) for i in range(filters.days))
+    total = totals.get(currency, ZERO) if currency else ZERO
+    previous_total = before.get(currency, ZERO) if currency else ZERO
+    buckets = _buckets(filters.start, filters.end, granularity)
+    exact = [series.get((currency or "", b), ZERO) for b in buckets]
     return CostTrendOut(
         data=[
-            TrendPoint(date=day, cost=_rounded(daily.get((currency or "", day), ZERO), currency))
-            for day in days
+            TrendPoint(date=b, cost=c)
+            for b, c in zip(buckets, _parts(exact, currency), strict=True)
         ],
         total_cost=_rounded(total, currency),
-        previous_period_total=_rounded(before, currency),
-        change_percent=None if before == ZERO else _percent(total - before, abs(before)),
+        previous_period_total=_rounded(previous_total, currency),
+        change_percent=(
+            None
+            if previous_total == ZERO
+            else _percent(total - previous_total, abs(previous_total))
+        ),
         currency=currency,
-        currencies=_currency_totals(current, currency),
+        currencies=_currency_totals(totals, currency),
         start_date=filters.start,
         end_date=filters.end,
         previous_start_date=previous_start,
         previous_end_date=previous_end,
+        granularity=granularity,
+        previous_period=previous_period,
+        metric=CostMetric(filters.metric),
+    )
+
+
+# --- discovery -----------------------------------------------------------------------------------
+
+DIMENSIONS: Final[dict[str, Dim]] = {
+    "providers": Dim.PROVIDER,
+    "accounts": Dim.ACCOUNT,
+    "services": Dim.SERVICE,
+    "serviceCategories": Dim.SERVICE_CATEGORY,
+    "regions": Dim.REGION,
+    "chargeCategories": Dim.CHARGE_CATEGORY,
+    "pricingCategories": Dim.PRICING_CATEGORY,
+}
+
+
+def _ranked_items(
+    groups: Sequence[CostGroup], currency: str | None, total: Decimal
+) -> list[CostItem]:
+    mine = [_Node(g.key[0], g.names[0], g.cost) for g in groups if g.currency == currency]
+    _order(mine, Dim.SERVICE)
+    return _items(mine, _parts([n.cost for n in mine], currency), total, currency, nested=False)
+
+
+async def dimensions(db: AsyncSession, who: Principal, params: CostParams) -> DimensionsOut:
+    """Every value of each dimension in the range, with its total (largest first)."""
+    filters = await resolve_filters(db, who, params)
+    currency = await answer_currency(db, who, filters.currency)
+    totals = await query.totals_by_currency(db, who, filters.query())
+    total = totals.get(currency, ZERO) if currency else ZERO
+    lists: dict[str, list[CostItem]] = {}
+    for name, dim in DIMENSIONS.items():
+        groups = await query.aggregate(db, who, filters.query(group_by=(dim,)))
+        lists[name] = _ranked_items(groups, currency, total)
+    return DimensionsOut(
+        providers=lists["providers"],
+        accounts=lists["accounts"],
+        services=lists["services"],
+        service_categories=lists["serviceCategories"],
+        regions=lists["regions"],
+        charge_categories=lists["chargeCategories"],
+        pricing_categories=lists["pricingCategories"],
+        total_cost=_rounded(total, currency),
+        currency=currency,
+        currencies=_currency_totals(totals, currency),
+        start_date=filters.start,
+        end_date=filters.end,
+        metric=CostMetric(filters.metric),
+    )
+
+
+async def tag_keys(
+    db: AsyncSession, who: Principal, params: CostParams, tag_case: TagCase
+) -> TagKeysOut:
+    """Every tag key in the range with the cost of the rows that carry it and its share of the
+    total, largest first; ``insensitive``: keys that differ only in case are one."""
+    filters = await resolve_filters(db, who, params)
+    currency = await answer_currency(db, who, filters.currency)
+    q = filters.query()
+    totals = await query.totals_by_currency(db, who, q)
+    total = totals.get(currency, ZERO) if currency else ZERO
+    per_key = await query.tag_key_totals(db, who, q)
+    merged: dict[str, tuple[list[str], Decimal]] = {}
+    for key, by_currency in per_key.items():
+        amount = by_currency.get(currency or "", None)
+        if amount is None:
+            continue
+        slot = key.lower() if tag_case is TagCase.INSENSITIVE else key
+        spellings, cost = merged.get(slot, ([], ZERO))
+        merged[slot] = ([*spellings, key], cost + amount)
+    ranked = sorted(merged.items(), key=lambda item: (-item[1][1], item[0]))
+    return TagKeysOut(
+        data=[
+            TagKeyItem(
+                key=slot,
+                variants=sorted(spellings),
+                cost=_rounded(cost, currency),
+                percentage=_percent(cost, total),
+            )
+            for slot, (spellings, cost) in ranked
+        ],
+        total_cost=_rounded(total, currency),
+        currency=currency,
+        currencies=_currency_totals(totals, currency),
+        start_date=filters.start,
+        end_date=filters.end,
+        tag_case=tag_case,
+        metric=CostMetric(filters.metric),
+    )
+
+
+async def tag_values(
+    db: AsyncSession,
+    who: Principal,
+    params: CostParams,
+    key: str,
+    tag_case: TagCase,
+    limit: int | None = None,
+) -> TagValuesOut:
+    """The values of one tag key with their totals, the untagged rest as ``{key: null}``;
+    ``insensitive``: every key spelled like ``key`` in any case."""
+    if (problem := query.tag_key_problem(key)) is not None:
+        raise ValidationFailed.on("key", problem)
+    keys = await query.tag_key_spellings(db, who, key, any_case=tag_case is TagCase.INSENSITIVE)
+    if not keys:
+        raise NotFound("No cost you can see carries this tag key.", code="TAG_KEY_NOT_FOUND")
+    filters = await resolve_filters(db, who, params)
+    currency = await answer_currency(db, who, filters.currency)
+    q = filters.query()
+    totals = await query.totals_by_currency(db, who, q)
+    total = totals.get(currency, ZERO) if currency else ZERO
+    values: dict[str, Decimal] = defaultdict(Decimal)
+    tagged = ZERO
+    for spelling in keys:
+        groups = await query.aggregate(
+            db, who, replace(q, group_by=(TagKey(spelling),), currency=currency)
+        )
+        for g in groups:
+            if g.currency != currency or g.key[0] is None:
+                continue
+            values[str(g.key[0])] += g.cost
+            tagged += g.cost
+    nodes = [_Node(v, v, c) for v, c in values.items()]
+    untagged = total - tagged
+    if untagged != ZERO:
+        nodes.append(_Node(None, query.UNTAGGED_NAME, untagged))
+    nodes = _top(nodes, Dim.SERVICE, limit)
+    return TagValuesOut(
+        data=_items(nodes, _parts([n.cost for n in nodes], currency), total, currency, False),
+        key=key,
+        variants=keys,
+        total_cost=_rounded(total, currency),
+        currency=currency,
+        currencies=_currency_totals(totals, currency),
+        start_date=filters.start,
+        end_date=filters.end,
+        tag_case=tag_case,
         metric=CostMetric(filters.metric),
     )

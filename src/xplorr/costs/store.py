@@ -38,6 +38,7 @@ from xplorr.costs.models import (
     CostServiceRollup,
     CostTagRollup,
 )
+from xplorr.costs.services import canonical_sql
 
 TAG_KEY_MAX = 200
 TAG_VALUE_MAX = 500
@@ -164,6 +165,7 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
         )
     r = CostRecord
     where = (r.cloud_account_id == account_id, r.billing_period.in_(period_list))
+    service = canonical_sql(r.service_name)
     dims = (
         r.org_id,
         r.cloud_account_id,
@@ -172,10 +174,11 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
         r.currency,
         r.provider,
         r.provider_name,
-        r.service_name,
+        service,
         r.service_category,
         r.region,
         r.charge_category,
+        r.pricing_category,
     )
     rollup_select: Select[*tuple[Any, ...]] = (
         select(
@@ -202,6 +205,7 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
                 "service_category",
                 "region",
                 "charge_category",
+                "pricing_category",
                 "billed_cost",
                 "effective_cost",
                 "list_cost",
@@ -256,7 +260,19 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
     postgres = is_postgres(db)
     # Sum per distinct tag object first, then explode: a day holds far fewer distinct tag
     # objects than rows, so jsonb_each / json_each runs on thousands of rows, not millions.
-    tag_dims = (r.org_id, r.cloud_account_id, r.billing_period, r.usage_date, r.currency)
+    tag_dims = (
+        r.org_id,
+        r.cloud_account_id,
+        r.billing_period,
+        r.usage_date,
+        r.currency,
+        r.provider,
+        r.provider_name,
+        service.label("service_name"),
+        r.service_category,
+        r.region,
+        r.charge_category,
+    )
     is_object = (
         func.jsonb_typeof(r.tags) == "object" if postgres else func.json_type(r.tags) == "object"
     )
@@ -269,7 +285,7 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
             _sum(r.list_cost).label("list_cost"),
         )
         .where(*where, r.tags.is_not(None), is_object)
-        .group_by(*tag_dims, r.tags)
+        .group_by(*tag_dims[:7], service, *tag_dims[8:], r.tags)
         .subquery("per_tags")
     )
     t = per_tags.c
@@ -279,7 +295,19 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
     key = func.substr(each.c["key"], 1, TAG_KEY_MAX)
     value_text = each.c["value"] if postgres else cast(each.c["value"], Text)
     value = func.substr(func.coalesce(value_text, ""), 1, TAG_VALUE_MAX)
-    per_tag_dims = (t.org_id, t.cloud_account_id, t.billing_period, t.usage_date, t.currency)
+    per_tag_dims = (
+        t.org_id,
+        t.cloud_account_id,
+        t.billing_period,
+        t.usage_date,
+        t.currency,
+        t.provider,
+        t.provider_name,
+        t.service_name,
+        t.service_category,
+        t.region,
+        t.charge_category,
+    )
     tag_select: Select[*tuple[Any, ...]] = (
         select(
             *per_tag_dims,
@@ -301,6 +329,12 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
                 "billing_period",
                 "usage_date",
                 "currency",
+                "provider",
+                "provider_name",
+                "service_name",
+                "service_category",
+                "region",
+                "charge_category",
                 "tag_key",
                 "tag_value",
                 "billed_cost",
