@@ -109,14 +109,19 @@ def check_url(
     return parts
 
 
-async def resolve(parts: SplitResult, settings: Settings) -> list[IPAddress]:
+async def resolve(
+    parts: SplitResult, settings: Settings, *, unresolved_ok: bool = False
+) -> list[IPAddress]:
     """The addresses the URL's host resolves to, every one of them public unless the host is
-    allowed; ``EgressRefused`` otherwise (or when it does not resolve)."""
+    allowed; ``EgressRefused`` otherwise, or when it does not resolve (``unresolved_ok``: an
+    empty list then, for a check at creation that the send will repeat)."""
     host = (parts.hostname or "").lower()
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
+        if unresolved_ok:
+            return []
         raise EgressRefused(f"The URL's host {host} does not resolve.") from exc
     found: list[IPAddress] = []
     for _family, _type, _proto, _canon, sockaddr in infos:
@@ -141,9 +146,11 @@ async def validate_url(
     hosts: Sequence[str] = (),
     path_prefixes: Sequence[str] = (),
 ) -> str:
-    """``check_url`` and ``resolve``: what a service calls before storing a webhook URL."""
+    """``check_url`` and ``resolve``: what a service calls before storing a webhook URL. A
+    name that does not resolve from here is accepted (a server without outside DNS can still be
+    configured); every send resolves and checks it again."""
     parts = check_url(url, settings, hosts=hosts, path_prefixes=path_prefixes)
-    await resolve(parts, settings)
+    await resolve(parts, settings, unresolved_ok=True)
     return urlunsplit(parts)
 
 

@@ -78,8 +78,10 @@ class WebhookTarget:
 
 Target = EmailTarget | WebhookTarget
 TargetSource = Callable[[AsyncSession, Notification], Awaitable[Sequence[Target]]]
-# (db, settings, org id, source row id) -> the webhook URL, or None when it is gone
-WebhookResolver = Callable[[AsyncSession, Settings, uuid.UUID, uuid.UUID], Awaitable[str | None]]
+# (db, settings, org id, source row id, channel) -> the webhook URL, or None when it is gone
+WebhookResolver = Callable[
+    [AsyncSession, Settings, uuid.UUID, uuid.UUID, Channel], Awaitable[str | None]
+]
 
 TARGET_SOURCES: dict[str, TargetSource] = {}
 WEBHOOK_SOURCES: dict[str, WebhookResolver] = {}

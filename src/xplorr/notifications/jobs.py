@@ -109,7 +109,9 @@ async def _send_webhook(ctx: JobContext, delivery: NotificationDelivery) -> Deli
     resolver = WEBHOOK_SOURCES.get(source)
     if resolver is None:
         raise PermanentJobError(f"No webhook source {source!r} is registered.")
-    url = await resolver(ctx.db, ctx.settings, delivery.org_id, uuid.UUID(source_id))
+    url = await resolver(
+        ctx.db, ctx.settings, delivery.org_id, uuid.UUID(source_id), delivery.channel
+    )
     if url is None:
         return DeliveryStatus.SKIPPED  # the rule or its webhook was removed since
     event = event_of(delivery)
