@@ -115,9 +115,10 @@ async def _send_webhook(ctx: JobContext, delivery: NotificationDelivery) -> Deli
     if url is None:
         return DeliveryStatus.SKIPPED  # the rule or its webhook was removed since
     event = event_of(delivery)
+    channel = delivery.channel  # read before the transaction ends (the row expires then)
     hosts: tuple[str, ...]
     paths: tuple[str, ...]
-    if delivery.channel == Channel.SLACK:
+    if channel == Channel.SLACK:
         body = render.slack(event, ctx.settings)
         hosts, paths = SLACK_HOSTS, SLACK_PATHS
     else:
@@ -130,12 +131,12 @@ async def _send_webhook(ctx: JobContext, delivery: NotificationDelivery) -> Deli
         raise PermanentJobError(f"The webhook URL is refused: {exc}") from exc
     except httpx.HTTPError as exc:
         raise TransientDeliveryError(
-            f"The {delivery.channel.value} webhook could not be reached ({type(exc).__name__})."
+            f"The {channel.value} webhook could not be reached ({type(exc).__name__})."
         ) from exc
     if 200 <= answer.status_code < 300:
         return DeliveryStatus.SENT
     # The answer's body is never shown (API7): the status code says enough.
-    message = f"The {delivery.channel.value} webhook answered HTTP {answer.status_code}."
+    message = f"The {channel.value} webhook answered HTTP {answer.status_code}."
     if answer.status_code == 429 or answer.status_code >= 500:
         raise TransientDeliveryError(message)
     raise PermanentJobError(message)
