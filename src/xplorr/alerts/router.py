@@ -1,4 +1,5 @@
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Response
 
@@ -7,10 +8,18 @@ from xplorr.alerts.schemas import AlertRuleCreate, AlertRuleOut, AlertRuleUpdate
 from xplorr.auth.deps import AdminUser, CurrentUser
 from xplorr.core.db import DbSession
 from xplorr.core.deps import AppSettings
+from xplorr.core.errors import ErrorEnvelope
 from xplorr.core.pagination import Page, Pagination
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 ROUTE_ORDER = 137  # mounting order under /api/v1 (core.areas.routers)
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorEnvelope,
+        "description": "An alert rule with this name exists (ALERT_RULE_EXISTS).",
+    }
+}
 
 
 @router.get("", response_model=Page[AlertRuleOut])
@@ -20,7 +29,7 @@ async def list_alert_rules(db: DbSession, who: CurrentUser, page: Pagination) ->
     return await service.list_rules(db, who, page)
 
 
-@router.post("", status_code=201, response_model=AlertRuleOut)
+@router.post("", status_code=201, response_model=AlertRuleOut, responses=_CONFLICT)
 async def create_alert_rule(
     body: AlertRuleCreate, db: DbSession, who: AdminUser, settings: AppSettings
 ) -> AlertRuleOut:
@@ -36,7 +45,7 @@ async def get_alert_rule(alert_id: uuid.UUID, db: DbSession, who: CurrentUser) -
     return await service.get_rule(db, who, alert_id)
 
 
-@router.patch("/{alert_id}", response_model=AlertRuleOut)
+@router.patch("/{alert_id}", response_model=AlertRuleOut, responses=_CONFLICT)
 async def update_alert_rule(
     alert_id: uuid.UUID,
     body: AlertRuleUpdate,
