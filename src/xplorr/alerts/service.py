@@ -122,13 +122,13 @@ async def webhook_url(
 
 
 async def _triggers(
-    db: AsyncSession, rule_ids: list[uuid.UUID]
+    db: AsyncSession, org_id: uuid.UUID, rule_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[AlertTrigger]]:
     found: dict[uuid.UUID, list[AlertTrigger]] = defaultdict(list)
     if not rule_ids:
         return found
     rows = await db.scalars(
-        select(AlertTrigger)
+        org_select(AlertTrigger, org_scope(org_id))
         .where(AlertTrigger.rule_id.in_(rule_ids))
         .order_by(AlertTrigger.rule_id, AlertTrigger.triggered_at.desc())
     )
@@ -173,7 +173,7 @@ def _out(rule: AlertRule, triggers: list[AlertTrigger]) -> AlertRuleOut:
 
 
 async def to_out(db: AsyncSession, rule: AlertRule) -> AlertRuleOut:
-    return _out(rule, (await _triggers(db, [rule.id]))[rule.id])
+    return _out(rule, (await _triggers(db, rule.org_id, [rule.id]))[rule.id])
 
 
 # -- CRUD ----------------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ async def list_rules(db: AsyncSession, who: Principal, page: PageParams) -> Page
     """The org's rules (a member limited to some accounts sees those accounts' rules)."""
     stmt = org_select(AlertRule, who).order_by(AlertRule.created_at, AlertRule.id)
     found = await paginate(db, stmt, page, lambda rule: rule)
-    triggers = await _triggers(db, [rule.id for rule in found.data])
+    triggers = await _triggers(db, who.org_id, [rule.id for rule in found.data])
     return Page(
         data=[_out(rule, triggers[rule.id]) for rule in found.data],
         total=found.total,
