@@ -346,3 +346,30 @@ def test_amounts_follow_their_currency() -> None:
     assert (
         render.fmt_money(Decimal("1.2345"), "KWD") == "KWD1.235"
     )  # babel (CLDR en_US) writes no space
+
+
+class TestListDeliveries:
+    async def test_members_see_their_own_admins_the_orgs(
+        self,
+        db: AsyncSession,
+        client_for: ClientFor,
+        org: Org,
+        other_org: Org,
+        admin: User,
+        member: User,
+        other_admin: User,
+    ) -> None:
+        await notify(db, budget_alert(org, None))
+        await notify(db, budget_alert(other_org, None))
+        await db.commit()
+        mine = (await client_for(member).get("/notifications")).json()
+        assert [d["target"] for d in mine["data"]] == [member.email]
+        assert mine["data"][0]["status"] == "pending"
+        everyone = (await client_for(admin).get("/notifications")).json()
+        assert sorted(d["target"] for d in everyone["data"]) == sorted([admin.email, member.email])
+        theirs = (await client_for(other_admin).get("/notifications")).json()
+        assert [d["target"] for d in theirs["data"]] == [other_admin.email]
+        sent = await client_for(admin).get("/notifications", params={"status": "sent"})
+        assert sent.json()["total"] == 0
+        bad = await client_for(admin).get("/notifications", params={"status": "lost"})
+        assert bad.status_code == 422
