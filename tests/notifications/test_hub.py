@@ -373,3 +373,25 @@ class TestListDeliveries:
         assert sent.json()["total"] == 0
         bad = await client_for(admin).get("/notifications", params={"status": "lost"})
         assert bad.status_code == 422
+
+
+async def test_a_user_deactivated_or_limited_after_queueing_is_skipped(
+    db: AsyncSession,
+    settings: Settings,
+    mailbox: Mailbox,
+    org: Org,
+    admin: User,
+    member: User,
+    viewer: User,
+) -> None:
+    prod = await make_account(db, org)
+    await notify(db, budget_alert(org, prod.id))
+    await db.commit()
+    gone = await db.get_one(User, viewer.id)
+    gone.status = UserStatus.DEACTIVATED
+    await db.commit()
+    await grant(db, member, await make_account(db, org))  # no longer sees prod
+    await run_jobs(settings)
+    assert [m["To"] for m in mailbox.messages] == [admin.email]
+    statuses = {d.target: d.status for d in await _deliveries(db)}
+    assert statuses[viewer.email] == statuses[member.email] == DeliveryStatus.SKIPPED

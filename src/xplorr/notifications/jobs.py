@@ -8,9 +8,12 @@ once; the event key keeps evaluations from adding deliveries, not the network fr
 
 Transient failures (connection errors, timeouts, SMTP 4xx, HTTP 429 and 5xx) are retried with
 the runner's exponential backoff; permanent ones (SMTP 5xx, HTTP 3xx/4xx, a URL ``core.egress``
-refuses, a webhook whose owner is gone) fail at once. Each failed attempt is written on the row
+refuses, an unregistered webhook source) fail at once. Each failed attempt is written on the row
 (``attempts``, ``last_error``); a delivery that failed for good is ``failed`` and leaves an audit
 row (``notification.delivery_failed``) that org admins read in the audit log.
+
+A delivery is ``skipped`` when, at send time, its user is no longer active or may no longer see
+the event's account (``principal_for_user``), or its webhook's owner (an alert rule) is gone.
 """
 
 import uuid
@@ -33,6 +36,7 @@ from xplorr.notifications import render
 from xplorr.notifications.events import EVENT_TYPES, Notification, NotificationType
 from xplorr.notifications.hub import DELIVER_JOB, WEBHOOK_SOURCES
 from xplorr.notifications.models import Channel, DeliveryStatus, NotificationDelivery
+from xplorr.users.principals import principal_for_user
 
 log = structlog.get_logger("xplorr.notifications")
 
@@ -73,7 +77,22 @@ def email_message(settings: Settings, to: str, subject: str, text: str, html: st
     return msg
 
 
+async def _still_allowed(ctx: JobContext, delivery: NotificationDelivery) -> bool:
+    """An org user's email goes out only if, now, the user is active and may see the event's
+    account (``principal_for_user``: grants as they are at send time, not when queued)."""
+    if delivery.user_id is None:
+        return True  # an address an admin typed (an alert rule's notifyEmails)
+    who = await principal_for_user(ctx.db, delivery.user_id, org_id=delivery.org_id)
+    if who is None:
+        return False
+    if who.account_ids is None:
+        return True
+    return delivery.cloud_account_id is not None and delivery.cloud_account_id in who.account_ids
+
+
 async def _send_email(ctx: JobContext, delivery: NotificationDelivery) -> DeliveryStatus:
+    if not await _still_allowed(ctx, delivery):
+        return DeliveryStatus.SKIPPED
     subject, text, html = render.email(event_of(delivery), ctx.settings)
     smtp = ctx.settings.smtp
     if not smtp.host:
