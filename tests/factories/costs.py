@@ -17,11 +17,11 @@ account bills in are read from there), from a snapshot older than any real impor
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount
@@ -118,3 +118,26 @@ async def record_imports(
         rec.rows_read += len(rows)
         rec.rows_stored += len(rows)
     await db.flush()
+
+
+async def mark_imported(db: AsyncSession, account: CloudAccount) -> None:
+    """Record on each of ``account``'s ``cost_imports`` rows its newest usage day, as an import
+    does (the factory leaves it unset), from a snapshot taken the day after it, so
+    ``costs.query.data_through`` sees the data as complete through that day; commits."""
+    newest = (
+        await db.execute(
+            select(CostRecord.billing_period, func.max(CostRecord.usage_date))
+            .where(CostRecord.cloud_account_id == account.id)
+            .group_by(CostRecord.billing_period)
+        )
+    ).all()
+    for period, last in newest:
+        await db.execute(
+            update(CostImport)
+            .where(CostImport.cloud_account_id == account.id, CostImport.billing_period == period)
+            .values(
+                last_date=last,
+                snapshot_at=datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC),
+            )
+        )
+    await db.commit()

@@ -33,6 +33,8 @@ from xplorr.core.jobs.registry import JobContext
 from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, Role, get_in_org, org_select
+from xplorr.notifications import notify
+from xplorr.notifications.events import Welcome
 from xplorr.orgs.models import Org
 from xplorr.users import service as users
 from xplorr.users.models import User
@@ -360,6 +362,10 @@ async def accept_invitation(db: AsyncSession, kit: AuthKit, data: AcceptInvitati
         user,
         target=user,
         details={"role": inv.role, "invitation_id": str(inv.id), "account_ids": granted},
+    )
+    await db.flush()  # the user row exists before its welcome delivery points at it
+    await notify(
+        db, Welcome(org_id=org.id, user_id=user.id, user_name=user.name, org_name=org.name)
     )
     return (await start_session(db, kit, user)).pair
 

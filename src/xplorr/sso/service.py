@@ -40,6 +40,8 @@ from xplorr.core.errors import (
 )
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, Role, org_select
+from xplorr.notifications import notify
+from xplorr.notifications.events import Welcome
 from xplorr.orgs.models import Org
 from xplorr.sso import policy, saml, verification
 from xplorr.sso.models import SamlReplay, SamlRequest, SsoConfig, SsoDomain, SsoIdentity
@@ -368,6 +370,11 @@ async def _user_for(
             resource_type="user",
             resource_id=user.id,
             details={"via": "saml", "role": user.role.value},
+        )
+        await db.flush()
+        await notify(
+            db,
+            Welcome(org_id=org.id, user_id=user.id, user_name=user.name, org_name=org.name),
         )
     try:
         async with db.begin_nested():  # two first logins at once: the unique key decides
