@@ -150,6 +150,9 @@ class TestUpdate:
         c = client_for(member)
         r = await c.patch(f"/anomalies/{org_wide.id}", json={"status": "resolved"})
         assert (r.status_code, r.json()["error"]["code"]) == (404, "ANOMALY_NOT_FOUND")
+        visible = await make_anomaly(db, org, account=mine)
         for body in ({"status": "ignored"}, {}, {"status": "open", "severity": "low"}):
-            r = await c.patch(f"/anomalies/{org_wide.id}", json=body)
-            assert r.status_code == 422
+            r = await c.patch(f"/anomalies/{visible.id}", json=body)
+            assert (r.status_code, r.json()["error"]["code"]) == (422, "VALIDATION_ERROR")
+        r = await c.patch(f"/anomalies/{visible.id}", json={})
+        assert r.json()["error"]["details"] == [{"field": "status", "message": "Field required"}]
