@@ -122,3 +122,23 @@ async def drain(worker: Worker, rounds: int = 50) -> None:
         if not due and not worker.running:
             return
     raise AssertionError("worker did not drain")
+
+
+async def run_jobs_with_retries(
+    settings: Settings, *, wait: float = 0.05, rounds: int = 40
+) -> None:
+    """``run_jobs``, then again while retried jobs wait for their (short) backoff."""
+    engine = make_engine(settings.db_url)
+    try:
+        for _ in range(rounds):
+            await run_jobs(settings)
+            async with make_sessionmaker(engine)() as db:
+                waiting = await db.scalar(
+                    select(func.count()).select_from(Job).where(Job.status == JobStatus.QUEUED)
+                )
+            if not waiting:
+                return
+            await asyncio.sleep(wait)
+        raise AssertionError("retried jobs did not finish")
+    finally:
+        await engine.dispose()

@@ -301,8 +301,9 @@ class Rotation:
 
 async def rotate_org_key(db: AsyncSession, settings: Settings, org_id: uuid.UUID) -> Rotation:
     """A new data-key version for the org, every registered sealed column (``core.secrets``)
-    re-sealed under it, the older versions retired (no ciphertext needs them any more). One
-    transaction (the caller's), rows locked: a failure leaves everything as it was."""
+    re-sealed under it (an optional secret left empty, NULL, is skipped), the older versions
+    retired (no ciphertext needs them any more). One transaction (the caller's), rows locked:
+    a failure leaves everything as it was."""
     keyring = keyring_for(settings)
     rows = (await db.scalars(_org_keys(org_id).with_for_update())).all()
     cipher = OrgCipher(keyring, org_id, rows)
@@ -312,7 +313,10 @@ async def rotate_org_key(db: AsyncSession, settings: Settings, org_id: uuid.UUID
         model = column.model
         found = (
             await db.scalars(
-                select(model).where(model.org_id == org_id).order_by(model.id).with_for_update()
+                select(model)
+                .where(model.org_id == org_id, getattr(model, column.ciphertext).is_not(None))
+                .order_by(model.id)
+                .with_for_update()
             )
         ).all()
         resealed[column.label] = resealed.get(column.label, 0) + len(found)

@@ -110,12 +110,17 @@ class Settings(BaseSettings):
 
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
+    # Outbound webhooks (core.egress): hosts that may be called over http and on private or
+    # loopback addresses (a test's local receiver, an internal relay). Empty in production.
+    egress_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     @field_validator(
         "trusted_proxies",
         "job_modules",
         "focus_roots",
         "previous_secret_keys",
         "webauthn_origins",
+        "egress_allow_hosts",
         mode="before",
     )
     @classmethod

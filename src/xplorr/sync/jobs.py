@@ -23,6 +23,10 @@ with backoff. ``record_failure``, the job's failure hook, writes the outcome on 
 transaction that records the failure: the reason after each attempt, ``failed`` and the
 account's ``status=error`` once the job is dead. Runs outlive their jobs (jobs rows are purged
 after 14 days).
+
+Outcomes notify through the hub in the transaction that records them: ``sync_complete`` with the
+job's success (off by default in the preferences) and ``sync_failed`` once the job is dead (on
+by default; also to the org's Slack/Teams webhooks), once per run.
 """
 
 import uuid
@@ -58,6 +62,8 @@ from xplorr.core.jobs.registry import (
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import org_scope
 from xplorr.costs import query as costs
+from xplorr.notifications import notify
+from xplorr.notifications.events import SyncComplete, SyncFailed
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
 from xplorr.sync.service import IMPORT_LOCK, enqueue_sync, lock_account
 
@@ -275,6 +281,18 @@ async def record_failure(
     run.finished_at = clock.now()
     if account is not None:
         account.status = AccountStatus.ERROR
+        await notify(
+            ctx.db,
+            SyncFailed(
+                org_id=account.org_id,
+                cloud_account_id=account.id,
+                run_id=run.id,
+                account_name=account.name,
+                provider=account.provider.value,
+                error=reason,
+                failed_at=run.finished_at,
+            ),
+        )
     log.warning("sync_failed", run=str(run.id), account=str(run.cloud_account_id), error=reason)
 
 
@@ -307,6 +325,20 @@ async def sync_account(ctx: JobContext, payload: dict[str, Any]) -> None:
         log.info("sync_account_gone", run=str(p.run_id), account=str(p.account_id))
         return
     await record_success(ctx.db, run, account, summary, started)
+    assert run.finished_at is not None
+    await notify(
+        ctx.db,
+        SyncComplete(
+            org_id=account.org_id,
+            cloud_account_id=account.id,
+            run_id=run.id,
+            account_name=account.name,
+            provider=account.provider.value,
+            rows=summary.rows_read,
+            data_through=run.data_through,
+            finished_at=run.finished_at,
+        ),
+    )
     log.info(
         "sync_succeeded",
         run=str(run.id),

@@ -1,0 +1,355 @@
+"""What each notification says: an email (plain text and HTML, from ``templates/email``), a
+Slack Block Kit message and a Teams Adaptive Card, all from the event's numbers.
+
+Amounts are formatted per currency with babel (``$1,234.50``, ``¥1,234``, ``1.234,50 €`` is a
+locale matter: the installation writes ``en`` for now), each rounded to its currency's minor
+units; links go to ``XPLORR_BASE_URL`` + the event's console path.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from babel.numbers import format_currency, format_decimal
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from xplorr.core import money
+from xplorr.core.email import link as absolute_link
+from xplorr.core.settings import Settings
+from xplorr.notifications.events import (
+    AlertTriggered,
+    AnomalyDetected,
+    ApprovalNotice,
+    BudgetAlert,
+    Notification,
+    ProjectedOverrun,
+    RecommendationNotice,
+    RiSpExpiration,
+    Severity,
+    SyncComplete,
+    SyncFailed,
+    WeeklyDigest,
+    Welcome,
+)
+
+LOCALE = "en_US"
+SLACK_TEXT_LIMIT = 3000  # a section's text (Block Kit)
+_SEVERITY_MARK = {
+    Severity.LOW: ":large_blue_circle:",
+    Severity.MEDIUM: ":large_yellow_circle:",
+    Severity.HIGH: ":large_orange_circle:",
+    Severity.CRITICAL: ":red_circle:",
+}
+_TEAMS_COLOR = {
+    Severity.LOW: "Default",
+    Severity.MEDIUM: "Warning",
+    Severity.HIGH: "Attention",
+    Severity.CRITICAL: "Attention",
+}
+
+
+def fmt_money(amount: Decimal | str | None, currency: str | None) -> str:
+    """``$1,234.50``: rounded to the currency's minor units, babel's symbol and grouping."""
+    if amount is None:
+        return "-"
+    value = Decimal(amount)
+    if not currency:
+        return format_decimal(value, locale=LOCALE)
+    rounded = money.round_money(value, currency)
+    return str(format_currency(rounded, currency, locale=LOCALE, currency_digits=True))
+
+
+def fmt_percent(value: Decimal | str | int | None) -> str:
+    if value is None:
+        return "-"
+    number = format_decimal(Decimal(value), format="#,##0.0", locale=LOCALE)
+    return f"{number} %"
+
+
+def fmt_date(value: date | datetime | str | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    return value.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """The channel-neutral content: a title, one sentence, labelled facts, a console path."""
+
+    title: str
+    summary: str
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    path: str = "/"
+
+
+_METRIC = {"daily_spend": "Daily spend", "monthly_spend": "Month-to-date spend",
+           "forecast": "Forecast spend"}  # fmt: skip
+
+
+def describe(event: Notification) -> Card:
+    m = fmt_money
+    if isinstance(event, AnomalyDetected):
+        where = " / ".join(x for x in (event.service, event.account_name) if x) or "All accounts"
+        verb = "above" if event.direction == "spike" else "below"
+        facts = [
+            ("Scope", where),
+            ("Day", fmt_date(event.day)),
+            ("Actual", m(event.actual, event.currency)),
+            ("7-day baseline", m(event.baseline, event.currency)),
+            (f"Percent {verb} baseline", fmt_percent(event.percent_above)),
+            ("Severity", event.severity.value),
+        ]
+        facts += [
+            (f"Top {c.kind}: {c.name}", f"{m(c.actual, event.currency)} "
+             f"(baseline {m(c.baseline, event.currency)})")
+            for c in event.top_contributors[:5]
+        ]  # fmt: skip
+        return Card(
+            f"{event.severity.value.capitalize()} cost anomaly: {where}",
+            f"{where} cost {m(event.actual, event.currency)} on {fmt_date(event.day)}, "
+            f"{fmt_percent(event.percent_above)} {verb} its 7-day baseline of "
+            f"{m(event.baseline, event.currency)}.",
+            facts,
+            event.console_path,
+        )
+    if isinstance(event, BudgetAlert):
+        return Card(
+            f"Budget {event.budget_name} reached {event.threshold_percent} %",
+            f"Spend on {event.budget_name} is {m(event.current_spend, event.currency)}, "
+            f"{fmt_percent(event.percent_used)} of its {m(event.amount, event.currency)} budget "
+            f"for {fmt_date(event.period_start)} to {fmt_date(event.period_end)}.",
+            [
+                ("Budget", m(event.amount, event.currency)),
+                ("Current spend", m(event.current_spend, event.currency)),
+                ("Used", fmt_percent(event.percent_used)),
+                ("Forecast", m(event.forecast, event.currency)),
+                ("Period", f"{fmt_date(event.period_start)} to {fmt_date(event.period_end)}"),
+            ],
+            event.console_path,
+        )
+    if isinstance(event, ProjectedOverrun):
+        interval = ""
+        if event.forecast_low is not None and event.forecast_high is not None:
+            interval = (
+                f" (80 % interval {m(event.forecast_low, event.currency)} to "
+                f"{m(event.forecast_high, event.currency)})"
+            )
+        return Card(
+            f"Budget {event.budget_name} is projected to overrun",
+            f"The forecast for {event.budget_name} is {m(event.forecast, event.currency)}"
+            f"{interval}, above its {m(event.amount, event.currency)} budget; "
+            f"{m(event.current_spend, event.currency)} spent so far.",
+            [
+                ("Budget", m(event.amount, event.currency)),
+                ("Forecast", m(event.forecast, event.currency)),
+                ("Overrun", m(event.forecast - event.amount, event.currency)),
+                ("Current spend", m(event.current_spend, event.currency)),
+                ("Period", f"{fmt_date(event.period_start)} to {fmt_date(event.period_end)}"),
+            ],
+            event.console_path,
+        )
+    if isinstance(event, AlertTriggered):
+        metric = _METRIC.get(event.metric, event.metric)
+        window = fmt_date(event.window_start)
+        if event.window_end != event.window_start:
+            window += f" to {fmt_date(event.window_end)}"
+        facts = [
+            ("Metric", metric),
+            ("Value", m(event.value, event.currency)),
+            ("Condition", f"{event.condition_op} {m(event.threshold, event.currency)}"),
+            ("Window", window),
+        ]
+        if event.service_filter:
+            facts.append(("Service", event.service_filter))
+        if event.region_filter:
+            facts.append(("Region", event.region_filter))
+        return Card(
+            f"Alert: {event.rule_name}",
+            f"{metric} was {m(event.value, event.currency)} ({window}), "
+            f"{event.condition_op} {m(event.threshold, event.currency)}.",
+            facts,
+            event.console_path,
+        )
+    if isinstance(event, SyncFailed):
+        return Card(
+            f"Sync failed: {event.account_name}",
+            f"The {event.provider} account {event.account_name} could not be synced: "
+            f"{event.error}",
+            [("Account", event.account_name), ("Provider", event.provider),
+             ("Failed at", fmt_date(event.failed_at))],
+            event.console_path,
+        )  # fmt: skip
+    if isinstance(event, SyncComplete):
+        return Card(
+            f"Sync complete: {event.account_name}",
+            f"The {event.provider} account {event.account_name} synced {event.rows} rows; "
+            f"cost data through {fmt_date(event.data_through)}.",
+            [("Account", event.account_name), ("Rows", str(event.rows)),
+             ("Data through", fmt_date(event.data_through)),
+             ("Finished at", fmt_date(event.finished_at))],
+            event.console_path,
+        )  # fmt: skip
+    if isinstance(event, Welcome):
+        return Card(
+            f"Welcome to {event.org_name} on Xplorr",
+            f"Hello {event.user_name}, your Xplorr account in {event.org_name} is ready.",
+            [],
+            event.console_path,
+        )
+    if isinstance(event, WeeklyDigest):
+        facts = [("Spend", m(event.total, event.currency))]
+        if event.previous_total is not None:
+            facts.append(("Previous week", m(event.previous_total, event.currency)))
+        facts += [(f"{s.service}", m(s.amount, event.currency)) for s in event.top_services[:5]]
+        facts += [("Anomalies", str(event.anomalies)),
+                  ("Open recommendations", str(event.open_recommendations))]  # fmt: skip
+        if event.potential_savings is not None:
+            facts.append(("Potential savings", m(event.potential_savings, event.currency)))
+        return Card(
+            f"Weekly cost digest {fmt_date(event.week_start)} to {fmt_date(event.week_end)}",
+            f"Last week's spend was {m(event.total, event.currency)}.",
+            facts,
+            event.console_path,
+        )
+    if isinstance(event, RiSpExpiration):
+        kind = "Reserved instance" if event.commitment_type == "reserved_instance" else (
+            "Savings plan")  # fmt: skip
+        return Card(
+            f"{kind} expires in {event.days_left} days",
+            f"{kind} {event.description} expires on {fmt_date(event.expires_on)}.",
+            [("Commitment", event.description), ("Expires", fmt_date(event.expires_on)),
+             ("Monthly cost", m(event.monthly_cost, event.currency))],
+            event.console_path,
+        )  # fmt: skip
+    if isinstance(event, RecommendationNotice):
+        return Card(
+            f"Recommendation: {event.title}",
+            f"{event.title} could save {m(event.monthly_savings, event.currency)} a month.",
+            [("Monthly savings", m(event.monthly_savings, event.currency))],
+            event.console_path,
+        )
+    if isinstance(event, ApprovalNotice):
+        return Card(
+            f"Approval {event.status}: {event.action}",
+            f"{event.action} requested by {event.requested_by} is {event.status}.",
+            [("Action", event.action), ("Requested by", event.requested_by),
+             ("Status", event.status)],
+            event.console_path,
+        )  # fmt: skip
+    raise TypeError(f"no rendering for {type(event).__name__}")
+
+
+# -- email --------------------------------------------------------------------------------------
+
+_env = Environment(
+    loader=PackageLoader("xplorr", "templates/email"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
+_env.filters["money"] = fmt_money
+_env.filters["percent"] = fmt_percent
+_env.filters["day"] = fmt_date
+
+
+def email(event: Notification, settings: Settings) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) from ``notify_<type>.txt`` / ``.html``."""
+    card = describe(event)
+    context: dict[str, Any] = {
+        "event": event,
+        "card": card,
+        "link": absolute_link(settings, card.path),
+        "settings_link": absolute_link(settings, "/settings/notifications"),
+    }
+    name = f"notify_{event.type.value}"
+    text = _env.get_template(f"{name}.txt").render(**context)
+    html = _env.get_template(f"{name}.html").render(**context)
+    return f"[Xplorr] {card.title}", text, html
+
+
+# -- Slack ---------------------------------------------------------------------------------------
+
+
+def _slack_escape(text: str) -> str:
+    """Slack's mrkdwn control characters (``&``, ``<``, ``>``) escaped: user text cannot
+    inject a link or a mention."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack(event: Notification, settings: Settings) -> dict[str, Any]:
+    """An incoming-webhook message: ``text`` (the notification fallback) and Block Kit blocks
+    (slack_sdk's models, which validate lengths)."""
+    card = describe(event)
+    url = absolute_link(settings, card.path)
+    mark = _SEVERITY_MARK[event.severity]
+    blocks: list[Any] = [
+        HeaderBlock(text=PlainTextObject(text=card.title[:150])),
+        SectionBlock(text=MarkdownTextObject(text=f"{mark} {_slack_escape(card.summary)}"[:3000])),
+    ]
+    facts = [
+        MarkdownTextObject(text=f"*{_slack_escape(label)}*\n{_slack_escape(value)}"[:2000])
+        for label, value in card.facts
+    ]
+    for start in range(0, len(facts), 10):  # a section holds at most 10 fields
+        blocks.append(SectionBlock(fields=facts[start : start + 10]))
+    blocks.append(
+        ActionsBlock(elements=[ButtonElement(text="Open in Xplorr", url=url, action_id="open")])
+    )
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"Xplorr · {event.type.value}")]))
+    return {
+        "text": f"{card.title}: {card.summary}"[:SLACK_TEXT_LIMIT],
+        "blocks": [block.to_dict() for block in blocks],
+    }
+
+
+# -- Microsoft Teams (Workflows webhook) ----------------------------------------------------------
+
+
+def teams(event: Notification, settings: Settings) -> dict[str, Any]:
+    """A Workflows webhook message: one Adaptive Card (1.4) attachment."""
+    card = describe(event)
+    url = absolute_link(settings, card.path)
+    body: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": card.title,
+            "weight": "Bolder",
+            "size": "Medium",
+            "color": _TEAMS_COLOR[event.severity],
+            "wrap": True,
+        },
+        {"type": "TextBlock", "text": card.summary, "wrap": True},
+    ]
+    if card.facts:
+        body.append({"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in card.facts]})
+    content = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+        "actions": [{"type": "Action.OpenUrl", "title": "Open in Xplorr", "url": url}],
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": content,
+            }
+        ],
+    }
