@@ -2,15 +2,14 @@
 for the days it changed, and ``anomalies.detect_org`` daily for every organization's last
 days (``anomalies.fan_out`` at 06:00 UTC), so a day whose data landed without a change event
 (none today) or a detection that failed for good is judged anyway. Both are idempotent
-(``service.detect``). New anomalies of the last days notify (``notify_new``)."""
+(``service.detect``). New anomalies of the last days, and escalated ones, notify through the hub
+(``service.notify_anomalies``)."""
 
 from datetime import timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.anomalies import service
-from xplorr.anomalies.models import Anomaly
 from xplorr.core.events import subscribe
 from xplorr.core.jobs.periodic import fan_out_per_org
 from xplorr.core.jobs.registry import JobContext, PermanentJobError, job, schedule
@@ -23,18 +22,6 @@ log = structlog.get_logger("xplorr.anomalies")
 DAILY_DAYS = 3  # the daily run judges the organization's last 3 complete days
 
 
-async def notify_new(_db: AsyncSession, anomalies: list[Anomaly]) -> None:
-    """Hand the new recent anomalies to the notification hub (one event each)."""
-    for a in anomalies:
-        log.info(
-            "anomaly_detected",
-            org_id=str(a.org_id),
-            scope=a.scope_key,
-            day=a.usage_date.isoformat(),
-            severity=a.severity.value,
-        )
-
-
 @subscribe(CostDataChanged, "anomalies.detect")
 async def detect_changed(ctx: JobContext, event: CostDataChanged) -> None:
     """Judge the days a cost change touched (and the organization's total on them)."""
@@ -45,7 +32,7 @@ async def detect_changed(ctx: JobContext, event: CostDataChanged) -> None:
         event.last_day,
         accounts=frozenset({event.cloud_account_id}),
     )
-    await notify_new(ctx.db, result.recent)
+    await service.notify_anomalies(ctx.db, result.recent)
 
 
 @job("anomalies.detect_org")
@@ -60,7 +47,7 @@ async def detect_org(ctx: JobContext, _payload: dict[str, object]) -> None:
     result = await service.detect(
         ctx.db, ctx.org_id, through - timedelta(days=DAILY_DAYS - 1), through
     )
-    await notify_new(ctx.db, result.recent)
+    await service.notify_anomalies(ctx.db, result.recent)
 
 
 fan_out_per_org("anomalies.fan_out", job="anomalies.detect_org")

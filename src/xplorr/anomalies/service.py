@@ -46,6 +46,7 @@ from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.tenancy import Principal, get_in_org, org_scope, org_select
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery, DayCost, Dim, GroupBy, Metric
+from xplorr.notifications import events, notify
 
 HORIZON_DAYS: Final = 90  # days before the newest complete day that detection looks at
 DORMANT_DAYS: Final = 7  # an account this far behind the newest does not hold the org back
@@ -94,8 +95,9 @@ class _ScopeSeries:
 
 @dataclass(slots=True)
 class DetectResult:
-    """What a run did: anomalies added (``new``; ``recent`` among them: to notify), updated
-    and removed."""
+    """What a run did: anomalies added (``new``), updated and removed; ``recent``: those to
+    notify (new, or escalated to a higher severity, on one of their scope's last 3 days: older
+    days are history, listed but not sent)."""
 
     new: list[Anomaly] = field(default_factory=list)
     recent: list[Anomaly] = field(default_factory=list)
@@ -237,9 +239,12 @@ async def detect(
                 if f.day > s.through - timedelta(days=RECENT_DAYS):
                     result.recent.append(row)
             elif _changed(row, f):
+                escalated = SEVERITY_RANK[f.severity] > SEVERITY_RANK[row.severity]
                 _set_figures(row, f)
                 row.root_cause = await root_cause(db, row)
                 result.updated += 1
+                if escalated and f.day > s.through - timedelta(days=RECENT_DAYS):
+                    result.recent.append(row)
     stale = [a.id for k, a in existing.items() if k in judged and a.status is AnomalyStatus.OPEN]
     if stale:
         await db.execute(delete(Anomaly).where(Anomaly.org_id == org_id, Anomaly.id.in_(stale)))
@@ -313,6 +318,49 @@ async def root_cause(db: AsyncSession, anomaly: Anomaly) -> list[dict[str, Any]]
                 }
             )
     return out
+
+
+async def notify_anomalies(db: AsyncSession, anomalies: Sequence[Anomaly]) -> None:
+    """One ``anomaly_detected`` notification per anomaly, in the caller's transaction (the hub
+    delivers each anomaly and severity once per target; low ones by email only)."""
+    if not anomalies:
+        return
+    who = org_scope(anomalies[0].org_id)
+    ids = {a.cloud_account_id for a in anomalies if a.cloud_account_id is not None}
+    names: dict[uuid.UUID, str] = {}
+    if ids:
+        rows = await db.scalars(
+            org_select(CloudAccount, who).where(CloudAccount.id.in_(sorted(ids)))
+        )
+        names = {r.id: r.name for r in rows}
+    for a in anomalies:
+        await notify(
+            db,
+            events.AnomalyDetected(
+                org_id=a.org_id,
+                cloud_account_id=a.cloud_account_id,
+                severity=events.Severity(a.severity.value),
+                anomaly_id=a.id,
+                scope=a.scope.value,
+                service=a.service_name,
+                account_name=names.get(a.cloud_account_id) if a.cloud_account_id else None,
+                day=a.usage_date,
+                actual=a.actual_cost,
+                baseline=a.baseline_cost,
+                percent_above=rules.percent_change(a.actual_cost, a.baseline_cost),
+                currency=a.currency,
+                direction=a.direction.value,
+                top_contributors=tuple(
+                    events.Contributor(
+                        kind=c["dimension"],
+                        name=c["name"],
+                        actual=Decimal(c["actual"]),
+                        baseline=Decimal(c["baseline"]),
+                    )
+                    for c in a.root_cause
+                ),
+            ),
+        )
 
 
 # --- the API ------------------------------------------------------------------------------------

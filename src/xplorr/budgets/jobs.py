@@ -5,7 +5,6 @@ with the calendar). Idempotent: each alert fires once per budget, kind and perio
 (``service.evaluate``)."""
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.budgets import service
 from xplorr.core.events import subscribe
@@ -16,17 +15,11 @@ from xplorr.costs.events import CostDataChanged
 log = structlog.get_logger("xplorr.budgets")
 
 
-async def notify_fired(_db: AsyncSession, fired: list[service.Fired]) -> None:
-    """Hand each new alert to the notification hub."""
-    for f in fired:
-        log.info("budget_alert", key=f.event_key)
-
-
 @subscribe(CostDataChanged, "budgets.evaluate")
 async def evaluate_changed(ctx: JobContext, event: CostDataChanged) -> None:
     """Evaluate the budgets an account's cost change counts in."""
     fired = await service.evaluate(ctx.db, event.org_id, account_id=event.cloud_account_id)
-    await notify_fired(ctx.db, fired)
+    await service.notify_fired(ctx.db, fired)
 
 
 @job("budgets.evaluate_org")
@@ -35,7 +28,7 @@ async def evaluate_org(ctx: JobContext, _payload: dict[str, object]) -> None:
     if ctx.org_id is None:
         raise PermanentJobError("budgets.evaluate_org needs the job's organization.")
     fired = await service.evaluate(ctx.db, ctx.org_id)
-    await notify_fired(ctx.db, fired)
+    await service.notify_fired(ctx.db, fired)
 
 
 fan_out_per_org("budgets.fan_out", job="budgets.evaluate_org")

@@ -14,7 +14,9 @@ daily series of the last 28 days per account, provider, service and charge categ
 **Alerts** (``evaluate``, run after every cost change and daily): at 80 % and at 100 % of the
 amount (each when its ``alert_at_*`` is on) and ``projected_overrun`` when the forecast exceeds
 the amount, each at most once per budget and period: a ``budget_alerts`` row (unique per
-budget, period and kind) is written with the notification, in the same transaction.
+budget, period and kind) is written with the notification (``notify_fired``: the hub's
+``budget_alert`` and ``projected_overrun``, whose event keys are per budget, period and
+threshold too), in the same transaction.
 """
 
 import uuid
@@ -46,6 +48,7 @@ from xplorr.core.tenancy import Principal, Scope, get_in_org, org_scope, org_sel
 from xplorr.costs import forecast as fc
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery, DayCost, Dim, GroupBy, TagFilter, TagKey
+from xplorr.notifications import events, notify
 
 ZERO: Final = Decimal(0)
 HUNDRED: Final = Decimal(100)
@@ -435,6 +438,52 @@ async def evaluate(
         fired.append(Fired(s, kind))
     await db.flush()
     return fired
+
+
+async def notify_fired(db: AsyncSession, fired: Sequence[Fired]) -> None:
+    """Hand each new alert to the hub: ``budget_alert`` at 80 % (medium) and 100 % (high),
+    ``projected_overrun`` (medium); each delivered once per budget, period and threshold."""
+    for f in fired:
+        s, b = f.status, f.status.budget
+        cur = b.currency
+        event: events.Notification
+        if f.kind is AlertKind.PROJECTED_OVERRUN:
+            assert s.forecast is not None
+            event = events.ProjectedOverrun(
+                org_id=b.org_id,
+                cloud_account_id=b.cloud_account_id,
+                budget_id=b.id,
+                budget_name=b.name,
+                amount=money.round_money(b.amount, cur),
+                current_spend=money.round_money(s.spend, cur),
+                forecast=money.round_money(s.forecast.forecast, cur),
+                forecast_low=money.round_money(s.forecast.low, cur),
+                forecast_high=money.round_money(s.forecast.high, cur),
+                currency=cur,
+                period_start=s.period_start,
+                period_end=s.period_end,
+            )
+        else:
+            event = events.BudgetAlert(
+                org_id=b.org_id,
+                cloud_account_id=b.cloud_account_id,
+                severity=events.Severity.HIGH
+                if f.kind is AlertKind.AT_100
+                else events.Severity.MEDIUM,
+                budget_id=b.id,
+                budget_name=b.name,
+                threshold_percent=int(f.kind.value),
+                amount=money.round_money(b.amount, cur),
+                current_spend=money.round_money(s.spend, cur),
+                percent_used=s.percent_used,
+                currency=cur,
+                period_start=s.period_start,
+                period_end=s.period_end,
+                forecast=None
+                if s.forecast is None
+                else money.round_money(s.forecast.forecast, cur),
+            )
+        await notify(db, event)
 
 
 async def alert_count(db: AsyncSession, org_id: uuid.UUID) -> int:

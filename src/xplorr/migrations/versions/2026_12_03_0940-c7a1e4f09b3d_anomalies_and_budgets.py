@@ -4,7 +4,7 @@ anomalies (one per scope, currency and day), anomaly_settings (noise floor, drop
 (amount and currency, period, filters) and budget_alerts (one per budget, period and kind).
 
 Revision ID: c7a1e4f09b3d
-Revises: 8e4b2d6f1a73
+Revises: 35148520fce0
 Create Date: 2026-12-03 09:35:03.474803+00:00
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 import xplorr.core.models
 
 revision: str = "c7a1e4f09b3d"
-down_revision: str | None = "8e4b2d6f1a73"
+down_revision: str | None = "35148520fce0"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
