@@ -1,4 +1,5 @@
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Response
 
@@ -6,10 +7,18 @@ from xplorr.auth.deps import CurrentUser, WriterUser
 from xplorr.budgets import service
 from xplorr.budgets.schemas import BudgetCreate, BudgetOut, BudgetUpdate
 from xplorr.core.db import DbSession
+from xplorr.core.errors import ErrorEnvelope
 from xplorr.core.pagination import Page, Pagination
 
 router = APIRouter(prefix="/budgets", tags=["budgets"])
 ROUTE_ORDER = 76  # mounting order under /api/v1 (core.areas.routers)
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorEnvelope,
+        "description": "The organization has a budget of that name (BUDGET_NAME_TAKEN).",
+    }
+}
 
 
 @router.get("", response_model=Page[BudgetOut])
@@ -21,7 +30,7 @@ async def list_budgets(db: DbSession, who: CurrentUser, page: Pagination) -> Pag
     return await service.list_budgets(db, who, page)
 
 
-@router.post("", status_code=201, response_model=BudgetOut)
+@router.post("", status_code=201, response_model=BudgetOut, responses=_CONFLICT)
 async def create_budget(body: BudgetCreate, db: DbSession, who: WriterUser) -> BudgetOut:
     """Create a budget for the organization or one cloud account (members and above): monthly
     (default), quarterly or yearly, optionally filtered by provider, service and tag value.
@@ -29,7 +38,7 @@ async def create_budget(body: BudgetCreate, db: DbSession, who: WriterUser) -> B
     return await service.create_budget(db, who, body)
 
 
-@router.patch("/{budget_id}", response_model=BudgetOut)
+@router.patch("/{budget_id}", response_model=BudgetOut, responses=_CONFLICT)
 async def update_budget(
     budget_id: uuid.UUID, body: BudgetUpdate, db: DbSession, who: WriterUser
 ) -> BudgetOut:

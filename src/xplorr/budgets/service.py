@@ -294,6 +294,16 @@ async def _save(db: AsyncSession, b: Budget) -> None:
         ) from exc
 
 
+async def _check_name_free(db: AsyncSession, who: Principal, name: str) -> None:
+    """409 when the organization has a budget of that name (checked before the row changes:
+    a flush would otherwise fail outside any savepoint; the unique index still backs it)."""
+    taken = await db.scalar(
+        org_select(Budget, org_scope(who.org_id)).where(Budget.name == name).limit(1)
+    )
+    if taken is not None:
+        raise Conflict(f"A budget named '{name}' already exists.", code="BUDGET_NAME_TAKEN")
+
+
 async def _evaluate_soon(db: AsyncSession, org_id: uuid.UUID) -> None:
     """Queue the organization's evaluation (a new or changed budget may already be crossed)."""
     await queue.enqueue(
@@ -332,6 +342,8 @@ async def update_budget(
 ) -> BudgetOut:
     b = await get_in_org(db, Budget, budget_id, who, for_update=True)
     given = body.model_fields_set
+    if body.name is not None and body.name != b.name:
+        await _check_name_free(db, who, body.name)
     if "cloud_account_id" in given:
         await _check_account(db, who, body.cloud_account_id)
         b.cloud_account_id = body.cloud_account_id
@@ -345,13 +357,6 @@ async def update_budget(
     if "filters" in given:
         _apply_filters(b, body.filters)
     changes = sorted(given)
-    try:
-        async with db.begin_nested():
-            await db.flush()
-    except IntegrityError as exc:
-        raise Conflict(
-            f"A budget named '{b.name}' already exists.", code="BUDGET_NAME_TAKEN"
-        ) from exc
     await audit.record(db, "budget.updated", who=who, target=b, details={"fields": changes})
     await _evaluate_soon(db, who.org_id)
     return await _one(db, who, b)
