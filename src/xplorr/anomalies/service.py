@@ -4,8 +4,11 @@ the status changes.
 ``detect(db, org_id, first, last)`` judges every day of ``first..last`` (bounded to the 90 days
 before the newest complete day of the organization's data) in every scope of section 11: each
 service of each cloud account, each account's total and the organization's total, per currency
-(amounts in different currencies are never added). It reads one zero-filled daily series per
-service and account (one query) and sums the account and organization series from it. A scope
+(amounts in different currencies are never added), on usage charges (``ChargeCategory``
+Usage: purchases, taxes, credits and adjustments follow the bill's calendar, a fee on the
+1st and taxes at the month's end, and would flag every month). It reads one zero-filled daily
+series per service and account (one query) and sums the account and organization series from
+it. A scope
 is judged up to its own last complete day: an account's data through
 ``costs.query.data_through_by_account``; the organization's through the earliest of its
 accounts' (accounts whose data stopped more than a week before the newest are left out of that
@@ -48,6 +51,9 @@ from xplorr.costs import query
 from xplorr.costs.query import CostQuery, DayCost, Dim, GroupBy, Metric
 from xplorr.notifications import events, notify
 
+# Usage charges only: purchases (a commitment's monthly fee on the 1st), taxes (at the month's
+# end), credits and adjustments come on the bill's calendar and would flag every month.
+USAGE: Final = frozenset({"Usage"})
 HORIZON_DAYS: Final = 90  # days before the newest complete day that detection looks at
 DORMANT_DAYS: Final = 7  # an account this far behind the newest does not hold the org back
 RECENT_DAYS: Final = 3  # anomalies of a scope's last 3 days are notified; older ones are history
@@ -199,6 +205,7 @@ async def detect(
             end=last,
             metric=Metric.BILLED,
             group_by=(Dim.ACCOUNT, Dim.SERVICE),
+            charge_categories=USAGE,
         ),
     )
     scopes = _scopes(by_service, throughs, org_through, accounts)
@@ -287,6 +294,7 @@ async def root_cause(db: AsyncSession, anomaly: Anomaly) -> list[dict[str, Any]]
                 None if anomaly.cloud_account_id is None else frozenset({anomaly.cloud_account_id})
             ),
             services=None if anomaly.service_name is None else frozenset({anomaly.service_name}),
+            charge_categories=USAGE,
         )
         totals: dict[query.Key, tuple[str, Decimal, Decimal]] = {}
         for g in await query.aggregate(db, who, q):
