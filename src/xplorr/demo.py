@@ -1,5 +1,8 @@
 """``xplorr demo``: the demo organization, its owner, three demo cloud accounts (AWS, Azure,
-Google Cloud) and 13 months of their generated costs.
+Google Cloud), 13 months of their generated costs, and the spend guardrails on them: the
+anomalies the detector finds in that data (the generator puts a spike on each account's biggest
+service in its last three days) and two monthly budgets, one over its amount and one near its
+80 % threshold, evaluated for real (their alerts go through the notification hub).
 
 The data goes through exactly what a sync does (``sync.jobs.execute_run``: the ``demo``
 connector, the ingest pipeline, a ``SyncRun`` recording the outcome), one account per
@@ -10,21 +13,26 @@ period instead of adding to it.
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.anomalies import service as anomalies
+from xplorr.budgets import service as budgets
+from xplorr.budgets.models import Budget
 from xplorr.cloud_accounts.credentials import store_credentials
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.connectors.demo.generator import DEFAULT_ACCOUNTS
-from xplorr.core import clock
+from xplorr.core import clock, money
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.deps import AuthKit
 from xplorr.core.ratelimit import RateLimiter
 from xplorr.core.settings import Settings
-from xplorr.core.tenancy import Role
+from xplorr.core.tenancy import Role, org_scope
+from xplorr.costs.forecast import Period
 from xplorr.orgs.models import Org
 from xplorr.sync.jobs import execute_run
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
@@ -38,6 +46,12 @@ DEMO_ACCOUNTS: tuple[tuple[str, int], ...] = (
     ("Demo AWS (production)", 1),
     ("Demo Azure (applications)", 2),
     ("Demo Google Cloud (data)", 3),
+)
+
+# (name, index in DEMO_ACCOUNTS, percent of the amount spent so far): one over, one near 80 %.
+DEMO_BUDGETS: Final[tuple[tuple[str, int, Decimal], ...]] = (
+    ("AWS production (monthly)", 0, Decimal(112)),
+    ("Azure applications (monthly)", 1, Decimal(86)),
 )
 
 
@@ -58,6 +72,9 @@ class DemoResult:
     # kept the password they have (a restart must not undo a changed password).
     created: bool = False
     accounts: list[AccountLoad] = field(default_factory=list)
+    anomalies: int = 0  # found by this run's detection (new)
+    recent_anomalies: int = 0  # of them, on the data's last three days (notified)
+    budget_alerts: list[str] = field(default_factory=list)  # "<budget>: <kind>" fired now
 
     def lines(self) -> list[str]:
         """A short human summary, one line per account."""
@@ -69,6 +86,12 @@ class DemoResult:
                 f"{a.periods_skipped} unchanged; data through {a.data_through}"
                 + (f"; imported {totals}" if totals else "")
             )
+        out.append(
+            f"Anomalies: {self.anomalies} found, {self.recent_anomalies} in the last days; "
+            "budgets: "
+            + ", ".join(name for name, _, _ in DEMO_BUDGETS)
+            + (f"; alerts sent: {', '.join(self.budget_alerts)}" if self.budget_alerts else "")
+        )
         return out
 
 
@@ -112,6 +135,9 @@ async def load_demo(settings: Settings) -> DemoResult:
                     await _load_account(db, settings, org_id, account_id, user_id)
                 )
                 await db.commit()
+        async with sessions() as db:
+            await _guardrails(db, org_id, account_ids, user_id, result)
+            await db.commit()
         return result
     finally:
         await engine.dispose()
@@ -174,3 +200,51 @@ async def _load_account(
         data_through=run.data_through,
         totals=dict(summary.totals),
     )
+
+
+async def _guardrails(
+    db: AsyncSession,
+    org_id: uuid.UUID,
+    account_ids: list[uuid.UUID],
+    user_id: uuid.UUID,
+    result: DemoResult,
+) -> None:
+    """The demo budgets (amounts set from this month's real spend so that one is over and one
+    near its 80 % threshold; re-set at every run, as the month moves on), then what the worker
+    does after a sync, inline: anomaly detection over the last 90 days and budget evaluation,
+    both notifying through the hub. The same jobs, queued by the imports, find nothing new."""
+    who = org_scope(org_id)
+    for name, index, percent in DEMO_BUDGETS:
+        budget = await db.scalar(select(Budget).where(Budget.org_id == org_id, Budget.name == name))
+        if budget is None:
+            budget = Budget(
+                id=uuid.uuid4(),
+                org_id=org_id,
+                name=name,
+                amount=Decimal(1),
+                currency="USD",
+                cloud_account_id=account_ids[index],
+                period=Period.MONTHLY,
+                alert_at_80=True,
+                alert_at_100=True,
+                created_by=user_id,
+            )
+            db.add(budget)
+        [status] = await budgets.statuses(db, who, [budget])
+        # On the 1st nothing of the month is complete yet: size it on the forecast instead.
+        basis = status.spend
+        if basis == 0 and status.forecast is not None:
+            basis = status.forecast.forecast
+        if basis > 0:
+            budget.amount = money.round_money(basis * 100 / percent, "USD")
+        await db.flush()
+    today = clock.now().date()
+    found = await anomalies.detect(
+        db, org_id, today - timedelta(days=anomalies.HORIZON_DAYS), today
+    )
+    await anomalies.notify_anomalies(db, found.recent)
+    fired = await budgets.evaluate(db, org_id)
+    await budgets.notify_fired(db, fired)
+    result.anomalies = len(found.new)
+    result.recent_anomalies = len(found.recent)
+    result.budget_alerts = [f"{f.status.budget.name}: {f.kind.value}" for f in fired]

@@ -59,7 +59,11 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
     assert [a.periods_imported for a in result.accounts] == [13, 13, 13]
     yesterday = clock.now().date() - timedelta(days=1)
     assert {a.data_through for a in result.accounts} == {yesterday}
-    assert len(result.lines()) == 3
+    assert len(result.lines()) == 4
+    # The detector found the spikes the generator put on each account's biggest service in
+    # the data's last three days (and notified them); the demo budgets fired their alerts.
+    assert result.recent_anomalies >= 3
+    assert any(a.endswith(": 100") for a in result.budget_alerts)
     first = await _snapshot(db)
     assert set(first) == {name for name, _ in DEMO_ACCOUNTS}
     for rows, periods, total in first.values():
@@ -74,6 +78,7 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
     assert not again.created
     assert [(a.periods_imported, a.periods_skipped) for a in again.accounts] == [(0, 13)] * 3
     assert [a.rows for a in again.accounts] == [0, 0, 0]  # the same day: nothing regenerated
+    assert (again.anomalies, again.budget_alerts) == (0, [])  # detection and alerts: idempotent
     assert await _snapshot(db) == first
     await db.rollback()
     org = (await db.scalars(select(Org).where(Org.slug == "demo"))).one()
@@ -102,6 +107,17 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
         assert refused.status_code == 401
         auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
         status = (await client.get("/sync/status", headers=auth)).json()["data"]
+        found = (await client.get("/anomalies", params={"limit": 100}, headers=auth)).json()
+        listed = (await client.get("/budgets", headers=auth)).json()["data"]
+    recent = [a for a in found["data"] if a["date"] >= (yesterday - timedelta(days=2)).isoformat()]
+    assert {a["scope"] for a in recent} == {"service", "account", "org"}
+    assert {a["severity"] for a in recent if a["scope"] == "service"} <= {"high", "critical"}
+    assert all(a["root_cause"] for a in recent)
+    by_name = {b["name"]: b for b in listed}
+    over, near = by_name["AWS production (monthly)"], by_name["Azure applications (monthly)"]
+    if over["current_spend"] > 0:  # on the 1st, nothing of the month is complete yet
+        assert 111.9 <= over["percent_used"] <= 112.1
+        assert 85.9 <= near["percent_used"] <= 86.1
     assert sorted(s["accountName"] for s in status) == sorted(n for n, _ in DEMO_ACCOUNTS)
     assert {(s["state"], s["dataThrough"]) for s in status} == {
         ("succeeded", yesterday.isoformat())

@@ -145,20 +145,26 @@ def project(
     period_end: date,
     through: date | None,
     recurring: Sequence[DayCost] | None = None,
+    actual: Decimal | None = None,
 ) -> Forecast:
     """The forecast of ``period_start..period_end`` from ``history`` (one currency's daily costs,
     zero-filled, consecutive, in order; days after ``through`` are ignored). The period's days
     up to ``through`` must be in it; up to 28 days of history before them sharpen the weekday
     factors and the interval (the module docstring has the method). ``recurring``: the same
     days' usage charges only, projected instead of ``history`` (one-off charges, such as a
-    monthly commitment fee on the 1st, then count in the actual but are not repeated)."""
+    monthly commitment fee on the 1st, then count in the actual but are not repeated).
+    ``actual``: the period's spend through ``through`` when the caller has it (a quarter's or
+    a year's, from ``costs.query.totals_for_many``): ``history`` then needs only its last 28
+    days."""
     if period_end < period_start:
         raise ValueError("period_end is before period_start")
     with localcontext(_CONTEXT):
-        actual = sum(
+        spent = sum(
             (d.cost for d in history if through is not None and period_start <= d.day <= through),
             ZERO,
         )
+        if actual is None:
+            actual = spent
         source = history if recurring is None else recurring
         known = [d for d in source if through is not None and d.day <= through]
         while known and known[0].cost == ZERO:  # before the data starts: not a zero-cost day

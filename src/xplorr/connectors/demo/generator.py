@@ -446,7 +446,8 @@ def _build_account(
         }
     )
     # Spikes: a big service of the account costs 4-7x on a few chosen days (the first spike
-    # hits its biggest service, so that it shows in the account's total).
+    # hits its biggest service, so that it shows in the account's total, and lands in the
+    # data's last three days: a fresh demo has recent anomalies for the detector to find).
     spikes: dict[int, list[tuple[int, float]]] = {}
     by_cost = sorted(
         range(len(services)),
@@ -455,6 +456,8 @@ def _build_account(
     lo = month_starts[1] if len(month_starts) > 1 else 0
     for spike in range(2 if n_days > 60 else 1):
         day = rng.randrange(lo, n_days)
+        if spike == 0:
+            day = max(lo, n_days - 1 - day % 3)
         svc_index = by_cost[0] if spike == 0 else rng.choice(by_cost[1:3])
         mult = rng.uniform(4.0, 7.0)
         for k in range(rng.randint(1, 2)):

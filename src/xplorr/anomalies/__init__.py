@@ -1,0 +1,1 @@
+"""Cost anomalies: daily spend against its 7-day baseline (product-notes.md section 11)."""

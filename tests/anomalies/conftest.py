@@ -1,0 +1,16 @@
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_settings
+from xplorr.core.settings import Settings, SmtpSettings
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The suite's settings, SMTP pointed at the test's mailbox when it has one."""
+    overrides: dict[str, object] = {}
+    if "mailbox" in request.fixturenames:
+        port, _box = request.getfixturevalue("smtp")
+        overrides["smtp"] = SmtpSettings(host="127.0.0.1", port=port, tls=False)
+    return make_settings(db_url, tmp_path, **overrides)

@@ -1,0 +1,73 @@
+"""Anomaly notifications end to end: a cost change -> anomalies.detect on a real worker ->
+the hub -> real SMTP, once per anomaly and severity."""
+
+from datetime import date, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.factories.cloud_accounts import grant, make_account
+from tests.factories.costs import add_costs, mark_imported
+from tests.mail import Mailbox, run_jobs, text_of
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.core.events import emit
+from xplorr.core.settings import Settings
+from xplorr.costs.events import CostDataChanged
+from xplorr.orgs.models import Org
+from xplorr.users.models import User
+
+SEPT1 = date(2024, 9, 1)
+
+
+async def _changed(db: AsyncSession, account: CloudAccount) -> None:
+    await mark_imported(db, account)
+    await emit(
+        db,
+        CostDataChanged(
+            org_id=account.org_id,
+            cloud_account_id=account.id,
+            first_day=SEPT1,
+            last_day=date(2024, 9, 8),
+        ),
+    )
+    await db.commit()
+
+
+async def test_a_critical_spike_emails_once_and_escalation_again(
+    db: AsyncSession,
+    settings: Settings,
+    mailbox: Mailbox,
+    org: Org,
+    admin: User,
+    member: User,
+) -> None:
+    prod = await make_account(db, org, name="prod")
+    await grant(db, member, await make_account(db, org, name="other"))
+    rows: list[dict[str, object]] = [
+        {"usage_date": SEPT1 + timedelta(days=i), "billed_cost": "100", "resource_id": "i-1"}
+        for i in range(7)
+    ]
+    rows.append({"usage_date": "2024-09-08", "billed_cost": "100", "resource_id": "i-1"})
+    rows.append({"usage_date": "2024-09-08", "billed_cost": "320", "resource_id": "i-9"})
+    await add_costs(db, prod, rows)
+    await _changed(db, prod)
+    await run_jobs(settings)
+
+    # 420 against 100 (+320 %, high) for AmazonEC2 in prod, prod's total and the org's total.
+    subjects = sorted(m["Subject"] for m in mailbox.to(admin.email))
+    assert len(subjects) == 3
+    assert all(s.startswith("[Xplorr] High cost anomaly") for s in subjects)
+    service_mail = next(m for m in mailbox.to(admin.email) if "AmazonEC2" in m["Subject"])
+    text = text_of(service_mail)
+    for expected in ("$100.00", "$420.00", "i-9"):
+        assert expected in text
+    assert mailbox.to(member.email) == []  # not granted prod; org-wide ones skip them too
+
+    # The same data again: nothing new. More cost that day: critical (+650 %), notified again.
+    await _changed(db, prod)
+    await run_jobs(settings)
+    assert len(mailbox.to(admin.email)) == 3
+    await add_costs(db, prod, [{"usage_date": "2024-09-08", "billed_cost": "330"}])
+    await _changed(db, prod)
+    await run_jobs(settings)
+    critical = [m for m in mailbox.to(admin.email) if "Critical" in m["Subject"]]
+    assert len(critical) == 3
