@@ -147,6 +147,10 @@ _PLAIN = frozenset(
     {
         "region",
         "roleName",
+        "exportBucket",
+        "exportPrefix",
+        "exportRegion",
+        "costTagKeys",
         "projectId",
         "billingDataset",
         "billingTable",

@@ -132,6 +132,9 @@ RETRYABLE_CODES = frozenset(
 )
 
 
+BODILESS_CODES = {"403": "AccessDenied", "404": "NotFound", "400": "BadRequest"}
+
+
 @dataclass(frozen=True, slots=True)
 class AwsFailure:
     """What failed: ``operation`` (``sts:AssumeRole``), AWS's error ``code`` (or the SDK's
@@ -178,6 +181,8 @@ def classify(exc: BaseException, operation: str) -> AwsCallError | AwsUnavailabl
         code = str(error.get("Code") or "Unknown")
         aws_message = _short(str(error.get("Message") or ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        # A HEAD (S3 downloads start with one) has no body: botocore's code is the status.
+        code = BODILESS_CODES.get(code, code)
         text = f"{operation} failed: {code}" + (f": {aws_message}" if aws_message else "")
         if code in DENIED_CODES or (status == 403 and code not in BAD_CREDENTIAL_CODES):
             return AwsCallError(
