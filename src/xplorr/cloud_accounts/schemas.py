@@ -8,7 +8,7 @@ shape below (defaults filled in, GCP key file parsed into an object, focus path 
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -250,3 +250,34 @@ class ServerAwsConfigOut(BaseModel):
         "container, or null. Instance-profile credentials (IMDS) are not probed."
     )
     profile: str | None = Field(description="The AWS profile the files were read for.")
+
+
+class ConnectionTestIn(BaseModel):
+    """Credentials to try, as ``POST /cloud-accounts`` takes them (nothing is saved)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    provider: Provider
+    provider_account_id: Text
+    credentials: dict[str, Any] = Field(default_factory=dict, description=CREDENTIALS_DOC)
+
+
+class PermissionCheckOut(BaseModel):
+    group: str = Field(description="The least-privilege policy's statement (Sid) tried.")
+    operation: str = Field(description="The IAM action called, e.g. ce:GetCostAndUsage.")
+    status: Literal["ok", "denied", "error"]
+    error_code: str | None = Field(description="AWS's error code when not ok.")
+    message: str | None = Field(description="What AWS answered (never a secret).")
+
+
+class ConnectionTestOut(BaseModel):
+    """Whether the credentials work: the identity they reach, then each permission group."""
+
+    ok: bool = Field(description="The credentials (and the role, if any) were accepted.")
+    account_id: str | None = Field(description="The AWS account the credentials act in.")
+    arn: str | None = Field(description="The identity's ARN (an assumed-role session).")
+    account_matches: bool | None = Field(
+        description="Whether account_id is the provider_account_id given."
+    )
+    error: str | None = Field(description="Why the credentials were refused, when not ok.")
+    error_code: str | None
+    checks: list[PermissionCheckOut]
