@@ -33,6 +33,11 @@ from xplorr.models_registry import Base
 from xplorr.orgs.models import Org
 from xplorr.users.models import User
 
+# No test reaches real AWS: a call not pointed at moto (the ``moto`` fixture sets the endpoint
+# in the settings) goes to a closed local port and fails at once; no instance-metadata probe.
+os.environ.setdefault("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
 # moto's server for AWS (fixtures ``moto_server``, ``moto``, ``aws_environment``).
 pytest_plugins = ["tests.aws.moto_server"]
 
@@ -107,6 +112,7 @@ def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
         "argon2_parallelism": 1,
         "redis_url": REDIS_URL,
         "redis_key_prefix": f"xplorr-test-{uuid.uuid4().hex}",
+        "aws_max_attempts": 2,  # an unreachable AWS fails fast
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
