@@ -207,9 +207,11 @@ class ImportSummary:
     totals: dict[str, Decimal] = field(default_factory=dict)
     files: int = 0
     files_skipped: list[str] = field(default_factory=list)  # "<name>: <why>", not read
-    # What succeeded but deserves the user's eye (nothing found to import...): shown on the run.
+    # What succeeded but deserves the user's eye: nothing found to import, or a connector's
+    # partial sync (what could not be read and why; the rest was imported). Shown on the run.
     warnings: list[str] = field(default_factory=list)
     usage_days: set[date] = field(default_factory=set, repr=False)
+    api_calls: dict[str, int] = field(default_factory=dict)  # billable provider calls made
 
     @property
     def days(self) -> int:
@@ -223,6 +225,8 @@ class ImportSummary:
         self.files += other.files
         self.files_skipped += [f for f in other.files_skipped if f not in self.files_skipped]
         self.warnings += [w for w in other.warnings if w not in self.warnings]
+        for name, count in other.api_calls.items():
+            self.api_calls[name] = self.api_calls.get(name, 0) + count
         for period in other.periods_imported:
             if period not in self.periods_imported:
                 self.periods_imported.append(period)

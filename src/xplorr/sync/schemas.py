@@ -40,8 +40,15 @@ class SyncDetail(_Camel):
     totals: dict[str, str] = Field(default_factory=dict)
     warnings: list[str] = Field(
         default_factory=list,
-        description="What succeeded but needs a look, such as an export path holding no export "
-        "files (nothing imported).",
+        description="What succeeded but needs a look: an export path holding no export files "
+        "(nothing imported), or a partial sync's sources or periods that could not be read "
+        "and why (a billing period, a linked account, an export that was denied); everything "
+        "else was imported.",
+    )
+    api_calls: dict[str, int] = Field(
+        default_factory=dict,
+        description="Billable provider calls the run made, by operation "
+        "(`ce:GetCostAndUsage`: $0.01 each).",
     )
 
 
