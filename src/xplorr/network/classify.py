@@ -97,8 +97,8 @@ _AWS_USAGE: Final[tuple[tuple[NetCategory, re.Pattern[str]], ...]] = (
         ),
     ),
 )
+_CLOUDFRONT: Final = re.compile(r"CloudFront", _I)
 _AWS_SERVICES: Final[tuple[tuple[NetCategory, re.Pattern[str]], ...]] = (
-    (NetCategory.CDN, re.compile(r"CloudFront", _I)),
     (NetCategory.LOAD_BALANCER, re.compile(r"Elastic ?Load ?Balancing|AWSELB", _I)),
     (NetCategory.VPN_DIRECT_CONNECT, re.compile(r"Direct ?Connect", _I)),
 )
@@ -124,6 +124,8 @@ _NAMES: Final[tuple[tuple[NetCategory, re.Pattern[str]], ...]] = (
 def classify(line: CostLine) -> NetCategory | None:
     """The network category of a cost line, or None when it is not network spend."""
     if line.provider == "aws":
+        if _CLOUDFRONT.search(line.service):  # its transfer out is CDN spend
+            return NetCategory.CDN
         if line.sku:
             for category, pattern in _AWS_USAGE:
                 if pattern.search(line.sku):
