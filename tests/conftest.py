@@ -33,6 +33,9 @@ from xplorr.models_registry import Base
 from xplorr.orgs.models import Org
 from xplorr.users.models import User
 
+# moto's server for AWS (fixtures ``moto_server``, ``moto``, ``aws_environment``).
+pytest_plugins = ["tests.aws.moto_server"]
+
 PG_URL = os.environ.get("XPLORR_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("XPLORR_TEST_REDIS_URL")
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -124,11 +127,14 @@ def mailbox(smtp: tuple[int, Mailbox]) -> Mailbox:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """The app's settings; a test that asks for ``mailbox`` gets SMTP pointed at it."""
+    """The app's settings; a test that asks for ``mailbox`` gets SMTP pointed at it, one
+    that asks for ``moto`` gets AWS pointed at moto's server (``XPLORR_AWS_ENDPOINT_URL``)."""
     overrides: dict[str, object] = {}
     if "mailbox" in request.fixturenames:
         port, _box = request.getfixturevalue("smtp")
         overrides["smtp"] = SmtpSettings(host="127.0.0.1", port=port, tls=False)
+    if "moto" in request.fixturenames:
+        overrides["aws_endpoint_url"] = request.getfixturevalue("moto").endpoint_url
     return make_settings(db_url, tmp_path, **overrides)
 
 

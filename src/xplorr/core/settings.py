@@ -89,6 +89,15 @@ class Settings(BaseSettings):
     # fails the attempt (retried): a stalled file share must not hold a worker forever.
     ingest_read_timeout_seconds: float = Field(default=300.0, gt=0)
 
+    # AWS (connectors.aws). One endpoint for every AWS service the SDK calls (a moto server,
+    # LocalStack, a VPC endpoint proxy); unset: the SDK's own resolution, which also honours
+    # ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``.
+    aws_endpoint_url: str | None = None
+    # botocore's adaptive retry mode: attempts per call (the first included), throttling too.
+    aws_max_attempts: int = Field(default=5, ge=1, le=20)
+    aws_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    aws_read_timeout_seconds: float = Field(default=60.0, gt=0, le=900)
+
     # Passkeys (WebAuthn): relying-party id (a registrable domain; default: the host of
     # ``base_url``) and the origins a ceremony may come from (default: ``base_url``'s origin).
     webauthn_rp_id: str | None = None
