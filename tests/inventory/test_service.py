@@ -60,13 +60,19 @@ class TestApplySnapshot:
         assert r.purged == 1
         assert set(await rows(db)) == {"i-1"}
 
-    async def test_only_the_regions_read_are_swept(self, db: AsyncSession, org: Org) -> None:
+    async def test_only_the_scopes_read_are_swept(self, db: AsyncSession, org: Org) -> None:
         account = await make_account(db, org, provider=Provider.AWS)
         await apply_snapshot(
             db, account, [res("i-east"), res("i-west", "us-west-2"), res("b", None)], source="api"
         )
         # us-west-2 could not be read this time: its rows keep their state.
-        r = await apply_snapshot(db, account, [], source="api", regions=["us-east-1", None])
+        r = await apply_snapshot(
+            db,
+            account,
+            [],
+            source="api",
+            scopes=[("us-east-1", "EC2 Instance"), (None, "EC2 Instance")],
+        )
         assert r.gone == 2
         found = await rows(db)
         assert found["i-west"].deleted_at is None

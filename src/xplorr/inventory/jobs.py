@@ -11,7 +11,7 @@ from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core.events import subscribe
 from xplorr.core.jobs.registry import JobContext
 from xplorr.costs.events import CostDataChanged
-from xplorr.inventory import bill
+from xplorr.inventory import aws, bill
 
 log = structlog.get_logger("xplorr.inventory")
 REFRESH_JOB: Final = "inventory.refresh"
@@ -30,11 +30,18 @@ async def refresh(ctx: JobContext, event: CostDataChanged) -> None:
         return
     if account.provider is Provider.DEMO:
         result = await bill.collect_from_bill(ctx.db, account)
+    elif account.provider is Provider.AWS:
+        refreshed = await aws.collect_from_aws(ctx, account)
+        if refreshed is None:
+            return
+        result = refreshed.result
+        for warning in refreshed.warnings:
+            log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
     else:
         return
     log.info(
         "inventory_refreshed",
-        account=str(account.id),
+        account=str(event.cloud_account_id),
         added=result.added,
         updated=result.updated,
         gone=result.gone,

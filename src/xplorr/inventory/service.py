@@ -30,6 +30,7 @@ from xplorr.inventory.schemas import FilterValue, InventoryFiltersOut, Inventory
 COST_DAYS: Final = 30
 KEEP_DELETED: Final = timedelta(days=30)
 EXPORT_MAX_ROWS: Final = 50_000
+ANY_REGION: Final = "*"  # a scope of every region: ("*", "S3 Bucket") for a global listing
 DELETED_STATUS: Final = "Deleted"  # the status filter's value for resources gone from the cloud
 CSV_HEADER: Final = (
     "provider",
@@ -92,17 +93,18 @@ async def apply_snapshot(
     observed: Iterable[Observed],
     *,
     source: str,
-    regions: Iterable[str | None] | None = None,
+    scopes: Iterable[tuple[str | None, str]] | None = None,
     now: datetime | None = None,
 ) -> SnapshotResult:
-    """Record a complete snapshot of ``account``'s resources of ``source`` (in ``regions`` when
-    given: a region that could not be read keeps its rows as they were).
+    """Record a complete snapshot of ``account``'s resources of ``source``: of every
+    (region, resource type) in ``scopes`` when given (what a collector could read; a region or
+    type it could not read keeps its rows as they were), else of everything.
 
     Seen resources are inserted or updated (a deleted one seen again comes back); rows of the
     covered scope not seen are marked deleted, never removed; deleted rows older than 30 days
     are purged. Idempotent: the same snapshot twice changes only ``last_seen_at``."""
     now = now or clock.now()
-    covered = None if regions is None else set(regions)
+    covered = None if scopes is None else set(scopes)
     stmt = org_select(InventoryResource, org_scope(account.org_id)).where(
         InventoryResource.cloud_account_id == account.id
     )
@@ -144,7 +146,9 @@ async def apply_snapshot(
     for resource_id, row in existing.items():
         if resource_id in seen or row.deleted_at is not None or row.source != source:
             continue
-        if covered is not None and row.region not in covered:
+        if covered is not None and not (
+            (row.region, row.resource_type) in covered or (ANY_REGION, row.resource_type) in covered
+        ):
             continue
         row.deleted_at = now
         gone += 1
