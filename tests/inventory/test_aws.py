@@ -4,15 +4,18 @@ load balancer with target health, RDS, S3, CloudWatch CPU read back; a resource 
 marked deleted; a denied permission leaving its rows untouched with a warning."""
 
 import io
+import json
 import zipfile
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.aws.moto_server import MotoAws
-from tests.factories.cloud_accounts import make_account
+from tests.factories.cloud_accounts import _test_settings, make_account
 from tests.mail import run_jobs
+from xplorr.cloud_accounts.credentials import store_credentials
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core import clock
 from xplorr.core.events import emit
@@ -22,10 +25,34 @@ from xplorr.inventory.models import InventoryResource
 from xplorr.orgs.models import Org
 
 REGIONS = ["us-east-1", "eu-west-1"]
+# An account of its own, reached by assuming a role: moto's default account owns ~1,300 public
+# AMI snapshots per region, which "snapshots owned by the account" would list.
+ACCOUNT = "222222222222"
+ROLE = {"roleName": "xplorr-readonly", "externalId": "xplorr-ext-1", "region": "us-east-1"}
+
+
+class Account:
+    """boto3 clients as the role of ``ACCOUNT`` (what the collector will see)."""
+
+    def __init__(self, moto: MotoAws) -> None:
+        creds = moto.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/arrange", RoleSessionName="arrange"
+        )["Credentials"]
+        self.moto = moto
+        self.session = {
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        }
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self.moto.client(service, region, **self.session)
+
+
 AMI = "ami-12c6146b"  # one of moto's default AMIs
 
 
-def arrange(moto: MotoAws) -> dict[str, str]:
+def arrange(moto: Account) -> dict[str, str]:
     ec2 = moto.client("ec2", "us-east-1")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")[
@@ -166,14 +193,11 @@ async def inventory(db: AsyncSession) -> dict[str, InventoryResource]:
 async def test_two_regions_with_tags_health_cpu_and_deletions(
     moto: MotoAws, settings: Settings, db: AsyncSession, org: Org
 ) -> None:
-    ids = arrange(moto)
+    aws = Account(moto)
+    ids = arrange(aws)
     settings = settings.model_copy(update={"aws_inventory_regions": REGIONS})
     account = await make_account(
-        db,
-        org,
-        provider=Provider.AWS,
-        provider_account_id=moto.account_id,
-        credentials=moto.key_credentials(),
+        db, org, provider=Provider.AWS, provider_account_id=ACCOUNT, credentials=ROLE
     )
     await refresh(db, settings, account)
     found = await inventory(db)
@@ -186,7 +210,7 @@ async def test_two_regions_with_tags_health_cpu_and_deletions(
     )
     assert web.tags == {"Name": "web-1", "env": "prod"}
     assert web.attributes["instance_type"] == "m5.large"
-    assert web.attributes["arn"] == f"arn:aws:ec2:us-east-1:{moto.account_id}:instance/{ids['web']}"
+    assert web.attributes["arn"] == f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/{ids['web']}"
     days = {d["date"]: (d["average"], d["maximum"]) for d in web.attributes["cpu_daily"]}
     two, three = ((datetime.now(UTC) - timedelta(days=n)).date().isoformat() for n in (2, 3))
     assert days == {two: (20.0, 30.0), three: (4.0, 4.0)}
@@ -225,9 +249,9 @@ async def test_two_regions_with_tags_health_cpu_and_deletions(
     assert all(r.deleted_at is None for r in found.values())
 
     # Gone from AWS: marked deleted at the next refresh, not removed.
-    moto.client("ec2", "eu-west-1").terminate_instances(InstanceIds=[ids["eu_vm"]])
-    moto.client("s3").delete_bucket(Bucket="eu-untagged")
-    moto.client("ec2", "us-east-1").delete_volume(VolumeId=ids["vol"])
+    aws.client("ec2", "eu-west-1").terminate_instances(InstanceIds=[ids["eu_vm"]])
+    aws.client("s3").delete_bucket(Bucket="eu-untagged")
+    aws.client("ec2", "us-east-1").delete_volume(VolumeId=ids["vol"])
     await refresh(db, settings, account)
     found = await inventory(db)
     assert found[ids["vol"]].deleted_at is not None
@@ -240,31 +264,44 @@ async def test_two_regions_with_tags_health_cpu_and_deletions(
 async def test_denied_permission_keeps_its_rows_and_reads_the_rest(
     moto: MotoAws, settings: Settings, db: AsyncSession, org: Org
 ) -> None:
-    ids = arrange(moto)
+    aws = Account(moto)
+    ids = arrange(aws)
     settings = settings.model_copy(update={"aws_inventory_regions": ["us-east-1"]})
     account = await make_account(
-        db,
-        org,
-        provider=Provider.AWS,
-        provider_account_id=moto.account_id,
-        credentials=moto.key_credentials(),
+        db, org, provider=Provider.AWS, provider_account_id=ACCOUNT, credentials=ROLE
     )
     await refresh(db, settings, account)
     assert ids["nat"] in await inventory(db)
-    keys = moto.iam_user(
-        "reader",
-        [
-            {"Effect": "Allow", "Action": "*", "Resource": "*"},
-            {"Effect": "Deny", "Action": "ec2:DescribeNatGateways", "Resource": "*"},
-        ],
+    # Keys of a user of that account whose policy denies one call of the Inventory group.
+    iam = aws.client("iam")
+    iam.create_user(UserName="reader")
+    iam.put_user_policy(
+        UserName="reader",
+        PolicyName="reader",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                    {"Effect": "Deny", "Action": "ec2:DescribeNatGateways", "Resource": "*"},
+                ],
+            }
+        ),
     )
-    from tests.factories.cloud_accounts import _test_settings
-    from xplorr.cloud_accounts.credentials import store_credentials
-
-    await store_credentials(db, _test_settings(), account, {**keys, "region": "us-east-1"})
+    key = iam.create_access_key(UserName="reader")["AccessKey"]
+    await store_credentials(
+        db,
+        _test_settings(),
+        account,
+        {
+            "accessKeyId": key["AccessKeyId"],
+            "secretAccessKey": key["SecretAccessKey"],
+            "region": "us-east-1",
+        },
+    )
     await db.commit()
-    moto.client("ec2", "us-east-1").delete_nat_gateway(NatGatewayId=ids["nat"])
-    moto.client("ec2", "us-east-1").terminate_instances(InstanceIds=[ids["idle"]])
+    aws.client("ec2", "us-east-1").delete_nat_gateway(NatGatewayId=ids["nat"])
+    aws.client("ec2", "us-east-1").terminate_instances(InstanceIds=[ids["idle"]])
     moto.enforce_iam()
     await refresh(db, settings, account)
     found = await inventory(db)
