@@ -9,6 +9,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/cloud-accounts"): ANY,
     ("POST", "/api/v1/cloud-accounts"): ADMINS,
     ("GET", "/api/v1/cloud-accounts/server-aws-config"): ANY,
+    ("POST", "/api/v1/cloud-accounts/test"): ADMINS,
     ("GET", "/api/v1/cloud-accounts/{account_id}"): ANY,
     ("PATCH", "/api/v1/cloud-accounts/{account_id}"): ADMINS,
     ("DELETE", "/api/v1/cloud-accounts/{account_id}"): ADMINS,

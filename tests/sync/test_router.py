@@ -284,11 +284,11 @@ class TestJobs:
         engine: AsyncEngine,
         settings: Settings,
     ) -> None:
-        accounts = [await make_account(db, org, provider=Provider.AWS) for _ in range(3)]
+        accounts = [await make_account(db, org, provider=Provider.AZURE) for _ in range(3)]
         client = client_for(admin)
         for account in accounts:
             await client.post(f"/sync/{account.id}")
-        await drain(Worker(settings, engine))  # AWS has no connector: each run fails at once
+        await drain(Worker(settings, engine))  # Azure has no connector: each run fails at once
         await client.post(f"/sync/{accounts[0].id}")  # and one more, still queued
         first = (await client.get("/sync/jobs", params={"limit": 2})).json()
         assert (first["total"], first["page"], first["limit"]) == (4, 1, 2)
@@ -303,7 +303,7 @@ class TestJobs:
         assert [d["accountId"] for d in rest["data"]][::-1] == [str(a.id) for a in accounts[:2]]
         failed = rest["data"][0]
         assert failed["error"] == (
-            "AWS billing sync is not available in this version; connect a FOCUS export "
+            "Azure billing sync is not available in this version; connect a FOCUS export "
             "(provider focus) instead."
         )
         assert failed["finishedAt"] is not None

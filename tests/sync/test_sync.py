@@ -1,7 +1,7 @@
 """The sync job on a real worker pass: a focus account syncs its directory of exports (costs equal
 the files' sums to the cent, per service and per day), syncing again changes nothing, bad data
-and refused paths fail readably without touching the old data, transient errors retry, AWS/Azure
-/GCP fail with a clear reason, and the schedule fans out one sync per account, once."""
+and refused paths fail readably without touching the old data, transient errors retry, Azure/GCP
+fail with a clear reason (AWS: tests/aws), and the schedule fans out one sync per account, once."""
 
 import asyncio
 import os
@@ -368,7 +368,7 @@ class TestFailures:
 
     @pytest.mark.parametrize(
         ("provider", "label"),
-        [(Provider.AWS, "AWS"), (Provider.AZURE, "Azure"), (Provider.GCP, "GCP")],
+        [(Provider.AZURE, "Azure"), (Provider.GCP, "GCP")],
     )
     async def test_clouds_without_a_connector_fail_with_a_clear_reason(
         self,
@@ -460,7 +460,7 @@ class TestSchedule:
         focus_account: CloudAccount,
         client_for: ClientFor,
     ) -> None:
-        aws = await make_account(db, org, provider=Provider.AWS)
+        azure = await make_account(db, org, provider=Provider.AZURE)
         theirs = await make_account(db, other_org, provider=Provider.GCP)
         manual = (await client_for(admin).post(f"/sync/{focus_account.id}")).json()
         SCHEDULES[sync_jobs.SCHEDULE.name] = sync_jobs.SCHEDULE
@@ -486,7 +486,7 @@ class TestSchedule:
             by_account.setdefault(run.cloud_account_id, []).append(run.trigger)
         assert by_account == {
             focus_account.id: [SyncTrigger.MANUAL],  # already queued: left alone
-            aws.id: [SyncTrigger.SCHEDULE],
+            azure.id: [SyncTrigger.SCHEDULE],
             theirs.id: [SyncTrigger.SCHEDULE],
         }
         assert str(runs[0].id) == manual["id"]
@@ -501,7 +501,7 @@ class TestSchedule:
             states = {r.cloud_account_id: r.state for r in (await s.scalars(select(SyncRun))).all()}
         assert states == {
             focus_account.id: SyncState.SUCCEEDED,
-            aws.id: SyncState.FAILED,
+            azure.id: SyncState.FAILED,
             theirs.id: SyncState.FAILED,
         }
 

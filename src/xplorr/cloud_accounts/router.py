@@ -9,15 +9,20 @@ from xplorr.cloud_accounts.schemas import (
     CloudAccountCreate,
     CloudAccountOut,
     CloudAccountUpdate,
+    ConnectionTestIn,
+    ConnectionTestOut,
     ServerAwsConfigOut,
 )
 from xplorr.core.db import DbSession
 from xplorr.core.deps import AppSettings
 from xplorr.core.errors import ErrorEnvelope
 from xplorr.core.pagination import Page, Pagination
+from xplorr.core.ratelimit import limit
 
 router = APIRouter(prefix="/cloud-accounts", tags=["cloud-accounts"])
 ROUTE_ORDER = 60  # mounting order under /api/v1 (core.areas.routers)
+# Each test assumes a role and makes ~8 AWS calls: as rare as connecting (the reference's 20/hour).
+TEST_LIMIT = "20/hour"
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {
@@ -48,6 +53,18 @@ async def connect_cloud_account(
     """Connect a cloud account (owner or admin). The credentials are validated against the
     provider's shape, encrypted at rest, and never shown again in clear."""
     return await service.create_account(db, settings, who, body)
+
+
+@router.post("/test", response_model=ConnectionTestOut, openapi_extra=limit(TEST_LIMIT))
+async def test_cloud_account_connection(
+    body: ConnectionTestIn, db: DbSession, who: AdminUser, settings: AppSettings
+) -> ConnectionTestOut:
+    """Test connection (owner or admin; the console's button, outside the reference): try AWS
+    credentials without saving them. ``sts:GetCallerIdentity`` (after assuming the role), then
+    one cheap call per permission group of the least-privilege policy, each answered ``ok``,
+    ``denied`` or ``error`` with AWS's error code; never a secret. Refused credentials answer
+    200 with ``ok: false`` and AWS's reason. The Cost Explorer check costs $0.01."""
+    return await service.test_connection(db, settings, who, body)
 
 
 @router.get("/server-aws-config", response_model=ServerAwsConfigOut)

@@ -8,7 +8,7 @@ shape below (defaults filled in, GCP key file parsed into an object, focus path 
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -63,7 +63,35 @@ class CredentialsModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
-class AwsRoleCredentials(CredentialsModel):
+# S3 bucket names (3-63 lowercase letters, digits, dots, hyphens); a key prefix (no leading
+# slash); cost allocation tag keys (AWS: up to 128 characters).
+S3Bucket = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+S3Prefix = Annotated[
+    str, StringConstraints(pattern=r"^[^/\x00-\x1f][^\x00-\x1f]*$", max_length=1024)
+]
+AwsTagKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class AwsBillingOptions(CredentialsModel):
+    """Where an AWS account's bill is read (connectors.aws): a Data Export (FOCUS 1.0/1.2 or
+    CUR 2.0) in S3 when ``exportBucket`` is set, else Cost Explorer, which groups by the cost
+    allocation tag keys listed in ``costTagKeys``."""
+
+    export_bucket: S3Bucket | None = None
+    export_prefix: S3Prefix | None = None
+    export_region: AwsRegion | None = None
+    cost_tag_keys: Annotated[list[AwsTagKey], Field(max_length=10)] = Field(default_factory=list)
+
+    def stored(self) -> dict[str, Any]:
+        """As given: the billing options are stored only when set."""
+        out = super().stored()
+        for key in ("exportBucket", "exportPrefix", "exportRegion", "costTagKeys"):
+            if not out.get(key):
+                out.pop(key, None)
+        return out
+
+
+class AwsRoleCredentials(AwsBillingOptions):
     """IAM role (recommended): Xplorr assumes ``arn:aws:iam::<account>:role/<roleName>``."""
 
     role_name: AwsRoleName = "xplorr-readonly"
@@ -71,7 +99,7 @@ class AwsRoleCredentials(CredentialsModel):
     region: AwsRegion = "us-east-1"
 
 
-class AwsKeyCredentials(CredentialsModel):
+class AwsKeyCredentials(AwsBillingOptions):
     """Access keys (testing)."""
 
     access_key_id: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{16,128}$")]
@@ -168,7 +196,9 @@ class DemoCredentials(CredentialsModel):
 
 CREDENTIALS_DOC = """Credentials, per provider (write-only: answers show them masked).
 - aws, IAM role: {"roleName" (default "xplorr-readonly", lowercase), "externalId"?, "region"
-  (default "us-east-1")}; access keys: {"accessKeyId", "secretAccessKey", "region"?}.
+  (default "us-east-1")}; access keys: {"accessKeyId", "secretAccessKey", "region"?}. Both
+  may add "exportBucket"?, "exportPrefix"?, "exportRegion"? (a Data Export in S3: FOCUS or
+  CUR 2.0; without it the bill comes from Cost Explorer) and "costTagKeys"? (at most 10).
   provider_account_id is the 12-digit AWS account id.
 - azure: {"clientId", "tenantId", "clientSecret", "subscriptionId"}, all required;
   subscriptionId must equal provider_account_id.
@@ -220,3 +250,34 @@ class ServerAwsConfigOut(BaseModel):
         "container, or null. Instance-profile credentials (IMDS) are not probed."
     )
     profile: str | None = Field(description="The AWS profile the files were read for.")
+
+
+class ConnectionTestIn(BaseModel):
+    """Credentials to try, as ``POST /cloud-accounts`` takes them (nothing is saved)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    provider: Provider
+    provider_account_id: Text
+    credentials: dict[str, Any] = Field(default_factory=dict, description=CREDENTIALS_DOC)
+
+
+class PermissionCheckOut(BaseModel):
+    group: str = Field(description="The least-privilege policy's statement (Sid) tried.")
+    operation: str = Field(description="The IAM action called, e.g. ce:GetCostAndUsage.")
+    status: Literal["ok", "denied", "error"]
+    error_code: str | None = Field(description="AWS's error code when not ok.")
+    message: str | None = Field(description="What AWS answered (never a secret).")
+
+
+class ConnectionTestOut(BaseModel):
+    """Whether the credentials work: the identity they reach, then each permission group."""
+
+    ok: bool = Field(description="The credentials (and the role, if any) were accepted.")
+    account_id: str | None = Field(description="The AWS account the credentials act in.")
+    arn: str | None = Field(description="The identity's ARN (an assumed-role session).")
+    account_matches: bool | None = Field(
+        description="Whether account_id is the provider_account_id given."
+    )
+    error: str | None = Field(description="Why the credentials were refused, when not ok.")
+    error_code: str | None
+    checks: list[PermissionCheckOut]

@@ -31,10 +31,13 @@ from xplorr.cloud_accounts.schemas import (
     CloudAccountCreate,
     CloudAccountOut,
     CloudAccountUpdate,
+    ConnectionTestIn,
+    ConnectionTestOut,
     CredentialsModel,
     DemoCredentials,
     FocusCredentials,
     GcpCredentials,
+    PermissionCheckOut,
     ServerAwsConfigOut,
 )
 from xplorr.core import audit, crypto
@@ -147,6 +150,10 @@ _PLAIN = frozenset(
     {
         "region",
         "roleName",
+        "exportBucket",
+        "exportPrefix",
+        "exportRegion",
+        "costTagKeys",
         "projectId",
         "billingDataset",
         "billingTable",
@@ -374,3 +381,51 @@ def _has_keys(section: dict[str, str] | None) -> bool:
 async def server_aws_config() -> ServerAwsConfigOut:
     environ = dict(os.environ)
     return await anyio.to_thread.run_sync(detect_server_aws_credentials, environ)
+
+
+# -- test connection (the console's "Test connection"; outside the reference) -----------------
+
+
+async def test_connection(
+    db: AsyncSession, settings: Settings, who: Principal, data: ConnectionTestIn
+) -> ConnectionTestOut:
+    """Try the credentials without saving them: the identity they reach, then one cheap call
+    per permission group (``connectors.aws.probe``). AWS only in this version."""
+    if data.provider is not Provider.AWS:
+        raise ValidationFailed.on("provider", "Test connection supports aws in this version.")
+    credentials = validate_credentials(
+        settings, data.provider, data.provider_account_id, data.credentials
+    )
+    from xplorr.connectors.aws.probe import probe  # boto3 only where it is used
+
+    result = await anyio.to_thread.run_sync(probe, settings, data.provider_account_id, credentials)
+    await audit.record(
+        db,
+        "cloud_account.connection_tested",
+        who=who,
+        resource_type="cloud_account",
+        details={
+            "provider": data.provider.value,
+            "provider_account_id": data.provider_account_id,
+            "ok": result.ok,
+            "denied": [c.operation for c in result.checks if c.status == "denied"],
+        },
+    )
+    return ConnectionTestOut(
+        ok=result.ok,
+        account_id=result.account_id,
+        arn=result.arn,
+        account_matches=result.account_matches,
+        error=result.error,
+        error_code=result.error_code,
+        checks=[
+            PermissionCheckOut(
+                group=c.group,
+                operation=c.operation,
+                status=c.status,  # type: ignore[arg-type]
+                error_code=c.error_code,
+                message=c.message,
+            )
+            for c in result.checks
+        ],
+    )

@@ -13,9 +13,10 @@ at once with its message, which operators read,
 so it says what to fix and never carries a secret. Anything else (an ``OSError`` on a file
 share, a database hiccup) is treated as transient and retried by the job runner.
 
-Registered today: ``focus`` (FOCUS export files in a local directory) and ``demo`` (generated
-data). ``aws``, ``azure`` and ``gcp`` have no connector in this version: their syncs fail with
-``UNAVAILABLE``'s message, pointing at a FOCUS export instead.
+Registered today: ``focus`` (FOCUS export files in a local directory), ``demo`` (generated
+data) and ``aws`` (Data Exports in S3, or Cost Explorer: ``connectors.aws``). ``azure`` and
+``gcp`` have no connector in this version: their syncs fail with ``UNAVAILABLE``'s message,
+pointing at a FOCUS export instead.
 """
 
 import importlib
@@ -52,6 +53,7 @@ Connector = Callable[[SyncContext, CloudAccount, dict[str, Any]], Awaitable["Imp
 MODULES: dict[Provider, str] = {
     Provider.FOCUS: "xplorr.connectors.focus.connector",
     Provider.DEMO: "xplorr.connectors.demo.connector",
+    Provider.AWS: "xplorr.connectors.aws.connector",
 }
 REGISTRY: dict[Provider, Connector] = {}
 

@@ -208,6 +208,9 @@ class ImportSummary:
     files: int = 0
     files_skipped: list[str] = field(default_factory=list)  # "<name>: <why>", not read
     usage_days: set[date] = field(default_factory=set, repr=False)
+    # A connector's partial sync: what could not be read and why (the rest was imported).
+    warnings: list[str] = field(default_factory=list)
+    api_calls: dict[str, int] = field(default_factory=dict)  # billable provider calls made
 
     @property
     def days(self) -> int:
@@ -220,6 +223,9 @@ class ImportSummary:
         self.rows_stored += other.rows_stored
         self.files += other.files
         self.files_skipped += [f for f in other.files_skipped if f not in self.files_skipped]
+        self.warnings += [w for w in other.warnings if w not in self.warnings]
+        for name, count in other.api_calls.items():
+            self.api_calls[name] = self.api_calls.get(name, 0) + count
         for period in other.periods_imported:
             if period not in self.periods_imported:
                 self.periods_imported.append(period)

@@ -177,6 +177,8 @@ def _empty_detail() -> dict[str, Any]:
         "first_date": None,
         "last_date": None,
         "totals": {},
+        "warnings": [],
+        "api_calls": {},
     }
 
 
@@ -212,6 +214,10 @@ def summary_detail(
         "first_date": summary.first_date.isoformat() if summary.first_date else None,
         "last_date": summary.last_date.isoformat() if summary.last_date else None,
         "totals": {currency: str(amount) for currency, amount in sorted(totals.items())},
+        # A partial sync: the sources or periods that could not be read, and why.
+        "warnings": list(summary.warnings),
+        # Billable provider calls (Cost Explorer: $0.01 each).
+        "api_calls": dict(sorted(summary.api_calls.items())),
     }
 
 

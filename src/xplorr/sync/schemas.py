@@ -38,6 +38,16 @@ class SyncDetail(_Camel):
     first_date: date | None = None
     last_date: date | None = None
     totals: dict[str, str] = Field(default_factory=dict)
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="A partial sync: what could not be read and why (a billing period, a "
+        "linked account, an export that was denied); everything else was imported.",
+    )
+    api_calls: dict[str, int] = Field(
+        default_factory=dict,
+        description="Billable provider calls the run made, by operation "
+        "(`ce:GetCostAndUsage`: $0.01 each).",
+    )
 
 
 class SyncRunOut(_Camel):

@@ -58,6 +58,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from xplorr.connectors import ConnectorError
 from xplorr.core.settings import Settings
@@ -77,6 +78,8 @@ PARTITION = "aws"  # commercial partition only (product notes section 8)
 ROLE_SESSION_SECONDS = 3600  # product notes: Xplorr requests 1-hour STS sessions
 DEFAULT_REGION = "us-east-1"
 CE_REGION = "us-east-1"  # Cost Explorer has one endpoint, ce.us-east-1.amazonaws.com
+# Services answered from us-east-1 whatever the account's region (commercial partition).
+GLOBAL_SERVICES = frozenset({"ce", "pricing", "billing", "invoicing"})
 NO_BASE_CREDENTIALS = "No base AWS credentials configured for this organization"
 MESSAGE_MAX = 300  # characters of AWS's own message kept in ours
 
@@ -132,6 +135,9 @@ RETRYABLE_CODES = frozenset(
 )
 
 
+BODILESS_CODES = {"403": "AccessDenied", "404": "NotFound", "400": "BadRequest"}
+
+
 @dataclass(frozen=True, slots=True)
 class AwsFailure:
     """What failed: ``operation`` (``sts:AssumeRole``), AWS's error ``code`` (or the SDK's
@@ -178,6 +184,8 @@ def classify(exc: BaseException, operation: str) -> AwsCallError | AwsUnavailabl
         code = str(error.get("Code") or "Unknown")
         aws_message = _short(str(error.get("Message") or ""))
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        # A HEAD (S3 downloads start with one) has no body: botocore's code is the status.
+        code = BODILESS_CODES.get(code, code)
         text = f"{operation} failed: {code}" + (f": {aws_message}" if aws_message else "")
         if code in DENIED_CODES or (status == 403 and code not in BAD_CREDENTIAL_CODES):
             return AwsCallError(
@@ -222,6 +230,10 @@ def classify(exc: BaseException, operation: str) -> AwsCallError | AwsUnavailabl
         return AwsCallError(
             AwsFailure(operation, name, f"{operation} failed: invalid request: {exc}", False)
         )
+    if isinstance(exc, ResponseParserError):  # an HTML 5xx page from a proxy, say
+        return AwsUnavailable(
+            AwsFailure(operation, name, f"{operation} failed: unreadable answer ({name}).", True)
+        )
     if isinstance(exc, BotoCoreError | OSError):
         return AwsUnavailable(
             AwsFailure(operation, name, f"{operation} failed: {name}: {_short(str(exc))}", True)
@@ -234,7 +246,7 @@ def call(operation: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T
     ``AwsUnavailable`` naming ``operation`` (blocking: in a worker thread)."""
     try:
         return func(*args, **kwargs)
-    except (ClientError, BotoCoreError, OSError) as exc:
+    except (ClientError, BotoCoreError, ResponseParserError, OSError) as exc:
         raise classify(exc, operation) from exc
 
 
@@ -291,14 +303,14 @@ class AwsTarget:
         return cls(account_id, region, "role", role_name=role, external_id=external or None)
 
 
-def client_config(settings: Settings, region: str) -> Config:
+def client_config(settings: Settings, region: str, max_attempts: int | None = None) -> Config:
     """Adaptive retries, bounded timeouts, path-style S3 on a custom endpoint."""
     extra: dict[str, Any] = {}
     if settings.aws_endpoint_url:
         extra["s3"] = {"addressing_style": "path"}
     return Config(
         region_name=region,
-        retries={"mode": "adaptive", "max_attempts": settings.aws_max_attempts},
+        retries={"mode": "adaptive", "max_attempts": max_attempts or settings.aws_max_attempts},
         connect_timeout=settings.aws_connect_timeout_seconds,
         read_timeout=settings.aws_read_timeout_seconds,
         user_agent_extra="xplorr",
@@ -320,33 +332,52 @@ class AwsSession:
         return f"AwsSession({self.target!r})"
 
     @overload
-    def client(self, service: Literal["s3"], region: str | None = None) -> S3Client: ...
-    @overload
-    def client(self, service: Literal["ce"], region: str | None = None) -> CostExplorerClient: ...
-    @overload
-    def client(self, service: Literal["sts"], region: str | None = None) -> STSClient: ...
-    @overload
-    def client(self, service: Literal["ec2"], region: str | None = None) -> EC2Client: ...
+    def client(
+        self, service: Literal["s3"], region: str | None = None, *, attempts: int | None = None
+    ) -> S3Client: ...
     @overload
     def client(
-        self, service: Literal["elbv2"], region: str | None = None
+        self, service: Literal["ce"], region: str | None = None, *, attempts: int | None = None
+    ) -> CostExplorerClient: ...
+    @overload
+    def client(
+        self, service: Literal["sts"], region: str | None = None, *, attempts: int | None = None
+    ) -> STSClient: ...
+    @overload
+    def client(
+        self, service: Literal["ec2"], region: str | None = None, *, attempts: int | None = None
+    ) -> EC2Client: ...
+    @overload
+    def client(
+        self, service: Literal["elbv2"], region: str | None = None, *, attempts: int | None = None
     ) -> ElasticLoadBalancingv2Client: ...
     @overload
-    def client(self, service: Literal["rds"], region: str | None = None) -> RDSClient: ...
+    def client(
+        self, service: Literal["rds"], region: str | None = None, *, attempts: int | None = None
+    ) -> RDSClient: ...
     @overload
     def client(
-        self, service: Literal["cloudwatch"], region: str | None = None
+        self,
+        service: Literal["cloudwatch"],
+        region: str | None = None,
+        *,
+        attempts: int | None = None,
     ) -> CloudWatchClient: ...
     @overload
-    def client(self, service: str, region: str | None = None) -> Any: ...
+    def client(
+        self, service: str, region: str | None = None, *, attempts: int | None = None
+    ) -> Any: ...
 
-    def client(self, service: str, region: str | None = None) -> Any:
-        where = region or (CE_REGION if service == "ce" else self.target.region)
+    def client(
+        self, service: str, region: str | None = None, *, attempts: int | None = None
+    ) -> Any:
+        """``attempts``: the first included, instead of ``XPLORR_AWS_MAX_ATTEMPTS``."""
+        where = region or (CE_REGION if service in GLOBAL_SERVICES else self.target.region)
         with self._lock:
             return self.boto.client(
                 service,  # type: ignore[call-overload]
                 endpoint_url=self.settings.aws_endpoint_url or None,
-                config=client_config(self.settings, where),
+                config=client_config(self.settings, where, attempts),
             )
 
     def identity(self) -> dict[str, str]:

@@ -1,0 +1,114 @@
+"""POST /cloud-accounts/test against moto's server: the identity reached (keys, or an assumed
+role), each permission group ok or denied with AWS's code, refused credentials answered
+readably, nothing saved, never a secret in the answer."""
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.aws.moto_server import MotoAws
+from tests.conftest import ClientFor
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.core.audit import AuditEntry
+from xplorr.users.models import User
+
+URL = "/cloud-accounts/test"
+
+
+def _body(account: str, credentials: dict) -> dict:
+    return {"provider": "aws", "provider_account_id": account, "credentials": credentials}
+
+
+async def test_access_keys_reach_their_account_and_each_group_answers(
+    moto: MotoAws, client_for: ClientFor, admin: User, db: AsyncSession
+) -> None:
+    moto.client("s3").create_bucket(Bucket="acme-billing")
+    creds = moto.key_credentials(exportBucket="acme-billing", exportPrefix="cur")
+    r = await client_for(admin).post(URL, json=_body(moto.account_id, creds))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["ok"] is True
+    assert out["account_id"] == moto.account_id
+    assert out["account_matches"] is True
+    status = {c["operation"]: c["status"] for c in out["checks"]}
+    assert status["ce:GetCostAndUsage"] == "ok"
+    assert status["ec2:DescribeRegions"] == "ok"
+    assert status["cloudwatch:GetMetricStatistics"] == "ok"
+    assert status["s3:ListBucket"] == "ok"
+    # moto does not implement the Price List API: an error with its code, not a crash
+    pricing = next(c for c in out["checks"] if c["operation"] == "pricing:GetProducts")
+    assert pricing["status"] in {"ok", "error"}
+    assert moto.secret_access_key not in r.text
+    await db.rollback()
+    assert await db.scalar(select(func.count()).select_from(CloudAccount)) == 0  # not saved
+    audited = await db.scalar(
+        select(AuditEntry).where(AuditEntry.action == "cloud_account.connection_tested")
+    )
+    assert audited is not None
+
+
+async def test_an_assumed_role_is_reported_with_its_session(
+    moto: MotoAws, client_for: ClientFor, admin: User
+) -> None:
+    creds = {"roleName": "xplorr-readonly", "externalId": "xplorr-ext-abc123"}
+    r = await client_for(admin).post(URL, json=_body("222222222222", creds))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["ok"] is True
+    assert out["arn"] == "arn:aws:sts::222222222222:assumed-role/xplorr-readonly/xplorr-test"
+    assert out["account_matches"] is True
+
+
+async def test_denied_groups_are_named_with_the_aws_code(
+    moto: MotoAws, client_for: ClientFor, admin: User
+) -> None:
+    keys = moto.iam_user(
+        "partial",
+        [
+            {
+                "Effect": "Allow",
+                "Action": ["sts:GetCallerIdentity", "ec2:DescribeRegions"],
+                "Resource": "*",
+            }
+        ],
+    )
+    moto.enforce_iam()
+    r = await client_for(admin).post(URL, json=_body(moto.account_id, keys))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["ok"] is True
+    by = {c["operation"]: c for c in out["checks"]}
+    assert by["ec2:DescribeRegions"]["status"] == "ok"
+    denied = by["ce:GetCostAndUsage"]
+    assert denied["status"] == "denied"
+    assert denied["group"] == "CostAndCommitments"
+    assert denied["error_code"] == "AccessDenied"
+    assert keys["secretAccessKey"] not in r.text
+
+
+async def test_refused_keys_answer_not_ok_with_the_reason(
+    moto: MotoAws, client_for: ClientFor, admin: User
+) -> None:
+    moto.enforce_iam()  # moto's default keys are no IAM user's
+    r = await client_for(admin).post(URL, json=_body(moto.account_id, moto.key_credentials()))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["ok"] is False
+    assert out["error_code"] == "InvalidClientTokenId"
+    assert out["error"].startswith("sts:GetCallerIdentity failed: InvalidClientTokenId")
+    assert out["checks"] == []
+    assert moto.secret_access_key not in r.text
+
+
+async def test_bad_input_and_other_providers_are_422(
+    moto: MotoAws, client_for: ClientFor, admin: User
+) -> None:
+    client = client_for(admin)
+    r = await client.post(URL, json=_body("12345", {"roleName": "x"}))
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "VALIDATION_ERROR"
+    r = await client.post(URL, json=_body(moto.account_id, {"accessKeyId": "AKIA"}))
+    assert r.status_code == 422
+    r = await client.post(
+        URL, json={"provider": "focus", "provider_account_id": "x", "credentials": {}}
+    )
+    assert r.status_code == 422
