@@ -188,9 +188,7 @@ class TestFailures:
         assert await _rows(db, focus_account) == rows
         # (the committed period's CostDataChanged queued its subscribers' jobs too)
         jobs = (
-            await db.scalars(
-                select(Job).where(Job.name == "sync.account").order_by(Job.created_at)
-            )
+            await db.scalars(select(Job).where(Job.name == "sync.account").order_by(Job.created_at))
         ).all()
         assert (jobs[-1].status, jobs[-1].attempts) == (JobStatus.DEAD, 1)  # not retried
         status = (await client_for(admin).get("/sync/status")).json()["data"][0]
@@ -239,9 +237,7 @@ class TestFailures:
         assert by_period == {date(2024, 10, 1): Decimal("48")}  # October whole, no September
         # (the committed period's CostDataChanged queued its subscribers' jobs too)
         jobs = (
-            await db.scalars(
-                select(Job).where(Job.name == "sync.account").order_by(Job.created_at)
-            )
+            await db.scalars(select(Job).where(Job.name == "sync.account").order_by(Job.created_at))
         ).all()
         assert (jobs[-1].status, jobs[-1].attempts) == (JobStatus.DEAD, 1)
 
@@ -284,9 +280,7 @@ class TestFailures:
         assert run["startedAt"] <= run["finishedAt"]
         # (the committed period's CostDataChanged queued its subscribers' jobs too)
         jobs = (
-            await db.scalars(
-                select(Job).where(Job.name == "sync.account").order_by(Job.created_at)
-            )
+            await db.scalars(select(Job).where(Job.name == "sync.account").order_by(Job.created_at))
         ).all()
         assert (jobs[-1].status, jobs[-1].attempts) == (JobStatus.DEAD, 1)  # not retried
         assert await _rows(db, account) == 0
