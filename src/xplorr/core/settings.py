@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     aws_max_attempts: int = Field(default=5, ge=1, le=20)
     aws_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     aws_read_timeout_seconds: float = Field(default=60.0, gt=0, le=900)
+    # The regions the AWS inventory reads (comma-separated); empty: every region enabled for
+    # the account (ec2:DescribeRegions).
+    aws_inventory_regions: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Passkeys (WebAuthn): relying-party id (a registrable domain; default: the host of
     # ``base_url``) and the origins a ceremony may come from (default: ``base_url``'s origin).
@@ -183,6 +186,7 @@ class Settings(BaseSettings):
         "previous_secret_keys",
         "webauthn_origins",
         "egress_allow_hosts",
+        "aws_inventory_regions",
         mode="before",
     )
     @classmethod

@@ -127,6 +127,7 @@ class Dim(StrEnum):
     SUB_ACCOUNT = "sub_account"  # SubAccountId (AWS member account, Azure subscription...)
     COMMITMENT = "commitment"  # CommitmentDiscountId (None: not covered by a commitment)
     UNIT = "unit"  # ConsumedUnit (cost_records only)
+    SERVICE_SUBCATEGORY = "service_subcategory"  # ServiceSubcategory (cost_records only)
 
 
 # Dimensions each rollup carries (group-by and filter).
@@ -228,6 +229,8 @@ class CostQuery:
     resource_ids: frozenset[str] | None = None
     currency: str | None = None
     tags: tuple[TagFilter, ...] = field(default=())
+    # A raw-row filter (the rollups have no SkuId column).
+    skus: frozenset[str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -293,6 +296,7 @@ def _filtered_dims(q: CostQuery) -> set[Dim]:
             (Dim.REGION, q.regions),
             (Dim.CHARGE_CATEGORY, q.charge_categories),
             (Dim.RESOURCE, q.resource_ids),
+            (Dim.SKU, q.skus),
         )
         if values is not None
     }
@@ -394,6 +398,7 @@ _COLUMNS: Final[dict[Dim, str]] = {
     Dim.SUB_ACCOUNT: "sub_account_id",
     Dim.COMMITMENT: "commitment_discount_id",
     Dim.UNIT: "consumed_unit",
+    Dim.SERVICE_SUBCATEGORY: "service_subcategory",
 }
 
 
@@ -461,6 +466,8 @@ def _where(model: _CostTable, who: Scope, q: CostQuery, dialect: str) -> list[Co
         else:
             conds.append(_in(_dim_expr(model, dim, dialect), values))
     if model is CostRecord:
+        if q.skus is not None:
+            conds.append(_in(_dim_expr(model, Dim.SKU, dialect), q.skus))
         for f in q.tags:
             has_key, value = _tag_parts(f.key.key, dialect)
             named = sorted(v for v in f.values if v is not None)
@@ -950,3 +957,80 @@ async def tag_key_spellings(
     if not any_case:
         stmt = stmt.limit(1)
     return sorted(str(k) for k in (await db.execute(stmt)).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class BilledResource:
+    """A resource the bill names: the facts of its newest cost row in the range."""
+
+    cloud_account_id: uuid.UUID
+    resource_id: str
+    provider: str
+    service: str
+    region: str | None
+    resource_type: str | None
+    resource_name: str | None
+    first_day: date
+    last_day: date
+    tags: dict[str, Any]
+
+
+async def billed_resources(db: AsyncSession, who: Scope, q: CostQuery) -> list[BilledResource]:
+    """Every ResourceId with cost rows in ``q``'s range and filters (``q.group_by`` and
+    ``q.metric`` are ignored), with its first and last usage day and the provider, service,
+    region, type, name and tags of a row of its last day (what a bill-derived inventory reads).
+    Sorted by account, then resource id."""
+    if _visible_accounts(who, q) == frozenset():
+        return []
+    where = [*_where(CostRecord, who, q, _dialect(db)), CostRecord.resource_id.is_not(None)]
+    span = (
+        select(
+            CostRecord.cloud_account_id.label("acc"),
+            CostRecord.resource_id.label("rid"),
+            func.min(CostRecord.usage_date).label("first"),
+            func.max(CostRecord.usage_date).label("last"),
+        )
+        .where(*where)
+        .group_by(CostRecord.cloud_account_id, CostRecord.resource_id)
+        .subquery("span")
+    )
+    stmt = (
+        select(
+            span.c.acc,
+            span.c.rid,
+            span.c.first,
+            span.c.last,
+            CostRecord.provider,
+            CostRecord.service_name,
+            CostRecord.region,
+            CostRecord.resource_type,
+            CostRecord.resource_name,
+            CostRecord.tags,
+        )
+        .join(
+            CostRecord,
+            (CostRecord.cloud_account_id == span.c.acc)
+            & (CostRecord.resource_id == span.c.rid)
+            & (CostRecord.usage_date == span.c.last)
+            & (CostRecord.org_id == who.org_id),
+        )
+        .order_by(span.c.acc, span.c.rid, CostRecord.id)
+    )
+    found: dict[tuple[uuid.UUID, str], BilledResource] = {}
+    for row in (await db.execute(stmt)).all():
+        key = (row[0], row[1])
+        if key in found:
+            continue
+        found[key] = BilledResource(
+            cloud_account_id=row[0],
+            resource_id=row[1],
+            first_day=row[2],
+            last_day=row[3],
+            provider=row[4],
+            service=row[5],
+            region=row[6],
+            resource_type=row[7],
+            resource_name=row[8],
+            tags=dict(row[9] or {}),
+        )
+    return list(found.values())

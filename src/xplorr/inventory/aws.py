@@ -1,0 +1,80 @@
+"""The AWS inventory collector: ``connectors.aws.inventory`` read in a thread, recorded as one
+snapshot of the (region, resource type) scopes it read completely.
+
+The account's credentials are decrypted in memory for the scan only; the job's transaction is
+ended before the first AWS call (no lock or connection held while AWS answers) and the account
+read again afterwards. Refused calls (a permission the role lacks) are logged as warnings and
+leave their rows as they were; bad credentials fail the job at once (``PermanentJobError``);
+AWS being unavailable is retried with the job's backoff.
+"""
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from xplorr.cloud_accounts.credentials import decrypt_credentials
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.connectors.aws import session as aws
+from xplorr.connectors.aws.inventory import Scan, scan_account
+from xplorr.core.crypto import CryptoError
+from xplorr.core.jobs.registry import JobContext, PermanentJobError
+from xplorr.inventory.service import Observed, SnapshotResult, apply_snapshot
+
+SOURCE = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class AwsRefresh:
+    result: SnapshotResult
+    regions: list[str]
+    warnings: list[str]
+
+
+async def _account(ctx: JobContext, account_id: uuid.UUID) -> CloudAccount | None:
+    return await ctx.db.scalar(
+        select(CloudAccount).where(CloudAccount.id == account_id, CloudAccount.org_id == ctx.org_id)
+    )
+
+
+async def collect_from_aws(ctx: JobContext, account: CloudAccount) -> AwsRefresh | None:
+    """Scan ``account`` and record the snapshot; None when it was disconnected meanwhile."""
+    account_id, provider_account_id = account.id, account.provider_account_id
+    try:
+        credentials = await decrypt_credentials(ctx.db, ctx.settings, account)
+    except CryptoError as exc:
+        raise PermanentJobError(
+            "The account's stored credentials cannot be decrypted; update the credentials."
+        ) from exc
+    await ctx.release_connection()
+    try:
+        session = await aws.connect(
+            ctx.settings, provider_account_id, credentials, purpose="inventory"
+        )
+        scan: Scan = await aws.run(scan_account, session)
+    except aws.AwsCallError as exc:
+        raise PermanentJobError(str(exc)) from exc
+    current = await _account(ctx, account_id)
+    if current is None:
+        return None
+    result = await apply_snapshot(
+        ctx.db,
+        current,
+        (
+            Observed(
+                provider=r.provider,
+                region=r.region,
+                service=r.service,
+                resource_type=r.resource_type,
+                resource_id=r.resource_id,
+                name=r.name,
+                status=r.status,
+                tags=r.tags,
+                attributes=r.attributes,
+            )
+            for r in scan.resources
+        ),
+        source=SOURCE,
+        scopes=scan.scopes,
+    )
+    return AwsRefresh(result, scan.regions, scan.warnings)

@@ -1,0 +1,82 @@
+"""An inventory read from the bill: the resources an account's cost rows name.
+
+For accounts with no cloud API to ask (the demo accounts), a resource is what the cost store
+says it is (``costs.query.billed_resources``): its id, provider, service, region, type, name
+and tags as its newest cost row carries them, over the last ``WINDOW_DAYS`` days of the
+account's data. Nothing is invented: a resource the bill stops naming is marked deleted by the
+next refresh, exactly as the AWS collector marks a resource the API stops listing.
+"""
+
+from datetime import date, timedelta
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.core import clock
+from xplorr.core.tenancy import org_scope
+from xplorr.costs import query
+from xplorr.costs.query import CostQuery
+from xplorr.inventory.service import Observed, SnapshotResult, apply_snapshot
+
+WINDOW_DAYS: Final = 30
+SOURCE: Final = "bill"
+ACTIVE: Final = "Active"  # billed on the account's last complete day (or the day before)
+INACTIVE: Final = "Inactive"  # billed in the window, not lately
+
+# The bill's ResourceType per provider -> the inventory's type name (the AWS collector's names,
+# so filters read the same for both); other types keep the bill's name.
+TYPE_NAMES: Final[dict[tuple[str, str], str]] = {
+    ("aws", "Instance"): "EC2 Instance",
+    ("aws", "Bucket"): "S3 Bucket",
+    ("aws", "DB Instance"): "RDS Instance",
+    ("aws", "Function"): "Lambda Function",
+    ("aws", "NAT Gateway"): "NAT Gateway",
+    ("aws", "Volume"): "EBS Volume",
+    ("aws", "Load Balancer"): "Load Balancer",
+}
+
+
+def _name(resource_id: str, name: str | None) -> str:
+    if name:
+        return name
+    tail = resource_id.rstrip("/").rsplit("/", 1)[-1]
+    return tail.rsplit(":", 1)[-1] or resource_id
+
+
+async def collect_from_bill(
+    db: AsyncSession, account: CloudAccount, *, today: date | None = None
+) -> SnapshotResult:
+    """Refresh ``account``'s bill-derived inventory (one snapshot of every region)."""
+    scope = org_scope(account.org_id)
+    through = (await query.data_through_by_account(db, scope, [account.id])).get(account.id)
+    end = through or today or clock.now().date()
+    found = await query.billed_resources(
+        db,
+        scope,
+        CostQuery(
+            start=end - timedelta(days=WINDOW_DAYS - 1),
+            end=end,
+            account_ids=frozenset({account.id}),
+        ),
+    )
+    observed = [
+        Observed(
+            provider=r.provider if r.provider in ("aws", "azure", "gcp") else "aws",
+            region=r.region,
+            service=r.service,
+            resource_type=TYPE_NAMES.get((r.provider, r.resource_type or ""))
+            or r.resource_type
+            or r.service,
+            resource_id=r.resource_id,
+            name=_name(r.resource_id, r.resource_name),
+            status=ACTIVE if r.last_day >= end - timedelta(days=1) else INACTIVE,
+            tags={k: v for k, v in r.tags.items() if isinstance(k, str)},
+            attributes={
+                "first_billed": r.first_day.isoformat(),
+                "last_billed": r.last_day.isoformat(),
+            },
+        )
+        for r in found
+    ]
+    return await apply_snapshot(db, account, observed, source=SOURCE)

@@ -1,0 +1,49 @@
+"""Inventory refresh: after every change of an account's cost data (each sync's import emits
+``CostDataChanged``), its inventory is collected again: from the cloud's API where there is a
+collector for its provider, from the bill for demo accounts."""
+
+from typing import Final
+
+import structlog
+from sqlalchemy import select
+
+from xplorr.cloud_accounts.models import CloudAccount, Provider
+from xplorr.core.events import subscribe
+from xplorr.core.jobs.registry import JobContext
+from xplorr.costs.events import CostDataChanged
+from xplorr.inventory import aws, bill
+
+log = structlog.get_logger("xplorr.inventory")
+REFRESH_JOB: Final = "inventory.refresh"
+
+
+@subscribe(CostDataChanged, REFRESH_JOB)
+async def refresh(ctx: JobContext, event: CostDataChanged) -> None:
+    """Idempotent: a refresh records one snapshot; the same snapshot twice changes only
+    ``last_seen_at``."""
+    account = await ctx.db.scalar(
+        select(CloudAccount).where(
+            CloudAccount.id == event.cloud_account_id, CloudAccount.org_id == ctx.org_id
+        )
+    )
+    if account is None:  # disconnected since: its inventory went with it
+        return
+    if account.provider is Provider.DEMO:
+        result = await bill.collect_from_bill(ctx.db, account)
+    elif account.provider is Provider.AWS:
+        refreshed = await aws.collect_from_aws(ctx, account)
+        if refreshed is None:
+            return
+        result = refreshed.result
+        for warning in refreshed.warnings:
+            log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
+    else:
+        return
+    log.info(
+        "inventory_refreshed",
+        account=str(event.cloud_account_id),
+        added=result.added,
+        updated=result.updated,
+        gone=result.gone,
+        purged=result.purged,
+    )
