@@ -4,13 +4,22 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from xplorr.auth.deps import CurrentUser
+from xplorr.auth.deps import AdminUser, CurrentUser
 from xplorr.core.dates import DateRange, EndDate, StartDate
 from xplorr.core.db import DbSession
-from xplorr.reports import service
+from xplorr.core.pagination import Page, Pagination
+from xplorr.reports import scheduling, service
 from xplorr.reports.excel import render_excel
 from xplorr.reports.pdf import render_pdf
-from xplorr.reports.schemas import CostSummaryOut, ReportOut, cost_summary_out, report_out
+from xplorr.reports.schemas import (
+    CostSummaryOut,
+    ReportOut,
+    ScheduledReportCreate,
+    ScheduledReportOut,
+    ScheduledReportUpdate,
+    cost_summary_out,
+    report_out,
+)
 from xplorr.reports.service import MAX_REPORT_DAYS, ReportRequest
 
 router = APIRouter(tags=["reports"])  # /reports and /scheduled-reports
@@ -111,3 +120,51 @@ async def get_cost_summary(db: DbSession, who: CurrentUser, req: Req) -> CostSum
     period, the top 5 services, the top movers and the month's forecast."""
     report = await service.build_report(db, who, req, short=True)
     return cost_summary_out(report)
+
+
+# --- scheduled reports --------------------------------------------------------------------------
+
+
+@router.get("/scheduled-reports", response_model=Page[ScheduledReportOut])
+async def list_scheduled_reports(
+    db: DbSession, who: CurrentUser, page: Pagination
+) -> Page[ScheduledReportOut]:
+    """List the organization's scheduled reports (members and viewers limited to some cloud
+    accounts see only the schedules of those accounts)."""
+    return await scheduling.list_scheduled(db, who, page)
+
+
+@router.post("/scheduled-reports", status_code=201, response_model=ScheduledReportOut)
+async def create_scheduled_report(
+    body: ScheduledReportCreate, db: DbSession, who: AdminUser
+) -> ScheduledReportOut:
+    """Create a scheduled report (owner or admin): a PDF or Excel report emailed daily, weekly
+    (``day_of_week``, 0 Monday) or monthly (``day_of_month``, 1-28) at ``hour`` in
+    ``timezone``. It covers the day, the 7 days or the calendar month before the send, and is
+    built with its creator's access as it is at each send; a deactivated creator's schedules
+    stop. Recipients outside the organization are allowed; every send is audited."""
+    return await scheduling.create_scheduled(db, who, body)
+
+
+@router.get("/scheduled-reports/{report_id}", response_model=ScheduledReportOut)
+async def get_scheduled_report(
+    report_id: uuid.UUID, db: DbSession, who: CurrentUser
+) -> ScheduledReportOut:
+    """A scheduled report, with ``next_run_at``, ``last_sent_at`` and ``last_error``."""
+    return await scheduling.get_scheduled(db, who, report_id)
+
+
+@router.patch("/scheduled-reports/{report_id}", response_model=ScheduledReportOut)
+async def update_scheduled_report(
+    report_id: uuid.UUID, body: ScheduledReportUpdate, db: DbSession, who: AdminUser
+) -> ScheduledReportOut:
+    """Update a scheduled report (owner or admin). An admin editing a schedule whose creator
+    was deactivated becomes its owner (and may turn it back on)."""
+    return await scheduling.update_scheduled(db, who, report_id, body)
+
+
+@router.delete("/scheduled-reports/{report_id}", status_code=204, response_class=Response)
+async def delete_scheduled_report(report_id: uuid.UUID, db: DbSession, who: AdminUser) -> Response:
+    """Delete a scheduled report (owner or admin)."""
+    await scheduling.delete_scheduled(db, who, report_id)
+    return Response(status_code=204)
