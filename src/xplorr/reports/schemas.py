@@ -3,6 +3,7 @@ their currency's minor units, written as JSON numbers with exact digits (``core.
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
@@ -10,7 +11,7 @@ from pydantic.alias_generators import to_camel
 
 from xplorr.core.jobs import cron
 from xplorr.core.money import DecimalNumber
-from xplorr.core.report_sections import Section
+from xplorr.core.report_sections import Cell, Section
 from xplorr.reports.model import CurrencyReport, Report
 
 
@@ -66,7 +67,7 @@ class CurrencyReportOut(_Out):
 
 class FigureOut(_Out):
     label: str
-    value: DecimalNumber | int | dt.date | str | None
+    value: DecimalNumber | str | None
     kind: str
     currency: str | None
 
@@ -74,7 +75,10 @@ class FigureOut(_Out):
 class TableOut(_Out):
     title: str
     columns: list[dict[str, str]]
-    rows: list[list[DecimalNumber | int | dt.date | str | None]]
+    rows: list[list[DecimalNumber | str | None]] = Field(
+        description="Cells as the columns' kinds say: numbers for money, percent and number; "
+        "YYYY-MM-DD for dates; text."
+    )
     currency: str | None
 
 
@@ -125,20 +129,28 @@ def _currency_out(cr: CurrencyReport, *, short: bool = False) -> CurrencyReportO
     )
 
 
+def _cell(value: Cell) -> Decimal | str | None:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, int):
+        return Decimal(value)
+    return value
+
+
 def _section_out(section: Section) -> SectionOut:
     return SectionOut(
         key=section.key,
         title=section.title,
         note=section.note,
         figures=[
-            FigureOut(label=f.label, value=f.value, kind=str(f.kind), currency=f.currency)
+            FigureOut(label=f.label, value=_cell(f.value), kind=str(f.kind), currency=f.currency)
             for f in section.figures
         ],
         tables=[
             TableOut(
                 title=t.title,
                 columns=[{"title": c.title, "kind": str(c.kind)} for c in t.columns],
-                rows=[list(r) for r in t.rows],
+                rows=[[_cell(v) for v in r] for r in t.rows],
                 currency=t.currency,
             )
             for t in section.tables
