@@ -56,6 +56,19 @@ async def _timed(label: str, runs: int, step: Callable[[], Awaitable[Any]]) -> A
     return result
 
 
+def _keep(out: Path, pdf: bytes, xlsx: bytes) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.pdf").write_bytes(pdf)
+    (out / "report.xlsx").write_bytes(xlsx)
+    if shutil.which("pdftoppm"):
+        pages = ["-f", "2", "-l", "3"]
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "70", *pages, str(out / "report.pdf"), str(out / "page")],
+            check=True,
+        )
+    print(f"files in {out}")
+
+
 async def main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="xplorr-bench-reports-"))
     try:
@@ -102,17 +115,7 @@ async def main(args: argparse.Namespace) -> None:
                     f"currencies {[c.currency for c in report.currencies]}"
                 )
                 if args.out:
-                    out = Path(args.out)
-                    out.mkdir(parents=True, exist_ok=True)
-                    (out / "report.pdf").write_bytes(pdf)
-                    (out / "report.xlsx").write_bytes(xlsx)
-                    if shutil.which("pdftoppm"):
-                        subprocess.run(
-                            ["pdftoppm", "-png", "-r", "70", "-f", "2", "-l", "3",
-                             str(out / "report.pdf"), str(out / "page")],
-                            check=True,
-                        )
-                    print(f"files in {out}")
+                    _keep(Path(args.out), pdf, xlsx)
         finally:
             await engine.dispose()
     finally:
