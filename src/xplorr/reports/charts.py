@@ -22,7 +22,7 @@ REGULAR = FONT_DIR / "DejaVuSans.ttf"
 BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
 ACCENT = "#2563eb"
 GRID = "#e5e7eb"
-DPI = 150
+DPI = 120
 # pyplot keeps global state: one figure at a time per process (renders run in threads).
 LOCK = threading.Lock()
 
@@ -51,7 +51,8 @@ def _amount_formatter(symbol: str) -> FuncFormatter:
 
 def _png(fig: Any) -> bytes:
     out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    # Fixed margins, not bbox_inches="tight": that draws every figure twice.
+    fig.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
     plt.close(fig)
     return out.getvalue()
 
@@ -68,6 +69,7 @@ def trend_png(days: Sequence[Day], symbol: str, *, width: float = 7.0) -> bytes:
         ax.yaxis.set_major_formatter(_amount_formatter(symbol))
         ax.set_title("Daily spend", loc="left", fontweight="bold")
         fig.autofmt_xdate()
+        fig.subplots_adjust(left=0.08, right=0.985, top=0.88, bottom=0.2)
         return _png(fig)
 
 
@@ -83,6 +85,8 @@ def bars_png(lines: Sequence[Line], title: str, symbol: str, *, top: int = 10) -
         ax.xaxis.set_major_formatter(_amount_formatter(symbol))
         ax.grid(axis="y", visible=False)
         ax.set_title(title, loc="left", fontweight="bold")
+        height = 0.32 * max(len(shown), 3) + 0.8
+        fig.subplots_adjust(left=0.36, right=0.97, top=1 - 0.45 / height, bottom=0.35 / height)
         return _png(fig)
 
 

@@ -140,6 +140,11 @@ def _lines_table(lines: Sequence[Line], label: str, currency: str) -> list[Any]:
     return out
 
 
+def _short(name: str, limit: int = 23) -> str:
+    """A name that fits a half-page column (the full name is in the chapter's tables)."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
 def _image(png: bytes, width: float) -> Image:
     img = Image(io.BytesIO(png))
     ratio = img.imageHeight / img.imageWidth
@@ -165,7 +170,7 @@ def _key_figures(cr: CurrencyReport) -> list[list[str]]:
     return rows
 
 
-def _summary(report: Report, s: dict[str, ParagraphStyle]) -> list[Any]:
+def _summary(report: Report, s: dict[str, ParagraphStyle], trends: dict[str, bytes]) -> list[Any]:
     story: list[Any] = [Paragraph("Executive summary", s["h1"])]
     scope = f"{escape(report.account_name)}" if report.account_name else "All cloud accounts"
     story.append(
@@ -194,18 +199,20 @@ def _summary(report: Report, s: dict[str, ParagraphStyle]) -> list[Any]:
         figures = _table(["", ""], _key_figures(cr), right=(1,), widths=(45 * mm, 120 * mm))
         story.append(figures)
         top = [
-            [line.name, amount(line.cost, cr.currency), share(line.share)]
+            [_short(line.name), amount(line.cost, cr.currency), share(line.share)]
             for line in cr.by_service[:5]
         ]
         movers = [
-            [m.name, amount(m.change, cr.currency), percent(m.change_percent)]
+            [_short(m.name), amount(m.change, cr.currency), percent(m.change_percent)]
             for m in cr.top_movers[:5]
         ]
+        half = (width - 2 * mm) / mm
+        cols = (half * 0.52 * mm, half * 0.28 * mm, half * 0.20 * mm)
         pair = Table(
             [
                 [
-                    _table(["Top services", "Cost", "Share"], top, right=(1, 2)),
-                    _table(["Top movers", "Change", "%"], movers, right=(1, 2)),
+                    _table(["Top services", "Cost", "Share"], top, right=(1, 2), widths=cols),
+                    _table(["Top movers", "Change", "%"], movers, right=(1, 2), widths=cols),
                 ]
             ],
             colWidths=(width + 4 * mm, width + 4 * mm),
@@ -217,18 +224,16 @@ def _summary(report: Report, s: dict[str, ParagraphStyle]) -> list[Any]:
         story.append(pair)
         if len(report.currencies) == 1:
             story.append(Spacer(1, 4 * mm))
-            story.append(
-                _image(charts.trend_png(cr.daily, symbol(cr.currency)), PAGE_W - 2 * MARGIN)
-            )
+            story.append(_image(trends[cr.currency], PAGE_W - 2 * MARGIN))
     return story
 
 
-def _chapter(cr: CurrencyReport, s: dict[str, ParagraphStyle]) -> list[Any]:
+def _chapter(cr: CurrencyReport, s: dict[str, ParagraphStyle], trend: bytes) -> list[Any]:
     sym = symbol(cr.currency)
     full = PAGE_W - 2 * MARGIN
     story: list[Any] = [
         Paragraph(f"Spend in {cr.currency}: {amount(cr.total, cr.currency)}", s["h1"]),
-        _image(charts.trend_png(cr.daily, sym), full),
+        _image(trend, full),
     ]
     if cr.by_service:
         story.append(_image(charts.bars_png(cr.by_service, "Top services", sym), full))
@@ -287,6 +292,10 @@ def render_pdf(report: Report) -> bytes:
     """The report as PDF bytes."""
     _register_fonts()
     s = _styles()
+    # Each currency's trend is drawn once: the summary and the chapter show the same chart.
+    trends = {
+        cr.currency: charts.trend_png(cr.daily, symbol(cr.currency)) for cr in report.currencies
+    }
     out = io.BytesIO()
     doc = BaseDocTemplate(
         out,
@@ -325,10 +334,10 @@ def render_pdf(report: Report) -> bytes:
         ),
         NextPageTemplate("body"),
         PageBreak(),
-        *_summary(report, s),
+        *_summary(report, s, trends),
     ]
     for cr in report.currencies:
-        story.extend([PageBreak(), *_chapter(cr, s)])
+        story.extend([PageBreak(), *_chapter(cr, s, trends[cr.currency])])
     for section in report.sections:
         story.extend([PageBreak(), *_section(section, s)])
     doc.build(story)
