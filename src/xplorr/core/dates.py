@@ -63,10 +63,12 @@ class DateRange:
         return (self.end - self.start).days + 1
 
     @classmethod
-    def resolve(cls, start_date: str | None, end_date: str | None) -> "DateRange":
+    def resolve(
+        cls, start_date: str | None, end_date: str | None, *, max_days: int = MAX_RANGE_DAYS
+    ) -> "DateRange":
         """The end defaults to today (UTC), the start to 30 days before the end; a range is at
-        most 366 days, both ends included. A bad value is a 422 naming ``startDate`` or
-        ``endDate``."""
+        most ``max_days`` (366) days, both ends included. A bad value is a 422 naming
+        ``startDate`` or ``endDate``."""
         start_day = _parse_day("startDate", start_date)
         end = _parse_day("endDate", end_date) or clock.now().date()
         start = start_day or end - timedelta(days=DEFAULT_RANGE_DAYS)
@@ -74,8 +76,8 @@ class DateRange:
             raise ValidationFailed.on("startDate", f"Dates start at {MIN_DATE.isoformat()}.")
         if end < start:
             raise ValidationFailed.on("endDate", "Must not be before startDate.")
-        if (end - start).days + 1 > MAX_RANGE_DAYS:
-            raise ValidationFailed.on("endDate", f"The range is at most {MAX_RANGE_DAYS} days.")
+        if (end - start).days + 1 > max_days:
+            raise ValidationFailed.on("endDate", f"The range is at most {max_days} days.")
         return cls(start, end)
 
 

@@ -11,6 +11,8 @@ recipient, subject and template, never the body (it holds single-use tokens).
 
 import re
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -19,7 +21,7 @@ from typing import Any
 
 import structlog
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from sqlalchemy import Enum, ForeignKey, String, Text, select
+from sqlalchemy import Enum, ForeignKey, Integer, LargeBinary, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,7 +41,9 @@ SUBJECTS = {
     "verify_email": "Verify your email address",
     "reset_password": "Reset your Xplorr password",
     "invitation": "You are invited to join {org_name} on Xplorr",
+    "scheduled_report": "{report_name}: {period}",
 }
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # what common mail servers accept in one message
 
 _env = Environment(
     loader=PackageLoader("xplorr", "templates/email"),
@@ -79,6 +83,26 @@ class OutboxMessage(IdMixin, Base):
     sent_at: Mapped[datetime | None]
 
 
+class OutboxAttachment(IdMixin, Base):
+    """A file sent with an outbox message (a scheduled report's PDF or workbook)."""
+
+    __tablename__ = "outbox_attachments"
+    outbox_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("outbox.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str  # "application/pdf"
+    data: bytes
+
+
 def link(settings: Settings, path: str) -> str:
     """An absolute link into this installation (``XPLORR_BASE_URL``)."""
     return settings.base_url.rstrip("/") + "/" + path.lstrip("/")
@@ -99,8 +123,12 @@ async def queue_email(
     template: str,
     context: dict[str, Any],
     org_id: uuid.UUID | None,
+    attachments: Sequence[Attachment] = (),
 ) -> OutboxMessage:
-    """Render a message into the outbox and enqueue its send job, in the caller's transaction."""
+    """Render a message into the outbox (with its ``attachments``) and enqueue its send job,
+    in the caller's transaction."""
+    if sum(len(a.data) for a in attachments) > MAX_ATTACHMENT_BYTES:
+        raise ValueError(f"attachments exceed {MAX_ATTACHMENT_BYTES} bytes")
     subject, text, html = render(template, context)
     message = OutboxMessage(
         id=uuid.uuid4(),
@@ -112,12 +140,25 @@ async def queue_email(
         html_body=html,
     )
     db.add(message)
+    await db.flush()  # the message row first: no relationship() orders the two inserts
+    for position, attachment in enumerate(attachments):
+        db.add(
+            OutboxAttachment(
+                outbox_id=message.id,
+                position=position,
+                filename=attachment.filename,
+                content_type=attachment.content_type,
+                data=attachment.data,
+            )
+        )
     await db.flush()
     await queue.enqueue(db, SEND_JOB, {"outbox_id": str(message.id)}, org_id=org_id)
     return message
 
 
-def build_message(smtp: SmtpSettings, row: OutboxMessage) -> EmailMessage:
+def build_message(
+    smtp: SmtpSettings, row: OutboxMessage, attachments: Sequence[Attachment] = ()
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = smtp.from_
     msg["To"] = row.to_address
@@ -125,7 +166,19 @@ def build_message(smtp: SmtpSettings, row: OutboxMessage) -> EmailMessage:
     msg["Message-ID"] = make_msgid(domain=_sender_domain(smtp.from_))
     msg.set_content(row.text_body)
     msg.add_alternative(row.html_body, subtype="html")
+    for a in attachments:
+        maintype, _, subtype = a.content_type.partition("/")
+        msg.add_attachment(a.data, maintype=maintype, subtype=subtype, filename=a.filename)
     return msg
+
+
+async def attachments_of(db: AsyncSession, outbox_id: uuid.UUID) -> list[Attachment]:
+    rows = await db.scalars(
+        select(OutboxAttachment)
+        .where(OutboxAttachment.outbox_id == outbox_id)
+        .order_by(OutboxAttachment.position)
+    )
+    return [Attachment(r.filename, r.content_type, r.data) for r in rows.all()]
 
 
 def _sender_domain(sender: str) -> str:
@@ -161,7 +214,7 @@ async def send(ctx: JobContext, payload: dict[str, Any]) -> None:
         row.status = OutboxStatus.HELD
         log.info("email_held_in_outbox", to=row.to_address, subject=row.subject, id=str(row.id))
         return
-    message = build_message(smtp, row)
+    message = build_message(smtp, row, await attachments_of(ctx.db, row.id))
     # No transaction during the SMTP conversation: on SQLite it would hold the one
     # connection (and the embedded API with it) for as long as the server takes.
     await ctx.release_connection()

@@ -1,0 +1,48 @@
+"""Scheduled reports' jobs: the due scanner (every minute) queues one ``reports.send_scheduled``
+per due schedule and slot; the send builds the report as the schedule's owner and queues the
+mail (``reports.scheduling``). A failed attempt leaves its error on the schedule and is retried
+with the runner's backoff."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from xplorr.core.jobs import periodic
+from xplorr.core.jobs.queue import error_text
+from xplorr.core.jobs.registry import JobContext, Lane, PermanentJobError, job
+from xplorr.reports import scheduling
+from xplorr.reports.models import ScheduledReport
+
+SCAN_JOB = "reports.scan_scheduled"
+SEND_JOB = "reports.send_scheduled"
+
+periodic.due_scanner(SCAN_JOB, model=ScheduledReport, job=SEND_JOB, lane=Lane.BULK)
+
+
+async def _on_failure(
+    ctx: JobContext, payload: dict[str, Any], error: BaseException, final: bool
+) -> None:
+    if ctx.org_id is None:
+        return
+    prefix = "" if final else "Will retry: "
+    await scheduling.record_failure(
+        ctx.db, ctx.org_id, uuid.UUID(payload["id"]), prefix + error_text(error)
+    )
+
+
+@job(SEND_JOB, max_attempts=5, on_failure=_on_failure, lane=Lane.BULK)
+async def send_scheduled(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Send one slot of one scheduled report (idempotent: a slot already sent is skipped)."""
+    if ctx.org_id is None:
+        raise PermanentJobError("a scheduled report's send job must carry its organization")
+    try:
+        await scheduling.send_slot(
+            ctx.db,
+            ctx.settings,
+            ctx.org_id,
+            uuid.UUID(payload["id"]),
+            datetime.fromisoformat(payload["due_at"]),
+            release=ctx.release_connection,
+        )
+    except scheduling.SendProblem as exc:
+        raise PermanentJobError(str(exc)) from exc
