@@ -1,7 +1,7 @@
 """api_tokens: read-only and account-scoped tokens
 
 Revision ID: b19efecd954e
-Revises: 8e4b2d6f1a73
+Revises: 7c3e9a1f5b24
 Create Date: 2026-12-03 09:20:00.000000+00:00
 
 ``scope`` ("write" for every token created before: they keep doing what they did) and
@@ -16,7 +16,7 @@ from alembic import op
 import xplorr.core.models
 
 revision: str = "b19efecd954e"
-down_revision: str | None = "8e4b2d6f1a73"
+down_revision: str | None = "7c3e9a1f5b24"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """notification deliveries: one durable row per event and target (the notification hub)
 
 Revision ID: d209b55b4e80
-Revises: 8e4b2d6f1a73
+Revises: b19efecd954e
 Create Date: 2026-12-03 09:30:00.000000+00:00
 
 Unique per (org, event key, channel, target): an occurrence is delivered once per target.
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 import xplorr.core.models
 
 revision: str = "d209b55b4e80"
-down_revision: str | None = "8e4b2d6f1a73"
+down_revision: str | None = "b19efecd954e"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """inventory_resources: the resources collectors found (AWS API, bill-derived demo inventory)
 
 Revision ID: 304a04cb42cd
-Revises: 8e4b2d6f1a73
+Revises: c7a1e4f09b3d
 Create Date: 2026-12-03 10:00:00.000000+00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import xplorr.core.models
 
 revision: str = "304a04cb42cd"
-down_revision: str | None = "8e4b2d6f1a73"
+down_revision: str | None = "c7a1e4f09b3d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

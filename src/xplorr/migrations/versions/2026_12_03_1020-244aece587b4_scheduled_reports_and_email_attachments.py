@@ -1,7 +1,7 @@
 """scheduled reports and email attachments
 
 Revision ID: 244aece587b4
-Revises: 8e4b2d6f1a73
+Revises: 304a04cb42cd
 Create Date: 2026-12-03 10:20:00.000000+00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import xplorr.core.models
 
 revision: str = "244aece587b4"
-down_revision: str | None = "8e4b2d6f1a73"
+down_revision: str | None = "304a04cb42cd"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
