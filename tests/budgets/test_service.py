@@ -172,3 +172,17 @@ async def test_alerts_fire_once_per_kind_and_period(
     assert october[0].status.spend == 0
     assert october[0].status.forecast is not None
     assert october[0].status.forecast.forecast == 1085
+
+
+async def test_a_dormant_account_does_not_freeze_org_wide_budgets(
+    db: AsyncSession, org: Org, accounts: tuple[CloudAccount, CloudAccount]
+) -> None:
+    old = await make_account(db, org, name="retired")
+    await add_costs(db, old, [{"usage_date": "2024-08-10", "billed_cost": "40"}])
+    await mark_imported(db, old)
+    late = await make_account(db, org, name="late")  # five days behind: it counts
+    await add_costs(db, late, [{"usage_date": "2024-09-14", "billed_cost": "1"}])
+    await mark_imported(db, late)
+    org_wide = await make_budget(db, org, name="all", amount="1000")
+    [s] = await service.statuses(db, org_scope(org.id), [org_wide], AS_OF)
+    assert (s.through, s.spend) == (date(2024, 9, 14), D(35 * 14 + 1))

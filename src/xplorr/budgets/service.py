@@ -3,7 +3,8 @@
 **Spend** counts only the budget's currency: cost in other currencies under the same filters is
 listed in the answer (``other_currencies``) and never added (an exchange rate would be a guess).
 It runs from the period's first day through the last complete day of the budget's accounts'
-data (``costs.query.data_through_by_account``; the earliest of them for an org-wide budget).
+data (``costs.query.data_through_by_account``; for an org-wide budget the earliest of them,
+leaving out accounts whose data stopped more than a week before the newest).
 
 **Cost of a list**: however many budgets, three reads of the cost store: the last complete day
 per account, every budget's spend in one statement (``costs.query.totals_for_many``), and one
@@ -51,6 +52,7 @@ from xplorr.costs.query import CostQuery, DayCost, Dim, GroupBy, TagFilter, TagK
 from xplorr.notifications import events, notify
 
 ZERO: Final = Decimal(0)
+DORMANT_DAYS: Final = 7  # an account this far behind the newest does not hold org-wide ones back
 HUNDRED: Final = Decimal(100)
 PERCENT_QUANTUM: Final = Decimal("0.01")
 THRESHOLDS: Final = ((AlertKind.AT_80, Decimal("0.8")), (AlertKind.AT_100, Decimal(1)))
@@ -108,12 +110,17 @@ class BudgetStatus:
 
 
 def _through(b: Budget, throughs: dict[uuid.UUID, date], end: date, as_of: date) -> date | None:
-    """The last complete day of the budget's accounts' data (the earliest among them), capped
-    at ``as_of`` and the period's end; None without data."""
+    """The last complete day of the budget's accounts' data (the earliest among them; for an
+    org-wide budget, among the accounts whose data is at most a week behind the newest, so a
+    dormant account does not freeze it), capped at ``as_of`` and the period's end; None
+    without data."""
     if b.cloud_account_id is not None:
         days = [throughs[b.cloud_account_id]] if b.cloud_account_id in throughs else []
+    elif throughs:
+        newest = max(throughs.values())
+        days = [t for t in throughs.values() if t >= newest - timedelta(days=DORMANT_DAYS)]
     else:
-        days = list(throughs.values())
+        days = []
     return min([*days, as_of, end]) if days else None
 
 
