@@ -2,12 +2,12 @@
 
 import asyncio
 import copy
+import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import swagger_ui
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -58,9 +58,19 @@ TAG_DESCRIPTIONS = {
     "auth": "Sign-up, login, tokens of a session, two-factor, passkeys and SSO.",
     "tokens": "Personal API tokens (`xplorr_...`): read or write, optionally per account.",
 }
+
+
 # Swagger UI 5 (OpenAPI 3.1), shipped as files by the swagger-ui-py package: the docs work with
 # no network (never a CDN).
-SWAGGER_UI_DIR = Path(swagger_ui.__file__).parent / "static"
+def _swagger_ui_dir() -> Path:
+    """Found without importing the package (its import pulls in yaml, jinja2 and urllib)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("swagger-ui-py is not installed: the API docs are served from its files")
+    return Path(spec.submodule_search_locations[0]) / "static"
+
+
+SWAGGER_UI_DIR = _swagger_ui_dir()
 DOCS_ASSETS = f"{API_PREFIX}/docs/assets"
 
 

@@ -245,6 +245,7 @@ class TestStatus:
             "rows": None,
             "error": None,
             "dataThrough": None,
+            "warnings": [],
         }
 
     async def test_running_as_soon_as_a_worker_claims_the_job(
