@@ -183,7 +183,9 @@ def _manifest_snapshot(
     manifest_parts = _relative(posixpath.dirname(manifest.key) + "/", prefix)
     stamp = _stamp(data_parts) or manifest.last_modified
     period = _period_hint(data_parts) or _period_hint(manifest_parts)
-    return S3Snapshot(uri, ordered, stamp, fingerprint(ordered, manifest.etag), period)
+    # The data files' ETags, not the manifest's: AWS refreshes a manifest daily even when the
+    # run it lists is unchanged, which must not re-import the period.
+    return S3Snapshot(uri, ordered, stamp, fingerprint(ordered), period)
 
 
 def discover(s3: S3Client, bucket: str, prefix: str) -> S3Discovery:
