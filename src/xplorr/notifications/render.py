@@ -13,15 +13,6 @@ from typing import Any
 
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    ButtonElement,
-    ContextBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    PlainTextObject,
-    SectionBlock,
-)
 
 from xplorr.core import money
 from xplorr.core.email import link as absolute_link
@@ -292,7 +283,18 @@ def _slack_escape(text: str) -> str:
 
 def slack(event: Notification, settings: Settings) -> dict[str, Any]:
     """An incoming-webhook message: ``text`` (the notification fallback) and Block Kit blocks
-    (slack_sdk's models, which validate lengths)."""
+    (slack_sdk's models, which validate lengths; imported on first use: the SDK's package
+    imports its web clients too, which an API process never needs)."""
+    from slack_sdk.models.blocks import (
+        ActionsBlock,
+        ButtonElement,
+        ContextBlock,
+        HeaderBlock,
+        MarkdownTextObject,
+        PlainTextObject,
+        SectionBlock,
+    )
+
     card = describe(event)
     url = absolute_link(settings, card.path)
     mark = _SEVERITY_MARK[event.severity]
