@@ -277,3 +277,48 @@ class ScheduledReportOut(BaseModel):
     last_error: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+# --- digest settings ----------------------------------------------------------------------------
+
+
+class DigestSettingCreate(BaseModel):
+    """A daily digest by email: ``recipients``, sent at ``hour``:``minute`` in ``timezone``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    recipients: Annotated[list[EmailStr], Field(min_length=1, max_length=MAX_RECIPIENTS)]
+    hour: Annotated[int, Field(ge=0, le=23)] = 9
+    minute: Annotated[int, Field(ge=0, le=59)] = 0
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    enabled: bool = True
+
+    _zone = field_validator("timezone")(_check_zone)
+
+
+class DigestSettingUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    recipients: Annotated[list[EmailStr] | None, Field(min_length=1, max_length=MAX_RECIPIENTS)] = (
+        None
+    )
+    hour: Annotated[int | None, Field(ge=0, le=23)] = None
+    minute: Annotated[int | None, Field(ge=0, le=59)] = None
+    timezone: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+    enabled: bool | None = None
+
+    _zone = field_validator("timezone")(_check_zone)
+
+
+class DigestSettingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    recipients: list[str]
+    hour: int
+    minute: int
+    timezone: str
+    enabled: bool
+    created_by: uuid.UUID | None
+    next_run_at: dt.datetime | None
+    last_sent_at: dt.datetime | None
+    last_error: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
