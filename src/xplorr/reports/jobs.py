@@ -7,10 +7,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from xplorr.core.jobs import periodic
+from xplorr.core import clock
+from xplorr.core.jobs import periodic, registry
 from xplorr.core.jobs.queue import error_text
 from xplorr.core.jobs.registry import JobContext, Lane, PermanentJobError, job
-from xplorr.reports import digests, scheduling
+from xplorr.reports import digests, scheduling, weekly
 from xplorr.reports.models import DigestSetting, ScheduledReport
 
 SCAN_JOB = "reports.scan_scheduled"
@@ -77,3 +78,21 @@ async def send_digest(ctx: JobContext, payload: dict[str, Any]) -> None:
         uuid.UUID(payload["id"]),
         datetime.fromisoformat(payload["due_at"]),
     )
+
+
+WEEKLY_FAN_OUT = "reports.weekly_fan_out"
+WEEKLY_JOB = "reports.weekly_summary"
+WEEKLY_CRON = "0 9 * * 1"  # Mondays 09:00 UTC (product-notes.md section 25)
+
+periodic.fan_out_per_org(WEEKLY_FAN_OUT, job=WEEKLY_JOB)
+registry.schedule(
+    f"{WEEKLY_JOB}.every", cron=WEEKLY_CRON, timezone="UTC", job=WEEKLY_FAN_OUT, key=WEEKLY_FAN_OUT
+)
+
+
+@job(WEEKLY_JOB, max_attempts=5, lane=Lane.BULK)
+async def weekly_summary(ctx: JobContext, _payload: dict[str, Any]) -> None:
+    """Send one organization's weekly summaries (idempotent per user and week)."""
+    if ctx.org_id is None:
+        raise PermanentJobError("a weekly summary job must carry its organization")
+    await weekly.send_weekly(ctx.db, ctx.settings, ctx.org_id, clock.now().date())
