@@ -9,8 +9,7 @@ from xplorr.core.dates import DateRange, EndDate, StartDate
 from xplorr.core.db import DbSession
 from xplorr.core.pagination import Page, Pagination
 from xplorr.reports import digests, scheduling, service
-from xplorr.reports.excel import render_excel
-from xplorr.reports.pdf import render_pdf
+from xplorr.reports.render import render
 from xplorr.reports.schemas import (
     CostSummaryOut,
     DigestSettingCreate,
@@ -87,9 +86,9 @@ async def get_report(
     accounts gets a report of those accounts only."""
     report = await service.build_report(db, who, req)
     if format == "pdf":
-        return _file(await asyncio.to_thread(render_pdf, report), req, "pdf")
+        return _file(await asyncio.to_thread(render, report, "pdf"), req, "pdf")
     if format == "excel":
-        return _file(await asyncio.to_thread(render_excel, report), req, "excel")
+        return _file(await asyncio.to_thread(render, report, "excel"), req, "excel")
     return report_out(report)
 
 
@@ -102,7 +101,7 @@ async def get_report_pdf(db: DbSession, who: CurrentUser, req: Req) -> Response:
     """The report as a PDF: a cover, a one-page executive summary, then per currency the
     daily trend, breakdown charts and tables, and the other areas' sections."""
     report = await service.build_report(db, who, req)
-    return _file(await asyncio.to_thread(render_pdf, report), req, "pdf")
+    return _file(await asyncio.to_thread(render, report, "pdf"), req, "pdf")
 
 
 @router.get(
@@ -114,7 +113,7 @@ async def get_report_excel(db: DbSession, who: CurrentUser, req: Req) -> Respons
     """The report as an Excel workbook: one sheet per section and currency, amounts as numbers
     in their currency's format, native charts, frozen headers and filters."""
     report = await service.build_report(db, who, req)
-    return _file(await asyncio.to_thread(render_excel, report), req, "excel")
+    return _file(await asyncio.to_thread(render, report, "excel"), req, "excel")
 
 
 @router.get("/reports/cost-summary", response_model=CostSummaryOut)
