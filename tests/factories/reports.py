@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.orgs.models import Org
-from xplorr.reports.models import ScheduledReport
+from xplorr.reports.models import DigestSetting, ScheduledReport
 from xplorr.reports.scheduling import cron_of
 from xplorr.users.models import User
 
@@ -35,8 +35,31 @@ async def make_scheduled(db: AsyncSession, org: Org, user: User, **fields: Any) 
     return row
 
 
+async def make_digest(db: AsyncSession, org: Org, user: User, **fields: Any) -> DigestSetting:
+    values: dict[str, Any] = {
+        "recipients": ["team@example.com"],
+        "hour": 9,
+        "minute": 0,
+        "timezone": "UTC",
+        "enabled": True,
+        "created_by": user.id,
+    }
+    values.update(fields)
+    row = DigestSetting(id=uuid.uuid4(), org_id=org.id, **values)
+    row.cron = f"{row.minute} {row.hour} * * *"
+    if row.enabled and "next_run_at" not in fields:
+        row.reschedule()
+    db.add(row)
+    await db.commit()
+    return row
+
+
+async def _tenant_digest(db: AsyncSession, org: Org, user: User) -> uuid.UUID:
+    return (await make_digest(db, org, user)).id
+
+
 async def _tenant_scheduled(db: AsyncSession, org: Org, user: User) -> uuid.UUID:
     return (await make_scheduled(db, org, user)).id
 
 
-TENANT_FACTORIES = {ScheduledReport: _tenant_scheduled}
+TENANT_FACTORIES = {ScheduledReport: _tenant_scheduled, DigestSetting: _tenant_digest}

@@ -1,7 +1,7 @@
 """Role and tenancy matrix cases of this area (``tests/matrix.py``)."""
 
 from tests.matrix import ADMINS, ANY, Access
-from xplorr.reports.models import ScheduledReport
+from xplorr.reports.models import DigestSetting, ScheduledReport
 
 ACCESS: dict[tuple[str, str], Access] = {
     # Reports: every role reads (viewers included, product-notes.md 18); members and viewers
@@ -16,8 +16,14 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/scheduled-reports/{report_id}"): ANY,
     ("PATCH", "/api/v1/scheduled-reports/{report_id}"): ADMINS,
     ("DELETE", "/api/v1/scheduled-reports/{report_id}"): ADMINS,
+    # Digest settings: owners and admins only (the reference's "(admin)").
+    ("GET", "/api/v1/digest-settings"): ADMINS,
+    ("POST", "/api/v1/digest-settings"): ADMINS,
+    ("PATCH", "/api/v1/digest-settings/{digest_id}"): ADMINS,
+    ("DELETE", "/api/v1/digest-settings/{digest_id}"): ADMINS,
 }
 
 TENANCY = {
     "/api/v1/scheduled-reports/{report_id}": ScheduledReport,
+    "/api/v1/digest-settings/{digest_id}": DigestSetting,
 }

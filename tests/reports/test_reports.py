@@ -3,7 +3,10 @@
 grants and tenancy."""
 
 import io
+import shutil
+import subprocess
 from decimal import Decimal
+from pathlib import Path
 
 import openpyxl
 from pypdf import PdfReader
@@ -18,6 +21,12 @@ SEPT = {"startDate": "2024-09-01", "endDate": "2024-09-30"}
 
 def pdf_text(content: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def _pdftoppm(tool: str, pdf: bytes, out: Path) -> list[bytes]:
+    (out / "r.pdf").write_bytes(pdf)
+    subprocess.run([tool, "-png", "-r", "30", str(out / "r.pdf"), str(out / "p")], check=True)
+    return [p.read_bytes() for p in sorted(out.glob("p-*.png"))]
 
 
 class TestJson:
@@ -142,6 +151,22 @@ class TestPdf:
         }
         assert fonts
         assert all("DejaVuSans" in f for f in fonts)
+
+    async def test_every_page_renders(
+        self, client_for: ClientFor, admin: User, data: Dataset, tmp_path: Path
+    ) -> None:
+        """With poppler's pdftoppm where it is installed (the suite does not need it): each
+        page becomes a PNG; without it, pypdf walks every page's content stream."""
+        pdf = (await client_for(admin).get("/reports/pdf", params=SEPT)).content
+        pages = len(PdfReader(io.BytesIO(pdf)).pages)
+        tool = shutil.which("pdftoppm")
+        if tool is None:
+            for page in PdfReader(io.BytesIO(pdf)).pages:
+                assert page.get_contents() is not None
+            return
+        pngs = _pdftoppm(tool, pdf, tmp_path)
+        assert len(pngs) == pages
+        assert all(png.startswith(b"\x89PNG") for png in pngs)
 
     async def test_format_parameter_returns_files(
         self, client_for: ClientFor, admin: User, data: Dataset

@@ -42,6 +42,8 @@ SUBJECTS = {
     "reset_password": "Reset your Xplorr password",
     "invitation": "You are invited to join {org_name} on Xplorr",
     "scheduled_report": "{report_name}: {period}",
+    "daily_digest": "Cloud costs of {org_name}, {day}",
+    "weekly_summary": "Weekly cloud cost summary of {org_name}, {start} to {end}",
 }
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # what common mail servers accept in one message
 

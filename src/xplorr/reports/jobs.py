@@ -7,11 +7,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from xplorr.core.jobs import periodic
+from xplorr.core import clock
+from xplorr.core.jobs import periodic, registry
 from xplorr.core.jobs.queue import error_text
 from xplorr.core.jobs.registry import JobContext, Lane, PermanentJobError, job
-from xplorr.reports import scheduling
-from xplorr.reports.models import ScheduledReport
+from xplorr.reports import digests, scheduling, weekly
+from xplorr.reports.models import DigestSetting, ScheduledReport
 
 SCAN_JOB = "reports.scan_scheduled"
 SEND_JOB = "reports.send_scheduled"
@@ -46,3 +47,52 @@ async def send_scheduled(ctx: JobContext, payload: dict[str, Any]) -> None:
         )
     except scheduling.SendProblem as exc:
         raise PermanentJobError(str(exc)) from exc
+
+
+DIGEST_SCAN_JOB = "reports.scan_digests"
+DIGEST_SEND_JOB = "reports.send_digest"
+
+periodic.due_scanner(DIGEST_SCAN_JOB, model=DigestSetting, job=DIGEST_SEND_JOB, lane=Lane.BULK)
+
+
+async def _on_digest_failure(
+    ctx: JobContext, payload: dict[str, Any], error: BaseException, final: bool
+) -> None:
+    if ctx.org_id is None:
+        return
+    prefix = "" if final else "Will retry: "
+    await digests.record_failure(
+        ctx.db, ctx.org_id, uuid.UUID(payload["id"]), prefix + error_text(error)
+    )
+
+
+@job(DIGEST_SEND_JOB, max_attempts=5, on_failure=_on_digest_failure, lane=Lane.BULK)
+async def send_digest(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Send one slot of one daily digest (idempotent: a slot already sent is skipped)."""
+    if ctx.org_id is None:
+        raise PermanentJobError("a digest's send job must carry its organization")
+    await digests.send_digest_slot(
+        ctx.db,
+        ctx.settings,
+        ctx.org_id,
+        uuid.UUID(payload["id"]),
+        datetime.fromisoformat(payload["due_at"]),
+    )
+
+
+WEEKLY_FAN_OUT = "reports.weekly_fan_out"
+WEEKLY_JOB = "reports.weekly_summary"
+WEEKLY_CRON = "0 9 * * 1"  # Mondays 09:00 UTC (product-notes.md section 25)
+
+periodic.fan_out_per_org(WEEKLY_FAN_OUT, job=WEEKLY_JOB)
+registry.schedule(
+    f"{WEEKLY_JOB}.every", cron=WEEKLY_CRON, timezone="UTC", job=WEEKLY_FAN_OUT, key=WEEKLY_FAN_OUT
+)
+
+
+@job(WEEKLY_JOB, max_attempts=5, lane=Lane.BULK)
+async def weekly_summary(ctx: JobContext, _payload: dict[str, Any]) -> None:
+    """Send one organization's weekly summaries (idempotent per user and week)."""
+    if ctx.org_id is None:
+        raise PermanentJobError("a weekly summary job must carry its organization")
+    await weekly.send_weekly(ctx.db, ctx.settings, ctx.org_id, clock.now().date())

@@ -43,3 +43,27 @@ class ScheduledReport(CronScheduled, Base):
     @property
     def audit_name(self) -> str | None:
         return self.name
+
+
+class DigestSetting(CronScheduled, Base):
+    """A daily digest schedule (product-notes.md section 25): sent every day at ``hour``:
+    ``minute`` in ``timezone`` to ``recipients`` by email (Slack and Teams channels join as
+    destinations when the integrations area exists). Built as ``created_by`` as they are now;
+    a deactivated creator's digests stop, as scheduled reports do."""
+
+    __tablename__ = "digest_settings"
+    audit_resource: ClassVar[str] = "digest_setting"
+    recipients: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    hour: Mapped[int] = mapped_column(default=9)
+    minute: Mapped[int] = mapped_column(default=0)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    last_sent_at: Mapped[datetime | None]
+    last_slot_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def audit_name(self) -> str | None:
+        return f"daily digest {self.hour:02d}:{self.minute:02d} {self.timezone}"

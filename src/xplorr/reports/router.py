@@ -8,11 +8,13 @@ from xplorr.auth.deps import AdminUser, CurrentUser
 from xplorr.core.dates import DateRange, EndDate, StartDate
 from xplorr.core.db import DbSession
 from xplorr.core.pagination import Page, Pagination
-from xplorr.reports import scheduling, service
-from xplorr.reports.excel import render_excel
-from xplorr.reports.pdf import render_pdf
+from xplorr.reports import digests, scheduling, service
+from xplorr.reports.render import render
 from xplorr.reports.schemas import (
     CostSummaryOut,
+    DigestSettingCreate,
+    DigestSettingOut,
+    DigestSettingUpdate,
     ReportOut,
     ScheduledReportCreate,
     ScheduledReportOut,
@@ -84,9 +86,9 @@ async def get_report(
     accounts gets a report of those accounts only."""
     report = await service.build_report(db, who, req)
     if format == "pdf":
-        return _file(await asyncio.to_thread(render_pdf, report), req, "pdf")
+        return _file(await asyncio.to_thread(render, report, "pdf"), req, "pdf")
     if format == "excel":
-        return _file(await asyncio.to_thread(render_excel, report), req, "excel")
+        return _file(await asyncio.to_thread(render, report, "excel"), req, "excel")
     return report_out(report)
 
 
@@ -99,7 +101,7 @@ async def get_report_pdf(db: DbSession, who: CurrentUser, req: Req) -> Response:
     """The report as a PDF: a cover, a one-page executive summary, then per currency the
     daily trend, breakdown charts and tables, and the other areas' sections."""
     report = await service.build_report(db, who, req)
-    return _file(await asyncio.to_thread(render_pdf, report), req, "pdf")
+    return _file(await asyncio.to_thread(render, report, "pdf"), req, "pdf")
 
 
 @router.get(
@@ -111,7 +113,7 @@ async def get_report_excel(db: DbSession, who: CurrentUser, req: Req) -> Respons
     """The report as an Excel workbook: one sheet per section and currency, amounts as numbers
     in their currency's format, native charts, frozen headers and filters."""
     report = await service.build_report(db, who, req)
-    return _file(await asyncio.to_thread(render_excel, report), req, "excel")
+    return _file(await asyncio.to_thread(render, report, "excel"), req, "excel")
 
 
 @router.get("/reports/cost-summary", response_model=CostSummaryOut)
@@ -167,4 +169,41 @@ async def update_scheduled_report(
 async def delete_scheduled_report(report_id: uuid.UUID, db: DbSession, who: AdminUser) -> Response:
     """Delete a scheduled report (owner or admin)."""
     await scheduling.delete_scheduled(db, who, report_id)
+    return Response(status_code=204)
+
+
+# --- digest settings ----------------------------------------------------------------------------
+
+
+@router.get("/digest-settings", response_model=Page[DigestSettingOut])
+async def list_digest_settings(
+    db: DbSession, who: AdminUser, page: Pagination
+) -> Page[DigestSettingOut]:
+    """List the organization's daily digest schedules (owner or admin)."""
+    return await digests.list_digests(db, who, page)
+
+
+@router.post("/digest-settings", status_code=201, response_model=DigestSettingOut)
+async def create_digest_setting(
+    body: DigestSettingCreate, db: DbSession, who: AdminUser
+) -> DigestSettingOut:
+    """Create a daily digest (owner or admin): emailed every day at ``hour``:``minute`` in
+    ``timezone`` (default 09:00 UTC): yesterday against the 7-day average with an arrow, the
+    top 5 services of the month with their change against last month, the month's forecast,
+    and the other areas' sections (anomalies, recommendations, budgets) where they exist."""
+    return await digests.create_digest(db, who, body)
+
+
+@router.patch("/digest-settings/{digest_id}", response_model=DigestSettingOut)
+async def update_digest_setting(
+    digest_id: uuid.UUID, body: DigestSettingUpdate, db: DbSession, who: AdminUser
+) -> DigestSettingOut:
+    """Update a daily digest (owner or admin)."""
+    return await digests.update_digest(db, who, digest_id, body)
+
+
+@router.delete("/digest-settings/{digest_id}", status_code=204, response_class=Response)
+async def delete_digest_setting(digest_id: uuid.UUID, db: DbSession, who: AdminUser) -> Response:
+    """Delete a daily digest (owner or admin)."""
+    await digests.delete_digest(db, who, digest_id)
     return Response(status_code=204)

@@ -37,11 +37,10 @@ from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, Scope, get_in_org, org_scope, org_select
 from xplorr.reports import service
-from xplorr.reports.excel import render_excel
 from xplorr.reports.formatting import amount, percent
 from xplorr.reports.model import Report
 from xplorr.reports.models import ScheduledReport
-from xplorr.reports.pdf import render_pdf
+from xplorr.reports.render import render
 from xplorr.reports.schemas import (
     ScheduledReportCreate,
     ScheduledReportOut,
@@ -290,8 +289,7 @@ async def send_slot(
     if release is not None:
         await release()
     ext, content_type = CONTENT_TYPES[fmt]
-    render = render_pdf if fmt == "pdf" else render_excel
-    data = await asyncio.to_thread(render, report)
+    data = await asyncio.to_thread(render, report, "pdf" if fmt == "pdf" else "excel")
     filename = f"{_slug(name)}-{start.isoformat()}-{end.isoformat()}.{ext}"
     row = await db.scalar(
         org_select(ScheduledReport, scope).where(ScheduledReport.id == report_id).with_for_update()

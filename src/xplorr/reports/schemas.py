@@ -6,7 +6,16 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from xplorr.core.jobs import cron
@@ -218,14 +227,14 @@ class ScheduledReportCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Annotated[str, Field(min_length=1, max_length=200)]
     frequency: Frequency
-    day_of_month: Annotated[int | None, Field(ge=1, le=28)] = None
-    day_of_week: Annotated[int | None, Field(ge=0, le=6)] = None
-    hour: Annotated[int, Field(ge=0, le=23)] = 8
+    day_of_month: Annotated[StrictInt | None, Field(ge=1, le=28)] = None
+    day_of_week: Annotated[StrictInt | None, Field(ge=0, le=6)] = None
+    hour: Annotated[StrictInt, Field(ge=0, le=23)] = 8
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
     recipients: Annotated[list[EmailStr], Field(min_length=1, max_length=MAX_RECIPIENTS)]
     cloud_account_id: uuid.UUID | None = None
     format: Format = "pdf"
-    is_active: bool = True
+    is_active: StrictBool = True
 
     _zone = field_validator("timezone")(_check_zone)
 
@@ -242,16 +251,16 @@ class ScheduledReportUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     frequency: Frequency | None = None
-    day_of_month: Annotated[int | None, Field(ge=1, le=28)] = None
-    day_of_week: Annotated[int | None, Field(ge=0, le=6)] = None
-    hour: Annotated[int | None, Field(ge=0, le=23)] = None
+    day_of_month: Annotated[StrictInt | None, Field(ge=1, le=28)] = None
+    day_of_week: Annotated[StrictInt | None, Field(ge=0, le=6)] = None
+    hour: Annotated[StrictInt | None, Field(ge=0, le=23)] = None
     timezone: Annotated[str | None, Field(min_length=1, max_length=64)] = None
     recipients: Annotated[list[EmailStr] | None, Field(min_length=1, max_length=MAX_RECIPIENTS)] = (
         None
     )
     cloud_account_id: uuid.UUID | None = None
     format: Format | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
     _zone = field_validator("timezone")(_check_zone)
 
@@ -271,6 +280,51 @@ class ScheduledReportOut(BaseModel):
     cloud_account_id: uuid.UUID | None
     format: str
     is_active: bool
+    created_by: uuid.UUID | None
+    next_run_at: dt.datetime | None
+    last_sent_at: dt.datetime | None
+    last_error: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# --- digest settings ----------------------------------------------------------------------------
+
+
+class DigestSettingCreate(BaseModel):
+    """A daily digest by email: ``recipients``, sent at ``hour``:``minute`` in ``timezone``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    recipients: Annotated[list[EmailStr], Field(min_length=1, max_length=MAX_RECIPIENTS)]
+    hour: Annotated[StrictInt, Field(ge=0, le=23)] = 9
+    minute: Annotated[StrictInt, Field(ge=0, le=59)] = 0
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    enabled: StrictBool = True
+
+    _zone = field_validator("timezone")(_check_zone)
+
+
+class DigestSettingUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    recipients: Annotated[list[EmailStr] | None, Field(min_length=1, max_length=MAX_RECIPIENTS)] = (
+        None
+    )
+    hour: Annotated[StrictInt | None, Field(ge=0, le=23)] = None
+    minute: Annotated[StrictInt | None, Field(ge=0, le=59)] = None
+    timezone: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+    enabled: StrictBool | None = None
+
+    _zone = field_validator("timezone")(_check_zone)
+
+
+class DigestSettingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    recipients: list[str]
+    hour: int
+    minute: int
+    timezone: str
+    enabled: bool
     created_by: uuid.UUID | None
     next_run_at: dt.datetime | None
     last_sent_at: dt.datetime | None

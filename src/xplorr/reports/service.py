@@ -110,7 +110,7 @@ async def check_account(db: AsyncSession, who: Scope, account_id: uuid.UUID | No
     return account.name
 
 
-async def _org_name(db: AsyncSession, org_id: uuid.UUID) -> str:
+async def org_name_of(db: AsyncSession, org_id: uuid.UUID) -> str:
     name = await db.scalar(select(Org.name).where(Org.id == org_id))
     return name or ""
 
@@ -209,7 +209,7 @@ async def build_report(
         )
     )
     return Report(
-        org_name=await _org_name(db, who.org_id),
+        org_name=await org_name_of(db, who.org_id),
         start=req.start,
         end=req.end,
         previous_start=previous_start,

@@ -1,4 +1,4 @@
-"""scheduled reports and email attachments
+"""scheduled reports, digest settings and email attachments
 
 Revision ID: 244aece587b4
 Revises: 304a04cb42cd
@@ -99,8 +99,55 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_scheduled_reports_org_id"), ["org_id"], unique=False)
 
+    op.create_table(
+        "digest_settings",
+        sa.Column(
+            "recipients",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("hour", sa.Integer(), nullable=False),
+        sa.Column("minute", sa.Integer(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_by", sa.Uuid(), nullable=True),
+        sa.Column("last_sent_at", xplorr.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_slot_at", xplorr.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("cron", sa.String(length=100), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("next_run_at", xplorr.core.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", xplorr.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", xplorr.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["users.id"],
+            name=op.f("fk_digest_settings_created_by_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["orgs.id"], name=op.f("fk_digest_settings_org_id_orgs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_digest_settings")),
+    )
+    with op.batch_alter_table("digest_settings", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_digest_settings_created_by"), ["created_by"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_digest_settings_next_run_at"), ["next_run_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_digest_settings_org_id"), ["org_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("digest_settings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_digest_settings_org_id"))
+        batch_op.drop_index(batch_op.f("ix_digest_settings_next_run_at"))
+        batch_op.drop_index(batch_op.f("ix_digest_settings_created_by"))
+
+    op.drop_table("digest_settings")
     with op.batch_alter_table("scheduled_reports", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_scheduled_reports_org_id"))
         batch_op.drop_index(batch_op.f("ix_scheduled_reports_next_run_at"))

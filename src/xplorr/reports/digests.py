@@ -1,0 +1,312 @@
+"""Daily digests (product-notes.md section 25): CRUD of the digest schedules, the digest's
+content, and the send of one slot (the ``reports.send_digest`` job).
+
+Content, per currency (never added together), for *yesterday* in the schedule's time zone:
+yesterday's spend against the mean of the 7 days before it (percent and an arrow), the top 5
+services of the month to date with their change against the same days of the previous month,
+and the month's forecast (``costs.forecast``); then the sections other areas register
+(``core.report_sections``: new anomalies, open recommendations, budget usage) for yesterday.
+All read through ``costs.query`` as the schedule's creator as they are now; a deactivated
+creator's digests stop (as scheduled reports do, ``reports.scheduling``). Once per slot
+(``last_slot_at``), through the email outbox, each send audited.
+"""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xplorr.core import audit, clock, email, money
+from xplorr.core.jobs import cron as crontab
+from xplorr.core.pagination import Page, PageParams, paginate
+from xplorr.core.report_sections import ReportScope, Section, build_sections
+from xplorr.core.settings import Settings
+from xplorr.core.tenancy import Principal, Scope, get_in_org, org_scope, org_select
+from xplorr.costs import forecast as forecasting
+from xplorr.costs import query
+from xplorr.costs.query import CostQuery, Dim
+from xplorr.reports.formatting import amount, cell, percent
+from xplorr.reports.models import DigestSetting
+from xplorr.reports.scheduling import OWNER_GONE
+from xplorr.reports.schemas import DigestSettingCreate, DigestSettingOut, DigestSettingUpdate
+from xplorr.reports.service import org_name_of
+from xplorr.users.principals import principal_for_user
+
+ZERO: Final = Decimal(0)
+PERCENT: Final = Decimal("0.01")
+TOP_SERVICES: Final = 5
+AVERAGE_DAYS: Final = 7
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLine:
+    name: str
+    month_to_date: Decimal
+    previous_month_same_days: Decimal
+    change_percent: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyDigest:
+    currency: str
+    yesterday: Decimal
+    average_7_days: Decimal
+    change_percent: Decimal | None
+    arrow: str  # ↑ ↓ →
+    top_services: tuple[ServiceLine, ...]
+    forecast: Decimal | None  # end of the month holding yesterday
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    day: date
+    currencies: tuple[CurrencyDigest, ...]
+    sections: tuple[Section, ...]
+
+
+def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
+    if whole == ZERO:
+        return None
+    return (part * 100 / whole).quantize(PERCENT, rounding=ROUND_HALF_UP)
+
+
+def _arrow(change: Decimal | None) -> str:
+    if change is None or change == ZERO:
+        return "→"
+    return "↑" if change > ZERO else "↓"
+
+
+def _same_days_last_month(day: date) -> tuple[date, date]:
+    """The previous month's days 1..day.day (clipped to that month's length)."""
+    last_of_previous = day.replace(day=1) - timedelta(days=1)
+    return last_of_previous.replace(day=1), last_of_previous.replace(
+        day=min(day.day, last_of_previous.day)
+    )
+
+
+async def build_digest(db: AsyncSession, who: Scope, day: date) -> Digest:
+    """The digest of ``day`` (yesterday at send time) for ``who``."""
+    window_start = day - timedelta(days=AVERAGE_DAYS)
+    daily = await query.aggregate(db, who, CostQuery(window_start, day, group_by=(Dim.DATE,)))
+    yesterday: dict[str, Decimal] = defaultdict(Decimal)
+    before: dict[str, Decimal] = defaultdict(Decimal)
+    for g in daily:
+        if g.key[0] == day:
+            yesterday[g.currency] += g.cost
+        else:
+            before[g.currency] += g.cost
+    month_start = day.replace(day=1)
+    prev_start, prev_end = _same_days_last_month(day)
+    mtd = await query.aggregate(db, who, CostQuery(month_start, day, group_by=(Dim.SERVICE,)))
+    prev = await query.aggregate(db, who, CostQuery(prev_start, prev_end, group_by=(Dim.SERVICE,)))
+    prev_by = {(g.names[0], g.currency): g.cost for g in prev}
+    forecasts = await forecasting.forecast(
+        db, who, CostQuery(month_start, day), period=forecasting.Period.MONTHLY, as_of=day
+    )
+    currencies = sorted(set(yesterday) | set(before) | {g.currency for g in mtd})
+    out = []
+    r = money.round_money
+    for cur in currencies:
+        average = before.get(cur, ZERO) / AVERAGE_DAYS
+        change = _percent(yesterday.get(cur, ZERO) - average, abs(average))
+        services = sorted((g for g in mtd if g.currency == cur), key=lambda g: -g.cost)
+        lines = tuple(
+            ServiceLine(
+                name=g.names[0],
+                month_to_date=r(g.cost, cur),
+                previous_month_same_days=r(prev_by.get((g.names[0], cur), ZERO), cur),
+                change_percent=_percent(
+                    g.cost - prev_by.get((g.names[0], cur), ZERO),
+                    abs(prev_by.get((g.names[0], cur), ZERO)),
+                ),
+            )
+            for g in services[:TOP_SERVICES]
+        )
+        fc = forecasts.get(cur)
+        out.append(
+            CurrencyDigest(
+                currency=cur,
+                yesterday=r(yesterday.get(cur, ZERO), cur),
+                average_7_days=r(average, cur),
+                change_percent=change,
+                arrow=_arrow(change),
+                top_services=lines,
+                forecast=None if fc is None else r(fc.forecast, cur),
+            )
+        )
+    sections = await build_sections(db, ReportScope(who=who, start=day, end=day))
+    return Digest(day=day, currencies=tuple(out), sections=tuple(sections))
+
+
+# --- CRUD ---------------------------------------------------------------------------------------
+
+
+def _out(row: DigestSetting) -> DigestSettingOut:
+    return DigestSettingOut.model_validate(row)
+
+
+def _recipients(values: Sequence[object]) -> list[str]:
+    return list(dict.fromkeys(str(v).strip().lower() for v in values))
+
+
+def _apply_schedule(row: DigestSetting) -> None:
+    row.cron = f"{row.minute} {row.hour} * * *"
+    crontab.check(row.cron, row.timezone)
+    if row.enabled:
+        row.reschedule()
+    else:
+        row.next_run_at = None
+
+
+async def list_digests(
+    db: AsyncSession, who: Principal, params: PageParams
+) -> Page[DigestSettingOut]:
+    stmt = org_select(DigestSetting, who).order_by(DigestSetting.created_at, DigestSetting.id)
+    return await paginate(db, stmt, params, _out)
+
+
+async def create_digest(
+    db: AsyncSession, who: Principal, data: DigestSettingCreate
+) -> DigestSettingOut:
+    row = DigestSetting(
+        id=uuid.uuid4(),
+        org_id=who.org_id,
+        recipients=_recipients(data.recipients),
+        hour=data.hour,
+        minute=data.minute,
+        timezone=data.timezone,
+        enabled=data.enabled,
+        created_by=who.user_id,
+    )
+    _apply_schedule(row)
+    db.add(row)
+    await db.flush()
+    await audit.record(
+        db, "digest_setting.created", who=who, target=row, details={"recipients": row.recipients}
+    )
+    return _out(row)
+
+
+async def update_digest(
+    db: AsyncSession, who: Principal, digest_id: uuid.UUID, data: DigestSettingUpdate
+) -> DigestSettingOut:
+    row = await get_in_org(db, DigestSetting, digest_id, who, for_update=True)
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    if "recipients" in changes:
+        changes["recipients"] = _recipients(changes["recipients"])
+    for key, value in changes.items():
+        setattr(row, key, value)
+    owner = None
+    if row.created_by is not None:
+        owner = await principal_for_user(db, row.created_by, org_id=row.org_id)
+    if owner is None:
+        row.created_by = who.user_id
+        changes["created_by"] = str(who.user_id)
+    if row.enabled and row.last_error == OWNER_GONE:
+        row.last_error = None
+    _apply_schedule(row)
+    row.updated_at = clock.now()
+    await audit.record(db, "digest_setting.updated", who=who, target=row, details=changes)
+    return _out(row)
+
+
+async def delete_digest(db: AsyncSession, who: Principal, digest_id: uuid.UUID) -> None:
+    row = await get_in_org(db, DigestSetting, digest_id, who, for_update=True)
+    await audit.record(db, "digest_setting.deleted", who=who, target=row)
+    await db.delete(row)
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+
+def _context(digest: Digest, org_name: str, settings: Settings) -> dict[str, Any]:
+    return {
+        "day": digest.day.isoformat(),
+        "org_name": org_name,
+        "currencies": [
+            {
+                "currency": c.currency,
+                "yesterday": amount(c.yesterday, c.currency),
+                "average": amount(c.average_7_days, c.currency),
+                "change": percent(c.change_percent),
+                "arrow": c.arrow,
+                "forecast": None if c.forecast is None else amount(c.forecast, c.currency),
+                "services": [
+                    {
+                        "name": s.name,
+                        "cost": amount(s.month_to_date, c.currency),
+                        "change": percent(s.change_percent),
+                    }
+                    for s in c.top_services
+                ],
+            }
+            for c in digest.currencies
+        ],
+        "sections": [
+            {
+                "title": s.title,
+                "figures": [
+                    {"label": f.label, "value": cell(f.value, f.kind, f.currency)}
+                    for f in s.figures
+                ],
+            }
+            for s in digest.sections
+        ],
+        "link": email.link(settings, "/"),
+    }
+
+
+async def send_digest_slot(
+    db: AsyncSession, settings: Settings, org_id: uuid.UUID, digest_id: uuid.UUID, due_at: datetime
+) -> bool:
+    """Send the slot ``due_at`` of one digest schedule, once. -> whether mail was queued."""
+    scope = org_scope(org_id)
+    row = await get_or_none(db, scope, digest_id)
+    if row is None or not row.enabled:
+        return False
+    if row.last_slot_at is not None and row.last_slot_at >= due_at:
+        return False
+    owner = None
+    if row.created_by is not None:
+        owner = await principal_for_user(db, row.created_by, org_id=org_id)
+    if owner is None:
+        row.enabled, row.next_run_at, row.last_error = False, None, OWNER_GONE
+        await audit.record(
+            db, "digest_setting.paused", org_id=org_id, target=row, details={"reason": OWNER_GONE}
+        )
+        return False
+    day = due_at.astimezone(crontab.zone(row.timezone)).date() - timedelta(days=1)
+    digest = await build_digest(db, owner, day)
+    context = _context(digest, await org_name_of(db, org_id), settings)
+    recipients = list(row.recipients)
+    for to in recipients:
+        await email.queue_email(db, to=to, template="daily_digest", context=context, org_id=org_id)
+    row.last_sent_at, row.last_slot_at, row.last_error = clock.now(), due_at, None
+    await audit.record(
+        db,
+        "digest_setting.sent",
+        who=owner,
+        target=row,
+        details={"day": day.isoformat(), "recipients": recipients, "slot": due_at.isoformat()},
+    )
+    return True
+
+
+async def get_or_none(db: AsyncSession, scope: Scope, digest_id: uuid.UUID) -> DigestSetting | None:
+    row: DigestSetting | None = await db.scalar(
+        org_select(DigestSetting, scope).where(DigestSetting.id == digest_id)
+    )
+    return row
+
+
+async def record_failure(
+    db: AsyncSession, org_id: uuid.UUID, digest_id: uuid.UUID, error: str
+) -> None:
+    row = await get_or_none(db, org_scope(org_id), digest_id)
+    if row is not None:
+        row.last_error = error[:2000]
