@@ -961,11 +961,18 @@ async def tag_key_totals(
     postgres = dialect == "postgresql"
     stmt: Select[Any]
     if _filtered_dims(q) <= TAG_ROLLUP_DIMS and not q.tags:
-        t = CostTagRollup
-        stmt = (
-            select(t.tag_key, t.currency, func.sum(_metric_col(t, q.metric), type_=Money))
-            .where(*_where(t, who, q, dialect))
-            .group_by(t.tag_key, t.currency)
+        selects = [
+            select(
+                m.tag_key.label("k"),
+                m.currency.label("cur"),
+                _metric_col(m, q.metric).label("amount"),
+            ).where(*where)
+            for m, where in _parts(CostTagRollup, who, replace(q, group_by=()), dialect)
+            if m is CostTagRollup or m is CostMonthlyTagRollup
+        ]
+        rows = (selects[0] if len(selects) == 1 else union_all(*selects)).subquery("t")
+        stmt = select(rows.c.k, rows.c.cur, func.sum(rows.c.amount, type_=Money)).group_by(
+            rows.c.k, rows.c.cur
         )
     else:
         r = CostRecord
@@ -998,8 +1005,8 @@ async def tag_key_totals(
             inner.c.k, inner.c.cur
         )
     out: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    for key_name, currency, total in (await db.execute(stmt)).all():
-        out[str(key_name)][currency] = total if total is not None else ZERO
+    for row in (await db.execute(stmt)).all():
+        out[str(row[0])][str(row[1])] = row[2] if row[2] is not None else ZERO
     return dict(out)
 
 
