@@ -76,7 +76,7 @@ Case = tuple[str, str, dict[str, Any]]
 
 
 def _first_key(items: list[dict[str, Any]]) -> str:
-    return next(str(d["key"]) for d in items if d["key"] is not None)
+    return next(str(d["key"]) for d in items if d["key"] is not None and not d.get("other"))
 
 
 def cases(base: str, token: str, start: str, end: str) -> list[Case]:
@@ -92,7 +92,7 @@ def cases(base: str, token: str, start: str, end: str) -> list[Case]:
     values.raise_for_status()
     resource = httpx.get(
         f"{base}/api/v1/costs",
-        params={**dates, "groupBy": "resource", "limit": 1},
+        params={**dates, "groupBy": "resource", "limit": 5},
         headers=headers,
         timeout=600,
     )

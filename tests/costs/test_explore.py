@@ -391,6 +391,13 @@ class TestDiscovery:
             ("team", 33.13, 91.06),
             ("other", 0, 0),
         ]
+        wider = {"startDate": "2024-08-31", "endDate": "2024-10-01"}  # partial months too
+        body = (await client_for(viewer).get("/costs/tags", params=wider)).json()
+        assert [(d["key"], d["cost"]) for d in body["data"]] == [
+            ("env", 135.63),
+            ("team", 33.13),
+            ("other", 0),
+        ]
         filtered = (
             await client_for(viewer).get("/costs/tags", params={**SEPT, "provider": "gcp"})
         ).json()

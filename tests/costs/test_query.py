@@ -8,10 +8,12 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.costs.conftest import SEPT, Dataset, principal
 from xplorr.costs import query
+from xplorr.costs.models import CostMonthlyRollup, CostMonthlyTagRollup
 from xplorr.costs.query import (
     CostQuery,
     Dim,
@@ -294,7 +296,14 @@ class TestRollupsEqualRawRows:
     engine is checked: cost_service_rollups, cost_rollups, cost_tag_rollups, cost_records)."""
 
     @pytest.mark.parametrize(
-        ("start", "end"), [SEPT, (date(2024, 8, 1), date(2024, 10, 31))], ids=["sept", "aug-oct"]
+        ("start", "end"),
+        [
+            SEPT,
+            (date(2024, 8, 1), date(2024, 10, 31)),
+            # Part of August and of October from the daily rollups, September from the monthly.
+            (date(2024, 8, 31), date(2024, 10, 1)),
+        ],
+        ids=["sept", "aug-oct", "partial-months"],
     )
     async def test_every_grouping_and_filter(
         self, db: AsyncSession, org: Org, dataset: Dataset, start: date, end: date
@@ -340,3 +349,32 @@ class TestQueryValidation:
     def test_repeated_dimension(self):
         with pytest.raises(ValueError, match="repeats"):
             sept(group_by=(Dim.SERVICE, Dim.SERVICE))
+
+
+class TestMonthlyRollups:
+    async def test_whole_months_are_read_from_the_monthly_rollups(
+        self, db: AsyncSession, org: Org, dataset: Dataset
+    ):
+        months = await db.scalars(
+            select(CostMonthlyRollup.usage_date).where(CostMonthlyRollup.org_id == org.id)
+        )
+        assert set(months) == {date(2024, 8, 1), date(2024, 9, 1), date(2024, 10, 1)}
+        tags = await db.scalars(
+            select(CostMonthlyTagRollup.tag_value).where(
+                CostMonthlyTagRollup.org_id == org.id, CostMonthlyTagRollup.tag_key == "env"
+            )
+        )
+        assert set(tags) == {"prod", "dev", ""}
+        q = CostQuery(start=date(2024, 8, 31), end=date(2024, 10, 1))
+        assert query._month_split(q) == (
+            [(date(2024, 8, 31), date(2024, 8, 31)), (date(2024, 10, 1), date(2024, 10, 1))],
+            (date(2024, 9, 1), date(2024, 9, 30)),
+        )
+        assert query._month_split(CostQuery(start=date(2024, 9, 2), end=date(2024, 9, 29))) == (
+            [(date(2024, 9, 2), date(2024, 9, 29))],
+            None,
+        )
+        assert query._month_split(CostQuery(start=date(2024, 12, 1), end=date(2025, 1, 31)))[1] == (
+            date(2024, 12, 1),
+            date(2025, 1, 31),
+        )

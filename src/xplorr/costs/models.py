@@ -138,6 +138,45 @@ class CostTagRollup(_AccountDay, Base):
     charge_category: Mapped[str] = mapped_column(String(32))
 
 
+class CostMonthlyRollup(_AccountDay, Base):
+    """``cost_rollups`` summed per calendar month of usage (``usage_date``: the month's first
+    day): a range's whole months are read here, its partial months from the daily rollups."""
+
+    __tablename__ = "cost_monthly_rollups"
+    __table_args__ = (
+        Index("ix_cost_monthly_rollups_org_date", "org_id", "usage_date"),
+        Index("ix_cost_monthly_rollups_account_period", "cloud_account_id", "billing_period"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_name: Mapped[str] = mapped_column(String(100))
+    service_name: Mapped[str] = mapped_column(String(200))
+    service_category: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    charge_category: Mapped[str] = mapped_column(String(32))
+    pricing_category: Mapped[str | None] = mapped_column(String(32))
+    row_count: Mapped[int] = mapped_column(Integer)
+
+
+class CostMonthlyTagRollup(_AccountDay, Base):
+    """``cost_tag_rollups`` summed per calendar month of usage (``usage_date``: its first day)."""
+
+    __tablename__ = "cost_monthly_tag_rollups"
+    __table_args__ = (
+        Index("ix_cost_monthly_tag_rollups_org_key_date", "org_id", "tag_key", "usage_date"),
+        Index("ix_cost_monthly_tag_rollups_account_period", "cloud_account_id", "billing_period"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tag_key: Mapped[str] = mapped_column(String(200))
+    tag_value: Mapped[str] = mapped_column(String(500))
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_name: Mapped[str] = mapped_column(String(100))
+    service_name: Mapped[str] = mapped_column(String(200))
+    service_category: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    charge_category: Mapped[str] = mapped_column(String(32))
+
+
 class CostImport(IdMixin, Base):
     """The snapshot a billing period of an account was last imported from.
 

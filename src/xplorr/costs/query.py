@@ -46,7 +46,7 @@ Tag values are compared as the store's rollup keeps them: the JSON value as text
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -77,6 +77,8 @@ from xplorr.core.tenancy import Scope, org_select
 from xplorr.costs import services
 from xplorr.costs.models import (
     CostImport,
+    CostMonthlyRollup,
+    CostMonthlyTagRollup,
     CostRecord,
     CostRollup,
     CostServiceRollup,
@@ -324,7 +326,14 @@ def source_for(q: CostQuery) -> Source:
 
 # --- SQL building -------------------------------------------------------------------------------
 
-_CostTable = type[CostRecord] | type[CostRollup] | type[CostServiceRollup] | type[CostTagRollup]
+_CostTable = (
+    type[CostRecord]
+    | type[CostRollup]
+    | type[CostServiceRollup]
+    | type[CostTagRollup]
+    | type[CostMonthlyRollup]
+    | type[CostMonthlyTagRollup]
+)
 _SumTable = type[CostRecord] | type[CostRollup] | type[CostServiceRollup]
 
 
@@ -405,7 +414,9 @@ _COLUMNS: Final[dict[Dim, str]] = {
 def _dim_expr(model: _CostTable, dim: GroupBy, dialect: str) -> Any:
     """The SQL expression of a dimension in ``model`` (ValueError if the table lacks it)."""
     if isinstance(dim, TagKey):
-        return CostTagRollup.tag_value if model is CostTagRollup else _tag_value(dim.key, dialect)
+        if model is CostTagRollup or model is CostMonthlyTagRollup:
+            return model.tag_value
+        return _tag_value(dim.key, dialect)
     if dim is Dim.MONTH:
         return _month(model.usage_date, dialect)
     if dim is Dim.WEEK:
@@ -480,28 +491,33 @@ def _where(model: _CostTable, who: Scope, q: CostQuery, dialect: str) -> list[Co
     return conds
 
 
+Part = tuple[_CostTable, Sequence[ColumnElement[bool]]]
+
+
 def _grouped(
-    model: _CostTable,
+    parts: Sequence[Part],
     dims: Sequence[GroupBy],
     metric: Metric,
-    where: Sequence[ColumnElement[bool]],
     dialect: str,
     *,
-    provider_name: Any = None,
+    provider_name: bool = False,
 ) -> Select[Any]:
-    """``SELECT k0.., currency, SUM(metric) [, MAX(provider_name)] ... GROUP BY k0.., currency``.
+    """``SELECT k0.., currency, SUM(metric) [, MAX(provider_name)] ... GROUP BY k0.., currency``
+    over the rows of every ``(table, where)`` part (a UNION ALL when there are several: the
+    whole months of a range from a monthly rollup, its other days from the daily one).
 
     The dimension expressions are computed in a subquery and grouped by its columns, so an
     expression with bound parameters (a tag key, a date format) is written once: PostgreSQL
     refuses a GROUP BY whose parameters differ from the select list's."""
-    inner_cols: list[Any] = [
-        _dim_expr(model, d, dialect).label(f"k{i}") for i, d in enumerate(dims)
-    ]
-    inner_cols.append(model.currency.label("cur"))
-    inner_cols.append(_metric_col(model, metric).label("amount"))
-    if provider_name is not None:
-        inner_cols.append(provider_name.label("pname"))
-    inner = select(*inner_cols).where(*where).subquery("c")
+    selects: list[Select[Any]] = []
+    for model, where in parts:
+        cols: list[Any] = [_dim_expr(model, d, dialect).label(f"k{i}") for i, d in enumerate(dims)]
+        cols.append(model.currency.label("cur"))
+        cols.append(_metric_col(model, metric).label("amount"))
+        if provider_name:
+            cols.append(model.provider_name.label("pname"))
+        selects.append(select(*cols).where(*where))
+    inner = (selects[0] if len(selects) == 1 else union_all(*selects)).subquery("c")
     keys = [inner.c[f"k{i}"] for i in range(len(dims))]
     total = (
         func.sum(inner.c.amount, type_=Quantity)
@@ -509,9 +525,56 @@ def _grouped(
         else func.sum(inner.c.amount, type_=Money)
     )
     outer: list[Any] = [*keys, inner.c.cur, total]
-    if provider_name is not None:
+    if provider_name:
         outer.append(func.max(inner.c.pname))
     return select(*outer).group_by(*keys, inner.c.cur)
+
+
+_MONTHLY: Final[dict[type, type]] = {
+    CostRollup: CostMonthlyRollup,
+    CostServiceRollup: CostMonthlyRollup,
+    CostTagRollup: CostMonthlyTagRollup,
+}
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _month_split(q: CostQuery) -> tuple[list[tuple[date, date]], tuple[date, date] | None]:
+    """(the day ranges of ``q`` outside whole calendar months, the whole months or None)."""
+    first = q.start if q.start.day == 1 else _next_month(q.start)
+    month_end = _next_month(q.end) - timedelta(days=1)
+    last = q.end if q.end == month_end else q.end.replace(day=1) - timedelta(days=1)
+    if first > last:
+        return [(q.start, q.end)], None
+    days = []
+    if q.start < first:
+        days.append((q.start, first - timedelta(days=1)))
+    if last < q.end:
+        days.append((last + timedelta(days=1), q.end))
+    return days, (first, last)
+
+
+Extra = Callable[[Any], list[ColumnElement[bool]]]
+
+
+def _parts(
+    model: _CostTable, who: Scope, q: CostQuery, dialect: str, extra: Extra | None = None
+) -> list[Part]:
+    """Where the rows of ``q`` are read: ``model`` alone, or, for a daily rollup and a query
+    not grouped by day or week, its whole months from the monthly rollup and the other days
+    from ``model``. ``extra``: more conditions, written for the table given."""
+
+    def part(table: Any, start: date, end: date) -> Part:
+        sub = replace(q, start=start, end=end)
+        return table, [*_where(table, who, sub, dialect), *(extra(table) if extra else [])]
+
+    monthly = _MONTHLY.get(model)
+    days, months = _month_split(q)
+    if monthly is None or months is None or {Dim.DATE, Dim.WEEK} & set(q.group_by):
+        return [part(model, q.start, q.end)]
+    return [part(monthly, *months), *(part(model, start, end) for start, end in days)]
 
 
 _Sums = dict[tuple[tuple[Key, ...], str], Decimal]
@@ -532,10 +595,10 @@ async def _from_table(
     provider slug's exported name (for providers without a label of ours)."""
     dialect = _dialect(db)
     n = len(q.group_by)
-    where = _where(model, who, q, dialect)
+    parts = _parts(model, who, q, dialect)
     if Dim.PROVIDER not in q.group_by:
-        return await _sums(db, _grouped(model, q.group_by, q.metric, where, dialect), n), {}
-    stmt = _grouped(model, q.group_by, q.metric, where, dialect, provider_name=model.provider_name)
+        return await _sums(db, _grouped(parts, q.group_by, q.metric, dialect), n), {}
+    stmt = _grouped(parts, q.group_by, q.metric, dialect, provider_name=True)
     pos = q.group_by.index(Dim.PROVIDER)
     sums: _Sums = {}
     names: dict[str, str] = {}
@@ -558,11 +621,16 @@ async def _from_tag_rollup(
     need_untagged = grouped and (wanted is None or None in wanted)
     others = [d for d in q.group_by if isinstance(d, Dim)]
     t = CostTagRollup
-    where = [*_where(t, who, q, dialect), t.tag_key == key]
-    if wanted is not None and not need_untagged:
-        where.append(_in(t.tag_value, [v for v in wanted if v is not None]))
+
+    def on_key(table: Any) -> list[ColumnElement[bool]]:
+        conds = [table.tag_key == key]
+        if wanted is not None and not need_untagged:
+            conds.append(_in(table.tag_value, [v for v in wanted if v is not None]))
+        return conds
+
     tag_dims: list[GroupBy] = [*others, TagKey(key)]
-    tagged = await _sums(db, _grouped(t, tag_dims, q.metric, where, dialect), len(tag_dims))
+    tables = _parts(t, who, replace(q, group_by=tuple(tag_dims)), dialect, on_key)
+    tagged = await _sums(db, _grouped(tables, tag_dims, q.metric, dialect), len(tag_dims))
 
     # Sums per (other dims, currency, tag value or None), then laid out in q.group_by's order.
     parts: dict[tuple[tuple[Key, ...], str, str | None], Decimal] = {}
@@ -900,11 +968,18 @@ async def tag_key_totals(
     postgres = dialect == "postgresql"
     stmt: Select[Any]
     if _filtered_dims(q) <= TAG_ROLLUP_DIMS and not q.tags:
-        t = CostTagRollup
-        stmt = (
-            select(t.tag_key, t.currency, func.sum(_metric_col(t, q.metric), type_=Money))
-            .where(*_where(t, who, q, dialect))
-            .group_by(t.tag_key, t.currency)
+        selects = [
+            select(
+                m.tag_key.label("k"),
+                m.currency.label("cur"),
+                _metric_col(m, q.metric).label("amount"),
+            ).where(*where)
+            for m, where in _parts(CostTagRollup, who, replace(q, group_by=()), dialect)
+            if m is CostTagRollup or m is CostMonthlyTagRollup
+        ]
+        rows = (selects[0] if len(selects) == 1 else union_all(*selects)).subquery("t")
+        stmt = select(rows.c.k, rows.c.cur, func.sum(rows.c.amount, type_=Money)).group_by(
+            rows.c.k, rows.c.cur
         )
     else:
         r = CostRecord
@@ -937,8 +1012,8 @@ async def tag_key_totals(
             inner.c.k, inner.c.cur
         )
     out: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    for key_name, currency, total in (await db.execute(stmt)).all():
-        out[str(key_name)][currency] = total if total is not None else ZERO
+    for row in (await db.execute(stmt)).all():
+        out[str(row[0])][str(row[1])] = row[2] if row[2] is not None else ZERO
     return dict(out)
 
 

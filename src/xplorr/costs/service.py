@@ -579,15 +579,30 @@ def _ranked_items(
 
 
 async def dimensions(db: AsyncSession, who: Principal, params: CostParams) -> DimensionsOut:
-    """Every value of each dimension in the range, with its total (largest first)."""
+    """Every value of each dimension in the range, with its total (largest first): one query
+    grouped by all of them (``cost_rollups`` holds every one), folded here per dimension."""
     filters = await resolve_filters(db, who, params)
     currency = await answer_currency(db, who, filters.currency)
-    totals = await query.totals_by_currency(db, who, filters.query())
+    dims = tuple(DIMENSIONS.values())
+    groups = await query.aggregate(db, who, filters.query(group_by=dims))
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for g in groups:
+        totals[g.currency] += g.cost
     total = totals.get(currency, ZERO) if currency else ZERO
     lists: dict[str, list[CostItem]] = {}
-    for name, dim in DIMENSIONS.items():
-        groups = await query.aggregate(db, who, filters.query(group_by=(dim,)))
-        lists[name] = _ranked_items(groups, currency, total)
+    for i, name in enumerate(DIMENSIONS):
+        folded: dict[tuple[str, query.Key], Decimal] = defaultdict(Decimal)
+        for g in groups:
+            if g.currency == currency:
+                folded[(g.names[i], g.key[i])] += g.cost
+        lists[name] = _ranked_items(
+            [
+                CostGroup((key,), (label,), currency or "", cost)
+                for (label, key), cost in folded.items()
+            ],
+            currency,
+            total,
+        )
     return DimensionsOut(
         providers=lists["providers"],
         accounts=lists["accounts"],

@@ -12,10 +12,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     Select,
     Text,
     cast,
@@ -33,6 +34,8 @@ from xplorr.core.db import is_postgres
 from xplorr.core.models import Money
 from xplorr.costs.models import (
     CostImport,
+    CostMonthlyRollup,
+    CostMonthlyTagRollup,
     CostRecord,
     CostRollup,
     CostServiceRollup,
@@ -40,6 +43,13 @@ from xplorr.costs.models import (
 )
 from xplorr.costs.services import canonical_sql
 
+ROLLUPS: Final = (
+    CostRollup,
+    CostServiceRollup,
+    CostTagRollup,
+    CostMonthlyRollup,
+    CostMonthlyTagRollup,
+)
 TAG_KEY_MAX = 200
 TAG_VALUE_MAX = 500
 
@@ -48,7 +58,7 @@ async def delete_periods(db: AsyncSession, account_id: uuid.UUID, periods: Seque
     """Drop an account's rows and rollups of ``periods`` (not its import records)."""
     if not periods:
         return
-    for model in (CostRecord, CostRollup, CostServiceRollup, CostTagRollup):
+    for model in (CostRecord, *ROLLUPS):
         await db.execute(
             delete(model).where(
                 model.cloud_account_id == account_id, model.billing_period.in_(list(periods))
@@ -143,7 +153,7 @@ async def seal_imports(
 async def delete_account_data(db: AsyncSession, account_id: uuid.UUID) -> None:
     """Everything stored for an account (disconnect). Foreign keys cascade as well; this does
     it explicitly so the cost of a large delete is paid in the caller's transaction."""
-    for model in (CostTagRollup, CostServiceRollup, CostRollup, CostRecord, CostImport):
+    for model in (*reversed(ROLLUPS), CostRecord, CostImport):
         await db.execute(delete(model).where(model.cloud_account_id == account_id))
 
 
@@ -157,7 +167,7 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
     if not periods:
         return
     period_list = list(periods)
-    for model in (CostRollup, CostServiceRollup, CostTagRollup):
+    for model in ROLLUPS:
         await db.execute(
             delete(model).where(
                 model.cloud_account_id == account_id, model.billing_period.in_(period_list)
@@ -344,3 +354,83 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
             tag_select,
         )
     )
+    await _monthly(db, account_id, period_list, postgres)
+
+
+def month_start(col: Any, postgres: bool) -> ColumnElement[date]:
+    """The first day of ``col``'s month, written without bound parameters (so the expression
+    can be selected and grouped by on PostgreSQL)."""
+    if postgres:
+        return cast(func.date_trunc(literal_column("'month'"), col), Date)
+    return func.date(col, literal_column("'start of month'"), type_=Date)
+
+
+async def _monthly(
+    db: AsyncSession, account_id: uuid.UUID, periods: list[date], postgres: bool
+) -> None:
+    """The monthly rollups of ``periods``, from the daily ones just built."""
+    for daily, monthly, columns in (
+        (
+            CostRollup,
+            CostMonthlyRollup,
+            (
+                "provider",
+                "provider_name",
+                "service_name",
+                "service_category",
+                "region",
+                "charge_category",
+                "pricing_category",
+            ),
+        ),
+        (
+            CostTagRollup,
+            CostMonthlyTagRollup,
+            (
+                "provider",
+                "provider_name",
+                "service_name",
+                "service_category",
+                "region",
+                "charge_category",
+                "tag_key",
+                "tag_value",
+            ),
+        ),
+    ):
+        month = month_start(daily.usage_date, postgres)
+        keys = [
+            daily.org_id,
+            daily.cloud_account_id,
+            daily.billing_period,
+            month,
+            daily.currency,
+            *(getattr(daily, c) for c in columns),
+        ]
+        sums: list[Any] = [
+            _sum(daily.billed_cost),
+            _sum(daily.effective_cost),
+            _sum(daily.list_cost),
+        ]
+        extra = ["row_count"] if daily is CostRollup else []
+        if daily is CostRollup:
+            sums.append(func.sum(CostRollup.row_count))
+        await db.execute(
+            insert(monthly).from_select(
+                [
+                    "org_id",
+                    "cloud_account_id",
+                    "billing_period",
+                    "usage_date",
+                    "currency",
+                    *columns,
+                    "billed_cost",
+                    "effective_cost",
+                    "list_cost",
+                    *extra,
+                ],
+                select(*keys, *sums)
+                .where(daily.cloud_account_id == account_id, daily.billing_period.in_(periods))
+                .group_by(*keys),
+            )
+        )

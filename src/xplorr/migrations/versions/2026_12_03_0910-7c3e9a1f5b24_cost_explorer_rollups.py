@@ -1,5 +1,6 @@
 """cost explorer rollups: pricing category in cost_rollups, tag rollups by provider, service,
-region and categories, one name per service; every rollup rebuilt from cost_records
+region and categories, monthly rollups, one name per service; every rollup rebuilt from
+cost_records
 
 Revision ID: 7c3e9a1f5b24
 Revises: 8e4b2d6f1a73
@@ -47,18 +48,43 @@ service_rollups = _table("cost_service_rollups", *_DIMS[:4], "row_count")
 tag_rollups = _table("cost_tag_rollups", *_DIMS, "charge_category", "tag_key", "tag_value")
 
 
-def _create_tag_rollups() -> None:
-    op.create_table(
-        "cost_tag_rollups",
-        sa.Column("id", _ID, autoincrement=True, nullable=False),
+monthly_rollups = _table(
+    "cost_monthly_rollups", *_DIMS, "charge_category", "pricing_category", "row_count"
+)
+monthly_tag_rollups = _table(
+    "cost_monthly_tag_rollups", *_DIMS, "charge_category", "tag_key", "tag_value"
+)
+
+
+def _tag_columns() -> list[sa.Column[Any]]:
+    return [
         sa.Column("tag_key", sa.String(length=200), nullable=False),
         sa.Column("tag_value", sa.String(length=500), nullable=False),
+    ]
+
+
+def _untagged_columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("pricing_category", sa.String(length=32), nullable=True),
+        sa.Column("row_count", sa.Integer(), nullable=False),
+    ]
+
+
+def _create_tag_rollups(name: str = "cost_tag_rollups") -> None:
+    """``cost_tag_rollups``, ``cost_monthly_tag_rollups`` or ``cost_monthly_rollups`` (the
+    daily rollups' columns: a month's first day as usage_date)."""
+    tagged = "tag" in name
+    op.create_table(
+        name,
+        sa.Column("id", _ID, autoincrement=True, nullable=False),
+        *(_tag_columns() if tagged else []),
         sa.Column("provider", sa.String(length=32), nullable=False),
         sa.Column("provider_name", sa.String(length=100), nullable=False),
         sa.Column("service_name", sa.String(length=200), nullable=False),
         sa.Column("service_category", sa.String(length=100), nullable=True),
         sa.Column("region", sa.String(length=100), nullable=True),
         sa.Column("charge_category", sa.String(length=32), nullable=False),
+        *([] if tagged else _untagged_columns()),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("cloud_account_id", sa.Uuid(), nullable=False),
         sa.Column("billing_period", sa.Date(), nullable=False),
@@ -70,19 +96,16 @@ def _create_tag_rollups() -> None:
         sa.ForeignKeyConstraint(
             ["cloud_account_id"],
             ["cloud_accounts.id"],
-            name=op.f("fk_cost_tag_rollups_cloud_account_id_cloud_accounts"),
+            name=op.f(f"fk_{name}_cloud_account_id_cloud_accounts"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_cost_tag_rollups")),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
     )
-    op.create_index(
-        "ix_cost_tag_rollups_account_period",
-        "cost_tag_rollups",
-        ["cloud_account_id", "billing_period"],
-    )
-    op.create_index(
-        "ix_cost_tag_rollups_org_key_date", "cost_tag_rollups", ["org_id", "tag_key", "usage_date"]
-    )
+    op.create_index(f"ix_{name}_account_period", name, ["cloud_account_id", "billing_period"])
+    if tagged:
+        op.create_index(f"ix_{name}_org_key_date", name, ["org_id", "tag_key", "usage_date"])
+    else:
+        op.create_index(f"ix_{name}_org_date", name, ["org_id", "usage_date"])
 
 
 def _sum(col: Any) -> Any:
@@ -158,17 +181,55 @@ def _rebuild(postgres: bool) -> None:
     )
 
 
+def _month(col: Any, postgres: bool) -> Any:
+    if postgres:
+        return sa.cast(sa.func.date_trunc(sa.literal_column("'month'"), col), sa.Date)
+    return sa.func.date(col, sa.literal_column("'start of month'"), type_=sa.Date)
+
+
+def _rebuild_monthly(postgres: bool) -> None:
+    bind = op.get_bind()
+    for daily, monthly, columns in (
+        (rollups, monthly_rollups, (*_DIMS, "charge_category", "pricing_category")),
+        (tag_rollups, monthly_tag_rollups, (*_DIMS, "charge_category", "tag_key", "tag_value")),
+    ):
+        c = daily.c
+        keys = [
+            c.org_id,
+            c.cloud_account_id,
+            c.billing_period,
+            _month(c.usage_date, postgres),
+            c.currency,
+            *(c[x] for x in columns),
+        ]
+        sums = [_sum(c[x]) for x in _COSTS]
+        counted = ["row_count"] if daily is rollups else []
+        if counted:
+            sums.append(sa.func.sum(c.row_count))
+        bind.execute(
+            monthly.insert().from_select(
+                [*_ACCOUNT_DAY, *columns, *_COSTS, *counted],
+                sa.select(*keys, *sums).group_by(*keys),
+            )
+        )
+
+
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     op.drop_table("cost_tag_rollups")
     _create_tag_rollups()
+    _create_tag_rollups("cost_monthly_rollups")
+    _create_tag_rollups("cost_monthly_tag_rollups")
     op.add_column("cost_rollups", sa.Column("pricing_category", sa.String(32), nullable=True))
     op.execute("DELETE FROM cost_service_rollups")
     op.execute("DELETE FROM cost_rollups")
     _rebuild(postgres)
+    _rebuild_monthly(postgres)
 
 
 def downgrade() -> None:
+    op.drop_table("cost_monthly_tag_rollups")
+    op.drop_table("cost_monthly_rollups")
     # The rollups keep the shown service names and the finer tag rows (still correct sums for
     # the old queries' dimensions); only the new columns go.
     with op.batch_alter_table("cost_rollups") as batch:
