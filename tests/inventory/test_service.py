@@ -188,3 +188,36 @@ class TestBillInventory:
         assert [(r.cloud_account_id, r.resource_id) for r in found.values()] == [
             (account.id, "r-1")
         ]
+
+    async def test_one_snapshot_for_the_events_of_one_sync(
+        self, db: AsyncSession, org: Org, settings: Settings
+    ) -> None:
+        account = await make_account(db, org, provider=Provider.DEMO)
+        today = clock.now().date()
+        await add_costs(
+            db,
+            account,
+            [{"usage_date": today - timedelta(days=1), "billed_cost": "1", "resource_id": "r-1"}],
+        )
+        for _period in range(3):  # one event per billing period imported
+            await emit(
+                db,
+                CostDataChanged(
+                    org_id=org.id, cloud_account_id=account.id, first_day=today, last_day=today
+                ),
+            )
+        await db.commit()
+        await run_jobs(settings)
+        (row,) = (await rows(db)).values()
+        assert row.first_seen_at == row.last_seen_at  # the later two saw it was done
+        # A later import is refreshed again.
+        await emit(
+            db,
+            CostDataChanged(
+                org_id=org.id, cloud_account_id=account.id, first_day=today, last_day=today
+            ),
+        )
+        await db.commit()
+        await run_jobs(settings)
+        (row,) = (await rows(db)).values()
+        assert row.last_seen_at > row.first_seen_at

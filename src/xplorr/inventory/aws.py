@@ -17,6 +17,7 @@ from xplorr.cloud_accounts.credentials import decrypt_credentials
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.connectors.aws import session as aws
 from xplorr.connectors.aws.inventory import Scan, scan_account
+from xplorr.core import clock
 from xplorr.core.crypto import CryptoError
 from xplorr.core.jobs.registry import JobContext, PermanentJobError
 from xplorr.inventory.service import Observed, SnapshotResult, apply_snapshot
@@ -39,6 +40,7 @@ async def _account(ctx: JobContext, account_id: uuid.UUID) -> CloudAccount | Non
 
 async def collect_from_aws(ctx: JobContext, account: CloudAccount) -> AwsRefresh | None:
     """Scan ``account`` and record the snapshot; None when it was disconnected meanwhile."""
+    started = clock.now()
     account_id, provider_account_id = account.id, account.provider_account_id
     try:
         credentials = await decrypt_credentials(ctx.db, ctx.settings, account)
@@ -76,5 +78,6 @@ async def collect_from_aws(ctx: JobContext, account: CloudAccount) -> AwsRefresh
         ),
         source=SOURCE,
         scopes=scan.scopes,
+        now=started,
     )
     return AwsRefresh(result, scan.regions, scan.warnings)

@@ -48,6 +48,7 @@ async def collect_from_bill(
     db: AsyncSession, account: CloudAccount, *, today: date | None = None
 ) -> SnapshotResult:
     """Refresh ``account``'s bill-derived inventory (one snapshot of every region)."""
+    started = clock.now()
     scope = org_scope(account.org_id)
     through = (await query.data_through_by_account(db, scope, [account.id])).get(account.id)
     end = through or today or clock.now().date()
@@ -79,4 +80,4 @@ async def collect_from_bill(
         )
         for r in found
     ]
-    return await apply_snapshot(db, account, observed, source=SOURCE)
+    return await apply_snapshot(db, account, observed, source=SOURCE, now=started)

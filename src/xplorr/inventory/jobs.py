@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core.events import subscribe
+from xplorr.core.jobs.models import Job
 from xplorr.core.jobs.registry import JobContext
 from xplorr.costs.events import CostDataChanged
-from xplorr.inventory import aws, bill
+from xplorr.inventory import aws, bill, service
 
 log = structlog.get_logger("xplorr.inventory")
 REFRESH_JOB: Final = "inventory.refresh"
@@ -27,6 +28,13 @@ async def refresh(ctx: JobContext, event: CostDataChanged) -> None:
         )
     )
     if account is None:  # disconnected since: its inventory went with it
+        return
+    # A sync emits one event per billing period imported: a snapshot started after this job
+    # was queued has seen what it announces, so the others of the same sync cost nothing.
+    queued = await ctx.db.scalar(select(Job.created_at).where(Job.id == ctx.job_id))
+    last = await service.last_refreshed(ctx.db, account)
+    if queued is not None and last is not None and last >= queued:
+        log.info("inventory_refresh_skipped", account=str(account.id))
         return
     if account.provider is Provider.DEMO:
         result = await bill.collect_from_bill(ctx.db, account)

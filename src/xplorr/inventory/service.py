@@ -164,6 +164,17 @@ async def apply_snapshot(
     return SnapshotResult(added, updated, gone, rowcount(purged))
 
 
+async def last_refreshed(db: AsyncSession, account: CloudAccount) -> datetime | None:
+    """When the newest snapshot of ``account`` started (its rows' newest ``last_seen_at``)."""
+    stmt = org_select(InventoryResource, org_scope(account.org_id)).where(
+        InventoryResource.cloud_account_id == account.id
+    )
+    latest: datetime | None = await db.scalar(
+        stmt.with_only_columns(func.max(InventoryResource.last_seen_at))
+    )
+    return latest
+
+
 async def resources_of(db: AsyncSession, who: Scope, ids: Iterable[str]) -> list[InventoryResource]:
     """Live or deleted rows whose id or ARN is one of ``ids`` (network costs join on these)."""
     wanted = sorted(set(ids))
