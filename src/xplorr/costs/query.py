@@ -852,3 +852,115 @@ async def totals_by_account(
         assert isinstance(account, uuid.UUID)
         out.setdefault(account, {})[g.currency] = g.cost
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceCost:
+    """One resource (``ResourceId``) of :func:`resource_costs`: its cost in one currency over the
+    range and what its newest day's rows say about it (name, type, service, region, tags)."""
+
+    account_id: uuid.UUID
+    resource_id: str
+    currency: str
+    cost: Decimal
+    provider: str
+    resource_name: str | None
+    resource_type: str | None
+    service: str
+    service_category: str | None
+    region: str | None
+    tags: dict[str, str]
+
+
+def _tag_text(value: Any) -> str:
+    """A tag value as the rollups keep it: JSON text, ``""`` for a JSON null."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value[:TAG_VALUE_MAX]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)[:TAG_VALUE_MAX]
+
+
+async def resource_costs(db: AsyncSession, who: Scope, q: CostQuery) -> list[ResourceCost]:
+    """Every visible resource with cost rows in ``q``'s range and filters (rows without a
+    ``ResourceId`` are left out), per cloud account, resource id and currency: the summed
+    ``q.metric`` and the attributes and tags of the resource's newest day in the range (the
+    lowest row id of that day when several rows disagree). ``q.group_by`` is ignored. Two
+    queries over ``cost_records``. Sorted by account, resource id and currency.
+
+    This is what tagging policies check when no inventory knows the resource (FOCUS imports,
+    providers without an inventory connector)."""
+    if q.metric is Metric.QUANTITY:
+        raise ValueError("resource_costs sums money")
+    if _visible_accounts(who, q) == frozenset():
+        return []
+    dialect = _dialect(db)
+    r = CostRecord
+    where = [*_where(r, who, q, dialect), r.resource_id.is_not(None)]
+    sums_stmt = (
+        select(
+            r.cloud_account_id,
+            r.resource_id,
+            r.currency,
+            func.sum(_metric_col(r, q.metric), type_=Money),
+        )
+        .where(*where)
+        .group_by(r.cloud_account_id, r.resource_id, r.currency)
+    )
+    newest = (
+        select(
+            r.cloud_account_id.label("a"),
+            r.resource_id.label("rid"),
+            func.max(r.usage_date).label("d"),
+        )
+        .where(*where)
+        .group_by(r.cloud_account_id, r.resource_id)
+        .subquery("newest")
+    )
+    attrs_stmt = (
+        select(
+            r.cloud_account_id,
+            r.resource_id,
+            r.provider,
+            r.resource_name,
+            r.resource_type,
+            r.service_name,
+            r.service_category,
+            r.region,
+            r.tags,
+        )
+        .join(
+            newest,
+            (r.cloud_account_id == newest.c.a)
+            & (r.resource_id == newest.c.rid)
+            & (r.usage_date == newest.c.d),
+        )
+        .where(*where)
+        .order_by(r.id)
+    )
+    attrs: dict[tuple[uuid.UUID, str], Any] = {}
+    for row in (await db.execute(attrs_stmt)).all():
+        attrs.setdefault((row[0], row[1]), row)
+    out: list[ResourceCost] = []
+    for account_id, resource_id, currency, total in (await db.execute(sums_stmt)).all():
+        a = attrs[(account_id, resource_id)]
+        raw_tags = a[8] if isinstance(a[8], dict) else {}
+        out.append(
+            ResourceCost(
+                account_id=account_id,
+                resource_id=resource_id,
+                currency=currency,
+                cost=total if total is not None else ZERO,
+                provider=a[2],
+                resource_name=a[3],
+                resource_type=a[4],
+                service=a[5],
+                service_category=a[6],
+                region=a[7],
+                tags={str(k): _tag_text(v) for k, v in raw_tags.items()},
+            )
+        )
+    out.sort(key=lambda rc: (str(rc.account_id), rc.resource_id, rc.currency))
+    return out
