@@ -206,17 +206,38 @@ async def allocate(
     if not targets:
         raise ValueError("allocation needs a query grouped by a tag key")
     target = targets[0]
-    tpos = q.group_by.index(target)
     active = sorted(
         (r for r in rules if r.target_key == target.key),
         key=lambda r: (r.priority, r.name, str(r.id)),
     )
-    fine: list[GroupBy] = list(q.group_by)
-    for d in (*_FINE, *(d for r in active for d in r.source.dims())):
+    fine = fine_dims(q.group_by, active)
+    groups = await query.aggregate(db, who, replace(q, group_by=fine))
+    return apply_rules(groups, fine, q.group_by, active)
+
+
+def fine_dims(group_by: tuple[GroupBy, ...], rules: Sequence[ShareRule]) -> tuple[GroupBy, ...]:
+    """The grain :func:`apply_rules` needs: ``group_by``, then day, provider, account,
+    service, region and the rules' source tag keys."""
+    fine: list[GroupBy] = list(group_by)
+    for d in (*_FINE, *(d for r in rules for d in r.source.dims())):
         if d not in fine:
             fine.append(d)
-    groups = await query.aggregate(db, who, replace(q, group_by=tuple(fine)))
-    n = len(q.group_by)
+    return tuple(fine)
+
+
+def apply_rules(
+    groups: Sequence[query.CostGroup],
+    fine: tuple[GroupBy, ...],
+    group_by: tuple[GroupBy, ...],
+    rules: Sequence[ShareRule],
+) -> Allocation:
+    """The arithmetic of :func:`allocate`: ``groups`` at ``fine`` grain (:func:`fine_dims`)
+    folded to ``group_by`` with ``rules`` (already those targeting ``group_by``'s tag key,
+    in the order they apply)."""
+    active = list(rules)
+    target = next(d for d in group_by if isinstance(d, TagKey))
+    tpos = group_by.index(target)
+    n = len(group_by)
     names: dict[tuple[int, Key], str] = {}
     acc: dict[tuple[tuple[Key, ...], str], _Acc] = defaultdict(_Acc)
     direct_day: dict[tuple[date, str], dict[str, Decimal]] = defaultdict(
@@ -258,7 +279,7 @@ async def allocate(
     out = [
         AllocatedGroup(
             key=key,
-            names=tuple(names.get((i, v)) or _name(q.group_by[i], v) for i, v in enumerate(key)),
+            names=tuple(names.get((i, v)) or _name(group_by[i], v) for i, v in enumerate(key)),
             currency=cur,
             direct=a.direct,
             allocated=a.allocated,
@@ -267,7 +288,7 @@ async def allocate(
         for (key, cur), a in acc.items()
         if a.direct != ZERO
         or a.allocated != ZERO
-        or any(v is not None for v, d in zip(key, q.group_by, strict=True) if isinstance(d, TagKey))
+        or any(v is not None for v, d in zip(key, group_by, strict=True) if isinstance(d, TagKey))
     ]
     out.sort(
         key=lambda g: (

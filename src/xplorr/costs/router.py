@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from xplorr.allocation.service import share_rules
 from xplorr.auth.deps import CurrentUser
 from xplorr.core.dates import DateRange, EndDate, StartDate
 from xplorr.core.db import DbSession
@@ -65,6 +66,14 @@ async def cost_breakdown(
             "the key form the untagged group: key null, name 'untagged').",
         ),
     ] = "service",
+    allocate: Annotated[
+        bool,
+        Query(
+            description="With groupBy=tag:<key>: apply the allocation rules targeting that key "
+            "(each item then shows direct and allocated; the shared source is no longer a group "
+            "of its own; the total is unchanged to the cent)."
+        ),
+    ] = False,
 ) -> CostBreakdownOut:
     """Cost breakdown of a date range by one dimension, in one currency.
 
@@ -72,7 +81,8 @@ async def cost_breakdown(
     oldest first, and only days with costs are listed (``/costs/trend`` lists every day).
     ``currencies`` lists each currency present with its total: amounts in different currencies
     are never added up. A member limited to some cloud accounts sees only those."""
-    return await service.breakdown(db, who, filters, group_by)
+    rules = await share_rules(db, who) if allocate else None
+    return await service.breakdown(db, who, filters, group_by, rules)
 
 
 @router.get("/trend", response_model=CostTrendOut)

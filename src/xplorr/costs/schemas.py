@@ -37,6 +37,14 @@ class CostItem(_Out):
     )
     cost: Amount
     percentage: Percent = Field(description="Share of totalCost in percent (0 when it is 0).")
+    direct: Amount | None = Field(
+        None, description="With allocate=true: the group's own cost (else null)."
+    )
+    allocated: Amount | None = Field(
+        None,
+        description="With allocate=true: the shared cost allocation rules moved onto it "
+        "(cost = direct + allocated; else null).",
+    )
 
 
 class CurrencyTotal(_Out):
@@ -63,6 +71,11 @@ class CostBreakdownOut(_Out):
     end_date: dt.date
     group_by: str
     metric: CostMetric
+    allocated: bool = Field(
+        False,
+        description="allocate=true: shared cost moved by the allocation rules targeting the "
+        "grouped tag key; the shared source no longer appears as its own group.",
+    )
 
 
 class TrendPoint(_Out):

@@ -8,7 +8,7 @@ rounded groups may differ from the rounded total by a unit of the last place or 
 """
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -21,7 +21,8 @@ from xplorr.core import money
 from xplorr.core.dates import DateRange
 from xplorr.core.errors import NotFound, ValidationFailed
 from xplorr.core.tenancy import Principal, get_in_org
-from xplorr.costs import query
+from xplorr.costs import allocate, query
+from xplorr.costs.allocate import AllocatedGroup, ShareRule
 from xplorr.costs.query import CostGroup, CostMetric, CostQuery, Dim, GroupBy, Metric, TagKey
 from xplorr.costs.schemas import (
     CostBreakdownOut,
@@ -152,25 +153,71 @@ def _item_key(value: query.Key) -> str | None:
     return str(value)
 
 
+def allocated_items(
+    groups: Sequence[AllocatedGroup], currency: str | None
+) -> tuple[list[CostItem], Decimal]:
+    """The items of an allocated answer in ``currency`` (largest first) and their exact total.
+
+    Each item's ``cost`` is rounded so that the items add up to the rounded total to the cent
+    (``allocate.round_apportioned``); ``direct`` is rounded half up and ``allocated`` is the
+    rest, so ``cost = direct + allocated`` in the answer too."""
+    mine = [g for g in groups if g.currency == currency]
+    total = sum((g.cost for g in mine), ZERO)
+    if currency is None or not mine:
+        return [], total
+    costs = allocate.round_apportioned({i: g.cost for i, g in enumerate(mine)}, currency)
+    items: list[tuple[Decimal, CostItem]] = []
+    for i, g in enumerate(mine):
+        direct = money.round_money(g.direct, currency)
+        items.append(
+            (
+                g.cost,
+                CostItem(
+                    key=_item_key(g.key[0]),
+                    name=g.names[0],
+                    cost=costs[i],
+                    percentage=_percent(g.cost, total),
+                    direct=direct,
+                    allocated=costs[i] - direct,
+                ),
+            )
+        )
+    items.sort(key=lambda item: (-item[0], item[1].name, item[1].key or ""))
+    return [item for _, item in items], total
+
+
 async def breakdown(
-    db: AsyncSession, who: Principal, filters: CostFilters, group_by: str
+    db: AsyncSession,
+    who: Principal,
+    filters: CostFilters,
+    group_by: str,
+    rules: Sequence[ShareRule] | None = None,
 ) -> CostBreakdownOut:
-    """Costs per group of one dimension; sorted by cost (date groups: by date)."""
+    """Costs per group of one dimension; sorted by cost (date groups: by date). With ``rules``
+    (``allocate=true``), grouped by a tag key: the allocation rules targeting that key applied
+    (``costs.allocate``), each item showing its ``direct`` and ``allocated`` cost."""
     dim = parse_group_by(group_by)
+    if rules is not None and not isinstance(dim, TagKey):
+        raise ValidationFailed.on("allocate", "Allocation needs groupBy=tag:<key>.")
     await _check_account(db, who, filters.account_id)
-    groups = await query.aggregate(db, who, filters.query(group_by=(dim,)))
-    totals: dict[str, Decimal] = {}
-    for g in groups:
-        totals[g.currency] = totals.get(g.currency, ZERO) + g.cost
     currency = await answer_currency(db, who, filters.currency)
-    total = totals.get(currency, ZERO) if currency else ZERO
-    mine: list[CostGroup] = [g for g in groups if g.currency == currency]
-    if dim is Dim.DATE:
-        mine.sort(key=lambda g: _item_key(g.key[0]) or "")
+    totals: dict[str, Decimal] = {}
+    if rules is not None:
+        allocated = await allocate.allocate(db, who, filters.query(group_by=(dim,)), rules)
+        for ag in allocated.groups:
+            totals[ag.currency] = totals.get(ag.currency, ZERO) + ag.cost
+        items, total = allocated_items(allocated.groups, currency)
     else:
-        mine.sort(key=lambda g: (-g.cost, g.names[0], _item_key(g.key[0]) or ""))
-    return CostBreakdownOut(
-        data=[
+        groups = await query.aggregate(db, who, filters.query(group_by=(dim,)))
+        for g in groups:
+            totals[g.currency] = totals.get(g.currency, ZERO) + g.cost
+        total = totals.get(currency, ZERO) if currency else ZERO
+        mine: list[CostGroup] = [g for g in groups if g.currency == currency]
+        if dim is Dim.DATE:
+            mine.sort(key=lambda g: _item_key(g.key[0]) or "")
+        else:
+            mine.sort(key=lambda g: (-g.cost, g.names[0], _item_key(g.key[0]) or ""))
+        items = [
             CostItem(
                 key=_item_key(g.key[0]),
                 name=g.names[0],
@@ -178,7 +225,9 @@ async def breakdown(
                 percentage=_percent(g.cost, total),
             )
             for g in mine
-        ],
+        ]
+    return CostBreakdownOut(
+        data=items,
         total_cost=_rounded(total, currency),
         currency=currency,
         currencies=_currency_totals(totals, currency),
@@ -186,6 +235,7 @@ async def breakdown(
         end_date=filters.end,
         group_by=group_by,
         metric=CostMetric(filters.metric),
+        allocated=rules is not None,
     )
 
 
