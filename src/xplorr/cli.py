@@ -92,6 +92,8 @@ def demo() -> None:
     result = asyncio.run(load_demo(settings))
     for line in result.lines():
         console.print(line, highlight=False)
+    for line in result.ownership:
+        console.print(line, highlight=False)
     email = result.email
     console.print(
         f"Demo organization ready. Log in as [bold]{email}[/bold] with password "

@@ -1,5 +1,6 @@
 """``xplorr demo``: the demo organization, its owner, three demo cloud accounts (AWS, Azure,
-Google Cloud) and 13 months of their generated costs.
+Google Cloud) and 13 months of their generated costs; then its tagging policies, allocation
+rules and a year of unit metrics (``demo_ownership``).
 
 The data goes through exactly what a sync does (``sync.jobs.execute_run``: the ``demo``
 connector, the ingest pipeline, a ``SyncRun`` recording the outcome), one account per
@@ -16,6 +17,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr import demo_ownership
 from xplorr.cloud_accounts.credentials import store_credentials
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.connectors.demo.generator import DEFAULT_ACCOUNTS
@@ -24,7 +26,7 @@ from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.deps import AuthKit
 from xplorr.core.ratelimit import RateLimiter
 from xplorr.core.settings import Settings
-from xplorr.core.tenancy import Role
+from xplorr.core.tenancy import Principal, Role
 from xplorr.orgs.models import Org
 from xplorr.sync.jobs import execute_run
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
@@ -55,6 +57,7 @@ class AccountLoad:
 class DemoResult:
     email: str
     accounts: list[AccountLoad] = field(default_factory=list)
+    ownership: list[str] = field(default_factory=list)  # tagging, allocation, unit economics
 
     def lines(self) -> list[str]:
         """A short human summary, one line per account."""
@@ -110,6 +113,11 @@ async def load_demo(settings: Settings) -> DemoResult:
                     await _load_account(db, settings, org_id, account_id, user_id)
                 )
                 await db.commit()
+        async with sessions() as db:
+            owner = Principal(user_id=user_id, org_id=org_id, role=Role.OWNER, email=result.email)
+            await demo_ownership.add_ownership(db, owner)
+            await db.commit()
+            result.ownership = await demo_ownership.summary(db, owner)
         return result
     finally:
         await engine.dispose()

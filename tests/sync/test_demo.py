@@ -91,6 +91,33 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
         assert login.status_code == 200, login.text
         auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
         status = (await client.get("/sync/status", headers=auth)).json()["data"]
+        # Cost ownership, computed for real from the demo data (xplorr.demo_ownership).
+        violations = (await client.get("/tagging-policies/violations", headers=auth)).json()
+        rules = (await client.get("/allocation-rules", headers=auth)).json()
+        month = {
+            "startDate": (yesterday - timedelta(days=29)).isoformat(),
+            "endDate": yesterday.isoformat(),
+            "groupBy": "tag:team",
+        }
+        plain = (await client.get("/costs", params=month, headers=auth)).json()
+        shared = (
+            await client.get("/costs", params={**month, "allocate": "true"}, headers=auth)
+        ).json()
+        unit = await client.get(
+            "/unit-economics", params={**month, "metricName": "Active Customers"}, headers=auth
+        )
+    assert len(result.ownership) == 4
+    assert f", {violations['total_violations']} violations" in result.ownership[0]
+    assert violations["total_violations"] > 0
+    assert len(violations["policies"]) >= 3
+    assert [r["name"] for r in rules["data"]] == [
+        "Shared container platform (ECS)",
+        "Shared observability (CloudWatch)",
+    ]
+    assert shared["totalCost"] == plain["totalCost"]
+    assert sum(Decimal(str(d["allocated"])) for d in shared["data"]) > 0
+    assert unit.status_code == 200
+    assert len(unit.json()["data"]) == 30
     assert sorted(s["accountName"] for s in status) == sorted(n for n, _ in DEMO_ACCOUNTS)
     assert {(s["state"], s["dataThrough"]) for s in status} == {
         ("succeeded", yesterday.isoformat())
