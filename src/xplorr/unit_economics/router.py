@@ -66,16 +66,16 @@ async def record_unit_metric(
     "/metrics/csv",
     response_model=BulkResult,
     openapi_extra=_CSV,
-    responses={413: {"model": ErrorEnvelope, "description": "Larger than 2 MiB."}},
+    responses={413: {"model": ErrorEnvelope, "description": "Larger than 1 MiB."}},
 )
 async def upload_unit_metrics_csv(request: Request, db: DbSession, who: WriterUser) -> BulkResult:
-    """Back-fill values from a CSV body (``Content-Type: text/csv``, UTF-8, at most 2 MiB and
+    """Back-fill values from a CSV body (``Content-Type: text/csv``, UTF-8, at most 1 MiB and
     5,000 rows): a header ``name,metric_type,value,date`` (``metric_type`` may be left out:
     custom), then one row per name and day; a day already stored is replaced. A bad row is a
     422 naming its line and column; nothing is stored then."""
     body = await request.body()
     if len(body) > service.MAX_CSV_BYTES:
-        raise PayloadTooLarge("The CSV is larger than 2 MiB.")
+        raise PayloadTooLarge("The CSV is larger than 1 MiB.")
     return await service.record_many(db, who, service.parse_csv(body))
 
 

@@ -44,7 +44,7 @@ Direction = Literal["increasing", "decreasing", "stable"]
 TREND_THRESHOLD_PERCENT: Final = Decimal(5)
 PER_UNIT_QUANTUM: Final = Decimal("0.000001")
 PERCENT_QUANTUM: Final = Decimal("0.01")
-MAX_CSV_BYTES: Final = 2 * 1024 * 1024
+MAX_CSV_BYTES: Final = 1024 * 1024  # the request body cap (core.middleware)
 ZERO: Final = Decimal(0)
 
 
