@@ -65,7 +65,21 @@ class Source:
     tag_value: str | None = None
 
     def dims(self) -> tuple[GroupBy, ...]:
-        return (TagKey(self.tag_key),) if self.tag_key is not None else ()
+        """The dimensions :meth:`matches` reads: only the given fields, so the query under an
+        allocation stays as coarse (and on as small a table) as its rules allow."""
+        named: list[GroupBy] = [
+            dim
+            for dim, value in (
+                (Dim.PROVIDER, self.provider),
+                (Dim.ACCOUNT, self.account_id),
+                (Dim.SERVICE, self.service),
+                (Dim.REGION, self.region),
+            )
+            if value is not None
+        ]
+        if self.tag_key is not None:
+            named.append(TagKey(self.tag_key))
+        return tuple(named)
 
     def matches(self, row: Mapping[GroupBy, Key]) -> bool:
         if self.provider is not None and row[Dim.PROVIDER] != self.provider:
@@ -191,7 +205,7 @@ class Allocation:
     moved: dict[uuid.UUID, dict[str, Decimal]] = field(default_factory=dict)
 
 
-_FINE: Final[tuple[Dim, ...]] = (Dim.DATE, Dim.PROVIDER, Dim.ACCOUNT, Dim.SERVICE, Dim.REGION)
+_FINE: Final[tuple[Dim, ...]] = (Dim.DATE,)
 
 
 async def allocate(
@@ -200,8 +214,9 @@ async def allocate(
     """``q``'s groups with ``rules`` applied. ``q.group_by`` must contain the tag key the rules
     target (rules targeting another key are ignored); other dimensions of ``q.group_by`` stay
     as they are (a shared cost keeps its own service, date... and changes only its target
-    value). One :func:`query.aggregate` over the raw rows at (day, provider, account, service,
-    region, target and source tag keys) grain; the rest is exact arithmetic in Python."""
+    value). One :func:`query.aggregate` at (day, target key, and what the rules' sources name)
+    grain, from the smallest table that has it (the tag rollup when the sources name only
+    accounts and the target key); the rest is exact arithmetic in Python."""
     targets = [d for d in q.group_by if isinstance(d, TagKey)]
     if not targets:
         raise ValueError("allocation needs a query grouped by a tag key")
@@ -216,8 +231,8 @@ async def allocate(
 
 
 def fine_dims(group_by: tuple[GroupBy, ...], rules: Sequence[ShareRule]) -> tuple[GroupBy, ...]:
-    """The grain :func:`apply_rules` needs: ``group_by``, then day, provider, account,
-    service, region and the rules' source tag keys."""
+    """The grain :func:`apply_rules` needs: ``group_by``, then the day and what the rules'
+    sources name (provider, account, service, region, tag keys)."""
     fine: list[GroupBy] = list(group_by)
     for d in (*_FINE, *(d for r in rules for d in r.source.dims())):
         if d not in fine:

@@ -311,7 +311,7 @@ async def unit_costs(
             UnitDay(
                 date=m.date,
                 cost=money.round_money(cost, answer) if answer else ZERO,
-                units=m.value.normalize() if m.value == m.value.to_integral() else m.value,
+                units=m.value.normalize(),
                 cost_per_unit=_per_unit(cost, m.value),
             )
         )
@@ -326,7 +326,7 @@ async def unit_costs(
         data=out,
         totals=UnitTotals(
             cost=money.round_money(total_cost, answer) if answer else ZERO,
-            units=total_units,
+            units=total_units.normalize(),
             cost_per_unit=_per_unit(total_cost, total_units) if total_units else None,
         ),
         trend=trend(days),
