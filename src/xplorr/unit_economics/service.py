@@ -151,7 +151,7 @@ def parse_csv(body: bytes) -> list[UnitMetricIn]:
     except UnicodeDecodeError:
         raise ValidationFailed.on("body", "The CSV must be UTF-8.") from None
     if "\x00" in text:
-        raise ValidationFailed.on("body", "The CSV must not contain a NUL character.")
+        raise ValidationFailed.on("body", "Must not contain a NUL character.")
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in reader.fieldnames or []]
     reader.fieldnames = header
