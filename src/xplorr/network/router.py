@@ -11,7 +11,7 @@ from xplorr.network import service
 from xplorr.network.schemas import NetworkSummaryOut
 
 router = APIRouter(prefix="/network", tags=["network"])
-ROUTE_ORDER = 76  # mounting order under /api/v1 (core.areas.routers)
+ROUTE_ORDER = 77  # mounting order under /api/v1 (core.areas.routers)
 
 
 @router.get("/summary", response_model=NetworkSummaryOut)
