@@ -4,7 +4,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from xplorr.core.money import DecimalNumber
 from xplorr.core.pagination import Page
@@ -34,7 +34,7 @@ def _unique(values: list[str] | None) -> list[str] | None:
 class TaggingPolicyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tag_key: TagKeyText = Field(description="The tag key, compared as the provider does.")
-    required: bool = Field(True, description="Resources without the key violate the policy.")
+    required: StrictBool = Field(True, description="Resources without the key violate the policy.")
     allowed_values: Annotated[
         list[TagValueText] | None, Field(max_length=200), AfterValidator(_unique)
     ] = Field(None, description="Values allowed (exact, case-sensitive); null or []: any value.")
