@@ -114,6 +114,8 @@ def demo() -> None:
     result = asyncio.run(load_demo(settings))
     for line in result.lines():
         console.print(line, highlight=False)
+    for line in result.ownership:
+        console.print(line, highlight=False)
     email = result.email
     if result.created:
         console.print(

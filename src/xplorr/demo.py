@@ -2,7 +2,9 @@
 Google Cloud), 13 months of their generated costs, and the spend guardrails on them: the
 anomalies the detector finds in that data (the generator puts a spike on each account's biggest
 service in its last three days) and two monthly budgets, one over its amount and one near its
-80 % threshold, evaluated for real (their alerts go through the notification hub).
+80 % threshold, evaluated for real (their alerts go through the notification hub); the accounts'
+inventory as their bill names it (``inventory.bill``); then its tagging policies, allocation
+rules and a year of unit metrics (``demo_ownership``).
 
 The data goes through exactly what a sync does (``sync.jobs.execute_run``: the ``demo``
 connector, the ingest pipeline, a ``SyncRun`` recording the outcome), one account per
@@ -20,6 +22,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr import demo_ownership
 from xplorr.anomalies import service as anomalies
 from xplorr.budgets import service as budgets
 from xplorr.budgets.models import Budget
@@ -31,8 +34,9 @@ from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.deps import AuthKit
 from xplorr.core.ratelimit import RateLimiter
 from xplorr.core.settings import Settings
-from xplorr.core.tenancy import Role, org_scope
+from xplorr.core.tenancy import Principal, Role, org_scope
 from xplorr.costs.forecast import Period
+from xplorr.inventory.bill import collect_from_bill
 from xplorr.orgs.models import Org
 from xplorr.sync.jobs import execute_run
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
@@ -75,6 +79,8 @@ class DemoResult:
     anomalies: int = 0  # found by this run's detection (new)
     recent_anomalies: int = 0  # of them, on the data's last three days (notified)
     budget_alerts: list[str] = field(default_factory=list)  # "<budget>: <kind>" fired now
+    inventory_added: int = 0  # resources new in the bill-derived inventory this run
+    ownership: list[str] = field(default_factory=list)  # tagging, allocation, unit economics
 
     def lines(self) -> list[str]:
         """A short human summary, one line per account."""
@@ -138,6 +144,16 @@ async def load_demo(settings: Settings) -> DemoResult:
         async with sessions() as db:
             await _guardrails(db, org_id, account_ids, user_id, result)
             await db.commit()
+            # What the inventory.refresh job does after each import, inline (it then finds
+            # nothing new): the demo accounts' resources as their bill names them.
+            for account_id in account_ids:
+                account = await db.get_one(CloudAccount, account_id)
+                result.inventory_added += (await collect_from_bill(db, account)).added
+            await db.commit()
+            owner = Principal(user_id=user_id, org_id=org_id, role=Role.OWNER, email=result.email)
+            await demo_ownership.add_ownership(db, owner)
+            await db.commit()
+            result.ownership = await demo_ownership.summary(db, owner)
         return result
     finally:
         await engine.dispose()

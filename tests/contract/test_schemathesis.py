@@ -83,10 +83,12 @@ def test_api_conforms_to_its_schema(case: Any, app: FastAPI, auth: dict[str, str
         "/api/v1/cloud-accounts/test",
         "/api/v1/sync/status",
         "/api/v1/sync/jobs",
+        "/api/v1/tagging-policies/violations",
     }:
         # DELETE /tokens/exchange reaches DELETE /tokens/{token_id} (and its auth) first; PATCH
         # and DELETE /cloud-accounts/server-aws-config and /cloud-accounts/test reach
         # /cloud-accounts/{account_id}; POST /sync/status and /sync/jobs reach POST
-        # /sync/{account_id}.
+        # /sync/{account_id}; DELETE /tagging-policies/violations reaches DELETE
+        # /tagging-policies/{policy_id}.
         excluded.append(unsupported_method)
     case.call_and_validate(headers=auth, excluded_checks=excluded, app=app)

@@ -64,6 +64,7 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
     # the data's last three days (and notified them); the demo budgets fired their alerts.
     assert result.recent_anomalies >= 3
     assert any(a.endswith(": 100") for a in result.budget_alerts)
+    assert result.inventory_added > 0  # the demo accounts' resources, from their bill
     first = await _snapshot(db)
     assert set(first) == {name for name, _ in DEMO_ACCOUNTS}
     for rows, periods, total in first.values():
@@ -79,6 +80,7 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
     assert [(a.periods_imported, a.periods_skipped) for a in again.accounts] == [(0, 13)] * 3
     assert [a.rows for a in again.accounts] == [0, 0, 0]  # the same day: nothing regenerated
     assert (again.anomalies, again.budget_alerts) == (0, [])  # detection and alerts: idempotent
+    assert again.inventory_added == 0
     assert await _snapshot(db) == first
     await db.rollback()
     org = (await db.scalars(select(Org).where(Org.slug == "demo"))).one()
@@ -109,6 +111,22 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
         status = (await client.get("/sync/status", headers=auth)).json()["data"]
         found = (await client.get("/anomalies", params={"limit": 100}, headers=auth)).json()
         listed = (await client.get("/budgets", headers=auth)).json()["data"]
+        inventory = (await client.get("/inventory", params={"limit": 100}, headers=auth)).json()
+        # Cost ownership, computed for real from the demo data (xplorr.demo_ownership).
+        violations = (await client.get("/tagging-policies/violations", headers=auth)).json()
+        rules = (await client.get("/allocation-rules", headers=auth)).json()
+        month = {
+            "startDate": (yesterday - timedelta(days=29)).isoformat(),
+            "endDate": yesterday.isoformat(),
+            "groupBy": "tag:team",
+        }
+        plain = (await client.get("/costs", params=month, headers=auth)).json()
+        shared = (
+            await client.get("/costs", params={**month, "allocate": "true"}, headers=auth)
+        ).json()
+        unit = await client.get(
+            "/unit-economics", params={**month, "metricName": "Active Customers"}, headers=auth
+        )
     recent = [a for a in found["data"] if a["date"] >= (yesterday - timedelta(days=2)).isoformat()]
     assert {a["scope"] for a in recent} == {"service", "account", "org"}
     assert {a["severity"] for a in recent if a["scope"] == "service"} <= {"high", "critical"}
@@ -118,6 +136,21 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
     if over["current_spend"] > 0:  # on the 1st, nothing of the month is complete yet
         assert 111.9 <= over["percent_used"] <= 112.1
         assert 85.9 <= near["percent_used"] <= 86.1
+    assert inventory["total"] == result.inventory_added
+    assert {r["source"] for r in inventory["data"]} == {"bill"}
+    assert all(r["cost_30d"] is not None for r in inventory["data"])
+    assert len(result.ownership) == 4
+    assert f", {violations['total_violations']} violations" in result.ownership[0]
+    assert violations["total_violations"] > 0
+    assert len(violations["policies"]) >= 3
+    assert [r["name"] for r in rules["data"]] == [
+        "Shared container platform (ECS)",
+        "Shared observability (CloudWatch)",
+    ]
+    assert shared["totalCost"] == plain["totalCost"]
+    assert sum(Decimal(str(d["allocated"])) for d in shared["data"]) > 0
+    assert unit.status_code == 200
+    assert len(unit.json()["data"]) == 30
     assert sorted(s["accountName"] for s in status) == sorted(n for n, _ in DEMO_ACCOUNTS)
     assert {(s["state"], s["dataThrough"]) for s in status} == {
         ("succeeded", yesterday.isoformat())

@@ -1036,76 +1036,123 @@ async def tag_key_spellings(
 
 @dataclass(frozen=True, slots=True)
 class BilledResource:
-    """A resource the bill names: the facts of its newest cost row in the range."""
+    """A resource the bill names (a ``ResourceId`` with cost rows in the range): its cost per
+    currency, its first and last usage day, and what its newest day's rows say about it."""
 
     cloud_account_id: uuid.UUID
     resource_id: str
+    costs: dict[str, Decimal]  # the summed metric per currency (never added up)
+    first_day: date
+    last_day: date
     provider: str
     service: str
+    service_category: str | None
     region: str | None
     resource_type: str | None
     resource_name: str | None
-    first_day: date
-    last_day: date
-    tags: dict[str, Any]
+    tags: dict[str, str]  # JSON object tags only; values as the rollups keep them
+
+
+def _tag_text(value: Any) -> str:
+    """A tag value as the rollups keep it: JSON text, ``""`` for a JSON null."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value[:TAG_VALUE_MAX]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)[:TAG_VALUE_MAX]
 
 
 async def billed_resources(db: AsyncSession, who: Scope, q: CostQuery) -> list[BilledResource]:
-    """Every ResourceId with cost rows in ``q``'s range and filters (``q.group_by`` and
-    ``q.metric`` are ignored), with its first and last usage day and the provider, service,
-    region, type, name and tags of a row of its last day (what a bill-derived inventory reads).
-    Sorted by account, then resource id."""
+    """Every visible resource with cost rows in ``q``'s range and filters (rows without a
+    ``ResourceId`` are left out), per cloud account and resource id: the summed ``q.metric``
+    per currency, the first and last usage day, and the provider, service, category, region,
+    type, name and tags of its newest day in the range (the lowest row id of that day when
+    several rows disagree; tags that are not a JSON object count as none). ``q.group_by`` is
+    ignored. Two queries over ``cost_records``. Sorted by account, then resource id.
+
+    What a bill-derived inventory reads (``inventory.bill``), and what tagging policies check
+    when no inventory knows the resource (``tagging.service``)."""
+    if q.metric is Metric.QUANTITY:
+        raise ValueError("billed_resources sums money")
     if _visible_accounts(who, q) == frozenset():
         return []
-    where = [*_where(CostRecord, who, q, _dialect(db)), CostRecord.resource_id.is_not(None)]
-    span = (
+    r = CostRecord
+    where = [*_where(r, who, q, _dialect(db)), r.resource_id.is_not(None)]
+    sums_stmt = (
         select(
-            CostRecord.cloud_account_id.label("acc"),
-            CostRecord.resource_id.label("rid"),
-            func.min(CostRecord.usage_date).label("first"),
-            func.max(CostRecord.usage_date).label("last"),
+            r.cloud_account_id,
+            r.resource_id,
+            r.currency,
+            func.sum(_metric_col(r, q.metric), type_=Money),
+            func.min(r.usage_date),
+            func.max(r.usage_date),
         )
         .where(*where)
-        .group_by(CostRecord.cloud_account_id, CostRecord.resource_id)
-        .subquery("span")
+        .group_by(r.cloud_account_id, r.resource_id, r.currency)
     )
-    stmt = (
+    newest = (
         select(
-            span.c.acc,
-            span.c.rid,
-            span.c.first,
-            span.c.last,
-            CostRecord.provider,
-            CostRecord.service_name,
-            CostRecord.region,
-            CostRecord.resource_type,
-            CostRecord.resource_name,
-            CostRecord.tags,
+            r.cloud_account_id.label("a"),
+            r.resource_id.label("rid"),
+            func.max(r.usage_date).label("d"),
+        )
+        .where(*where)
+        .group_by(r.cloud_account_id, r.resource_id)
+        .subquery("newest")
+    )
+    attrs_stmt = (
+        select(
+            r.cloud_account_id,
+            r.resource_id,
+            r.provider,
+            r.resource_name,
+            r.resource_type,
+            r.service_name,
+            r.service_category,
+            r.region,
+            r.tags,
         )
         .join(
-            CostRecord,
-            (CostRecord.cloud_account_id == span.c.acc)
-            & (CostRecord.resource_id == span.c.rid)
-            & (CostRecord.usage_date == span.c.last)
-            & (CostRecord.org_id == who.org_id),
+            newest,
+            (r.cloud_account_id == newest.c.a)
+            & (r.resource_id == newest.c.rid)
+            & (r.usage_date == newest.c.d),
         )
-        .order_by(span.c.acc, span.c.rid, CostRecord.id)
+        .where(*where)
+        .order_by(r.id)
     )
-    found: dict[tuple[uuid.UUID, str], BilledResource] = {}
-    for row in (await db.execute(stmt)).all():
-        key = (row[0], row[1])
-        if key in found:
-            continue
-        found[key] = BilledResource(
-            cloud_account_id=row[0],
-            resource_id=row[1],
-            first_day=row[2],
-            last_day=row[3],
-            provider=row[4],
-            service=row[5],
-            region=row[6],
-            resource_type=row[7],
-            resource_name=row[8],
-            tags=dict(row[9] or {}),
+    attrs: dict[tuple[uuid.UUID, str], Any] = {}
+    for row in (await db.execute(attrs_stmt)).all():
+        attrs.setdefault((row[0], row[1]), row)
+    costs: dict[tuple[uuid.UUID, str], dict[str, Decimal]] = defaultdict(dict)
+    days: dict[tuple[uuid.UUID, str], tuple[date, date]] = {}
+    for account_id, resource_id, currency, total, first, last in (
+        await db.execute(sums_stmt)
+    ).all():
+        key = (account_id, resource_id)
+        costs[key][currency] = total if total is not None else ZERO
+        seen = days.get(key)
+        days[key] = (first, last) if seen is None else (min(seen[0], first), max(seen[1], last))
+    out: list[BilledResource] = []
+    for key in sorted(costs, key=lambda k: (str(k[0]), k[1])):
+        a = attrs[key]
+        raw_tags = a[8] if isinstance(a[8], dict) else {}
+        out.append(
+            BilledResource(
+                cloud_account_id=key[0],
+                resource_id=key[1],
+                costs=dict(sorted(costs[key].items())),
+                first_day=days[key][0],
+                last_day=days[key][1],
+                provider=a[2],
+                resource_name=a[3],
+                resource_type=a[4],
+                service=a[5],
+                service_category=a[6],
+                region=a[7],
+                tags={str(k): _tag_text(v) for k, v in raw_tags.items()},
+            )
         )
-    return list(found.values())
+    return out

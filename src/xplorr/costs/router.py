@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from xplorr.allocation.service import share_rules
 from xplorr.auth.deps import CurrentUser
 from xplorr.core.db import DbSession
 from xplorr.core.params import StrictQuery
@@ -168,6 +169,15 @@ async def cost_breakdown(
             "summed into one last group {key: null, name: 'other', other: true}.",
         ),
     ] = None,
+    allocate: Annotated[
+        bool,
+        Query(
+            description="With groupBy=tag:<key>: apply the allocation rules targeting that key "
+            "(each item, nested groups and other included, then shows direct and allocated; the "
+            "shared source is no longer a group of its own; the total is unchanged to the cent). "
+            "Works with every filter, thenBy and limit."
+        ),
+    ] = False,
 ) -> CostBreakdownOut:
     """Cost breakdown of a date range by one dimension (and a second inside it), in one
     currency.
@@ -177,7 +187,8 @@ async def cost_breakdown(
     Group amounts are rounded by largest remainder so they add up exactly to totalCost.
     ``currencies`` lists each currency present with its total: amounts in different currencies
     are never added up. A member limited to some cloud accounts sees only those."""
-    return await service.breakdown(db, who, params, group_by, then_by, limit)
+    rules = await share_rules(db, who) if allocate else None
+    return await service.breakdown(db, who, params, group_by, then_by, limit, rules)
 
 
 @router.get("/trend", response_model=CostTrendOut)

@@ -50,6 +50,14 @@ class CostItem(_Out):
         description="With thenBy: this group's cost by the second dimension (same shape, "
         "amounts adding up exactly to this group's cost); else null.",
     )
+    direct: Amount | None = Field(
+        None, description="With allocate=true: the group's own cost (else null)."
+    )
+    allocated: Amount | None = Field(
+        None,
+        description="With allocate=true: the shared cost allocation rules moved onto it "
+        "(cost = direct + allocated; else null).",
+    )
 
 
 class CurrencyTotal(_Out):
@@ -77,6 +85,11 @@ class CostBreakdownOut(_Out):
     group_by: str
     then_by: str | None = Field(default=None, description="The second dimension, if asked.")
     metric: CostMetric
+    allocated: bool = Field(
+        False,
+        description="allocate=true: shared cost moved by the allocation rules targeting the "
+        "grouped tag key; the shared source no longer appears as its own group.",
+    )
 
 
 class TrendPoint(_Out):

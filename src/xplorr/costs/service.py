@@ -26,7 +26,8 @@ from xplorr.core import clock, money
 from xplorr.core.dates import MIN_DATE
 from xplorr.core.errors import NotFound, ValidationFailed
 from xplorr.core.tenancy import Principal, get_in_org
-from xplorr.costs import query
+from xplorr.costs import allocate, query
+from xplorr.costs.allocate import AllocatedGroup, ShareRule
 from xplorr.costs.query import (
     CostGroup,
     CostMetric,
@@ -335,13 +336,21 @@ def _item_key(value: query.Key) -> str | None:
 
 @dataclass(slots=True)
 class _Node:
-    """A group being built: exact cost, and the groups of the second dimension under it."""
+    """A group being built: exact cost, and the groups of the second dimension under it.
+    With allocation, ``direct`` is its own cost (``cost - direct`` moved onto it by rules);
+    None without allocation."""
 
     key: query.Key
     name: str
     cost: Decimal
     other: bool = False
     children: list["_Node"] = field(default_factory=list)
+    direct: Decimal | None = None
+
+    def add(self, cost: Decimal, direct: Decimal | None) -> None:
+        self.cost += cost
+        if direct is not None:
+            self.direct = (self.direct or ZERO) + direct
 
 
 def _order(nodes: list[_Node], dim: GroupBy) -> None:
@@ -359,15 +368,19 @@ def _top(nodes: list[_Node], dim: GroupBy, limit: int | None) -> list[_Node]:
     ranked = sorted(nodes, key=lambda n: (-n.cost, n.name, _item_key(n.key) or ""))
     kept, rest = ranked[:limit], ranked[limit:]
     _order(kept, dim)
+    allocated = any(n.direct is not None for n in rest)
     merged: dict[tuple[str, str], _Node] = {}
     for node in rest:
         for child in node.children:
             slot = (child.name, _item_key(child.key) or "")
-            if slot in merged:
-                merged[slot].cost += child.cost
-            else:
-                merged[slot] = _Node(child.key, child.name, child.cost, child.other)
-    other = _Node(None, OTHER_NAME, sum((n.cost for n in rest), ZERO), other=True)
+            if slot not in merged:
+                merged[slot] = _Node(
+                    child.key, child.name, ZERO, child.other, direct=ZERO if allocated else None
+                )
+            merged[slot].add(child.cost, child.direct)
+    other = _Node(None, OTHER_NAME, ZERO, other=True, direct=ZERO if allocated else None)
+    for node in rest:
+        other.add(node.cost, node.direct)
     other.children = list(merged.values())
     return [*kept, other]
 
@@ -379,6 +392,8 @@ def _items(
     currency: str | None,
     nested: bool,
 ) -> list[CostItem]:
+    """The answer's items: ``rounded`` costs (largest remainder); with allocation ``direct``
+    rounded half up and ``allocated`` the rest, so ``cost = direct + allocated`` as shown."""
     out: list[CostItem] = []
     for node, amount in zip(nodes, rounded, strict=True):
         children = None
@@ -390,6 +405,9 @@ def _items(
                 currency,
                 nested=False,
             )
+        direct = None
+        if node.direct is not None:
+            direct = _rounded(node.direct, currency)
         out.append(
             CostItem(
                 key=_item_key(node.key),
@@ -398,9 +416,51 @@ def _items(
                 percentage=_percent(node.cost, whole),
                 other=node.other,
                 groups=children,
+                direct=direct,
+                allocated=None if direct is None else amount - direct,
             )
         )
     return out
+
+
+def _tree(
+    rows: Sequence[tuple[tuple[query.Key, ...], tuple[str, ...], Decimal, Decimal | None]],
+    dims: tuple[GroupBy, ...],
+    limit: int | None,
+) -> list[_Node]:
+    """``rows`` (key, names, cost, direct) at ``dims`` grain as ordered top-level nodes, each
+    with the second dimension's nodes under it; ``limit`` applied at each level."""
+    top: dict[tuple[str, str], _Node] = {}
+    for key, names, cost, direct in rows:
+        slot = (names[0], _item_key(key[0]) or "")
+        node = top.get(slot)
+        if node is None:
+            node = top[slot] = _Node(
+                key[0], names[0], ZERO, direct=None if direct is None else ZERO
+            )
+        node.add(cost, direct)
+        if len(dims) > 1:
+            node.children.append(_Node(key[1], names[1], cost, direct=direct))
+    nodes = _top(list(top.values()), dims[0], limit)
+    if len(dims) > 1:
+        for node in nodes:
+            node.children = _top(node.children, dims[1], limit)
+    return nodes
+
+
+def allocated_items(
+    groups: Sequence[AllocatedGroup], currency: str | None
+) -> tuple[list[CostItem], Decimal]:
+    """The items of a one-dimension allocated answer in ``currency`` (as ``GET /costs``
+    shows them: largest first, the same rounding) and their exact total. What the allocation
+    preview compares."""
+    mine = [g for g in groups if g.currency == currency]
+    total = sum((g.cost for g in mine), ZERO)
+    if currency is None or not mine:
+        return [], total
+    dim = TagKey("_")  # any tag key: ordered by cost
+    nodes = _tree([(g.key, g.names, g.cost, g.direct) for g in mine], (dim,), None)
+    return _items(nodes, _parts([n.cost for n in nodes], currency), total, currency, False), total
 
 
 async def breakdown(
@@ -410,38 +470,42 @@ async def breakdown(
     group_by: str,
     then_by: str | None = None,
     limit: int | None = None,
+    rules: Sequence[ShareRule] | None = None,
 ) -> CostBreakdownOut:
     """Costs per group of one dimension (and per group of a second one inside each), sorted
-    by cost (time groups: by date); the ``limit`` largest and the rest as ``other``."""
+    by cost (time groups: by date); the ``limit`` largest and the rest as ``other``.
+
+    With ``rules`` (``allocate=true``, which needs ``groupBy=tag:<key>``): the allocation rules
+    targeting that key applied (``costs.allocate``) under the same filters, each item (nested
+    ones and ``other`` included) showing its ``direct`` and ``allocated`` cost."""
     dim = parse_group_by(group_by)
     second = parse_group_by(then_by, "thenBy") if then_by is not None else None
     if second is not None and second == dim:
         raise ValidationFailed.on("thenBy", "Must differ from groupBy.")
+    if rules is not None and not isinstance(dim, TagKey):
+        raise ValidationFailed.on("allocate", "Allocation needs groupBy=tag:<key>.")
     monthly = Dim.MONTH in (dim, second)
     filters = await resolve_filters(
         db, who, params, grain=Granularity.MONTH if monthly else Granularity.DAY
     )
     dims: tuple[GroupBy, ...] = (dim,) if second is None else (dim, second)
-    groups = await query.aggregate(db, who, filters.query(group_by=dims))
-    totals: dict[str, Decimal] = {}
-    for g in groups:
-        totals[g.currency] = totals.get(g.currency, ZERO) + g.cost
     currency = await answer_currency(db, who, filters.currency)
+    totals: dict[str, Decimal] = {}
+    rows: list[tuple[tuple[query.Key, ...], tuple[str, ...], Decimal, Decimal | None]] = []
+    if rules is not None:
+        allocation = await allocate.allocate(db, who, filters.query(group_by=dims), rules)
+        for ag in allocation.groups:
+            totals[ag.currency] = totals.get(ag.currency, ZERO) + ag.cost
+            if ag.currency == currency:
+                rows.append((ag.key, ag.names, ag.cost, ag.direct))
+    else:
+        groups: list[CostGroup] = await query.aggregate(db, who, filters.query(group_by=dims))
+        for g in groups:
+            totals[g.currency] = totals.get(g.currency, ZERO) + g.cost
+            if g.currency == currency:
+                rows.append((g.key, g.names, g.cost, None))
     total = totals.get(currency, ZERO) if currency else ZERO
-    mine: list[CostGroup] = [g for g in groups if g.currency == currency]
-    top: dict[tuple[str, str], _Node] = {}
-    for g in mine:
-        slot = (g.names[0], _item_key(g.key[0]) or "")
-        node = top.get(slot)
-        if node is None:
-            node = top[slot] = _Node(g.key[0], g.names[0], ZERO)
-        node.cost += g.cost
-        if second is not None:
-            node.children.append(_Node(g.key[1], g.names[1], g.cost))
-    nodes = _top(list(top.values()), dim, limit)
-    if second is not None:
-        for node in nodes:
-            node.children = _top(node.children, second, limit)
+    nodes = _tree(rows, dims, limit)
     return CostBreakdownOut(
         data=_items(
             nodes,
@@ -458,6 +522,7 @@ async def breakdown(
         group_by=group_by,
         then_by=then_by,
         metric=CostMetric(filters.metric),
+        allocated=rules is not None,
     )
 
 

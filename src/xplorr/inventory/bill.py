@@ -72,7 +72,7 @@ async def collect_from_bill(
             resource_id=r.resource_id,
             name=_name(r.resource_id, r.resource_name),
             status=ACTIVE if r.last_day >= end - timedelta(days=1) else INACTIVE,
-            tags={k: v for k, v in r.tags.items() if isinstance(k, str)},
+            tags=dict(r.tags),
             attributes={
                 "first_billed": r.first_day.isoformat(),
                 "last_billed": r.last_day.isoformat(),

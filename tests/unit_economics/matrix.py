@@ -1,0 +1,10 @@
+"""Role and tenancy matrix cases of this area (``tests/matrix.py``)."""
+
+from tests.matrix import ANY, WRITERS, Access
+
+ACCESS: dict[tuple[str, str], Access] = {
+    # Every role reads cost per unit (grants limit the cost side); viewers never write.
+    ("GET", "/api/v1/unit-economics"): ANY,
+    ("POST", "/api/v1/unit-economics/metrics"): WRITERS,
+    ("POST", "/api/v1/unit-economics/metrics/csv"): WRITERS,
+}
