@@ -247,6 +247,7 @@ class TestStrictQuery:
             ({"tag": ":prod"}, "tag", "empty"),
             ({"service": ""}, "service", "empty"),
             ({"limit": "0"}, "limit", ""),
+            ({"chargeCategory": "usage"}, "chargeCategory.0", "'Usage', 'Purchase'"),
         ],
     )
     async def test_messages_say_what_is_allowed(

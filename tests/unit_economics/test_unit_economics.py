@@ -219,6 +219,9 @@ class TestRecording:
             {"name": "", "metric_type": "custom", "value": 1, "date": "2024-01-01"},
             {"name": "x", "metric_type": "custom", "value": 1, "date": "2024-02-30"},
             {"name": "x", "metric_type": "custom", "value": 1},
+            # A number is not read as Unix time, nor a timestamp as its day.
+            {"name": "x", "metric_type": "custom", "value": 1, "date": 0},
+            {"name": "x", "metric_type": "custom", "value": 1, "date": "2024-01-01T00:00:00"},
         ],
     )
     async def test_bad_values_are_422(self, client_for: ClientFor, admin: User, body) -> None:

@@ -8,9 +8,10 @@ parameters then keep their place in the OpenAPI document).
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from fastapi import Depends, Query
+from pydantic import BeforeValidator
 
 from xplorr.core import clock
 from xplorr.core.errors import ValidationFailed
@@ -19,6 +20,18 @@ MAX_RANGE_DAYS: Final = 366  # a leap year: "the last 12 months" always fits
 DEFAULT_RANGE_DAYS: Final = 30
 MIN_DATE: Final = date(1900, 1, 1)
 _DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _written_as_day(value: Any) -> Any:
+    # Pydantic's lax mode reads a number as Unix time: 0 would be 1970-01-01, silently.
+    if isinstance(value, date) or (isinstance(value, str) and len(value) == 10):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+# A day in a JSON body: only "YYYY-MM-DD" (a number or a datetime string is a 422).
+BodyDay = Annotated[date, BeforeValidator(_written_as_day)]
+
 
 StartDate = Annotated[
     str | None,

@@ -109,6 +109,16 @@ class CostMetric(StrEnum):
     LIST = "list"
 
 
+class ChargeCategory(StrEnum):
+    """FOCUS ChargeCategory: a closed set in every FOCUS version."""
+
+    USAGE = "Usage"
+    PURCHASE = "Purchase"
+    TAX = "Tax"
+    CREDIT = "Credit"
+    ADJUSTMENT = "Adjustment"
+
+
 class Dim(StrEnum):
     """A column a query can group by. Tag keys are :class:`TagKey` instead."""
 

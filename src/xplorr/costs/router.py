@@ -9,7 +9,7 @@ from xplorr.core.db import DbSession
 from xplorr.core.params import StrictQuery
 from xplorr.core.ratelimit import limit, reference_limit
 from xplorr.costs import service
-from xplorr.costs.query import CostMetric, Metric
+from xplorr.costs.query import ChargeCategory, CostMetric, Metric
 from xplorr.costs.schemas import (
     CostBreakdownOut,
     CostTrendOut,
@@ -83,11 +83,11 @@ def cost_params(
         list[str] | None, Query(description="Only these regions (RegionId)." + _REPEAT)
     ] = None,
     charge_category: Annotated[
-        list[str] | None,
+        list[ChargeCategory] | None,
         Query(
             alias="chargeCategory",
-            description="Only these charge categories (Usage, Purchase, Tax, Credit, "
-            "Adjustment)." + _REPEAT,
+            description="Only these charge categories (FOCUS's closed set: Usage, Purchase, "
+            "Tax, Credit, Adjustment)." + _REPEAT,
         ),
     ] = None,
     service_category: Annotated[
@@ -119,7 +119,7 @@ def cost_params(
         currency=currency,
         services=tuple(service_name or ()),
         regions=tuple(region or ()),
-        charge_categories=tuple(charge_category or ()),
+        charge_categories=tuple(c.value for c in charge_category or ()),
         service_categories=tuple(service_category or ()),
         resource_ids=tuple(resource_id or ()),
         tags=tuple(tag or ()),
