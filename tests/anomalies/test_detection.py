@@ -127,7 +127,7 @@ async def test_a_spike_gives_one_anomaly_per_scope_and_a_rerun_none(
     found = await _anomalies(db, org)
     assert [(x.scope, x.cloud_account_id, x.service_name, x.usage_date) for x in found] == [
         (Scope.ACCOUNT, a.id, None, date(2024, 9, 8)),
-        (Scope.SERVICE, a.id, "AmazonEC2", date(2024, 9, 8)),
+        (Scope.SERVICE, a.id, "Amazon Elastic Compute Cloud", date(2024, 9, 8)),
     ]
     total, ec2 = found
     assert (total.actual_cost, total.baseline_cost, total.severity) == (300, 150, Severity.MEDIUM)
@@ -157,7 +157,7 @@ async def test_a_spike_gives_one_anomaly_per_scope_and_a_rerun_none(
             "baseline": "100.000000000",
         },
     ]
-    assert [c["key"] for c in total.root_cause] == ["AmazonEC2", "us-east-1"]
+    assert [c["key"] for c in total.root_cause] == ["Amazon Elastic Compute Cloud", "us-east-1"]
     ids = {x.id for x in found}
 
     # The same data again (a second sync, the daily run): nothing new, nothing changed.

@@ -56,7 +56,9 @@ async def test_a_critical_spike_emails_once_and_escalation_again(
     subjects = sorted(m["Subject"] for m in mailbox.to(admin.email))
     assert len(subjects) == 3
     assert all(s.startswith("[Xplorr] High cost anomaly") for s in subjects)
-    service_mail = next(m for m in mailbox.to(admin.email) if "AmazonEC2" in m["Subject"])
+    service_mail = next(
+        m for m in mailbox.to(admin.email) if "Amazon Elastic Compute Cloud" in m["Subject"]
+    )
     text = text_of(service_mail)
     for expected in ("$100.00", "$420.00", "i-9"):
         assert expected in text

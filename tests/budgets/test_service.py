@@ -79,9 +79,10 @@ async def test_spend_forecast_and_other_currencies(
         found = await service.statuses(
             db, org_scope(org.id), [org_wide, ec2, prod, eur, gcp], AS_OF
         )
-    # The last day per account, every spend, the untagged series and the env series (each
-    # series with its account names): six statements, whatever the number of budgets.
-    assert len(seen) == 6
+    # The last day per account, every spend, the untagged series and the env series, each
+    # series with its account names (the env series reads the tag rollup, the other the daily
+    # rollup: two name lookups): seven statements, whatever the number of budgets.
+    assert len(seen) == 7
     s = {x.budget.name: x for x in found}
 
     assert (s["all"].period_start, s["all"].period_end, s["all"].through) == (

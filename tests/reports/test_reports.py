@@ -59,16 +59,16 @@ class TestJson:
         ]
         assert [x["name"] for x in usd["byService"]] == [
             "Compute Engine",
-            "AmazonEC2",
-            "AmazonS3",
+            "Amazon Elastic Compute Cloud",
+            "Amazon Simple Storage Service",
             "BigQuery",
         ]
         assert [x["name"] for x in usd["byRegion"]] == ["us-central1", "us-east-1", "us-west-2"]
         assert len(usd["daily"]) == 30
         assert usd["daily"][0] == {"date": "2024-09-01", "cost": 10.01}
-        # AmazonEC2 went from 100 (08-31) to 10.009: the largest move.
+        # AmazonEC2 (shown by its FOCUS name) went from 100 (08-31) to 10.009: the largest move.
         assert usd["topMovers"][0] == {
-            "name": "AmazonEC2",
+            "name": "Amazon Elastic Compute Cloud",
             "current": 10.01,
             "previous": 100,
             "change": -89.99,

@@ -47,7 +47,7 @@ from xplorr.core.jobs import queue
 from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.tenancy import Principal, Scope, get_in_org, org_scope, org_select
 from xplorr.costs import forecast as fc
-from xplorr.costs import query
+from xplorr.costs import query, services
 from xplorr.costs.query import CostQuery, DayCost, Dim, GroupBy, TagFilter, TagKey
 from xplorr.notifications import events, notify
 
@@ -130,7 +130,8 @@ def _matches(b: Budget, key: tuple[query.Key, ...]) -> bool:
         return False
     if b.provider is not None and provider != b.provider:
         return False
-    if b.service_name is not None and service != b.service_name:
+    # Series name a service by its shown name (AmazonEC2 -> Amazon Elastic Compute Cloud).
+    if b.service_name is not None and service != services.canonical(b.service_name):
         return False
     return b.tag_key is None or key[4] == b.tag_value
 

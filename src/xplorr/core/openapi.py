@@ -59,6 +59,15 @@ _PATTERN_CANDIDATES = ("example", "AbC123", "QUJD", "1", "a")
 class _Builder:
     def __init__(self, spec: Mapping[str, Any]) -> None:
         self.schemas: Mapping[str, Any] = spec.get("components", {}).get("schemas", {})
+        self.expanding: list[str] = []  # the $refs being built, outermost first
+
+    def _recursive(self, schema: Mapping[str, Any]) -> bool:
+        """Whether ``schema`` (or its items) refers back to a schema being built: a nested
+        ``groups`` of a group, say, which the example leaves null rather than half-built."""
+        for part in (schema, schema.get("items") or {}):
+            if isinstance(part, Mapping) and part.get("$ref") in self.expanding:
+                return True
+        return False
 
     def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
         ref = schema.get("$ref")
@@ -70,7 +79,13 @@ class _Builder:
     def example(self, schema: Mapping[str, Any], name: str = "", depth: int = 0) -> Any:
         if schema.get("default") is not None:  # beside a $ref: the field's own default wins
             return schema["default"]
-        schema = self.resolve(schema)
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            self.expanding.append(ref)
+            try:
+                return self.example(self.resolve(schema), name, depth)
+            finally:
+                self.expanding.pop()
         if schema.get("examples"):
             return schema["examples"][0]
         if "example" in schema:
@@ -84,7 +99,10 @@ class _Builder:
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 branches = [b for b in schema[key] if self.resolve(b).get("type") != "null"]
-                return self.example(branches[0], name, depth) if branches else None
+                nullable = len(branches) < len(schema[key])
+                if not branches or (nullable and self._recursive(branches[0])):
+                    return None
+                return self.example(branches[0], name, depth)
         if "allOf" in schema:
             merged: dict[str, Any] = {}
             for part in schema["allOf"]:
@@ -119,6 +137,9 @@ class _Builder:
         properties: Mapping[str, Any] = schema.get("properties", {})
         out = {key: self.example(sub, key, depth + 1) for key, sub in properties.items()}
         extra = schema.get("additionalProperties")
+        patterns = schema.get("patternProperties")
+        if not extra and isinstance(patterns, Mapping) and patterns:
+            extra = next(iter(patterns.values()))  # a map keyed by any name matching a pattern
         if not properties and isinstance(extra, Mapping) and extra:
             out["example"] = self.example(extra, "example", depth + 1)
         return out
