@@ -141,6 +141,9 @@ def settings(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Set
         overrides["smtp"] = SmtpSettings(host="127.0.0.1", port=port, tls=False)
     if "moto" in request.fixturenames:
         overrides["aws_endpoint_url"] = request.getfixturevalue("moto").endpoint_url
+        # The inventory refresh every import triggers reads one region, not moto's ~30 (each
+        # with ~1,300 public AMI snapshots in moto's default account): 40-90 s a billing test.
+        overrides["aws_inventory_regions"] = ["us-east-1"]
     return make_settings(db_url, tmp_path, **overrides)
 
 
