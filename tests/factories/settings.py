@@ -7,9 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.core.crypto import OrgCipher
 from xplorr.core.settings import Settings
+from xplorr.notifications.webhooks import mask
 from xplorr.orgs.models import Org
 from xplorr.settings.models import SLACK_WEBHOOK, TEAMS_WEBHOOK, OrgSetting
-from xplorr.settings.service import OrgSettings, mask
+from xplorr.settings.service import OrgSettings
 
 
 async def make_org_settings(

@@ -16,19 +16,17 @@ import uuid
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.core import audit, egress, money
-from xplorr.core.crypto import OrgCipher
 from xplorr.core.errors import Conflict, Upstream, ValidationFailed
 from xplorr.core.secrets import SealedColumn
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, org_scope, org_select
-from xplorr.notifications.jobs import SLACK_HOSTS, SLACK_PATHS
+from xplorr.notifications import webhooks
 from xplorr.notifications.models import Channel
 from xplorr.settings.models import SLACK_WEBHOOK, TEAMS_WEBHOOK, OrgSetting
 from xplorr.settings.schemas import SettingsOut, SettingsUpdate, SlackTestOut
@@ -127,37 +125,6 @@ async def read_settings(db: AsyncSession, who: Principal) -> SettingsOut:
 # -- webhooks ------------------------------------------------------------------------------------
 
 
-def mask(url: str) -> str:
-    """``https://hooks.slack.com/…wxyz``: enough to recognise it, nothing to reuse."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}/…{url[-4:]}"
-
-
-def _egress_rules(channel: Channel) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The hub's rules for the channel (``notifications.jobs``): Slack webhooks only on
-    hooks.slack.com under its webhook paths; Teams Workflows URLs live on many Azure hosts."""
-    return (SLACK_HOSTS, SLACK_PATHS) if channel == Channel.SLACK else ((), ())
-
-
-async def _set_webhook(
-    db: AsyncSession, settings: Settings, row: OrgSetting, channel: Channel, url: str | None
-) -> None:
-    field, column, hint = _WEBHOOKS[channel]
-    if url is None:
-        setattr(row, column.ciphertext, None)
-        setattr(row, column.key_version, None)
-        setattr(row, hint, None)
-        return
-    hosts, paths = _egress_rules(channel)
-    try:
-        checked = await egress.validate_url(url, settings, hosts=hosts, path_prefixes=paths)
-    except egress.EgressRefused as exc:
-        raise ValidationFailed.on(field, str(exc)) from exc
-    cipher = await OrgCipher.load(db, settings, row.org_id)
-    await cipher.seal_column(db, column, row, checked.encode())
-    setattr(row, hint, mask(checked))
-
-
 async def webhook_url(
     db: AsyncSession, settings: Settings, org_id: uuid.UUID, source_id: uuid.UUID, channel: Channel
 ) -> str | None:
@@ -166,11 +133,9 @@ async def webhook_url(
     if source_id != org_id or channel not in _WEBHOOKS:
         return None
     row = await _row(db, org_id)
-    column = _WEBHOOKS[channel][1]
-    if row is None or getattr(row, column.ciphertext) is None:
+    if row is None:
         return None
-    cipher = await OrgCipher.load(db, settings, org_id)
-    return cipher.open_column(column, row).decode()
+    return await webhooks.read(db, settings, row, _WEBHOOKS[channel][1])
 
 
 # -- update --------------------------------------------------------------------------------------
@@ -215,9 +180,12 @@ async def update_settings(
         if value is None and name not in nullable:
             raise ValidationFailed.on(name, "may not be null")
     row = await _row(db, who.org_id, for_update=True) or await _first_row(db, who.org_id)
-    for channel, (field, _column, _hint) in _WEBHOOKS.items():
+    for channel, (field, column, hint) in _WEBHOOKS.items():
         if field in changes:
-            await _set_webhook(db, settings, row, channel, changes.pop(field))
+            url = changes.pop(field)
+            await webhooks.store(
+                db, settings, row, channel, url, field=field, column=column, hint=hint
+            )
     before = {name: getattr(row, name) for name in changes}
     for name, value in changes.items():
         setattr(row, name, value)
@@ -258,8 +226,8 @@ async def send_slack_test(db: AsyncSession, settings: Settings, who: Principal) 
             "No Slack webhook is set: save slack_webhook_url with PATCH /settings first.",
             code="SLACK_NOT_CONFIGURED",
         )
-    target = row.slack_webhook_hint or mask(url)
-    hosts, paths = _egress_rules(Channel.SLACK)
+    target = row.slack_webhook_hint or webhooks.mask(url)
+    hosts, paths = webhooks.egress_rules(Channel.SLACK)
     try:
         answer = await egress.post_json(
             url, _test_message(), settings, hosts=hosts, path_prefixes=paths
