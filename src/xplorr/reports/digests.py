@@ -35,6 +35,7 @@ from xplorr.reports.models import DigestSetting
 from xplorr.reports.scheduling import OWNER_GONE
 from xplorr.reports.schemas import DigestSettingCreate, DigestSettingOut, DigestSettingUpdate
 from xplorr.reports.service import org_name_of
+from xplorr.settings import service as org_settings
 from xplorr.users.principals import principal_for_user
 
 ZERO: Final = Decimal(0)
@@ -173,13 +174,14 @@ async def list_digests(
 async def create_digest(
     db: AsyncSession, who: Principal, data: DigestSettingCreate
 ) -> DigestSettingOut:
+    org = await org_settings.get_org_settings(db, who.org_id)
     row = DigestSetting(
         id=uuid.uuid4(),
         org_id=who.org_id,
         recipients=_recipients(data.recipients),
-        hour=data.hour,
-        minute=data.minute,
-        timezone=data.timezone,
+        hour=org.digest_hour if data.hour is None else data.hour,
+        minute=org.digest_minute if data.minute is None else data.minute,
+        timezone=data.timezone or org.timezone,
         enabled=data.enabled,
         created_by=who.user_id,
     )
