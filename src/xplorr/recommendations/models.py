@@ -68,7 +68,7 @@ class Recommendation(OrgOwned, Base):
     currency: Mapped[str] = mapped_column(String(3))
     # The estimate in millionths, exact: the list sorts by saving in SQL (a Money column is
     # text on SQLite and would sort as text).
-    savings_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    sort_rank: Mapped[int] = mapped_column(BigInteger, default=0)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     risk: Mapped[Risk] = mapped_column(_enum(Risk))
     how_to_apply: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

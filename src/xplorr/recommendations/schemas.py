@@ -3,7 +3,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from xplorr.core.money import DecimalNumber
 from xplorr.recommendations.models import RecommendationStatus, Risk
@@ -64,15 +64,10 @@ class RecommendationUpdate(BaseModel):
 
 class SnoozeIn(BaseModel):
     """``{"until": "YYYY-MM-DD"}`` (a day after today, within a year) or ``{"days": 7}``
-    (1-365): hidden from the list until that day unless ``includeSnoozed``."""
+    (1-365): hidden from the list until that day unless ``includeSnoozed``. Exactly one of the
+    two (checked after the recommendation is found: a foreign id is 404 whatever the body)."""
 
     model_config = ConfigDict(extra="forbid")
 
     until: dt.date | None = None
     days: Annotated[int | None, Field(ge=1, le=365)] = None
-
-    @model_validator(mode="after")
-    def _one_of(self) -> "SnoozeIn":
-        if (self.until is None) == (self.days is None):
-            raise ValueError("Send either until or days.")
-        return self

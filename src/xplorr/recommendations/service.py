@@ -147,7 +147,7 @@ def _apply(row: Recommendation, f: rules.Finding, now: datetime) -> None:
     row.resource_id, row.resource_name, row.region = f.resource_id, f.resource_name, f.region
     row.title, row.description = f.title, f.description
     row.estimated_monthly_savings = money.quantize_store(f.savings)
-    row.savings_micros = _micros(f.savings)
+    row.sort_rank = _micros(f.savings)
     row.currency = f.currency
     row.evidence = f.evidence
     row.risk = Risk(f.risk)
@@ -328,7 +328,7 @@ async def list_recommendations(
             or_(Recommendation.snoozed_until.is_(None), Recommendation.snoozed_until <= today)
         )
     stmt = stmt.order_by(
-        Recommendation.savings_micros.desc(), Recommendation.detected_at, Recommendation.id
+        Recommendation.sort_rank.desc(), Recommendation.detected_at, Recommendation.id
     )
     result = await paginate(db, stmt, page, lambda r: r)
     names = await _account_names(db, who, {r.cloud_account_id for r in result.data})
@@ -352,7 +352,7 @@ async def open_recommendations(
             Recommendation.status == RecommendationStatus.OPEN,
             or_(Recommendation.snoozed_until.is_(None), Recommendation.snoozed_until <= today),
         )
-        .order_by(Recommendation.savings_micros.desc(), Recommendation.id)
+        .order_by(Recommendation.sort_rank.desc(), Recommendation.id)
         .limit(limit)
     )
     return list((await db.scalars(stmt)).all())
@@ -409,6 +409,8 @@ async def snooze_recommendation(
 ) -> RecommendationOut:
     """Hide a recommendation from the list until a day (audited)."""
     rec = await get_in_org(db, Recommendation, recommendation_id, who, for_update=True)
+    if (body.until is None) == (body.days is None):
+        raise ValidationFailed.on("until", "Send either until or days.")
     today = clock.now().date()
     until = body.until if body.until is not None else today + timedelta(days=body.days or 0)
     if until <= today or until > today + timedelta(days=365):

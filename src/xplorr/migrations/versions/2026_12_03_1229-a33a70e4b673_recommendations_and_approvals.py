@@ -38,7 +38,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("savings_micros", sa.BigInteger(), nullable=False),
+        sa.Column("sort_rank", sa.BigInteger(), nullable=False),
         sa.Column(
             "evidence",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
