@@ -4,6 +4,7 @@ comes back, and announces the largest new findings through the hub."""
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +38,7 @@ async def recs(db: AsyncSession) -> dict[str, Recommendation]:
     return {r.fingerprint: r for r in rows}
 
 
+@pytest.mark.usefixtures("admin")  # the notices' recipient
 async def test_refresh_keeps_ids_and_statuses_and_closes_what_is_gone(
     db: AsyncSession, org: Org
 ) -> None:
