@@ -199,3 +199,25 @@ async def test_requests_expire_after_14_days(
     assert (await fresh(db, Approval, older.id)).status is ApprovalStatus.EXPIRED  # type: ignore[attr-defined]
     assert (await fresh(db, Approval, young.id)).status is ApprovalStatus.PENDING  # type: ignore[attr-defined]
     assert member.email in await deliveries(db, f"approval:{older.id}:expired")
+
+
+async def test_threshold_comes_from_the_org_settings(
+    db: AsyncSession, client_for: ClientFor, org: Org, owner: User, member: User
+) -> None:
+    prod = await make_account(db, org)
+    small = await make_recommendation(db, prod, savings="3.65")
+    zero = await make_recommendation(db, prod, savings="0")
+    big = await make_recommendation(db, prod, savings="900")
+    o = client_for(owner)
+    assert (await o.patch("/settings", json={"approval_threshold": 1000})).status_code == 200
+    m = client_for(member)
+    r = await m.patch(f"/recommendations/{big.id}", json={"status": "in_progress"})
+    assert r.status_code == 200, r.text  # 900 is under a threshold of 1000
+    assert (await o.patch("/settings", json={"approval_threshold": 0})).status_code == 200
+    for rec in (small, zero):  # 0: every apply needs approval, even a zero saving
+        r = await m.patch(f"/recommendations/{rec.id}", json={"status": "in_progress"})
+        assert r.json()["error"]["code"] == "APPROVAL_REQUIRED", r.text
+        approval = await fresh(
+            db, Approval, uuid.UUID(r.json()["error"]["details"][0]["approval_id"])
+        )
+        assert approval.threshold == 0  # type: ignore[attr-defined]

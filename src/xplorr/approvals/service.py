@@ -33,16 +33,16 @@ from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.tenancy import Principal, Role, get_in_org, org_scope, org_select
 from xplorr.notifications import EmailTarget, events, notify
 from xplorr.recommendations.models import Recommendation, RecommendationStatus
+from xplorr.settings.service import get_org_settings
 from xplorr.users.models import User, UserStatus
 
-DEFAULT_THRESHOLD: Final = Decimal(500)
 EXPIRY: Final = timedelta(days=14)
 ACTION: Final = "apply_recommendation"
 
 
-async def approval_threshold(db: AsyncSession, org_id: uuid.UUID) -> Decimal:  # noqa: ARG001
-    """The organization's approval threshold (monthly saving)."""
-    return DEFAULT_THRESHOLD
+async def approval_threshold(db: AsyncSession, org_id: uuid.UUID) -> Decimal:
+    """The organization's approval threshold (monthly saving; ``/settings``, default 500)."""
+    return (await get_org_settings(db, org_id)).approval_threshold
 
 
 def needs_approval(savings: Decimal, threshold: Decimal) -> bool:

@@ -1,7 +1,7 @@
 """recommendations and approvals: the savings engine's findings and the approval requests
 
 Revision ID: a33a70e4b673
-Revises: 4e23d47b1080
+Revises: 5d1f3a7c9e20
 Create Date: 2026-12-03 12:29:20.516164+00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import xplorr.core.models
 
 revision: str = "a33a70e4b673"
-down_revision: str | None = "4e23d47b1080"
+down_revision: str | None = "5d1f3a7c9e20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
