@@ -104,7 +104,7 @@ async def collect(db: AsyncSession, who: Principal, today: date | None = None) -
     found = await anomalies.list_anomalies(
         db, who, AnomalyFilters(status=AnomalyStatus.OPEN), PageParams(limit=ANOMALIES, offset=0)
     )
-    analysis = await commitments.analysis(db, who, account_id=None, days=WINDOW_DAYS, today=end)
+    analysis = await commitments.analysis(db, who, account_id=None, days=WINDOW_DAYS, today=today)
     coverage = CoverageFigures(
         coverage_percent=analysis.coverage_percent,
         utilization_percent=analysis.utilization_percent,

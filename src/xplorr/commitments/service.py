@@ -345,9 +345,12 @@ async def analysis(
     today: date | None = None,
 ) -> CommitmentAnalysisOut:
     await check_account(db, who, account_id)
-    end = today or clock.now().date()
-    start = end - timedelta(days=days - 1)
     accounts = frozenset({account_id}) if account_id else None
+    # Through the last complete day of the data (a partial today would read as a dip and
+    # break every group's 30-day run).
+    today = today or clock.now().date()
+    end = await query.data_through(db, who, accounts) or today
+    start = end - timedelta(days=days - 1)
     lines = await query.pricing_lines(
         db, who, CostQuery(start=start, end=end, account_ids=accounts)
     )
@@ -381,7 +384,7 @@ async def analysis(
     utilization = _pct(sums.used, sums.used + sums.unused)
     gaps = await _gaps(db, who, accounts, end, currency) if currency else []
     commitments = [
-        _owned_out(c, sums.per_commitment, end) for c in await owned(db, who, account_id)
+        _owned_out(c, sums.per_commitment, today) for c in await owned(db, who, account_id)
     ]
     return CommitmentAnalysisOut(
         account_id=account_id,
