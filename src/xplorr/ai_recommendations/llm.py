@@ -51,7 +51,7 @@ async def write_insights(settings: Settings, figures: Figures) -> LlmAnswer:
                 model=str(settings.llm_model),
                 messages=[
                     {"role": "system", "content": SYSTEM + schema},
-                    {"role": "user", "content": figures.model_dump_json()},
+                    {"role": "user", "content": _figures_json(figures)},
                 ],
                 response_format={"type": "json_object"},
                 temperature=0.2,
@@ -84,6 +84,11 @@ async def write_insights(settings: Settings, figures: Figures) -> LlmAnswer:
             f"The LLM's answer did not match the insights schema ({where}): insights come from "
             "rules."
         ) from exc
+
+
+def _figures_json(figures: Figures) -> str:
+    """Exact amounts as strings (a Decimal never passes through a float)."""
+    return json.dumps(figures.model_dump(), default=str, separators=(",", ":"))
 
 
 def _unfenced(content: str) -> str:

@@ -9,11 +9,12 @@ Without an LLM, or when it fails, the answer is ``source: "rules"`` (``rules``) 
 """
 
 import hashlib
+import json
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 import structlog
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,12 @@ RETRY_AFTER: Final = timedelta(minutes=15)
 FAILED: Final = "(failed)"  # AiInsight.model of a remembered failure
 
 log = structlog.get_logger("xplorr.ai_recommendations")
+
+
+def plain_json(model: BaseModel) -> Any:
+    """``model`` as JSON values with Decimals as exact strings (``mode="json"`` would mark them
+    for the response writer inside a request: ``core.money.DecimalNumber``)."""
+    return json.loads(json.dumps(model.model_dump(), default=str))
 
 
 def scope_key(who: Principal) -> str:
@@ -135,8 +142,8 @@ async def recommendations(
         row,
         str(settings.llm_model),
         {
-            "insights": [i.model_dump(mode="json") for i in insights],
-            "figures": figs.model_dump(mode="json"),
+            "insights": [plain_json(i) for i in insights],
+            "figures": plain_json(figs),
         },
     )
     return _llm_answer(saved, cached=False)
