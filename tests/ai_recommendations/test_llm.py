@@ -80,7 +80,8 @@ async def test_llm_answer_cached_per_scope(
     sent = str(request["messages"])
     assert "estimated_monthly_savings" in request["messages"][0]["content"]  # the schema
     assert '"total_cost":"421.00"' in request["messages"][1]["content"]
-    for private in (SECRET_NAME, RESOURCE, str(spend["aws"].id), admin.email, API_KEY):
+    assert '"open_count":3' in request["messages"][1]["content"]
+    for private in (SECRET_NAME, RESOURCE, "i-0idle", str(spend["aws"].id), admin.email, API_KEY):
         assert private not in sent
 
     again = (await client.get("/ai-recommendations")).json()
