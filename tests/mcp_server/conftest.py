@@ -1,9 +1,9 @@
-"""The real Xplorr API on a loopback port (uvicorn in a thread), once per module, with two
+"""The real Xplorr API on a loopback port (uvicorn in a thread), once for this package, with two
 organizations' data written by the factories; the MCP server under test talks to it over HTTP
 as it would in production.
 
-The module's database is its own copy of the migrated template on SQLite; on PostgreSQL it is
-the worker's database, emptied after the module as the root ``db_url`` fixture does after a test."""
+Its database is its own copy of the migrated template on SQLite; on PostgreSQL it is the
+worker's database, emptied afterwards as the root ``db_url`` fixture does after a test."""
 
 import asyncio
 import shutil
@@ -204,7 +204,7 @@ async def _seed(db_url: str, today: date) -> dict[str, Any]:
         await engine.dispose()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stack(
     template_db: str,
     tmp_path_factory: pytest.TempPathFactory,
