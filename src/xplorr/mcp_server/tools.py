@@ -682,9 +682,16 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
             Field(description="Filter (default: every status)."),
         ] = None,
         type: Annotated[
-            str | None, Field(max_length=100, description="Recommendation type, e.g. idle_ec2.")
+            str | None,
+            Field(max_length=64, description="Recommendation type, e.g. stop_idle_instance."),
         ] = None,
-        category: Annotated[str | None, Field(max_length=100)] = None,
+        category: Annotated[
+            str | None,
+            Field(
+                max_length=32,
+                description="idle, unused, rightsizing, modernization or commitment.",
+            ),
+        ] = None,
         provider: Annotated[Literal["aws", "azure", "gcp"] | None, Field()] = None,
         account_id: AccountId = None,
         include_snoozed: bool = False,
@@ -729,7 +736,13 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
                 items = page["data"]
                 for rec in items:
                     currency = rec.get("currency") or "USD"
-                    saving = decimal(rec.get("estimated_monthly_savings"))
+                    # Applied ones count what they saved when they closed, where it is known.
+                    realized = rec.get("realized_monthly_savings")
+                    saving = decimal(
+                        realized
+                        if status == "applied" and realized is not None
+                        else rec.get("estimated_monthly_savings")
+                    )
                     entry = totals.setdefault(
                         (status, currency),
                         {
