@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine
 
-from tests.conftest import RESET_SQL, make_settings
+from tests.conftest import RESET_SQL, built_app, make_settings, release
 from tests.factories.alerts import make_alert_rule
 from tests.factories.allocation import make_rule
 from tests.factories.anomalies import make_anomaly
@@ -33,7 +33,7 @@ from tests.factories.tagging import make_policy
 from tests.factories.unit_economics import add_metrics
 from tests.factories.users import make_org, make_user
 from xplorr.anomalies.models import Severity
-from xplorr.app import bind, build_app
+from xplorr.app import bind
 from xplorr.core import clock, security
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.tenancy import Role
@@ -220,12 +220,17 @@ def stack(
     today = datetime.now(UTC).date()
     try:
         seeded = asyncio.run(_seed(db_url, today))
-        app = bind(build_app(), make_settings(db_url, data_dir))
+        # The worker's shared application object (built once: most of an app's cost), bound to
+        # this package's database; no other test runs while the package does.
+        # One network summary a minute per user: a tool meets the API's 429 for real.
+        limits = {("GET", "/network/summary"): "1/minute"}
+        app = bind(built_app(0), make_settings(db_url, data_dir, rate_limit_overrides=limits))
         url, server, thread = serve_in_thread(app)
         try:
             yield Stack(url=url, db_url=db_url, today=today, **seeded)
         finally:
             stop(server, thread)
+            asyncio.run(release(app))
     finally:
         if _reset_engine is not None:
             with _reset_engine.begin() as conn:

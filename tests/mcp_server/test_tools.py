@@ -1,6 +1,7 @@
 """Every MCP tool through the SDK's own ``Client``, in-process, against the real API served on
 loopback (``conftest.stack``): what an assistant gets back, and what it is refused."""
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -377,6 +378,16 @@ async def _refusals(admin: Client, stack: Stack) -> None:
         admin, "get_top_movers", {"start_date": "2024-01-02", "compare_start_date": "2024-01-01"}
     )
     assert "compare_end_date" in text
+
+
+async def test_a_rate_limited_call_says_when_to_retry(stack: Stack) -> None:
+    """The package's API allows one network summary a minute per user (conftest)."""
+    async with connect(stack, stack.other_token) as globex:
+        first = await result(globex, "get_network_costs", {"days": 3})
+        assert (first["days"], first["total_cost"]) == (3, 0)  # Globex has no network cost
+        text = await refusal(globex, "get_network_costs", {"days": 3})
+        assert "429 RATE_LIMITED" in text
+        assert re.search(r"Retry after [1-9][0-9]* seconds", text), text
 
 
 async def test_a_member_sees_only_the_granted_account(stack: Stack) -> None:
