@@ -156,14 +156,14 @@ async def cost_breakdown(
     who: CurrentUser,
     params: Params,
     group_by: Annotated[
-        str,
+        str | None,
         Query(
             alias="groupBy",
             description=f"{_GROUPS}, or tag:<key> (costs without the key form the untagged "
             "group: key null, name 'untagged'). month and week group by the month's first "
-            "day and the week's Monday.",
+            "day and the week's Monday. Default: service (namespace with clusterId).",
         ),
-    ] = "service",
+    ] = None,
     then_by: Annotated[
         str | None,
         Query(
@@ -202,6 +202,7 @@ async def cost_breakdown(
     are never added up. A member limited to some cloud accounts sees only those."""
     rules = await share_rules(db, who) if allocate else None
     params = replace(params, cluster_id=cluster_id)
+    group_by = group_by or ("namespace" if cluster_id else "service")
     return await service.breakdown(db, who, params, group_by, then_by, limit, rules)
 
 

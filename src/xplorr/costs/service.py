@@ -240,8 +240,8 @@ async def resolve_filters(
 
     With a ``clusterId`` (where ``cluster_ok``): the cluster's last day with allocations ends
     the default range, and the cloud filters do not apply (a 422 names the first given)."""
-    await _check_account(db, who, params.account_id)
     cluster = await _check_cluster(db, who, params, cluster_ok)
+    await _check_account(db, who, params.account_id)
     start_day = _parse_day("startDate", params.start_date)
     end = _parse_day("endDate", params.end_date)
     if end is None and cluster is not None:
