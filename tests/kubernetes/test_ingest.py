@@ -94,10 +94,13 @@ async def test_a_cluster_posts_and_its_costs_answer_like_an_account(
     assert r.status_code == 201, r.text
     created = r.json()
     token, cluster_id = created["ingest_token"], created["id"]
-    assert token.startswith("xpk8s_") and len(token) > 40
-    assert created["state"] == "waiting" and created["days_held"] == 0
+    assert token.startswith("xpk8s_")
+    assert len(token) > 40
+    assert created["state"] == "waiting"
+    assert created["days_held"] == 0
     stored = await db.get(KubernetesCluster, uuid.UUID(cluster_id))
-    assert stored is not None and stored.token_hash == sha256_hex(token)
+    assert stored is not None
+    assert stored.token_hash == sha256_hex(token)
     assert token not in str({c.key: getattr(stored, c.key) for c in stored.__table__.columns})
 
     days = [_day(D1), _day(D2, "2"), _day(D3, "3")]
@@ -188,11 +191,13 @@ async def test_a_cluster_posts_and_its_costs_answer_like_an_account(
             },
         )
     ).json()
-    assert nested["data"][-1]["other"] is True and nested["data"][0]["groups"]
+    assert nested["data"][-1]["other"] is True
+    assert nested["data"][0]["groups"]
 
     trend = (await reader.get("/costs/trend", params={"clusterId": cluster_id, **RANGE})).json()
     assert [p["date"] for p in trend["data"]] == [D1.isoformat(), D2.isoformat(), D3.isoformat()]
-    assert trend["totalCost"] == after["totalCost"] and trend["currency"] == "USD"
+    assert trend["totalCost"] == after["totalCost"]
+    assert trend["currency"] == "USD"
     default_range = (await reader.get("/costs/trend", params={"clusterId": cluster_id})).json()
     assert default_range["endDate"] == D3.isoformat()
 
@@ -205,7 +210,8 @@ async def test_a_cluster_posts_and_its_costs_answer_like_an_account(
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
         assert r.status_code == 200, r.text
-        assert r.json()["assets"] == 3 and r.json()["total_cost"] == 4.92
+        assert r.json()["assets"] == 3
+        assert r.json()["total_cost"] == 4.92
     rows = (await db.scalars(select(KubernetesAsset).order_by(KubernetesAsset.name))).all()
     assert [(a.type, a.node_type, a.pool, a.cpu_cost) for a in rows] == [
         ("Disk", None, None, None),
@@ -352,8 +358,11 @@ async def test_malformed_posts_are_422_naming_where_and_write_nothing(
     r = await _post(anon, cluster.id, envelope([{extra["name"]: extra}]), token)
     assert r.status_code == 200, r.text
     row = await db.scalar(select(KubernetesAllocation).where(KubernetesAllocation.day == D2))
-    assert row is not None and row.gpu_cost == Decimal(0) and row.usage is not None
-    assert row.usage["ramEfficiency"] is None and row.usage["cpuCoreUsageAverage"] == "0.12345"
+    assert row is not None
+    assert row.gpu_cost == Decimal(0)
+    assert row.usage is not None
+    assert row.usage["ramEfficiency"] is None
+    assert row.usage["cpuCoreUsageAverage"] == "0.12345"
 
     # Larger than the wire cap: 413 before anything is read.
     r = await anon.post(
