@@ -28,6 +28,7 @@ from tests.factories.budgets import make_budget
 from tests.factories.cloud_accounts import grant, make_account
 from tests.factories.costs import add_costs, mark_imported
 from tests.factories.inventory import make_resource
+from tests.factories.kubernetes import add_allocations, make_cluster
 from tests.factories.reports import make_scheduled
 from tests.factories.tagging import make_policy
 from tests.factories.unit_economics import add_metrics
@@ -56,6 +57,7 @@ class Stack:
     staging_id: str
     other_account_id: str
     anomaly_id: str
+    cluster_id: str
     spike_day: date
     today: date
 
@@ -189,6 +191,26 @@ async def _seed(db_url: str, today: date) -> dict[str, Any]:
                 db, acme, {(today - timedelta(days=d)).isoformat(): 50 for d in range(1, 8)}
             )
             await make_scheduled(db, acme, admin, name="Monthly CFO Report")
+            cluster, _ingest = await make_cluster(db, acme, name="prod-eks", posted=True)
+            await add_allocations(
+                db,
+                cluster,
+                [
+                    {
+                        "day": spike.isoformat(),
+                        "name": name,
+                        "total_cost": cost,
+                        "namespace": namespace,
+                        "pod": pod,
+                        "idle": namespace is None,
+                    }
+                    for name, namespace, pod, cost in (
+                        ("shop/api-1", "shop", "api-1", "5.50"),
+                        ("data/pg-0", "data", "pg-0", "2.50"),
+                        ("__idle__", None, None, "3.00"),
+                    )
+                ],
+            )
             return {
                 "admin_token": await _token(db, admin),
                 "member_token": await _token(db, member),
@@ -198,6 +220,7 @@ async def _seed(db_url: str, today: date) -> dict[str, Any]:
                 "staging_id": str(staging.id),
                 "other_account_id": str(elsewhere.id),
                 "anomaly_id": str(anomaly.id),
+                "cluster_id": str(cluster.id),
                 "spike_day": spike,
             }
     finally:

@@ -18,6 +18,7 @@ from xplorr.core import clock, security
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.costs import service as cost_service
 from xplorr.costs.query import ChargeCategory
+from xplorr.kubernetes import query as cluster_query
 from xplorr.mcp_server import tools
 from xplorr.mcp_server.api import XplorrApi
 from xplorr.mcp_server.config import ConfigError, McpConfig
@@ -228,6 +229,23 @@ CASES: list[tuple[str, Callable[[Stack], dict[str, Any]], Check]] = [
         "get_network_costs",
         lambda s: {"days": 7, "account_id": s.prod_id},
         lambda r, s: r["days"] == 7 and r["account_id"] == s.prod_id and "categories" in r,
+    ),
+    (
+        "list_kubernetes_clusters",
+        lambda _s: {},
+        lambda r, s: (
+            [(c["id"], c["name"], c["state"]) for c in r["data"]]
+            == [(s.cluster_id, "prod-eks", "receiving")]
+        ),
+    ),
+    (
+        "get_kubernetes_costs",
+        lambda s: {"cluster_id": s.cluster_id, "start_date": _spike(s), "end_date": _spike(s)},
+        lambda r, _s: (
+            r["totalCost"] == 11
+            and [(g["key"], g["cost"]) for g in r["data"]]
+            == [("shop", 5.5), ("__idle__", 3), ("data", 2.5)]
+        ),
     ),
     (
         "list_anomalies",
@@ -502,6 +520,7 @@ def test_the_tools_offer_what_the_cost_api_accepts() -> None:
     """The copies in ``mcp_server.tools`` (it may not import the API's code) match the API."""
     assert set(tools.GROUP_BYS) == set(cost_service.GROUP_BYS)
     assert set(tools.ChargeCategory.__args__) == {c.value for c in ChargeCategory}
+    assert set(tools.CLUSTER_GROUP_BYS) == set(cluster_query.GROUP_BYS)
 
 
 def test_exact_numbers() -> None:

@@ -17,7 +17,7 @@ from tests.mcp_server.test_tools import EC2, result
 from xplorr.mcp_server.config import McpConfig
 from xplorr.mcp_server.server import http_app
 
-READ_TOOLS = 30
+READ_TOOLS = 32
 
 
 @pytest.fixture(scope="module")

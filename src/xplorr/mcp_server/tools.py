@@ -43,6 +43,9 @@ GROUP_BYS = (
 TIME_GROUP_BYS = frozenset({"date", "week", "month"})
 _GROUP_PATTERN = "^(" + "|".join(GROUP_BYS) + r"|tag:.+)$"
 _MOVER_PATTERN = "^(" + "|".join(g for g in GROUP_BYS if g not in TIME_GROUP_BYS) + r"|tag:.+)$"
+CLUSTER_GROUP_BYS = ("namespace", "controller", "pod", "node", "date", "week", "month")
+"""``GET /costs?clusterId=``'s groupBy values (besides ``label:<key>``)."""
+_CLUSTER_GROUP_PATTERN = "^(" + "|".join(CLUSTER_GROUP_BYS) + r"|label:.+)$"
 MOVER_FETCH_LIMIT = 1000  # /costs' largest limit: groups beyond it come back summed as "other"
 
 Metric = Literal["billed", "effective", "list"]
@@ -615,6 +618,55 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
         return as_object(
             await call(ctx, "/network/summary", {"days": days, "account_id": _id(account_id)})
         )
+
+    @tool("Kubernetes clusters")
+    async def list_kubernetes_clusters(
+        ctx: Context, page: Page = 1, limit: Limit = 50
+    ) -> dict[str, Any]:
+        """The Kubernetes clusters whose OpenCost collector posts to Xplorr: id, name,
+        currency, state (waiting or receiving), last post and the days of cost held."""
+        return as_object(await call(ctx, "/kubernetes/clusters", {"page": page, "limit": limit}))
+
+    @tool("Kubernetes costs")
+    async def get_kubernetes_costs(
+        ctx: Context,
+        cluster_id: Annotated[
+            uuid.UUID, Field(description="The cluster's id (list_kubernetes_clusters).")
+        ],
+        group_by: Annotated[
+            str,
+            Field(
+                pattern=_CLUSTER_GROUP_PATTERN,
+                description="namespace (default), controller, pod, node, label:<key>, or "
+                "date/week/month for a time series. Idle capacity is its own group "
+                "(key __idle__).",
+            ),
+        ] = "namespace",
+        then_by: Annotated[
+            str | None,
+            Field(pattern=_CLUSTER_GROUP_PATTERN, description="A second dimension inside each."),
+        ] = None,
+        limit: Annotated[
+            int | None,
+            Field(ge=1, le=1000, description="Only the N largest groups; the rest as 'other'."),
+        ] = 20,
+        start_date: StartDate = None,
+        end_date: EndDate = None,
+    ) -> dict[str, Any]:
+        """A Kubernetes cluster's cost (its OpenCost allocations) by namespace, workload,
+        pod, node or label, in the same shape as get_cost_breakdown and in the cluster's
+        currency (GET /costs?clusterId=). The default range ends on the cluster's last posted
+        day. Cluster cost is a share of the nodes the cloud bill already counts: never add it
+        to the accounts' totals."""
+        query = {
+            "clusterId": str(cluster_id),
+            "groupBy": group_by,
+            "thenBy": then_by,
+            "limit": limit,
+            "startDate": _day(start_date),
+            "endDate": _day(end_date),
+        }
+        return as_object(await call(ctx, "/costs", query))
 
     # --- guardrails ------------------------------------------------------------------------
 
