@@ -476,6 +476,9 @@ async def test_the_jwt_is_exchanged_once_and_again_a_minute_before_it_expires(
             assert "401" in text
             assert "refused" in text
             assert stack.admin_token not in text
+            # Nothing is kept for a refused token (a stream of unknown ones grows nothing).
+            assert not api._jwts
+            assert not api._locks
         finally:
             async with make_sessionmaker(engine)() as db:
                 await db.execute(

@@ -148,16 +148,21 @@ class XplorrApi:
         expiring. One exchange at a time per token: concurrent tool calls share it."""
         key = _key(api_token)
         lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            cached = self._jwts.get(key)
-            if cached is None or self._clock() >= cached.refresh_at:
-                cached = await self._exchange(api_token)
-                self._jwts[key] = cached
-            self._jwts.move_to_end(key)
-            while len(self._jwts) > MAX_CACHED_TOKENS:
-                dropped, _ = self._jwts.popitem(last=False)
-                self._locks.pop(dropped, None)
-            return cached.token
+        try:
+            async with lock:
+                cached = self._jwts.get(key)
+                if cached is None or self._clock() >= cached.refresh_at:
+                    cached = await self._exchange(api_token)
+                    self._jwts[key] = cached
+                self._jwts.move_to_end(key)
+                while len(self._jwts) > MAX_CACHED_TOKENS:
+                    dropped, _ = self._jwts.popitem(last=False)
+                    self._locks.pop(dropped, None)
+                return cached.token
+        finally:
+            # A refused token keeps no lock: a stream of unknown tokens grows nothing.
+            if key not in self._jwts and not lock.locked():
+                self._locks.pop(key, None)
 
     def forget(self, api_token: str) -> None:
         self._jwts.pop(_key(api_token), None)
