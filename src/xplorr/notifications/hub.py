@@ -111,6 +111,30 @@ def webhook_source(name: str) -> Callable[[WebhookResolver], WebhookResolver]:
     return register
 
 
+# name -> (db, org id) -> whether the org routes chat notifications to channels of its own
+ChannelRouting = Callable[[AsyncSession, uuid.UUID], Awaitable[bool]]
+CHANNEL_ROUTING: dict[str, ChannelRouting] = {}
+
+
+def channel_routing(name: str) -> Callable[[ChannelRouting], ChannelRouting]:
+    """Register a check "this org has chat channels configured" (channel routing): while any
+    says yes, the org's settings webhook is not a fallback target (product-notes.md section
+    25: "with no channels, fall back to the org webhook URL")."""
+
+    def register(fn: ChannelRouting) -> ChannelRouting:
+        CHANNEL_ROUTING[name] = fn
+        return fn
+
+    return register
+
+
+async def routes_to_channels(db: AsyncSession, org_id: uuid.UUID) -> bool:
+    for has_channels in CHANNEL_ROUTING.values():
+        if await has_channels(db, org_id):
+            return True
+    return False
+
+
 def _preference_on(event: Notification, stored: dict[str, bool] | None) -> bool:
     if event.preference is None:
         return True
