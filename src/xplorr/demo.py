@@ -28,6 +28,8 @@ from xplorr.budgets import service as budgets
 from xplorr.budgets.models import Budget
 from xplorr.cloud_accounts.credentials import store_credentials
 from xplorr.cloud_accounts.models import CloudAccount, Provider
+from xplorr.commitments import collect as commitments_demo
+from xplorr.commitments import service as commitments
 from xplorr.connectors.demo.generator import DEFAULT_ACCOUNTS
 from xplorr.core import clock, money
 from xplorr.core.db import make_engine, make_sessionmaker
@@ -149,6 +151,9 @@ async def load_demo(settings: Settings) -> DemoResult:
             for account_id in account_ids:
                 account = await db.get_one(CloudAccount, account_id)
                 result.inventory_added += (await collect_from_bill(db, account)).added
+                # The commitments the bill names, with demo terms (one expires within 30 days).
+                await commitments_demo.collect_from_bill(db, account)
+            await commitments.notify_expiring(db, org_id)
             await db.commit()
             owner = Principal(user_id=user_id, org_id=org_id, role=Role.OWNER, email=result.email)
             await demo_ownership.add_ownership(db, owner)

@@ -169,6 +169,13 @@ class Settings(BaseSettings):
     sso_dns_port: int = Field(default=53, ge=1, le=65535)
     sso_dns_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
+    # LLM (ai_recommendations): any OpenAI-compatible chat-completions server. Unset base URL
+    # or model: no LLM is called and insights come from rules (``source: "rules"``).
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+
     # Demo.
     demo_email: str = "demo@xplorr.example.com"
     demo_password: SecretStr = SecretStr("xplorr-demo-password")

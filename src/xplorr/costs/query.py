@@ -1166,3 +1166,126 @@ async def billed_resources(db: AsyncSession, who: Scope, q: CostQuery) -> list[B
             )
         )
     return out
+
+
+# --- commitment coverage (commitments area) -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PricingLine:
+    """Usage charges of one day summed per pricing and commitment columns (FOCUS
+    PricingCategory, CommitmentDiscountId/Type/Category/Status) and service category.
+    ``effective`` is EffectiveCost (amortised), ``list_cost`` ListCost (the on-demand price)."""
+
+    day: date
+    currency: str
+    provider: str
+    service_category: str | None
+    pricing_category: str | None
+    commitment_id: str | None
+    commitment_type: str | None
+    commitment_category: str | None
+    commitment_status: str | None
+    effective: Decimal
+    list_cost: Decimal
+    billed: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class UsageLine:
+    """Usage charges of one day summed per (provider, service, region, resource type, SKU,
+    consumed unit): what the coverage gaps are found in. ``quantity`` is ConsumedQuantity in
+    ``unit``."""
+
+    day: date
+    currency: str
+    provider: str
+    service: str
+    service_category: str | None
+    region: str | None
+    resource_type: str | None
+    sku: str | None
+    unit: str | None
+    effective: Decimal
+    quantity: Decimal
+
+
+def _usage_where(who: Scope, q: CostQuery, dialect: str) -> list[ColumnElement[bool]]:
+    usage = replace(q, charge_categories=frozenset({ChargeCategory.USAGE.value}))
+    return _where(CostRecord, who, usage, dialect)
+
+
+async def pricing_lines(db: AsyncSession, who: Scope, q: CostQuery) -> list[PricingLine]:
+    """Usage of ``q``'s range and filters (``q.group_by`` and ``q.metric`` are ignored; charge
+    categories other than Usage are left out: a commitment's purchase fee is amortised into its
+    covered usage's EffectiveCost) per day, pricing and commitment columns. Raw rows: the
+    rollups keep no commitment column."""
+    if _visible_accounts(who, q) == frozenset():
+        return []
+    r = CostRecord
+    keys = (
+        r.usage_date,
+        r.currency,
+        r.provider,
+        r.service_category,
+        r.pricing_category,
+        r.commitment_discount_id,
+        r.commitment_discount_type,
+        r.commitment_discount_category,
+        r.commitment_discount_status,
+    )
+    stmt = (
+        select(
+            *keys,
+            func.sum(r.effective_cost, type_=Money),
+            func.sum(r.list_cost, type_=Money),
+            func.sum(r.billed_cost, type_=Money),
+        )
+        .where(*_usage_where(who, q, _dialect(db)))
+        .group_by(*keys)
+    )
+    return [
+        PricingLine(*row[:9], row[9] or ZERO, row[10] or ZERO, row[11] or ZERO)
+        for row in (await db.execute(stmt)).all()
+    ]
+
+
+async def on_demand_lines(db: AsyncSession, who: Scope, q: CostQuery) -> list[UsageLine]:
+    """Usage at on-demand prices (PricingCategory ``Standard``, or none given) of ``q``'s
+    range and filters, per day, provider, service (shown name), region, resource type, SKU
+    and consumed unit."""
+    if _visible_accounts(who, q) == frozenset():
+        return []
+    r = CostRecord
+    service = services.canonical_sql(r.service_name).label("service")
+    inner = (
+        select(
+            r.usage_date.label("day"),
+            r.currency.label("cur"),
+            r.provider.label("provider"),
+            service,
+            r.service_category.label("category"),
+            r.region.label("region"),
+            r.resource_type.label("rtype"),
+            r.sku_id.label("sku"),
+            r.consumed_unit.label("unit"),
+            r.effective_cost.label("eff"),
+            r.consumed_quantity.label("qty"),
+        )
+        .where(
+            *_usage_where(who, q, _dialect(db)),
+            or_(r.pricing_category == "Standard", r.pricing_category.is_(None)),
+        )
+        .subquery("u")
+    )
+    keys = [inner.c[k] for k in ("day", "cur", "provider", "service", "category", "region")]
+    keys += [inner.c[k] for k in ("rtype", "sku", "unit")]
+    stmt = select(
+        *keys,
+        func.sum(inner.c.eff, type_=Money),
+        func.sum(inner.c.qty, type_=Quantity),
+    ).group_by(*keys)
+    return [
+        UsageLine(*row[:9], row[9] or ZERO, row[10] or ZERO)
+        for row in (await db.execute(stmt)).all()
+    ]

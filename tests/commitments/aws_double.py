@@ -1,0 +1,200 @@
+"""A local HTTP server speaking the AWS APIs moto does not implement (moto 5.2:
+``ec2:DescribeReservedInstances`` raises NotImplemented; it has no ``savingsplans`` service
+and no RDS or ElastiCache reservations): the EC2 query protocol (XML, EC2's error shape), the
+RDS and ElastiCache query protocol (XML with a result wrapper, ``ErrorResponse``), and
+Savings Plans' rest-json (``POST /DescribeSavingsPlans``, paginated by ``nextToken``). boto3
+is pointed at it through ``XPLORR_AWS_ENDPOINT_URL``, the same path it takes to moto.
+
+``state``: what each call answers; ``denied``: actions answered 403 as AWS refuses them;
+``calls``: (action, region from the SigV4 scope) of every request.
+"""
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
+CACHE_NS = "http://elasticache.amazonaws.com/doc/2015-02-02/"
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+
+
+def _xml(tag: str, value: Any) -> str:
+    if isinstance(value, dict):
+        return f"<{tag}>{''.join(_xml(k, v) for k, v in value.items())}</{tag}>"
+    if isinstance(value, list):  # (item tag, items)
+        item_tag, items = value
+        return f"<{tag}>{''.join(_xml(item_tag, i) for i in items)}</{tag}>"
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return f"<{tag}>{escape(str(value))}</{tag}>"
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    """The item without the double's own keys (``_region``: where it lives)."""
+    return {k: v for k, v in item.items() if not k.startswith("_")}
+
+
+@dataclass
+class AwsDouble:
+    reserved_instances: list[dict[str, Any]] = field(default_factory=list)  # EC2 XML fields
+    reserved_db: list[dict[str, Any]] = field(default_factory=list)
+    reserved_cache: list[dict[str, Any]] = field(default_factory=list)
+    savings_plans: list[dict[str, Any]] = field(default_factory=list)
+    denied: dict[str, str] = field(default_factory=dict)  # action -> AWS error code
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    signed: list[bool] = field(default_factory=list)
+
+    def reset(self) -> None:
+        for name in ("reserved_instances", "reserved_db", "reserved_cache", "savings_plans"):
+            getattr(self, name).clear()
+        self.denied.clear()
+        self.calls.clear()
+        self.signed.clear()
+
+    # --- answers --------------------------------------------------------------------------
+
+    def answer(self, path: str, body: bytes, auth: str) -> tuple[int, str, str]:
+        scope = _SCOPE.search(auth)
+        region = scope.group(1) if scope else ""
+        self.signed.append(scope is not None)
+        if path == "/DescribeSavingsPlans":
+            self.calls.append(("DescribeSavingsPlans", region))
+            return self.savings_plan_page(json.loads(body or b"{}"))
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        action = form.get("Action", "")
+        self.calls.append((action, region))
+        if action == "DescribeReservedInstances":
+            if action in self.denied:
+                return 403, "text/xml", self.ec2_error(self.denied[action])
+            states = {v for k, v in form.items() if k.startswith("Filter.1.Value.")}
+            items = [
+                _public(ri)
+                for ri in self.reserved_instances
+                if ri["state"] in states and ri.get("_region", "us-east-1") == region
+            ]
+            inner = _xml("reservedInstancesSet", ["item", items])
+            return (
+                200,
+                "text/xml",
+                (
+                    f'<DescribeReservedInstancesResponse xmlns="{EC2_NS}">'
+                    f"<requestId>r-1</requestId>{inner}</DescribeReservedInstancesResponse>"
+                ),
+            )
+        if action == "DescribeReservedDBInstances":
+            return self.query_answer(
+                action,
+                RDS_NS,
+                "ReservedDBInstances",
+                "ReservedDBInstance",
+                self.reserved_db,
+                region,
+            )
+        if action == "DescribeReservedCacheNodes":
+            return self.query_answer(
+                action,
+                CACHE_NS,
+                "ReservedCacheNodes",
+                "ReservedCacheNode",
+                self.reserved_cache,
+                region,
+            )
+        return 400, "text/xml", self.query_error("InvalidAction", f"{action} is not served here")
+
+    def query_answer(
+        self,
+        action: str,
+        ns: str,
+        list_tag: str,
+        item_tag: str,
+        items: list[dict[str, Any]],
+        region: str,
+    ) -> tuple[int, str, str]:
+        if action in self.denied:
+            return 403, "text/xml", self.query_error(self.denied[action], f"not allowed: {action}")
+        mine = [_public(i) for i in items if i.get("_region", "us-east-1") == region]
+        inner = _xml(list_tag, [item_tag, mine])
+        return (
+            200,
+            "text/xml",
+            (
+                f'<{action}Response xmlns="{ns}"><{action}Result>{inner}</{action}Result>'
+                f"<ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></{action}Response>"
+            ),
+        )
+
+    def savings_plan_page(self, request: dict[str, Any]) -> tuple[int, str, str]:
+        if "DescribeSavingsPlans" in self.denied:
+            # rest-json errors: the code in the body's __type (and x-amzn-ErrorType).
+            return (
+                403,
+                "application/json",
+                json.dumps(
+                    {
+                        "__type": self.denied["DescribeSavingsPlans"],
+                        "message": "The security token included in the request is invalid.",
+                    }
+                ),
+            )
+        states = set(request.get("states") or [])
+        plans = [p for p in self.savings_plans if not states or p["state"] in states]
+        # One plan per page: the reader must follow nextToken.
+        start = int(request.get("nextToken") or 0)
+        page = plans[start : start + 1]
+        more = start + 1 < len(plans)
+        return (
+            200,
+            "application/json",
+            json.dumps({"savingsPlans": page, "nextToken": str(start + 1) if more else None}),
+        )
+
+    @staticmethod
+    def ec2_error(code: str) -> str:
+        return (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>You are not authorized to "
+            "perform this operation.</Message></Error></Errors><RequestID>r-1</RequestID>"
+            "</Response>"
+        )
+
+    @staticmethod
+    def query_error(code: str, message: str) -> str:
+        return (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>"
+            f"{escape(message)}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
+        )
+
+
+def serve() -> Iterator[tuple[str, AwsDouble]]:
+    """Start the server on a free loopback port: yields (endpoint URL, its state)."""
+    double = AwsDouble()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            path = self.path.split("?", 1)[0]
+            status, kind, text = double.answer(path, body, self.headers.get("Authorization", ""))
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", double
+    finally:
+        server.shutdown()
+        server.server_close()
