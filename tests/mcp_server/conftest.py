@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,11 @@ from tests.factories.allocation import make_rule
 from tests.factories.anomalies import make_anomaly
 from tests.factories.budgets import make_budget
 from tests.factories.cloud_accounts import grant, make_account
+from tests.factories.commitments import make_commitment
 from tests.factories.costs import add_costs, mark_imported
 from tests.factories.inventory import make_resource
 from tests.factories.kubernetes import add_allocations, make_cluster
+from tests.factories.recommendations import make_approval, make_recommendation
 from tests.factories.reports import make_scheduled
 from tests.factories.tagging import make_policy
 from tests.factories.unit_economics import add_metrics
@@ -38,6 +41,7 @@ from xplorr.app import bind
 from xplorr.core import clock, security
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.tenancy import Role
+from xplorr.recommendations.models import RecommendationStatus
 from xplorr.tokens.models import ApiToken
 
 STARTUP_SECONDS = 60
@@ -58,6 +62,8 @@ class Stack:
     other_account_id: str
     anomaly_id: str
     cluster_id: str
+    recommendation_id: str  # the largest open one (700/month), with a pending approval
+    approval_id: str
     spike_day: date
     today: date
 
@@ -191,6 +197,26 @@ async def _seed(db_url: str, today: date) -> dict[str, Any]:
                 db, acme, {(today - timedelta(days=d)).isoformat(): 50 for d in range(1, 8)}
             )
             await make_scheduled(db, acme, admin, name="Monthly CFO Report")
+            big = await make_recommendation(db, prod, savings="700", resource_id="i-steady")
+            await make_recommendation(
+                db,
+                prod,
+                savings="40.5",
+                type="delete_unattached_volume",
+                category="unused",
+                resource_id="vol-1",
+            )
+            done = await make_recommendation(
+                db,
+                staging,
+                savings="100",
+                resource_id="i-old",
+                status=RecommendationStatus.APPLIED,
+            )
+            done.realized_monthly_savings = Decimal("90")
+            await db.commit()
+            approval = await make_approval(db, big, member)
+            await make_commitment(db, prod, "ri-0123456789")
             cluster, _ingest = await make_cluster(db, acme, name="prod-eks", posted=True)
             await add_allocations(
                 db,
@@ -221,6 +247,8 @@ async def _seed(db_url: str, today: date) -> dict[str, Any]:
                 "other_account_id": str(elsewhere.id),
                 "anomaly_id": str(anomaly.id),
                 "cluster_id": str(cluster.id),
+                "recommendation_id": str(big.id),
+                "approval_id": str(approval.id),
                 "spike_day": spike,
             }
     finally:
