@@ -4,7 +4,7 @@ loopback (``conftest.stack``): what an assistant gets back, and what it is refus
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -80,6 +80,11 @@ async def connect(
 
 def _names(data: list[dict[str, Any]]) -> list[str]:
     return [d["name"] for d in data]
+
+
+def _last_month(s: Stack) -> date:
+    """The last day of the month before today's (its data is complete: 40 days are held)."""
+    return s.today.replace(day=1) - timedelta(days=1)
 
 
 def _spike(s: Stack) -> str:
@@ -201,6 +206,14 @@ CASES: list[tuple[str, Callable[[Stack], dict[str, Any]], Check]] = [
             r["month"] == s.today.strftime("%Y-%m")
             and r["currencies"][0]["currency"] == "USD"
             and set(r["currencies"][0]["forecast"]) >= {"forecast", "low", "high", "method"}
+        ),
+    ),
+    (
+        "get_cost_forecast",
+        lambda s: {"month": _last_month(s).strftime("%Y-%m"), "account_id": s.prod_id},
+        lambda r, s: (
+            (f := r["currencies"][0]["forecast"])["through"] == _last_month(s).isoformat()
+            and f["forecast"] == f["actual"] > 0
         ),
     ),
     (
