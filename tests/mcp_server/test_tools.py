@@ -444,6 +444,11 @@ async def _walk(admin: Client, stack: Stack) -> None:
 async def test_refusals_come_back_as_tool_errors_naming_why(stack: Stack) -> None:
     async with connect(stack, stack.admin_token) as admin:
         await _refusals(admin, stack)
+        # The prompt an assistant offers for the question names the tools to call.
+        prompt = await admin.get_prompt("explain_spend_change", {"day": "last Tuesday"})
+        text = prompt.messages[0].content.text  # type: ignore[union-attr]
+        assert "last Tuesday" in text
+        assert all(name in text for name in ("get_context", "get_top_movers", "list_anomalies"))
 
 
 async def _refusals(admin: Client, stack: Stack) -> None:

@@ -44,6 +44,21 @@ def build_server(config: McpConfig, api: XplorrApi | None = None) -> MCPServer:
         log_level="WARNING",
     )
     tools.register(server, api or XplorrApi(config), config)
+
+    @server.prompt(title="Explain a change in spend")
+    def explain_spend_change(day: str, scope: str = "the whole organization") -> str:
+        """Why did spend jump (or drop) on a day? The tool calls that answer it, in order."""
+        return (
+            f"Explain why our cloud spend changed on {day} for {scope}. Call get_context first "
+            "(today's date turns words like 'last Tuesday' into YYYY-MM-DD, and it says how far "
+            "each account's data reaches). Then get_top_movers with start_date set to that day "
+            "(compared with the day before), get_top_movers again with the largest mover as a "
+            "filter and group_by resource, sku or region, and list_anomalies for the anomalies "
+            "of that day with their root causes. Answer with the amounts and their currency, "
+            "the services and resources behind the change, and whether it continued since "
+            "(get_cost_trend over the following days)."
+        )
+
     return server
 
 
