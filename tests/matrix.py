@@ -33,12 +33,16 @@ OWNERS = frozenset({Role.OWNER})
 Access = str | frozenset[Role]
 Make = Callable[[AsyncSession, Org, User], Awaitable[uuid.UUID]]
 Snapshot = Callable[[AsyncSession, uuid.UUID], Awaitable[dict[str, Any]]]
+# The headers another org's caller sends to a route that takes no user token (a cluster's
+# ingest token): made for that caller's org. None: the caller's own user token.
+Credentials = Callable[[AsyncSession, User], Awaitable[dict[str, str]]]
 
 
 @dataclass(frozen=True)
 class Case:
     make: Make
     snapshot: Snapshot
+    credentials: Credentials | None = None
 
 
 async def row_of(model: type, db: AsyncSession, ident: uuid.UUID) -> dict[str, Any]:

@@ -252,5 +252,39 @@ def import_focus(
         typer.echo(line)
 
 
+@app.command()
+def mcp(
+    transport: Annotated[
+        str, typer.Option(help="stdio (a local assistant starts it) or streamable-http (/mcp).")
+    ] = "stdio",
+    host: Annotated[str, typer.Option(help="Interface to bind (streamable-http).")] = "127.0.0.1",
+    port: Annotated[
+        int | None, typer.Option(help="Port (streamable-http). Default: $PORT, else 3005.")
+    ] = None,
+    allow_writes: Annotated[
+        bool, typer.Option("--allow-writes", help="Add the tools that change something.")
+    ] = False,
+) -> None:
+    """Serve the MCP server for AI assistants: tools over the API at $XPLORR_API_URL, acting
+    with $XPLORR_API_TOKEN (single-tenant) or each request's own bearer token (multi-tenant)."""
+    from xplorr.mcp_server.config import ConfigError, McpConfig, port_from_env
+    from xplorr.mcp_server.run import run
+
+    if transport not in ("stdio", "streamable-http"):
+        console.print("--transport must be stdio or streamable-http", style="red")
+        raise typer.Exit(2)
+    try:
+        config = McpConfig.from_env(allow_writes=allow_writes)
+        run(
+            transport,  # type: ignore[arg-type]
+            host=host,
+            port=port if port is not None else port_from_env(),
+            config=config,
+        )
+    except ConfigError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
 def main() -> None:
     app()

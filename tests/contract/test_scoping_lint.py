@@ -45,6 +45,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     "AuthnRequest, and that request names the org; no principal yet",
     ("sso/service.py", "finish_login"): "SAML ACS: the configuration of the org the outstanding "
     "request belongs to",
+    ("kubernetes/service.py", "cluster_for_token"): "the collector's ingest token names its "
+    "cluster; no principal",
     ("sso/service.py", "_user_for"): "SAML ACS: identities and users of the request's org, after "
     "its IdP's signature was verified",
 }

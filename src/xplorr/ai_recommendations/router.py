@@ -9,7 +9,7 @@ from xplorr.core.db import DbSession
 from xplorr.core.deps import AppSettings
 
 router = APIRouter(prefix="/ai-recommendations", tags=["ai-recommendations"])
-ROUTE_ORDER = 72  # mounting order under /api/v1 (core.areas.routers)
+ROUTE_ORDER = 71  # mounting order under /api/v1 (core.areas.routers)
 
 
 @router.get("", response_model=AiRecommendationsOut)

@@ -38,6 +38,22 @@ _SECRET_PARAM = re.compile(r"token|secret|code|password|key", re.IGNORECASE)
 MAX_BODY_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024  # names and values together; Node's and h11's default
 _NUL = "Must not contain a NUL character."
+# Routes that take bodies larger than MAX_BODY_BYTES, and compressed ones, by path prefix
+# (``allow_large_body``; an area registers its own, core names none). A compressed body
+# (Content-Encoding other than identity) is passed through unread there: the endpoint inflates
+# it under a cap of its own and checks it with ``untrusted`` itself. Elsewhere a Content-Encoding
+# changes nothing: FastAPI never inflates, so the body is checked as sent.
+_LARGE_BODIES: dict[str, int] = {}
+
+
+def allow_large_body(prefix: str, max_bytes: int) -> None:
+    """Let requests whose path starts with ``prefix`` send up to ``max_bytes`` (on the wire),
+    and send them compressed."""
+    _LARGE_BODIES[prefix] = max_bytes
+
+
+def _large_body_cap(path: str) -> int | None:
+    return next((cap for prefix, cap in _LARGE_BODIES.items() if path.startswith(prefix)), None)
 
 
 class RequestContextMiddleware:
@@ -62,6 +78,9 @@ class RequestContextMiddleware:
         )
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
+        large_cap = _large_body_cap(scope["path"])
+        cap = large_cap or self.max_body
+        encoded = headers.get("content-encoding", "identity").strip().lower() != "identity"
         received = 0
         too_large = replaced = False
         started = time.perf_counter()
@@ -74,7 +93,7 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > cap:
                     too_large = True
                     return {"type": "http.disconnect"}
             return message
@@ -85,7 +104,7 @@ class RequestContextMiddleware:
                 return
             if too_large and message["type"] == "http.response.start":
                 replaced = True
-                await self._too_large(scope, send_with_id_raw)
+                await self._too_large(scope, send_with_id_raw, cap)
                 return
             await send_with_id_raw(message)
 
@@ -110,19 +129,21 @@ class RequestContextMiddleware:
                 await response(scope, _disconnected, send_with_id_raw)
                 return
             declared = headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_body:
-                await self._too_large(scope, send_with_id_raw)
+            if declared.isdigit() and int(declared) > cap:
+                await self._too_large(scope, send_with_id_raw, cap)
                 return
             if refused := _refused_in_head(scope):
                 await _refuse(refused, scope, send_with_id_raw)
                 return
             kind = _body_kind(headers.get("content-type"))
+            if large_cap is not None and encoded:
+                kind = None  # inflated and checked by the endpoint
             if kind is None:
                 await self.app(scope, capped_receive, send_with_id)
             else:
                 body = await _read_body(capped_receive)
                 if too_large:
-                    await self._too_large(scope, send_with_id_raw)
+                    await self._too_large(scope, send_with_id_raw, cap)
                     return
                 if body is None:  # the client went away before sending it all
                     return
@@ -131,15 +152,15 @@ class RequestContextMiddleware:
                     return
                 await self.app(scope, _replay(body, receive), send_with_id)
             if too_large and not replaced:
-                await self._too_large(scope, send_with_id_raw)
+                await self._too_large(scope, send_with_id_raw, cap)
         finally:
             if scope["app"].state.settings.access_log:
                 _log_access(scope, status, time.perf_counter() - started)
             structlog.contextvars.unbind_contextvars("request_id")
             context.current.reset(token)
 
-    async def _too_large(self, scope: Scope, send: Send) -> None:
-        mib = self.max_body / (1024 * 1024)
+    async def _too_large(self, scope: Scope, send: Send, cap: int) -> None:
+        mib = cap / (1024 * 1024)
         response = envelope(413, "PAYLOAD_TOO_LARGE", f"Request body is larger than {mib:g} MiB.")
         await response(scope, _disconnected, send)
 

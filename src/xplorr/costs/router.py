@@ -1,4 +1,5 @@
 import uuid
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -127,6 +128,17 @@ def cost_params(
 
 
 Params = Annotated[CostParams, Depends(cost_params)]
+# /costs and /costs/trend also answer for a Kubernetes cluster (xplorr.kubernetes).
+ClusterIdQuery = Annotated[
+    uuid.UUID | None,
+    Query(
+        alias="clusterId",
+        description="A Kubernetes cluster's costs (its OpenCost allocations, 404 if not visible) "
+        "instead of the cloud accounts': groupBy namespace, controller, pod, node, label:<key>, "
+        "date, week or month; idle is its own group (key __idle__, name idle). Not with the "
+        "cloud filters. In the cluster's currency.",
+    ),
+]
 TagCaseQuery = Annotated[
     TagCase,
     Query(
@@ -144,14 +156,14 @@ async def cost_breakdown(
     who: CurrentUser,
     params: Params,
     group_by: Annotated[
-        str,
+        str | None,
         Query(
             alias="groupBy",
             description=f"{_GROUPS}, or tag:<key> (costs without the key form the untagged "
             "group: key null, name 'untagged'). month and week group by the month's first "
-            "day and the week's Monday.",
+            "day and the week's Monday. Default: service (namespace with clusterId).",
         ),
-    ] = "service",
+    ] = None,
     then_by: Annotated[
         str | None,
         Query(
@@ -169,6 +181,7 @@ async def cost_breakdown(
             "summed into one last group {key: null, name: 'other', other: true}.",
         ),
     ] = None,
+    cluster_id: ClusterIdQuery = None,
     allocate: Annotated[
         bool,
         Query(
@@ -188,6 +201,8 @@ async def cost_breakdown(
     ``currencies`` lists each currency present with its total: amounts in different currencies
     are never added up. A member limited to some cloud accounts sees only those."""
     rules = await share_rules(db, who) if allocate else None
+    params = replace(params, cluster_id=cluster_id)
+    group_by = group_by or ("namespace" if cluster_id else "service")
     return await service.breakdown(db, who, params, group_by, then_by, limit, rules)
 
 
@@ -213,9 +228,11 @@ async def cost_trend(
             "startDate) or year_over_year (the same days one year earlier).",
         ),
     ] = PreviousPeriod.PRECEDING,
+    cluster_id: ClusterIdQuery = None,
 ) -> CostTrendOut:
     """Costs of a date range by day, week or month (every one, 0 when nothing was spent), its
     total, the total of the period it is compared with and the change in percent."""
+    params = replace(params, cluster_id=cluster_id)
     return await service.trend(db, who, params, granularity, previous_period)
 
 

@@ -49,6 +49,8 @@ from xplorr.costs.schemas import (
     TagValuesOut,
     TrendPoint,
 )
+from xplorr.kubernetes import query as cluster_query
+from xplorr.kubernetes.query import ClusterGroupBy, ClusterInfo
 from xplorr.settings import service as org_settings
 
 GROUP_BYS: Final[dict[str, Dim]] = {
@@ -115,6 +117,9 @@ class CostParams:
     service_categories: tuple[str, ...] = ()
     resource_ids: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    # A Kubernetes cluster (its OpenCost allocations) instead of the cloud accounts' costs:
+    # /costs and /costs/trend only (kubernetes.query).
+    cluster_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +138,7 @@ class CostFilters:
     service_categories: frozenset[str] | None = None
     resource_ids: frozenset[str] | None = None
     tags: tuple[TagFilter, ...] = field(default=())
+    cluster: ClusterInfo | None = None
 
     @property
     def days(self) -> int:
@@ -226,14 +232,21 @@ async def resolve_filters(
     *,
     grain: Granularity = Granularity.DAY,
     start_default: Callable[[date], date] | None = None,
+    cluster_ok: bool = False,
 ) -> CostFilters:
     """Validate ``params`` and resolve the range: the end defaults to the last complete day of
     the data the filters can see (``dataThrough``; today without data), the start to 30 days
     before it (daily), the Monday 11 weeks before its week (weekly) or the first of the month
-    12 months before its month (monthly). At most 366 days, three years by month."""
+    12 months before its month (monthly). At most 366 days, three years by month.
+
+    With a ``clusterId`` (where ``cluster_ok``): the cluster's last day with allocations ends
+    the default range, and the cloud filters do not apply (a 422 names the first given)."""
+    cluster = await _check_cluster(db, who, params, cluster_ok)
     await _check_account(db, who, params.account_id)
     start_day = _parse_day("startDate", params.start_date)
     end = _parse_day("endDate", params.end_date)
+    if end is None and cluster is not None:
+        end = cluster.data_through or clock.now().date()
     if end is None:
         accounts = [params.account_id] if params.account_id else None
         end = await query.data_through(db, who, accounts) or clock.now().date()
@@ -262,7 +275,36 @@ async def resolve_filters(
         service_categories=_nonempty("serviceCategory", params.service_categories),
         resource_ids=_nonempty("resourceId", params.resource_ids),
         tags=parse_tag_filters(params.tags),
+        cluster=cluster,
     )
+
+
+# The cloud filters, which a cluster's costs do not have (query parameter -> CostParams field).
+_CLOUD_FILTERS: Final = {
+    "provider": "provider",
+    "accountId": "account_id",
+    "service": "services",
+    "region": "regions",
+    "chargeCategory": "charge_categories",
+    "serviceCategory": "service_categories",
+    "resourceId": "resource_ids",
+    "tag": "tags",
+}
+
+
+async def _check_cluster(
+    db: AsyncSession, who: Principal, params: CostParams, cluster_ok: bool
+) -> ClusterInfo | None:
+    if params.cluster_id is None:
+        return None
+    if not cluster_ok:
+        raise ValidationFailed.on("clusterId", "Only /costs and /costs/trend answer for a cluster.")
+    for name, attr in _CLOUD_FILTERS.items():
+        if getattr(params, attr):
+            raise ValidationFailed.on(
+                name, "Not with clusterId: a cluster's costs are its OpenCost allocations."
+            )
+    return await cluster_query.cluster_info(db, who, params.cluster_id)
 
 
 def parse_group_by(value: str, field_name: str = "groupBy") -> GroupBy:
@@ -360,14 +402,14 @@ class _Node:
             self.direct = (self.direct or ZERO) + direct
 
 
-def _order(nodes: list[_Node], dim: GroupBy) -> None:
+def _order(nodes: list[_Node], dim: GroupBy | ClusterGroupBy) -> None:
     if dim in TIME_DIMS:
         nodes.sort(key=lambda n: _item_key(n.key) or "")
     else:
         nodes.sort(key=lambda n: (-n.cost, n.name, _item_key(n.key) or ""))
 
 
-def _top(nodes: list[_Node], dim: GroupBy, limit: int | None) -> list[_Node]:
+def _top(nodes: list[_Node], dim: GroupBy | ClusterGroupBy, limit: int | None) -> list[_Node]:
     """The ``limit`` largest groups, the rest summed into one ``other`` group (listed last)."""
     _order(nodes, dim)
     if limit is None or len(nodes) <= limit:
@@ -432,7 +474,7 @@ def _items(
 
 def _tree(
     rows: Sequence[tuple[tuple[query.Key, ...], tuple[str, ...], Decimal, Decimal | None]],
-    dims: tuple[GroupBy, ...],
+    dims: tuple[GroupBy | ClusterGroupBy, ...],
     limit: int | None,
 ) -> list[_Node]:
     """``rows`` (key, names, cost, direct) at ``dims`` grain as ordered top-level nodes, each
@@ -485,6 +527,8 @@ async def breakdown(
     With ``rules`` (``allocate=true``, which needs ``groupBy=tag:<key>``): the allocation rules
     targeting that key applied (``costs.allocate``) under the same filters, each item (nested
     ones and ``other`` included) showing its ``direct`` and ``allocated`` cost."""
+    if params.cluster_id is not None:
+        return await _cluster_breakdown(db, who, params, group_by, then_by, limit, rules)
     dim = parse_group_by(group_by)
     second = parse_group_by(then_by, "thenBy") if then_by is not None else None
     if second is not None and second == dim:
@@ -498,7 +542,7 @@ async def breakdown(
     dims: tuple[GroupBy, ...] = (dim,) if second is None else (dim, second)
     currency = await answer_currency(db, who, filters.currency)
     totals: dict[str, Decimal] = {}
-    rows: list[tuple[tuple[query.Key, ...], tuple[str, ...], Decimal, Decimal | None]] = []
+    rows: list[Row] = []
     if rules is not None:
         allocation = await allocate.allocate(db, who, filters.query(group_by=dims), rules)
         for ag in allocation.groups:
@@ -511,6 +555,23 @@ async def breakdown(
             totals[g.currency] = totals.get(g.currency, ZERO) + g.cost
             if g.currency == currency:
                 rows.append((g.key, g.names, g.cost, None))
+    return _breakdown_out(rows, dims, limit, totals, currency, filters, group_by, then_by, rules)
+
+
+Row = tuple[tuple[query.Key, ...], tuple[str, ...], Decimal, Decimal | None]
+
+
+def _breakdown_out(
+    rows: Sequence[Row],
+    dims: tuple[GroupBy | ClusterGroupBy, ...],
+    limit: int | None,
+    totals: Mapping[str, Decimal],
+    currency: str | None,
+    filters: CostFilters,
+    group_by: str,
+    then_by: str | None,
+    rules: Sequence[ShareRule] | None,
+) -> CostBreakdownOut:
     total = totals.get(currency, ZERO) if currency else ZERO
     nodes = _tree(rows, dims, limit)
     return CostBreakdownOut(
@@ -519,7 +580,7 @@ async def breakdown(
             _parts([n.cost for n in nodes], currency),
             total,
             currency,
-            nested=second is not None,
+            nested=len(dims) > 1,
         ),
         total_cost=_rounded(total, currency),
         currency=currency,
@@ -531,6 +592,37 @@ async def breakdown(
         metric=CostMetric(filters.metric),
         allocated=rules is not None,
     )
+
+
+async def _cluster_breakdown(
+    db: AsyncSession,
+    who: Principal,
+    params: CostParams,
+    group_by: str,
+    then_by: str | None,
+    limit: int | None,
+    rules: Sequence[ShareRule] | None,
+) -> CostBreakdownOut:
+    """``GET /costs?clusterId=``: the cluster's allocations by namespace, controller, pod,
+    node, label or period (idle as its own group), in the cluster's currency."""
+    dim = cluster_query.parse_group_by(group_by)
+    second = cluster_query.parse_group_by(then_by, "thenBy") if then_by is not None else None
+    if second is not None and second == dim:
+        raise ValidationFailed.on("thenBy", "Must differ from groupBy.")
+    if rules is not None:
+        raise ValidationFailed.on("allocate", "Not with clusterId.")
+    monthly = Dim.MONTH in (dim, second)
+    filters = await resolve_filters(
+        db, who, params, grain=Granularity.MONTH if monthly else Granularity.DAY, cluster_ok=True
+    )
+    cluster = filters.cluster
+    assert cluster is not None
+    dims: tuple[ClusterGroupBy, ...] = (dim,) if second is None else (dim, second)
+    currency = filters.currency or cluster.currency
+    groups = await cluster_query.aggregate(db, who, cluster, filters.start, filters.end, dims)
+    totals = {cluster.currency: sum((g.cost for g in groups), ZERO)} if groups else {}
+    rows = [(g.key, g.names, g.cost, None) for g in groups if g.currency == currency]
+    return _breakdown_out(rows, dims, limit, totals, currency, filters, group_by, then_by, None)
 
 
 def _shift_year(day: date, years: int) -> date:
@@ -587,12 +679,22 @@ async def trend(
                 "up to endDate.",
             )
         start_default = lambda end: end.replace(day=1)  # noqa: E731
-    filters = await resolve_filters(db, who, params, grain=granularity, start_default=start_default)
-    previous_start, previous_end = _previous(filters, previous_period)
-    current = await query.aggregate(db, who, filters.query(group_by=(_GRAIN_DIM[granularity],)))
-    before = await query.totals_by_currency(
-        db, who, filters.query(start=previous_start, end=previous_end)
+    filters = await resolve_filters(
+        db, who, params, grain=granularity, start_default=start_default, cluster_ok=True
     )
+    previous_start, previous_end = _previous(filters, previous_period)
+    cluster = filters.cluster
+    if cluster is not None:
+        current = await cluster_query.aggregate(
+            db, who, cluster, filters.start, filters.end, (_GRAIN_DIM[granularity],)
+        )
+        before_total = await cluster_query.total(db, who, cluster, previous_start, previous_end)
+        before = {cluster.currency: before_total} if before_total else {}
+    else:
+        current = await query.aggregate(db, who, filters.query(group_by=(_GRAIN_DIM[granularity],)))
+        before = await query.totals_by_currency(
+            db, who, filters.query(start=previous_start, end=previous_end)
+        )
     totals: dict[str, Decimal] = defaultdict(Decimal)
     series: dict[tuple[str, date], Decimal] = {}
     for g in current:
@@ -600,7 +702,11 @@ async def trend(
         assert isinstance(bucket, date)
         totals[g.currency] += g.cost
         series[(g.currency, bucket)] = g.cost
-    currency = await answer_currency(db, who, filters.currency)
+    currency = (
+        filters.currency or cluster.currency
+        if cluster is not None
+        else await answer_currency(db, who, filters.currency)
+    )
     total = totals.get(currency, ZERO) if currency else ZERO
     previous_total = before.get(currency, ZERO) if currency else ZERO
     buckets = _buckets(filters.start, filters.end, granularity)
