@@ -95,15 +95,31 @@ class TestFocusCost:
     ) -> None:
         # September: an older run, then the newer one (two gzip parts) that counts.
         put_run(
-            container, ROOT, "focus-daily", "FocusCost", SEPT, datetime(2024, 9, 10, 6, tzinfo=UTC),
+            container,
+            ROOT,
+            "focus-daily",
+            "FocusCost",
+            SEPT,
+            datetime(2024, 9, 10, 6, tzinfo=UTC),
             [("part_0_0001.csv.gz", gz(csv_bytes(_days(SEPT, 9, "9.99"), FOCUS_COLUMNS)))],
         )
         sept = _days(SEPT, 19, "3.1415926535") + _days(
-            SEPT, 19, "0.0000001", ServiceName="Storage", ChargeCategory="Usage",
-            EffectiveCost="0", ResourceId="", Tags="",
+            SEPT,
+            19,
+            "0.0000001",
+            ServiceName="Storage",
+            ChargeCategory="Usage",
+            EffectiveCost="0",
+            ResourceId="",
+            Tags="",
         )
         put_run(
-            container, ROOT, "focus-daily", "FocusCost", SEPT, datetime(2024, 9, 20, 6, tzinfo=UTC),
+            container,
+            ROOT,
+            "focus-daily",
+            "FocusCost",
+            SEPT,
+            datetime(2024, 9, 20, 6, tzinfo=UTC),
             [
                 ("part_0_0001.csv.gz", gz(csv_bytes(sept[:20], FOCUS_COLUMNS))),
                 ("part_1_0001.csv.gz", gz(csv_bytes(sept[20:], FOCUS_COLUMNS))),
@@ -113,21 +129,42 @@ class TestFocusCost:
         # August: 1.2-preview, Parquet, with a purchase and a credit.
         aug = [
             *_days(AUG, 31, "12.345678901"),
-            focus_row(date(2024, 8, 5), "300", ChargeCategory="Purchase", EffectiveCost="0",
-                      ChargeFrequency="One-Time", ConsumedQuantity="", ConsumedUnit=""),
+            focus_row(
+                date(2024, 8, 5),
+                "300",
+                ChargeCategory="Purchase",
+                EffectiveCost="0",
+                ChargeFrequency="One-Time",
+                ConsumedQuantity="",
+                ConsumedUnit="",
+            ),
             focus_row(date(2024, 8, 6), "-50.5", ChargeCategory="Credit", EffectiveCost="-50.5"),
         ]
         put_run(
-            container, ROOT, "focus-monthly", "FocusCost", AUG, datetime(2024, 9, 2, 6, tzinfo=UTC),
+            container,
+            ROOT,
+            "focus-monthly",
+            "FocusCost",
+            AUG,
+            datetime(2024, 9, 2, 6, tzinfo=UTC),
             [("part_0_0001.snappy.parquet", parquet_bytes(aug, FOCUS_COLUMNS))],
             version="1.2-preview",
         )
         put_run(  # not cost data: skipped by name
-            container, ROOT, "prices", "PriceSheet", AUG, datetime(2024, 9, 2, 6, tzinfo=UTC),
-            [("part_0_0001.csv", b"MeterId,UnitPrice\r\nm,1\r\n")], version=None,
+            container,
+            ROOT,
+            "prices",
+            "PriceSheet",
+            AUG,
+            datetime(2024, 9, 2, 6, tzinfo=UTC),
+            [("part_0_0001.csv", b"MeterId,UnitPrice\r\nm,1\r\n")],
+            version=None,
         )
         account = await _account(
-            db, org, exportStorageAccount=ACCOUNT, exportContainer=container.container_name,
+            db,
+            org,
+            exportStorageAccount=ACCOUNT,
+            exportContainer=container.container_name,
             exportPath=ROOT,
         )
 
@@ -147,8 +184,11 @@ class TestFocusCost:
         ).all()
         vm = next(r for r in rows if r.service_name == "Virtual Machines")
         assert (vm.provider, vm.region, vm.resource_id, vm.tags) == (
-            "azure", "eastus", f"/subscriptions/{SUB}/resourcegroups/rg-app/providers/"
-            "microsoft.compute/virtualmachines/web-1", {"env": "prod", "team": "web"},
+            "azure",
+            "eastus",
+            f"/subscriptions/{SUB}/resourcegroups/rg-app/providers/"
+            "microsoft.compute/virtualmachines/web-1",
+            {"env": "prod", "team": "web"},
         )
         categories = {r.charge_category for r in rows if r.billing_period == AUG}
         assert categories == {"Usage", "Purchase", "Credit"}
@@ -163,7 +203,12 @@ class TestFocusCost:
         # October 3rd: the daily export re-runs September (days 1-5): the month is replaced.
         rerun = [*sept, *_days(date(2024, 9, 20), 11, "2.5")]
         put_run(
-            container, ROOT, "focus-daily", "FocusCost", SEPT, datetime(2024, 10, 3, 6, tzinfo=UTC),
+            container,
+            ROOT,
+            "focus-daily",
+            "FocusCost",
+            SEPT,
+            datetime(2024, 10, 3, 6, tzinfo=UTC),
             [("part_0_0001.csv.gz", gz(csv_bytes(rerun, FOCUS_COLUMNS)))],
         )
         third = await sync(client_for, admin, account, worker)
@@ -184,27 +229,50 @@ class TestCostDetails:
         client_for: ClientFor,
         worker: Worker,
     ) -> None:
-        july = [
-            details_row(date(2024, 7, d), "1.005") for d in range(1, 11)
-        ] + [
-            details_row(date(2024, 7, 2), "199.99", chargeType="Purchase", frequency="OneTime",
-                        pricingModel="Reservation", benefitId="/providers/ri/1", resourceId="",
-                        resourceLocation="", tags=""),
-            details_row(date(2024, 7, 3), "-20", chargeType="Refund", frequency="OneTime",
-                        tags='{"env": "prod"}'),
+        july = [details_row(date(2024, 7, d), "1.005") for d in range(1, 11)] + [
+            details_row(
+                date(2024, 7, 2),
+                "199.99",
+                chargeType="Purchase",
+                frequency="OneTime",
+                pricingModel="Reservation",
+                benefitId="/providers/ri/1",
+                resourceId="",
+                resourceLocation="",
+                tags="",
+            ),
+            details_row(
+                date(2024, 7, 3),
+                "-20",
+                chargeType="Refund",
+                frequency="OneTime",
+                tags='{"env": "prod"}',
+            ),
         ]
         put_run(
-            container, ROOT, "actual", "ActualCost", JULY, datetime(2024, 8, 4, 6, tzinfo=UTC),
-            [("part_0_0001.csv", csv_bytes(july, DETAILS_COLUMNS))], version="2023-05-01",
+            container,
+            ROOT,
+            "actual",
+            "ActualCost",
+            JULY,
+            datetime(2024, 8, 4, 6, tzinfo=UTC),
+            [("part_0_0001.csv", csv_bytes(july, DETAILS_COLUMNS))],
+            version="2023-05-01",
         )
         aug = [details_row(date(2024, 8, d), "0.333333333", pricingModel="Spot") for d in (1, 2, 3)]
         put_run(
-            container, ROOT, "amortized", "AmortizedCost", AUG, datetime(2024, 9, 4, 6, tzinfo=UTC),
+            container,
+            ROOT,
+            "amortized",
+            "AmortizedCost",
+            AUG,
+            datetime(2024, 9, 4, 6, tzinfo=UTC),
             [("part_0_0001.snappy.parquet", parquet_bytes(aug, DETAILS_COLUMNS))],
             version="2023-05-01",
         )
-        account = await _account(db, org, exportSasUrl=_sas(azurite, container, read=True,
-                                                               list=True), exportPath=ROOT)
+        account = await _account(
+            db, org, exportSasUrl=_sas(azurite, container, read=True, list=True), exportPath=ROOT
+        )
         run = await sync(client_for, admin, account, worker)
         assert run["state"] == "succeeded", run
         assert run["detail"]["periodsImported"] == ["2024-07", "2024-08"]
@@ -222,11 +290,16 @@ class TestCostDetails:
         ).all()
         purchase = next(r for r in rows if r.charge_category == "Purchase")
         assert (purchase.commitment_discount_id, purchase.pricing_category, purchase.region) == (
-            "/providers/ri/1", "Committed", None,
+            "/providers/ri/1",
+            "Committed",
+            None,
         )
         usage = next(r for r in rows if r.charge_category == "Usage")
         assert (usage.usage_date, usage.region, usage.service_category, usage.tags) == (
-            date(2024, 7, 1), "eastus", "Compute", {"env": "prod", "team": "web"},
+            date(2024, 7, 1),
+            "eastus",
+            "Compute",
+            {"env": "prod", "team": "web"},
         )
         assert usage.resource_id == usage.resource_id.lower()
         assert usage.sub_account_id == SUB
