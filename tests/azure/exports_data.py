@@ -228,7 +228,8 @@ def put_run(
         "dataRowCount": rows,
         "exportConfig": {
             "exportName": export,
-            "resourceId": f"/subscriptions/{SUB}/providers/Microsoft.CostManagement/exports/{export}",
+            "resourceId": f"/subscriptions/{SUB}/providers/Microsoft.CostManagement/exports/"
+            + export,
             "dataVersion": version,
             "apiVersion": "2025-03-01",
             "type": dataset,
