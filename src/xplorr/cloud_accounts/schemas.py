@@ -107,6 +107,13 @@ class AwsKeyCredentials(AwsBillingOptions):
     region: AwsRegion = "us-east-1"
 
 
+AzureStorageAccount = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{3,24}$")]
+AzureContainer = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")]
+AzureBlobPath = Annotated[
+    str, StringConstraints(pattern=r"^[^/\x00-\x1f][^\x00-\x1f]*$", max_length=1024)
+]
+
+
 class AzureCredentials(CredentialsModel):
     """A service principal (ClientSecretCredential); one account = one subscription."""
 
@@ -114,6 +121,33 @@ class AzureCredentials(CredentialsModel):
     tenant_id: Annotated[str, StringConstraints(min_length=1, max_length=253)]
     client_secret: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     subscription_id: Guid
+    # A Cost Management export (connectors.azure.exports): its storage account, container and
+    # root folder (read as the service principal: Storage Blob Data Reader), or a container
+    # SAS URL (read with the SAS alone). Without either the bill comes from the Query API.
+    export_storage_account: AzureStorageAccount | None = None
+    export_container: AzureContainer | None = None
+    export_path: AzureBlobPath | None = None
+    export_sas_url: Annotated[str, StringConstraints(min_length=10, max_length=2048)] | None = None
+
+    @model_validator(mode="after")
+    def _export(self) -> "AzureCredentials":
+        if self.export_storage_account and not self.export_container:
+            raise ValueError("exportStorageAccount needs exportContainer")
+        if self.export_container and not (self.export_storage_account or self.export_sas_url):
+            raise ValueError("exportContainer needs exportStorageAccount")
+        if self.export_sas_url and self.export_storage_account:
+            raise ValueError("give exportStorageAccount or exportSasUrl, not both")
+        if self.export_sas_url and not self.export_sas_url.startswith("https://"):
+            raise ValueError("exportSasUrl must be an https:// container SAS URL")
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        """The export options are stored only when set."""
+        out = super().stored()
+        for key in ("exportStorageAccount", "exportContainer", "exportPath", "exportSasUrl"):
+            if not out.get(key):
+                out.pop(key, None)
+        return out
 
     @field_validator("tenant_id")
     @classmethod
@@ -201,7 +235,10 @@ CREDENTIALS_DOC = """Credentials, per provider (write-only: answers show them ma
   CUR 2.0; without it the bill comes from Cost Explorer) and "costTagKeys"? (at most 10).
   provider_account_id is the 12-digit AWS account id.
 - azure: {"clientId", "tenantId", "clientSecret", "subscriptionId"}, all required;
-  subscriptionId must equal provider_account_id.
+  subscriptionId must equal provider_account_id. Optional Cost Management export:
+  "exportStorageAccount" + "exportContainer" + "exportPath"? (read as the service principal),
+  or "exportSasUrl" (a container SAS URL) + "exportPath"?; without one the bill comes from
+  the Query API.
 - gcp: {"projectId" (= provider_account_id), "keyfileJson" (service-account key, object or JSON
   string), "billingDataset" (alias datasetId, default "billing_export"), "billingTable" (alias
   tableId, default "gcp_billing_export_v1_*"), "bigqueryLocation" (default "US"),

@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import structlog
@@ -48,6 +48,9 @@ from xplorr.core.tenancy import Principal, get_in_org, org_select
 from xplorr.costs import store
 from xplorr.sync import service as sync
 from xplorr.sync.models import SyncTrigger
+
+if TYPE_CHECKING:
+    from xplorr.connectors.aws.probe import ProbeResult
 
 log = structlog.get_logger("xplorr.cloud_accounts")
 
@@ -390,19 +393,40 @@ async def server_aws_config() -> ServerAwsConfigOut:
 # -- test connection (the console's "Test connection"; outside the reference) -----------------
 
 
+async def _test_azure(settings: Settings, credentials: dict[str, Any]) -> "ProbeResult":
+    """``connectors.azure.probe`` (the Azure SDKs only where they are used)."""
+    from xplorr.connectors import ConnectorError
+    from xplorr.connectors.azure.exports import check_sas_url
+    from xplorr.connectors.azure.probe import probe as azure_probe
+    from xplorr.connectors.azure.session import open_session
+
+    try:
+        await check_sas_url(open_session(settings, credentials))
+    except ConnectorError as exc:
+        raise ValidationFailed.on("credentials.exportSasUrl", str(exc)) from None
+    return await anyio.to_thread.run_sync(azure_probe, settings, credentials)
+
+
 async def test_connection(
     db: AsyncSession, settings: Settings, who: Principal, data: ConnectionTestIn
 ) -> ConnectionTestOut:
     """Try the credentials without saving them: the identity they reach, then one cheap call
-    per permission group (``connectors.aws.probe``). AWS only in this version."""
-    if data.provider is not Provider.AWS:
-        raise ValidationFailed.on("provider", "Test connection supports aws in this version.")
+    per permission group (``connectors.aws.probe``, ``connectors.azure.probe``)."""
+    if data.provider not in (Provider.AWS, Provider.AZURE):
+        raise ValidationFailed.on(
+            "provider", "Test connection supports aws and azure in this version."
+        )
     credentials = validate_credentials(
         settings, data.provider, data.provider_account_id, data.credentials
     )
-    from xplorr.connectors.aws.probe import probe  # boto3 only where it is used
+    if data.provider is Provider.AZURE:
+        result = await _test_azure(settings, credentials)
+    else:
+        from xplorr.connectors.aws.probe import probe  # boto3 only where it is used
 
-    result = await anyio.to_thread.run_sync(probe, settings, data.provider_account_id, credentials)
+        result = await anyio.to_thread.run_sync(
+            probe, settings, data.provider_account_id, credentials
+        )
     await audit.record(
         db,
         "cloud_account.connection_tested",

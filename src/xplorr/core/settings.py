@@ -154,6 +154,22 @@ class Settings(BaseSettings):
     # the account (ec2:DescribeRegions).
     aws_inventory_regions: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Azure (connectors.azure). Where Entra ID (the service principal's token), Azure Resource
+    # Manager (Cost Management, Resource Graph, Monitor, Advisor) and Blob storage are reached;
+    # unset: Azure's public cloud. ``azure_blob_endpoint`` is a template with ``{account}``
+    # (e.g. ``https://{account}.blob.core.usgovcloudapi.net``). ``azure_ca_bundle``: a PEM file
+    # of extra CAs to trust (a TLS-inspecting proxy; the tests' local doubles).
+    azure_authority_host: str | None = None
+    azure_resource_manager_url: str | None = None
+    azure_blob_endpoint: str | None = None
+    azure_ca_bundle: Path | None = None
+    azure_max_attempts: int = Field(default=4, ge=1, le=20)
+    azure_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    azure_read_timeout_seconds: float = Field(default=60.0, gt=0, le=900)
+    # The longest Cost Management throttling wait honoured (its qpu-retry-after header) before
+    # a sync gives up on the attempt (retried later by the job runner).
+    azure_throttle_max_wait_seconds: float = Field(default=120.0, ge=0, le=3600)
+
     # Passkeys (WebAuthn): relying-party id (a registrable domain; default: the host of
     # ``base_url``) and the origins a ceremony may come from (default: ``base_url``'s origin).
     webauthn_rp_id: str | None = None

@@ -46,6 +46,15 @@ async def refresh(ctx: JobContext, event: CostDataChanged) -> None:
         result = refreshed.result
         for warning in refreshed.warnings:
             log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
+    elif account.provider is Provider.AZURE:
+        from xplorr.inventory import azure  # the Azure SDKs only where they are used
+
+        azure_refresh = await azure.collect_from_azure(ctx, account)
+        if azure_refresh is None:
+            return
+        result = azure_refresh.result
+        for warning in azure_refresh.warnings:
+            log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
     else:
         await emit(ctx.db, InventoryRefreshed(org_id=account.org_id, cloud_account_id=account.id))
         return

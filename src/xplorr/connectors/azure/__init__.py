@@ -1,0 +1,1 @@
+"""Azure: Cost Management exports or the Query API, Resource Graph inventory."""
