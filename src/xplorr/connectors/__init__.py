@@ -54,6 +54,7 @@ MODULES: dict[Provider, str] = {
     Provider.FOCUS: "xplorr.connectors.focus.connector",
     Provider.DEMO: "xplorr.connectors.demo.connector",
     Provider.AWS: "xplorr.connectors.aws.connector",
+    Provider.GCP: "xplorr.connectors.gcp.connector",
 }
 REGISTRY: dict[Provider, Connector] = {}
 

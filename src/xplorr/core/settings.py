@@ -154,6 +154,11 @@ class Settings(BaseSettings):
     # the account (ec2:DescribeRegions).
     aws_inventory_regions: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Google Cloud (connectors.gcp): one base URL for BigQuery, Cloud Asset, Compute and
+    # Recommender (a proxy, a local test server), and Cloud Storage's; unset: Google's hosts.
+    gcp_api_endpoint: str | None = None
+    gcs_endpoint: str | None = None
+
     # Passkeys (WebAuthn): relying-party id (a registrable domain; default: the host of
     # ``base_url``) and the origins a ceremony may come from (default: ``base_url``'s origin).
     webauthn_rp_id: str | None = None

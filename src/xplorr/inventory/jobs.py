@@ -12,7 +12,7 @@ from xplorr.core.events import subscribe
 from xplorr.core.jobs.models import Job
 from xplorr.core.jobs.registry import JobContext
 from xplorr.costs.events import CostDataChanged
-from xplorr.inventory import aws, bill, service
+from xplorr.inventory import aws, bill, gcp, service
 
 log = structlog.get_logger("xplorr.inventory")
 REFRESH_JOB: Final = "inventory.refresh"
@@ -44,6 +44,13 @@ async def refresh(ctx: JobContext, event: CostDataChanged) -> None:
             return
         result = refreshed.result
         for warning in refreshed.warnings:
+            log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
+    elif account.provider is Provider.GCP:
+        gcp_refreshed = await gcp.collect_from_gcp(ctx, account)
+        if gcp_refreshed is None:
+            return
+        result = gcp_refreshed.result
+        for warning in gcp_refreshed.warnings:
             log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
     else:
         return
