@@ -55,6 +55,7 @@ MODULES: dict[Provider, str] = {
     Provider.DEMO: "xplorr.connectors.demo.connector",
     Provider.AWS: "xplorr.connectors.aws.connector",
     Provider.AZURE: "xplorr.connectors.azure.connector",
+    Provider.GCP: "xplorr.connectors.gcp.connector",
 }
 REGISTRY: dict[Provider, Connector] = {}
 

@@ -169,6 +169,10 @@ class Settings(BaseSettings):
     # The longest Cost Management throttling wait honoured (its qpu-retry-after header) before
     # a sync gives up on the attempt (retried later by the job runner).
     azure_throttle_max_wait_seconds: float = Field(default=120.0, ge=0, le=3600)
+    # Google Cloud (connectors.gcp): one base URL for BigQuery, Cloud Asset, Compute and
+    # Recommender (a proxy, a local test server), and Cloud Storage's; unset: Google's hosts.
+    gcp_api_endpoint: str | None = None
+    gcs_endpoint: str | None = None
 
     # Passkeys (WebAuthn): relying-party id (a registrable domain; default: the host of
     # ``base_url``) and the origins a ceremony may come from (default: ``base_url``'s origin).

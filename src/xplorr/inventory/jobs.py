@@ -12,7 +12,7 @@ from xplorr.core.events import emit, subscribe
 from xplorr.core.jobs.models import Job
 from xplorr.core.jobs.registry import JobContext
 from xplorr.costs.events import CostDataChanged
-from xplorr.inventory import aws, bill, service
+from xplorr.inventory import aws, bill, gcp, service
 from xplorr.inventory.events import InventoryRefreshed
 
 log = structlog.get_logger("xplorr.inventory")
@@ -54,6 +54,13 @@ async def refresh(ctx: JobContext, event: CostDataChanged) -> None:
             return
         result = azure_refresh.result
         for warning in azure_refresh.warnings:
+            log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
+    elif account.provider is Provider.GCP:
+        gcp_refreshed = await gcp.collect_from_gcp(ctx, account)
+        if gcp_refreshed is None:
+            return
+        result = gcp_refreshed.result
+        for warning in gcp_refreshed.warnings:
             log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
     else:
         await emit(ctx.db, InventoryRefreshed(org_id=account.org_id, cloud_account_id=account.id))

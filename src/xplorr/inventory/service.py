@@ -256,9 +256,10 @@ def _selected(who: Principal, f: InventoryFilter) -> Select[InventoryResource]:
 
 def _cost_keys(row: InventoryResource) -> list[str]:
     keys = [row.resource_id]
-    arn = (row.attributes or {}).get("arn")
-    if isinstance(arn, str) and arn and arn != row.resource_id:
-        keys.append(arn)
+    for name in ("arn", "bill_id"):  # bill_id: the bill's id where it differs (GCP)
+        other = (row.attributes or {}).get(name)
+        if isinstance(other, str) and other and other not in keys:
+            keys.append(other)
     return keys
 
 

@@ -1,0 +1,1 @@
+"""Google Cloud: the BigQuery billing export, Cloud Asset inventory and Recommender."""
