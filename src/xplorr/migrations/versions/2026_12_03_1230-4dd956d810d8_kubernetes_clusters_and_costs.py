@@ -1,7 +1,7 @@
 """kubernetes clusters and costs
 
 Revision ID: 4dd956d810d8
-Revises: 4e23d47b1080
+Revises: bf42e4f92865
 Create Date: 2026-12-03 12:30:38.049122+00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import xplorr.core.models
 
 revision: str = "4dd956d810d8"
-down_revision: str | None = "4e23d47b1080"
+down_revision: str | None = "bf42e4f92865"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """provider_recommendations: a provider's own cost recommendations (Azure Advisor)
 
 Revision ID: a2c4e6f8b1d3
-Revises: 4e23d47b1080
+Revises: 6c0a9e2f4d17
 Create Date: 2026-12-03 12:30:00.000000+00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import xplorr.core.models
 
 revision: str = "a2c4e6f8b1d3"
-down_revision: str | None = "4e23d47b1080"
+down_revision: str | None = "6c0a9e2f4d17"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
