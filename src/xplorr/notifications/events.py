@@ -42,6 +42,8 @@ class NotificationType(StrEnum):
     RI_SP_EXPIRATION = "ri_sp_expiration"
     RECOMMENDATION = "recommendation"
     APPROVAL = "approval"
+    DAILY_DIGEST = "daily_digest"
+    WEEKLY_SUMMARY = "weekly_summary"
 
 
 class Severity(StrEnum):
@@ -367,6 +369,43 @@ class ApprovalNotice(Notification):
         return f"/approvals/{self.approval_id}"
 
 
+class DailyDigest(Notification):
+    """The daily digest in chat (section 25), one currency per event: yesterday against the
+    mean of the 7 days before, the month's top services with their change against the same
+    days of last month, new anomalies and the highest severity, the month's forecast. Chat only
+    (``Audience.NONE``): email digests are the reports area's digest schedules."""
+
+    type: ClassVar[NotificationType] = NotificationType.DAILY_DIGEST
+    audience: ClassVar[Audience] = Audience.NONE
+
+    day: date
+    currency: str
+    yesterday: Money
+    average_7_days: Money
+    change_percent: Money | None = None
+    top_services: tuple[ServiceSpend, ...] = ()
+    forecast: Money | None = None
+    new_anomalies: int = 0
+    highest_severity: Severity | None = None
+
+    @property
+    def event_key(self) -> str:
+        return f"daily_digest:{self.day}:{self.currency}"
+
+
+class WeeklySummary(WeeklyDigest):
+    """The weekly summary in chat (section 25: Mondays, the previous Monday-Sunday), the same
+    figures as ``WeeklyDigest``. Chat only: the reports area emails each user their own."""
+
+    type: ClassVar[NotificationType] = NotificationType.WEEKLY_SUMMARY
+    audience: ClassVar[Audience] = Audience.NONE
+    preference: ClassVar[str | None] = None
+
+    @property
+    def event_key(self) -> str:
+        return f"weekly_summary:{self.week_start}:{self.currency}"
+
+
 EVENT_TYPES: dict[NotificationType, type[Notification]] = {
     cls.type: cls
     for cls in (
@@ -381,5 +420,7 @@ EVENT_TYPES: dict[NotificationType, type[Notification]] = {
         RiSpExpiration,
         RecommendationNotice,
         ApprovalNotice,
+        DailyDigest,
+        WeeklySummary,
     )
 }

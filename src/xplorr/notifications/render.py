@@ -22,10 +22,12 @@ from xplorr.notifications.events import (
     AnomalyDetected,
     ApprovalNotice,
     BudgetAlert,
+    DailyDigest,
     Notification,
     ProjectedOverrun,
     RecommendationNotice,
     RiSpExpiration,
+    ServiceSpend,
     Severity,
     SyncComplete,
     SyncFailed,
@@ -89,6 +91,43 @@ class Card:
 
 _METRIC = {"daily_spend": "Daily spend", "monthly_spend": "Month-to-date spend",
            "forecast": "Forecast spend"}  # fmt: skip
+
+
+def _arrow(change: Decimal | None) -> str:
+    if change is None or change == 0:
+        return "→"
+    return "↑" if change > 0 else "↓"
+
+
+def _mom(s: ServiceSpend) -> Decimal | None:
+    """A service's change against the previous period, in percent (None without one)."""
+    if s.previous is None or s.previous == 0:
+        return None
+    return (s.amount - s.previous) * 100 / abs(s.previous)
+
+
+def _daily_digest(event: DailyDigest) -> Card:
+    cur = event.currency
+    change = "n/a" if event.change_percent is None else fmt_percent(event.change_percent)
+    facts = [
+        ("Yesterday", fmt_money(event.yesterday, cur)),
+        ("7-day average", fmt_money(event.average_7_days, cur)),
+    ]
+    for s in event.top_services[:5]:
+        mom = _mom(s)
+        trend = "" if mom is None else f" ({fmt_percent(mom)} MoM)"
+        facts.append((s.service, fmt_money(s.amount, cur) + trend))
+    if event.forecast is not None:
+        facts.append(("Forecast this month", fmt_money(event.forecast, cur)))
+    worst = f", highest {event.highest_severity.value}" if event.highest_severity else ""
+    facts.append(("New anomalies", f"{event.new_anomalies}{worst}"))
+    return Card(
+        f"Daily cost digest {fmt_date(event.day)} ({cur})",
+        f"Yesterday's spend was {fmt_money(event.yesterday, cur)} "
+        f"{_arrow(event.change_percent)} {change} against the 7-day average.",
+        facts,
+        event.console_path,
+    )
 
 
 def describe(event: Notification) -> Card:
@@ -216,6 +255,8 @@ def describe(event: Notification) -> Card:
             facts,
             event.console_path,
         )
+    if isinstance(event, DailyDigest):
+        return _daily_digest(event)
     if isinstance(event, RiSpExpiration):
         kind = "Reserved instance" if event.commitment_type == "reserved_instance" else (
             "Savings plan")  # fmt: skip

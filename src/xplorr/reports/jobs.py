@@ -4,7 +4,7 @@ mail (``reports.scheduling``). A failed attempt leaves its error on the schedule
 with the runner's backoff."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,8 +14,9 @@ from xplorr.core.jobs import periodic, registry
 from xplorr.core.jobs.queue import error_text
 from xplorr.core.jobs.registry import JobContext, Lane, PermanentJobError, job
 from xplorr.notifications.hub import digest_batching
-from xplorr.reports import digests, scheduling, weekly
+from xplorr.reports import chat, digests, scheduling, weekly
 from xplorr.reports.models import DigestSetting, ScheduledReport
+from xplorr.settings.jobs import orgs_with_webhooks
 
 SCAN_JOB = "reports.scan_scheduled"
 SEND_JOB = "reports.send_scheduled"
@@ -98,7 +99,30 @@ async def weekly_summary(ctx: JobContext, _payload: dict[str, Any]) -> None:
     """Send one organization's weekly summaries (idempotent per user and week)."""
     if ctx.org_id is None:
         raise PermanentJobError("a weekly summary job must carry its organization")
-    await weekly.send_weekly(ctx.db, ctx.settings, ctx.org_id, clock.now().date())
+    today = clock.now().date()
+    await weekly.send_weekly(ctx.db, ctx.settings, ctx.org_id, today)
+    await chat.post_weekly(ctx.db, ctx.org_id, *weekly.week_before(today))
+
+
+CHAT_DIGEST_FAN_OUT = "reports.chat_digest_fan_out"
+CHAT_DIGEST_JOB = "reports.chat_digest"
+
+periodic.fan_out_per_org(CHAT_DIGEST_FAN_OUT, job=CHAT_DIGEST_JOB, orgs=orgs_with_webhooks)
+registry.schedule(
+    f"{CHAT_DIGEST_JOB}.every",
+    every=timedelta(minutes=15),
+    job=CHAT_DIGEST_FAN_OUT,
+    key=CHAT_DIGEST_FAN_OUT,
+)
+
+
+@job(CHAT_DIGEST_JOB, max_attempts=5, lane=Lane.BULK)
+async def chat_digest(ctx: JobContext, _payload: dict[str, Any]) -> None:
+    """Post one organization's daily digest to its chat once its digest time has come (the
+    digest is built at most once a day: ``reports.chat``)."""
+    if ctx.org_id is None:
+        raise PermanentJobError("a chat digest job must carry its organization")
+    await chat.post_daily(ctx.db, ctx.org_id, clock.now())
 
 
 @digest_batching("reports.daily_digest")

@@ -5,9 +5,11 @@ rule), budget alerts, the weekly digest and failed syncs, unless the org routes 
 to channels of its own (a ``hub.channel_routing`` check says so). The URL stays sealed in the
 settings row; the hub reads it at send time through ``service.webhook_url``."""
 
+import uuid
 from collections.abc import Sequence
 from typing import Final
 
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.notifications.events import Notification, NotificationType
@@ -20,6 +22,7 @@ from xplorr.notifications.hub import (
 )
 from xplorr.notifications.models import Channel
 from xplorr.settings import service
+from xplorr.settings.models import OrgSetting
 
 ORG_WEBHOOK_TYPES: Final = frozenset(
     {
@@ -28,6 +31,8 @@ ORG_WEBHOOK_TYPES: Final = frozenset(
         NotificationType.PROJECTED_OVERRUN,
         NotificationType.SYNC_FAILED,
         NotificationType.WEEKLY_DIGEST,
+        NotificationType.DAILY_DIGEST,
+        NotificationType.WEEKLY_SUMMARY,
     }
 )
 
@@ -49,3 +54,14 @@ async def org_webhooks(db: AsyncSession, event: Notification) -> Sequence[Target
     if org.has_teams_webhook:
         found.append(WebhookTarget(Channel.TEAMS, service.WEBHOOK_SOURCE, event.org_id))
     return found
+
+
+def orgs_with_webhooks() -> Select[uuid.UUID]:
+    """The organizations that set a Slack or Teams webhook (a fan-out's ``orgs``: the daily
+    digest's chat post runs for these only)."""
+    return select(OrgSetting.org_id).where(
+        or_(
+            OrgSetting.slack_webhook_encrypted.is_not(None),
+            OrgSetting.teams_webhook_encrypted.is_not(None),
+        )
+    )
