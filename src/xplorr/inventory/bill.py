@@ -86,7 +86,10 @@ async def collect_from_bill(
         )
         for r in found
     ]
-    if account.provider is Provider.DEMO:
+    if (
+        account.provider is Provider.DEMO
+        and account.provider_account_id in demo_resources.AWS_ACCOUNTS
+    ):
         observed = _with_demo_resources(observed, account.provider_account_id, end)
     return await apply_snapshot(db, account, observed, source=SOURCE, now=started)
 

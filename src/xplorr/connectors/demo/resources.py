@@ -16,7 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
+from xplorr.connectors.demo.generator import DEFAULT_ACCOUNTS
+
 CPU_DAYS: Final = 14
+# The generator's AWS accounts (``generator.DEFAULT_ACCOUNTS``): only these get the additions.
+AWS_ACCOUNTS: Final = frozenset(a.sub_account_id for a in DEFAULT_ACCOUNTS if a.provider == "aws")
 INSTANCE_TYPES: Final = (
     "m5.xlarge",
     "m5.2xlarge",
