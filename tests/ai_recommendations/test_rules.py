@@ -11,8 +11,13 @@ from tests.factories.cloud_accounts import grant
 from xplorr.users.models import User
 
 
-async def test_rules_from_figures(
-    client_for: ClientFor, admin: User, spend: dict[str, Any]
+async def test_rules_from_figures_grants_and_empty(
+    db: AsyncSession,
+    client_for: ClientFor,
+    admin: User,
+    member: User,
+    other_admin: User,
+    spend: dict[str, Any],
 ) -> None:
     client = client_for(admin)
     r = await client.get("/ai-recommendations")
@@ -68,14 +73,7 @@ async def test_rules_from_figures(
     again = (await client.get("/ai-recommendations")).json()
     assert again["insights"] == body["insights"]
 
-
-async def test_grants_and_empty(
-    db: AsyncSession,
-    client_for: ClientFor,
-    member: User,
-    other_admin: User,
-    spend: dict[str, Any],
-) -> None:
+    # A member limited to one account; another org without data.
     await grant(db, member, spend["gcp"])
     body = (await client_for(member).get("/ai-recommendations")).json()
     assert body["figures"]["total_cost"] == 1.0

@@ -45,9 +45,9 @@ class RecommendationFigures(BaseModel):
     available: bool = Field(
         default=True, description="Whether the recommendation engine's figures are included."
     )
-    open_count: int = 0
-    monthly_savings: DecimalNumber = Decimal(0)
-    top: list[RecommendationFigure] = Field(default_factory=list)
+    open_count: int
+    monthly_savings: DecimalNumber
+    top: list[RecommendationFigure]
 
 
 class GapFigure(BaseModel):
