@@ -57,6 +57,15 @@ class McpConfig:
         return cls(api_url=base, api_token=api_token, allow_writes=allow_writes)
 
 
+def api_token_of(authorization: str | None) -> str | None:
+    """The ``xplorr_`` token of an ``Authorization: Bearer`` header value, else None."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
+        return None
+    return token
+
+
 def port_from_env(env: Mapping[str, str] | None = None) -> int:
     raw = (os.environ if env is None else env).get("PORT", "").strip()
     if not raw:

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from xplorr.mcp_server import tools
 from xplorr.mcp_server.api import ApiError, XplorrApi
-from xplorr.mcp_server.config import TOKEN_PREFIX, McpConfig
+from xplorr.mcp_server.config import McpConfig, api_token_of
 
 log = structlog.get_logger("xplorr.mcp")
 
@@ -83,11 +83,9 @@ class BearerRequired:
         if scope["type"] != "http" or not scope["path"].startswith(MCP_PATH):
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        token = token.strip()
+        token = api_token_of(Request(scope).headers.get("authorization"))
         response: Response | None = None
-        if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
+        if token is None:
             response = _unauthorized(
                 "This Xplorr MCP server is multi-tenant: send 'Authorization: Bearer xplorr_...' "
                 "with an API token of your organization."

@@ -22,7 +22,7 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from xplorr.mcp_server.api import ApiError, QueryValue, XplorrApi
-from xplorr.mcp_server.config import TOKEN_PREFIX, McpConfig
+from xplorr.mcp_server.config import McpConfig, api_token_of
 from xplorr.mcp_server.values import as_object, decimal
 
 GROUP_BYS = (
@@ -177,10 +177,8 @@ def bearer_token(config: McpConfig, ctx: Context) -> str:
     request carries (multi-tenant; the HTTP app already refused requests without one)."""
     if config.api_token:
         return config.api_token
-    headers = ctx.headers or {}
-    scheme, _, token = (headers.get("authorization") or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
+    token = api_token_of((ctx.headers or {}).get("authorization"))
+    if token is None:
         raise ToolError(
             "No Xplorr API token: this server is multi-tenant, so each HTTP request must carry "
             "'Authorization: Bearer xplorr_...' (or start the server with XPLORR_API_TOKEN)."
