@@ -1,4 +1,5 @@
-"""OpenCost's JSON, as its API answers it and the collector posts it unchanged: parsed into
+"""OpenCost's JSON (and Prometheus's instant-query answers, for rightsizing), as their APIs
+answer and the collector posts them unchanged: parsed into
 plain data, exactly (every number a ``Decimal`` read from its own digits), or refused with a
 422 naming where in the document the problem is. No HTTP, no database.
 
