@@ -113,6 +113,12 @@ def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
         "redis_url": REDIS_URL,
         "redis_key_prefix": f"xplorr-test-{uuid.uuid4().hex}",
         "aws_max_attempts": 2,  # an unreachable AWS fails fast
+        # No test reaches real Azure: Entra ID, ARM and Blob storage at a closed local port
+        # (tests/azure points them at its doubles).
+        "azure_authority_host": "https://127.0.0.1:9",
+        "azure_resource_manager_url": "https://127.0.0.1:9",
+        "azure_blob_endpoint": "https://127.0.0.1:9/{account}",
+        "azure_max_attempts": 1,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -285,11 +285,12 @@ class TestJobs:
         engine: AsyncEngine,
         settings: Settings,
     ) -> None:
-        accounts = [await make_account(db, org, provider=Provider.AZURE) for _ in range(3)]
+        missing = {"path": "/nonexistent/xplorr-exports"}
+        accounts = [await make_account(db, org, credentials=missing) for _ in range(3)]
         client = client_for(admin)
         for account in accounts:
             await client.post(f"/sync/{account.id}")
-        await drain(Worker(settings, engine))  # Azure has no connector: each run fails at once
+        await drain(Worker(settings, engine))  # a missing export path: each run fails at once
         await client.post(f"/sync/{accounts[0].id}")  # and one more, still queued
         first = (await client.get("/sync/jobs", params={"limit": 2})).json()
         assert (first["total"], first["page"], first["limit"]) == (4, 1, 2)
@@ -303,9 +304,8 @@ class TestJobs:
         assert len(set(every)) == 4
         assert [d["accountId"] for d in rest["data"]][::-1] == [str(a.id) for a in accounts[:2]]
         failed = rest["data"][0]
-        assert failed["error"] == (
-            "Azure billing sync is not available in this version; connect a FOCUS export "
-            "(provider focus) instead."
+        assert failed["error"].startswith(
+            "The export path '/nonexistent/xplorr-exports' is outside"
         )
         assert failed["finishedAt"] is not None
 

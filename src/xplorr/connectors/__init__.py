@@ -14,9 +14,10 @@ so it says what to fix and never carries a secret. Anything else (an ``OSError``
 share, a database hiccup) is treated as transient and retried by the job runner.
 
 Registered today: ``focus`` (FOCUS export files in a local directory), ``demo`` (generated
-data) and ``aws`` (Data Exports in S3, or Cost Explorer: ``connectors.aws``). ``azure`` and
-``gcp`` have no connector in this version: their syncs fail with ``UNAVAILABLE``'s message,
-pointing at a FOCUS export instead.
+data), ``aws`` (Data Exports in S3, or Cost Explorer: ``connectors.aws``) and ``azure`` (Cost
+Management exports in Blob storage, or the Query API: ``connectors.azure``). ``gcp`` has no
+connector in this version: its syncs fail with ``UNAVAILABLE``'s message, pointing at a FOCUS
+export instead.
 """
 
 import importlib

@@ -183,7 +183,19 @@ def classify(exc: AzureError | OSError, operation: str) -> AzureCallError | Azur
         if detail:
             text += f": {detail}"
         # Entra ID refusing the sign-in (azure-identity) or ARM refusing the token: both
-        # raise ClientAuthenticationError.
+        # raise ClientAuthenticationError. azure-identity raises it too when Entra ID cannot be
+        # reached at all (no AADSTS code, no answer): that is transient, not bad credentials.
+        refused = "AADSTS" in str(exc.message or exc) or status in (400, 401)
+        if isinstance(exc, ClientAuthenticationError) and not refused:
+            name = type(exc).__name__
+            return AzureUnavailable(
+                AzureFailure(
+                    operation,
+                    name,
+                    f"{operation} failed: Entra ID unreachable ({_short(str(exc.message))}).",
+                    True,
+                )
+            )
         if isinstance(exc, ClientAuthenticationError):
             aad = _aad_code(str(exc.message or exc))
             return AzureCallError(
