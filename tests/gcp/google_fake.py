@@ -240,6 +240,10 @@ class GoogleFake:
                     self._send(200, fake.route(method, url.path, query, raw))
                 except ApiError as exc:
                     self._send(exc.code, exc.body())
+                except Exception as exc:  # noqa: BLE001 - BigQuery answers a bad query with 400
+                    error = ApiError(400, "INVALID_ARGUMENT", f"{type(exc).__name__}: {exc}",
+                                     "invalidQuery")
+                    self._send(400, error.body())
 
             def do_GET(self) -> None:
                 self._dispatch("GET")
@@ -320,12 +324,15 @@ class GoogleFake:
         values: dict[str, Any] = {}
         for p in body.get("queryParameters") or []:
             value = p.get("parameterValue") or {}
+            kind = (p.get("parameterType", {}).get("arrayType") or p.get("parameterType", {})
+                    ).get("type")
+            cast = date.fromisoformat if kind == "DATE" else str
             if "arrayValues" in value:
-                values[p["name"]] = [v.get("value") for v in value["arrayValues"]]
+                values[p["name"]] = [cast(v.get("value")) for v in value["arrayValues"]]
             elif p.get("parameterType", {}).get("type") == "ARRAY":
                 values[p["name"]] = []
             else:
-                values[p["name"]] = value.get("value")
+                values[p["name"]] = cast(value["value"]) if "value" in value else None
         return values
 
     def run_query(self, project: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -397,11 +397,14 @@ class _Reader:
     def query(self, sql: str, params: dict[str, Any]) -> list[Any]:
         from google.cloud import bigquery
 
+        def kind(value: Any) -> str:
+            return "DATE" if isinstance(value, date) else "STRING"
+
         config = bigquery.QueryJobConfig(
             query_parameters=[
-                bigquery.ArrayQueryParameter(name, "STRING", value)
+                bigquery.ArrayQueryParameter(name, kind(value[0]) if value else "STRING", value)
                 if isinstance(value, list)
-                else bigquery.ScalarQueryParameter(name, "STRING", value)
+                else bigquery.ScalarQueryParameter(name, kind(value), value)
                 for name, value in params.items()
             ],
             use_legacy_sql=False,
@@ -463,7 +466,7 @@ def fetch(session: GcpSession, plan: BillPlan) -> BillPlan:
                         {
                             "start": params["start"],
                             "end": params["end"],
-                            "periods": [m.isoformat() for m in plan.months],
+                            "periods": list(plan.months),
                         },
                     )
                 )

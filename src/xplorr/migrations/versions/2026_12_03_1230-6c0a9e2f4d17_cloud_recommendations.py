@@ -1,7 +1,7 @@
 """cloud_recommendations: providers' own cost recommendations (GCP Recommender)
 
 Revision ID: 6c0a9e2f4d17
-Revises: 244aece587b4
+Revises: 4e23d47b1080
 Create Date: 2026-12-03 12:30:00.000000+00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import xplorr.core.models
 
 revision: str = "6c0a9e2f4d17"
-down_revision: str | None = "244aece587b4"
+down_revision: str | None = "4e23d47b1080"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
