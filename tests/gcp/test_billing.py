@@ -164,8 +164,12 @@ class TestBigQueryExport:
             bd.DETAILED,
             [
                 bd.row(this, "2.50", resource=("vm-1", vm)),
-                bd.row(this, "1", resource=("vm-2", vm[:-2] + "43"),
-                       credits=[("SUSTAINED_USAGE_DISCOUNT", "-0.25")]),
+                bd.row(
+                    this,
+                    "1",
+                    resource=("vm-2", vm[:-2] + "43"),
+                    credits=[("SUSTAINED_USAGE_DISCOUNT", "-0.25")],
+                ),
             ],
         )
         # The standard table's credits for this month must not be added either
@@ -220,10 +224,20 @@ class TestBigQueryExport:
             DATASET,
             table,
             [
-                base | {"ChargeCategory": "Usage", "BilledCost": Decimal("10.123456789"),
-                        "EffectiveCost": Decimal("9"), "ListCost": Decimal("11")},
-                base | {"ChargeCategory": "Credit", "BilledCost": Decimal("-2.1"),
-                        "EffectiveCost": Decimal("-2.1"), "ListCost": Decimal("0")},
+                base
+                | {
+                    "ChargeCategory": "Usage",
+                    "BilledCost": Decimal("10.123456789"),
+                    "EffectiveCost": Decimal("9"),
+                    "ListCost": Decimal("11"),
+                },
+                base
+                | {
+                    "ChargeCategory": "Credit",
+                    "BilledCost": Decimal("-2.1"),
+                    "EffectiveCost": Decimal("-2.1"),
+                    "ListCost": Decimal("0"),
+                },
             ],
         )
         account = await _account(db, org, keyfile, billingTable="gcp_billing_export_focus_*")
@@ -275,13 +289,23 @@ def test_failures_name_what_to_fix(
     google.insert(DATASET, bd.DETAILED, [bd.row(today, "1.5", resource=("a", "b"))])
     revoked = service_account_key(google.endpoint, email="revoked@proj.iam.gserviceaccount.com")
     cases: list[tuple[dict[str, Any], dict[str, Any], str]] = [
-        (keyfile, {"bigqueryLocation": "US"}, f"Not found: Dataset {PROJECT}:{DATASET} in "
-         "location US (check billingDataset and bigqueryLocation)."),
-        (keyfile, {"billingDataset": "nope", "bigqueryLocation": "EU"},
-         f"Not found: Dataset {PROJECT}:nope (check billingDataset and projectId)."),
-        (keyfile, {"billingTable": "gcp_billing_export_v1_OTHER", "bigqueryLocation": "EU"},
-         f"Not found: Table {PROJECT}:{DATASET}.gcp_billing_export_v1_OTHER (no table of the "
-         "dataset matches billingTable)."),
+        (
+            keyfile,
+            {"bigqueryLocation": "US"},
+            f"Not found: Dataset {PROJECT}:{DATASET} in "
+            "location US (check billingDataset and bigqueryLocation).",
+        ),
+        (
+            keyfile,
+            {"billingDataset": "nope", "bigqueryLocation": "EU"},
+            f"Not found: Dataset {PROJECT}:nope (check billingDataset and projectId).",
+        ),
+        (
+            keyfile,
+            {"billingTable": "gcp_billing_export_v1_OTHER", "bigqueryLocation": "EU"},
+            f"Not found: Table {PROJECT}:{DATASET}.gcp_billing_export_v1_OTHER (no table of the "
+            "dataset matches billingTable).",
+        ),
         (revoked, {"bigqueryLocation": "EU"}, "GCP authentication failed: bigquery:tables.list"),
     ]
     for key, extra, message in cases:
@@ -293,7 +317,8 @@ def test_failures_name_what_to_fix(
     # The detailed table denied: a partial read, from the standard table, with a warning
     google.deny.add(f"table:{bd.DETAILED}")
     plan = _fetch(settings, keyfile, bigqueryLocation="EU")
-    assert [w.split(" (")[0] for w in plan.warnings] == [f"The detailed export {bd.DETAILED} "
-                                                          "was not read"]
+    assert [w.split(" (")[0] for w in plan.warnings] == [
+        f"The detailed export {bd.DETAILED} was not read"
+    ]
     assert "GCP permission denied" in plan.warnings[0]
     assert set(plan.sources.values()) == {bd.STANDARD}
