@@ -395,14 +395,25 @@ async def test_connection(
 ) -> ConnectionTestOut:
     """Try the credentials without saving them: the identity they reach, then one cheap call
     per permission group (``connectors.aws.probe``). AWS only in this version."""
-    if data.provider is not Provider.AWS:
-        raise ValidationFailed.on("provider", "Test connection supports aws in this version.")
+    if data.provider not in (Provider.AWS, Provider.GCP):
+        raise ValidationFailed.on(
+            "provider", "Test connection supports aws and gcp in this version."
+        )
     credentials = validate_credentials(
         settings, data.provider, data.provider_account_id, data.credentials
     )
-    from xplorr.connectors.aws.probe import probe  # boto3 only where it is used
+    if data.provider is Provider.GCP:
+        from xplorr.connectors.gcp.probe import probe as gcp_probe  # key + BigQuery grants
 
-    result = await anyio.to_thread.run_sync(probe, settings, data.provider_account_id, credentials)
+        result = await anyio.to_thread.run_sync(
+            gcp_probe, settings, data.provider_account_id, credentials
+        )
+    else:
+        from xplorr.connectors.aws.probe import probe  # boto3 only where it is used
+
+        result = await anyio.to_thread.run_sync(
+            probe, settings, data.provider_account_id, credentials
+        )
     await audit.record(
         db,
         "cloud_account.connection_tested",
