@@ -8,6 +8,7 @@ from typing import Any
 from tests.gcp.conftest import BILLING_ACCOUNT, PROJECT
 
 STANDARD = "gcp_billing_export_v1_" + BILLING_ACCOUNT.replace("-", "_")
+EGRESS = "NETWORK INTERNET EGRESS FROM AMERICAS TO AMERICAS"
 DETAILED = "gcp_billing_export_resource_v1_" + BILLING_ACCOUNT.replace("-", "_")
 
 
@@ -103,6 +104,7 @@ def dataset(today: date) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
             region="us",
             zone=None,
         ),
+        row(last + timedelta(days=6), "0.42", sku=EGRESS, unit="gibibyte", usage="3.5"),
         row(last + timedelta(days=6), "1.20", cost_type="tax", usage="0", region=None, zone=None),
         # late usage: started last month, invoiced this month
         row(
@@ -131,6 +133,7 @@ def dataset(today: date) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
         - Decimal("0.5")
         + Decimal("0.1")
         + Decimal("0.2")
+        + Decimal("0.42")
         + Decimal("1.20"),
         this.strftime("%Y-%m"): Decimal("4.00")
         - Decimal("0.75")

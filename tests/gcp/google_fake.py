@@ -56,7 +56,8 @@ EXPORT_COLUMNS = """
 RESOURCE_COLUMNS = ",\n  resource STRUCT(name VARCHAR, global_name VARCHAR)"
 FOCUS_COLUMNS = """
   BillingAccountId VARCHAR, SubAccountId VARCHAR, SubAccountName VARCHAR,
-  ServiceName VARCHAR, RegionId VARCHAR, AvailabilityZone VARCHAR, ResourceId VARCHAR,
+  ServiceName VARCHAR, ServiceCategory VARCHAR, RegionId VARCHAR, AvailabilityZone VARCHAR,
+  ResourceId VARCHAR,
   ResourceName VARCHAR, ChargeCategory VARCHAR, CommitmentDiscountType VARCHAR, SkuId VARCHAR,
   PricingUnit VARCHAR, BillingCurrency VARCHAR, BillingPeriodStart TIMESTAMPTZ,
   ChargePeriodStart TIMESTAMPTZ, Tags STRUCT(key VARCHAR, value VARCHAR)[],

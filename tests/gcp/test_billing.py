@@ -126,6 +126,18 @@ class TestBigQueryExport:
         assert tagged[Decimal("12.345678")] == {"env": "prod", "team": "data"}
         storage = [r for r in stored if r[2] == "Cloud Storage"]
         assert [(r[6], r[8]) for r in storage] == [("us", Decimal("0.3"))]  # 0.1 + 0.2, exact
+        categories_by_sku = dict(
+            (
+                await db.execute(
+                    select(CostRecord.sku_id, CostRecord.service_category).where(
+                        CostRecord.cloud_account_id == account.id,
+                        CostRecord.charge_category == "Usage",
+                    )
+                )
+            ).all()
+        )
+        assert categories_by_sku[bd.EGRESS] == "Networking"  # network spend of Compute Engine
+        assert categories_by_sku["GCS-STD"] == "Storage"
         # The SQL sent reads whole days by usage_start_time, by invoice month, credits unnested
         assert all("t.usage_start_time >= TIMESTAMP(@start)" in q for q in google.queries)
         assert any("UNNEST(t.credits)" in q for q in google.queries)
@@ -207,6 +219,7 @@ class TestBigQueryExport:
             "SubAccountId": PROJECT,
             "SubAccountName": "Production",
             "ServiceName": "Compute Engine",
+            "ServiceCategory": "Compute",
             "RegionId": "us-central1",
             "AvailabilityZone": None,
             "ResourceId": None,
