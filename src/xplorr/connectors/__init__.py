@@ -14,9 +14,9 @@ so it says what to fix and never carries a secret. Anything else (an ``OSError``
 share, a database hiccup) is treated as transient and retried by the job runner.
 
 Registered today: ``focus`` (FOCUS export files in a local directory), ``demo`` (generated
-data) and ``aws`` (Data Exports in S3, or Cost Explorer: ``connectors.aws``). ``azure`` and
-``gcp`` have no connector in this version: their syncs fail with ``UNAVAILABLE``'s message,
-pointing at a FOCUS export instead.
+data), ``aws`` (Data Exports in S3, or Cost Explorer: ``connectors.aws``) and ``gcp`` (the
+BigQuery billing export: ``connectors.gcp``). A provider without a connector fails its syncs
+with ``UNAVAILABLE``'s message, pointing at a FOCUS export instead.
 """
 
 import importlib
