@@ -8,6 +8,7 @@ from typing import Any
 from tests.gcp.conftest import BILLING_ACCOUNT, PROJECT
 
 STANDARD = "gcp_billing_export_v1_" + BILLING_ACCOUNT.replace("-", "_")
+EGRESS = "NETWORK INTERNET EGRESS FROM AMERICAS TO AMERICAS"
 DETAILED = "gcp_billing_export_resource_v1_" + BILLING_ACCOUNT.replace("-", "_")
 
 
@@ -52,8 +53,13 @@ def row(
             "pricing_unit": unit,
         },
         "credits": [
-            {"name": f"{kind} name", "amount": float(amount), "full_name": kind.title(),
-             "id": f"{kind}-id", "type": kind}
+            {
+                "name": f"{kind} name",
+                "amount": float(amount),
+                "full_name": kind.title(),
+                "id": f"{kind}-id",
+                "type": kind,
+            }
             for kind, amount in credits or []
         ],
         "invoice": {"month": (invoice or day.replace(day=1)).strftime("%Y%m")},
@@ -78,24 +84,61 @@ def dataset(today: date) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
             labels={"env": "prod", "team": "data"},
             credits=[("SUSTAINED_USAGE_DISCOUNT", "-1.2345"), ("FREE_TIER", "-0.5")],
         ),
-        row(last + timedelta(days=5), "0.1", service="Cloud Storage", sku="GCS-STD",
-            unit="gibibyte month", usage="3.5", region="us", zone=None),
-        row(last + timedelta(days=5), "0.2", service="Cloud Storage", sku="GCS-STD",
-            unit="gibibyte month", usage="1.5", region="us", zone=None),
-        row(last + timedelta(days=6), "1.20", cost_type="tax", usage="0", region=None,
-            zone=None),
+        row(
+            last + timedelta(days=5),
+            "0.1",
+            service="Cloud Storage",
+            sku="GCS-STD",
+            unit="gibibyte month",
+            usage="3.5",
+            region="us",
+            zone=None,
+        ),
+        row(
+            last + timedelta(days=5),
+            "0.2",
+            service="Cloud Storage",
+            sku="GCS-STD",
+            unit="gibibyte month",
+            usage="1.5",
+            region="us",
+            zone=None,
+        ),
+        row(last + timedelta(days=6), "0.42", sku=EGRESS, unit="gibibyte", usage="3.5"),
+        row(last + timedelta(days=6), "1.20", cost_type="tax", usage="0", region=None, zone=None),
         # late usage: started last month, invoiced this month
-        row(this - timedelta(days=1), "4.00", invoice=this,
-            credits=[("COMMITTED_USAGE_DISCOUNT", "-0.75")]),
-        row(this, "3.00", service="BigQuery", sku="BQ-ANALYSIS", unit="tebibyte",
-            usage="0.5", region="US", zone=None, credits=[("PROMOTION", "-1.00")]),
+        row(
+            this - timedelta(days=1),
+            "4.00",
+            invoice=this,
+            credits=[("COMMITTED_USAGE_DISCOUNT", "-0.75")],
+        ),
+        row(
+            this,
+            "3.00",
+            service="BigQuery",
+            sku="BQ-ANALYSIS",
+            unit="tebibyte",
+            usage="0.5",
+            region="US",
+            zone=None,
+            credits=[("PROMOTION", "-1.00")],
+        ),
         row(this, "-0.50", cost_type="adjustment", usage="0"),
     ]
     expected = {
         oldest.strftime("%Y-%m"): Decimal("7.77"),
-        last.strftime("%Y-%m"): Decimal("12.345678") - Decimal("1.2345") - Decimal("0.5")
-        + Decimal("0.1") + Decimal("0.2") + Decimal("1.20"),
-        this.strftime("%Y-%m"): Decimal("4.00") - Decimal("0.75") + Decimal("3.00")
-        - Decimal("1.00") - Decimal("0.50"),
+        last.strftime("%Y-%m"): Decimal("12.345678")
+        - Decimal("1.2345")
+        - Decimal("0.5")
+        + Decimal("0.1")
+        + Decimal("0.2")
+        + Decimal("0.42")
+        + Decimal("1.20"),
+        this.strftime("%Y-%m"): Decimal("4.00")
+        - Decimal("0.75")
+        + Decimal("3.00")
+        - Decimal("1.00")
+        - Decimal("0.50"),
     }
     return rows, expected

@@ -56,7 +56,8 @@ EXPORT_COLUMNS = """
 RESOURCE_COLUMNS = ",\n  resource STRUCT(name VARCHAR, global_name VARCHAR)"
 FOCUS_COLUMNS = """
   BillingAccountId VARCHAR, SubAccountId VARCHAR, SubAccountName VARCHAR,
-  ServiceName VARCHAR, RegionId VARCHAR, AvailabilityZone VARCHAR, ResourceId VARCHAR,
+  ServiceName VARCHAR, ServiceCategory VARCHAR, RegionId VARCHAR, AvailabilityZone VARCHAR,
+  ResourceId VARCHAR,
   ResourceName VARCHAR, ChargeCategory VARCHAR, CommitmentDiscountType VARCHAR, SkuId VARCHAR,
   PricingUnit VARCHAR, BillingCurrency VARCHAR, BillingPeriodStart TIMESTAMPTZ,
   ChargePeriodStart TIMESTAMPTZ, Tags STRUCT(key VARCHAR, value VARCHAR)[],
@@ -135,7 +136,7 @@ class GoogleFake:
         self.project = project
         self.locations: dict[str, str] = {}  # dataset -> location
         self.db = duckdb.connect()
-        self.db.execute(f'ATTACH \':memory:\' AS "{project}"')
+        self.db.execute(f"ATTACH ':memory:' AS \"{project}\"")
         self.lock = threading.Lock()
         self.jobs: dict[str, dict[str, Any]] = {}
         self.deny: set[str] = set()
@@ -200,7 +201,7 @@ class GoogleFake:
         quoted = ", ".join(f'"{n}"' for n in names)
         with self.lock:
             self.db.executemany(
-                f'INSERT INTO "{self.project}"."{dataset}"."{table}" ({quoted}) VALUES ({marks})',
+                f'INSERT INTO "{self.project}"."{dataset}"."{table}" ({quoted}) VALUES ({marks})',  # noqa: S608
                 [[row[n] for n in names] for row in rows],
             )
 
@@ -212,7 +213,7 @@ class GoogleFake:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
@@ -240,6 +241,11 @@ class GoogleFake:
                     self._send(200, fake.route(method, url.path, query, raw))
                 except ApiError as exc:
                     self._send(exc.code, exc.body())
+                except Exception as exc:  # BigQuery answers a query it cannot run with a 400
+                    error = ApiError(
+                        400, "INVALID_ARGUMENT", f"{type(exc).__name__}: {exc}", "invalidQuery"
+                    )
+                    self._send(400, error.body())
 
             def do_GET(self) -> None:
                 self._dispatch("GET")
@@ -261,7 +267,15 @@ class GoogleFake:
         return {"access_token": f"tok:{claims['iss']}", "expires_in": 3600, "token_type": "Bearer"}
 
     def authorised(self, header: str | None) -> None:
-        if not header or not header.startswith("Bearer tok:"):
+        """A token from ``/token``, or (what the GAPIC clients send for a service account)
+        a JWT the key signed itself; a revoked key's is refused."""
+        token = (header or "").removeprefix("Bearer ")
+        issuer = token.removeprefix("tok:") if token.startswith("tok:") else ""
+        if not issuer and token.count(".") == 2:
+            payload = token.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            issuer = str(claims.get("iss") or "")
+        if not issuer or issuer.startswith("revoked"):
             raise ApiError(401, "UNAUTHENTICATED", "Request had invalid credentials.", "auth")
 
     def route(self, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> Any:
@@ -288,11 +302,13 @@ class GoogleFake:
             raise denied(what)
 
     def list_tables(self, project: str, dataset: str) -> dict[str, Any]:
-        self._deny("bigquery", f"Access Denied: Dataset {project}:{dataset}: Permission "
-                   "bigquery.tables.list denied on dataset")
+        self._deny(
+            "bigquery",
+            f"Access Denied: Dataset {project}:{dataset}: Permission "
+            "bigquery.tables.list denied on dataset",
+        )
         if dataset not in self.locations:
-            raise ApiError(404, "NOT_FOUND", f"Not found: Dataset {project}:{dataset}",
-                           "notFound")
+            raise ApiError(404, "NOT_FOUND", f"Not found: Dataset {project}:{dataset}", "notFound")
         with self.lock:
             names = [
                 r[0]
@@ -320,27 +336,40 @@ class GoogleFake:
         values: dict[str, Any] = {}
         for p in body.get("queryParameters") or []:
             value = p.get("parameterValue") or {}
+            kind = (p.get("parameterType", {}).get("arrayType") or p.get("parameterType", {})).get(
+                "type"
+            )
+            cast = date.fromisoformat if kind == "DATE" else str
             if "arrayValues" in value:
-                values[p["name"]] = [v.get("value") for v in value["arrayValues"]]
+                values[p["name"]] = [cast(v.get("value")) for v in value["arrayValues"]]
             elif p.get("parameterType", {}).get("type") == "ARRAY":
                 values[p["name"]] = []
             else:
-                values[p["name"]] = value.get("value")
+                values[p["name"]] = cast(value["value"]) if "value" in value else None
         return values
 
     def run_query(self, project: str, body: dict[str, Any]) -> dict[str, Any]:
-        self._deny("bigquery", f"Access Denied: Project {project}: User does not have "
-                   f"bigquery.jobs.create permission in project {project}.")
+        self._deny(
+            "bigquery",
+            f"Access Denied: Project {project}: User does not have "
+            f"bigquery.jobs.create permission in project {project}.",
+        )
         sql = str(body["query"])
         self.queries.append(sql)
         location = body.get("location") or "US"
         for dataset, table in re.findall(rf"`{re.escape(project)}\.(\w+)\.(\w+)`", sql):
             if dataset not in self.locations or self.locations[dataset] != location:
-                raise ApiError(404, "NOT_FOUND", f"Not found: Dataset {project}:{dataset} was "
-                               f"not found in location {location}", "notFound")
+                raise ApiError(
+                    404,
+                    "NOT_FOUND",
+                    f"Not found: Dataset {project}:{dataset} was not found in location {location}",
+                    "notFound",
+                )
             if f"table:{table}" in self.deny:
-                raise denied(f"Access Denied: Table {project}:{dataset}.{table}: User does not "
-                             "have permission to query table")
+                raise denied(
+                    f"Access Denied: Table {project}:{dataset}.{table}: User does not "
+                    "have permission to query table"
+                )
         try:
             with self.lock:
                 cursor = self.db.execute(to_duckdb(sql), self._params(body))
@@ -348,9 +377,14 @@ class GoogleFake:
                 rows = cursor.fetchall()
         except duckdb.CatalogException as exc:
             missing = re.search(r'Table with name "?([\w.]+)"? does not exist', str(exc))
-            raise ApiError(404, "NOT_FOUND", f"Not found: Table {project}:"
-                           f"{missing[1] if missing else '?'} was not found in location "
-                           f"{location}", "notFound") from None
+            raise ApiError(
+                404,
+                "NOT_FOUND",
+                f"Not found: Table {project}:"
+                f"{missing[1] if missing else '?'} was not found in location "
+                f"{location}",
+                "notFound",
+            ) from None
         schema = {
             "fields": [
                 {"name": n, "type": _bq_type([r[i] for r in rows]), "mode": "NULLABLE"}
@@ -361,9 +395,7 @@ class GoogleFake:
         encoded = [{"f": [{"v": _bq_value(v)} for v in row]} for row in rows]
         self.jobs[job_id] = {"schema": schema, "rows": encoded, "location": location}
         size = int(body.get("maxResults") or PAGE)
-        return self._page(project, job_id, 0, min(size, PAGE)) | {
-            "kind": "bigquery#queryResponse"
-        }
+        return self._page(project, job_id, 0, min(size, PAGE)) | {"kind": "bigquery#queryResponse"}
 
     def _page(self, project: str, job_id: str, start: int, size: int) -> dict[str, Any]:
         job = self.jobs[job_id]
@@ -415,16 +447,18 @@ class GoogleFake:
         return items[start:end], (str(end) if end < len(items) else None)
 
     def search(self, query: dict[str, list[str]]) -> dict[str, Any]:
-        self._deny("asset", "The caller does not have permission "
-                   "(cloudasset.assets.searchAllResources)")
+        self._deny(
+            "asset", "The caller does not have permission (cloudasset.assets.searchAllResources)"
+        )
         types = set(query.get("assetTypes", []))
         found = [a for a in self.assets if not types or a["assetType"] in types]
         page, token = self._paged(found, query)
         return {"results": page} | ({"nextPageToken": token} if token else {})
 
     def aggregated(self, kind: str, query: dict[str, list[str]]) -> dict[str, Any]:
-        self._deny("compute", f"Required 'compute.{kind}.list' permission for "
-                   f"'projects/{self.project}'")
+        self._deny(
+            "compute", f"Required 'compute.{kind}.list' permission for 'projects/{self.project}'"
+        )
         flat = [
             (scope, item)
             for scope, items in sorted(self.compute.get(kind, {}).items())
@@ -439,14 +473,18 @@ class GoogleFake:
         )
 
     def list_recommendations(self, parent: str, query: dict[str, list[str]]) -> dict[str, Any]:
-        self._deny("recommender", "Permission 'recommender.computeInstanceIdleResource"
-                   f"Recommendations.list' denied on resource '{parent}'")
+        self._deny(
+            "recommender",
+            "Permission 'recommender.computeInstanceIdleResource"
+            f"Recommendations.list' denied on resource '{parent}'",
+        )
         page, token = self._paged(self.recommendations.get(parent, []), query)
         return {"recommendations": page} | ({"nextPageToken": token} if token else {})
 
 
-def service_account_key(endpoint: str, email: str = "xplorr@proj-123456.iam.gserviceaccount.com"
-                        ) -> dict[str, Any]:
+def service_account_key(
+    endpoint: str, email: str = "xplorr@proj-123456.iam.gserviceaccount.com"
+) -> dict[str, Any]:
     """A real service-account key (fresh RSA key) whose ``token_uri`` is the fake."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa

@@ -411,16 +411,23 @@ async def test_connection(
     db: AsyncSession, settings: Settings, who: Principal, data: ConnectionTestIn
 ) -> ConnectionTestOut:
     """Try the credentials without saving them: the identity they reach, then one cheap call
-    per permission group (``connectors.aws.probe``, ``connectors.azure.probe``)."""
-    if data.provider not in (Provider.AWS, Provider.AZURE):
+    per permission group (``connectors.aws.probe``, ``connectors.azure.probe``,
+    ``connectors.gcp.probe``)."""
+    if data.provider not in (Provider.AWS, Provider.AZURE, Provider.GCP):
         raise ValidationFailed.on(
-            "provider", "Test connection supports aws and azure in this version."
+            "provider", "Test connection supports aws, azure and gcp in this version."
         )
     credentials = validate_credentials(
         settings, data.provider, data.provider_account_id, data.credentials
     )
     if data.provider is Provider.AZURE:
         result = await _test_azure(settings, credentials)
+    elif data.provider is Provider.GCP:
+        from xplorr.connectors.gcp.probe import probe as gcp_probe  # key + BigQuery grants
+
+        result = await anyio.to_thread.run_sync(
+            gcp_probe, settings, data.provider_account_id, credentials
+        )
     else:
         from xplorr.connectors.aws.probe import probe  # boto3 only where it is used
 

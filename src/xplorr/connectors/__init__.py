@@ -14,10 +14,10 @@ so it says what to fix and never carries a secret. Anything else (an ``OSError``
 share, a database hiccup) is treated as transient and retried by the job runner.
 
 Registered today: ``focus`` (FOCUS export files in a local directory), ``demo`` (generated
-data), ``aws`` (Data Exports in S3, or Cost Explorer: ``connectors.aws``) and ``azure`` (Cost
-Management exports in Blob storage, or the Query API: ``connectors.azure``). ``gcp`` has no
-connector in this version: its syncs fail with ``UNAVAILABLE``'s message, pointing at a FOCUS
-export instead.
+data), ``aws`` (Data Exports in S3, or Cost Explorer: ``connectors.aws``), ``azure`` (Cost
+Management exports in Blob storage, or the Query API: ``connectors.azure``) and ``gcp`` (the
+BigQuery billing export: ``connectors.gcp``): every provider. A provider added to the enum
+without a connector fails its syncs with ``UNAVAILABLE``'s message, pointing at a FOCUS export.
 """
 
 import importlib

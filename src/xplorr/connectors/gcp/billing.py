@@ -38,6 +38,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -62,6 +63,40 @@ LIST_OP: Final = "bigquery:tables.list"
 STANDARD_PREFIX: Final = "gcp_billing_export_v1_"
 DETAILED_PREFIX: Final = "gcp_billing_export_resource_v1_"
 
+# service.description -> FOCUS ServiceCategory (Google's FOCUS view has its own; others: none).
+SERVICE_CATEGORIES: Final = {
+    "Compute Engine": "Compute",
+    "Kubernetes Engine": "Compute",
+    "Cloud Run": "Compute",
+    "Cloud Functions": "Compute",
+    "App Engine": "Compute",
+    "Cloud Storage": "Storage",
+    "Filestore": "Storage",
+    "Cloud SQL": "Databases",
+    "Cloud Spanner": "Databases",
+    "Cloud Bigtable": "Databases",
+    "Firestore": "Databases",
+    "Memorystore for Redis": "Databases",
+    "BigQuery": "Analytics",
+    "Dataflow": "Analytics",
+    "Pub/Sub": "Integration",
+    "Networking": "Networking",
+    "Cloud CDN": "Networking",
+    "Cloud DNS": "Networking",
+    "Cloud Load Balancing": "Networking",
+    "Cloud Logging": "Management and Governance",
+    "Cloud Monitoring": "Management and Governance",
+    "Vertex AI": "AI and Machine Learning",
+    "Support": "Support",
+}
+# Network spend billed under another service (Compute Engine's egress, IPs, NAT, load
+# balancing): its SKU says so, and the line is Networking (``network.classify`` reads it).
+NETWORK_SKU: Final = re.compile(
+    r"Egress|Ingress|Network|Inter-?zone|Inter-?region|Load Balanc|\bNAT\b|IP address|"
+    r"Interconnect|\bVPN\b|\bCDN\b",
+    re.IGNORECASE,
+)
+
 # cost_type -> FOCUS ChargeCategory ("rounding error" and any new type: Adjustment).
 CHARGE_CATEGORIES: Final = {"regular": "Usage", "tax": "Tax", "adjustment": "Adjustment"}
 
@@ -74,6 +109,7 @@ FOCUS_FIELDS: Final = [
     "ChargePeriodStart",
     "BillingCurrency",
     "ServiceName",
+    "ServiceCategory",
     "RegionId",
     "AvailabilityZone",
     "ResourceId",
@@ -97,11 +133,12 @@ _GROUPED = """
   t.project.name AS project_name,
   t.service.description AS service,
   t.sku.id AS sku_id,
+  t.sku.description AS sku_description,
   t.location.region AS region,
   t.location.zone AS zone,
   t.currency AS currency,
   TO_JSON_STRING(t.labels) AS labels"""
-_GROUPED_COUNT = 11
+_GROUPED_COUNT = 12
 _WHERE = """
 WHERE t.usage_start_time >= TIMESTAMP(@start) AND t.usage_start_time < TIMESTAMP(@end)
   AND t.invoice.month IN UNNEST(@months)"""
@@ -149,6 +186,7 @@ FOCUS_TEXT: Final = [
     "SubAccountId",
     "SubAccountName",
     "ServiceName",
+    "ServiceCategory",
     "RegionId",
     "AvailabilityZone",
     "ResourceId",
@@ -285,6 +323,12 @@ def _day(value: Any) -> str:
     return f"{value.isoformat() if isinstance(value, date) else value}T00:00:00Z"
 
 
+def _category(service: Any, sku: Any) -> str | None:
+    if sku and NETWORK_SKU.search(str(sku)):
+        return "Networking"
+    return SERVICE_CATEGORIES.get(str(service or ""))
+
+
 def _common(row: Any, period: date, detailed: bool) -> dict[str, str | None]:
     return {
         "ProviderName": "Google Cloud",
@@ -295,6 +339,7 @@ def _common(row: Any, period: date, detailed: bool) -> dict[str, str | None]:
         "ChargePeriodStart": _day(row["usage_day"]),
         "BillingCurrency": _text(row["currency"]),
         "ServiceName": _text(row["service"]) or "Other",
+        "ServiceCategory": _category(row["service"], row["sku_description"]),
         "RegionId": _text(row["region"]),
         "AvailabilityZone": _text(row["zone"]),
         "ResourceId": _text(row["resource_id"]) if detailed else None,
@@ -397,11 +442,14 @@ class _Reader:
     def query(self, sql: str, params: dict[str, Any]) -> list[Any]:
         from google.cloud import bigquery
 
+        def kind(value: Any) -> str:
+            return "DATE" if isinstance(value, date) else "STRING"
+
         config = bigquery.QueryJobConfig(
             query_parameters=[
-                bigquery.ArrayQueryParameter(name, "STRING", value)
+                bigquery.ArrayQueryParameter(name, kind(value[0]) if value else "STRING", value)
                 if isinstance(value, list)
-                else bigquery.ScalarQueryParameter(name, "STRING", value)
+                else bigquery.ScalarQueryParameter(name, kind(value), value)
                 for name, value in params.items()
             ],
             use_legacy_sql=False,
@@ -463,7 +511,7 @@ def fetch(session: GcpSession, plan: BillPlan) -> BillPlan:
                         {
                             "start": params["start"],
                             "end": params["end"],
-                            "periods": [m.isoformat() for m in plan.months],
+                            "periods": list(plan.months),
                         },
                     )
                 )

@@ -33,10 +33,11 @@ from typing import Any, Final
 
 from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped]
 
-from xplorr.connectors.gcp.session import GcpCallError, GcpSession, call
+from xplorr.connectors.gcp.session import GcpCallError, GcpFailure, GcpSession, call
 
 ANY_REGION: Final = "*"
 PAGE_SIZE: Final = 500
+PAGES_MAX: Final = 1000  # a runaway nextPageToken loop stops here
 
 INSTANCE = "EC2 Instance"
 VOLUME = "EBS Volume"
@@ -267,21 +268,28 @@ class _Reader:
 
         self.scan.resources += call("cloudasset:searchAllResources", read)
 
-    def compute(self, kind: str, asset_type: str, key: str) -> None:
-        client = self.session.compute(kind)
+    def compute(self, asset_type: str, key: str) -> None:
+        """``aggregated/<key>`` of the Compute API, every page."""
         operation = f"compute:{key}.aggregatedList"
 
         def read() -> list[FoundResource]:
             found = []
-            pager = client.aggregated_list(
-                request={"project": self.project, "max_results": PAGE_SIZE}
+            params: dict[str, Any] = {"maxResults": PAGE_SIZE}
+            for _page in range(PAGES_MAX):
+                answer = self.session.compute_get(
+                    f"projects/{self.project}/aggregated/{key}", params
+                )
+                for scope, listing in sorted((answer.get("items") or {}).items()):
+                    location = scope.split("/", 1)[1] if "/" in scope else None
+                    for body in listing.get(key) or []:
+                        found.append(_from_compute(asset_type, self.project, location, body))
+                token = answer.get("nextPageToken")
+                if not token:
+                    return found
+                params["pageToken"] = token
+            raise GcpCallError(
+                GcpFailure(operation, "PAGES", f"{operation}: more than {PAGES_MAX} pages.", False)
             )
-            for scope, listing in pager:
-                location = scope.split("/", 1)[1] if "/" in scope else None
-                for item in getattr(listing, key):
-                    body = MessageToDict(type(item).pb(item), preserving_proto_field_name=False)
-                    found.append(_from_compute(asset_type, self.project, location, body))
-            return found
 
         self.scan.resources += call(operation, read)
 
@@ -395,12 +403,12 @@ def scan_project(session: GcpSession) -> Scan:
             "; the inventory was listed through the Compute and Cloud Storage APIs instead "
             "(Cloud SQL instances were not re-checked)"
         )
-        for kind, asset_type, key, rtype in (
-            ("Instances", "compute.googleapis.com/Instance", "instances", INSTANCE),
-            ("Disks", "compute.googleapis.com/Disk", "disks", VOLUME),
-            ("Addresses", "compute.googleapis.com/Address", "addresses", ADDRESS),
+        for asset_type, key, rtype in (
+            ("compute.googleapis.com/Instance", "instances", INSTANCE),
+            ("compute.googleapis.com/Disk", "disks", VOLUME),
+            ("compute.googleapis.com/Address", "addresses", ADDRESS),
         ):
-            reader.guarded([rtype], partial(reader.compute, kind, asset_type, key))
+            reader.guarded([rtype], partial(reader.compute, asset_type, key))
         reader.guarded([BUCKET], reader.buckets)
     for r in scan.resources:
         if r.resource_type in (INSTANCE, VOLUME) and "/zones/" in r.resource_id:

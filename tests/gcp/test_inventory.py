@@ -1,0 +1,286 @@
+"""The GCP inventory through the refresh job a cost import queues, against the local Google
+(Cloud Asset, Compute, Recommender: the real clients over REST) and gcp-storage-emulator
+(buckets): types mapped onto the inventory's, unattached disks and unassociated addresses
+told apart, recommendations stored; Asset denied falls back to Compute + Storage listing;
+a second refresh changes nothing; everything denied keeps the rows with warnings."""
+
+from decimal import Decimal
+from typing import Any
+
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage  # type: ignore[attr-defined]
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.conftest import ClientFor
+from tests.factories.cloud_accounts import make_account
+from tests.gcp.conftest import PROJECT, credentials
+from tests.gcp.google_fake import GoogleFake
+from tests.inventory.test_aws import inventory, refresh
+from xplorr.cloud_accounts.models import Provider
+from xplorr.core.settings import Settings
+from xplorr.inventory.models import CloudRecommendation
+from xplorr.orgs.models import Org
+from xplorr.users.models import User
+
+ZONE = "us-central1-a"
+VM = f"//compute.googleapis.com/projects/{PROJECT}/zones/{ZONE}/instances/vm-1"
+FREE_DISK = f"//compute.googleapis.com/projects/{PROJECT}/zones/{ZONE}/disks/orphan"
+USED_DISK = f"//compute.googleapis.com/projects/{PROJECT}/zones/{ZONE}/disks/vm-1"
+IP = f"//compute.googleapis.com/projects/{PROJECT}/regions/us-central1/addresses/spare"
+SQL = f"//cloudsql.googleapis.com/projects/{PROJECT}/instances/orders"
+BUCKET = "//storage.googleapis.com/proj-logs"
+
+
+def _instance() -> dict[str, Any]:
+    return {
+        "id": "4242",
+        "name": "vm-1",
+        "status": "RUNNING",
+        "machineType": f"projects/{PROJECT}/zones/{ZONE}/machineTypes/n2-standard-4",
+        "labels": {"env": "prod"},
+    }
+
+
+def _disks() -> list[dict[str, Any]]:
+    return [
+        {"id": "77", "name": "orphan", "sizeGb": "200", "type": f"zones/{ZONE}/diskTypes/pd-ssd"},
+        {"id": "78", "name": "vm-1", "sizeGb": "10", "users": [VM[2:]]},
+    ]
+
+
+def _address() -> dict[str, Any]:
+    return {"name": "spare", "status": "RESERVED", "address": "34.1.2.3"}
+
+
+def _asset(asset_type: str, name: str, location: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "assetType": asset_type,
+        "project": "projects/123456789012",
+        "displayName": body.get("name"),
+        "location": location,
+        "labels": body.get("labels", {}),
+        "versionedResources": [{"version": "v1", "resource": body}],
+    }
+
+
+def arrange(google: GoogleFake) -> None:
+    disks = _disks()
+    google.assets[:] = [
+        _asset("compute.googleapis.com/Instance", VM, ZONE, _instance()),
+        _asset("compute.googleapis.com/Disk", FREE_DISK, ZONE, disks[0]),
+        _asset("compute.googleapis.com/Disk", USED_DISK, ZONE, disks[1]),
+        _asset("compute.googleapis.com/Address", IP, "us-central1", _address()),
+        _asset(
+            "storage.googleapis.com/Bucket",
+            BUCKET,
+            "us",
+            {"name": "proj-logs", "storageClass": "STANDARD", "labels": {"team": "ops"}},
+        ),
+        _asset(
+            "sqladmin.googleapis.com/Instance",
+            SQL,
+            "europe-west1",
+            {"name": "orders", "state": "RUNNABLE", "settings": {"tier": "db-custom-2-7680"}},
+        ),
+    ]
+    google.compute.update(
+        {
+            "instances": {f"zones/{ZONE}": [_instance()]},
+            "disks": {f"zones/{ZONE}": disks},
+            "addresses": {"regions/us-central1": [_address()]},
+        }
+    )
+    recommender = "google.compute.instance.IdleResourceRecommender"
+    parent = f"projects/{PROJECT}/locations/{ZONE}/recommenders/{recommender}"
+    google.recommendations[parent] = [
+        {
+            "name": f"{parent}/recommendations/r-1",
+            "description": "Save cost by stopping Idle VM 'vm-1'.",
+            "recommenderSubtype": "STOP_VM",
+            "primaryImpact": {
+                "category": "COST",
+                "costProjection": {
+                    "cost": {"currencyCode": "USD", "units": "-97", "nanos": -330000000},
+                    "duration": "2592000s",
+                },
+            },
+            "stateInfo": {"state": "ACTIVE"},
+            "content": {"overview": {"resourceName": VM[2:], "resource": VM}},
+            "priority": "P2",
+        },
+        {
+            "name": f"{parent}/recommendations/r-old",
+            "description": "dismissed",
+            "stateInfo": {"state": "DISMISSED"},
+        },
+    ]
+
+
+def _buckets(gcs_endpoint: str) -> None:
+    client = storage.Client(
+        project=PROJECT,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options={"api_endpoint": gcs_endpoint},
+    )
+    for bucket in client.list_buckets():
+        bucket.delete(force=True)
+    bucket = client.bucket("proj-logs")
+    client.create_bucket(bucket, location="US")
+    client.create_bucket(client.bucket("proj-archive"), location="US")  # unknown to Asset
+
+
+def _view(rows: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    return {
+        rid: (
+            r.provider,
+            r.region,
+            r.service,
+            r.resource_type,
+            r.name,
+            r.status,
+            r.tags,
+            r.deleted_at is None,
+        )
+        for rid, r in rows.items()
+    }
+
+
+EXPECTED = {
+    VM: (
+        "gcp",
+        "us-central1",
+        "Compute Engine",
+        "EC2 Instance",
+        "vm-1",
+        "Running",
+        {"env": "prod"},
+        True,
+    ),
+    FREE_DISK: (
+        "gcp",
+        "us-central1",
+        "Compute Engine",
+        "EBS Volume",
+        "orphan",
+        "Available",
+        {},
+        True,
+    ),
+    USED_DISK: ("gcp", "us-central1", "Compute Engine", "EBS Volume", "vm-1", "In use", {}, True),
+    IP: ("gcp", "us-central1", "Compute Engine", "Elastic IP", "spare", "Available", {}, True),
+    BUCKET: (
+        "gcp",
+        "us",
+        "Cloud Storage",
+        "S3 Bucket",
+        "proj-logs",
+        "Available",
+        {"team": "ops"},
+        True,
+    ),
+    SQL: ("gcp", "europe-west1", "Cloud SQL", "RDS Instance", "orders", "Running", {}, True),
+}
+
+
+async def test_asset_inventory_recommendations_and_a_second_refresh(
+    google: GoogleFake,
+    keyfile: dict[str, Any],
+    settings: Settings,
+    db: AsyncSession,
+    org: Org,
+    admin: User,
+    client_for: ClientFor,
+) -> None:
+    arrange(google)
+    account = await make_account(
+        db,
+        org,
+        provider=Provider.GCP,
+        provider_account_id=PROJECT,
+        credentials=credentials(keyfile),
+    )
+    await refresh(db, settings, account)
+    rows = await inventory(db)
+    assert _view(rows) == EXPECTED
+    assert rows[VM].attributes["machine_type"] == "n2-standard-4"
+    assert rows[VM].attributes["bill_id"].endswith("/instances/4242")
+    assert rows[FREE_DISK].attributes["attached"] is False
+    assert rows[FREE_DISK].attributes["size_gb"] == 200
+    assert rows[IP].attributes["associated"] is False
+    assert not any(c.startswith("GET /compute/") for c in google.calls)  # Asset sufficed
+
+    recs = (await db.scalars(select(CloudRecommendation))).all()
+    assert [(r.kind, r.resource_id, r.monthly_savings, r.currency) for r in recs] == [
+        ("idle", VM, Decimal("97.33"), "USD")  # the dismissed one is not kept
+    ]
+
+    before = {rid: (v, rows[rid].attributes) for rid, v in _view(rows).items()}
+    await refresh(db, settings, account)
+    again = await inventory(db)
+    assert {rid: (v, again[rid].attributes) for rid, v in _view(again).items()} == before
+    assert len((await db.scalars(select(CloudRecommendation))).all()) == 1
+
+    # The API areas cover GCP beside the others
+    api = client_for(admin)
+    listed = (await api.get("/inventory", params={"provider": "gcp", "limit": 50})).json()
+    assert listed["total"] == len(EXPECTED)
+    filters = (await api.get("/inventory/filters")).json()
+    assert {"EC2 Instance", "EBS Volume", "Elastic IP", "S3 Bucket", "RDS Instance"} <= {
+        t["value"] for t in filters["types"]
+    }
+    export = await api.get("/inventory/export", params={"provider": "gcp"})
+    assert export.status_code == 200
+    assert "orphan" in export.text
+
+
+async def test_asset_denied_falls_back_to_compute_and_storage(
+    google: GoogleFake,
+    keyfile: dict[str, Any],
+    gcs_endpoint: str,
+    settings: Settings,
+    db: AsyncSession,
+    org: Org,
+) -> None:
+    arrange(google)
+    _buckets(gcs_endpoint)
+    account = await make_account(
+        db,
+        org,
+        provider=Provider.GCP,
+        provider_account_id=PROJECT,
+        credentials=credentials(keyfile),
+    )
+    await refresh(db, settings, account)  # first through Asset: Cloud SQL known
+    google.deny.add("asset")
+    google.assets.clear()  # what Asset would say is unknowable now
+    await refresh(db, settings, account)
+    rows = await inventory(db)
+    # The same resources (the emulator keeps no bucket labels), Cloud SQL kept as it was, and
+    # the bucket only Cloud Storage lists
+    view = _view(rows)
+    archive = "//storage.googleapis.com/proj-archive"
+    assert view.pop(archive)[:6] == (
+        "gcp",
+        "us",
+        "Cloud Storage",
+        "S3 Bucket",
+        "proj-archive",
+        "Available",
+    )
+    assert view.pop(BUCKET)[:6] == EXPECTED[BUCKET][:6]
+    assert view == {k: v for k, v in EXPECTED.items() if k != BUCKET}
+    assert {
+        "GET /compute/v1/projects/proj-123456/aggregated/instances",
+        "GET /compute/v1/projects/proj-123456/aggregated/disks",
+        "GET /compute/v1/projects/proj-123456/aggregated/addresses",
+    } <= set(google.calls)
+
+    # Everything denied: nothing re-checked, nothing marked deleted, recommendations kept
+    google.deny |= {"compute", "recommender"}
+    google.compute.clear()
+    await refresh(db, settings, account)
+    rows = await inventory(db)
+    assert all(r.deleted_at is None for r in rows.values())
+    assert len((await db.scalars(select(CloudRecommendation))).all()) == 1
