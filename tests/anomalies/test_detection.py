@@ -2,7 +2,6 @@
 costs.query -> detect -> anomalies) run by the real worker after a cost change, on both
 databases, with exact answers."""
 
-import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -12,17 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.cloud_accounts import make_account
 from tests.factories.costs import add_costs, mark_imported
+from tests.factories.settings import make_org_settings
 from tests.mail import run_jobs
 from xplorr.anomalies import detect as rules
 from xplorr.anomalies import service
-from xplorr.anomalies.models import (
-    Anomaly,
-    AnomalySettings,
-    AnomalyStatus,
-    Direction,
-    Scope,
-    Severity,
-)
+from xplorr.anomalies.models import Anomaly, AnomalyStatus, Direction, Scope, Severity
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core.events import emit
 from xplorr.core.settings import Settings
@@ -220,8 +213,7 @@ async def test_org_scope_drops_and_noise_floor_settings(db: AsyncSession, org: O
     await add_costs(db, a, rows)
     await mark_imported(db, a)
     assert (await service.detect(db, org.id, SEPT1, date(2024, 9, 10))).new == []
-    db.add(AnomalySettings(id=uuid.uuid4(), org_id=org.id, noise_floor=D(3), detect_drops=True))
-    await db.flush()
+    await make_org_settings(db, org, anomaly_min_delta=D(3), anomaly_detect_drops=True)
     found = await service.detect(db, org.id, SEPT1, date(2024, 9, 10))
     got = sorted((x.scope, x.usage_date, x.direction, x.severity) for x in found.new)
     # 09-10: 30 against 100.57 (-70.17 %) in all three scopes; 09-09 (+4 %) is not anomalous.

@@ -21,7 +21,6 @@ import uuid
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 import structlog
 from sqlalchemy import delete
@@ -39,8 +38,7 @@ from xplorr.alerts.models import (
 )
 from xplorr.alerts.schemas import AlertRuleCreate, AlertRuleOut, AlertRuleUpdate, AlertTriggerOut
 from xplorr.cloud_accounts.models import CloudAccount
-from xplorr.core import audit, clock, egress, money
-from xplorr.core.crypto import OrgCipher
+from xplorr.core import audit, clock, money
 from xplorr.core.db import is_postgres
 from xplorr.core.errors import Conflict, ValidationFailed
 from xplorr.core.jobs import queue
@@ -50,9 +48,8 @@ from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, Scope, get_in_org, org_scope, org_select
 from xplorr.costs import forecast as costs_forecast
 from xplorr.costs import query as costs
-from xplorr.notifications import EmailTarget, WebhookTarget, notify
+from xplorr.notifications import EmailTarget, WebhookTarget, notify, webhooks
 from xplorr.notifications.events import AlertTriggered
-from xplorr.notifications.jobs import SLACK_HOSTS, SLACK_PATHS
 from xplorr.notifications.models import Channel
 
 log = structlog.get_logger("xplorr.alerts")
@@ -72,35 +69,11 @@ _WEBHOOKS: dict[Channel, tuple[str, SealedColumn, str]] = {
 }
 
 
-def mask(url: str) -> str:
-    """``https://hooks.slack.com/…wxyz``: enough to recognise it, nothing to reuse."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}/…{url[-4:]}"
-
-
-async def check_webhook(settings: Settings, channel: Channel, url: str) -> str:
-    """A URL the hub may post to, or 422 naming the field (security guide 1.11)."""
-    field = _WEBHOOKS[channel][0]
-    hosts, paths = (SLACK_HOSTS, SLACK_PATHS) if channel == Channel.SLACK else ((), ())
-    try:
-        return await egress.validate_url(url, settings, hosts=hosts, path_prefixes=paths)
-    except egress.EgressRefused as exc:
-        raise ValidationFailed.on(field, str(exc)) from exc
-
-
 async def _set_webhook(
     db: AsyncSession, settings: Settings, rule: AlertRule, channel: Channel, url: str | None
 ) -> None:
-    _field, column, hint = _WEBHOOKS[channel]
-    if url is None:
-        setattr(rule, column.ciphertext, None)
-        setattr(rule, column.key_version, None)
-        setattr(rule, hint, None)
-        return
-    checked = await check_webhook(settings, channel, url)
-    cipher = await OrgCipher.load(db, settings, rule.org_id)
-    await cipher.seal_column(db, column, rule, checked.encode())
-    setattr(rule, hint, mask(checked))
+    field, column, hint = _WEBHOOKS[channel]
+    await webhooks.store(db, settings, rule, channel, url, field=field, column=column, hint=hint)
 
 
 async def webhook_url(
@@ -111,11 +84,7 @@ async def webhook_url(
     rule = await db.scalar(org_select(AlertRule, org_scope(org_id)).where(AlertRule.id == rule_id))
     if rule is None or channel not in _WEBHOOKS:
         return None
-    column = _WEBHOOKS[channel][1]
-    if getattr(rule, column.ciphertext) is None:
-        return None
-    cipher = await OrgCipher.load(db, settings, org_id)
-    return cipher.open_column(column, rule).decode()
+    return await webhooks.read(db, settings, rule, _WEBHOOKS[channel][1])
 
 
 # -- answers -------------------------------------------------------------------------------------

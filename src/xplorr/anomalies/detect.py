@@ -2,8 +2,8 @@
 
 - **Baseline** of day D: the mean daily cost of the 7 days before it (D-7..D-1).
 - **Spike**: the day's cost is more than 50 % above a positive baseline *and* exceeds it by at
-  least the noise floor (an organization setting, default 10 in the series' currency: a service
-  going from 0.40 to 0.90 is not worth anyone's attention).
+  least the noise floor (the org setting ``anomaly_min_delta``, default 10 in the series'
+  currency: a service going from 0.40 to 0.90 is not worth anyone's attention).
 - **Severity** by percent above the baseline: low 50-100, medium 100-200, high 200-500, critical
   500 and more (lower bounds inclusive, except that exactly 50 % is not an anomaly): the docs'
   $100 -> $165 is low, $250 medium, $420 high, $750 critical.

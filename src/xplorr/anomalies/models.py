@@ -1,5 +1,5 @@
-"""Anomalies (one per scope, currency and day, updated in place) and each organization's
-detection settings."""
+"""Anomalies (one per scope, currency and day, updated in place). The detection settings (noise
+floor, drops) are the organization's settings (``xplorr.settings``)."""
 
 import uuid
 from datetime import date, datetime
@@ -83,14 +83,3 @@ class Anomaly(OrgOwned, Base):
     def audit_name(self) -> str | None:
         what = self.service_name or self.scope.value
         return f"{what} {self.usage_date.isoformat()}"
-
-
-class AnomalySettings(OrgOwned, Base):
-    """An organization's detection settings (defaults in ``detect``: a noise floor of 10 in the
-    currency at hand, drops not reported). Org-wide: no cloud account."""
-
-    __tablename__ = "anomaly_settings"
-    __table_args__ = (UniqueConstraint("org_id"),)
-    tenancy_account_column: ClassVar[str] = ""
-    noise_floor: Mapped[Decimal] = mapped_column(Money)
-    detect_drops: Mapped[bool] = mapped_column(default=False)

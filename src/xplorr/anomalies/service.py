@@ -33,13 +33,7 @@ from sqlalchemy import case, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.anomalies import detect as rules
-from xplorr.anomalies.models import (
-    Anomaly,
-    AnomalySettings,
-    AnomalyStatus,
-    Scope,
-    Severity,
-)
+from xplorr.anomalies.models import Anomaly, AnomalyStatus, Scope, Severity
 from xplorr.anomalies.schemas import AnomalyFilters, AnomalyOut, AnomalyUpdate, ContributorOut
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import audit, clock, money
@@ -50,6 +44,7 @@ from xplorr.core.tenancy import Principal, get_in_org, org_scope, org_select
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery, DayCost, Dim, GroupBy, Metric
 from xplorr.notifications import events, notify
+from xplorr.settings import service as org_settings
 
 # Usage charges only: purchases (a commitment's monthly fee on the 1st), taxes (at the month's
 # end), credits and adjustments come on the bill's calendar and would flag every month.
@@ -82,10 +77,9 @@ class Detection:
 
 
 async def settings_of(db: AsyncSession, org_id: uuid.UUID) -> Detection:
-    row = await db.scalar(org_select(AnomalySettings, org_scope(org_id)))
-    if row is None:
-        return Detection()
-    return Detection(noise_floor=row.noise_floor, drops=row.detect_drops)
+    """The org's ``anomaly_min_delta`` and ``anomaly_detect_drops`` (the settings area)."""
+    org = await org_settings.get_org_settings(db, org_id)
+    return Detection(noise_floor=org.anomaly_min_delta, drops=org.anomaly_detect_drops)
 
 
 @dataclass(frozen=True, slots=True)

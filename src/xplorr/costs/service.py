@@ -2,9 +2,9 @@
 ``costs.query`` only.
 
 Currencies are never added up: each answer is in one currency (the requested one, else the
-default of ``core.money.default_currency``: the reporting currency, else the one most of the
-caller's cloud accounts bill in) and lists every currency present with its own total. Amounts
-are the exact sums rounded to their currency's minor units by largest remainder
+default of ``core.money.default_currency``: the org's ``default_currency`` setting, else the
+one most of the caller's cloud accounts bill in) and lists every currency present with its own
+total. Amounts are the exact sums rounded to their currency's minor units by largest remainder
 (``core.money.round_parts``): the groups of a level add up exactly to the rounded total above
 them (and a trend's points to its ``totalCost``).
 """
@@ -25,7 +25,7 @@ from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import clock, money
 from xplorr.core.dates import MIN_DATE
 from xplorr.core.errors import NotFound, ValidationFailed
-from xplorr.core.tenancy import Principal, get_in_org
+from xplorr.core.tenancy import Principal, Scope, get_in_org
 from xplorr.costs import allocate, query
 from xplorr.costs.allocate import AllocatedGroup, ShareRule
 from xplorr.costs.query import (
@@ -49,6 +49,7 @@ from xplorr.costs.schemas import (
     TagValuesOut,
     TrendPoint,
 )
+from xplorr.settings import service as org_settings
 
 GROUP_BYS: Final[dict[str, Dim]] = {
     "provider": Dim.PROVIDER,
@@ -301,16 +302,22 @@ def _currency_totals(totals: Mapping[str, Decimal], first: str | None) -> list[C
     ]
 
 
-async def answer_currency(db: AsyncSession, who: Principal, requested: str | None) -> str | None:
-    """The currency of an answer: the requested one, else ``core.money.default_currency``.
+async def default_currency(db: AsyncSession, who: Scope) -> str | None:
+    """``core.money.default_currency`` for ``who``'s answers: the organization's
+    ``default_currency`` setting when set, else the currency most of ``who``'s visible cloud
+    accounts bill in (then the most account-months), over every period stored, so it does not
+    change with the range asked. None: no setting and no cost data."""
+    reporting = (await org_settings.get_org_settings(db, who.org_id)).default_currency
+    if reporting is not None:
+        return money.default_currency(reporting, {})
+    return money.default_currency(None, await query.currency_use(db, who))
 
-    The organization's reporting currency setting does not exist yet (integrations issue); until
-    it does, the default is the currency most of ``who``'s visible cloud accounts bill in (then
-    the most account-months), over every period stored, so it does not change with the range
-    asked. None: no cost data."""
+
+async def answer_currency(db: AsyncSession, who: Principal, requested: str | None) -> str | None:
+    """The currency of an answer: the requested one, else ``default_currency``."""
     if requested is not None:
         return requested
-    return money.default_currency(None, await query.currency_use(db, who))
+    return await default_currency(db, who)
 
 
 def _rounded(amount: Decimal, currency: str | None) -> Decimal:

@@ -20,6 +20,7 @@ from xplorr.core import clock, money
 from xplorr.core.errors import NotFound
 from xplorr.core.tenancy import Principal, get_in_org
 from xplorr.costs import query
+from xplorr.costs import service as costs_service
 from xplorr.costs.query import CostQuery, Dim
 from xplorr.inventory import service as inventory
 from xplorr.network.classify import AWS_ONLY, LABELS, CostLine, NetCategory, classify
@@ -132,7 +133,7 @@ async def summary(
             daily[g.currency][day][kind] += g.cost
             if resource is not None:
                 per_resource[g.currency][(str(resource), kind)] += g.cost
-    currency = money.default_currency(None, await query.currency_use(db, who))
+    currency = await costs_service.default_currency(db, who)
     if currency not in totals and totals:
         currency = sorted(totals, key=lambda c: -sum(totals[c].values()))[0]
     mine = totals.get(currency or "", {})

@@ -12,7 +12,9 @@ Class-level policy, read by the hub:
 - ``type``: the notification type (also the template name and the preference key);
 - ``audience``: who among the org's users gets an email (``Audience``);
 - ``preference``: the ``/users/notification-preferences`` switch that must be on (None: none);
-- ``webhooks``: whether Slack/Teams targets may receive it at all (then severity medium+ only).
+- ``webhooks``: whether Slack/Teams targets may receive it at all (then severity medium+ only);
+- ``digest_batch``: a low-severity one is not emailed on its own to someone who gets a daily
+  digest: it waits for their next digest (section 11, ``hub.digest_batching``).
 
 Define a new event by subclassing ``Notification`` with those class variables, its fields and
 ``event_key``; add ``templates/email/notify_<type>.{txt,html}`` and a subject in
@@ -79,6 +81,7 @@ class Notification(BaseModel):
     audience: ClassVar[Audience] = Audience.ORG_USERS
     preference: ClassVar[str | None] = None
     webhooks: ClassVar[bool] = True
+    digest_batch: ClassVar[bool] = False
 
     org_id: uuid.UUID
     cloud_account_id: uuid.UUID | None = None
@@ -115,6 +118,7 @@ class AnomalyDetected(Notification):
 
     type: ClassVar[NotificationType] = NotificationType.ANOMALY_DETECTED
     preference: ClassVar[str | None] = "anomaly_detected"
+    digest_batch: ClassVar[bool] = True
 
     anomaly_id: uuid.UUID
     scope: Literal["service", "account", "org"]

@@ -21,8 +21,9 @@ read at send time through the resolver its owner registered with ``webhook_sourc
 by ``core.egress`` then too.
 
 Severity rules (product-notes.md section 11): Slack and Teams get medium and above only (low is
-email-only, for the digest); critical deliveries go into the interactive lane, ahead of other
-queued work.
+email-only, for the digest); a low-severity event of a ``digest_batch`` type waits for the daily
+digest of a recipient who gets one (``digest_batching``); critical deliveries go into the
+interactive lane, ahead of other queued work.
 """
 
 import uuid
@@ -132,6 +133,57 @@ def channel_sender(name: str) -> Callable[[ChannelSender], ChannelSender]:
     return register
 
 
+# name -> (db, org id) -> whether the org routes chat notifications to channels of its own
+ChannelRouting = Callable[[AsyncSession, uuid.UUID], Awaitable[bool]]
+CHANNEL_ROUTING: dict[str, ChannelRouting] = {}
+
+
+def channel_routing(name: str) -> Callable[[ChannelRouting], ChannelRouting]:
+    """Register a check "this org has chat channels configured" (channel routing): while any
+    says yes, the org's settings webhook is not a fallback target (product-notes.md section
+    25: "with no channels, fall back to the org webhook URL")."""
+
+    def register(fn: ChannelRouting) -> ChannelRouting:
+        CHANNEL_ROUTING[name] = fn
+        return fn
+
+    return register
+
+
+async def routes_to_channels(db: AsyncSession, org_id: uuid.UUID) -> bool:
+    for has_channels in CHANNEL_ROUTING.values():
+        if await has_channels(db, org_id):
+            return True
+    return False
+
+
+# name -> (db, org id) -> the addresses (lower case) that get a daily digest of the org
+DigestRecipients = Callable[[AsyncSession, uuid.UUID], Awaitable[frozenset[str]]]
+DIGEST_BATCHING: dict[str, DigestRecipients] = {}
+
+
+def digest_batching(name: str) -> Callable[[DigestRecipients], DigestRecipients]:
+    """Register who gets a daily digest: a low-severity event of a ``digest_batch`` type is
+    not emailed on its own to those addresses; its delivery waits, ``batched``, for their next
+    digest (section 11: "Low => batched into the daily digest"), which takes it with
+    ``notifications.batching.take_batched``. Everyone else still gets it at once."""
+
+    def register(fn: DigestRecipients) -> DigestRecipients:
+        DIGEST_BATCHING[name] = fn
+        return fn
+
+    return register
+
+
+async def _digest_recipients(db: AsyncSession, event: Notification) -> frozenset[str]:
+    if not (event.digest_batch and event.severity == Severity.LOW):
+        return frozenset()
+    found: set[str] = set()
+    for recipients in DIGEST_BATCHING.values():
+        found |= await recipients(db, event.org_id)
+    return frozenset(found)
+
+
 def _preference_on(event: Notification, stored: dict[str, bool] | None) -> bool:
     if event.preference is None:
         return True
@@ -224,8 +276,10 @@ async def notify(
     payload = event.model_dump(mode="json")
     lane = Lane.INTERACTIVE if event.severity == Severity.CRITICAL else Lane.DEFAULT
     insert = pg_insert if is_postgres(db) else sqlite_insert
+    batched = await _digest_recipients(db, event)
     for target in await resolve_targets(db, event, targets):
         channel = target.channel if isinstance(target, WebhookTarget) else Channel.EMAIL
+        wait = isinstance(target, EmailTarget) and target.key in batched
         stmt = (
             insert(NotificationDelivery)
             .values(
@@ -239,6 +293,7 @@ async def notify(
                 target=target.key,
                 user_id=target.user_id if isinstance(target, EmailTarget) else None,
                 payload=payload,
+                status=DeliveryStatus.BATCHED if wait else DeliveryStatus.PENDING,
             )
             .on_conflict_do_nothing(index_elements=["org_id", "event_key", "channel", "target"])
             .returning(NotificationDelivery.id)
@@ -246,10 +301,12 @@ async def notify(
         delivery_id = (await db.execute(stmt)).scalar()
         if delivery_id is None:
             continue  # this occurrence already went (or goes) to this target
+        created.append(delivery_id)
+        if wait:
+            continue  # the recipient's next daily digest takes it
         await queue.enqueue(
             db, DELIVER_JOB, {"delivery_id": str(delivery_id)}, org_id=event.org_id, lane=lane
         )
-        created.append(delivery_id)
     if created:
         log.info(
             "notification_queued",

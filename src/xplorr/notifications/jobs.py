@@ -33,10 +33,10 @@ from xplorr.core.jobs.queue import error_text
 from xplorr.core.jobs.registry import JobContext, PermanentJobError, job
 from xplorr.core.settings import Settings
 from xplorr.notifications import render
+from xplorr.notifications.batching import still_allowed
 from xplorr.notifications.events import EVENT_TYPES, Notification, NotificationType
 from xplorr.notifications.hub import CHANNEL_SENDERS, DELIVER_JOB, WEBHOOK_SOURCES
 from xplorr.notifications.models import Channel, DeliveryStatus, NotificationDelivery
-from xplorr.users.principals import principal_for_user
 
 log = structlog.get_logger("xplorr.notifications")
 
@@ -77,21 +77,8 @@ def email_message(settings: Settings, to: str, subject: str, text: str, html: st
     return msg
 
 
-async def _still_allowed(ctx: JobContext, delivery: NotificationDelivery) -> bool:
-    """An org user's email goes out only if, now, the user is active and may see the event's
-    account (``principal_for_user``: grants as they are at send time, not when queued)."""
-    if delivery.user_id is None:
-        return True  # an address an admin typed (an alert rule's notifyEmails)
-    who = await principal_for_user(ctx.db, delivery.user_id, org_id=delivery.org_id)
-    if who is None:
-        return False
-    if who.account_ids is None:
-        return True
-    return delivery.cloud_account_id is not None and delivery.cloud_account_id in who.account_ids
-
-
 async def _send_email(ctx: JobContext, delivery: NotificationDelivery) -> DeliveryStatus:
-    if not await _still_allowed(ctx, delivery):
+    if not await still_allowed(ctx.db, delivery):
         return DeliveryStatus.SKIPPED
     subject, text, html = render.email(event_of(delivery), ctx.settings)
     smtp = ctx.settings.smtp

@@ -21,6 +21,7 @@ class DeliveryStatus(StrEnum):
     HELD = "held"  # email without XPLORR_SMTP_HOST: kept in the outbox (`xplorr outbox`)
     FAILED = "failed"  # out of attempts, or refused for good (4xx, unsafe URL)
     SKIPPED = "skipped"  # nothing to send to any more (the rule or its webhook was removed)
+    BATCHED = "batched"  # low severity: waits for its recipient's next daily digest (no job)
 
 
 def _values(enum: type[StrEnum]) -> list[str]:

@@ -5,7 +5,9 @@ Content, per currency (never added together), for *yesterday* in the schedule's 
 yesterday's spend against the mean of the 7 days before it (percent and an arrow), the top 5
 services of the month to date with their change against the same days of the previous month,
 and the month's forecast (``costs.forecast``); then the sections other areas register
-(``core.report_sections``: new anomalies, open recommendations, budget usage) for yesterday.
+(``core.report_sections``: new anomalies, open recommendations, budget usage) for yesterday;
+then, per recipient, the low-severity notifications held for their digest instead of sent one
+by one (``notifications.batching``; section 11: "Low => batched into the daily digest").
 All read through ``costs.query`` as the schedule's creator as they are now; a deactivated
 creator's digests stop (as scheduled reports do, ``reports.scheduling``). Once per slot
 (``last_slot_at``), through the email outbox, each send audited.
@@ -30,11 +32,13 @@ from xplorr.core.tenancy import Principal, Scope, get_in_org, org_scope, org_sel
 from xplorr.costs import forecast as forecasting
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery, Dim
+from xplorr.notifications import batching
 from xplorr.reports.formatting import amount, cell, percent
 from xplorr.reports.models import DigestSetting
 from xplorr.reports.scheduling import OWNER_GONE
 from xplorr.reports.schemas import DigestSettingCreate, DigestSettingOut, DigestSettingUpdate
 from xplorr.reports.service import org_name_of
+from xplorr.settings import service as org_settings
 from xplorr.users.principals import principal_for_user
 
 ZERO: Final = Decimal(0)
@@ -173,13 +177,14 @@ async def list_digests(
 async def create_digest(
     db: AsyncSession, who: Principal, data: DigestSettingCreate
 ) -> DigestSettingOut:
+    org = await org_settings.get_org_settings(db, who.org_id)
     row = DigestSetting(
         id=uuid.uuid4(),
         org_id=who.org_id,
         recipients=_recipients(data.recipients),
-        hour=data.hour,
-        minute=data.minute,
-        timezone=data.timezone,
+        hour=org.digest_hour if data.hour is None else data.hour,
+        minute=org.digest_minute if data.minute is None else data.minute,
+        timezone=data.timezone or org.timezone,
         enabled=data.enabled,
         created_by=who.user_id,
     )
@@ -209,6 +214,9 @@ async def update_digest(
         changes["created_by"] = str(who.user_id)
     if row.enabled and row.last_error == OWNER_GONE:
         row.last_error = None
+    if not row.enabled:
+        await db.flush()
+        await _release_held(db, who.org_id, row.recipients)
     _apply_schedule(row)
     row.updated_at = clock.now()
     await audit.record(db, "digest_setting.updated", who=who, target=row, details=changes)
@@ -219,6 +227,8 @@ async def delete_digest(db: AsyncSession, who: Principal, digest_id: uuid.UUID) 
     row = await get_in_org(db, DigestSetting, digest_id, who, for_update=True)
     await audit.record(db, "digest_setting.deleted", who=who, target=row)
     await db.delete(row)
+    await db.flush()
+    await _release_held(db, who.org_id, row.recipients)
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -279,13 +289,25 @@ async def send_digest_slot(
         await audit.record(
             db, "digest_setting.paused", org_id=org_id, target=row, details={"reason": OWNER_GONE}
         )
+        await _release_held(db, org_id, row.recipients)
         return False
     day = due_at.astimezone(crontab.zone(row.timezone)).date() - timedelta(days=1)
     digest = await build_digest(db, owner, day)
     context = _context(digest, await org_name_of(db, org_id), settings)
     recipients = list(row.recipients)
+    held = await batching.take_batched(db, org_id, recipients, due_at)
     for to in recipients:
-        await email.queue_email(db, to=to, template="daily_digest", context=context, org_id=org_id)
+        batched = [
+            {"severity": b.severity or "", "title": b.title, "summary": b.summary}
+            for b in held.get(to, [])
+        ]
+        await email.queue_email(
+            db,
+            to=to,
+            template="daily_digest",
+            context={**context, "batched": batched},
+            org_id=org_id,
+        )
     row.last_sent_at, row.last_slot_at, row.last_error = clock.now(), due_at, None
     await audit.record(
         db,
@@ -295,6 +317,25 @@ async def send_digest_slot(
         details={"day": day.isoformat(), "recipients": recipients, "slot": due_at.isoformat()},
     )
     return True
+
+
+async def recipients_of(db: AsyncSession, org_id: uuid.UUID) -> frozenset[str]:
+    """Every address an enabled daily digest of the org goes to."""
+    rows = await db.scalars(
+        org_select(DigestSetting, org_scope(org_id))
+        .where(DigestSetting.enabled.is_(True))
+        .with_only_columns(DigestSetting.recipients)
+    )
+    return frozenset(str(a).lower() for recipients in rows.all() for a in recipients)
+
+
+async def _release_held(db: AsyncSession, org_id: uuid.UUID, addresses: Sequence[object]) -> None:
+    """A digest stops: the low-severity notifications held for those of its recipients whom no
+    other enabled digest reaches go out one by one after all."""
+    remaining = await recipients_of(db, org_id)
+    await batching.release_batched(
+        db, org_id, [a for a in _recipients(addresses) if a not in remaining]
+    )
 
 
 async def get_or_none(db: AsyncSession, scope: Scope, digest_id: uuid.UUID) -> DigestSetting | None:

@@ -7,10 +7,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from xplorr.core import clock
 from xplorr.core.jobs import periodic, registry
 from xplorr.core.jobs.queue import error_text
 from xplorr.core.jobs.registry import JobContext, Lane, PermanentJobError, job
+from xplorr.notifications.hub import digest_batching
 from xplorr.reports import digests, scheduling, weekly
 from xplorr.reports.models import DigestSetting, ScheduledReport
 
@@ -96,3 +99,10 @@ async def weekly_summary(ctx: JobContext, _payload: dict[str, Any]) -> None:
     if ctx.org_id is None:
         raise PermanentJobError("a weekly summary job must carry its organization")
     await weekly.send_weekly(ctx.db, ctx.settings, ctx.org_id, clock.now().date())
+
+
+@digest_batching("reports.daily_digest")
+async def digest_recipients(db: AsyncSession, org_id: uuid.UUID) -> frozenset[str]:
+    """The addresses an enabled daily digest of the org goes to (the hub holds their
+    low-severity notifications for it)."""
+    return await digests.recipients_of(db, org_id)

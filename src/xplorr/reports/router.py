@@ -142,9 +142,10 @@ async def create_scheduled_report(
 ) -> ScheduledReportOut:
     """Create a scheduled report (owner or admin): a PDF or Excel report emailed daily, weekly
     (``day_of_week``, 0 Monday) or monthly (``day_of_month``, 1-28) at ``hour`` in
-    ``timezone``. It covers the day, the 7 days or the calendar month before the send, and is
-    built with its creator's access as it is at each send; a deactivated creator's schedules
-    stop. Recipients outside the organization are allowed; every send is audited."""
+    ``timezone`` (default: the organization's time zone setting). It covers the day, the 7
+    days or the calendar month before the send, and is built with its creator's access as it
+    is at each send; a deactivated creator's schedules stop. Recipients outside the
+    organization are allowed; every send is audited."""
     return await scheduling.create_scheduled(db, who, body)
 
 
@@ -188,7 +189,8 @@ async def create_digest_setting(
     body: DigestSettingCreate, db: DbSession, who: AdminUser
 ) -> DigestSettingOut:
     """Create a daily digest (owner or admin): emailed every day at ``hour``:``minute`` in
-    ``timezone`` (default 09:00 UTC): yesterday against the 7-day average with an arrow, the
+    ``timezone`` (default: the organization's digest_time and timezone settings, 09:00 UTC
+    unless changed): yesterday against the 7-day average with an arrow, the
     top 5 services of the month with their change against last month, the month's forecast,
     and the other areas' sections (anomalies, recommendations, budgets) where they exist."""
     return await digests.create_digest(db, who, body)

@@ -46,6 +46,7 @@ from xplorr.reports.schemas import (
     ScheduledReportOut,
     ScheduledReportUpdate,
 )
+from xplorr.settings import service as org_settings
 from xplorr.users.models import User
 from xplorr.users.principals import principal_for_user
 
@@ -119,6 +120,7 @@ async def create_scheduled(
     db: AsyncSession, who: Principal, data: ScheduledReportCreate
 ) -> ScheduledReportOut:
     await _check_account(db, who, data.cloud_account_id)
+    org = await org_settings.get_org_settings(db, who.org_id)
     row = ScheduledReport(
         id=uuid.uuid4(),
         org_id=who.org_id,
@@ -127,7 +129,7 @@ async def create_scheduled(
         day_of_month=data.day_of_month if data.frequency == "monthly" else None,
         day_of_week=data.day_of_week if data.frequency == "weekly" else None,
         hour=data.hour,
-        timezone=data.timezone,
+        timezone=data.timezone or org.timezone,
         recipients=_recipients([str(r) for r in data.recipients]),
         cloud_account_id=data.cloud_account_id,
         format=data.format,

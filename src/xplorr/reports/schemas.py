@@ -222,7 +222,8 @@ def _check_zone(value: str | None) -> str | None:
 
 class ScheduledReportCreate(BaseModel):
     """As the reference's body, plus ``day_of_week`` (0 Monday .. 6 Sunday) for weekly
-    reports, ``hour`` (local send time, default 8) and ``timezone`` (IANA, default UTC)."""
+    reports, ``hour`` (local send time, default 8) and ``timezone`` (IANA; default: the
+    organization's ``timezone`` setting, ``GET /settings``)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Annotated[str, Field(min_length=1, max_length=200)]
@@ -230,7 +231,7 @@ class ScheduledReportCreate(BaseModel):
     day_of_month: Annotated[StrictInt | None, Field(ge=1, le=28)] = None
     day_of_week: Annotated[StrictInt | None, Field(ge=0, le=6)] = None
     hour: Annotated[StrictInt, Field(ge=0, le=23)] = 8
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    timezone: Annotated[str | None, Field(min_length=1, max_length=64)] = None
     recipients: Annotated[list[EmailStr], Field(min_length=1, max_length=MAX_RECIPIENTS)]
     cloud_account_id: uuid.UUID | None = None
     format: Format = "pdf"
@@ -292,13 +293,15 @@ class ScheduledReportOut(BaseModel):
 
 
 class DigestSettingCreate(BaseModel):
-    """A daily digest by email: ``recipients``, sent at ``hour``:``minute`` in ``timezone``."""
+    """A daily digest by email: ``recipients``, sent at ``hour``:``minute`` in ``timezone``.
+    Omitted, the time and zone are the organization's ``digest_time`` and ``timezone``
+    settings (``GET /settings``; 09:00 UTC by default)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     recipients: Annotated[list[EmailStr], Field(min_length=1, max_length=MAX_RECIPIENTS)]
-    hour: Annotated[StrictInt, Field(ge=0, le=23)] = 9
-    minute: Annotated[StrictInt, Field(ge=0, le=59)] = 0
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    hour: Annotated[StrictInt | None, Field(ge=0, le=23)] = None
+    minute: Annotated[StrictInt | None, Field(ge=0, le=59)] = None
+    timezone: Annotated[str | None, Field(min_length=1, max_length=64)] = None
     enabled: StrictBool = True
 
     _zone = field_validator("timezone")(_check_zone)

@@ -30,6 +30,7 @@ from xplorr.core.report_sections import ReportScope, build_sections
 from xplorr.core.tenancy import Scope, get_in_org
 from xplorr.costs import forecast as forecasting
 from xplorr.costs import query
+from xplorr.costs import service as costs_service
 from xplorr.costs.query import CostGroup, CostQuery, Dim, Metric
 from xplorr.orgs.models import Org
 from xplorr.reports.model import CurrencyReport, Day, ForecastLine, Line, Mover, Report
@@ -163,7 +164,7 @@ async def build_report(
         )
 
     currencies = set(current_totals) | set(previous_totals)
-    main = money.default_currency(None, await query.currency_use(db, who))
+    main = await costs_service.default_currency(db, who)
     ordered = sorted(currencies, key=lambda c: (c != main, c))
     all_days = [req.start + timedelta(days=i) for i in range(days)]
     reports = []

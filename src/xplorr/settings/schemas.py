@@ -1,0 +1,132 @@
+"""``/settings`` bodies, snake_case (the reference documents none)."""
+
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from typing import Annotated
+from zoneinfo import available_timezones
+
+from babel.numbers import list_currencies
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from xplorr.core.money import DecimalNumber
+
+MAX_THRESHOLD = Decimal(10**12)
+
+
+@cache
+def _zones() -> frozenset[str]:
+    # The IANA names only: the system's database also holds "localtime", "posixrules" and the
+    # "posix/" and "right/" copies, files that are not zones a person picks.
+    return frozenset(
+        name
+        for name in available_timezones()
+        if name not in {"localtime", "posixrules", "Factory"}
+        and not name.startswith(("posix/", "right/"))
+    ) | {"UTC"}
+
+
+@cache
+def _currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+def _zone(value: str) -> str:
+    if value not in _zones():
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/Paris')")
+    return value
+
+
+def _currency(value: str) -> str:
+    code = value.upper()
+    if code not in _currencies():
+        raise ValueError("must be an ISO 4217 currency code")
+    return code
+
+
+def _time(value: str) -> str:
+    hour, minute = (int(part) for part in value.split(":"))
+    if hour > 23 or minute > 59:
+        raise ValueError("must be a time of day HH:MM (00:00 to 23:59)")
+    return f"{hour:02d}:{minute:02d}"
+
+
+TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_zone)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$"), AfterValidator(_currency)]
+TimeOfDay = Annotated[str, StringConstraints(pattern=r"^\d{1,2}:\d{2}$"), AfterValidator(_time)]
+Amount = Annotated[Decimal, Field(ge=0, lt=MAX_THRESHOLD, max_digits=18, decimal_places=6)]
+WebhookUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+
+
+class SettingsUpdate(BaseModel):
+    """Only the fields sent change. ``null`` clears ``default_currency`` and the webhooks; the
+    other fields cannot be null."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    approval_threshold: Amount | None = Field(
+        default=None,
+        description="Monthly savings above which applying a recommendation needs an approval "
+        "(0: every apply does). Compared in the recommendation's own currency.",
+    )
+    default_currency: Currency | None = Field(
+        default=None,
+        description="The currency answers use when a request names none (null: the one most "
+        "cloud accounts bill in).",
+    )
+    timezone: TimeZone | None = Field(
+        default=None, description="IANA time zone: the default of schedules and digests."
+    )
+    anomaly_min_delta: Amount | None = Field(
+        default=None,
+        description="An anomaly must exceed its baseline by at least this much, in the "
+        "anomaly's own currency (the noise floor).",
+    )
+    anomaly_detect_drops: bool | None = Field(
+        default=None, description="Also report days more than 50 % below the baseline."
+    )
+    digest_enabled: bool | None = Field(
+        default=None, description="The daily digest goes to the org's Slack/Teams webhook."
+    )
+    digest_time: TimeOfDay | None = Field(
+        default=None, description="Default send time (HH:MM, in timezone) of daily digests."
+    )
+    weekly_summary_enabled: bool | None = Field(
+        default=None,
+        description="The weekly summary (Mondays) goes to the org's Slack/Teams webhook.",
+    )
+    slack_webhook_url: WebhookUrl | None = Field(
+        default=None,
+        description="A Slack incoming webhook (https://hooks.slack.com/services/...). "
+        "Write-only: answered masked.",
+    )
+    teams_webhook_url: WebhookUrl | None = Field(
+        default=None,
+        description="A Microsoft Teams Workflows webhook. Write-only: answered masked.",
+    )
+
+
+class SettingsOut(BaseModel):
+    approval_threshold: DecimalNumber
+    default_currency: str | None
+    timezone: str
+    anomaly_min_delta: DecimalNumber
+    anomaly_detect_drops: bool
+    digest_enabled: bool
+    digest_time: str
+    weekly_summary_enabled: bool
+    slack_webhook_url: str | None = Field(
+        description="Masked: only the host and the last characters are shown."
+    )
+    teams_webhook_url: str | None = Field(description="Masked, as slack_webhook_url.")
+    updated_at: datetime | None = Field(description="null: never saved (every value a default).")
+
+
+class SlackTestOut(BaseModel):
+    """What the receiver answered (its HTTP status and, for Slack's plain-text answers, the
+    first 200 characters: ``ok``, ``invalid_token``, ``channel_not_found``...)."""
+
+    ok: bool
+    target: str = Field(description="The masked webhook URL the test was posted to.")
+    status_code: int
+    response: str

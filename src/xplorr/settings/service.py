@@ -1,0 +1,249 @@
+"""Organization-level settings: one typed model every area reads (``get_org_settings``), the
+admins' ``PATCH /settings``, and the Slack test message.
+
+An org that never saved settings has no row: every value is its default (``OrgSettings()``),
+and the first PATCH writes the row. Webhook URLs are secrets: checked by ``core.egress`` when
+saved (a 422 naming the field) and again when used, sealed under the org's data key
+(``core.secrets``), answered masked, and named in the audit record only as set or cleared.
+
+The org's webhooks are the notification hub's fallback chat target (product-notes.md section
+25: "with no channels, fall back to the org webhook URL"): ``jobs.py`` registers them with the
+hub.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Any, Final
+
+import httpx
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xplorr.core import audit, egress, money
+from xplorr.core.errors import Conflict, Upstream, ValidationFailed
+from xplorr.core.secrets import SealedColumn
+from xplorr.core.settings import Settings
+from xplorr.core.tenancy import Principal, org_scope, org_select
+from xplorr.notifications import webhooks
+from xplorr.notifications.models import Channel
+from xplorr.settings.models import SLACK_WEBHOOK, TEAMS_WEBHOOK, OrgSetting
+from xplorr.settings.schemas import SettingsOut, SettingsUpdate, SlackTestOut
+
+WEBHOOK_SOURCE: Final = "org_settings"  # the hub's name for the org webhooks' resolver
+DEFAULT_APPROVAL_THRESHOLD: Final = Decimal(500)
+DEFAULT_ANOMALY_MIN_DELTA: Final = Decimal(10)  # was anomalies.detect.DEFAULT_NOISE_FLOOR
+DEFAULT_TIMEZONE: Final = "UTC"
+DEFAULT_DIGEST_TIME: Final = "09:00"
+# Slack answers a webhook post with a short word (``ok``, ``invalid_payload``,
+# ``channel_not_found``): that is shown; any other body is not relayed (security guide API7).
+_SLACK_WORD: Final = re.compile(r"^[a-z0-9_]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class OrgSettings:
+    """An organization's settings, every field typed and defaulted (what an org that never
+    saved any gets). ``approval_threshold`` and ``anomaly_min_delta`` are amounts compared in
+    the currency at hand (a recommendation's, an anomaly's), per month for the threshold.
+    ``default_currency`` None: answers default to the currency most cloud accounts bill in.
+    ``digest_time``: ``HH:MM`` in ``timezone``. The webhooks themselves are not here (secrets):
+    ``has_slack_webhook``/``has_teams_webhook`` say whether they are set, ``webhook_url`` reads
+    one."""
+
+    approval_threshold: Decimal = DEFAULT_APPROVAL_THRESHOLD
+    default_currency: str | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    anomaly_min_delta: Decimal = DEFAULT_ANOMALY_MIN_DELTA
+    anomaly_detect_drops: bool = False
+    digest_enabled: bool = True
+    digest_time: str = DEFAULT_DIGEST_TIME
+    weekly_summary_enabled: bool = True
+    has_slack_webhook: bool = False
+    has_teams_webhook: bool = False
+
+    @property
+    def digest_hour(self) -> int:
+        return int(self.digest_time[:2])
+
+    @property
+    def digest_minute(self) -> int:
+        return int(self.digest_time[3:])
+
+
+_VALUE_FIELDS: Final = tuple(
+    f.name for f in fields(OrgSettings) if f.name not in ("has_slack_webhook", "has_teams_webhook")
+)
+_WEBHOOKS: Final[dict[Channel, tuple[str, SealedColumn, str]]] = {
+    # channel -> (body field, sealed column, hint attribute)
+    Channel.SLACK: ("slack_webhook_url", SLACK_WEBHOOK, "slack_webhook_hint"),
+    Channel.TEAMS: ("teams_webhook_url", TEAMS_WEBHOOK, "teams_webhook_hint"),
+}
+
+
+async def _row(
+    db: AsyncSession, org_id: uuid.UUID, *, for_update: bool = False
+) -> OrgSetting | None:
+    stmt = org_select(OrgSetting, org_scope(org_id))
+    return await db.scalar(stmt.with_for_update() if for_update else stmt)
+
+
+def _domain(row: OrgSetting | None) -> OrgSettings:
+    if row is None:
+        return OrgSettings()
+    values = {name: getattr(row, name) for name in _VALUE_FIELDS}
+    for name, value in values.items():
+        if isinstance(value, Decimal):  # the store keeps 9 places: 500.000000000 -> 500
+            values[name] = value.normalize()
+    return OrgSettings(
+        **values,
+        has_slack_webhook=row.slack_webhook_encrypted is not None,
+        has_teams_webhook=row.teams_webhook_encrypted is not None,
+    )
+
+
+async def get_org_settings(db: AsyncSession, org_id: uuid.UUID) -> OrgSettings:
+    """The organization's settings (the defaults when it never saved any). For any area:
+    reads one row, no principal needed (the caller already works within ``org_id``)."""
+    return _domain(await _row(db, org_id))
+
+
+def _out(row: OrgSetting | None) -> SettingsOut:
+    values = _domain(row)
+    return SettingsOut(
+        **{name: getattr(values, name) for name in _VALUE_FIELDS},
+        slack_webhook_url=row.slack_webhook_hint if row is not None else None,
+        teams_webhook_url=row.teams_webhook_hint if row is not None else None,
+        updated_at=row.updated_at if row is not None else None,
+    )
+
+
+async def read_settings(db: AsyncSession, who: Principal) -> SettingsOut:
+    return _out(await _row(db, who.org_id))
+
+
+# -- webhooks ------------------------------------------------------------------------------------
+
+
+async def webhook_url(
+    db: AsyncSession, settings: Settings, org_id: uuid.UUID, source_id: uuid.UUID, channel: Channel
+) -> str | None:
+    """The hub's resolver (``WebhookTarget(source="org_settings", source_id=<org id>)``): the
+    org's webhook URL for ``channel`` now, or None once it was cleared."""
+    if source_id != org_id or channel not in _WEBHOOKS:
+        return None
+    row = await _row(db, org_id)
+    if row is None:
+        return None
+    return await webhooks.read(db, settings, row, _WEBHOOKS[channel][1])
+
+
+# -- update --------------------------------------------------------------------------------------
+
+
+async def _first_row(db: AsyncSession, org_id: uuid.UUID) -> OrgSetting:
+    """The org's row, made from the defaults; a first save racing another one reads the
+    winner's row instead (one row per org, a unique key)."""
+    defaults = OrgSettings()
+    row = OrgSetting(
+        id=uuid.uuid4(), org_id=org_id, **{name: getattr(defaults, name) for name in _VALUE_FIELDS}
+    )
+    try:
+        async with db.begin_nested():
+            db.add(row)
+            await db.flush()
+    except IntegrityError:
+        found = await _row(db, org_id, for_update=True)
+        if found is None:
+            raise
+        return found
+    return row
+
+
+def _audit_value(name: str, value: Any) -> Any:
+    if name in ("slack_webhook_url", "teams_webhook_url"):
+        return "cleared" if value is None else audit.REDACTED
+    if isinstance(value, Decimal):
+        return money.plain(value)
+    return value
+
+
+async def update_settings(
+    db: AsyncSession, settings: Settings, who: Principal, data: SettingsUpdate
+) -> SettingsOut:
+    """Apply the fields sent (admins; the router checks the role). The first save creates the
+    org's row from the defaults. Audited ``settings.updated`` with each changed field's new
+    value (webhooks only as ``[REDACTED]`` or ``cleared``)."""
+    changes = data.model_dump(exclude_unset=True)
+    nullable = {"default_currency", "slack_webhook_url", "teams_webhook_url"}
+    for name, value in changes.items():
+        if value is None and name not in nullable:
+            raise ValidationFailed.on(name, "may not be null")
+    row = await _row(db, who.org_id, for_update=True) or await _first_row(db, who.org_id)
+    for channel, (field, column, hint) in _WEBHOOKS.items():
+        if field in changes:
+            url = changes.pop(field)
+            await webhooks.store(
+                db, settings, row, channel, url, field=field, column=column, hint=hint
+            )
+    before = {name: getattr(row, name) for name in changes}
+    for name, value in changes.items():
+        setattr(row, name, value)
+    await db.flush()
+    sent = data.model_dump(exclude_unset=True)
+    changed = {
+        name: _audit_value(name, value)
+        for name, value in sent.items()
+        if name not in before or before[name] != value
+    }
+    await audit.record(db, "settings.updated", who=who, target=row, details={"changes": changed})
+    await db.refresh(row)
+    return _out(row)
+
+
+# -- Slack test ----------------------------------------------------------------------------------
+
+
+def _test_message() -> dict[str, Any]:
+    text = "Xplorr test message: this channel receives your organization's cost notifications."
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": f":white_check_mark: {text}"}}
+        ],
+    }
+
+
+async def send_slack_test(db: AsyncSession, settings: Settings, who: Principal) -> SlackTestOut:
+    """Post a test message to the org's Slack webhook and say what Slack answered: 200 with
+    ``ok`` false and the status when Slack refused it; 409 ``SLACK_NOT_CONFIGURED`` without a
+    webhook; 422 when the stored URL may no longer be called (its host now resolves to a
+    private address); 502 when Slack could not be reached. Audited ``settings.slack_tested``."""
+    row = await _row(db, who.org_id)
+    url = await webhook_url(db, settings, who.org_id, who.org_id, Channel.SLACK)
+    if row is None or url is None:
+        raise Conflict(
+            "No Slack webhook is set: save slack_webhook_url with PATCH /settings first.",
+            code="SLACK_NOT_CONFIGURED",
+        )
+    target = row.slack_webhook_hint or webhooks.mask(url)
+    hosts, paths = webhooks.egress_rules(Channel.SLACK)
+    try:
+        answer = await egress.post_json(
+            url, _test_message(), settings, hosts=hosts, path_prefixes=paths
+        )
+    except egress.EgressRefused as exc:
+        raise ValidationFailed.on("slack_webhook_url", str(exc)) from exc
+    except httpx.HTTPError as exc:
+        raise Upstream(f"Slack could not be reached ({type(exc).__name__}).") from exc
+    said = answer.text.strip()
+    shown = said if _SLACK_WORD.match(said) else "(answer not shown)"
+    ok = 200 <= answer.status_code < 300
+    await audit.record(
+        db,
+        "settings.slack_tested",
+        who=who,
+        target=row,
+        details={"http_status": answer.status_code, "ok": ok},
+    )
+    return SlackTestOut(ok=ok, target=target, status_code=answer.status_code, response=shown)
