@@ -38,6 +38,7 @@ from xplorr.core.tenancy import Principal, Role, org_scope
 from xplorr.costs.forecast import Period
 from xplorr.inventory.bill import collect_from_bill
 from xplorr.orgs.models import Org
+from xplorr.recommendations import service as recommendations
 from xplorr.sync.jobs import execute_run
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
 from xplorr.users import service as users
@@ -149,6 +150,7 @@ async def load_demo(settings: Settings) -> DemoResult:
             for account_id in account_ids:
                 account = await db.get_one(CloudAccount, account_id)
                 result.inventory_added += (await collect_from_bill(db, account)).added
+                await recommendations.refresh_account(db, account)  # what inventory.refreshed does
             await db.commit()
             owner = Principal(user_id=user_id, org_id=org_id, role=Role.OWNER, email=result.email)
             await demo_ownership.add_ownership(db, owner)

@@ -8,11 +8,12 @@ import structlog
 from sqlalchemy import select
 
 from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.core.events import subscribe
+from xplorr.core.events import emit, subscribe
 from xplorr.core.jobs.models import Job
 from xplorr.core.jobs.registry import JobContext
 from xplorr.costs.events import CostDataChanged
 from xplorr.inventory import aws, bill, service
+from xplorr.inventory.events import InventoryRefreshed
 
 log = structlog.get_logger("xplorr.inventory")
 REFRESH_JOB: Final = "inventory.refresh"
@@ -46,7 +47,9 @@ async def refresh(ctx: JobContext, event: CostDataChanged) -> None:
         for warning in refreshed.warnings:
             log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
     else:
+        await emit(ctx.db, InventoryRefreshed(org_id=account.org_id, cloud_account_id=account.id))
         return
+    await emit(ctx.db, InventoryRefreshed(org_id=account.org_id, cloud_account_id=account.id))
     log.info(
         "inventory_refreshed",
         account=str(event.cloud_account_id),

@@ -188,6 +188,22 @@ async def resources_of(db: AsyncSession, who: Scope, ids: Iterable[str]) -> list
     return list(rows)
 
 
+async def account_resources(
+    db: AsyncSession, who: Scope, account_id: uuid.UUID
+) -> list[InventoryResource]:
+    """The live (not deleted) resources of one cloud account, in id order (what the
+    recommendation rules read)."""
+    stmt = (
+        org_select(InventoryResource, who)
+        .where(
+            InventoryResource.cloud_account_id == account_id,
+            InventoryResource.deleted_at.is_(None),
+        )
+        .order_by(InventoryResource.resource_id)
+    )
+    return list((await db.scalars(stmt)).all())
+
+
 # --- reads ----------------------------------------------------------------------------------
 
 

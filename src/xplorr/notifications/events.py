@@ -353,7 +353,7 @@ class ApprovalNotice(Notification):
     audience: ClassVar[Audience] = Audience.ADMINS
 
     approval_id: uuid.UUID
-    status: Literal["requested", "approved", "rejected"]
+    status: Literal["requested", "approved", "rejected", "expired"]
     action: str
     requested_by: str
     recommendation_id: uuid.UUID | None = None

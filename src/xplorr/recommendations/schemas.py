@@ -1,0 +1,73 @@
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from xplorr.core.money import DecimalNumber
+from xplorr.recommendations.models import RecommendationStatus, Risk
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationFilters:
+    status: RecommendationStatus | None = None
+    type: str | None = None
+    provider: str | None = None
+    account_id: uuid.UUID | None = None
+    category: str | None = None
+    include_snoozed: bool = False
+
+
+class HowToApplyOut(BaseModel):
+    console_steps: list[str]
+    cli: str | None
+    terraform: str | None
+
+
+class RecommendationOut(BaseModel):
+    id: uuid.UUID
+    type: str
+    category: str
+    provider: str
+    account_id: uuid.UUID  # the Xplorr cloud account
+    account_name: str | None
+    resource_id: str | None
+    resource_name: str | None
+    region: str | None
+    title: str
+    description: str
+    estimated_monthly_savings: DecimalNumber
+    currency: str
+    evidence: dict[str, Any]
+    risk: Risk
+    how_to_apply: HowToApplyOut
+    status: RecommendationStatus
+    snoozed_until: dt.date | None
+    realized_monthly_savings: DecimalNumber | None  # kept when it closed as applied
+    closed_by: str | None  # user | resource_gone | fixed (applied ones)
+    detected_at: dt.datetime
+    last_seen_at: dt.datetime
+    updated_at: dt.datetime
+    status_changed_at: dt.datetime | None
+    applied_at: dt.datetime | None
+
+
+class RecommendationUpdate(BaseModel):
+    """``{"status": "open" | "in_progress" | "applied" | "dismissed"}`` (required: checked after
+    the recommendation is found, so a foreign id is 404 whatever the body)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: RecommendationStatus | None = None
+
+
+class SnoozeIn(BaseModel):
+    """``{"until": "YYYY-MM-DD"}`` (a day after today, within a year) or ``{"days": 7}``
+    (1-365): hidden from the list until that day unless ``includeSnoozed``. Exactly one of the
+    two (checked after the recommendation is found: a foreign id is 404 whatever the body)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    until: dt.date | None = None
+    days: Annotated[int | None, Field(ge=1, le=365)] = None
