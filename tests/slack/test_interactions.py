@@ -13,13 +13,16 @@ from tests.conftest import ClientFor
 from tests.factories.anomalies import make_anomaly
 from tests.factories.channels import make_slack_install
 from tests.factories.cloud_accounts import grant, make_account
+from tests.factories.recommendations import make_recommendation
 from tests.factories.users import make_user
 from tests.slack.fake_slack import SIGNING_SECRET, FakeSlack
 from xplorr.anomalies.models import Anomaly, AnomalyStatus
+from xplorr.approvals.models import Approval, ApprovalStatus
 from xplorr.core import clock
 from xplorr.core.audit import AuditEntry
 from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
+from xplorr.recommendations.models import Recommendation, RecommendationStatus
 from xplorr.users.models import User
 
 TOKEN = "xoxb-T001-interactions"
@@ -145,7 +148,7 @@ async def test_acknowledge_from_slack_runs_as_the_mapped_user_with_api_roles(
         assert reply.args["text"] == out["message"]
         assert reply.token == TOKEN
     assert len(slack.of("chat.postEphemeral")) == len(refused)
-    out = await press("UM", str(anomaly.id), action="xplorr:recommendation.apply")
+    out = await press("UM", str(anomaly.id), action="xplorr:cluster.delete")
     assert "not available" in str(out["message"])
     out = await press("UM", str(anomaly.id), team="T999")
     assert "not connected" in str(out["message"])
@@ -172,3 +175,64 @@ async def test_acknowledge_from_slack_runs_as_the_mapped_user_with_api_roles(
     assert entry.actor_user_id == member.id
     out = await press("UL", str(anomaly.id))  # granted: may act on this one
     assert out["ok"] is True
+
+
+async def test_recommendation_and_approval_buttons_follow_the_savings_rules(
+    client_for: ClientFor, db: AsyncSession, org: Org, slack: FakeSlack
+) -> None:
+    await make_slack_install(db, org, token=TOKEN)
+    slack.tokens[TOKEN] = "T001"
+    account = await make_account(db, org)
+    big = await make_recommendation(db, account, savings="900")  # above the 500 threshold
+    small = await make_recommendation(db, account, savings="40")
+    other = await make_recommendation(db, account, savings="30")
+    member = await verified(db, org, Role.MEMBER, "member@acme.test")
+    admin = await verified(db, org, Role.ADMIN, "admin@acme.test")
+    await verified(db, org, Role.ADMIN, "admin2@acme.test")
+    slack.add_user("UM", member.email)
+    slack.add_user("UA", admin.email)
+    anon = client_for(None)
+
+    async def press(user: str, action: str, value: object) -> dict[str, object]:
+        body = click(f"xplorr:{action}", str(value), user=user)
+        r = await anon.post("/slack/interactions", content=body, headers=signed(body))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    out = await press("UM", "recommendation.apply", big.id)
+    assert out["ok"] is True
+    assert "Approval requested by member@acme.test" in str(out["message"])
+    db.expunge_all()
+    await db.rollback()
+    approval = await db.scalar(select(Approval).where(Approval.recommendation_id == big.id))
+    assert approval is not None
+    assert approval.status == ApprovalStatus.PENDING
+    assert approval.requested_by == member.id
+    assert (await db.get(Recommendation, big.id)).status == RecommendationStatus.OPEN  # type: ignore[union-attr]
+
+    out = await press("UM", "approval.approve", approval.id)  # a member may not decide
+    assert out["ok"] is False
+    assert "role (member) cannot approve" in str(out["message"])
+    out = await press("UA", "approval.approve", approval.id)
+    assert out["ok"] is True, out
+    assert "approved by admin@acme.test" in str(out["message"])
+    out = await press("UA", "approval.reject", approval.id)  # decided already
+    assert "already approved" in str(out["message"])
+
+    assert (await press("UM", "recommendation.apply", small.id))["ok"] is True
+    assert (await press("UM", "recommendation.snooze", other.id))["ok"] is True
+    out = await press("UM", "recommendation.dismiss", other.id)
+    assert "dismissed" in str(out["message"])
+    db.expunge_all()
+    await db.rollback()
+    rows = {r.id: r for r in (await db.scalars(select(Recommendation))).all()}
+    assert rows[big.id].status == RecommendationStatus.IN_PROGRESS
+    assert rows[small.id].status == RecommendationStatus.IN_PROGRESS
+    assert rows[other.id].status == RecommendationStatus.DISMISSED
+    assert rows[other.id].snoozed_until is not None
+    decided = await db.get(Approval, approval.id)
+    assert decided is not None
+    assert (decided.status, decided.decided_by) == (ApprovalStatus.APPROVED, admin.id)
+    replies = [c.args["text"] for c in slack.of("chat.postMessage")]
+    assert any("Approval requested" in t for t in replies)
+    assert any("approved by admin@acme.test" in t for t in replies)

@@ -4,15 +4,24 @@ its provider's poster (``routing.POSTERS``: the Slack and Teams bots)."""
 
 import uuid
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from xplorr.channels import routing
 from xplorr.channels.models import ChannelConfig
 from xplorr.core.jobs.registry import JobContext, PermanentJobError
 from xplorr.core.tenancy import org_scope, org_select
 from xplorr.notifications.events import Notification
-from xplorr.notifications.hub import channel_sender, target_source
+from xplorr.notifications.hub import channel_routing, channel_sender, target_source
 from xplorr.notifications.models import DeliveryStatus, NotificationDelivery
 
 target_source("channel_routing")(routing.channel_targets)
+
+
+@channel_routing("channels")
+async def has_channels(db: AsyncSession, org_id: uuid.UUID) -> bool:
+    """While the org routes to channels, its settings webhook is no fallback (settings.jobs)."""
+    stmt = org_select(ChannelConfig, org_scope(org_id)).with_only_columns(ChannelConfig.id)
+    return await db.scalar(stmt.limit(1)) is not None
 
 
 @channel_sender(routing.SOURCE)

@@ -8,7 +8,8 @@ run through the same service functions and role rules as the API.
 2. **Mapped.** The workspace (``team.id``) names the one org that installed the app; the
    clicking Slack user's confirmed email (``users.info``) must be the verified email of an
    active user of that org. Nobody else acts, whatever their Slack role.
-3. **Authorized as in the API.** ``ACTIONS`` is the dispatch table: each action names the
+3. **Authorized as in the API.** ``ACTIONS`` is the dispatch table (Acknowledge; Apply,
+   Snooze 7d, Dismiss; Approve, Reject): each action names the
    roles its API endpoint admits and the service function it calls with that user's principal
    (their account grants included). A viewer's click is refused with a reply saying so.
 
@@ -132,8 +133,69 @@ async def _acknowledge_anomaly(db: AsyncSession, who: Principal, ident: uuid.UUI
     return f"Anomaly ({what}, {out.date.isoformat()}) acknowledged by {who.email}."
 
 
+async def _recommendation_status(
+    db: AsyncSession, who: Principal, ident: uuid.UUID, status: str
+) -> str:
+    # PATCH /recommendations/{id} (members and above); above the org's approval threshold it
+    # opens an approval instead (409 APPROVAL_REQUIRED, committed: see ``handle``).
+    from xplorr.recommendations import service as recommendations
+    from xplorr.recommendations.models import RecommendationStatus
+    from xplorr.recommendations.schemas import RecommendationUpdate
+
+    out = await recommendations.update_recommendation(
+        db, who, ident, RecommendationUpdate(status=RecommendationStatus(status))
+    )
+    verb = {"in_progress": "marked in progress", "dismissed": "dismissed"}[status]
+    return f"Recommendation {out.title} {verb} by {who.email}."
+
+
+async def _apply_recommendation(db: AsyncSession, who: Principal, ident: uuid.UUID) -> str:
+    return await _recommendation_status(db, who, ident, "in_progress")
+
+
+async def _dismiss_recommendation(db: AsyncSession, who: Principal, ident: uuid.UUID) -> str:
+    return await _recommendation_status(db, who, ident, "dismissed")
+
+
+async def _snooze_recommendation(db: AsyncSession, who: Principal, ident: uuid.UUID) -> str:
+    # POST /recommendations/{id}/snooze with {"days": 7} (members and above).
+    from xplorr.recommendations import service as recommendations
+    from xplorr.recommendations.schemas import SnoozeIn
+
+    out = await recommendations.snooze_recommendation(db, who, ident, SnoozeIn(days=7))
+    return f"Recommendation {out.title} snoozed for 7 days by {who.email}."
+
+
+async def _decide(db: AsyncSession, who: Principal, ident: uuid.UUID, status: str) -> str:
+    # PATCH /approvals/{id} (owners and admins; the approvals service's own rules: no deciding
+    # one's own request while another admin can, expired requests refused).
+    from typing import Literal, cast
+
+    from xplorr.approvals import service as approvals
+    from xplorr.approvals.schemas import ApprovalDecision
+
+    decision = cast(Literal["approved", "rejected"], status)
+    out = await approvals.decide(db, who, ident, ApprovalDecision(status=decision))
+    return f"Approval {out.id} {out.status} by {who.email}."
+
+
+async def _approve(db: AsyncSession, who: Principal, ident: uuid.UUID) -> str:
+    return await _decide(db, who, ident, "approved")
+
+
+async def _reject(db: AsyncSession, who: Principal, ident: uuid.UUID) -> str:
+    return await _decide(db, who, ident, "rejected")
+
+
 ACTIONS: dict[str, Action] = {
     "anomaly.acknowledge": Action("acknowledge this anomaly", WRITERS, _acknowledge_anomaly),
+    "recommendation.apply": Action("apply this recommendation", WRITERS, _apply_recommendation),
+    "recommendation.snooze": Action("snooze this recommendation", WRITERS, _snooze_recommendation),
+    "recommendation.dismiss": Action(
+        "dismiss this recommendation", WRITERS, _dismiss_recommendation
+    ),
+    "approval.approve": Action("approve this request", ADMINS, _approve),
+    "approval.reject": Action("reject this request", ADMINS, _reject),
 }
 
 
@@ -227,15 +289,28 @@ async def handle(db: AsyncSession, settings: Settings, item: Interaction) -> Out
             "ask a member or an admin of the organization."
         )
         return reply
+    # A savepoint: a refused action leaves nothing half-done, except what the API keeps on a
+    # refusal too (``commit=True``: the approval an Apply above the threshold opens).
+    savepoint = await db.begin_nested()
     try:
-        async with db.begin_nested():  # a refused action leaves nothing half-done
-            reply.message = await action.run(db, who, ident)
+        reply.message = await action.run(db, who, ident)
     except NotFound:
+        await savepoint.rollback()
         reply.message = "That item no longer exists, or your Xplorr access does not include it."
         return reply
     except XplorrError as exc:
-        reply.message = f"Xplorr refused: {exc.message}"
+        if not exc.commit:
+            await savepoint.rollback()
+            reply.message = f"Xplorr refused: {exc.message}"
+            return reply
+        await savepoint.commit()
+        if exc.error_code != "APPROVAL_REQUIRED":
+            reply.message = f"Xplorr refused: {exc.message}"
+            return reply
+        reply.message = f"Approval requested by {who.email}: {exc.message} Admins are notified."
+        reply.ok = reply.public = True
         return reply
+    await savepoint.commit()
     reply.ok = True
     reply.public = True
     return reply

@@ -3,7 +3,8 @@ worker and the API discover the areas' ``jobs`` modules):
 
 - routed deliveries to a Slack channel (``channels.jobs``) are posted by the installed bot with
   ``chat.postMessage`` (Block Kit from the hub's renderer, with the event's action buttons);
-- with no channel configured, the install's incoming webhook (if granted) is a fallback target;
+- with no channel configured and no Slack webhook in the org settings, the install's incoming
+  webhook (if granted) is the fallback target;
 - channel routing may target Slack once the app is installed.
 """
 
@@ -20,6 +21,7 @@ from xplorr.notifications.events import Notification
 from xplorr.notifications.hub import WebhookTarget, allowed, webhook_source
 from xplorr.notifications.jobs import TransientDeliveryError
 from xplorr.notifications.models import Channel, DeliveryStatus
+from xplorr.settings.service import get_org_settings
 from xplorr.slack import api, blocks, interactions, service
 
 INSTALL_WEBHOOK = "slack_install_webhook"
@@ -60,6 +62,8 @@ async def _install_webhook_targets(db: AsyncSession, event: Notification) -> lis
     install = await service.installation_of(db, event.org_id)
     if install is None or install.webhook_url_encrypted is None:
         return []
+    if (await get_org_settings(db, event.org_id)).has_slack_webhook:
+        return []  # the org's own webhook setting is the fallback (settings.jobs)
     target = WebhookTarget(Channel.SLACK, INSTALL_WEBHOOK, install.id)
     return [target] if allowed(event, target) else []
 

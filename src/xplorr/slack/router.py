@@ -175,9 +175,9 @@ async def slack_interactions(
     signature made within the last 5 minutes (401 otherwise). The clicking Slack user acts as
     the Xplorr user of the installing organization with the same verified email, through the
     same services and role checks as the API: a viewer's click is refused, and the user is
-    told why in Slack. Acknowledge (anomalies) is wired; Apply, Snooze 7d and Dismiss
-    (recommendations), Approve and Reject (approvals) run once the savings area registers them
-    (``interactions.register``)."""
+    told why in Slack. Buttons: Acknowledge (anomalies: ``PATCH /anomalies/{id}``), Apply
+    (in progress; above the approval threshold it requests an approval instead), Snooze 7d and
+    Dismiss (recommendations), Approve and Reject (approvals: admins)."""
     if int(request.headers.get("content-length") or 0) > interactions.MAX_BODY_BYTES:
         raise PayloadTooLarge("A Slack interaction is at most 64 KiB.")
     body = await request.body()
