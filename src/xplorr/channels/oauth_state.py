@@ -12,6 +12,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from xplorr.core.errors import BadRequest
 from xplorr.core.tenancy import Principal
 
 TTL = timedelta(minutes=10)
+CONSOLE_PATH = "/settings/integrations"
 
 
 class InvalidState(BadRequest):
@@ -75,3 +77,11 @@ async def consume(db: AsyncSession, provider: ChatProvider, state: str | None) -
     if row.expires_at <= clock.now():
         raise InvalidState("The install link expired (10 minutes). Start the install again.")
     return StateOwner(org_id=row.org_id, user_id=row.user_id)
+
+
+def console_url(base_url: str, provider: str, result: str, reason: str | None = None) -> str:
+    """Where an install's browser lands: the console's integrations page with the result."""
+    query = {"provider": provider, "result": result}
+    if reason:
+        query["reason"] = reason
+    return f"{base_url.rstrip('/')}{CONSOLE_PATH}?{urlencode(query)}"

@@ -1,10 +1,10 @@
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from xplorr.auth.deps import AdminUser, CurrentUser, OptionalUser
+from xplorr.channels.oauth_state import console_url
 from xplorr.core.db import DbSession
 from xplorr.core.deps import AppSettings
 from xplorr.core.errors import ErrorEnvelope, PayloadTooLarge, XplorrError
@@ -21,7 +21,6 @@ router = APIRouter(prefix="/slack", tags=["integrations"])
 ROUTE_ORDER = 141  # mounting order under /api/v1 (core.areas.routers)
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-CONSOLE_PATH = "/settings/integrations"
 _REDIRECT: dict[int | str, dict[str, Any]] = {
     303: {"description": "Browser redirect (the default without Accept: application/json)."}
 }
@@ -50,14 +49,6 @@ _FORM_BODY = {
 
 def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
-
-
-def console_url(base_url: str, provider: str, result: str, reason: str | None = None) -> str:
-    """Where the install's browser lands: the console's integrations page with the result."""
-    query = {"provider": provider, "result": result}
-    if reason:
-        query["reason"] = reason
-    return f"{base_url.rstrip('/')}{CONSOLE_PATH}?{urlencode(query)}"
 
 
 @router.get(

@@ -1,4 +1,4 @@
-"""chat apps: Slack installations, channel routing, OAuth states
+"""chat apps: Slack and Teams installations, channel routing, OAuth states
 
 Revision ID: 7c4a91d2e5b8
 Revises: a33a70e4b673 (recommendations and approvals, merged from helper-recs)
@@ -158,8 +158,45 @@ def upgrade() -> None:
     with op.batch_alter_table("slack_installations", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_slack_installations_org_id"), ["org_id"], unique=False)
 
+    op.create_table(
+        "teams_installations",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("scopes", sa.String(length=1000), nullable=False),
+        sa.Column("access_token_encrypted", sa.LargeBinary(), nullable=False),
+        sa.Column("access_token_key_version", sa.SmallInteger(), nullable=False),
+        sa.Column("refresh_token_encrypted", sa.LargeBinary(), nullable=True),
+        sa.Column("refresh_token_key_version", sa.SmallInteger(), nullable=True),
+        sa.Column("expires_at", xplorr.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("installed_by", sa.Uuid(), nullable=True),
+        sa.Column("installed_at", xplorr.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", xplorr.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", xplorr.core.models.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["installed_by"],
+            ["users.id"],
+            name=op.f("fk_teams_installations_installed_by_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["orgs.id"],
+            name=op.f("fk_teams_installations_org_id_orgs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_teams_installations")),
+        sa.UniqueConstraint("org_id", name=op.f("uq_teams_installations_org_id")),
+    )
+    with op.batch_alter_table("teams_installations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_teams_installations_org_id"), ["org_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("teams_installations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_teams_installations_org_id"))
+
+    op.drop_table("teams_installations")
 
     with op.batch_alter_table("slack_installations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_slack_installations_org_id"))
