@@ -49,6 +49,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     "cluster; no principal",
     ("sso/service.py", "_user_for"): "SAML ACS: identities and users of the request's org, after "
     "its IdP's signature was verified",
+    ("slack/service.py", "installation_for_team"): "a signed Slack interaction names its "
+    "workspace, and the workspace's one installation names the org; no principal yet",
 }
 
 

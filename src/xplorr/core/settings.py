@@ -73,6 +73,27 @@ class SmtpSettings(BaseSettings):
     tls: bool = True
 
 
+class SlackSettings(BaseSettings):
+    """The Slack app (``slack``): ``XPLORR_SLACK_CLIENT_ID`` ... ``XPLORR_SLACK_BASE_URL``. The
+    authorize page is ``{base_url}/oauth/v2/authorize``, Web API methods ``{base_url}/api/<m>``
+    (a local server speaking Slack's protocol in the tests)."""
+
+    model_config = SettingsConfigDict(env_prefix="XPLORR_SLACK_", extra="ignore")
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    base_url: str = "https://slack.com"
+
+
+class TeamsSettings(BaseSettings):
+    """The Teams app (``teams``): an Entra ID app registration's ``XPLORR_TEAMS_CLIENT_ID`` and
+    ``XPLORR_TEAMS_CLIENT_SECRET``."""
+
+    model_config = SettingsConfigDict(env_prefix="XPLORR_TEAMS_", extra="ignore")
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="XPLORR_", extra="ignore", populate_by_name=True)
 
@@ -201,6 +222,13 @@ class Settings(BaseSettings):
     demo_password: SecretStr = SecretStr("xplorr-demo-password")
 
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+
+    # Chat apps (slack, teams): Microsoft identity platform and Graph endpoints (a local server
+    # speaking their protocols in the tests).
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)
+    ms_login_base_url: str = "https://login.microsoftonline.com"
+    ms_graph_base_url: str = "https://graph.microsoft.com"
 
     # Outbound webhooks (core.egress): hosts that may be called over http and on private or
     # loopback addresses (a test's local receiver, an internal relay). Empty in production.

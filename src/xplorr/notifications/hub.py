@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.core.db import is_postgres
 from xplorr.core.jobs import queue
-from xplorr.core.jobs.registry import Lane
+from xplorr.core.jobs.registry import JobContext, Lane
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Role
 from xplorr.notifications.events import Audience, Notification, Severity
@@ -71,6 +71,9 @@ class WebhookTarget:
     channel: Channel
     source: str
     source_id: uuid.UUID
+    # True: the source applied its own policy (channel routing's per-channel toggles); the
+    # hub's medium-and-above rule for webhooks is not applied again.
+    routed: bool = False
 
     @property
     def key(self) -> str:
@@ -84,8 +87,15 @@ WebhookResolver = Callable[
     [AsyncSession, Settings, uuid.UUID, uuid.UUID, Channel], Awaitable[str | None]
 ]
 
+# How a source that is not a webhook URL sends (a chat app's bot: Slack chat.postMessage,
+# Microsoft Graph): (job context, the delivery row, its event) -> the delivery's new status.
+ChannelSender = Callable[
+    [JobContext, NotificationDelivery, Notification], Awaitable[DeliveryStatus]
+]
+
 TARGET_SOURCES: dict[str, TargetSource] = {}
 WEBHOOK_SOURCES: dict[str, WebhookResolver] = {}
+CHANNEL_SENDERS: dict[str, ChannelSender] = {}
 
 
 def target_source(name: str) -> Callable[[TargetSource], TargetSource]:
@@ -107,6 +117,17 @@ def webhook_source(name: str) -> Callable[[WebhookResolver], WebhookResolver]:
         if existing is not None and existing is not fn:
             raise ValueError(f"webhook source {name!r} is already registered")
         WEBHOOK_SOURCES[name] = fn
+        return fn
+
+    return register
+
+
+def channel_sender(name: str) -> Callable[[ChannelSender], ChannelSender]:
+    """Register how a ``WebhookTarget(source=name)`` is sent when no URL is behind it (a chat
+    app's bot posting to a channel): ``notifications.deliver`` calls it instead of POSTing."""
+
+    def register(fn: ChannelSender) -> ChannelSender:
+        CHANNEL_SENDERS[name] = fn
         return fn
 
     return register
@@ -219,6 +240,8 @@ async def user_targets(db: AsyncSession, event: Notification) -> list[EmailTarge
 def allowed(event: Notification, target: Target) -> bool:
     """Section 11: webhooks get medium and above, and only the types meant for channels."""
     if isinstance(target, WebhookTarget):
+        if target.routed:
+            return event.webhooks
         return event.webhooks and event.severity.rank >= WEBHOOK_MIN_SEVERITY.rank
     return True
 

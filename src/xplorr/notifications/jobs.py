@@ -35,7 +35,7 @@ from xplorr.core.settings import Settings
 from xplorr.notifications import render
 from xplorr.notifications.batching import still_allowed
 from xplorr.notifications.events import EVENT_TYPES, Notification, NotificationType
-from xplorr.notifications.hub import DELIVER_JOB, WEBHOOK_SOURCES
+from xplorr.notifications.hub import CHANNEL_SENDERS, DELIVER_JOB, WEBHOOK_SOURCES
 from xplorr.notifications.models import Channel, DeliveryStatus, NotificationDelivery
 
 log = structlog.get_logger("xplorr.notifications")
@@ -112,6 +112,9 @@ async def _send_email(ctx: JobContext, delivery: NotificationDelivery) -> Delive
 
 async def _send_webhook(ctx: JobContext, delivery: NotificationDelivery) -> DeliveryStatus:
     source, _, source_id = delivery.target.partition(":")
+    sender = CHANNEL_SENDERS.get(source)
+    if sender is not None:  # a chat app's bot (channel routing), not a webhook URL
+        return await sender(ctx, delivery, event_of(delivery))
     resolver = WEBHOOK_SOURCES.get(source)
     if resolver is None:
         raise PermanentJobError(f"No webhook source {source!r} is registered.")

@@ -1,0 +1,185 @@
+"""Channel routing: which of the org's Slack and Teams channels get a notification.
+
+Rules (product-notes.md section 25), in ``route`` (pure; ``tests/channels/test_routing.py``
+walks a table of cases):
+
+1. The event's type names a toggle (``TOGGLES``); a type without one (welcome, sync complete)
+   goes to no channel.
+2. A non-default channel gets the event when its toggle for the type is on and its scope
+   matches: ``all``; ``accounts``: the event's cloud account is listed (an org-wide event
+   matches none); ``services``: the event's service, by its shown name (``AmazonEC2`` is
+   ``Amazon Elastic Compute Cloud``); ``tags``: a listed ``key:value`` tag is on the cost the
+   event is about (``facts_of``: for an anomaly, the day's cost of its account and service
+   carrying that tag).
+3. The default channel gets it when no other channel did and its own toggle is on (its scope
+   is not consulted: it is the catch-all).
+4. Anomalies, alerts and budget notices reach channels from medium severity up, as every
+   webhook (section 11); digests, recommendations and approvals at any severity (their
+   toggles are the opt-in).
+
+With no channel configured at all, the org's webhook gets the event (``fallback_targets``):
+the hub's default rules apply to it.
+"""
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xplorr.channels.models import ChannelConfig, ChatProvider, ScopeType
+from xplorr.core.jobs.registry import JobContext
+from xplorr.core.tenancy import org_scope, org_select
+from xplorr.costs import services as cost_services
+from xplorr.costs.query import CostQuery, TagFilter, TagKey, totals_by_currency
+from xplorr.notifications.events import (
+    AlertTriggered,
+    AnomalyDetected,
+    Notification,
+    NotificationType,
+    Severity,
+)
+from xplorr.notifications.hub import Target, WebhookTarget
+from xplorr.notifications.models import Channel, DeliveryStatus
+
+SOURCE = "chat_channel"  # WebhookTarget source of a routed channel (its bot sends)
+
+TOGGLES: dict[NotificationType, str] = {
+    NotificationType.WEEKLY_DIGEST: "digest",
+    NotificationType.ALERT_TRIGGERED: "alerts",
+    NotificationType.SYNC_FAILED: "alerts",
+    NotificationType.ANOMALY_DETECTED: "anomalies",
+    NotificationType.BUDGET_ALERT: "budgets",
+    NotificationType.PROJECTED_OVERRUN: "budgets",
+    NotificationType.RECOMMENDATION: "recommendations",
+    NotificationType.APPROVAL: "recommendations",
+    NotificationType.RI_SP_EXPIRATION: "recommendations",
+}
+SEVERITY_GATED = frozenset({"alerts", "anomalies", "budgets"})
+MIN_SEVERITY = Severity.MEDIUM
+
+
+class Routable(Protocol):
+    """What routing reads of a channel (a ``ChannelConfig``, or a test's plain object)."""
+
+    @property
+    def scope_type(self) -> ScopeType: ...
+    @property
+    def scope_values(self) -> list[str]: ...
+    @property
+    def notify(self) -> dict[str, bool]: ...
+    @property
+    def is_default(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What a scope is matched against: the event's cloud account, its service (shown name)
+    and the ``key:value`` tags found on its cost."""
+
+    account_id: uuid.UUID | None = None
+    service: str | None = None
+    tags: frozenset[str] = frozenset()
+
+
+def scope_matches(channel: Routable, facts: Facts) -> bool:
+    values = channel.scope_values
+    if channel.scope_type == ScopeType.ALL:
+        return True
+    if channel.scope_type == ScopeType.ACCOUNTS:
+        return facts.account_id is not None and str(facts.account_id) in values
+    if channel.scope_type == ScopeType.SERVICES:
+        if facts.service is None:
+            return False
+        shown = {cost_services.canonical(v).casefold() for v in values}
+        return cost_services.canonical(facts.service).casefold() in shown
+    return any(tag in facts.tags for tag in values)
+
+
+def toggle_of(event: Notification) -> str | None:
+    toggle = TOGGLES.get(event.type)
+    if toggle is None or not event.webhooks:
+        return None
+    if toggle in SEVERITY_GATED and event.severity.rank < MIN_SEVERITY.rank:
+        return None
+    return toggle
+
+
+R = TypeVar("R", bound=Routable)
+
+
+def route(event: Notification, channels: Sequence[R], facts: Facts) -> list[R]:
+    """The channels that get ``event`` (rules 1-4 of the module's docstring)."""
+    toggle = toggle_of(event)
+    if toggle is None:
+        return []
+    on = [c for c in channels if c.notify.get(toggle, True)]
+    taken = [c for c in on if not c.is_default and scope_matches(c, facts)]
+    if taken:
+        return taken
+    return [c for c in on if c.is_default][:1]
+
+
+def tag_values(channels: Sequence[Routable]) -> set[str]:
+    return {v for c in channels if c.scope_type == ScopeType.TAGS for v in c.scope_values}
+
+
+async def facts_of(db: AsyncSession, event: Notification, tags: set[str]) -> Facts:
+    """The event's account and service; for an anomaly, which of ``tags`` (the org's
+    tag-scoped channels' values) are on the anomaly day's cost of its account and service (a
+    non-zero tagged amount in any currency, read through the cost query module)."""
+    service = None
+    if isinstance(event, AnomalyDetected):
+        service = event.service
+    elif isinstance(event, AlertTriggered):
+        service = event.service_filter
+    found: set[str] = set()
+    if isinstance(event, AnomalyDetected) and tags:
+        who = org_scope(event.org_id)
+        for tag in sorted(tags):
+            key, _, value = tag.partition(":")
+            query = CostQuery(
+                start=event.day,
+                end=event.day,
+                account_ids=None
+                if event.cloud_account_id is None
+                else frozenset({event.cloud_account_id}),
+                services=None if event.service is None else frozenset({event.service}),
+                tags=(TagFilter(key=TagKey(key), values=frozenset({value})),),
+            )
+            totals = await totals_by_currency(db, who, query)
+            if any(amount != 0 for amount in totals.values()):
+                found.add(tag)
+    return Facts(account_id=event.cloud_account_id, service=service, tags=frozenset(found))
+
+
+_CHANNEL = {ChatProvider.SLACK: Channel.SLACK, ChatProvider.TEAMS: Channel.TEAMS}
+
+# With no channel configured: the org's webhooks, registered by whoever holds them with a
+# priority (the org settings' webhook URLs 0, the Slack install's incoming webhook 10): per
+# chat channel (Slack, Teams) the first that has one is used.
+FallbackSource = Callable[[AsyncSession, Notification], Awaitable[Sequence[WebhookTarget]]]
+FALLBACKS: dict[str, tuple[int, FallbackSource]] = {}
+
+# How a routed channel of each provider is posted to (registered by the slack and teams areas).
+ChannelPoster = Callable[[JobContext, ChannelConfig, Notification], Awaitable[DeliveryStatus]]
+POSTERS: dict[ChatProvider, ChannelPoster] = {}
+
+
+async def channel_targets(db: AsyncSession, event: Notification) -> list[Target]:
+    """The hub's target source for channel routing (registered in ``channels.jobs``)."""
+    channels = list((await db.scalars(org_select(ChannelConfig, org_scope(event.org_id)))).all())
+    if not channels:
+        found: dict[Channel, Target] = {}
+        for _, fallback in sorted(FALLBACKS.values(), key=lambda item: item[0]):
+            for target in await fallback(db, event):
+                found.setdefault(target.channel, target)
+        return list(found.values())
+    if toggle_of(event) is None:
+        return []
+    facts = await facts_of(db, event, tag_values(channels))
+    return [
+        WebhookTarget(_CHANNEL[c.provider], SOURCE, c.id, routed=True)
+        for c in route(event, channels, facts)
+    ]

@@ -1,0 +1,44 @@
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class InstallUrlOut(BaseModel):
+    """Where to send the admin's browser: Slack's OAuth v2 authorize page (the state in it
+    works once, for 10 minutes)."""
+
+    redirect_url: str
+
+
+class OAuthResultOut(BaseModel):
+    """The outcome of an install callback (with ``Accept: application/json``; browsers are
+    redirected to the console with ``?provider=&result=`` instead)."""
+
+    provider: str
+    result: str = Field(description="installed")
+    team_name: str | None = None
+
+
+class SlackInstallationOut(BaseModel):
+    """The org's Slack app: ``installed`` false when there is none. Tokens are never shown."""
+
+    installed: bool
+    team_id: str | None = None
+    team_name: str | None = None
+    channel: str | None = Field(
+        default=None, description="The incoming webhook's channel, if one was granted."
+    )
+    bot_user_id: str | None = None
+    scopes: list[str] = Field(default_factory=list)
+    installed_by: uuid.UUID | None = None
+    installed_by_email: str | None = None
+    installed_at: datetime | None = None
+
+
+class InteractionOut(BaseModel):
+    """What the action did (Slack ignores the body; the user reads the reply in the channel)."""
+
+    ok: bool
+    action: str | None = None
+    message: str

@@ -1,0 +1,118 @@
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from xplorr.auth.deps import AdminUser, CurrentUser, OptionalUser
+from xplorr.channels.oauth_state import console_url
+from xplorr.core.db import DbSession
+from xplorr.core.deps import AppSettings
+from xplorr.core.errors import ErrorEnvelope, XplorrError
+from xplorr.core.ratelimit import limit
+from xplorr.slack.schemas import InstallUrlOut, OAuthResultOut
+from xplorr.teams import service
+from xplorr.teams.schemas import TeamsInstallationOut
+
+router = APIRouter(prefix="/teams", tags=["integrations"])
+ROUTE_ORDER = 142  # mounting order under /api/v1 (core.areas.routers)
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_REDIRECT: dict[int | str, dict[str, Any]] = {
+    303: {"description": "Browser redirect (the default without Accept: application/json)."}
+}
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+@router.get(
+    "/install",
+    response_model=InstallUrlOut,
+    responses={**_REDIRECT, 409: {"model": ErrorEnvelope, "description": "TEAMS_NOT_CONFIGURED"}},
+)
+async def teams_install(
+    request: Request, db: DbSession, who: AdminUser, settings: AppSettings
+) -> Response:
+    """Start installing the Teams app (owners and admins): 303 to the Microsoft identity
+    platform's authorize page (authorization-code flow, consent prompt, Graph scopes to post
+    to channels) with a state bound to this organization and admin (single use, 10 minutes);
+    ``{"redirect_url"}`` with ``Accept: application/json``. 409 ``TEAMS_NOT_CONFIGURED``
+    names the settings the operator must set."""
+    url = await service.start_install(db, who, settings)
+    if _wants_json(request):
+        return JSONResponse({"redirect_url": url}, headers=NO_STORE)
+    return RedirectResponse(url, status_code=303, headers=NO_STORE)
+
+
+@router.get(
+    "/oauth_redirect",
+    response_model=OAuthResultOut,
+    openapi_extra=limit("30/minute", key="ip"),
+    responses={
+        **_REDIRECT,
+        400: {"model": ErrorEnvelope, "description": "OAUTH_STATE_INVALID, OAUTH_CONSENT_DENIED"},
+        403: {"model": ErrorEnvelope, "description": "The state's admin is no longer one."},
+        409: {"model": ErrorEnvelope, "description": "TEAMS_NOT_CONFIGURED"},
+        502: {"model": ErrorEnvelope, "description": "TEAMS_API_ERROR: Microsoft refused."},
+    },
+)
+async def teams_oauth_redirect(
+    request: Request,
+    db: DbSession,
+    settings: AppSettings,
+    caller: OptionalUser,
+    code: Annotated[str | None, Query(max_length=4000)] = None,
+    state: Annotated[str | None, Query(max_length=200)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The Microsoft identity platform's callback: the state is checked and spent, the code
+    exchanged at the token endpoint, the tenant read from the ID token, the access and refresh
+    tokens stored encrypted. A browser lands on the console's integrations page with the
+    result; ``Accept: application/json`` answers the result or the error."""
+    try:
+        row = await service.finish_install(
+            db, settings, state=state, code=code, error=error, caller=caller
+        )
+    except XplorrError as exc:
+        if _wants_json(request):
+            raise
+        result = "denied" if isinstance(exc, service.ConsentDenied) else "error"
+        if not exc.commit:
+            await db.rollback()
+        url = console_url(settings.base_url, "teams", result, exc.error_code)
+        return RedirectResponse(url, status_code=303, headers=NO_STORE)
+    if _wants_json(request):
+        out = OAuthResultOut(provider="teams", result="installed", team_name=row.tenant_id)
+        return JSONResponse(out.model_dump(mode="json"), headers=NO_STORE)
+    url = console_url(settings.base_url, "teams", "installed")
+    return RedirectResponse(url, status_code=303, headers=NO_STORE)
+
+
+@router.get("/installation", response_model=TeamsInstallationOut)
+async def get_teams_installation(db: DbSession, who: CurrentUser) -> TeamsInstallationOut:
+    """The organization's Teams app: tenant, granted scopes, who consented and when
+    (``installed`` false when there is none). Tokens are never shown."""
+    row = await service.installation_of(db, who.org_id)
+    if row is None:
+        return TeamsInstallationOut(installed=False)
+    return TeamsInstallationOut(
+        installed=True,
+        tenant_id=row.tenant_id,
+        scopes=[s for s in row.scopes.split(" ") if s],
+        installed_by=row.installed_by,
+        installed_at=row.installed_at,
+    )
+
+
+@router.delete(
+    "/installation",
+    status_code=204,
+    responses={404: {"model": ErrorEnvelope, "description": "TEAMS_NOT_INSTALLED"}},
+)
+async def delete_teams_installation(db: DbSession, who: AdminUser) -> Response:
+    """Disconnect Teams (owners and admins; audited): the tokens are deleted. Microsoft's v2
+    endpoint revokes no single token: remove the app's consent in Entra ID to end the refresh
+    token there as well."""
+    await service.uninstall(db, who)
+    return Response(status_code=204)
