@@ -1,7 +1,7 @@
 """chat apps: Slack and Teams installations, channel routing, OAuth states
 
 Revision ID: 7c4a91d2e5b8
-Revises: a33a70e4b673 (recommendations and approvals, merged from helper-recs)
+Revises: a2c4e6f8b1d3
 Create Date: 2026-12-03 12:31:29.225220+00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import xplorr.core.models
 
 revision: str = "7c4a91d2e5b8"
-down_revision: str | None = "a33a70e4b673"
+down_revision: str | None = "a2c4e6f8b1d3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
