@@ -73,9 +73,12 @@ class SettingsUpdate(BaseModel):
         default=None,
         description="The currency answers use when a request names none (null: the one most "
         "cloud accounts bill in).",
+        examples=["EUR"],
     )
     timezone: TimeZone | None = Field(
-        default=None, description="IANA time zone: the default of schedules and digests."
+        default=None,
+        description="IANA time zone: the default of schedules and digests.",
+        examples=["Europe/Paris"],
     )
     anomaly_min_delta: Amount | None = Field(
         default=None,
@@ -89,7 +92,9 @@ class SettingsUpdate(BaseModel):
         default=None, description="The daily digest goes to the org's Slack/Teams webhook."
     )
     digest_time: TimeOfDay | None = Field(
-        default=None, description="Default send time (HH:MM, in timezone) of daily digests."
+        default=None,
+        description="Default send time (HH:MM, in timezone) of daily digests.",
+        examples=["09:00"],
     )
     weekly_summary_enabled: bool | None = Field(
         default=None,
@@ -99,10 +104,12 @@ class SettingsUpdate(BaseModel):
         default=None,
         description="A Slack incoming webhook (https://hooks.slack.com/services/...). "
         "Write-only: answered masked.",
+        examples=["https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXX"],
     )
     teams_webhook_url: WebhookUrl | None = Field(
         default=None,
         description="A Microsoft Teams Workflows webhook. Write-only: answered masked.",
+        examples=["https://prod-00.westeurope.logic.azure.com/workflows/0000/triggers/manual/run"],
     )
 
 
