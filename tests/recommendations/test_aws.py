@@ -1,8 +1,8 @@
 """The recommendations an AWS account gets, against moto's server, through the real chain:
 the inventory refresh a cost import queues (run by a real worker) reads EC2, EBS, Elastic IPs,
 ELBv2 and the CloudWatch datapoints put here, then announces ``inventory.refreshed``, which
-queues the recommendation refresh. Each rule finds exactly the resources it should, priced to the cent;
-a later refresh keeps ids and statuses and finds the snapshot that has grown old."""
+queues the recommendation refresh. Each rule finds exactly the resources it should, priced to
+the cent; a later refresh keeps ids and statuses and finds the snapshot that has grown old."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
