@@ -28,14 +28,21 @@ from xplorr.users.models import User
 TOKEN = "xoxb-T001-interactions"
 
 
-def click(action_id: str, value: str, *, user: str = "U1", team: str = "T001") -> bytes:
+def click(
+    action_id: str, value: str, *, user: str = "U1", team: str = "T001", blocks: bool = False
+) -> bytes:
     payload = {
         "type": "block_actions",
         "team": {"id": team, "domain": "acme"},
         "user": {"id": user, "username": "someone", "team_id": team},
         "api_app_id": "A001",
         "channel": {"id": "CDATA", "name": "data-costs"},
-        "message": {"ts": "1700000000.000100", "text": "anomaly"},
+        "message": {"ts": "1700000000.000100", "text": "anomaly", "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": "Rightsize i-1"}},
+            {"type": "actions", "elements": [
+                {"type": "button", "action_id": action_id, "value": value},
+                {"type": "button", "action_id": "open", "url": "http://console.test/x"}]},
+        ] if blocks else []},
         "response_url": "https://hooks.slack.com/actions/T001/1/x",
         "actions": [{"action_id": action_id, "block_id": "b", "value": value,
                      "type": "button", "action_ts": "1700000001.0"}],
@@ -194,7 +201,7 @@ async def test_recommendation_and_approval_buttons_follow_the_savings_rules(
     anon = client_for(None)
 
     async def press(user: str, action: str, value: object) -> dict[str, object]:
-        body = click(f"xplorr:{action}", str(value), user=user)
+        body = click(f"xplorr:{action}", str(value), user=user, blocks=True)
         r = await anon.post("/slack/interactions", content=body, headers=signed(body))
         assert r.status_code == 200, r.text
         return r.json()
@@ -233,6 +240,14 @@ async def test_recommendation_and_approval_buttons_follow_the_savings_rules(
     decided = await db.get(Approval, approval.id)
     assert decided is not None
     assert (decided.status, decided.decided_by) == (ApprovalStatus.APPROVED, admin.id)
-    replies = [c.args["text"] for c in slack.of("chat.postMessage")]
-    assert any("Approval requested" in t for t in replies)
-    assert any("approved by admin@acme.test" in t for t in replies)
+    # The clicked messages are rewritten: buttons gone, the link kept, the outcome below.
+    updates = slack.of("chat.update")
+    assert [u.args["text"].split(":")[0] for u in updates[:1]] == [
+        "Approval requested by member@acme.test"
+    ]
+    first = updates[0].args["blocks"]
+    assert [b["type"] for b in first] == ["section", "actions", "context"]
+    assert [e["action_id"] for e in first[1]["elements"]] == ["open"]
+    assert "Approval requested" in first[2]["elements"][0]["text"]
+    assert any("approved by admin@acme.test" in u.args["text"] for u in updates)
+    assert all(u.args["ts"] == "1700000000.000100" for u in updates)

@@ -17,8 +17,9 @@ walks a table of cases):
    webhook (section 11); digests, recommendations and approvals at any severity (their
    toggles are the opt-in).
 
-With no channel configured at all, the org's webhook gets the event (``fallback_targets``):
-the hub's default rules apply to it.
+With no channel configured at all, the org settings' webhooks get the event (``settings.jobs``,
+told by ``channels.jobs.has_channels``), else the Slack install's incoming webhook
+(``FALLBACKS``): the hub's default rules apply to them.
 """
 
 import uuid

@@ -13,9 +13,11 @@ run through the same service functions and role rules as the API.
    roles its API endpoint admits and the service function it calls with that user's principal
    (their account grants included). A viewer's click is refused with a reply saying so.
 
-The reply goes back to Slack after the action's transaction committed: a thread reply in the
-channel when it was done, a message only the clicking user sees (``chat.postEphemeral``)
-otherwise.
+The reply goes back to Slack after the action's transaction committed: when it was done, the
+clicked message is rewritten (``chat.update``) with its buttons replaced by the outcome
+("Approval requested by ...", "... approved by ..."), or a thread reply when the message's
+blocks did not come along; otherwise a message only the clicking user sees
+(``chat.postEphemeral``).
 """
 
 import json
@@ -23,6 +25,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qs
 
 import structlog
@@ -85,6 +88,8 @@ class _Action(BaseModel):
 class _Message(BaseModel):
     model_config = ConfigDict(extra="ignore")
     ts: str
+    text: str = ""
+    blocks: list[dict[str, Any]] = []
 
 
 class Interaction(BaseModel):
@@ -219,6 +224,9 @@ class Outcome:
     thread_ts: str | None = None
     public: bool = False  # a thread reply everyone sees (done) vs. an ephemeral one
     token: str | None = field(default=None, repr=False)  # the bot's, to reply with
+    # The clicked message as it becomes once the action is done (its buttons replaced by the
+    # outcome): "Approval requested", "Approved"... None: answer in its thread instead.
+    updated_blocks: list[dict[str, Any]] | None = None
 
 
 async def _xplorr_user(db: AsyncSession, org_id: uuid.UUID, email: str) -> User | None:
@@ -309,11 +317,35 @@ async def handle(db: AsyncSession, settings: Settings, item: Interaction) -> Out
             return reply
         reply.message = f"Approval requested by {who.email}: {exc.message} Admins are notified."
         reply.ok = reply.public = True
+        reply.updated_blocks = _done(item, reply.message)
         return reply
     await savepoint.commit()
+    reply.updated_blocks = _done(item, reply.message)
     reply.ok = True
     reply.public = True
     return reply
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _done(item: Interaction, message: str) -> list[dict[str, Any]] | None:
+    """The clicked message without its action buttons (the link stays), the outcome below."""
+    if item.message is None or not item.message.blocks:
+        return None
+    blocks: list[dict[str, Any]] = []
+    for block in item.message.blocks:
+        if block.get("type") == "actions":
+            kept = [e for e in block.get("elements", [])
+                    if not str(e.get("action_id", "")).startswith(ACTION_PREFIX)]  # fmt: skip
+            if not kept:
+                continue
+            block = {**block, "elements": kept}
+        blocks.append(block)
+    text = f":white_check_mark: {_slack_escape(message)}"[:3000]
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
+    return blocks
 
 
 async def answer(settings: Settings, outcome: Outcome) -> None:
@@ -322,7 +354,12 @@ async def answer(settings: Settings, outcome: Outcome) -> None:
     if outcome.token is None or outcome.channel is None or outcome.user is None:
         return
     try:
-        if outcome.public:
+        if outcome.public and outcome.updated_blocks is not None and outcome.thread_ts:
+            await api.update_message(
+                settings, outcome.token, outcome.channel, outcome.thread_ts, outcome.message,
+                outcome.updated_blocks,
+            )  # fmt: skip
+        elif outcome.public:
             await api.post_message(
                 settings, outcome.token, outcome.channel, outcome.message,
                 thread_ts=outcome.thread_ts,
