@@ -40,6 +40,7 @@ from xplorr.core.tenancy import Principal, Role, org_scope
 from xplorr.costs.forecast import Period
 from xplorr.inventory.bill import collect_from_bill
 from xplorr.orgs.models import Org
+from xplorr.recommendations import service as recommendations
 from xplorr.sync.jobs import execute_run
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
 from xplorr.users import service as users
@@ -153,6 +154,7 @@ async def load_demo(settings: Settings) -> DemoResult:
                 result.inventory_added += (await collect_from_bill(db, account)).added
                 # The commitments the bill names, with demo terms (one expires within 30 days).
                 await commitments_demo.collect_from_bill(db, account)
+                await recommendations.refresh_account(db, account)  # what inventory.refreshed does
             await commitments.notify_expiring(db, org_id)
             await db.commit()
             owner = Principal(user_id=user_id, org_id=org_id, role=Role.OWNER, email=result.email)

@@ -74,6 +74,16 @@ FACTS = Facts(
         snapshot("snap-kept", "vol-a", 120),  # its volume exists
         snapshot("snap-young", "vol-gone", 30),
         Resource(
+            "snap-ami",
+            rules.SNAPSHOT,
+            attributes={
+                "volume_id": "vol-gone",
+                "size_gib": 8,
+                "started_at": (NOW - timedelta(days=400)).isoformat(),
+                "description": "Created by CreateImage(i-1) for ami-0abc",
+            },
+        ),
+        Resource(
             "eipalloc-free",
             rules.EIP,
             region="us-east-1",

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount, Provider
+from xplorr.connectors.demo import resources as demo_resources
 from xplorr.core import clock
 from xplorr.core.models import Money
 from xplorr.core.settings import Settings
@@ -112,6 +113,9 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
         found = (await client.get("/anomalies", params={"limit": 100}, headers=auth)).json()
         listed = (await client.get("/budgets", headers=auth)).json()["data"]
         inventory = (await client.get("/inventory", params={"limit": 100}, headers=auth)).json()
+        recommendations = (
+            await client.get("/recommendations", params={"limit": 100}, headers=auth)
+        ).json()
         # Cost ownership, computed for real from the demo data (xplorr.demo_ownership).
         violations = (await client.get("/tagging-policies/violations", headers=auth)).json()
         rules = (await client.get("/allocation-rules", headers=auth)).json()
@@ -138,7 +142,27 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
         assert 85.9 <= near["percent_used"] <= 86.1
     assert inventory["total"] == result.inventory_added
     assert {r["source"] for r in inventory["data"]} == {"bill"}
-    assert all(r["cost_30d"] is not None for r in inventory["data"])
+    # Every resource has its bill's cost, but the clean-up candidates the demo adds beyond its
+    # bill (connectors.demo.resources): those are what recommendations find, listed below.
+    extra = {r.name for r in demo_resources.extras("any", "any", yesterday)}
+    assert all(r["cost_30d"] is not None for r in inventory["data"] if r["name"] not in extra)
+    found_types = {r["type"] for r in recommendations["data"]}
+    assert found_types >= {
+        "stop_idle_instance",
+        "rightsize_instance",
+        "delete_unattached_ebs_volume",
+        "delete_orphan_snapshot",
+        "release_unassociated_eip",
+        "delete_idle_load_balancer",
+        "migrate_gp2_to_gp3",
+        "stopped_instance_volumes",
+        "commitment_purchase",
+    }, found_types
+    savings = [r["estimated_monthly_savings"] for r in recommendations["data"]]
+    assert savings == sorted(savings, reverse=True)
+    assert all(
+        r["evidence"] and r["how_to_apply"]["console_steps"] for r in recommendations["data"]
+    )
     assert len(result.ownership) == 4
     assert f", {violations['total_violations']} violations" in result.ownership[0]
     assert violations["total_violations"] > 0

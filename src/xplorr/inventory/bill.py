@@ -3,16 +3,22 @@
 For accounts with no cloud API to ask (the demo accounts), a resource is what the cost store
 says it is (``costs.query.billed_resources``): its id, provider, service, region, type, name
 and tags as its newest cost row carries them, over the last ``WINDOW_DAYS`` days of the
-account's data. Nothing is invented: a resource the bill stops naming is marked deleted by the
-next refresh, exactly as the AWS collector marks a resource the API stops listing.
+account's data. A resource the bill stops naming is marked deleted by the next refresh, exactly
+as the AWS collector marks a resource the API stops listing. A demo account's AWS resources are
+completed with what a real collector would have found (``connectors.demo.resources``: instance
+types and CPU series, unattached volumes, old snapshots, a free Elastic IP, an idle load
+balancer), so the demo's recommendations have something real to show.
 """
 
+from collections import Counter
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.cloud_accounts.models import CloudAccount, Provider
+from xplorr.connectors.demo import resources as demo_resources
 from xplorr.core import clock
 from xplorr.core.tenancy import org_scope
 from xplorr.costs import query
@@ -80,4 +86,40 @@ async def collect_from_bill(
         )
         for r in found
     ]
+    if (
+        account.provider is Provider.DEMO
+        and account.provider_account_id in demo_resources.AWS_ACCOUNTS
+    ):
+        observed = _with_demo_resources(observed, account.provider_account_id, end)
     return await apply_snapshot(db, account, observed, source=SOURCE, now=started)
+
+
+def _with_demo_resources(observed: list[Observed], account: str, through: date) -> list[Observed]:
+    """A demo account's AWS resources get what a real collector would add (instance types and
+    CPU series, unattached volumes, old snapshots...): ``connectors.demo.resources``."""
+    aws = [o for o in observed if o.provider == "aws"]
+    if not aws:
+        return observed
+    out = []
+    for o in observed:
+        if o.provider == "aws" and o.resource_type == "EC2 Instance" and o.status == ACTIVE:
+            status, facts = demo_resources.instance_facts(o.resource_id, through)
+            o = replace(o, status=status, attributes={**o.attributes, **facts})
+        out.append(o)
+    regions = Counter(o.region for o in aws if o.region)
+    region = regions.most_common(1)[0][0] if regions else "us-east-1"
+    out.extend(
+        Observed(
+            provider="aws",
+            region=region,
+            service=r.service,
+            resource_type=r.resource_type,
+            resource_id=r.resource_id,
+            name=r.name,
+            status=r.status,
+            tags=dict(r.tags),
+            attributes=dict(r.attributes),
+        )
+        for r in demo_resources.extras(account, region, through)
+    )
+    return out

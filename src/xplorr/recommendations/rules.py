@@ -529,8 +529,16 @@ def gp2_to_gp3(facts: Facts) -> list[Finding]:
     return out
 
 
+def _backs_image(s: Resource) -> bool:
+    """A snapshot made for an AMI (AWS: "Created by CreateImage(i-...) for ami-..."): deleting
+    it would break the image, so it is the AMI that would have to go first."""
+    description = str(s.attributes.get("description") or "")
+    return "ami-" in description or "CreateImage" in description
+
+
 def orphan_snapshots(facts: Facts) -> list[Finding]:
-    """Snapshots older than 90 days whose source volume no longer exists."""
+    """Snapshots older than 90 days whose source volume no longer exists (those backing an
+    AMI left out)."""
     live_volumes = {v.resource_id for v in facts.of_type(VOLUME)}
     cutoff = facts.now - timedelta(days=SNAPSHOT_MIN_AGE_DAYS)
     out = []
@@ -541,7 +549,7 @@ def orphan_snapshots(facts: Facts) -> list[Finding]:
         if not isinstance(started_text, str) or not isinstance(size, int | float) or size <= 0:
             continue
         started = datetime.fromisoformat(started_text)
-        if started > cutoff or (volume and volume in live_volumes):
+        if started > cutoff or (volume and volume in live_volumes) or _backs_image(s):
             continue
         age = (facts.now - started).days
         monthly = Decimal(int(size)) * prices.SNAPSHOT_GB_MONTH

@@ -252,6 +252,7 @@ class _Reader:
                         "volume_id": s.get("VolumeId"),
                         "size_gib": s.get("VolumeSize"),
                         "started_at": _iso(s.get("StartTime")),
+                        "description": s.get("Description") or None,
                     },
                 )
             )
