@@ -11,13 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.factories.anomalies import make_anomaly
 from tests.factories.cloud_accounts import make_account
 from tests.factories.costs import add_costs, mark_imported
+from tests.factories.recommendations import make_recommendation
 from xplorr.anomalies.models import Severity
 from xplorr.cloud_accounts.models import Provider
 from xplorr.core import clock
 from xplorr.orgs.models import Org
+from xplorr.recommendations.models import RecommendationStatus
 
 SECRET_NAME = "acme-payroll-prod-account"
 RESOURCE = "arn:aws:ec2:us-east-1:123456789012:instance/i-0secret"
+Dismissed = RecommendationStatus.DISMISSED
 
 
 @pytest.fixture
@@ -65,4 +68,11 @@ async def spend(db: AsyncSession, org: Org) -> dict[str, Any]:
         baseline="4",
         severity=Severity.HIGH,
     )
+    # Two open idle-instance recommendations, a dismissed one and one in euros.
+    await make_recommendation(db, aws, savings="70.08", resource_id="i-0idle1")
+    await make_recommendation(db, aws, savings="29.92", resource_id="i-0idle2")
+    await make_recommendation(
+        db, aws, savings="500", type="gp2_to_gp3", category="modernize", status=Dismissed
+    )
+    await make_recommendation(db, aws, savings="10", type="unattached_ebs", currency="EUR")
     return {"aws": aws, "gcp": gcp, "end": end}

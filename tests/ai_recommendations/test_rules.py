@@ -11,8 +11,13 @@ from tests.factories.cloud_accounts import grant
 from xplorr.users.models import User
 
 
-async def test_rules_from_figures(
-    client_for: ClientFor, admin: User, spend: dict[str, Any]
+async def test_rules_from_figures_grants_and_empty(
+    db: AsyncSession,
+    client_for: ClientFor,
+    admin: User,
+    member: User,
+    other_admin: User,
+    spend: dict[str, Any],
 ) -> None:
     client = client_for(admin)
     r = await client.get("/ai-recommendations")
@@ -36,7 +41,20 @@ async def test_rules_from_figures(
     }
     assert [m["service"] for m in f["movers"]] == ["Amazon Simple Storage Service", "BigQuery"]
     assert f["open_anomalies"] == 1
-    assert f["recommendations"]["available"] is False
+    assert f["recommendations"] == {
+        "available": True,
+        "open_count": 3,
+        "monthly_savings": 100.0,
+        "top": [
+            {
+                "type": "stop_idle_instance",
+                "category": "idle",
+                "count": 2,
+                "estimated_monthly_savings": 100.0,
+                "currency": "USD",
+            }
+        ],
+    }
     assert f["coverage"]["coverage_percent"] == 0.0
     assert f["coverage"]["top_gaps"][0]["instance_family"] == "m5"
     text = r.text
@@ -47,24 +65,20 @@ async def test_rules_from_figures(
         ("spend_trend", "Spend of the last 30 days: 421.00 USD"),
         ("spend_trend", "Amazon Simple Storage Service grew by 60.00 USD"),
         ("anomaly", "1 open cost anomaly"),
+        ("savings", "3 open recommendations could save 100.00 USD a month"),
         ("commitment", "Commitment coverage is 0.00 %"),
     ]
-    assert body["insights"][3]["estimated_monthly_savings"] == 60.83
+    assert "i-0idle" not in text
+    assert body["insights"][4]["estimated_monthly_savings"] == 60.83
     again = (await client.get("/ai-recommendations")).json()
     assert again["insights"] == body["insights"]
 
-
-async def test_grants_and_empty(
-    db: AsyncSession,
-    client_for: ClientFor,
-    member: User,
-    other_admin: User,
-    spend: dict[str, Any],
-) -> None:
+    # A member limited to one account; another org without data.
     await grant(db, member, spend["gcp"])
     body = (await client_for(member).get("/ai-recommendations")).json()
     assert body["figures"]["total_cost"] == 1.0
     assert body["figures"]["open_anomalies"] == 0
+    assert body["figures"]["recommendations"]["open_count"] == 0
     empty = (await client_for(other_admin).get("/ai-recommendations")).json()
     assert [i["title"] for i in empty["insights"]] == ["No cost data yet"]
     assert empty["source"] == "rules"

@@ -124,7 +124,9 @@ async def data(db: AsyncSession, org: Org, other_org: Org) -> dict[str, Any]:
     return {"aws": aws, "gcp": gcp, "foreign": foreign, "d1": d1, "today": today}
 
 
-async def test_analysis(client_for: ClientFor, admin: User, data: dict[str, Any]) -> None:
+async def test_analysis_and_expiry_notice(
+    db: AsyncSession, client_for: ClientFor, admin: User, org: Org, data: dict[str, Any]
+) -> None:
     r = await client_for(admin).get("/commitments/analysis")
     assert r.status_code == 200, r.text
     body = r.json()
@@ -204,51 +206,7 @@ async def test_analysis(client_for: ClientFor, admin: User, data: dict[str, Any]
     assert body["advice"][0]["estimated_monthly_savings"] == 60.83
     assert body["advice_source"] == "rules"
 
-
-async def test_scope_grants_tenancy_and_validation(
-    client_for: ClientFor, admin: User, member: User, other_admin: User, data: dict[str, Any]
-) -> None:
-    mine = client_for(admin)
-    one = await mine.get(
-        "/commitments/analysis", params={"accountId": str(data["gcp"].id), "days": 7}
-    )
-    assert one.status_code == 200, one.text
-    body = one.json()
-    assert (len(body["daily"]), body["totals"]["total"], body["commitments"]) == (7, 1.0, [])
-    # Another org's account, and bad input: 404 / 422, the envelope.
-    for params, status in (
-        ({"accountId": str(data["foreign"].id)}, 404),
-        ({"days": 0}, 422),
-        ({"days": 367}, 422),
-        ({"accountId": "not-a-uuid"}, 422),
-    ):
-        r = await mine.get("/commitments/analysis", params=params)
-        assert r.status_code == status, (params, r.text)
-    assert (await client_for(None).get("/commitments/analysis")).status_code == 401
-    # The other org sees only its own: no commitment, its 999.
-    theirs = (await client_for(other_admin).get("/commitments/analysis")).json()
-    assert (theirs["totals"]["total"], theirs["commitments"]) == (999.0, [])
-
-
-async def test_member_limited_to_an_account(
-    db: AsyncSession, client_for: ClientFor, member: User, data: dict[str, Any]
-) -> None:
-    await grant(db, member, data["gcp"])
-    body = (await client_for(member).get("/commitments/analysis")).json()
-    assert (body["totals"]["total"], body["commitments"], body["coverage_percent"]) == (
-        1.0,
-        [],
-        0.0,
-    )
-    r = await client_for(member).get(
-        "/commitments/analysis", params={"accountId": str(data["aws"].id)}
-    )
-    assert r.status_code == 404
-
-
-async def test_expiry_notified_once(
-    db: AsyncSession, admin: User, org: Org, data: dict[str, Any]
-) -> None:
+    # The daily job's expiry notice: ri-1 (20 days), not the plan (400 days); once.
     async def deliveries() -> list[str]:
         await db.commit()
         return list(
@@ -273,3 +231,45 @@ async def test_expiry_notified_once(
     assert sorted(await deliveries()) == sorted(keys)
     count = await db.scalar(select(func.count()).select_from(NotificationDelivery))
     assert count == len(keys)
+
+
+async def test_scope_grants_tenancy_and_validation(
+    db: AsyncSession,
+    client_for: ClientFor,
+    admin: User,
+    member: User,
+    other_admin: User,
+    data: dict[str, Any],
+) -> None:
+    mine = client_for(admin)
+    one = await mine.get(
+        "/commitments/analysis", params={"accountId": str(data["gcp"].id), "days": 7}
+    )
+    assert one.status_code == 200, one.text
+    body = one.json()
+    assert (len(body["daily"]), body["totals"]["total"], body["commitments"]) == (7, 1.0, [])
+    # Another org's account, and bad input: 404 / 422, the envelope.
+    for params, status in (
+        ({"accountId": str(data["foreign"].id)}, 404),
+        ({"days": 0}, 422),
+        ({"days": 367}, 422),
+        ({"accountId": "not-a-uuid"}, 422),
+    ):
+        r = await mine.get("/commitments/analysis", params=params)
+        assert r.status_code == status, (params, r.text)
+    assert (await client_for(None).get("/commitments/analysis")).status_code == 401
+    # The other org sees only its own: no commitment, its 999.
+    theirs = (await client_for(other_admin).get("/commitments/analysis")).json()
+    assert (theirs["totals"]["total"], theirs["commitments"]) == (999.0, [])
+    # A member limited to the GCP account: its figures only, and the AWS account is 404.
+    await grant(db, member, data["gcp"])
+    body = (await client_for(member).get("/commitments/analysis")).json()
+    assert (body["totals"]["total"], body["commitments"], body["coverage_percent"]) == (
+        1.0,
+        [],
+        0.0,
+    )
+    r = await client_for(member).get(
+        "/commitments/analysis", params={"accountId": str(data["aws"].id)}
+    )
+    assert r.status_code == 404

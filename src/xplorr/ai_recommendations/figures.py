@@ -1,7 +1,7 @@
 """The aggregated figures insights are written over, read through the areas' public
 functions as the caller (their grants apply): spend by service over the last 30 complete days
 against the 30 before (``costs.query``), open anomalies (``anomalies.service``), coverage
-(``commitments.service``) and open recommendations (``open_recommendations``).
+(``commitments.service``) and open recommendations (``recommendations.service``).
 
 Only aggregates leave this module: service names, regions, instance families, dates, amounts
 and percentages. Never a cost row, an account name, a resource id, a tag, a user or a
@@ -21,6 +21,7 @@ from xplorr.ai_recommendations.schemas import (
     ExpiringFigure,
     Figures,
     GapFigure,
+    RecommendationFigure,
     RecommendationFigures,
     ServiceFigure,
 )
@@ -33,11 +34,14 @@ from xplorr.core.pagination import PageParams
 from xplorr.core.tenancy import Principal
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery, Dim
+from xplorr.recommendations import service as recommendations
 
 WINDOW_DAYS: Final = 30
 TOP: Final = 8
 MOVERS: Final = 5
 ANOMALIES: Final = 5
+OPEN_RECOMMENDATIONS: Final = 1000  # counted and summed; more is not a useful figure
+TOP_RECOMMENDATIONS: Final = 5
 ZERO: Final = Decimal(0)
 
 
@@ -48,14 +52,32 @@ def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
 
 
 async def open_recommendations(
-    db: AsyncSession,  # noqa: ARG001 - the recommendation engine's input, once merged
-    who: Principal,  # noqa: ARG001
-    currency: str | None,  # noqa: ARG001
+    db: AsyncSession, who: Principal, currency: str | None
 ) -> RecommendationFigures:
-    """The open recommendations' count, savings and largest ones. The recommendation engine
-    (``recommendations/``) is not part of this installation yet: ``available`` is False and
-    nothing is made up until it is."""
-    return RecommendationFigures(available=False)
+    """The open (not snoozed) recommendations the caller sees: their count, and the savings of
+    those in ``currency`` per type, largest first (no title: titles name resources)."""
+    rows = await recommendations.open_recommendations(db, who, limit=OPEN_RECOMMENDATIONS)
+    by_type: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
+    for r in rows:
+        if r.currency == currency:
+            by_type[(r.type, r.category)].append(r.estimated_monthly_savings)
+    total = sum((sum(v, ZERO) for v in by_type.values()), ZERO)
+    top = sorted(by_type.items(), key=lambda kv: (-sum(kv[1], ZERO), kv[0]))[:TOP_RECOMMENDATIONS]
+    return RecommendationFigures(
+        available=True,
+        open_count=len(rows),
+        monthly_savings=money.round_money(total, currency) if currency else ZERO,
+        top=[
+            RecommendationFigure(
+                type=kind,
+                category=category,
+                count=len(savings),
+                estimated_monthly_savings=money.round_money(sum(savings, ZERO), str(currency)),
+                currency=str(currency),
+            )
+            for (kind, category), savings in top
+        ],
+    )
 
 
 async def collect(db: AsyncSession, who: Principal, today: date | None = None) -> Figures:

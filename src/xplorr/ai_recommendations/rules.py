@@ -93,8 +93,8 @@ def insights(f: Figures) -> list[InsightOut]:
                 f"{cur} a month",
                 summary=f"{rec.open_count} recommendations are open."
                 + (
-                    f" The largest: {top.title} ({top.estimated_monthly_savings} {top.currency}"
-                    " a month)."
+                    f" The largest kind: {top.type.replace('_', ' ')} ({top.count}, "
+                    f"{top.estimated_monthly_savings} {top.currency} a month)."
                     if top
                     else ""
                 ),

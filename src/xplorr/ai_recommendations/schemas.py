@@ -32,20 +32,22 @@ class AnomalyFigure(BaseModel):
 
 
 class RecommendationFigure(BaseModel):
+    """Open recommendations of one type (titles name resources: only the type is shown)."""
+
     type: str
     category: str | None = None
-    title: str
+    count: int
     estimated_monthly_savings: DecimalNumber
     currency: str
 
 
 class RecommendationFigures(BaseModel):
     available: bool = Field(
-        description="False until the recommendation engine serves this installation."
+        default=True, description="Whether the recommendation engine's figures are included."
     )
-    open_count: int = 0
-    monthly_savings: DecimalNumber = Decimal(0)
-    top: list[RecommendationFigure] = Field(default_factory=list)
+    open_count: int
+    monthly_savings: DecimalNumber
+    top: list[RecommendationFigure]
 
 
 class GapFigure(BaseModel):

@@ -63,7 +63,7 @@ def _llm_answer(row: AiInsight, *, cached: bool) -> AiRecommendationsOut:
     return AiRecommendationsOut(
         source="llm",
         model=row.model,
-        generated_at=row.updated_at,
+        generated_at=row.updated_at or clock.now(),
         cached=cached,
         currency=figs.currency,
         insights=[InsightOut.model_validate(i) for i in row.payload["insights"]],
@@ -72,17 +72,19 @@ def _llm_answer(row: AiInsight, *, cached: bool) -> AiRecommendationsOut:
     )
 
 
-async def _save(
-    db: AsyncSession, who: Principal, row: AiInsight | None, model: str, payload: dict[str, Any]
-) -> AiInsight:
+async def _save(db: AsyncSession, who: Principal, model: str, payload: dict[str, Any]) -> AiInsight:
+    """Write today's row of the caller's scope (read again: the transaction that read it was
+    ended before the LLM call)."""
     now = clock.now()
+    key = scope_key(who)
+    row = await db.scalar(
+        org_select(AiInsight, who).where(AiInsight.scope_key == key, AiInsight.day == now.date())
+    )
     if row is not None:
         row.model, row.payload, row.updated_at = model, payload, now
         await db.flush()
         return row
-    row = AiInsight(
-        org_id=who.org_id, scope_key=scope_key(who), day=now.date(), model=model, payload=payload
-    )
+    row = AiInsight(org_id=who.org_id, scope_key=key, day=now.date(), model=model, payload=payload)
     try:
         async with db.begin_nested():  # another request may have written it meanwhile
             db.add(row)
@@ -119,11 +121,15 @@ async def recommendations(
     if row is not None and row.model == FAILED and now - row.updated_at < RETRY_AFTER:
         reason = str(row.payload.get("reason") or "The LLM failed earlier.")
         return _rules_answer(figs, [reason, _retry_note(row.updated_at)], now)
+    # Nothing is written yet: end the read transaction so that none is held open while the
+    # LLM answers (on SQLite a read transaction that writes after another connection committed
+    # fails with SQLITE_BUSY; on PostgreSQL it would sit idle in transaction).
+    await db.rollback()
     try:
         answer = await llm.write_insights(settings, figs)
     except llm.LlmFailure as exc:
         log.warning("ai_insights_llm_failed", org=str(who.org_id), reason=str(exc))
-        await _save(db, who, row, FAILED, {"reason": str(exc)})
+        await _save(db, who, FAILED, {"reason": str(exc)})
         return _rules_answer(figs, [str(exc)], now)
     insights = [
         InsightOut(
@@ -139,7 +145,6 @@ async def recommendations(
     saved = await _save(
         db,
         who,
-        row,
         str(settings.llm_model),
         {
             "insights": [plain_json(i) for i in insights],

@@ -9,16 +9,6 @@ from pydantic import BaseModel, Field
 from xplorr.core.money import DecimalNumber
 
 
-class PricingDay(BaseModel):
-    date: date
-    on_demand: DecimalNumber
-    reserved: DecimalNumber
-    savings_plan: DecimalNumber
-    spot: DecimalNumber
-    other: DecimalNumber
-    total: DecimalNumber
-
-
 class PricingTotals(BaseModel):
     on_demand: DecimalNumber
     reserved: DecimalNumber
@@ -26,6 +16,10 @@ class PricingTotals(BaseModel):
     spot: DecimalNumber
     other: DecimalNumber
     total: DecimalNumber
+
+
+class PricingDay(PricingTotals):
+    date: date
 
 
 class CoverageGap(BaseModel):

@@ -147,94 +147,62 @@ class _Reader:
         self.scan.commitments.extend(found)
         self.scan.complete.add(scope)
 
+    def _reservation(
+        self, ri: Any, service: str, region: str, fields: tuple[str, str, str], label: str
+    ) -> FoundCommitment:
+        """One EC2, RDS or ElastiCache reservation: ``fields`` names its id, instance or node
+        class and count (each API spells them its own way); the rest is shared."""
+        id_field, type_field, count_field = fields
+        count = int(ri.get(count_field) or 1)
+        start = _aware(ri.get("Start") or ri.get("StartTime"))
+        rtype = ri.get(type_field)
+        multi = " Multi-AZ" if ri.get("MultiAZ") else ""
+        return FoundCommitment(
+            commitment_id=ri[id_field],
+            kind="reserved_instance",
+            service=service,
+            region=region,
+            description=f"{count} x {rtype} ({ri.get('ProductDescription') or label}{multi})",
+            resource_type=rtype,
+            count=count,
+            state=str(ri.get("State") or "active"),
+            start=start,
+            end=_aware(ri.get("End")) or _end(start, ri.get("Duration")),
+            payment_option=ri.get("OfferingType"),
+            hourly_cost=_hourly(ri, count),
+            upfront_cost=_dec(ri.get("FixedPrice")),
+            # ElastiCache reservations carry no currency: they are priced in US dollars.
+            currency=ri.get("CurrencyCode") or "USD",
+        )
+
     def ec2(self, region: str) -> list[FoundCommitment]:
         client = self.session.client("ec2", region)
         answer = client.describe_reserved_instances(
             Filters=[{"Name": "state", "Values": LIVE_RI_STATES}]
         )
-        out = []
-        for ri in answer.get("ReservedInstances", []):
-            count = int(ri.get("InstanceCount") or 1)
-            start = _aware(ri.get("Start"))
-            itype = ri.get("InstanceType")
-            out.append(
-                FoundCommitment(
-                    commitment_id=ri["ReservedInstancesId"],
-                    kind="reserved_instance",
-                    service="ec2",
-                    region=region,
-                    description=f"{count} x {itype} ({ri.get('ProductDescription') or 'EC2'})",
-                    resource_type=itype,
-                    count=count,
-                    state=str(ri.get("State") or "active"),
-                    start=start,
-                    end=_aware(ri.get("End")) or _end(start, ri.get("Duration")),
-                    payment_option=ri.get("OfferingType"),
-                    hourly_cost=_hourly(ri, count),
-                    upfront_cost=_dec(ri.get("FixedPrice")),
-                    currency=ri.get("CurrencyCode") or "USD",
-                )
-            )
-        return out
+        fields = ("ReservedInstancesId", "InstanceType", "InstanceCount")
+        return [
+            self._reservation(ri, "ec2", region, fields, "EC2")
+            for ri in answer.get("ReservedInstances", [])
+        ]
 
     def rds(self, region: str) -> list[FoundCommitment]:
         client = self.session.client("rds", region)
-        out = []
-        for ri in _pages(client, "describe_reserved_db_instances", "ReservedDBInstances"):
-            if str(ri.get("State") or "active") not in LIVE_RESERVATION_STATES:
-                continue
-            count = int(ri.get("DBInstanceCount") or 1)
-            start = _aware(ri.get("StartTime"))
-            cls = ri.get("DBInstanceClass")
-            multi = " Multi-AZ" if ri.get("MultiAZ") else ""
-            out.append(
-                FoundCommitment(
-                    commitment_id=ri["ReservedDBInstanceId"],
-                    kind="reserved_instance",
-                    service="rds",
-                    region=region,
-                    description=f"{count} x {cls} ({ri.get('ProductDescription') or 'RDS'}{multi})",
-                    resource_type=cls,
-                    count=count,
-                    state=str(ri.get("State") or "active"),
-                    start=start,
-                    end=_end(start, ri.get("Duration")),
-                    payment_option=ri.get("OfferingType"),
-                    hourly_cost=_hourly(ri, count),
-                    upfront_cost=_dec(ri.get("FixedPrice")),
-                    currency=ri.get("CurrencyCode") or "USD",
-                )
-            )
-        return out
+        fields = ("ReservedDBInstanceId", "DBInstanceClass", "DBInstanceCount")
+        return [
+            self._reservation(ri, "rds", region, fields, "RDS")
+            for ri in _pages(client, "describe_reserved_db_instances", "ReservedDBInstances")
+            if str(ri.get("State") or "active") in LIVE_RESERVATION_STATES
+        ]
 
     def elasticache(self, region: str) -> list[FoundCommitment]:
         client = self.session.client("elasticache", region)
-        out = []
-        for ri in _pages(client, "describe_reserved_cache_nodes", "ReservedCacheNodes"):
-            if str(ri.get("State") or "active") not in LIVE_RESERVATION_STATES:
-                continue
-            count = int(ri.get("CacheNodeCount") or 1)
-            start = _aware(ri.get("StartTime"))
-            node = ri.get("CacheNodeType")
-            out.append(
-                FoundCommitment(
-                    commitment_id=ri["ReservedCacheNodeId"],
-                    kind="reserved_instance",
-                    service="elasticache",
-                    region=region,
-                    description=f"{count} x {node} ({ri.get('ProductDescription') or 'cache'})",
-                    resource_type=node,
-                    count=count,
-                    state=str(ri.get("State") or "active"),
-                    start=start,
-                    end=_end(start, ri.get("Duration")),
-                    payment_option=ri.get("OfferingType"),
-                    hourly_cost=_hourly(ri, count),
-                    upfront_cost=_dec(ri.get("FixedPrice")),
-                    currency="USD",  # ElastiCache reservations are priced in US dollars
-                )
-            )
-        return out
+        fields = ("ReservedCacheNodeId", "CacheNodeType", "CacheNodeCount")
+        return [
+            self._reservation(ri, "elasticache", region, fields, "cache")
+            for ri in _pages(client, "describe_reserved_cache_nodes", "ReservedCacheNodes")
+            if str(ri.get("State") or "active") in LIVE_RESERVATION_STATES
+        ]
 
     def savings_plans(self) -> list[FoundCommitment]:
         client = self.session.client("savingsplans", SAVINGS_PLANS_REGION)

@@ -1,7 +1,7 @@
 """commitments and ai insights
 
 Revision ID: bf42e4f92865
-Revises: 4e23d47b1080
+Revises: a33a70e4b673
 Create Date: 2026-12-03 12:39:15.775837+00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import xplorr.core.models
 
 revision: str = "bf42e4f92865"
-down_revision: str | None = "4e23d47b1080"
+down_revision: str | None = "a33a70e4b673"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
