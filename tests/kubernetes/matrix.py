@@ -8,7 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.kubernetes import _tenant_cluster, make_cluster
 from tests.matrix import ADMINS, ANY, PUBLIC, Access, Case, row_of
-from xplorr.kubernetes.models import KubernetesAllocation, KubernetesAsset, KubernetesCluster
+from xplorr.kubernetes.models import (
+    KubernetesAllocation,
+    KubernetesAsset,
+    KubernetesCluster,
+    KubernetesUsage,
+)
 from xplorr.users.models import User
 
 ACCESS: dict[tuple[str, str], Access] = {
@@ -18,16 +23,18 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/kubernetes/clusters"): ADMINS,
     ("DELETE", "/api/v1/kubernetes/clusters/{cluster_id}"): ADMINS,
     ("POST", "/api/v1/kubernetes/clusters/{cluster_id}/token"): ADMINS,
+    ("GET", "/api/v1/kubernetes/clusters/{cluster_id}/rightsizing"): ANY,
     # The collector's posts: no user token, the cluster's own xpk8s_ ingest token (401 without
     # it, 404 with another cluster's): tested in tests/kubernetes/test_ingest.py.
     ("POST", "/api/v1/kubernetes/ingest/{cluster_id}"): PUBLIC,
     ("POST", "/api/v1/kubernetes/ingest/{cluster_id}/assets"): PUBLIC,
+    ("POST", "/api/v1/kubernetes/ingest/{cluster_id}/usage"): PUBLIC,
 }
 
 
 async def _cluster_and_data(db: AsyncSession, ident: uuid.UUID) -> dict[str, Any]:
     row = await row_of(KubernetesCluster, db, ident)
-    for model in (KubernetesAllocation, KubernetesAsset):
+    for model in (KubernetesAllocation, KubernetesAsset, KubernetesUsage):
         row[model.__tablename__] = await db.scalar(
             select(func.count()).where(model.cluster_id == ident)
         )
@@ -47,4 +54,8 @@ TENANCY = {
     "/api/v1/kubernetes/clusters/{cluster_id}/token": Case(_tenant_cluster, _cluster_and_data),
     "/api/v1/kubernetes/ingest/{cluster_id}": _INGEST,
     "/api/v1/kubernetes/ingest/{cluster_id}/assets": _INGEST,
+    "/api/v1/kubernetes/ingest/{cluster_id}/usage": _INGEST,
+    "/api/v1/kubernetes/clusters/{cluster_id}/rightsizing": Case(
+        _tenant_cluster, _cluster_and_data
+    ),
 }

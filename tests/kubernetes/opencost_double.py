@@ -6,7 +6,7 @@ the ``{"code", "status", "data"}`` envelope of ``WrapData``), and a local HTTP s
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -208,16 +208,20 @@ class FakeOpenCost:
     allocation_doc: dict[str, Any]
     assets_docs: dict[str, dict[str, Any]]  # YYYY-MM-DD -> /assets answer
     requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
+    # Prometheus's /api/v1/query on the same server: PromQL -> its answer (None: no server).
+    prometheus: Callable[[str], dict[str, Any]] | None = None
 
 
 @contextmanager
 def opencost_server(
-    allocation_doc: dict[str, Any], assets_docs: dict[str, dict[str, Any]]
+    allocation_doc: dict[str, Any],
+    assets_docs: dict[str, dict[str, Any]],
+    prometheus: Callable[[str], dict[str, Any]] | None = None,
 ) -> Iterator[FakeOpenCost]:
     """OpenCost's API on a free local port: ``/allocation`` answers ``allocation_doc``,
     ``/assets?window=<day>T00:00:00Z,...`` the day's document (404 for a day without one, as
     an OpenCost without the Assets API would)."""
-    fake = FakeOpenCost("", allocation_doc, assets_docs)
+    fake = FakeOpenCost("", allocation_doc, assets_docs, prometheus=prometheus)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -227,6 +231,8 @@ def opencost_server(
             body: bytes | None = None
             if url.path == "/allocation":
                 body = dumps(fake.allocation_doc)
+            elif url.path == "/api/v1/query" and fake.prometheus is not None:
+                body = dumps(fake.prometheus(query["query"][0]))
             elif url.path == "/assets":
                 day = query.get("window", [""])[0][:10]
                 if day in fake.assets_docs:
@@ -253,3 +259,20 @@ def opencost_server(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def vector(samples: dict[tuple[str, str, str], str]) -> dict[str, Any]:
+    """Prometheus's instant-query answer: one series per (namespace, pod, container)."""
+    return {
+        "status": "success",
+        "data": {
+            "resultType": "vector",
+            "result": [
+                {
+                    "metric": {"namespace": ns, "pod": pod, "container": container},
+                    "value": [Decimal("1764547200.123"), value],
+                }
+                for (ns, pod, container), value in samples.items()
+            ],
+        },
+    }

@@ -27,11 +27,17 @@ from tests.kubernetes.opencost_double import (
     asset_set,
     idle,
     opencost_server,
+    vector,
 )
 from tests.process import REPO, free_port
 from xplorr.app import create_app
 from xplorr.core.settings import Settings
-from xplorr.kubernetes.models import KubernetesAllocation, KubernetesAsset, KubernetesCluster
+from xplorr.kubernetes.models import (
+    KubernetesAllocation,
+    KubernetesAsset,
+    KubernetesCluster,
+    KubernetesUsage,
+)
 from xplorr.orgs.models import Org
 
 CHART = REPO / "deploy" / "charts" / "xplorr-collector"
@@ -84,8 +90,14 @@ async def test_the_collector_posts_allocations_and_each_days_assets(
     ]
     # The oldest day has no assets: an OpenCost without them still yields the allocations.
     assets = {d.isoformat(): asset_set(d, {"node-a": "1.5"}) for d in days[1:]}
+    promql: list[str] = []
+
+    def prometheus(query: str) -> dict[str, object]:
+        promql.append(query)
+        return vector({("shop", "api-1", "api"): "0.25"})
+
     with (
-        opencost_server(allocation_range(allocations), assets) as opencost,
+        opencost_server(allocation_range(allocations), assets, prometheus) as opencost,
         uvicorn_server(make_settings(db_url, tmp_path)) as url,
     ):
         env = {
@@ -93,6 +105,7 @@ async def test_the_collector_posts_allocations_and_each_days_assets(
             "XPLORR_INGEST_URL": f"{url}/api/v1/kubernetes/ingest/{cluster.id}",
             "XPLORR_INGEST_TOKEN": token,
             "WINDOW_DAYS": "3",
+            "PROMETHEUS_URL": opencost.url,
         }
         done = _run(env)
         assert done.returncode == 0, done.stderr
@@ -131,6 +144,14 @@ async def test_the_collector_posts_allocations_and_each_days_assets(
     assert stored is not None
     assert stored.last_post_at is not None
     assert stored.last_assets_post_at is not None
+
+    # Prometheus: nine figures per day, each stored for its day.
+    assert len(promql) == 27
+    assert "quantile_over_time(0.95, (sum by (namespace,pod,container) (rate(" in promql[1]
+    usage = await db.execute(
+        select(KubernetesUsage.day, func.count()).group_by(KubernetesUsage.day)
+    )
+    assert sorted(usage.all()) == [(d, 9) for d in days]
 
     # A wrong token fails the run (the Job is retried) and says why.
     assert refused.returncode != 0

@@ -3,7 +3,8 @@
 whatever route it reaches (API4, and PostgreSQL's limits on text):
 
 - request headers over ``MAX_HEADER_BYTES`` in all: 431 ``REQUEST_HEADER_FIELDS_TOO_LARGE``;
-- a body over ``MAX_BODY_BYTES`` (1 MiB): 413 ``PAYLOAD_TOO_LARGE``;
+- a body over ``MAX_BODY_BYTES`` (1 MiB; a route registered with ``allow_large_body`` has its
+  own cap): 413 ``PAYLOAD_TOO_LARGE``;
 - a NUL character in the path, a query parameter or a header, or text the database cannot
   store anywhere in a JSON or form body (``core.untrusted``): 422 ``VALIDATION_ERROR`` naming
   the field, never quoting it;

@@ -120,3 +120,35 @@ class KubernetesAsset(_ClusterDay, Base):
     ram_cost: Mapped[Decimal | None] = mapped_column(Money)
     adjustment: Mapped[Decimal | None] = mapped_column(Money)
     labels: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class KubernetesUsage(Base):
+    """One Prometheus figure of one container on one day, as the collector posts it
+    (``metric``: cpu_p50, cpu_p95, cpu_max in cores; memory_p95, memory_max in bytes of
+    working set; cpu_request, cpu_limit, memory_request, memory_limit). ``value`` is the decimal
+    text Prometheus answered: usage, never money."""
+
+    __tablename__ = "kubernetes_usage"
+    __table_args__ = (
+        UniqueConstraint(
+            "cluster_id",
+            "day",
+            "metric",
+            "namespace",
+            "pod",
+            "container",
+            name="uq_kubernetes_usage_key",
+        ),
+        Index("ix_kubernetes_usage_org_cluster_day", "org_id", "cluster_id", "day"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    cluster_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("kubernetes_clusters.id", ondelete="CASCADE")
+    )
+    day: Mapped[date] = mapped_column(Date)
+    metric: Mapped[str] = mapped_column(String(32))
+    namespace: Mapped[str] = mapped_column(String(253))
+    pod: Mapped[str] = mapped_column(String(253))
+    container: Mapped[str] = mapped_column(String(253))
+    value: Mapped[str] = mapped_column(String(64))

@@ -1,4 +1,5 @@
-"""OpenCost's JSON, as its API answers it and the collector posts it unchanged: parsed into
+"""OpenCost's JSON (and Prometheus's instant-query answers, for rightsizing), as their APIs
+answer and the collector posts them unchanged: parsed into
 plain data, exactly (every number a ``Decimal`` read from its own digits), or refused with a
 422 naming where in the document the problem is. No HTTP, no database.
 
@@ -21,7 +22,7 @@ import json
 import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from xplorr.core import untrusted
@@ -331,3 +332,62 @@ def parse_day(value: str | None) -> date:
     if len(value) != 10:
         raise ValidationFailed.on("date", "Use the YYYY-MM-DD form.")
     return day
+
+
+# --- Prometheus (the collector's optional usage posts) ---------------------------------------
+
+USAGE_METRICS: Final = (
+    "cpu_p50",
+    "cpu_p95",
+    "cpu_max",
+    "memory_p95",
+    "memory_max",
+    "cpu_request",
+    "cpu_limit",
+    "memory_request",
+    "memory_limit",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    namespace: str
+    pod: str
+    container: str
+    value: Decimal
+
+
+def prometheus_vector(doc: Any) -> list[Sample]:
+    """A Prometheus ``/api/v1/query`` answer (``{"status": "success", "data": {"resultType":
+    "vector", "result": [{"metric": {...}, "value": [<time>, "<number>"]}]}}``): one sample per
+    series labelled ``namespace``, ``pod`` and ``container``; series without them, and NaN or
+    infinite values, are skipped (Prometheus answers them for containers that did not run)."""
+    if not isinstance(doc, dict) or doc.get("status") != "success":
+        raise _refuse(("status",), 'Expected a Prometheus answer with status "success".')
+    data = doc.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "vector":
+        raise _refuse(("data", "resultType"), "Must be an instant query's vector.")
+    result = data.get("result")
+    if not isinstance(result, list):
+        raise _refuse(("data", "result"), "Must be a list of series.")
+    out: dict[tuple[str, str, str], Sample] = {}
+    for i, series in enumerate(result):
+        where: Where = ("data", "result", i)
+        if not isinstance(series, dict) or not isinstance(series.get("metric"), dict):
+            raise _refuse(where, "Must be a series with metric labels.")
+        labels = series["metric"]
+        value = series.get("value")
+        if not isinstance(value, list) or len(value) != 2 or not isinstance(value[1], str):
+            raise _refuse((*where, "value"), 'Must be [<time>, "<number>"].')
+        try:
+            number = Decimal(value[1])
+        except InvalidOperation:
+            raise _refuse((*where, "value"), "Not a number.") from None
+        keys = [labels.get(k) for k in ("namespace", "pod", "container")]
+        if not number.is_finite() or not all(isinstance(k, str) and k for k in keys):
+            continue
+        namespace, pod, container = (str(k)[:253] for k in keys)
+        if abs(number) >= MAX_AMOUNT * 1_000_000:  # bytes: up to 1e21
+            raise _refuse((*where, "value"), "Out of range.")
+        out[(namespace, pod, container)] = Sample(namespace, pod, container, number)
+    return list(out.values())

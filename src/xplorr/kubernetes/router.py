@@ -16,6 +16,8 @@ from xplorr.kubernetes.schemas import (
     ClusterCreated,
     ClusterOut,
     IngestOut,
+    RightsizingOut,
+    UsageIngestOut,
 )
 
 router = APIRouter(prefix="/kubernetes", tags=["kubernetes"], dependencies=[StrictQuery])
@@ -145,6 +147,18 @@ async def rotate_kubernetes_cluster_token(
     return await service.rotate_token(db, who, cluster_id)
 
 
+@router.get("/clusters/{cluster_id}/rightsizing", response_model=RightsizingOut)
+async def get_kubernetes_rightsizing(
+    cluster_id: uuid.UUID, db: DbSession, who: CurrentUser
+) -> RightsizingOut:
+    """Container requests and limits to set, per workload, from the Prometheus usage the
+    collector posts (``prometheus.url`` in the chart): CPU request = P95 + 15 %, memory request
+    = max(P95 + 20 %, highest seen), limits 25 % above max(request, highest seen); flagged with
+    fewer than 7 days of data or a max above twice the P95. Without usage posts: no rows
+    (``usage_days`` 0), nothing is guessed."""
+    return await service.cluster_rightsizing(db, who, cluster_id)
+
+
 @router.post(
     "/ingest/{cluster_id}",
     response_model=IngestOut,
@@ -197,3 +211,59 @@ async def ingest_kubernetes_assets(
     when = opencost.parse_day(day)  # after the token: 401/404 come first
     doc = opencost.load(opencost.inflate(await request.body(), content_encoding))
     return await service.ingest_assets(db, cluster, when, opencost.assets(doc))
+
+
+_PROMETHEUS = _json_body(
+    {
+        "type": "object",
+        "description": "Prometheus's GET /api/v1/query answer (an instant vector), unchanged.",
+        "properties": {
+            "status": {"type": "string"},
+            "data": {
+                "type": "object",
+                "properties": {
+                    "resultType": {"type": "string"},
+                    "result": {"type": "array", "items": _ANY_OBJECT},
+                },
+            },
+        },
+        "required": ["status", "data"],
+    }
+)
+
+
+@router.post(
+    "/ingest/{cluster_id}/usage",
+    response_model=UsageIngestOut,
+    responses=_INGEST_ERRORS,
+    openapi_extra=_PROMETHEUS,
+)
+async def ingest_kubernetes_usage(
+    cluster_id: uuid.UUID,
+    request: Request,
+    db: DbSession,
+    day: Annotated[
+        str | None,
+        Query(alias="date", max_length=10, description="The day (YYYY-MM-DD): required."),
+    ] = None,
+    metric: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="Which figure: cpu_p50, cpu_p95, cpu_max (cores), memory_p95, "
+            "memory_max (working set bytes), cpu_request, cpu_limit, memory_request, "
+            "memory_limit: required.",
+        ),
+    ] = None,
+    authorization: IngestToken = None,
+    content_encoding: ContentEncoding = None,
+) -> UsageIngestOut:
+    """The collector's post of one Prometheus figure per container for one day (with
+    ``prometheus.url`` set in the chart), with the cluster's ingest token; it replaces that day's
+    figure. Series without namespace, pod and container labels, and NaN values, are skipped.
+    Same caps as the allocation post."""
+    cluster = await service.cluster_for_token(db, _bearer(authorization), cluster_id)
+    when = opencost.parse_day(day)
+    name = service.parse_metric(metric)
+    doc = opencost.load(opencost.inflate(await request.body(), content_encoding))
+    return await service.ingest_usage(db, cluster, when, name, opencost.prometheus_vector(doc))

@@ -66,3 +66,54 @@ class AssetsIngestOut(BaseModel):
     date: date
     assets: int = Field(description="Assets stored for the day (they replaced the day's).")
     total_cost: DecimalNumber = Field(description="Their totalCost, summed exactly.")
+
+
+class UsageIngestOut(BaseModel):
+    cluster_id: uuid.UUID
+    date: date
+    metric: str
+    series: int = Field(
+        description="Containers stored for the day and metric (they replaced "
+        "what was stored for both)."
+    )
+
+
+Quantity = Annotated[DecimalNumber, Field(description="Cores for CPU, bytes for memory.")]
+
+
+class ResourceAdvice(BaseModel):
+    p50: Quantity | None = Field(description="Highest daily median (CPU only; else null).")
+    p95: Quantity = Field(description="Highest daily P95 of the workload's pods.")
+    max: Quantity = Field(description="Highest value seen.")
+    current_request: Quantity | None
+    current_limit: Quantity | None
+    recommended_request: Quantity = Field(
+        description="CPU: P95 + 15 % (millicores, rounded up). Memory: max(P95 + 20 %, max) "
+        "(whole MiB, rounded up)."
+    )
+    recommended_limit: Quantity = Field(description="25 % above max(recommended request, max).")
+
+
+class RightsizingItem(BaseModel):
+    namespace: str
+    workload: str = Field(description="<controllerKind>:<controller>, or pod:<name> without one.")
+    container: str
+    days_of_data: int
+    cpu: ResourceAdvice | None
+    memory: ResourceAdvice | None
+    flags: list[str] = Field(
+        description="insufficient_data (fewer than 7 days), cpu_spiky / memory_spiky (max more "
+        "than twice the P95): check before applying."
+    )
+
+
+class RightsizingOut(BaseModel):
+    cluster_id: uuid.UUID
+    start_date: date | None
+    end_date: date | None
+    usage_days: int = Field(
+        description="Days of Prometheus usage held in the window (0: the collector sends none, "
+        "and there is no recommendation)."
+    )
+    source: str = Field("prometheus", description="Where the usage comes from.")
+    data: list[RightsizingItem]

@@ -20,12 +20,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.core import audit, clock, money
-from xplorr.core.errors import Conflict, NotFound, Unauthorized
+from xplorr.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.security import sha256_hex
 from xplorr.core.tenancy import Principal
-from xplorr.kubernetes import opencost
-from xplorr.kubernetes.models import KubernetesAllocation, KubernetesAsset, KubernetesCluster
+from xplorr.kubernetes import opencost, rightsizing
+from xplorr.kubernetes.models import (
+    KubernetesAllocation,
+    KubernetesAsset,
+    KubernetesCluster,
+    KubernetesUsage,
+)
 from xplorr.kubernetes.query import visible_clusters
 from xplorr.kubernetes.schemas import (
     AssetsIngestOut,
@@ -35,6 +40,8 @@ from xplorr.kubernetes.schemas import (
     ClusterState,
     IngestDay,
     IngestOut,
+    RightsizingOut,
+    UsageIngestOut,
 )
 
 log = structlog.get_logger("xplorr.kubernetes")
@@ -144,7 +151,7 @@ async def rotate_token(db: AsyncSession, who: Principal, cluster_id: uuid.UUID) 
 async def delete_cluster(db: AsyncSession, who: Principal, cluster_id: uuid.UUID) -> None:
     """The cluster, its token and every day of its data."""
     cluster = await get_cluster(db, who, cluster_id, for_update=True)
-    for model in (KubernetesAllocation, KubernetesAsset):
+    for model in (KubernetesAllocation, KubernetesAsset, KubernetesUsage):
         await db.execute(
             delete(model).where(model.org_id == who.org_id, model.cluster_id == cluster.id)
         )
@@ -282,3 +289,51 @@ async def ingest_assets(
             sum((a.total_cost for a in assets), Decimal(0)), cluster.currency
         ),
     )
+
+
+def parse_metric(value: str | None) -> str:
+    if value not in opencost.USAGE_METRICS:
+        raise ValidationFailed.on("metric", f"One of {', '.join(opencost.USAGE_METRICS)}.")
+    return value
+
+
+async def ingest_usage(
+    db: AsyncSession,
+    cluster: KubernetesCluster,
+    day: date,
+    metric: str,
+    samples: Sequence[opencost.Sample],
+) -> UsageIngestOut:
+    """Store one day's figure of one metric per container, replacing that day's."""
+    await db.execute(
+        delete(KubernetesUsage).where(
+            KubernetesUsage.org_id == cluster.org_id,
+            KubernetesUsage.cluster_id == cluster.id,
+            KubernetesUsage.day == day,
+            KubernetesUsage.metric == metric,
+        )
+    )
+    if samples:
+        await db.execute(
+            insert(KubernetesUsage),
+            [
+                {
+                    "org_id": cluster.org_id,
+                    "cluster_id": cluster.id,
+                    "day": day,
+                    "metric": metric,
+                    "namespace": s.namespace,
+                    "pod": s.pod,
+                    "container": s.container,
+                    "value": format(s.value, "f"),
+                }
+                for s in samples
+            ],
+        )
+    return UsageIngestOut(cluster_id=cluster.id, date=day, metric=metric, series=len(samples))
+
+
+async def cluster_rightsizing(
+    db: AsyncSession, who: Principal, cluster_id: uuid.UUID
+) -> RightsizingOut:
+    return await rightsizing.rightsizing(db, await get_cluster(db, who, cluster_id))

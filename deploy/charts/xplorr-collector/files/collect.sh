@@ -9,6 +9,11 @@
 #    tolerated: an OpenCost without the Assets API still yields namespace, controller and pod
 #    cost.
 #
+# 3. With PROMETHEUS_URL set: for each day, per container, CPU P50/P95/max and memory working
+#    set P95/max over 5-minute samples, and requests and limits, each an instant query at the
+#    day's end POSTed unchanged to $XPLORR_INGEST_URL/usage?date=YYYY-MM-DD&metric=<name>
+#    (what Xplorr's rightsizing reads). Failures are reported and tolerated.
+#
 # Needs: sh, curl, gzip, date (busybox or GNU). Exit status: non-zero when step 1 failed, so
 # the Job is retried (backoffLimit).
 set -eu
@@ -67,5 +72,48 @@ while [ "$i" -ge 0 ]; do
     echo "xplorr-collector: OpenCost /assets failed for $day (an OpenCost without the Assets" \
       "API still yields namespace, controller and pod cost)" >&2
   fi
+  i=$((i - 1))
+done
+
+[ -n "${PROMETHEUS_URL:-}" ] || exit 0
+PROMETHEUS_URL="${PROMETHEUS_URL%/}"
+sel='container!="",container!="POD"'
+cpu="sum by (namespace,pod,container) (rate(container_cpu_usage_seconds_total{$sel}[5m]))"
+mem="sum by (namespace,pod,container) (container_memory_working_set_bytes{$sel})"
+spec() { # resource kind -> the day's highest request or limit per container
+  echo "max_over_time(sum by (namespace,pod,container) (kube_pod_container_resource_$2{resource=\"$1\"})[1d:5m])"
+}
+query() { # metric -> PromQL
+  case "$1" in
+    cpu_p50) echo "quantile_over_time(0.5, ($cpu)[1d:5m])" ;;
+    cpu_p95) echo "quantile_over_time(0.95, ($cpu)[1d:5m])" ;;
+    cpu_max) echo "max_over_time(($cpu)[1d:5m])" ;;
+    memory_p95) echo "quantile_over_time(0.95, ($mem)[1d:5m])" ;;
+    memory_max) echo "max_over_time(($mem)[1d:5m])" ;;
+    cpu_request) spec cpu requests ;;
+    cpu_limit) spec cpu limits ;;
+    memory_request) spec memory requests ;;
+    memory_limit) spec memory limits ;;
+  esac
+}
+i=$((WINDOW_DAYS - 1))
+while [ "$i" -ge 0 ]; do
+  start=$((today - i * 86400))
+  stop=$((start + 86400))
+  [ "$stop" -gt "$now" ] && stop="$now"
+  day="$(utc "$start" %Y-%m-%d)"
+  for metric in cpu_p50 cpu_p95 cpu_max memory_p95 memory_max cpu_request cpu_limit \
+    memory_request memory_limit; do
+    out="$work/usage-$day-$metric.json"
+    if curl --silent --show-error --fail-with-body --retry 3 --retry-delay 5 \
+      --connect-timeout 10 --max-time 300 --output "$out" --get \
+      --data-urlencode "query=$(query "$metric")" --data-urlencode "time=$stop" \
+      "$PROMETHEUS_URL/api/v1/query"; then
+      post "$XPLORR_INGEST_URL/usage?date=$day&metric=$metric" "$out" > /dev/null \
+        || echo "xplorr-collector: $metric of $day was not accepted" >&2
+    else
+      echo "xplorr-collector: Prometheus query $metric failed for $day" >&2
+    fi
+  done
   i=$((i - 1))
 done
