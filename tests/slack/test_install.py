@@ -97,7 +97,7 @@ async def test_install_stores_the_bot_token_sealed_and_reports_it(
     before = row.bot_token_key_version
     rotation = await crypto.rotate_org_key(db, settings, org.id)
     await db.commit()
-    assert rotation.resealed["slack_bot_tokens"] == 1
+    assert rotation.resealed["slack_installations"] == 1
     assert rotation.resealed["slack_incoming_webhooks"] == 1
     row = await db.scalar(select(SlackInstallation).execution_options(populate_existing=True))
     assert row is not None

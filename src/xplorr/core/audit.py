@@ -72,6 +72,11 @@ _SECRET_KEY = re.compile(r"pass|token|secret|key|authorization|credential|otp|co
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def is_secret_key(name: str) -> bool:
+    """A details key whose value the audit log redacts."""
+    return _SECRET_KEY.search(name) is not None
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, str):
         return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)[:1000]
@@ -86,7 +91,7 @@ def _clean(value: Any) -> Any:
 
 def redact(details: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        str(k): (REDACTED if _SECRET_KEY.search(str(k)) else _clean(v)) for k, v in details.items()
+        str(k): (REDACTED if is_secret_key(str(k)) else _clean(v)) for k, v in details.items()
     }
 
 

@@ -15,7 +15,7 @@ cloud-account credentials' own binding (org, account, version), which predates p
 
 from dataclasses import dataclass
 
-from xplorr.core import areas
+from xplorr.core import areas, audit
 from xplorr.core.models import OrgOwned
 
 CREDENTIALS = "cloud_account_credentials"
@@ -46,6 +46,10 @@ def register(column: SealedColumn) -> SealedColumn:
     for attr in (column.ciphertext, column.key_version):
         if not hasattr(column.model, attr):
             raise ValueError(f"{column.model.__name__} has no column {attr!r}")
+    if audit.is_secret_key(column.label):
+        # The label counts re-sealed rows in the `keys.rotated` audit entry, whose redaction
+        # would hide a count named like a secret ("tokens", "keys").
+        raise ValueError(f"sealed column label {column.label!r} reads as a secret name")
     existing = SEALED_COLUMNS.get(column.name)
     if existing is not None and existing != column:
         raise ValueError(f"sealed column {column.name} is already registered")

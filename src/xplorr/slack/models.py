@@ -47,7 +47,7 @@ BOT_TOKEN = secrets.register(
         "bot_token_encrypted",
         "bot_token_key_version",
         purpose="slack_bot_token",
-        label="slack_bot_tokens",
+        label="slack_installations",
     )
 )
 INCOMING_WEBHOOK = secrets.register(

@@ -41,7 +41,7 @@ ACCESS_TOKEN = secrets.register(
         "access_token_encrypted",
         "access_token_key_version",
         purpose="teams_access_token",
-        label="teams_access_tokens",
+        label="teams_installations",
     )
 )
 REFRESH_TOKEN = secrets.register(
@@ -50,6 +50,6 @@ REFRESH_TOKEN = secrets.register(
         "refresh_token_encrypted",
         "refresh_token_key_version",
         purpose="teams_refresh_token",
-        label="teams_refresh_tokens",
+        label="teams_installation_renewals",
     )
 )
