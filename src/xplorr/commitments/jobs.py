@@ -50,9 +50,10 @@ async def _collect(ctx: JobContext, account_id: uuid.UUID) -> None:
     )
 
 
-@subscribe(CostDataChanged, "commitments.collect")
+@subscribe(CostDataChanged, "commitments.collect", max_attempts=3)
 async def collect_changed(ctx: JobContext, event: CostDataChanged) -> None:
-    """Idempotent: a collection replaces the account's commitments with what was read."""
+    """Idempotent: a collection replaces the account's commitments with what was read. Three
+    attempts: the daily run collects again anyway."""
     await _collect(ctx, event.cloud_account_id)
 
 
