@@ -3,8 +3,8 @@ boto3 signing real requests to a local server speaking Cost Explorer's JSON prot
 implements neither call: see ``tests.commitments.aws_double``), one detail per page so the
 reader follows ``NextPageToken``. Each detail becomes a recommendation with AWS's saving to the
 cent and its figures as evidence; a refresh keeps ids and statuses and closes what AWS stopped
-recommending; a denied or unavailable Cost Explorer gives none, closes nothing and logs a
-warning naming the call, and the refresh still succeeds."""
+recommending; a denied or unavailable Cost Explorer, or refused keys, give none, close nothing
+and log a warning naming the call, and the refresh still succeeds."""
 
 from collections.abc import Iterator
 from decimal import Decimal
@@ -360,20 +360,37 @@ async def test_purchase_recommendations_refresh_denied_and_unavailable(
     )
     assert not any(KEYS["secretAccessKey"] in str(e) for e in logs)
 
-    # Cost Explorer unavailable: one call per account (the rest would meet the same outage),
-    # nothing closed, a warning that says the next refresh reads again.
-    double.denied.clear()
-    double.calls.clear()
-    double.unavailable.update(
-        {"GetReservationPurchaseRecommendation", "GetSavingsPlansPurchaseRecommendation"}
-    )
-    with capture_logs() as logs:
-        await refresh(db, aws_settings, org, None)
-    assert len(double.calls) == 4  # each tried twice (botocore's own retry), then no more
-    warned = [e for e in logs if e["event"] == "purchase_recommendations_unavailable"]
-    assert [e["warning"] for e in warned] == [
-        "ce:GetReservationPurchaseRecommendation failed: ServiceUnavailable: try later "
-        "(read again at the next refresh)"
-    ] * 2
-    kept = await purchases(db, account)
-    assert {n: (r.status, r.estimated_monthly_savings) for n, r in kept.items()} == before
+    # Cost Explorer unavailable (after botocore's own retry), or the keys refused: the read
+    # stops at the first call (the rest would meet the same), closes nothing, and says why.
+    failing = {"GetReservationPurchaseRecommendation", "GetSavingsPlansPurchaseRecommendation"}
+    cases = [
+        (
+            set(failing),
+            {},
+            4,  # each account's first call tried twice (botocore's retry), then no more
+            "ce:GetReservationPurchaseRecommendation failed: ServiceUnavailable: try later "
+            "(read again at the next refresh)",
+        ),
+        (
+            set(),
+            dict.fromkeys(failing, "UnrecognizedClientException"),
+            2,
+            "ce:GetReservationPurchaseRecommendation failed: UnrecognizedClientException: User: "
+            "arn:aws:iam::123456789012:user/x is not authorized to perform: "
+            "ce:GetReservationPurchaseRecommendation (the AWS credentials were refused; update "
+            "them)",
+        ),
+    ]
+    for unavailable, denied, calls, warning in cases:
+        double.denied.clear()
+        double.denied.update(denied)
+        double.unavailable.clear()
+        double.unavailable.update(unavailable)
+        double.calls.clear()
+        with capture_logs() as logs:
+            await refresh(db, aws_settings, org, None)
+        assert len(double.calls) == calls
+        warned = [e for e in logs if e["event"] == "purchase_recommendations_unavailable"]
+        assert [e["warning"] for e in warned] == [warning] * 2
+        kept = await purchases(db, account)
+        assert {n: (r.status, r.estimated_monthly_savings) for n, r in kept.items()} == before

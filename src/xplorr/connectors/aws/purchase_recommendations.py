@@ -12,16 +12,18 @@ Blocking (boto3): call ``read_purchase_recommendations`` through ``session.run``
 (one service's RI recommendations, the Savings Plans one) that cannot be read is left out of
 ``complete`` with a warning naming the call, and the others are still read: a denied call
 (the credentials lack ``ce:Get*PurchaseRecommendation``) or any other refusal retrying cannot
-fix. AWS unavailable (5xx, throttled past botocore's own retries, unreachable) stops the read
-at once with a warning too: the remaining calls would meet the same outage, and these
-recommendations are read again at the next refresh (after each sync and daily), which is the
-retry that can help; Cost Explorer regenerates them about once a day.
+fix (refused keys stop the read: every call would meet them). AWS unavailable (5xx,
+throttled past botocore's own retries, unreachable) stops the read at once with a warning
+too: the remaining calls would meet the same outage, and these recommendations are read
+again at the next refresh (after each sync and daily), which is the retry that can help;
+Cost Explorer regenerates them about once a day.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final
 
 from xplorr.connectors.aws.session import (
@@ -151,18 +153,29 @@ def read_purchase_recommendations(session: AwsSession) -> PurchaseScan:
     module docstring for what a failure leaves)."""
     scan = PurchaseScan()
     client = session.client("ce", CE_REGION)
-    try:
-        for service in RI_SERVICES:
-            try:
-                scan.reservations += _reservations(client, service)
-                scan.complete.add(f"ri:{service}")
-            except AwsCallError as exc:  # denied, refused keys, invalid: retrying cannot help
-                scan.warnings.append(exc.failure.message)
+    reads: list[tuple[str, Callable[[], None]]] = [
+        (f"ri:{service}", partial(_add_reservations, scan, client, service))
+        for service in RI_SERVICES
+    ]
+    reads.append((SAVINGS_PLANS_SOURCE, partial(_add_savings_plans, scan, client)))
+    for source, read in reads:
         try:
-            scan.savings_plans += _savings_plans(client)
-            scan.complete.add(SAVINGS_PLANS_SOURCE)
-        except AwsCallError as exc:
+            read()
+        except AwsCallError as exc:  # denied, refused keys, invalid: retrying cannot help
             scan.warnings.append(exc.failure.message)
-    except AwsUnavailable as exc:
-        scan.warnings.append(f"{exc.failure.message} (read again at the next refresh)")
+            if exc.failure.bad_credentials:
+                return scan  # every other call would be refused the same way
+            continue
+        except AwsUnavailable as exc:
+            scan.warnings.append(f"{exc.failure.message} (read again at the next refresh)")
+            return scan
+        scan.complete.add(source)
     return scan
+
+
+def _add_reservations(scan: PurchaseScan, client: Any, service: str) -> None:
+    scan.reservations += _reservations(client, service)
+
+
+def _add_savings_plans(scan: PurchaseScan, client: Any) -> None:
+    scan.savings_plans += _savings_plans(client)
