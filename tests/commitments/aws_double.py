@@ -2,8 +2,12 @@
 ``ec2:DescribeReservedInstances`` raises NotImplemented; it has no ``savingsplans`` service
 and no RDS or ElastiCache reservations): the EC2 query protocol (XML, EC2's error shape), the
 RDS and ElastiCache query protocol (XML with a result wrapper, ``ErrorResponse``), and
-Savings Plans' rest-json (``POST /DescribeSavingsPlans``, paginated by ``nextToken``). boto3
-is pointed at it through ``XPLORR_AWS_ENDPOINT_URL``, the same path it takes to moto.
+Savings Plans' rest-json (``POST /DescribeSavingsPlans``, paginated by ``nextToken``), and
+Cost Explorer's JSON 1.1 protocol for its purchase recommendations (``X-Amz-Target:
+AWSInsightsIndexService.GetReservationPurchaseRecommendation`` and
+``...GetSavingsPlansPurchaseRecommendation``, one detail per page behind ``NextPageToken``;
+moto raises NotImplemented for both). boto3 is pointed at it through
+``XPLORR_AWS_ENDPOINT_URL``, the same path it takes to moto.
 
 ``state``: what each call answers; ``denied``: actions answered 403 as AWS refuses them;
 ``calls``: (action, region from the SigV4 scope) of every request.
@@ -22,6 +26,7 @@ from xml.sax.saxutils import escape
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
 CACHE_NS = "http://elasticache.amazonaws.com/doc/2015-02-02/"
+CE_TARGET = "AWSInsightsIndexService."
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 
 
@@ -47,12 +52,26 @@ class AwsDouble:
     reserved_db: list[dict[str, Any]] = field(default_factory=list)
     reserved_cache: list[dict[str, Any]] = field(default_factory=list)
     savings_plans: list[dict[str, Any]] = field(default_factory=list)
+    # Cost Explorer: RI recommendation details per CE Service name, Savings Plans details.
+    ri_advice: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    sp_advice: list[dict[str, Any]] = field(default_factory=list)
+    ce_requests: list[dict[str, Any]] = field(default_factory=list)  # request bodies
+    unavailable: set[str] = field(default_factory=set)  # actions answered 503
     denied: dict[str, str] = field(default_factory=dict)  # action -> AWS error code
     calls: list[tuple[str, str]] = field(default_factory=list)
     signed: list[bool] = field(default_factory=list)
 
     def reset(self) -> None:
-        for name in ("reserved_instances", "reserved_db", "reserved_cache", "savings_plans"):
+        for name in (
+            "reserved_instances",
+            "reserved_db",
+            "reserved_cache",
+            "savings_plans",
+            "ri_advice",
+            "sp_advice",
+            "ce_requests",
+            "unavailable",
+        ):
             getattr(self, name).clear()
         self.denied.clear()
         self.calls.clear()
@@ -60,10 +79,14 @@ class AwsDouble:
 
     # --- answers --------------------------------------------------------------------------
 
-    def answer(self, path: str, body: bytes, auth: str) -> tuple[int, str, str]:
+    def answer(self, path: str, body: bytes, auth: str, target: str = "") -> tuple[int, str, str]:
         scope = _SCOPE.search(auth)
         region = scope.group(1) if scope else ""
         self.signed.append(scope is not None)
+        if target.startswith(CE_TARGET):
+            action = target[len(CE_TARGET) :]
+            self.calls.append((action, region))
+            return self.cost_explorer(action, json.loads(body or b"{}"))
         if path == "/DescribeSavingsPlans":
             self.calls.append(("DescribeSavingsPlans", region))
             return self.savings_plan_page(json.loads(body or b"{}"))
@@ -155,6 +178,50 @@ class AwsDouble:
             json.dumps({"savingsPlans": page, "nextToken": str(start + 1) if more else None}),
         )
 
+    def cost_explorer(self, action: str, request: dict[str, Any]) -> tuple[int, str, str]:
+        """Cost Explorer (JSON 1.1): errors as ``{"__type", "Message"}`` (AWS answers a denied
+        call 400 AccessDeniedException); one recommendation detail per page."""
+        self.ce_requests.append({"action": action, **request})
+        kind = "application/x-amz-json-1.1"
+        if action in self.unavailable:
+            return 503, kind, json.dumps({"__type": "ServiceUnavailable", "Message": "try later"})
+        if action in self.denied:
+            message = (
+                f"User: arn:aws:iam::123456789012:user/x is not authorized to perform: ce:{action}"
+            )
+            return 400, kind, json.dumps({"__type": self.denied[action], "Message": message})
+        offer = {
+            "AccountScope": request.get("AccountScope", "PAYER"),
+            "LookbackPeriodInDays": request["LookbackPeriodInDays"],
+            "TermInYears": request["TermInYears"],
+            "PaymentOption": request["PaymentOption"],
+        }
+        start = int(request.get("NextPageToken") or 0)
+        meta = {"RecommendationId": f"rec-{start}", "GenerationTimestamp": "2026-12-02T08:00:00Z"}
+        if action == "GetReservationPurchaseRecommendation":
+            details = self.ri_advice.get(request["Service"], [])
+            page: dict[str, Any] = {
+                "Metadata": meta,
+                "Recommendations": [{**offer, "RecommendationDetails": details[start : start + 1]}]
+                if details
+                else [],
+            }
+        elif action == "GetSavingsPlansPurchaseRecommendation":
+            details = self.sp_advice
+            page = {
+                "Metadata": meta,
+                "SavingsPlansPurchaseRecommendation": {
+                    **offer,
+                    "SavingsPlansType": request["SavingsPlansType"],
+                    "SavingsPlansPurchaseRecommendationDetails": details[start : start + 1],
+                },
+            }
+        else:
+            return 400, kind, json.dumps({"__type": "UnknownOperationException"})
+        if start + 1 < len(details):
+            page["NextPageToken"] = str(start + 1)
+        return 200, kind, json.dumps(page)
+
     @staticmethod
     def ec2_error(code: str) -> str:
         return (
@@ -179,7 +246,12 @@ def serve() -> Iterator[tuple[str, AwsDouble]]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             path = self.path.split("?", 1)[0]
-            status, kind, text = double.answer(path, body, self.headers.get("Authorization", ""))
+            status, kind, text = double.answer(
+                path,
+                body,
+                self.headers.get("Authorization", ""),
+                self.headers.get("X-Amz-Target", ""),
+            )
             data = text.encode()
             self.send_response(status)
             self.send_header("Content-Type", kind)

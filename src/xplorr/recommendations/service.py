@@ -40,7 +40,7 @@ from xplorr.costs.query import CostQuery, Dim
 from xplorr.inventory import service as inventory
 from xplorr.inventory.models import InventoryResource
 from xplorr.notifications import events, notify
-from xplorr.recommendations import cost_rules, rules
+from xplorr.recommendations import aws_purchase, cost_rules, rules
 from xplorr.recommendations.models import (
     ClosedBy,
     Recommendation,
@@ -132,12 +132,17 @@ async def on_demand_series(
 
 
 async def findings_for(
-    db: AsyncSession, account: CloudAccount, now: datetime
+    db: AsyncSession,
+    account: CloudAccount,
+    now: datetime,
+    purchase: aws_purchase.PurchaseRead | None = None,
 ) -> tuple[list[rules.Finding], set[str]]:
-    """Every rule's findings for ``account`` and the ids of its live resources."""
+    """Every rule's findings for ``account`` and the ids of its live resources (``purchase``:
+    Cost Explorer's purchase recommendations, read by the job before the refresh)."""
     who = org_scope(account.org_id)
     resources = await inventory.account_resources(db, who, account.id)
     found = rules.run_aws_rules(_facts(resources, now))
+    found += aws_purchase.findings_of(purchase)
     found += cost_rules.steady_on_demand(await on_demand_series(db, who, account.id))
     return found, {r.resource_id for r in resources}
 
@@ -156,12 +161,18 @@ def _apply(row: Recommendation, f: rules.Finding, now: datetime) -> None:
 
 
 async def refresh_account(
-    db: AsyncSession, account: CloudAccount, *, now: datetime | None = None
+    db: AsyncSession,
+    account: CloudAccount,
+    *,
+    now: datetime | None = None,
+    purchase: aws_purchase.PurchaseRead | None = None,
 ) -> RefreshResult:
-    """Reconcile ``account``'s recommendations with what the rules find now (module doc)."""
+    """Reconcile ``account``'s recommendations with what the rules find now (module doc).
+    Purchase recommendations of a Cost Explorer source not read in full by ``purchase`` (or
+    all of them, without it) are left as they are (``aws_purchase.unread``)."""
     now = now or clock.now()
     await advisory_xact_lock(db, f"recommendations:{account.id}")
-    found, live_ids = await findings_for(db, account, now)
+    found, live_ids = await findings_for(db, account, now, purchase)
     existing = {
         r.fingerprint: r
         for r in (
@@ -205,6 +216,8 @@ async def refresh_account(
         result.updated += 1
     for fingerprint, row in existing.items():
         if fingerprint in seen or row.status not in LIVE:
+            continue
+        if aws_purchase.unread(purchase, fingerprint):
             continue
         gone = row.resource_id is not None and row.resource_id not in live_ids
         row.status = RecommendationStatus.APPLIED
