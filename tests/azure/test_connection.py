@@ -92,3 +92,37 @@ async def test_the_export_container_is_listed_and_a_private_sas_url_is_refused(
     assert r.status_code == 422, r.text
     assert "private or reserved address" in r.text
     assert "sig=abc" not in r.text
+
+
+async def test_bad_azure_credentials_are_refused_by_name_and_nothing_is_saved(
+    client_for: ClientFor, admin: User, db: AsyncSession
+) -> None:
+    cases = [
+        (credentials(exportContainer="exports"), "exportContainer needs exportStorageAccount"),
+        (
+            credentials(
+                exportStorageAccount="acme", exportContainer="xyz", exportSasUrl="https://a/b"
+            ),
+            "not both",
+        ),
+        (credentials(exportSasUrl="http://acme.blob.core.windows.net/c?sig=1"), "https://"),
+        (credentials(exportStorageAccount="Not_Valid!", exportContainer="exports"), "pattern"),
+        (credentials(exportStorageAccount="acme"), "needs exportContainer"),
+        ({**credentials(), "extra": 1}, "extra"),
+    ]
+    client = client_for(admin)
+    for creds, text in cases:
+        r = await client.post(
+            "/cloud-accounts",
+            json={
+                "provider": "azure",
+                "name": "prod",
+                "provider_account_id": SUB,
+                "credentials": creds,
+            },
+        )
+        assert r.status_code == 422, (creds, r.text)
+        assert text in r.text, (text, r.text)
+        assert "sig=1" not in r.text
+    await db.rollback()
+    assert await db.scalar(select(func.count()).select_from(CloudAccount)) == 0
