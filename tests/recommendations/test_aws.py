@@ -1,8 +1,8 @@
-"""The recommendations an AWS account gets, against moto's server, through the real chain: a
-cost import queues the inventory refresh, which reads EC2, EBS, Elastic IPs, ELBv2 and the
-CloudWatch datapoints put here, then announces ``inventory.refreshed``, which queues the
-recommendation refresh. Each rule finds exactly the resources it should, priced to the cent;
-a later refresh keeps ids and statuses and finds the snapshot that has grown old."""
+"""The recommendations an AWS account gets, against moto's server, through the real chain:
+the inventory refresh a cost import queues (run by a real worker) reads EC2, EBS, Elastic IPs,
+ELBv2 and the CloudWatch datapoints put here, then announces ``inventory.refreshed``, which
+queues the recommendation refresh. Each rule finds exactly the resources it should, priced to
+the cent; a later refresh keeps ids and statuses and finds the snapshot that has grown old."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,10 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.aws.moto_server import MotoAws
 from tests.factories.cloud_accounts import make_account
-from tests.inventory.test_aws import AMI, ROLE, Account, refresh
+from tests.inventory.test_aws import AMI, ROLE, Account
+from tests.mail import run_jobs
 from xplorr.cloud_accounts.models import Provider
 from xplorr.core import clock
+from xplorr.core.jobs import queue
 from xplorr.core.settings import Settings
+from xplorr.costs.events import CostDataChanged
+from xplorr.inventory.jobs import REFRESH_JOB
 from xplorr.orgs.models import Org
 from xplorr.recommendations import service
 from xplorr.recommendations.models import Recommendation, RecommendationStatus
@@ -102,6 +106,18 @@ def arrange(aws: Account) -> dict[str, str]:
     return ids
 
 
+async def after_import(db: AsyncSession, settings: Settings, account: Any) -> None:
+    """What a cost import queues for the inventory (only that subscriber: the others have
+    nothing to do here), run by a real worker; the chain goes on from there."""
+    today = clock.now().date()
+    event = CostDataChanged(
+        org_id=account.org_id, cloud_account_id=account.id, first_day=today, last_day=today
+    )
+    await queue.enqueue(db, REFRESH_JOB, event.model_dump(mode="json"), org_id=account.org_id)
+    await db.commit()
+    await run_jobs(settings)
+
+
 async def recs(db: AsyncSession) -> dict[str, Recommendation]:
     await db.commit()
     rows = (
@@ -123,7 +139,7 @@ async def test_moto_account_gets_priced_recommendations(
     account = await make_account(
         db, org, provider=Provider.AWS, provider_account_id=ACCOUNT, credentials=ROLE
     )
-    await refresh(db, settings, account)  # cost import -> inventory -> recommendations
+    await after_import(db, settings, account)  # inventory -> recommendations
 
     volumes = aws.client("ec2", "us-east-1").describe_volumes()["Volumes"]
     gp2 = {v["VolumeId"]: Decimal(v["Size"]) * Decimal("0.02") for v in volumes
