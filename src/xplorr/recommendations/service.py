@@ -40,7 +40,7 @@ from xplorr.costs.query import CostQuery, Dim
 from xplorr.inventory import service as inventory
 from xplorr.inventory.models import InventoryResource
 from xplorr.notifications import events, notify
-from xplorr.recommendations import cost_rules, rules
+from xplorr.recommendations import cost_rules, provider_rules, rules
 from xplorr.recommendations.models import (
     ClosedBy,
     Recommendation,
@@ -139,6 +139,7 @@ async def findings_for(
     resources = await inventory.account_resources(db, who, account.id)
     found = rules.run_aws_rules(_facts(resources, now))
     found += cost_rules.steady_on_demand(await on_demand_series(db, who, account.id))
+    found += await provider_rules.findings(db, account, resources)
     return found, {r.resource_id for r in resources}
 
 
