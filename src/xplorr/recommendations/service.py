@@ -342,10 +342,10 @@ async def list_recommendations(
 
 
 async def open_recommendations(
-    db: AsyncSession, who: Scope, *, limit: int = 50
+    db: AsyncSession, who: Scope, *, limit: int | None = 50
 ) -> list[Recommendation]:
     """The open, not snoozed recommendations the scope sees, largest saving first (for other
-    areas: the AI insights, the reports, the digest)."""
+    areas: the AI insights, the reports, the digest; ``limit`` None: all of them)."""
     today = clock.now().date()
     stmt = (
         org_select(Recommendation, who)
