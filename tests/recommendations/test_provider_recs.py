@@ -270,3 +270,31 @@ def test_unknown_sources_are_not_guessed_and_long_ids_keep_a_bounded_fingerprint
     )
     assert len(found.fingerprint) < 600
     assert found.evidence["recommendation_id"] == long_id
+
+
+def test_each_recommender_and_advisor_kind_has_its_type() -> None:
+    now = clock.now()
+    cases = {
+        "google.compute.commitment.UsageCommitmentRecommender": ("gcp_commitment", "commitment"),
+        "google.compute.address.IdleResourceRecommender": ("gcp_idle_address", "unused"),
+        "google.compute.instance.MachineTypeRecommender": ("gcp_machine_type", "rightsizing"),
+    }
+    rows = [
+        ProviderRecommendation(
+            provider="gcp", source="gcp-recommender", recommendation_id=name, category="Cost",
+            recommender=name, location="us-central1", details={}, seen_at=now,
+        )
+        for name in cases
+    ] + [
+        ProviderRecommendation(
+            provider="azure", source="azure-advisor", recommendation_id="other",
+            category="Cost", details={"savingsAmount": "3"}, seen_at=now,
+        )
+    ]  # fmt: skip
+    found = provider_rules.from_provider(rows)
+    assert [(f.type, f.category, f.region) for f in found] == [
+        *((t, c, "us-central1") for t, c in cases.values()),
+        ("azure_advisor_cost", "other", None),
+    ]
+    address = found[1]
+    assert address.how_to_apply.cli is None  # no resource name known: no command to guess

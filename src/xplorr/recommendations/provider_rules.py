@@ -122,9 +122,10 @@ def _gcp_how(r: ProviderRecommendation, kind: _Kind, label: str) -> HowTo:
         ),
         "gcp_idle_address": f"gcloud compute addresses delete {label} --region {where}",
     }
-    cli = commands.get(kind.type)
+    # A command names the resource: none when the recommendation names no resource.
+    cli = commands.get(kind.type) if r.resource_id else None
     target = _last(str((overview.get("recommendedMachineType") or {}).get("name") or "")) or None
-    if kind.type == "gcp_machine_type" and target:
+    if kind.type == "gcp_machine_type" and target and r.resource_id:
         cli = (
             f"gcloud compute instances stop {label} --zone {where}\n"
             f"gcloud compute instances set-machine-type {label} --zone {where} "
