@@ -114,23 +114,24 @@ def _azure_how(r: ProviderRecommendation, kind: _Kind, label: str) -> HowTo:
 def _gcp_how(r: ProviderRecommendation, kind: _Kind, label: str) -> HowTo:
     overview = (r.details or {}).get("overview") or {}
     where = r.location or "<location>"
+    gce = _last(r.resource_id)  # gcloud takes the resource's own name, whatever it displays as
     commands = {
-        "gcp_idle_vm": f"gcloud compute instances stop {label} --zone {where}",
+        "gcp_idle_vm": f"gcloud compute instances stop {gce} --zone {where}",
         "gcp_idle_disk": (
-            f"gcloud compute disks snapshot {label} --zone {where}\n"
-            f"gcloud compute disks delete {label} --zone {where}"
+            f"gcloud compute disks snapshot {gce} --zone {where}\n"
+            f"gcloud compute disks delete {gce} --zone {where}"
         ),
-        "gcp_idle_address": f"gcloud compute addresses delete {label} --region {where}",
+        "gcp_idle_address": f"gcloud compute addresses delete {gce} --region {where}",
     }
     # A command names the resource: none when the recommendation names no resource.
     cli = commands.get(kind.type) if r.resource_id else None
     target = _last(str((overview.get("recommendedMachineType") or {}).get("name") or "")) or None
     if kind.type == "gcp_machine_type" and target and r.resource_id:
         cli = (
-            f"gcloud compute instances stop {label} --zone {where}\n"
-            f"gcloud compute instances set-machine-type {label} --zone {where} "
+            f"gcloud compute instances stop {gce} --zone {where}\n"
+            f"gcloud compute instances set-machine-type {gce} --zone {where} "
             f"--machine-type {target}\n"
-            f"gcloud compute instances start {label} --zone {where}"
+            f"gcloud compute instances start {gce} --zone {where}"
         )
     return HowTo(
         (
