@@ -90,9 +90,7 @@ def _clean(value: Any) -> Any:
 
 
 def redact(details: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        str(k): (REDACTED if is_secret_key(str(k)) else _clean(v)) for k, v in details.items()
-    }
+    return {str(k): (REDACTED if is_secret_key(str(k)) else _clean(v)) for k, v in details.items()}
 
 
 async def record(
