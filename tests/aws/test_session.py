@@ -18,6 +18,7 @@ from xplorr.connectors.aws.session import (
     classify,
     connect,
     expires_at,
+    new_boto_session,
     run,
 )
 from xplorr.core.settings import Settings
@@ -169,3 +170,22 @@ def test_network_errors_are_retryable_oserrors() -> None:
 def test_keys_without_secret_are_refused() -> None:
     with pytest.raises(ConnectorError, match="secretAccessKey"):
         AwsTarget.from_credentials("123456789012", {"accessKeyId": "AKIAXXXXXXXXXXXXXXXX"})
+
+
+def test_sessions_share_the_model_loader_but_not_their_keys() -> None:
+    """Each session parses no service model another already parsed (one loader a process), and
+    sharing it shares nothing else: each session keeps its own keys and region."""
+    one = new_boto_session("us-east-1", "AKIAONE0000000000001", "a" * 40)
+    two = new_boto_session("eu-west-1", "AKIATWO0000000000002", "b" * 40)
+    loader = one._session.get_component("data_loader")
+    assert two._session.get_component("data_loader") is loader
+    one.client("ec2")  # parses EC2's model once, into the shared loader's cache
+    assert loader.load_service_model("ec2", "service-2") is loader.load_service_model(
+        "ec2", "service-2"
+    )
+    keys = [s.get_credentials().get_frozen_credentials() for s in (one, two)]
+    assert [(k.access_key, k.secret_key) for k in keys] == [
+        ("AKIAONE0000000000001", "a" * 40),
+        ("AKIATWO0000000000002", "b" * 40),
+    ]
+    assert (one.region_name, two.region_name) == ("us-east-1", "eu-west-1")

@@ -6,8 +6,6 @@
 import json
 from typing import Final
 
-import openai
-from openai import AsyncOpenAI
 from pydantic import ValidationError
 
 from xplorr.ai_recommendations.schemas import Figures, LlmAnswer
@@ -37,10 +35,15 @@ async def write_insights(settings: Settings, figures: Figures) -> LlmAnswer:
             "No LLM is configured (XPLORR_LLM_BASE_URL and XPLORR_LLM_MODEL): insights come from "
             "rules."
         )
+    # Imported here, not at module level: the SDK takes ~0.5 s to import (its generated types)
+    # and only this call needs it, while the API process, the worker, each CLI command and
+    # each test process import this module with the app.
+    import openai
+
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
     schema = json.dumps(LlmAnswer.model_json_schema(), separators=(",", ":"))
     # No SDK retries: a late answer is replaced by rules at once instead of tripling the wait.
-    async with AsyncOpenAI(
+    async with openai.AsyncOpenAI(
         base_url=settings.llm_base_url,
         api_key=key or "unused",  # local servers need none; the SDK insists on one
         timeout=settings.llm_timeout_seconds,

@@ -58,6 +58,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ReadTimeoutError,
 )
+from botocore.loaders import create_loader
 from botocore.parsers import ResponseParserError
 
 from xplorr.connectors import ConnectorError
@@ -391,14 +392,35 @@ class AwsSession:
         }
 
 
+# One botocore data loader for the whole process: a session's loader parses each service's
+# model (EC2's is megabytes of gzipped JSON: ~0.5 s) and caches it for that session only, and a
+# session is opened per job. Shared, the models are parsed once per process. The loader only
+# reads botocore's own data files and memoizes them, so sharing it across threads is safe.
+_LOADER = create_loader()
+
+
+def _core_session() -> botocore.session.Session:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    return core
+
+
+def new_boto_session(
+    region: str, access_key_id: str | None = None, secret_access_key: str | None = None
+) -> boto3.Session:
+    """A boto3 session on the process's shared model loader (keys None: the SDK's chain)."""
+    return boto3.Session(
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        region_name=region,
+        botocore_session=_core_session(),
+    )
+
+
 def _base_session(base: BaseKeys | None, region: str) -> boto3.Session:
     if base is not None:
-        return boto3.Session(
-            aws_access_key_id=base.access_key_id,
-            aws_secret_access_key=base.secret_access_key,
-            region_name=region,
-        )
-    return boto3.Session(region_name=region)  # the server's own: the SDK's default chain
+        return new_boto_session(region, base.access_key_id, base.secret_access_key)
+    return new_boto_session(region)  # the server's own: the SDK's default chain
 
 
 def _session_name(purpose: str) -> str:
@@ -432,11 +454,7 @@ def open_session(
     checked until the first call (``AwsSession.identity`` checks them)."""
     target = AwsTarget.from_credentials(account_id, credentials)
     if target.mode == "keys":
-        boto = boto3.Session(
-            aws_access_key_id=target.access_key_id,
-            aws_secret_access_key=target.secret_access_key,
-            region_name=target.region,
-        )
+        boto = new_boto_session(target.region, target.access_key_id, target.secret_access_key)
         return AwsSession(boto, settings, target)
 
     base_session = _base_session(base, target.region)
@@ -489,7 +507,7 @@ def open_session(
     refreshable = RefreshableCredentials.create_from_metadata(
         metadata=assume(), refresh_using=assume, method="sts-assume-role"
     )
-    core = botocore.session.get_session()
+    core = _core_session()
     # botocore has no public setter for a session's credentials object; this is how its own
     # assume-role provider ends up wired in, and what boto3-assume and Prowler do.
     core._credentials = refreshable  # type: ignore[attr-defined]
