@@ -50,10 +50,12 @@ async def _collect(ctx: JobContext, account_id: uuid.UUID) -> None:
     )
 
 
-@subscribe(CostDataChanged, "commitments.collect", max_attempts=3)
+@subscribe(CostDataChanged, "commitments.collect", max_attempts=1)
 async def collect_changed(ctx: JobContext, event: CostDataChanged) -> None:
-    """Idempotent: a collection replaces the account's commitments with what was read. Three
-    attempts: the daily run collects again anyway."""
+    """Idempotent: a collection replaces the account's commitments with what was read. One
+    attempt: a failure is recorded on the job and the stored commitments stay as they were;
+    the next sync and the daily run collect again, which is the retry that helps (commitments
+    change rarely, and an endpoint without these APIs would fail every attempt alike)."""
     await _collect(ctx, event.cloud_account_id)
 
 
