@@ -17,9 +17,9 @@ from tests.factories.cloud_accounts import make_account
 from tests.gcp.conftest import PROJECT, credentials
 from tests.gcp.google_fake import GoogleFake
 from tests.inventory.test_aws import inventory, refresh
+from xplorr.advisor.models import ProviderRecommendation
 from xplorr.cloud_accounts.models import Provider
 from xplorr.core.settings import Settings
-from xplorr.inventory.models import CloudRecommendation
 from xplorr.orgs.models import Org
 from xplorr.users.models import User
 
@@ -116,6 +116,24 @@ def arrange(google: GoogleFake) -> None:
             "stateInfo": {"state": "DISMISSED"},
         },
     ]
+    cud = "google.compute.commitment.UsageCommitmentRecommender"
+    parent = f"projects/{PROJECT}/locations/europe-west1/recommenders/{cud}"
+    google.recommendations[parent] = [
+        {
+            "name": f"{parent}/recommendations/c-1",
+            "description": "Save cost by purchasing a 1 year commitment for 8 vCPUs.",
+            "recommenderSubtype": "COMMITMENT_1_YEAR",
+            "primaryImpact": {
+                "category": "COST",
+                "costProjection": {
+                    "cost": {"currencyCode": "USD", "units": "-412", "nanos": -500000000},
+                    "duration": "2592000s",
+                },
+            },
+            "stateInfo": {"state": "ACTIVE"},
+            "content": {"overview": {}},
+        }
+    ]
 
 
 def _buckets(gcs_endpoint: str) -> None:
@@ -211,16 +229,19 @@ async def test_asset_inventory_recommendations_and_a_second_refresh(
     assert rows[IP].attributes["associated"] is False
     assert not any(c.startswith("GET /compute/") for c in google.calls)  # Asset sufficed
 
-    recs = (await db.scalars(select(CloudRecommendation))).all()
-    assert [(r.kind, r.resource_id, r.monthly_savings, r.currency) for r in recs] == [
-        ("idle", VM, Decimal("97.33"), "USD")  # the dismissed one is not kept
+    recs = (await db.scalars(select(ProviderRecommendation))).all()
+    assert sorted(
+        (r.source, r.kind, r.location, r.resource_id, r.savings_amount, r.currency) for r in recs
+    ) == [
+        ("gcp-recommender", "commitment", "europe-west1", None, Decimal("412.5"), "USD"),
+        ("gcp-recommender", "idle", ZONE, VM, Decimal("97.33"), "USD"),  # the dismissed: not kept
     ]
 
     before = {rid: (v, rows[rid].attributes) for rid, v in _view(rows).items()}
     await refresh(db, settings, account)
     again = await inventory(db)
     assert {rid: (v, again[rid].attributes) for rid, v in _view(again).items()} == before
-    assert len((await db.scalars(select(CloudRecommendation))).all()) == 1
+    assert len((await db.scalars(select(ProviderRecommendation))).all()) == 2
 
     # The API areas cover GCP beside the others
     api = client_for(admin)
@@ -283,4 +304,4 @@ async def test_asset_denied_falls_back_to_compute_and_storage(
     await refresh(db, settings, account)
     rows = await inventory(db)
     assert all(r.deleted_at is None for r in rows.values())
-    assert len((await db.scalars(select(CloudRecommendation))).all()) == 1
+    assert len((await db.scalars(select(ProviderRecommendation))).all()) == 2

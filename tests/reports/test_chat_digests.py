@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import make_settings
 from tests.costs.conftest import Dataset
+from tests.factories.recommendations import make_recommendation
 from tests.factories.settings import make_org_settings
 from tests.mail import load_job_modules, run_jobs
 from tests.notifications.conftest import receiver
@@ -48,6 +49,11 @@ async def test_daily_and_weekly_go_to_the_org_webhooks_once_at_the_org_time(
     posted = await chat.post_daily(db, org_id, datetime(2024, 9, 17, 0, 30, tzinfo=UTC))
     assert posted >= 1
     assert await chat.post_daily(db, org_id, datetime(2024, 9, 17, 1, 0, tzinfo=UTC)) == 0
+    # Open recommendations (through the recommendations section): counted in the weekly
+    # summary, the potential savings of the summary's currency beside them
+    await make_recommendation(db, data.aws, savings="120.505")
+    await make_recommendation(db, data.gcp, savings="60.74")
+    await make_recommendation(db, data.gcp, savings="10", currency="EUR")
     assert await chat.post_weekly(db, org_id, date(2024, 9, 9), date(2024, 9, 15)) >= 1
     assert await chat.post_weekly(db, org_id, date(2024, 9, 9), date(2024, 9, 15)) == 0
     await db.commit()
@@ -62,7 +68,14 @@ async def test_daily_and_weekly_go_to_the_org_webhooks_once_at_the_org_time(
     assert "*Yesterday*\n$3.00" in fields
     assert "*7-day average*\n$2.88" in fields
     assert any(f.startswith("*BigQuery*\n$3.00") for f in fields)
-    assert any(t.startswith("Weekly cost digest") for t in slack)
+    weekly = [  # one card per currency: the USD one carries the USD savings
+        [f["text"] for b in p.body["blocks"] if b.get("fields") for f in b["fields"]]
+        for p in receiver.to("/services/T/B/slack")
+        if p.body["blocks"][0]["text"]["text"].startswith("Weekly cost digest")
+    ]
+    (weekly_fields,) = [f for f in weekly if any(x.startswith("*Spend*\n$") for x in f)]
+    assert "*Open recommendations*\n3" in weekly_fields
+    assert "*Potential savings*\n$181.25" in weekly_fields
     cards = [
         p.body["attachments"][0]["content"]["body"][0]["text"]
         for p in receiver.to("/workflows/teams")

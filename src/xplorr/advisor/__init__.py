@@ -1,2 +1,3 @@
-"""Cloud providers' own cost recommendations (Azure Advisor today), stored as the provider gave
-them for the savings area to read: no router of its own yet."""
+"""Cloud providers' own cost recommendations (Azure Advisor, GCP Recommender) in one store: the
+collectors write them and the recommendations engine reads them through ``advisor.service``;
+no router of its own (``GET /recommendations`` lists them)."""

@@ -1,6 +1,6 @@
 """The Google Cloud inventory collector: ``connectors.gcp.inventory`` read in a thread, recorded
 as one snapshot of the resource types it read completely, and the project's Recommender
-recommendations stored in ``cloud_recommendations`` for the savings area.
+recommendations stored with the other providers' (``advisor.service``) for the savings area.
 
 As for AWS (``inventory.aws``): the credentials are decrypted in memory for the scan only; the
 job's transaction is ended before the first Google call; refused calls are warnings that leave
@@ -11,22 +11,22 @@ being unavailable is retried with the job's backoff.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.advisor import service as advisor
 from xplorr.cloud_accounts.credentials import decrypt_credentials
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.connectors.gcp import session as gcp
 from xplorr.connectors.gcp.inventory import FoundRecommendation, Scan, scan_project
-from xplorr.core import clock, money
+from xplorr.core import clock
 from xplorr.core.crypto import CryptoError
 from xplorr.core.jobs.registry import JobContext, PermanentJobError
-from xplorr.core.tenancy import org_scope, org_select
-from xplorr.inventory.models import CloudRecommendation
 from xplorr.inventory.service import Observed, SnapshotResult, apply_snapshot
 
 SOURCE = "api"
 PROVIDER = "gcp"
+RECOMMENDER_SOURCE = "gcp-recommender"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,56 +44,32 @@ async def store_recommendations(
     complete: bool,
     now: datetime,
 ) -> int:
-    """Upsert the recommendations seen; when the listing was complete, remove the others."""
-    stmt = org_select(CloudRecommendation, org_scope(account.org_id)).where(
-        CloudRecommendation.cloud_account_id == account.id,
-        CloudRecommendation.provider == PROVIDER,
+    """The recommendations seen, through the providers' recommendations store (``advisor``):
+    upserted; when the listing was complete, the others removed."""
+    return await advisor.replace(
+        db,
+        account,
+        (
+            advisor.Found(
+                recommendation_id=f.recommendation_id,
+                resource_id=f.resource_id,
+                category="Cost",  # only cost recommenders are read (``RECOMMENDERS``)
+                problem=f.description,
+                savings_amount=f.monthly_savings,
+                currency=f.currency,
+                details=f.details,
+                recommender=f.recommender,
+                kind=f.kind,
+                location=f.location,
+                state=f.state,
+            )
+            for f in found
+        ),
+        provider=PROVIDER,
+        source=RECOMMENDER_SOURCE,
+        now=now,
+        complete=complete,
     )
-    existing = {r.recommendation_id: r for r in (await db.scalars(stmt)).all()}
-    seen: set[str] = set()
-    for f in found:
-        if f.recommendation_id in seen:
-            continue
-        seen.add(f.recommendation_id)
-        savings = money.quantize_store(f.monthly_savings) if f.monthly_savings is not None else None
-        values = {
-            "recommender": f.recommender,
-            "kind": f.kind,
-            "location": f.location,
-            "resource_id": f.resource_id,
-            "description": f.description,
-            "state": f.state,
-            "monthly_savings": savings,
-            "currency": f.currency,
-            "details": f.details,
-            "last_seen_at": now,
-        }
-        row = existing.get(f.recommendation_id)
-        if row is None:
-            db.add(
-                CloudRecommendation(
-                    org_id=account.org_id,
-                    cloud_account_id=account.id,
-                    provider=PROVIDER,
-                    recommendation_id=f.recommendation_id,
-                    **values,
-                )
-            )
-        else:
-            for name, value in values.items():
-                setattr(row, name, value)
-    if complete:
-        gone = [rid for rid in existing if rid not in seen]
-        if gone:
-            await db.execute(
-                delete(CloudRecommendation).where(
-                    CloudRecommendation.org_id == account.org_id,
-                    CloudRecommendation.cloud_account_id == account.id,
-                    CloudRecommendation.recommendation_id.in_(gone),
-                )
-            )
-    await db.flush()
-    return len(seen)
 
 
 async def collect_from_gcp(ctx: JobContext, account: CloudAccount) -> GcpRefresh | None:

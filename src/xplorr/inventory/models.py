@@ -10,13 +10,12 @@ Costs are not stored here: they are read from the cost store through ``costs.que
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xplorr.core.models import Base, JSONType, Money, OrgOwned
+from xplorr.core.models import Base, JSONType, OrgOwned
 
 
 class InventoryResource(OrgOwned, Base):
@@ -44,28 +43,3 @@ class InventoryResource(OrgOwned, Base):
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]  # gone from the last snapshot; purged 30 days later
-
-
-class CloudRecommendation(OrgOwned, Base):
-    """A provider's own cost recommendation (GCP Recommender today), as its collector last
-    saw it: the savings area reads these beside its own rules. Replaced per account and
-    provider by each complete collection (rows not seen again are removed: the provider
-    withdrew them, or they were applied)."""
-
-    __tablename__ = "cloud_recommendations"
-    __table_args__ = (UniqueConstraint("cloud_account_id", "recommendation_id"),)
-    cloud_account_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("cloud_accounts.id", ondelete="CASCADE"), index=True
-    )
-    provider: Mapped[str] = mapped_column(String(16))  # gcp
-    recommendation_id: Mapped[str] = mapped_column(Text)  # the provider's full name or id
-    recommender: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(32))  # idle | rightsizing
-    location: Mapped[str | None] = mapped_column(String(100))
-    resource_id: Mapped[str | None] = mapped_column(Text)  # joins inventory_resources
-    description: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(32))
-    monthly_savings: Mapped[Decimal | None] = mapped_column(Money)
-    currency: Mapped[str | None] = mapped_column(String(3))
-    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    last_seen_at: Mapped[datetime]

@@ -40,7 +40,7 @@ from xplorr.costs.query import CostQuery, Dim
 from xplorr.inventory import service as inventory
 from xplorr.inventory.models import InventoryResource
 from xplorr.notifications import events, notify
-from xplorr.recommendations import cost_rules, rules
+from xplorr.recommendations import cost_rules, provider_rules, rules
 from xplorr.recommendations.models import (
     ClosedBy,
     Recommendation,
@@ -139,6 +139,7 @@ async def findings_for(
     resources = await inventory.account_resources(db, who, account.id)
     found = rules.run_aws_rules(_facts(resources, now))
     found += cost_rules.steady_on_demand(await on_demand_series(db, who, account.id))
+    found += await provider_rules.findings(db, account, resources)
     return found, {r.resource_id for r in resources}
 
 
@@ -341,10 +342,10 @@ async def list_recommendations(
 
 
 async def open_recommendations(
-    db: AsyncSession, who: Scope, *, limit: int = 50
+    db: AsyncSession, who: Scope, *, limit: int | None = 50
 ) -> list[Recommendation]:
     """The open, not snoozed recommendations the scope sees, largest saving first (for other
-    areas: the AI insights, the reports, the digest)."""
+    areas: the AI insights, the reports, the digest; ``limit`` None: all of them)."""
     today = clock.now().date()
     stmt = (
         org_select(Recommendation, who)

@@ -29,6 +29,7 @@ to the webhooks, and a channel never gets two digests a day:
 
 import uuid
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Final
 
 from sqlalchemy import Select, or_, select
@@ -105,6 +106,22 @@ def _anomalies(sections: tuple[Section, ...]) -> tuple[int, Severity | None]:
     return 0, None
 
 
+def _recommendations(sections: tuple[Section, ...]) -> tuple[int, dict[str, Decimal]]:
+    """The recommendations section's open count and potential savings per currency (0 and none
+    without the section)."""
+    for section in sections:
+        if section.key != "recommendations":
+            continue
+        count = next((f.value for f in section.figures if f.label == "Open recommendations"), 0)
+        savings = {
+            f.currency: f.value
+            for f in section.figures
+            if f.currency is not None and isinstance(f.value, Decimal)
+        }
+        return (count if isinstance(count, int) else 0), savings
+    return 0, {}
+
+
 async def post_daily(db: AsyncSession, org_id: uuid.UUID, now: datetime) -> int:
     """Post the org's daily digest if its time has come today and it was not posted yet.
     -> the number of events posted (one per currency)."""
@@ -138,6 +155,7 @@ async def post_weekly(db: AsyncSession, org_id: uuid.UUID, start: date, end: dat
         db, org_scope(org_id), service.ReportRequest(start=start, end=end)
     )
     count, _worst = _anomalies(report.sections)
+    open_count, potential = _recommendations(report.sections)
     for c in report.currencies:
         await notify(
             db,
@@ -152,6 +170,8 @@ async def post_weekly(db: AsyncSession, org_id: uuid.UUID, start: date, end: dat
                     ServiceSpend(service=line.name, amount=line.cost) for line in c.by_service[:5]
                 ),
                 anomalies=count,
+                open_recommendations=open_count,
+                potential_savings=potential.get(c.currency),
             ),
         )
     currencies = [c.currency for c in report.currencies]

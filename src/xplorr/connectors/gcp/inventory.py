@@ -15,9 +15,10 @@ asset type. ``resource_id`` is the asset's full resource name
 holds the detailed billing export's ``resource.global_name`` where it differs (instances and
 disks are billed by numeric id), the join key to cost rows.
 
-**Recommendations.** Recommender's idle and rightsizing recommenders (``RECOMMENDERS``) for the
-zones where instances and disks were found, and for the configured ``regions`` (idle
-addresses): each ACTIVE recommendation with its cost impact, for the savings area.
+**Recommendations.** Recommender's idle, rightsizing and commitment (CUD) recommenders
+(``RECOMMENDERS``) for the zones where instances and disks were found, and for the configured
+``regions`` (idle addresses, CUDs): each ACTIVE recommendation with its cost impact, for the
+savings area.
 
 A refused call costs only what it would have listed: ``Scan.scopes`` says which types were
 read completely, ``Scan.warnings`` what was not and why. Blocking: run it in a thread.
@@ -61,6 +62,7 @@ RECOMMENDERS: Final[dict[str, tuple[str, str]]] = {
     "google.compute.instance.MachineTypeRecommender": ("zone", "rightsizing"),
     "google.compute.disk.IdleResourceRecommender": ("zone", "idle"),
     "google.compute.address.IdleResourceRecommender": ("region", "idle"),
+    "google.compute.commitment.UsageCommitmentRecommender": ("region", "commitment"),
 }
 
 _INSTANCE_STATUS = {
@@ -92,7 +94,7 @@ class FoundResource:
 class FoundRecommendation:
     recommendation_id: str  # Recommender's full name: projects/.../recommendations/<id>
     recommender: str
-    kind: str  # idle | rightsizing
+    kind: str  # idle | rightsizing | commitment
     location: str
     resource_id: str | None  # the full resource name it is about
     description: str
