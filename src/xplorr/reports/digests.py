@@ -67,9 +67,9 @@ PERCENT: Final = Decimal("0.01")
 TOP_SERVICES: Final = 5
 AVERAGE_DAYS: Final = 7
 TOP_RECOMMENDATIONS: Final = 5
-# The open recommendations read for a digest (largest saving first): enough for any org's
-# totals in practice; the count and totals say "of the largest 500" past that.
-RECOMMENDATIONS_READ: Final = 500
+# The report section of the same name (``recommendations.report_sections``) says what the
+# digest's own per-currency list says: the digest shows its list, not the section again.
+RECOMMENDATIONS_SECTION: Final = "recommendations"
 EMAIL, CHANNEL = "email", "channel"
 CHANNEL_GONE: Final = "The digest's channel was deleted: choose another channel to resume it."
 _CHAT_CHANNEL: Final = {ChatProvider.SLACK: Channel.SLACK, ChatProvider.TEAMS: Channel.TEAMS}
@@ -124,7 +124,7 @@ class Digest:
 
 async def open_recommendations(db: AsyncSession, who: Scope) -> tuple[OpenRecommendations, ...]:
     """The open (not snoozed) recommendations ``who`` sees, per currency (never added across)."""
-    rows = await recommendations.open_recommendations(db, who, limit=RECOMMENDATIONS_READ)
+    rows = await recommendations.open_recommendations(db, who, limit=None)
     by: dict[str, list[RecommendationLine]] = defaultdict(list)
     for rec in rows:
         by[rec.currency].append(RecommendationLine(rec.title, rec.estimated_monthly_savings))
@@ -375,6 +375,7 @@ def _context(digest: Digest, org_name: str, settings: Settings) -> dict[str, Any
                 ],
             }
             for s in digest.sections
+            if s.key != RECOMMENDATIONS_SECTION
         ],
         "recommendations": [
             {

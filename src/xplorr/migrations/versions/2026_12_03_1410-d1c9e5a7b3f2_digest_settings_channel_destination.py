@@ -1,7 +1,7 @@
 """Digest settings may post to a chat channel (a /channels row) instead of email.
 
 Revision ID: d1c9e5a7b3f2
-Revises: 7c4a91d2e5b8
+Revises: e5b2d8f14a63
 Create Date: 2026-12-03 14:10:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "d1c9e5a7b3f2"
-down_revision = "7c4a91d2e5b8"
+down_revision = "e5b2d8f14a63"
 branch_labels = None
 depends_on = None
 
