@@ -37,8 +37,8 @@ __all__ = ["_slack_server", "settings", "slack"]
 
 TOKEN = "xoxb-digest"
 ZONE = "Pacific/Auckland"
-START = datetime(2024, 9, 26, 12, tzinfo=UTC)  # 2024-09-27 00:00 NZST
-END = datetime(2024, 9, 30, 6, tzinfo=UTC)
+START = datetime(2024, 9, 27, 18, tzinfo=UTC)  # 2024-09-28 06:00 NZST
+END = datetime(2024, 9, 29, 21, tzinfo=UTC)  # 2024-09-30 10:00 NZDT
 STEP = timedelta(minutes=15)  # the chat digest job's period
 
 
@@ -95,14 +95,14 @@ async def test_one_digest_per_channel_and_day_at_local_time_across_dst(
     now = START
     while now <= END:
         queued = await periodic.scan_due(db, scanner, now)
-        toggled = await chat.post_channel_dailies(db, org.id, now)
-        assert await chat.post_daily(db, org.id, now) == 0  # channels take over the webhook's
+        toggled = await chat.post_channel_dailies(db, org_id, now)
         await db.commit()
         if queued:
             slots.append(("CA", now))
-            await run_jobs(settings)
         if toggled:
             slots += [("CB", now)] * toggled
+            assert await chat.post_daily(db, org_id, now) == 0  # the channels take over
+        if queued or toggled:
             await run_jobs(settings)
         now += STEP
     await run_jobs(settings)
@@ -110,10 +110,8 @@ async def test_one_digest_per_channel_and_day_at_local_time_across_dst(
     # The first 15-minute tick at or after the local time, each local day; the hour moves by
     # one in UTC when Auckland moves to NZDT (UTC+13) on 2024-09-29.
     assert slots == [
-        ("CB", datetime(2024, 9, 26, 20, tzinfo=UTC)),  # 08:00 NZST, Sep 27
-        ("CA", datetime(2024, 9, 26, 21, tzinfo=UTC)),  # 09:00 NZST
-        ("CB", datetime(2024, 9, 27, 20, tzinfo=UTC)),
-        ("CA", datetime(2024, 9, 27, 21, tzinfo=UTC)),
+        ("CB", datetime(2024, 9, 27, 20, tzinfo=UTC)),  # 08:00 NZST, Sep 28
+        ("CA", datetime(2024, 9, 27, 21, tzinfo=UTC)),  # 09:00 NZST
         ("CB", datetime(2024, 9, 28, 19, tzinfo=UTC)),  # 08:00 NZDT, Sep 29
         ("CA", datetime(2024, 9, 28, 20, tzinfo=UTC)),  # 09:00 NZDT
         ("CB", datetime(2024, 9, 29, 19, tzinfo=UTC)),
@@ -124,7 +122,7 @@ async def test_one_digest_per_channel_and_day_at_local_time_across_dst(
     assert per
     assert set(per.values()) == {1}
     days = {day for (_channel, title) in per for day in [title.split(" ")[3]]}
-    assert days == {"2024-09-26", "2024-09-27", "2024-09-28", "2024-09-29"}
+    assert days == {"2024-09-27", "2024-09-28", "2024-09-29"}
     for channel in ("CA", "CB"):
         got = {t.split(" ")[3] for (c, t) in per if c == channel}
         assert got == days, channel
