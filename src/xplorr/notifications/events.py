@@ -289,6 +289,12 @@ class ServiceSpend(BaseModel):
     previous: Money | None = None
 
 
+class RecommendationSaving(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    title: str
+    monthly_savings: Money
+
+
 class WeeklyDigest(Notification):
     """Mondays: last week's spend (one currency per digest), trends, open recommendations."""
 
@@ -387,6 +393,10 @@ class DailyDigest(Notification):
     forecast: Money | None = None
     new_anomalies: int = 0
     highest_severity: Severity | None = None
+    # The open recommendations in this currency: count, potential monthly savings, the largest.
+    open_recommendations: int = 0
+    potential_savings: Money | None = None
+    top_recommendations: tuple[RecommendationSaving, ...] = ()
 
     @property
     def event_key(self) -> str:

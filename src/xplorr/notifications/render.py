@@ -121,6 +121,11 @@ def _daily_digest(event: DailyDigest) -> Card:
         facts.append(("Forecast this month", fmt_money(event.forecast, cur)))
     worst = f", highest {event.highest_severity.value}" if event.highest_severity else ""
     facts.append(("New anomalies", f"{event.new_anomalies}{worst}"))
+    if event.open_recommendations:
+        saving = "" if event.potential_savings is None else fmt_money(event.potential_savings, cur)
+        facts.append(("Open recommendations", f"{event.open_recommendations}, {saving}/month"))
+        for rec in event.top_recommendations[:3]:
+            facts.append((rec.title, fmt_money(rec.monthly_savings, cur) + "/month"))
     return Card(
         f"Daily cost digest {fmt_date(event.day)} ({cur})",
         f"Yesterday's spend was {fmt_money(event.yesterday, cur)} "

@@ -12,6 +12,19 @@ Block Kit and Adaptive Cards by ``notifications.render``) or to the channels tha
 
 Both read the whole organization (``org_scope``: every cloud account): a channel's readers are
 the organization's, not one user. Nothing is built for an org without a chat destination.
+
+**Channels** (``/channels`` rows; ``post_channel_dailies``). Once an org routes to channels its
+webhooks are no fallback (``settings.jobs``), so the daily digest goes per channel instead of
+to the webhooks, and a channel never gets two digests a day:
+
+1. A channel that is the destination of an enabled digest setting (``/digest-settings`` with
+   ``channel_id``) gets that setting's digest, at its time and time zone, and nothing else.
+2. Any other channel whose ``notify.digest`` is on (the default, as every toggle) gets the
+   daily digest at the org's ``digest_time`` in the *channel's* ``timezone``, while the org's
+   ``digest_enabled`` is on; the audit row ``daily_digest.channel_posted`` (channel id and
+   local day as its name) keeps later runs from posting again.
+3. Both post the same events (``daily_digest:<day>:<currency>``) to the channel's hub target,
+   so even a switch between 1 and 2 within a day adds nothing: the hub keeps one per day.
 """
 
 import uuid
@@ -19,22 +32,26 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.channels.models import ChannelConfig
 from xplorr.core import audit
 from xplorr.core.audit import AuditEntry
 from xplorr.core.jobs import cron as crontab
 from xplorr.core.report_sections import Section
-from xplorr.core.tenancy import org_scope
+from xplorr.core.tenancy import org_scope, org_select
 from xplorr.notifications import notify
-from xplorr.notifications.events import DailyDigest, ServiceSpend, Severity, WeeklySummary
+from xplorr.notifications.events import ServiceSpend, Severity, WeeklySummary
 from xplorr.notifications.hub import routes_to_channels
+from xplorr.orgs.models import Org
 from xplorr.reports import digests, service
 from xplorr.settings import service as org_settings
+from xplorr.settings.jobs import orgs_with_webhooks
 
 DAILY_RESOURCE: Final = "daily_digest"
 WEEKLY_RESOURCE: Final = "weekly_summary_chat"
+CHANNEL_RESOURCE: Final = "daily_digest_channel"
 _SEVERITIES: Final = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
 
@@ -47,14 +64,7 @@ async def has_chat(db: AsyncSession, org_id: uuid.UUID) -> bool:
 
 
 async def _posted(db: AsyncSession, org_id: uuid.UUID, resource: str, day: date) -> bool:
-    found = await db.scalar(
-        select(AuditEntry.id).where(
-            AuditEntry.org_id == org_id,
-            AuditEntry.resource_type == resource,
-            AuditEntry.resource_name == day.isoformat(),
-        )
-    )
-    return found is not None
+    return await _posted_named(db, org_id, resource, day.isoformat())
 
 
 async def _mark(
@@ -124,29 +134,11 @@ async def post_daily(db: AsyncSession, org_id: uuid.UUID, now: datetime) -> int:
     day = local.date() - timedelta(days=1)
     if await _posted(db, org_id, DAILY_RESOURCE, day) or not await has_chat(db, org_id):
         return 0
+    if await routes_to_channels(db, org_id):
+        return 0  # each channel gets its own (post_channel_dailies); webhooks are no fallback
     digest = await digests.build_digest(db, org_scope(org_id), day)
-    count, worst = _anomalies(digest.sections)
-    for c in digest.currencies:
-        await notify(
-            db,
-            DailyDigest(
-                org_id=org_id,
-                day=day,
-                currency=c.currency,
-                yesterday=c.yesterday,
-                average_7_days=c.average_7_days,
-                change_percent=c.change_percent,
-                top_services=tuple(
-                    ServiceSpend(
-                        service=s.name, amount=s.month_to_date, previous=s.previous_month_same_days
-                    )
-                    for s in c.top_services
-                ),
-                forecast=c.forecast,
-                new_anomalies=count,
-                highest_severity=worst,
-            ),
-        )
+    for event in digests.chat_events(org_id, digest):
+        await notify(db, event)
     currencies = [c.currency for c in digest.currencies]
     return await _mark(db, org_id, "daily_digest.posted", DAILY_RESOURCE, day, currencies)
 
@@ -184,3 +176,56 @@ async def post_weekly(db: AsyncSession, org_id: uuid.UUID, start: date, end: dat
         )
     currencies = [c.currency for c in report.currencies]
     return await _mark(db, org_id, "weekly_summary.posted", WEEKLY_RESOURCE, start, currencies)
+
+
+def orgs_with_chat() -> Select[uuid.UUID]:
+    """The orgs the daily chat digest job runs for: a webhook set, or a channel routed."""
+    return select(Org.id).where(
+        or_(Org.id.in_(orgs_with_webhooks()), Org.id.in_(select(ChannelConfig.org_id)))
+    )
+
+
+async def post_channel_dailies(db: AsyncSession, org_id: uuid.UUID, now: datetime) -> int:
+    """Post the daily digest to each channel whose local digest time has come today and that
+    did not get it yet (rule 2 of the module's docstring). -> the number of channels posted."""
+    org = await org_settings.get_org_settings(db, org_id)
+    if not org.digest_enabled:
+        return 0
+    channels = (await db.scalars(org_select(ChannelConfig, org_scope(org_id)))).all()
+    taken = await digests.channel_destinations(db, org_id)
+    built: dict[date, digests.Digest] = {}
+    posted = 0
+    for channel in sorted(channels, key=lambda c: str(c.id)):
+        if channel.id in taken or not channel.notify.get("digest", True):
+            continue
+        local = now.astimezone(crontab.zone(channel.timezone))
+        if (local.hour, local.minute) < (org.digest_hour, org.digest_minute):
+            continue
+        day = local.date() - timedelta(days=1)
+        marker = f"{channel.id}:{day.isoformat()}"
+        if await _posted_named(db, org_id, CHANNEL_RESOURCE, marker):
+            continue
+        if day not in built:
+            built[day] = await digests.build_digest(db, org_scope(org_id), day)
+        currencies = await digests.post_to_channel(db, org_id, channel, built[day])
+        await audit.record(
+            db,
+            "daily_digest.channel_posted",
+            org_id=org_id,
+            resource_type=CHANNEL_RESOURCE,
+            resource_name=marker,
+            details={"channel": channel.audit_name, "currencies": currencies},
+        )
+        posted += 1
+    return posted
+
+
+async def _posted_named(db: AsyncSession, org_id: uuid.UUID, resource: str, name: str) -> bool:
+    found = await db.scalar(
+        select(AuditEntry.id).where(
+            AuditEntry.org_id == org_id,
+            AuditEntry.resource_type == resource,
+            AuditEntry.resource_name == name,
+        )
+    )
+    return found is not None

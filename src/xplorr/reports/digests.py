@@ -10,7 +10,16 @@ then, per recipient, the low-severity notifications held for their digest instea
 by one (``notifications.batching``; section 11: "Low => batched into the daily digest").
 All read through ``costs.query`` as the schedule's creator as they are now; a deactivated
 creator's digests stop (as scheduled reports do, ``reports.scheduling``). Once per slot
-(``last_slot_at``), through the email outbox, each send audited.
+(``last_slot_at``), through the email outbox, each send audited. Also the open recommendations
+(``recommendations.service.open_recommendations``): per currency their count, potential
+monthly savings and the largest ones.
+
+A digest's destination is its email ``recipients`` or one chat channel of the org
+(``channel_id``, a ``/channels`` row): a channel digest is posted as ``DailyDigest`` events
+(one per currency) through the notification hub to that channel only, sent by the channel
+router's sender (the Slack bot, Microsoft Graph). A deleted channel stops the digest
+(``enabled`` false, ``last_error`` = ``CHANNEL_GONE``, audited). A channel that is the
+destination of an enabled digest setting gets no other daily digest (``reports.chat``).
 """
 
 import uuid
@@ -23,7 +32,10 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.channels import routing
+from xplorr.channels.models import ChannelConfig, ChatProvider
 from xplorr.core import audit, clock, email, money
+from xplorr.core.errors import ValidationFailed
 from xplorr.core.jobs import cron as crontab
 from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.report_sections import ReportScope, Section, build_sections
@@ -32,7 +44,16 @@ from xplorr.core.tenancy import Principal, Scope, get_in_org, org_scope, org_sel
 from xplorr.costs import forecast as forecasting
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery, Dim
-from xplorr.notifications import batching
+from xplorr.notifications import batching, notify
+from xplorr.notifications.events import (
+    DailyDigest,
+    RecommendationSaving,
+    ServiceSpend,
+    Severity,
+)
+from xplorr.notifications.hub import WebhookTarget
+from xplorr.notifications.models import Channel
+from xplorr.recommendations import service as recommendations
 from xplorr.reports.formatting import amount, cell, percent
 from xplorr.reports.models import DigestSetting
 from xplorr.reports.scheduling import OWNER_GONE
@@ -45,6 +66,14 @@ ZERO: Final = Decimal(0)
 PERCENT: Final = Decimal("0.01")
 TOP_SERVICES: Final = 5
 AVERAGE_DAYS: Final = 7
+TOP_RECOMMENDATIONS: Final = 5
+# The report section of the same name (``recommendations.report_sections``) says what the
+# digest's own per-currency list says: the digest shows its list, not the section again.
+RECOMMENDATIONS_SECTION: Final = "recommendations"
+EMAIL, CHANNEL = "email", "channel"
+CHANNEL_GONE: Final = "The digest's channel was deleted: choose another channel to resume it."
+_CHAT_CHANNEL: Final = {ChatProvider.SLACK: Channel.SLACK, ChatProvider.TEAMS: Channel.TEAMS}
+_SEVERITIES: Final = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +96,55 @@ class CurrencyDigest:
 
 
 @dataclass(frozen=True, slots=True)
+class RecommendationLine:
+    title: str
+    monthly_savings: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRecommendations:
+    """The open recommendations of one currency: count, potential monthly savings, largest."""
+
+    currency: str
+    count: int
+    monthly_savings: Decimal
+    largest: tuple[RecommendationLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     day: date
     currencies: tuple[CurrencyDigest, ...]
     sections: tuple[Section, ...]
+    recommendations: tuple[OpenRecommendations, ...] = ()
+
+    def recommendations_in(self, currency: str) -> OpenRecommendations | None:
+        return next((r for r in self.recommendations if r.currency == currency), None)
+
+
+async def open_recommendations(db: AsyncSession, who: Scope) -> tuple[OpenRecommendations, ...]:
+    """The open (not snoozed) recommendations ``who`` sees, per currency (never added across)."""
+    rows = await recommendations.open_recommendations(db, who, limit=None)
+    by: dict[str, list[RecommendationLine]] = defaultdict(list)
+    for rec in rows:
+        by[rec.currency].append(RecommendationLine(rec.title, rec.estimated_monthly_savings))
+    out = []
+    for cur in sorted(by):
+        lines = sorted(by[cur], key=lambda line: -line.monthly_savings)
+        out.append(
+            OpenRecommendations(
+                currency=cur,
+                count=len(lines),
+                monthly_savings=money.round_money(
+                    sum((x.monthly_savings for x in lines), ZERO), cur
+                ),
+                largest=tuple(
+                    RecommendationLine(x.title, money.round_money(x.monthly_savings, cur))
+                    for x in lines[:TOP_RECOMMENDATIONS]
+                ),
+            )
+        )
+    return tuple(out)
 
 
 def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
@@ -144,7 +218,16 @@ async def build_digest(db: AsyncSession, who: Scope, day: date) -> Digest:
             )
         )
     sections = await build_sections(db, ReportScope(who=who, start=day, end=day))
-    return Digest(day=day, currencies=tuple(out), sections=tuple(sections))
+    return Digest(
+        day=day,
+        currencies=tuple(out),
+        sections=tuple(sections),
+        recommendations=await open_recommendations(db, who),
+    )
+
+
+def _text(value: object | None) -> str | None:
+    return None if value is None else str(value)
 
 
 # --- CRUD ---------------------------------------------------------------------------------------
@@ -152,6 +235,11 @@ async def build_digest(db: AsyncSession, who: Scope, day: date) -> Digest:
 
 def _out(row: DigestSetting) -> DigestSettingOut:
     return DigestSettingOut.model_validate(row)
+
+
+async def _channel_of(db: AsyncSession, who: Principal, channel_id: uuid.UUID) -> ChannelConfig:
+    """The org's channel (404 for another org's or an unknown id, as every reference is)."""
+    return await get_in_org(db, ChannelConfig, channel_id, who)
 
 
 def _recipients(values: Sequence[object]) -> list[str]:
@@ -178,10 +266,14 @@ async def create_digest(
     db: AsyncSession, who: Principal, data: DigestSettingCreate
 ) -> DigestSettingOut:
     org = await org_settings.get_org_settings(db, who.org_id)
+    if data.channel_id is not None:
+        await _channel_of(db, who, data.channel_id)
     row = DigestSetting(
         id=uuid.uuid4(),
         org_id=who.org_id,
         recipients=_recipients(data.recipients),
+        destination=EMAIL if data.channel_id is None else CHANNEL,
+        channel_config_id=data.channel_id,
         hour=org.digest_hour if data.hour is None else data.hour,
         minute=org.digest_minute if data.minute is None else data.minute,
         timezone=data.timezone or org.timezone,
@@ -192,7 +284,11 @@ async def create_digest(
     db.add(row)
     await db.flush()
     await audit.record(
-        db, "digest_setting.created", who=who, target=row, details={"recipients": row.recipients}
+        db,
+        "digest_setting.created",
+        who=who,
+        target=row,
+        details={"recipients": row.recipients, "channel_id": _text(row.channel_config_id)},
     )
     return _out(row)
 
@@ -203,9 +299,22 @@ async def update_digest(
     row = await get_in_org(db, DigestSetting, digest_id, who, for_update=True)
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
     if "recipients" in changes:
+        if row.destination == CHANNEL:
+            raise ValidationFailed.on("recipients", "This digest goes to a channel.")
         changes["recipients"] = _recipients(changes["recipients"])
+    if "channel_id" in changes:
+        if row.destination != CHANNEL:
+            raise ValidationFailed.on("channel_id", "This digest goes to email recipients.")
+        await _channel_of(db, who, changes["channel_id"])
+        row.channel_config_id = changes.pop("channel_id")
+        changes["channel_id"] = str(row.channel_config_id)
+        if row.last_error == CHANNEL_GONE:
+            row.last_error = None
+    elif row.destination == CHANNEL and row.channel_config_id is None and changes.get("enabled"):
+        raise ValidationFailed.on("enabled", "The digest's channel was deleted: set channel_id.")
     for key, value in changes.items():
-        setattr(row, key, value)
+        if key != "channel_id":
+            setattr(row, key, value)
     owner = None
     if row.created_by is not None:
         owner = await principal_for_user(db, row.created_by, org_id=row.org_id)
@@ -266,9 +375,99 @@ def _context(digest: Digest, org_name: str, settings: Settings) -> dict[str, Any
                 ],
             }
             for s in digest.sections
+            if s.key != RECOMMENDATIONS_SECTION
+        ],
+        "recommendations": [
+            {
+                "currency": r.currency,
+                "count": r.count,
+                "savings": amount(r.monthly_savings, r.currency),
+                "largest": [
+                    {"title": x.title, "savings": amount(x.monthly_savings, r.currency)}
+                    for x in r.largest
+                ],
+            }
+            for r in digest.recommendations
         ],
         "link": email.link(settings, "/"),
     }
+
+
+def _anomalies(sections: tuple[Section, ...]) -> tuple[int, Severity | None]:
+    """The anomalies section's count and highest severity (0, None without the section)."""
+    for section in sections:
+        if section.key != "anomalies":
+            continue
+        figures = {f.label: f.value for f in section.figures}
+        count = figures.get("Anomalies")
+        worst = next(
+            (
+                s
+                for s in _SEVERITIES
+                if isinstance(v := figures.get(s.value.capitalize()), int) and v
+            ),
+            None,
+        )
+        return (count if isinstance(count, int) else 0), worst
+    return 0, None
+
+
+def chat_events(org_id: uuid.UUID, digest: Digest) -> list[DailyDigest]:
+    """The digest as chat events, one per currency (never added together)."""
+    count, worst = _anomalies(digest.sections)
+    events = []
+    for c in digest.currencies:
+        recs = digest.recommendations_in(c.currency)
+        events.append(
+            DailyDigest(
+                org_id=org_id,
+                day=digest.day,
+                currency=c.currency,
+                yesterday=c.yesterday,
+                average_7_days=c.average_7_days,
+                change_percent=c.change_percent,
+                top_services=tuple(
+                    ServiceSpend(
+                        service=s.name, amount=s.month_to_date, previous=s.previous_month_same_days
+                    )
+                    for s in c.top_services
+                ),
+                forecast=c.forecast,
+                new_anomalies=count,
+                highest_severity=worst,
+                open_recommendations=0 if recs is None else recs.count,
+                potential_savings=None if recs is None else recs.monthly_savings,
+                top_recommendations=()
+                if recs is None
+                else tuple(
+                    RecommendationSaving(title=x.title, monthly_savings=x.monthly_savings)
+                    for x in recs.largest
+                ),
+            )
+        )
+    return events
+
+
+async def post_to_channel(
+    db: AsyncSession, org_id: uuid.UUID, channel: ChannelConfig, digest: Digest
+) -> list[str]:
+    """Queue the digest for one channel through the hub (its sender: the channel's bot).
+    The hub's event key (day, currency) per channel target keeps a retried or repeated post
+    from going twice. -> the currencies posted."""
+    target = WebhookTarget(_CHAT_CHANNEL[channel.provider], routing.SOURCE, channel.id, routed=True)
+    for event in chat_events(org_id, digest):
+        await notify(db, event, targets=[target])
+    return [c.currency for c in digest.currencies]
+
+
+async def channel_destinations(db: AsyncSession, org_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    """The channels an enabled digest setting of the org posts to (they get no other digest)."""
+    rows = await db.scalars(
+        org_select(DigestSetting, org_scope(org_id))
+        .where(DigestSetting.enabled.is_(True), DigestSetting.channel_config_id.is_not(None))
+        .with_only_columns(DigestSetting.channel_config_id)
+    )
+    return frozenset(r for r in rows.all() if r is not None)
 
 
 async def send_digest_slot(
@@ -292,6 +491,8 @@ async def send_digest_slot(
         await _release_held(db, org_id, row.recipients)
         return False
     day = due_at.astimezone(crontab.zone(row.timezone)).date() - timedelta(days=1)
+    if row.destination == CHANNEL:
+        return await _send_to_channel(db, org_id, row, owner, day, due_at)
     digest = await build_digest(db, owner, day)
     context = _context(digest, await org_name_of(db, org_id), settings)
     recipients = list(row.recipients)
@@ -315,6 +516,46 @@ async def send_digest_slot(
         who=owner,
         target=row,
         details={"day": day.isoformat(), "recipients": recipients, "slot": due_at.isoformat()},
+    )
+    return True
+
+
+async def _send_to_channel(
+    db: AsyncSession,
+    org_id: uuid.UUID,
+    row: DigestSetting,
+    owner: Principal,
+    day: date,
+    due_at: datetime,
+) -> bool:
+    channel = None
+    if row.channel_config_id is not None:
+        channel = await db.scalar(
+            org_select(ChannelConfig, org_scope(org_id)).where(
+                ChannelConfig.id == row.channel_config_id
+            )
+        )
+    if channel is None:
+        # Retrying cannot bring the channel back: stop until an admin picks another one.
+        row.enabled, row.next_run_at, row.last_error = False, None, CHANNEL_GONE
+        await audit.record(
+            db, "digest_setting.paused", org_id=org_id, target=row, details={"reason": CHANNEL_GONE}
+        )
+        return False
+    digest = await build_digest(db, owner, day)
+    currencies = await post_to_channel(db, org_id, channel, digest)
+    row.last_sent_at, row.last_slot_at, row.last_error = clock.now(), due_at, None
+    await audit.record(
+        db,
+        "digest_setting.sent",
+        who=owner,
+        target=row,
+        details={
+            "day": day.isoformat(),
+            "channel": channel.audit_name,
+            "currencies": currencies,
+            "slot": due_at.isoformat(),
+        },
     )
     return True
 

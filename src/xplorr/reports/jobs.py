@@ -16,7 +16,6 @@ from xplorr.core.jobs.registry import JobContext, Lane, PermanentJobError, job
 from xplorr.notifications.hub import digest_batching
 from xplorr.reports import chat, digests, scheduling, weekly
 from xplorr.reports.models import DigestSetting, ScheduledReport
-from xplorr.settings.jobs import orgs_with_webhooks
 
 SCAN_JOB = "reports.scan_scheduled"
 SEND_JOB = "reports.send_scheduled"
@@ -107,7 +106,7 @@ async def weekly_summary(ctx: JobContext, _payload: dict[str, Any]) -> None:
 CHAT_DIGEST_FAN_OUT = "reports.chat_digest_fan_out"
 CHAT_DIGEST_JOB = "reports.chat_digest"
 
-periodic.fan_out_per_org(CHAT_DIGEST_FAN_OUT, job=CHAT_DIGEST_JOB, orgs=orgs_with_webhooks)
+periodic.fan_out_per_org(CHAT_DIGEST_FAN_OUT, job=CHAT_DIGEST_JOB, orgs=chat.orgs_with_chat)
 registry.schedule(
     f"{CHAT_DIGEST_JOB}.every",
     every=timedelta(minutes=15),
@@ -122,7 +121,9 @@ async def chat_digest(ctx: JobContext, _payload: dict[str, Any]) -> None:
     digest is built at most once a day: ``reports.chat``)."""
     if ctx.org_id is None:
         raise PermanentJobError("a chat digest job must carry its organization")
-    await chat.post_daily(ctx.db, ctx.org_id, clock.now())
+    now = clock.now()
+    await chat.post_daily(ctx.db, ctx.org_id, now)
+    await chat.post_channel_dailies(ctx.db, ctx.org_id, now)
 
 
 @digest_batching("reports.daily_digest")

@@ -63,6 +63,13 @@ class DigestSetting(CronScheduled, Base):
     last_sent_at: Mapped[datetime | None]
     last_slot_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A channel destination (a ``/channels`` row of the org) instead of email recipients;
+    # ``destination`` stays "channel" when that row is deleted (the FK goes NULL), so the send
+    # can tell a removed channel from an email digest and stop with a reason.
+    destination: Mapped[str] = mapped_column(String(8), default="email", server_default="email")
+    channel_config_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("chat_channels.id", ondelete="SET NULL"), index=True
+    )
 
     @property
     def audit_name(self) -> str | None:

@@ -188,7 +188,8 @@ async def list_digest_settings(
 async def create_digest_setting(
     body: DigestSettingCreate, db: DbSession, who: AdminUser
 ) -> DigestSettingOut:
-    """Create a daily digest (owner or admin): emailed every day at ``hour``:``minute`` in
+    """Create a daily digest (owner or admin): emailed to ``recipients``, or posted to the
+    org's chat channel ``channel_id`` (a ``/channels`` row), every day at ``hour``:``minute`` in
     ``timezone`` (default: the organization's digest_time and timezone settings, 09:00 UTC
     unless changed): yesterday against the 7-day average with an arrow, the
     top 5 services of the month with their change against last month, the month's forecast,

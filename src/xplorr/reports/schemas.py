@@ -298,13 +298,24 @@ class DigestSettingCreate(BaseModel):
     settings (``GET /settings``; 09:00 UTC by default)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    recipients: Annotated[list[EmailStr], Field(min_length=1, max_length=MAX_RECIPIENTS)]
+    recipients: Annotated[list[EmailStr], Field(max_length=MAX_RECIPIENTS)] = []
     hour: Annotated[StrictInt | None, Field(ge=0, le=23)] = None
     minute: Annotated[StrictInt | None, Field(ge=0, le=59)] = None
     timezone: Annotated[str | None, Field(min_length=1, max_length=64)] = None
     enabled: StrictBool = True
+    # A ``/channels`` row of the organization (Slack through the installed bot, Teams through
+    # Graph) as the destination instead of ``recipients``: one destination per digest.
+    channel_id: uuid.UUID | None = None
 
     _zone = field_validator("timezone")(_check_zone)
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> "DigestSettingCreate":
+        if self.channel_id is None and not self.recipients:
+            raise ValueError("Give recipients or a channelId.")
+        if self.channel_id is not None and self.recipients:
+            raise ValueError("A digest goes to recipients or to a channel, not both.")
+        return self
 
 
 class DigestSettingUpdate(BaseModel):
@@ -316,6 +327,7 @@ class DigestSettingUpdate(BaseModel):
     minute: Annotated[StrictInt | None, Field(ge=0, le=59)] = None
     timezone: Annotated[str | None, Field(min_length=1, max_length=64)] = None
     enabled: StrictBool | None = None
+    channel_id: uuid.UUID | None = None  # another channel of the org (channel digests only)
 
     _zone = field_validator("timezone")(_check_zone)
 
@@ -328,6 +340,8 @@ class DigestSettingOut(BaseModel):
     minute: int
     timezone: str
     enabled: bool
+    destination: str  # email | channel
+    channel_id: uuid.UUID | None = Field(validation_alias="channel_config_id")
     created_by: uuid.UUID | None
     next_run_at: dt.datetime | None
     last_sent_at: dt.datetime | None
