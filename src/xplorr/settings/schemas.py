@@ -7,7 +7,7 @@ from typing import Annotated
 from zoneinfo import available_timezones
 
 from babel.numbers import list_currencies
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from xplorr.core.money import DecimalNumber
 
@@ -85,10 +85,10 @@ class SettingsUpdate(BaseModel):
         description="An anomaly must exceed its baseline by at least this much, in the "
         "anomaly's own currency (the noise floor).",
     )
-    anomaly_detect_drops: bool | None = Field(
+    anomaly_detect_drops: StrictBool | None = Field(
         default=None, description="Also report days more than 50 % below the baseline."
     )
-    digest_enabled: bool | None = Field(
+    digest_enabled: StrictBool | None = Field(
         default=None, description="The daily digest goes to the org's Slack/Teams webhook."
     )
     digest_time: TimeOfDay | None = Field(
@@ -96,7 +96,7 @@ class SettingsUpdate(BaseModel):
         description="Default send time (HH:MM, in timezone) of daily digests.",
         examples=["09:00"],
     )
-    weekly_summary_enabled: bool | None = Field(
+    weekly_summary_enabled: StrictBool | None = Field(
         default=None,
         description="The weekly summary (Mondays) goes to the org's Slack/Teams webhook.",
     )
