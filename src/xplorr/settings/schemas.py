@@ -73,8 +73,8 @@ AwsSecretAccessKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/+=]{
 
 
 class SettingsUpdate(BaseModel):
-    """Only the fields sent change. ``null`` clears ``default_currency`` and the webhooks; the
-    other fields cannot be null."""
+    """Only the fields sent change. ``null`` clears ``default_currency``, the webhooks and the
+    base AWS keys (a pair: both or neither); the other fields cannot be null."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -6,6 +6,10 @@ and the first PATCH writes the row. Webhook URLs are secrets: checked by ``core.
 saved (a 422 naming the field) and again when used, sealed under the org's data key
 (``core.secrets``), answered masked, and named in the audit record only as set or cleared.
 
+The org's base AWS keys (``aws_base_keys``) are a secret too: an ``AKIA`` key id and its
+secret, saved or cleared as a pair, sealed together, answered masked; every IAM-role AWS
+account's role is assumed from them (``connectors.aws.session.org_base_keys``).
+
 The org's webhooks are the notification hub's fallback chat target (product-notes.md section
 25: "with no channels, fall back to the org webhook URL"): ``jobs.py`` registers them with the
 hub.
