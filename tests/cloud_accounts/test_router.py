@@ -754,12 +754,22 @@ class TestServerAwsConfig:
         client = client_for(viewer)
         r = await client.get("/cloud-accounts/server-aws-config")
         assert r.status_code == 200
-        assert r.json() == {"configured": False, "source": None, "profile": None}
+        assert r.json() == {
+            "configured": False,
+            "source": None,
+            "profile": None,
+            "org_base_keys": False,
+        }
 
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
         r = await client.get("/cloud-accounts/server-aws-config")
-        assert r.json() == {"configured": True, "source": "environment", "profile": None}
+        assert r.json() == {
+            "configured": True,
+            "source": "environment",
+            "profile": None,
+            "org_base_keys": False,
+        }
         assert "AKIA" not in r.text
         _assert_no_secret(r.text)
 

@@ -68,10 +68,12 @@ async def test_cloud_account_connection(
 
 
 @router.get("/server-aws-config", response_model=ServerAwsConfigOut)
-async def get_server_aws_config(_who: CurrentUser) -> ServerAwsConfigOut:
+async def get_server_aws_config(db: DbSession, who: CurrentUser) -> ServerAwsConfigOut:
     """Whether this server has AWS credentials of its own (environment, web identity, shared
-    credentials or config file, container). Never their values; no network call is made."""
-    return await service.server_aws_config()
+    credentials or config file, container), and whether the organization saved base AWS keys
+    (``org_base_keys``: IAM roles are then assumed from those). Never their values; no network
+    call is made."""
+    return await service.server_aws_config(db, who.org_id)
 
 
 @router.get("/{account_id}", response_model=CloudAccountOut)

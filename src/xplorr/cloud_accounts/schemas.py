@@ -287,6 +287,11 @@ class ServerAwsConfigOut(BaseModel):
         "container, or null. Instance-profile credentials (IMDS) are not probed."
     )
     profile: str | None = Field(description="The AWS profile the files were read for.")
+    org_base_keys: bool = Field(
+        default=False,
+        description="Whether the caller's organization saved base AWS keys (PATCH /settings): "
+        "its IAM-role accounts are then assumed from those instead of the server's credentials.",
+    )
 
 
 class ConnectionTestIn(BaseModel):

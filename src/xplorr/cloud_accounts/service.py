@@ -7,6 +7,7 @@ Members and viewers limited to some accounts see only those (``org_select`` appl
 """
 
 import configparser
+import functools
 import os
 import re
 import uuid
@@ -385,9 +386,15 @@ def _has_keys(section: dict[str, str] | None) -> bool:
     )
 
 
-async def server_aws_config() -> ServerAwsConfigOut:
+async def server_aws_config(db: AsyncSession, org_id: uuid.UUID) -> ServerAwsConfigOut:
+    """The server's own AWS credentials, and whether the org saved base keys (which its
+    IAM-role accounts are assumed from instead); never a value of either."""
+    from xplorr.settings.service import get_org_settings
+
     environ = dict(os.environ)
-    return await anyio.to_thread.run_sync(detect_server_aws_credentials, environ)
+    found = await anyio.to_thread.run_sync(detect_server_aws_credentials, environ)
+    org = await get_org_settings(db, org_id)
+    return found.model_copy(update={"org_base_keys": org.has_aws_base_keys})
 
 
 # -- test connection (the console's "Test connection"; outside the reference) -----------------
@@ -405,6 +412,27 @@ async def _test_azure(settings: Settings, credentials: dict[str, Any]) -> "Probe
     except ConnectorError as exc:
         raise ValidationFailed.on("credentials.exportSasUrl", str(exc)) from None
     return await anyio.to_thread.run_sync(azure_probe, settings, credentials)
+
+
+async def _test_aws(
+    db: AsyncSession,
+    settings: Settings,
+    who: Principal,
+    account_id: str,
+    credentials: dict[str, Any],
+) -> "ProbeResult":
+    """``connectors.aws.probe``, an IAM role assumed from the org's base keys when it saved
+    some (as its syncs will), else from the server's own credentials."""
+    from xplorr.connectors.aws.probe import ProbeResult, probe  # boto3 only where it is used
+    from xplorr.connectors.aws.session import AwsCallError, org_base_keys
+
+    try:
+        base = await org_base_keys(db, settings, who.org_id, credentials)
+    except AwsCallError as exc:
+        return ProbeResult(ok=False, error=str(exc), error_code=exc.failure.code)
+    return await anyio.to_thread.run_sync(
+        functools.partial(probe, settings, account_id, credentials, base=base)
+    )
 
 
 async def test_connection(
@@ -429,11 +457,7 @@ async def test_connection(
             gcp_probe, settings, data.provider_account_id, credentials
         )
     else:
-        from xplorr.connectors.aws.probe import probe  # boto3 only where it is used
-
-        result = await anyio.to_thread.run_sync(
-            probe, settings, data.provider_account_id, credentials
-        )
+        result = await _test_aws(db, settings, who, data.provider_account_id, credentials)
     await audit.record(
         db,
         "cloud_account.connection_tested",

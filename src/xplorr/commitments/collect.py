@@ -123,10 +123,14 @@ async def collect_from_aws(ctx: JobContext, account: CloudAccount) -> Recorded |
         raise PermanentJobError(
             "The account's stored credentials cannot be decrypted; update the credentials."
         ) from exc
+    try:
+        base = await aws.org_base_keys(ctx.db, ctx.settings, account.org_id, credentials)
+    except aws.AwsCallError as exc:
+        raise PermanentJobError(str(exc)) from exc
     await ctx.release_connection()  # no transaction held while AWS answers
     try:
         session = await aws.connect(
-            ctx.settings, provider_account_id, credentials, purpose="commitments"
+            ctx.settings, provider_account_id, credentials, base=base, purpose="commitments"
         )
         scan: CommitmentScan = await aws.run(read_commitments, session)
     except aws.AwsCallError as exc:

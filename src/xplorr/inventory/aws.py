@@ -48,10 +48,14 @@ async def collect_from_aws(ctx: JobContext, account: CloudAccount) -> AwsRefresh
         raise PermanentJobError(
             "The account's stored credentials cannot be decrypted; update the credentials."
         ) from exc
+    try:
+        base = await aws.org_base_keys(ctx.db, ctx.settings, account.org_id, credentials)
+    except aws.AwsCallError as exc:
+        raise PermanentJobError(str(exc)) from exc
     await ctx.release_connection()
     try:
         session = await aws.connect(
-            ctx.settings, provider_account_id, credentials, purpose="inventory"
+            ctx.settings, provider_account_id, credentials, base=base, purpose="inventory"
         )
         scan: Scan = await aws.run(scan_account, session)
     except aws.AwsCallError as exc:

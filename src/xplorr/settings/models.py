@@ -1,6 +1,7 @@
 """One row of organization-level settings per org (``GET/PATCH /settings``). An org that never
 saved any has no row: ``service.get_org_settings`` answers the defaults then."""
 
+from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar
 
@@ -35,6 +36,13 @@ class OrgSetting(OrgOwned, Base):
     teams_webhook_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     teams_key_version: Mapped[int | None] = mapped_column(SmallInteger)
     teams_webhook_hint: Mapped[str | None] = mapped_column(String(80))
+    # The org's base AWS keys (IAM user ``xplorr-assumer``) that assume every IAM-role
+    # account's role: both sealed together as one JSON pair, the access key id's masked hint
+    # beside them, and when they last changed (the console's banner).
+    aws_base_keys_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    aws_base_key_version: Mapped[int | None] = mapped_column(SmallInteger)
+    aws_base_access_key_id_hint: Mapped[str | None] = mapped_column(String(32))
+    aws_base_keys_changed_at: Mapped[datetime | None]
 
     @property
     def audit_name(self) -> str | None:
@@ -57,5 +65,14 @@ TEAMS_WEBHOOK = secrets.register(
         "teams_key_version",
         purpose="org_teams_webhook",
         label="org_teams_webhooks",
+    )
+)
+AWS_BASE_KEYS = secrets.register(
+    secrets.SealedColumn(
+        OrgSetting,
+        "aws_base_keys_encrypted",
+        "aws_base_key_version",
+        purpose="org_aws_base_keys",
+        label="org_aws_assumers",  # a count in keys.rotated: not a secret's name
     )
 )

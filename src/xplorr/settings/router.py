@@ -22,9 +22,9 @@ _TEST_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.get("", response_model=SettingsOut)
 async def get_settings(db: DbSession, who: CurrentUser) -> SettingsOut:
     """The organization's settings (every role reads them): the approval threshold, default
-    currency, time zone, anomaly noise floor and drop detection, digest defaults, and the Slack
-    and Teams webhooks, masked. An organization that never saved any gets the defaults
-    (``updated_at`` null)."""
+    currency, time zone, anomaly noise floor and drop detection, digest defaults, the Slack
+    and Teams webhooks, masked, and the base AWS keys' id, masked (their secret never). An
+    organization that never saved any gets the defaults (``updated_at`` null)."""
     return await service.read_settings(db, who)
 
 
@@ -33,9 +33,10 @@ async def update_settings(
     body: SettingsUpdate, db: DbSession, who: AdminUser, settings: AppSettings
 ) -> SettingsOut:
     """Change some settings (owner or admin); the fields not sent keep their value, null
-    clears default_currency or a webhook. Webhook URLs must be https and reach a public address
+    clears default_currency, a webhook or the base AWS keys (sent as a pair: both set or both
+    null). Webhook URLs must be https and reach a public address
     (a Slack one: hooks.slack.com); a refused one is a 422 naming the field and nothing
-    changes. Audited (settings.updated; webhook values never written)."""
+    changes. Audited (settings.updated; webhook and key values never written)."""
     return await service.update_settings(db, settings, who, body)
 
 

@@ -58,9 +58,23 @@ Amount = Annotated[Decimal, Field(ge=0, lt=MAX_THRESHOLD, max_digits=18, decimal
 WebhookUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
 
 
+def _access_key_id(value: str) -> str:
+    # Long-term IAM user keys only: a temporary ASIA... key needs a session token, which
+    # base keys do not carry, and would stop working within hours.
+    if not value.startswith("AKIA"):
+        raise ValueError("must be an IAM user's access key id (AKIA...), not a temporary one")
+    return value
+
+
+AwsAccessKeyId = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z0-9]{16,128}$"), AfterValidator(_access_key_id)
+]
+AwsSecretAccessKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9/+=]{40}$")]
+
+
 class SettingsUpdate(BaseModel):
-    """Only the fields sent change. ``null`` clears ``default_currency`` and the webhooks; the
-    other fields cannot be null."""
+    """Only the fields sent change. ``null`` clears ``default_currency``, the webhooks and the
+    base AWS keys (a pair: both or neither); the other fields cannot be null."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -111,6 +125,18 @@ class SettingsUpdate(BaseModel):
         description="A Microsoft Teams Workflows webhook. Write-only: answered masked.",
         examples=["https://prod-00.westeurope.logic.azure.com/workflows/0000/triggers/manual/run"],
     )
+    aws_base_access_key_id: AwsAccessKeyId | None = Field(
+        default=None,
+        description="The org's base AWS keys (an IAM user such as xplorr-assumer, allowed "
+        "sts:AssumeRole): every IAM-role cloud account's role is assumed with them instead of "
+        "the server's own AWS credentials. Sent together with aws_base_secret_access_key "
+        "(both set, or both null to clear). Write-only: answered masked.",
+        examples=["AKIAIOSFODNN7EXAMPLE"],
+    )
+    aws_base_secret_access_key: AwsSecretAccessKey | None = Field(
+        default=None,
+        description="The base keys' secret (40 characters). Write-only: never answered.",
+    )
 
 
 class SettingsOut(BaseModel):
@@ -126,6 +152,15 @@ class SettingsOut(BaseModel):
         description="Masked: only the host and the last characters are shown."
     )
     teams_webhook_url: str | None = Field(description="Masked, as slack_webhook_url.")
+    aws_base_access_key_id: str | None = Field(
+        description="Masked (AKIA…WXYZ), null when the org has no base AWS keys."
+    )
+    aws_base_secret_access_key: str | None = Field(
+        description='Never the secret: "********" when base keys are set, else null.'
+    )
+    aws_base_keys_changed_at: datetime | None = Field(
+        description="When the base AWS keys were last saved or cleared."
+    )
     updated_at: datetime | None = Field(description="null: never saved (every value a default).")
 
 

@@ -6,11 +6,16 @@ and the first PATCH writes the row. Webhook URLs are secrets: checked by ``core.
 saved (a 422 naming the field) and again when used, sealed under the org's data key
 (``core.secrets``), answered masked, and named in the audit record only as set or cleared.
 
+The org's base AWS keys (``aws_base_keys``) are a secret too: an ``AKIA`` key id and its
+secret, saved or cleared as a pair, sealed together, answered masked; every IAM-role AWS
+account's role is assumed from them (``connectors.aws.session.org_base_keys``).
+
 The org's webhooks are the notification hub's fallback chat target (product-notes.md section
 25: "with no channels, fall back to the org webhook URL"): ``jobs.py`` registers them with the
 hub.
 """
 
+import json
 import re
 import uuid
 from dataclasses import dataclass, fields
@@ -21,14 +26,15 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xplorr.core import audit, egress, money
+from xplorr.core import audit, clock, egress, money
+from xplorr.core.crypto import OrgCipher
 from xplorr.core.errors import Conflict, Upstream, ValidationFailed
 from xplorr.core.secrets import SealedColumn
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, org_scope, org_select
 from xplorr.notifications import webhooks
 from xplorr.notifications.models import Channel
-from xplorr.settings.models import SLACK_WEBHOOK, TEAMS_WEBHOOK, OrgSetting
+from xplorr.settings.models import AWS_BASE_KEYS, SLACK_WEBHOOK, TEAMS_WEBHOOK, OrgSetting
 from xplorr.settings.schemas import SettingsOut, SettingsUpdate, SlackTestOut
 
 WEBHOOK_SOURCE: Final = "org_settings"  # the hub's name for the org webhooks' resolver
@@ -61,6 +67,7 @@ class OrgSettings:
     weekly_summary_enabled: bool = True
     has_slack_webhook: bool = False
     has_teams_webhook: bool = False
+    has_aws_base_keys: bool = False
 
     @property
     def digest_hour(self) -> int:
@@ -71,9 +78,7 @@ class OrgSettings:
         return int(self.digest_time[3:])
 
 
-_VALUE_FIELDS: Final = tuple(
-    f.name for f in fields(OrgSettings) if f.name not in ("has_slack_webhook", "has_teams_webhook")
-)
+_VALUE_FIELDS: Final = tuple(f.name for f in fields(OrgSettings) if not f.name.startswith("has_"))
 _WEBHOOKS: Final[dict[Channel, tuple[str, SealedColumn, str]]] = {
     # channel -> (body field, sealed column, hint attribute)
     Channel.SLACK: ("slack_webhook_url", SLACK_WEBHOOK, "slack_webhook_hint"),
@@ -99,6 +104,7 @@ def _domain(row: OrgSetting | None) -> OrgSettings:
         **values,
         has_slack_webhook=row.slack_webhook_encrypted is not None,
         has_teams_webhook=row.teams_webhook_encrypted is not None,
+        has_aws_base_keys=row.aws_base_keys_encrypted is not None,
     )
 
 
@@ -114,6 +120,9 @@ def _out(row: OrgSetting | None) -> SettingsOut:
         **{name: getattr(values, name) for name in _VALUE_FIELDS},
         slack_webhook_url=row.slack_webhook_hint if row is not None else None,
         teams_webhook_url=row.teams_webhook_hint if row is not None else None,
+        aws_base_access_key_id=row.aws_base_access_key_id_hint if row is not None else None,
+        aws_base_secret_access_key=SECRET_MASK if values.has_aws_base_keys else None,
+        aws_base_keys_changed_at=row.aws_base_keys_changed_at if row is not None else None,
         updated_at=row.updated_at if row is not None else None,
     )
 
@@ -136,6 +145,65 @@ async def webhook_url(
     if row is None:
         return None
     return await webhooks.read(db, settings, row, _WEBHOOKS[channel][1])
+
+
+# -- AWS base keys ------------------------------------------------------------------------------
+
+SECRET_MASK: Final = "********"  # noqa: S105 (what is shown instead of the secret)
+_AWS_BASE_FIELDS: Final = ("aws_base_access_key_id", "aws_base_secret_access_key")
+
+
+async def aws_base_keys(
+    db: AsyncSession, settings: Settings, org_id: uuid.UUID
+) -> tuple[str, str] | None:
+    """The org's base AWS keys (access key id, secret access key), or None when it has none
+    (IAM-role accounts are then assumed from the server's own credentials). Raises
+    ``core.crypto.CryptoError`` when the sealed pair cannot be opened."""
+    row = await _row(db, org_id)
+    if row is None or row.aws_base_keys_encrypted is None:
+        return None
+    cipher = await OrgCipher.load(db, settings, org_id)
+    pair = json.loads(cipher.open_column(AWS_BASE_KEYS, row))
+    return str(pair["access_key_id"]), str(pair["secret_access_key"])
+
+
+def _mask_key_id(key_id: str) -> str:
+    return f"{key_id[:4]}…{key_id[-4:]}"
+
+
+def _check_aws_base_pair(changes: dict[str, Any]) -> None:
+    """Both base-key fields are sent together, both set or both null (a 422 naming the one
+    missing or null otherwise), so a half pair is never stored."""
+    values = {name: changes.get(name) for name in _AWS_BASE_FIELDS if name in changes}
+    if not values:
+        return
+    for name in _AWS_BASE_FIELDS:
+        if name not in values or (values[name] is None) != all(v is None for v in values.values()):
+            raise ValidationFailed.on(
+                name,
+                "aws_base_access_key_id and aws_base_secret_access_key are set together "
+                "(or both null to clear them)",
+            )
+
+
+async def _store_aws_base_keys(
+    db: AsyncSession, settings: Settings, row: OrgSetting, changes: dict[str, Any]
+) -> None:
+    """Seal the pair sent (checked by ``_check_aws_base_pair``), or clear it."""
+    if not any(name in changes for name in _AWS_BASE_FIELDS):
+        return
+    key_id = changes.pop("aws_base_access_key_id")
+    secret = changes.pop("aws_base_secret_access_key")
+    row.aws_base_keys_changed_at = clock.now()
+    if key_id is None:
+        row.aws_base_keys_encrypted = None
+        row.aws_base_key_version = None
+        row.aws_base_access_key_id_hint = None
+        return
+    pair = json.dumps({"access_key_id": key_id, "secret_access_key": secret}).encode()
+    cipher = await OrgCipher.load(db, settings, row.org_id)
+    await cipher.seal_column(db, AWS_BASE_KEYS, row, pair)
+    row.aws_base_access_key_id_hint = _mask_key_id(key_id)
 
 
 # -- update --------------------------------------------------------------------------------------
@@ -161,7 +229,7 @@ async def _first_row(db: AsyncSession, org_id: uuid.UUID) -> OrgSetting:
 
 
 def _audit_value(name: str, value: Any) -> Any:
-    if name in ("slack_webhook_url", "teams_webhook_url"):
+    if name in ("slack_webhook_url", "teams_webhook_url", *_AWS_BASE_FIELDS):
         return "cleared" if value is None else audit.REDACTED
     if isinstance(value, Decimal):
         return money.plain(value)
@@ -175,11 +243,13 @@ async def update_settings(
     org's row from the defaults. Audited ``settings.updated`` with each changed field's new
     value (webhooks only as ``[REDACTED]`` or ``cleared``)."""
     changes = data.model_dump(exclude_unset=True)
-    nullable = {"default_currency", "slack_webhook_url", "teams_webhook_url"}
+    nullable = {"default_currency", "slack_webhook_url", "teams_webhook_url", *_AWS_BASE_FIELDS}
     for name, value in changes.items():
         if value is None and name not in nullable:
             raise ValidationFailed.on(name, "may not be null")
+    _check_aws_base_pair(changes)
     row = await _row(db, who.org_id, for_update=True) or await _first_row(db, who.org_id)
+    await _store_aws_base_keys(db, settings, row, changes)
     for channel, (field, column, hint) in _WEBHOOKS.items():
         if field in changes:
             url = changes.pop(field)

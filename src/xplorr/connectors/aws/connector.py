@@ -6,7 +6,8 @@ Explorer (``connectors.aws.cost_explorer``). If the export cannot be read at all
 permission (or its bucket does not exist), the sync says so in a warning and reads Cost
 Explorer instead: a sync fails only when nothing could be read.
 
-The session (access keys, or the IAM role assumed from the server's own credentials) is opened
+The session (access keys, or the IAM role assumed from the org's base keys when it saved some,
+else from the server's own credentials) is opened
 once per sync (``connectors.aws.session``); everything blocking runs in worker threads, and no
 transaction is open while AWS is read.
 """
@@ -17,7 +18,7 @@ from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.connectors import ConnectorError, SyncContext, register
 from xplorr.connectors.aws.cost_explorer import import_cost_explorer
 from xplorr.connectors.aws.exports import import_export
-from xplorr.connectors.aws.session import AwsCallError, connect
+from xplorr.connectors.aws.session import AwsCallError, connect, org_base_keys
 from xplorr.ingest.pipeline import ImportSummary, IngestError
 
 # Failures of the export source after which Cost Explorer is tried instead.
@@ -28,7 +29,9 @@ FALL_BACK_CODES = frozenset({"NoSuchBucket", "PermanentRedirect", "Authorization
 async def run(
     ctx: SyncContext, account: CloudAccount, credentials: dict[str, Any]
 ) -> ImportSummary:
-    session = await connect(ctx.settings, account.provider_account_id, credentials)
+    async with ctx.target.transaction() as db:  # closed again before AWS is called
+        base = await org_base_keys(db, ctx.settings, account.org_id, credentials)
+    session = await connect(ctx.settings, account.provider_account_id, credentials, base=base)
     tag_keys = [str(k) for k in credentials.get("costTagKeys") or []]
     bucket = credentials.get("exportBucket")
     if not bucket:

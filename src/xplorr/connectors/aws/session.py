@@ -6,8 +6,11 @@ Two ways in (product notes section 8, ``cloud_accounts.schemas``):
 - **IAM role** (``roleName``, ``externalId``?): Xplorr calls ``sts:AssumeRole`` on
   ``arn:aws:iam::<account id>:role/<roleName>`` (commercial partition), with the external id
   when one is set, for a one-hour session named ``xplorr-<purpose>``, from *base* credentials:
-  the organization's base keys when given (``BaseKeys``), else the server's own (the SDK's
-  default chain: what ``GET /cloud-accounts/server-aws-config`` reports). The session
+  the organization's base keys when it saved some (``PATCH /settings``
+  ``aws_base_access_key_id``/``aws_base_secret_access_key``, read by ``org_base_keys``), else
+  the server's own (the SDK's default chain: what ``GET /cloud-accounts/server-aws-config``
+  reports). Every caller (sync, inventory, commitments, the connection test) reads them with
+  ``org_base_keys`` and opens the session with ``connect``/``open_session``. The session
   re-assumes the role by itself shortly before the hour ends (botocore's refreshable
   credentials), so a long sync never meets ``ExpiredToken``.
 
@@ -36,6 +39,7 @@ error code and never a secret:
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,7 +66,9 @@ from botocore.loaders import create_loader
 from botocore.parsers import ResponseParserError
 
 from xplorr.connectors import ConnectorError
+from xplorr.core.crypto import CryptoError
 from xplorr.core.settings import Settings
+from xplorr.settings.service import aws_base_keys
 
 if TYPE_CHECKING:
     from mypy_boto3_ce import CostExplorerClient
@@ -72,6 +78,7 @@ if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sts import STSClient
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
@@ -302,6 +309,33 @@ class AwsTarget:
         role = str(credentials.get("roleName") or "xplorr-readonly")
         external = credentials.get("externalId")
         return cls(account_id, region, "role", role_name=role, external_id=external or None)
+
+
+async def org_base_keys(
+    db: AsyncSession, settings: Settings, org_id: uuid.UUID, credentials: Mapping[str, Any]
+) -> BaseKeys | None:
+    """The organization's base keys when ``credentials`` are an IAM role's and the org saved
+    some, else None (access keys need none; a role is then assumed from the server's own
+    credentials). Read while the caller's database session is still open: the session itself
+    is opened afterwards, without a transaction held. Sealed keys that cannot be opened are an
+    ``AwsCallError`` naming the setting (retrying cannot help)."""
+    if credentials.get("accessKeyId"):
+        return None
+    try:
+        pair = await aws_base_keys(db, settings, org_id)
+    except CryptoError as exc:
+        raise AwsCallError(
+            AwsFailure(
+                "sts:AssumeRole",
+                "BaseKeysUndecryptable",
+                "sts:AssumeRole failed: the organization's base AWS keys cannot be decrypted "
+                "(was XPLORR_SECRET_KEY changed without XPLORR_PREVIOUS_SECRET_KEYS?); save "
+                "them again in the settings.",
+                False,
+                bad_credentials=True,
+            )
+        ) from exc
+    return BaseKeys(*pair) if pair is not None else None
 
 
 def client_config(settings: Settings, region: str, max_attempts: int | None = None) -> Config:
