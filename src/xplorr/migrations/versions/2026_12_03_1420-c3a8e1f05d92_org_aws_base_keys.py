@@ -5,7 +5,7 @@ key, with the access key id's masked hint and when they last changed): IAM-role 
 accounts are assumed from them instead of the server's own credentials when they are set.
 
 Revision ID: c3a8e1f05d92
-Revises: 7c4a91d2e5b8
+Revises: d1c9e5a7b3f2
 Create Date: 2026-12-03 14:20:00.000000+00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import xplorr.core.models
 
 revision: str = "c3a8e1f05d92"
-down_revision: str | None = "7c4a91d2e5b8"
+down_revision: str | None = "d1c9e5a7b3f2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
