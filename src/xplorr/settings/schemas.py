@@ -136,6 +136,7 @@ class SettingsUpdate(BaseModel):
     aws_base_secret_access_key: AwsSecretAccessKey | None = Field(
         default=None,
         description="The base keys' secret (40 characters). Write-only: never answered.",
+        examples=["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"],
     )
 
 
