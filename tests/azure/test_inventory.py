@@ -194,19 +194,25 @@ async def test_types_tags_cpu_advisor_and_the_inventory_endpoints(
     assert "cpu_daily" not in found[ids["stopped"]].attributes
     assert azure.count("metrics") == 1  # running VMs only
     by_name = {r.name: r for r in found.values() if r.provider == "azure"}
-    assert {n: (r.resource_type, r.status) for n, r in by_name.items()} == {
-        "web-1": ("Virtual Machine", "Running"),
-        "batch-1": ("Virtual Machine", "Deallocated"),
-        "orphan": ("Managed Disk", "Unattached"),
-        "web-1-os": ("Managed Disk", "Attached"),
-        "spare-ip": ("Public IP Address", "Unassociated"),
-        "web-ip": ("Public IP Address", "Associated"),
-        "web-lb": ("Load Balancer", "Succeeded"),
-        "plan-1": ("App Service Plan", "Ready"),
-        "sql-1/orders": ("SQL Database", "Online"),
-        "stlogs": ("Storage Account", "Available"),
-        "hub": ("Virtual Network", "Succeeded"),
-        "nat-1": ("NAT Gateway", "Succeeded"),
+    # ARM types under the inventory's types (inventory.types), the ARM type kept
+    vm, disk, ip = (
+        "Microsoft.Compute/virtualMachines",
+        "Microsoft.Compute/disks",
+        "Microsoft.Network/publicIPAddresses",
+    )
+    assert {n: (r.resource_type, r.native_type, r.status) for n, r in by_name.items()} == {
+        "web-1": ("Virtual Machine", vm, "Running"),
+        "batch-1": ("Virtual Machine", vm, "Deallocated"),
+        "orphan": ("Disk", disk, "Unattached"),
+        "web-1-os": ("Disk", disk, "Attached"),
+        "spare-ip": ("Public IP Address", ip, "Unassociated"),
+        "web-ip": ("Public IP Address", ip, "Associated"),
+        "web-lb": ("Load Balancer", "Microsoft.Network/loadBalancers", "Succeeded"),
+        "plan-1": ("App Service Plan", "Microsoft.Web/serverFarms", "Ready"),
+        "sql-1/orders": ("Managed Database", "Microsoft.Sql/servers/databases", "Online"),
+        "stlogs": ("Object Storage Bucket", "Microsoft.Storage/storageAccounts", "Available"),
+        "hub": ("Virtual Network", "Microsoft.Network/virtualNetworks", "Succeeded"),
+        "nat-1": ("NAT Gateway", "Microsoft.Network/natGateways", "Succeeded"),
     }
     assert (by_name["orphan"].attributes["attached"], by_name["orphan"].tags) == (
         False,
@@ -229,7 +235,9 @@ async def test_types_tags_cpu_advisor_and_the_inventory_endpoints(
     assert sorted(i["provider"] for i in lbs["data"]) == ["aws", "azure"]
     filters = (await client.get("/inventory/filters")).json()
     assert {p["value"] for p in filters["providers"]} == {"aws", "azure"}
-    assert "Managed Disk" in {t["value"] for t in filters["types"]}
+    assert "Disk" in {t["value"] for t in filters["types"]}
+    disks = (await client.get("/inventory", params={"type": "microsoft.compute/disks"})).json()
+    assert sorted(i["name"] for i in disks["data"]) == ["orphan", "web-1-os"]
     export = await client.get("/inventory/export", params={"provider": "azure"})
     assert export.status_code == 200
     assert export.text.count("\n") == 1 + 12

@@ -7,7 +7,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import clock
+from xplorr.inventory import types
 from xplorr.inventory.models import InventoryResource
+
+
+def _native(provider: str, resource_type: str) -> str:
+    """The provider's API type of an inventory type (``inventory.types``), else the type."""
+    for m in types.MAPPINGS:
+        if m.provider == provider and m.resource_type == resource_type and m.native_type:
+            return m.native_type
+    return resource_type
 
 
 async def make_resource(
@@ -18,7 +27,8 @@ async def make_resource(
     provider: str = "aws",
     region: str | None = "us-east-1",
     service: str = "Amazon EC2",
-    resource_type: str = "EC2 Instance",
+    resource_type: str = "Virtual Machine",
+    native_type: str | None = None,
     name: str | None = None,
     status: str | None = "Running",
     tags: dict[str, Any] | None = None,
@@ -34,6 +44,7 @@ async def make_resource(
         region=region,
         service=service,
         resource_type=resource_type,
+        native_type=native_type or _native(provider, resource_type),
         resource_id=resource_id,
         name=name,
         status=status,

@@ -143,6 +143,7 @@ class GoogleFake:
         self.queries: list[str] = []  # SQL received, in order
         self.assets: list[dict[str, Any]] = []
         self.compute: dict[str, dict[str, list[dict[str, Any]]]] = {}  # kind -> scope -> items
+        self.sql: list[dict[str, Any]] = []  # Cloud SQL Admin's DatabaseInstance bodies
         self.recommendations: dict[str, list[dict[str, Any]]] = {}  # parent -> items
         self.calls: list[str] = []  # "METHOD path" of every API call
         self.default_location = location
@@ -174,6 +175,7 @@ class GoogleFake:
             self.queries.clear()
             self.assets.clear()
             self.compute.clear()
+            self.sql.clear()
             self.recommendations.clear()
             self.calls.clear()
 
@@ -293,6 +295,8 @@ class GoogleFake:
             return self.aggregated(m[2], query)
         if m := re.fullmatch(r"/v1/(projects/.+/recommenders/[^/]+)/recommendations", path):
             return self.list_recommendations(m[1], query)
+        if m := re.fullmatch(r"/v1/projects/([^/]+)/instances", path):
+            return self.sql_instances(query)
         raise ApiError(404, "NOT_FOUND", f"No such method: {method} {path}", "notFound")
 
     # --- BigQuery -----------------------------------------------------------------------------
@@ -469,6 +473,17 @@ class GoogleFake:
         for scope, item in page:
             grouped.setdefault(scope, {kind: []})[kind].append(item)
         return {"kind": f"compute#{kind}AggregatedList", "items": grouped} | (
+            {"nextPageToken": token} if token else {}
+        )
+
+    def sql_instances(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        """Cloud SQL Admin v1 ``instances.list`` (``sql#instancesList``)."""
+        self._deny(
+            "sqladmin",
+            f"The client is not authorized to make this request (project {self.project})",
+        )
+        page, token = self._paged(self.sql, query)
+        return {"kind": "sql#instancesList", "items": page} | (
             {"nextPageToken": token} if token else {}
         )
 

@@ -1,8 +1,9 @@
 """The GCP inventory through the refresh job a cost import queues, against the local Google
-(Cloud Asset, Compute, Recommender: the real clients over REST) and gcp-storage-emulator
-(buckets): types mapped onto the inventory's, unattached disks and unassociated addresses
-told apart, recommendations stored; Asset denied falls back to Compute + Storage listing;
-a second refresh changes nothing; everything denied keeps the rows with warnings."""
+(Cloud Asset, Compute, Cloud SQL Admin, Recommender: the real clients over REST) and
+gcp-storage-emulator (buckets): types mapped onto the inventory's, unattached disks and
+unassociated addresses told apart, recommendations stored; Asset denied falls back to Compute,
+Storage and Cloud SQL listing; a second refresh changes nothing; everything denied keeps the
+rows with warnings."""
 
 from decimal import Decimal
 from typing import Any
@@ -170,7 +171,7 @@ EXPECTED = {
         "gcp",
         "us-central1",
         "Compute Engine",
-        "EC2 Instance",
+        "Virtual Machine",
         "vm-1",
         "Running",
         {"env": "prod"},
@@ -180,25 +181,34 @@ EXPECTED = {
         "gcp",
         "us-central1",
         "Compute Engine",
-        "EBS Volume",
+        "Disk",
         "orphan",
         "Available",
         {},
         True,
     ),
-    USED_DISK: ("gcp", "us-central1", "Compute Engine", "EBS Volume", "vm-1", "In use", {}, True),
-    IP: ("gcp", "us-central1", "Compute Engine", "Elastic IP", "spare", "Available", {}, True),
+    USED_DISK: ("gcp", "us-central1", "Compute Engine", "Disk", "vm-1", "In use", {}, True),
+    IP: (
+        "gcp",
+        "us-central1",
+        "Compute Engine",
+        "Public IP Address",
+        "spare",
+        "Available",
+        {},
+        True,
+    ),
     BUCKET: (
         "gcp",
         "us",
         "Cloud Storage",
-        "S3 Bucket",
+        "Object Storage Bucket",
         "proj-logs",
         "Available",
         {"team": "ops"},
         True,
     ),
-    SQL: ("gcp", "europe-west1", "Cloud SQL", "RDS Instance", "orders", "Running", {}, True),
+    SQL: ("gcp", "europe-west1", "Cloud SQL", "Managed Database", "orders", "Running", {}, True),
 }
 
 
@@ -248,15 +258,42 @@ async def test_asset_inventory_recommendations_and_a_second_refresh(
     listed = (await api.get("/inventory", params={"provider": "gcp", "limit": 50})).json()
     assert listed["total"] == len(EXPECTED)
     filters = (await api.get("/inventory/filters")).json()
-    assert {"EC2 Instance", "EBS Volume", "Elastic IP", "S3 Bucket", "RDS Instance"} <= {
-        t["value"] for t in filters["types"]
+    assert {
+        "Virtual Machine",
+        "Disk",
+        "Public IP Address",
+        "Object Storage Bucket",
+        "Managed Database",
+    } <= {t["value"] for t in filters["types"]}
+    assert {r.native_type for r in rows.values()} == {
+        "compute.googleapis.com/Instance",
+        "compute.googleapis.com/Disk",
+        "compute.googleapis.com/Address",
+        "storage.googleapis.com/Bucket",
+        "sqladmin.googleapis.com/Instance",
     }
     export = await api.get("/inventory/export", params={"provider": "gcp"})
     assert export.status_code == 200
     assert "orphan" in export.text
 
 
-async def test_asset_denied_falls_back_to_compute_and_storage(
+def _sql_instance(name: str, state: str, region: str, **labels: str) -> dict[str, Any]:
+    """A Cloud SQL Admin v1 ``DatabaseInstance`` as ``instances.list`` returns it."""
+    return {
+        "kind": "sql#instance",
+        "name": name,
+        "project": PROJECT,
+        "state": state,
+        "region": region,
+        "gceZone": f"{region}-b",
+        "databaseVersion": "POSTGRES_15",
+        "instanceType": "CLOUD_SQL_INSTANCE",
+        "connectionName": f"{PROJECT}:{region}:{name}",
+        "settings": {"tier": "db-custom-2-7680", "userLabels": labels},
+    }
+
+
+async def test_asset_denied_falls_back_to_compute_storage_and_cloud_sql(
     google: GoogleFake,
     keyfile: dict[str, Any],
     gcs_endpoint: str,
@@ -276,22 +313,66 @@ async def test_asset_denied_falls_back_to_compute_and_storage(
     await refresh(db, settings, account)  # first through Asset: Cloud SQL known
     google.deny.add("asset")
     google.assets.clear()  # what Asset would say is unknowable now
+    # Cloud SQL Admin lists three instances (two pages): "orders" suspended since, two new
+    google.sql[:] = [
+        _sql_instance("orders", "SUSPENDED", "europe-west1", team="shop"),
+        _sql_instance("reports", "RUNNABLE", "us-central1"),
+        _sql_instance("ledger", "PENDING_CREATE", "us-east1"),
+    ]
     await refresh(db, settings, account)
     rows = await inventory(db)
-    # The same resources (the emulator keeps no bucket labels), Cloud SQL kept as it was, and
-    # the bucket only Cloud Storage lists
-    view = _view(rows)
+    sql = {rid: v for rid, v in _view(rows).items() if "cloudsql" in rid}
+    sql_id = f"//cloudsql.googleapis.com/projects/{PROJECT}/instances/"
+    assert sql == {
+        SQL: (
+            "gcp",
+            "europe-west1",
+            "Cloud SQL",
+            "Managed Database",
+            "orders",
+            "Stopped",
+            {"team": "shop"},
+            True,
+        ),
+        sql_id + "reports": (
+            "gcp",
+            "us-central1",
+            "Cloud SQL",
+            "Managed Database",
+            "reports",
+            "Running",
+            {},
+            True,
+        ),
+        sql_id + "ledger": (
+            "gcp",
+            "us-east1",
+            "Cloud SQL",
+            "Managed Database",
+            "ledger",
+            "Pending",
+            {},
+            True,
+        ),
+    }
+    assert rows[SQL].native_type == "sqladmin.googleapis.com/Instance"
+    assert rows[SQL].attributes["tier"] == "db-custom-2-7680"
+    assert rows[sql_id + "reports"].attributes["database_version"] == "POSTGRES_15"
+    assert google.calls.count("GET /v1/projects/proj-123456/instances") == 2  # paged
+    # The same other resources (the emulator keeps no bucket labels), and the bucket only
+    # Cloud Storage lists
+    view = {rid: v for rid, v in _view(rows).items() if "cloudsql" not in rid}
     archive = "//storage.googleapis.com/proj-archive"
     assert view.pop(archive)[:6] == (
         "gcp",
         "us",
         "Cloud Storage",
-        "S3 Bucket",
+        "Object Storage Bucket",
         "proj-archive",
         "Available",
     )
     assert view.pop(BUCKET)[:6] == EXPECTED[BUCKET][:6]
-    assert view == {k: v for k, v in EXPECTED.items() if k != BUCKET}
+    assert view == {k: v for k, v in EXPECTED.items() if k not in (BUCKET, SQL)}
     assert {
         "GET /compute/v1/projects/proj-123456/aggregated/instances",
         "GET /compute/v1/projects/proj-123456/aggregated/disks",
@@ -299,8 +380,9 @@ async def test_asset_denied_falls_back_to_compute_and_storage(
     } <= set(google.calls)
 
     # Everything denied: nothing re-checked, nothing marked deleted, recommendations kept
-    google.deny |= {"compute", "recommender"}
+    google.deny |= {"compute", "sqladmin", "recommender"}
     google.compute.clear()
+    google.sql.clear()
     await refresh(db, settings, account)
     rows = await inventory(db)
     assert all(r.deleted_at is None for r in rows.values())

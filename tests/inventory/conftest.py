@@ -43,7 +43,7 @@ async def inv(db: AsyncSession, org: Org, other_org: Org) -> Inv:
         aws,
         "vol-1",
         service="Amazon EBS",
-        resource_type="EBS Volume",
+        resource_type="Disk",
         name='=HYPERLINK("http://evil")',
         status="Available",
         attributes={"size_gib": 100, "attached": False},
@@ -66,7 +66,7 @@ async def inv(db: AsyncSession, org: Org, other_org: Org) -> Inv:
         provider="gcp",
         region="us-central1",
         service="Compute Engine",
-        resource_type="VM Instance",
+        resource_type="Virtual Machine",
         name="vm1",
     )
     await make_resource(db, foreign, "i-theirs", name="theirs")

@@ -202,8 +202,9 @@ async def test_two_regions_with_tags_health_cpu_and_deletions(
     await refresh(db, settings, account)
     found = await inventory(db)
     web = found[ids["web"]]
-    assert (web.resource_type, web.name, web.status, web.region) == (
-        "EC2 Instance",
+    assert (web.resource_type, web.native_type, web.name, web.status, web.region) == (
+        "Virtual Machine",
+        "AWS::EC2::Instance",
         "web-1",
         "Running",
         "us-east-1",
@@ -220,24 +221,36 @@ async def test_two_regions_with_tags_health_cpu_and_deletions(
     assert "cpu_daily" not in idle.attributes
     vol = found[ids["vol"]]
     assert (vol.resource_type, vol.status, vol.tags) == (
-        "EBS Volume",
+        "Disk",
         "Available",
         {"team": "data"},
     )
     assert (vol.attributes["attached"], vol.attributes["size_gib"]) == (False, 100)
-    assert found[ids["snap"]].resource_type == "EBS Snapshot"
+    # AWS's types under the inventory's (inventory.types), AWS's own kept
+    assert {(r.resource_type, r.native_type) for r in found.values()} == {
+        ("Virtual Machine", "AWS::EC2::Instance"),
+        ("Disk", "AWS::EC2::Volume"),
+        ("Disk Snapshot", "AWS::EC2::Snapshot"),
+        ("Public IP Address", "AWS::EC2::EIP"),
+        ("Virtual Network", "AWS::EC2::VPC"),
+        ("Subnet", "AWS::EC2::Subnet"),
+        ("Security Group", "AWS::EC2::SecurityGroup"),
+        ("NAT Gateway", "AWS::EC2::NatGateway"),
+        ("Internet Gateway", "AWS::EC2::InternetGateway"),
+        ("Load Balancer", "AWS::ElasticLoadBalancingV2::LoadBalancer"),
+        ("Managed Database", "AWS::RDS::DBInstance"),
+        ("Serverless Function", "AWS::Lambda::Function"),
+        ("Object Storage Bucket", "AWS::S3::Bucket"),
+    }
     assert found[ids["eip"]].status == "Unassociated"
     nat = found[ids["nat"]]
     assert (nat.resource_type, nat.attributes["vpc_id"]) == ("NAT Gateway", ids["vpc"])
     assert found[ids["igw"]].attributes["vpc_id"] == ids["vpc"]
-    assert found[ids["vpc"]].resource_type == "VPC"
-    assert found[ids["subnet"]].resource_type == "Subnet"
     lb = found[ids["lb"]]
     assert (lb.resource_type, lb.name, lb.tags) == ("Load Balancer", "web", {"env": "prod"})
     assert lb.attributes["targets"] == 1
     assert found[ids["db"]].tags == {"env": "prod"}
     assert found[ids["db"]].attributes["instance_class"] == "db.t3.medium"
-    assert found[ids["fn"]].resource_type == "Lambda Function"
     assert (found["logs-tagged"].tags, found["logs-tagged"].region) == (
         {"env": "prod"},
         "us-east-1",

@@ -27,9 +27,9 @@ class TestList:
         assert (body["total"], body["page"], body["limit"]) == (5, 1, 50)
         assert ids(body) == [
             "vol-1",
+            "nat-0abc",
             "i-batch",
             "i-web1",
-            "nat-0abc",
             "//compute.googleapis.com/projects/p/zones/us-central1-a/instances/vm1",
         ]
         by_id = {d["resource_id"]: d for d in body["data"]}
@@ -38,6 +38,7 @@ class TestList:
         assert (web["cost_30d"], web["currency"]) == (12.01, "USD")
         assert web["tags"] == {"env": "prod"}
         assert web["cloud_account_id"] == str(inv.aws.id)
+        assert (web["type"], web["native_type"]) == ("Virtual Machine", "AWS::EC2::Instance")
         # The bill names the NAT gateway by ARN; the inventory by id (ARN in attributes).
         assert by_id["nat-0abc"]["cost_30d"] == 1.5
         assert by_id["vol-1"]["cost_30d"] is None
@@ -48,7 +49,12 @@ class TestList:
         [
             ({"provider": "gcp"}, ["vm1"]),
             ({"region": "EU-WEST-1"}, ["batch 100%_done"]),
+            ({"type": "disk"}, ['=HYPERLINK("http://evil")']),
+            # One type across clouds; a provider's own name for a type lists that provider's
+            ({"type": "Virtual Machine"}, ["batch 100%_done", "web-1", "vm1"]),
             ({"type": "ebs volume"}, ['=HYPERLINK("http://evil")']),
+            ({"type": "EC2 Instance"}, ["batch 100%_done", "web-1"]),
+            ({"type": "compute.googleapis.com/INSTANCE"}, ["vm1"]),
             ({"status": "stopped"}, ["batch 100%_done"]),
             ({"status": "Deleted"}, ["gone"]),
             ({"search": "WEB"}, ["web-1"]),
@@ -72,11 +78,11 @@ class TestList:
         client = client_for(admin)
         r = await client.get("/inventory", params={"accountId": str(inv.aws.id), "limit": 2})
         assert r.status_code == 200, r.text
-        assert (r.json()["total"], ids(r.json())) == (4, ["vol-1", "i-batch"])
+        assert (r.json()["total"], ids(r.json())) == (4, ["vol-1", "nat-0abc"])
         r = await client.get(
             "/inventory", params={"accountId": str(inv.aws.id), "limit": 2, "page": 2}
         )
-        assert (r.json()["page"], ids(r.json())) == (2, ["i-web1", "nat-0abc"])
+        assert (r.json()["page"], ids(r.json())) == (2, ["i-batch", "i-web1"])
 
     async def test_foreign_or_unknown_account_is_404(
         self, client_for: ClientFor, admin: User, inv: Inv
@@ -133,12 +139,7 @@ class TestFilters:
         assert sorted(pairs("accounts")) == sorted([(str(inv.aws.id), 4), (str(inv.gcp.id), 1)])
         assert {v["label"] for v in body["accounts"]} == {"prod", "data"}
         assert pairs("regions") == [("eu-west-1", 1), ("us-central1", 1), ("us-east-1", 3)]
-        assert pairs("types") == [
-            ("EBS Volume", 1),
-            ("EC2 Instance", 2),
-            ("NAT Gateway", 1),
-            ("VM Instance", 1),
-        ]
+        assert pairs("types") == [("Disk", 1), ("NAT Gateway", 1), ("Virtual Machine", 3)]
         assert pairs("statuses") == [
             ("Available", 2),
             ("Running", 2),
@@ -170,6 +171,11 @@ class TestExport:
         assert by_id["vol-1"][7] == '\'=HYPERLINK("http://evil")'
         assert (by_id["i-web1"][9], by_id["i-web1"][10]) == ("12.01", "USD")
         assert by_id["i-web1"][2] == "prod"
+        assert (rows[0][-1], by_id["vol-1"][5], by_id["vol-1"][-1]) == (
+            "native_type",
+            "Disk",
+            "AWS::EC2::Volume",
+        )
 
     async def test_deleted_ones_on_request(
         self, client_for: ClientFor, admin: User, inv: Inv

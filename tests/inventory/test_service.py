@@ -21,7 +21,9 @@ from xplorr.orgs.models import Org
 
 
 def res(rid: str, region: str | None = "us-east-1", **kw) -> Observed:
-    return Observed("aws", region, "Amazon EC2", "EC2 Instance", rid, **kw)
+    return Observed(
+        "aws", region, "Amazon EC2", "Virtual Machine", rid, native_type="AWS::EC2::Instance", **kw
+    )
 
 
 async def rows(db: AsyncSession) -> dict[str, InventoryResource]:
@@ -71,7 +73,7 @@ class TestApplySnapshot:
             account,
             [],
             source="api",
-            scopes=[("us-east-1", "EC2 Instance"), (None, "EC2 Instance")],
+            scopes=[("us-east-1", "AWS::EC2::Instance"), (None, "AWS::EC2::Instance")],
         )
         assert r.gone == 2
         found = await rows(db)
@@ -139,19 +141,21 @@ class TestBillInventory:
         found = await rows(db)
         assert set(found) == {arn, "arn:aws:s3:::logs-1a2b3c4d"}  # the 45-day-old one is out
         vm = found[arn]
+        # The bill's ResourceType "Instance" under the inventory's type, with AWS's own
         assert (vm.provider, vm.region, vm.resource_type, vm.name, vm.status, vm.source) == (
             "aws",
             "us-east-1",
-            "EC2 Instance",
+            "Virtual Machine",
             "web-1",
             "Active",
             "bill",
         )
+        assert vm.native_type == "AWS::EC2::Instance"
         assert vm.tags == {"env": "prod"}  # from its newest row
         assert vm.attributes["last_billed"] == (today - timedelta(days=1)).isoformat()
         bucket = found["arn:aws:s3:::logs-1a2b3c4d"]
         assert (bucket.resource_type, bucket.name, bucket.status, bucket.region) == (
-            "S3 Bucket",
+            "Object Storage Bucket",
             "logs-1a2b3c4d",
             "Inactive",
             None,

@@ -52,7 +52,7 @@ async def test_refresh_keeps_ids_and_statuses_and_closes_what_is_gone(
         aws,
         "vol-free",
         service="Amazon EBS",
-        resource_type="EBS Volume",
+        resource_type="Disk",
         status="Available",
         attributes={"size_gib": 100, "volume_type": "gp3", "attached": False},
     )
@@ -61,7 +61,7 @@ async def test_refresh_keeps_ids_and_statuses_and_closes_what_is_gone(
         aws,
         "eipalloc-1",
         service="Amazon VPC",
-        resource_type="Elastic IP",
+        resource_type="Public IP Address",
         status="Unassociated",
         attributes={"public_ip": "198.51.100.1"},
     )

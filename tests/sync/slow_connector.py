@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.connectors import REGISTRY, SyncContext, connector_for
+from xplorr.connectors import SyncContext, connector_for, plugin_for
 from xplorr.ingest.pipeline import ImportSummary, Target
 
 PAUSE_FILE = os.environ.get("XPLORR_TEST_SYNC_PAUSE_FILE")
@@ -60,4 +60,6 @@ if PAUSE_FILE:
         paused = replace(ctx, target=_pausing(ctx.target, Path(PAUSE_FILE)))
         return await _real(paused, account, credentials)
 
-    REGISTRY[Provider.FOCUS] = _paused
+    _plugin = plugin_for(Provider.FOCUS)
+    assert _plugin is not None
+    _plugin.sync = _paused

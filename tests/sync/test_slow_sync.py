@@ -20,7 +20,7 @@ from tests.conftest import ClientFor
 from tests.factories.users import DEFAULT_PASSWORD
 from tests.sync.conftest import FOCUS_10, cents, file_sums, stored_sums
 from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.connectors import REGISTRY, SyncContext, connector_for
+from xplorr.connectors import SyncContext, connector_for, plugin_for
 from xplorr.core import clock
 from xplorr.core.db import make_engine
 from xplorr.core.jobs.runner import Worker
@@ -72,12 +72,14 @@ def throttled() -> Iterator[Throttle]:
             fingerprint=uuid.uuid4().hex,
         )
 
-    REGISTRY[Provider.FOCUS] = slow
+    plugin = plugin_for(Provider.FOCUS)
+    assert plugin is not None
+    plugin.sync = slow
     try:
         yield throttle
     finally:
         throttle.gate.set()
-        REGISTRY[Provider.FOCUS] = real
+        plugin.sync = real
 
 
 async def _until(event: threading.Event, within: float) -> None:

@@ -7,13 +7,12 @@ Members and viewers limited to some accounts see only those (``org_select`` appl
 """
 
 import configparser
-import functools
 import os
 import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import structlog
@@ -41,6 +40,7 @@ from xplorr.cloud_accounts.schemas import (
     PermissionCheckOut,
     ServerAwsConfigOut,
 )
+from xplorr.connectors import plugins
 from xplorr.core import audit, crypto
 from xplorr.core.errors import Conflict, ValidationFailed, field_name
 from xplorr.core.pagination import Page, PageParams, paginate
@@ -49,9 +49,6 @@ from xplorr.core.tenancy import Principal, get_in_org, org_select
 from xplorr.costs import store
 from xplorr.sync import service as sync
 from xplorr.sync.models import SyncTrigger
-
-if TYPE_CHECKING:
-    from xplorr.connectors.aws.probe import ProbeResult
 
 log = structlog.get_logger("xplorr.cloud_accounts")
 
@@ -400,64 +397,24 @@ async def server_aws_config(db: AsyncSession, org_id: uuid.UUID) -> ServerAwsCon
 # -- test connection (the console's "Test connection"; outside the reference) -----------------
 
 
-async def _test_azure(settings: Settings, credentials: dict[str, Any]) -> "ProbeResult":
-    """``connectors.azure.probe`` (the Azure SDKs only where they are used)."""
-    from xplorr.connectors import ConnectorError
-    from xplorr.connectors.azure.exports import check_sas_url
-    from xplorr.connectors.azure.probe import probe as azure_probe
-    from xplorr.connectors.azure.session import open_session
-
-    try:
-        await check_sas_url(open_session(settings, credentials))
-    except ConnectorError as exc:
-        raise ValidationFailed.on("credentials.exportSasUrl", str(exc)) from None
-    return await anyio.to_thread.run_sync(azure_probe, settings, credentials)
-
-
-async def _test_aws(
-    db: AsyncSession,
-    settings: Settings,
-    who: Principal,
-    account_id: str,
-    credentials: dict[str, Any],
-) -> "ProbeResult":
-    """``connectors.aws.probe``, an IAM role assumed from the org's base keys when it saved
-    some (as its syncs will), else from the server's own credentials."""
-    from xplorr.connectors.aws.probe import ProbeResult, probe  # boto3 only where it is used
-    from xplorr.connectors.aws.session import AwsCallError, org_base_keys
-
-    try:
-        base = await org_base_keys(db, settings, who.org_id, credentials)
-    except AwsCallError as exc:
-        return ProbeResult(ok=False, error=str(exc), error_code=exc.failure.code)
-    return await anyio.to_thread.run_sync(
-        functools.partial(probe, settings, account_id, credentials, base=base)
-    )
-
-
 async def test_connection(
     db: AsyncSession, settings: Settings, who: Principal, data: ConnectionTestIn
 ) -> ConnectionTestOut:
     """Try the credentials without saving them: the identity they reach, then one cheap call
-    per permission group (``connectors.aws.probe``, ``connectors.azure.probe``,
-    ``connectors.gcp.probe``)."""
-    if data.provider not in (Provider.AWS, Provider.AZURE, Provider.GCP):
+    per permission group, by the connection test the provider's plugin registers
+    (``xplorr.connectors``: ``connectors.<provider>.probe``)."""
+    tests = {p: plugin.test_connection for p, plugin in plugins().items() if plugin.test_connection}
+    test = tests.get(data.provider)
+    if test is None:
+        names = sorted(p.value for p in tests)
+        listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
         raise ValidationFailed.on(
-            "provider", "Test connection supports aws, azure and gcp in this version."
+            "provider", f"Test connection supports {listed or 'no provider'} in this version."
         )
     credentials = validate_credentials(
         settings, data.provider, data.provider_account_id, data.credentials
     )
-    if data.provider is Provider.AZURE:
-        result = await _test_azure(settings, credentials)
-    elif data.provider is Provider.GCP:
-        from xplorr.connectors.gcp.probe import probe as gcp_probe  # key + BigQuery grants
-
-        result = await anyio.to_thread.run_sync(
-            gcp_probe, settings, data.provider_account_id, credentials
-        )
-    else:
-        result = await _test_aws(db, settings, who, data.provider_account_id, credentials)
+    result = await test(db, settings, who, data.provider_account_id, credentials)
     await audit.record(
         db,
         "cloud_account.connection_tested",

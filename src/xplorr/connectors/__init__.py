@@ -13,23 +13,33 @@ at once with its message, which operators read,
 so it says what to fix and never carries a secret. Anything else (an ``OSError`` on a file
 share, a database hiccup) is treated as transient and retried by the job runner.
 
-Registered today: ``focus`` (FOCUS export files in a local directory), ``demo`` (generated
-data), ``aws`` (Data Exports in S3, or Cost Explorer: ``connectors.aws``), ``azure`` (Cost
-Management exports in Blob storage, or the Query API: ``connectors.azure``) and ``gcp`` (the
-BigQuery billing export: ``connectors.gcp``): every provider. A provider added to the enum
-without a connector fails its syncs with ``UNAVAILABLE``'s message, pointing at a FOCUS export.
+What a provider brings is registered by its own package: ``xplorr.connectors.<name>.plugin``
+calls ``register_provider`` with its sync source, its inventory collector and its connection
+test (each optional). ``plugins()`` finds every such module (no list of providers anywhere), so
+adding a provider adds a package and edits no shared file. The plugin modules are light: they
+import their connector, collector and probe only when called (the API process never needs
+pyarrow or a cloud SDK unless it tests a connection). A provider without a sync source fails
+its syncs with ``UNAVAILABLE``'s message, pointing at a FOCUS export; one without a connection
+test gets a readable refusal from ``POST /cloud-accounts/test``.
 """
 
 import importlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import importlib.util
+import pkgutil
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from xplorr.core.jobs.registry import JobContext
+    from xplorr.core.tenancy import Principal
     from xplorr.ingest.pipeline import ImportSummary, Target
+    from xplorr.inventory.service import SnapshotResult
 
 
 class ConnectorError(Exception):
@@ -47,41 +57,104 @@ class SyncContext:
     progress: Any = None
 
 
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One permission group tried by a connection test."""
+
+    group: str  # the policy's Sid, or the role's name
+    operation: str  # the action tried
+    status: str  # ok | denied | error
+    error_code: str | None = None
+    message: str | None = None
+
+
+@dataclass(slots=True)
+class ProbeResult:
+    """What a connection test found (``POST /cloud-accounts/test``)."""
+
+    ok: bool
+    account_id: str | None = None
+    arn: str | None = None
+    account_matches: bool | None = None
+    error: str | None = None
+    error_code: str | None = None
+    checks: list[Check] = field(default_factory=list)
+
+
+class Refreshed(Protocol):
+    """What an inventory collector recorded: the snapshot's counts and what it could not read."""
+
+    @property
+    def result(self) -> "SnapshotResult": ...
+    @property
+    def warnings(self) -> Sequence[str]: ...
+
+
 Connector = Callable[[SyncContext, CloudAccount, dict[str, Any]], Awaitable["ImportSummary"]]
+# Collect the account's inventory and record it (inventory.service.apply_snapshot) in the job's
+# unit of work; None when the account was disconnected meanwhile.
+InventoryCollector = Callable[["JobContext", CloudAccount], Awaitable[Refreshed | None]]
+# (session, settings, caller, provider account id, validated credentials): nothing saved.
+ConnectionTest = Callable[
+    ["AsyncSession", Settings, "Principal", str, dict[str, Any]], Awaitable[ProbeResult]
+]
 
-# Modules that register a connector when imported (kept lazy: the API process never needs
-# pyarrow or a cloud SDK, only workers and the CLI do).
-MODULES: dict[Provider, str] = {
-    Provider.FOCUS: "xplorr.connectors.focus.connector",
-    Provider.DEMO: "xplorr.connectors.demo.connector",
-    Provider.AWS: "xplorr.connectors.aws.connector",
-    Provider.AZURE: "xplorr.connectors.azure.connector",
-    Provider.GCP: "xplorr.connectors.gcp.connector",
-}
-REGISTRY: dict[Provider, Connector] = {}
 
-_LABELS = {Provider.AWS: "AWS", Provider.AZURE: "Azure", Provider.GCP: "GCP"}
+@dataclass(slots=True)
+class ProviderPlugin:
+    provider: Provider
+    label: str  # how messages name it: "AWS", "Azure", "GCP"...
+    sync: Connector | None = None
+    collect_inventory: InventoryCollector | None = None
+    test_connection: ConnectionTest | None = None
+
+
+PLUGINS: dict[Provider, ProviderPlugin] = {}
+_discovered = False
 UNAVAILABLE = (
     "{label} billing sync is not available in this version; connect a FOCUS export "
     "(provider focus) instead."
 )
 
 
-def register(provider: Provider) -> Callable[[Connector], Connector]:
-    """``@register(Provider.FOCUS)`` on a connector's ``run``."""
+def register_provider(
+    provider: Provider,
+    *,
+    label: str,
+    sync: Connector | None = None,
+    collect_inventory: InventoryCollector | None = None,
+    test_connection: ConnectionTest | None = None,
+) -> ProviderPlugin:
+    """Called once by each ``xplorr.connectors.<name>.plugin`` module. A second registration
+    of the same provider is an error, not a silent replacement."""
+    if provider in PLUGINS:
+        raise ValueError(f"provider {provider.value!r} is already registered")
+    plugin = ProviderPlugin(provider, label, sync, collect_inventory, test_connection)
+    PLUGINS[provider] = plugin
+    return plugin
 
-    def decorate(run: Connector) -> Connector:
-        REGISTRY[provider] = run
-        return run
 
-    return decorate
+def plugins() -> dict[Provider, ProviderPlugin]:
+    """Every provider's plugin: imports each ``xplorr.connectors.<package>.plugin`` the first
+    time (cheap: they import nothing heavy)."""
+    global _discovered
+    if not _discovered:
+        for info in pkgutil.iter_modules(__path__):
+            name = f"{__name__}.{info.name}.plugin"
+            if info.ispkg and importlib.util.find_spec(name) is not None:
+                importlib.import_module(name)
+        _discovered = True
+    return PLUGINS
+
+
+def plugin_for(provider: Provider) -> ProviderPlugin | None:
+    return plugins().get(provider)
 
 
 def connector_for(provider: Provider) -> Connector:
-    """The provider's connector, or ``ConnectorError`` saying why there is none."""
-    if provider not in REGISTRY and provider in MODULES:
-        importlib.import_module(MODULES[provider])
-    if provider in REGISTRY:
-        return REGISTRY[provider]
-    label = _LABELS.get(provider, str(provider))
+    """The provider's sync source, or ``ConnectorError`` saying why there is none."""
+    plugin = plugin_for(provider)
+    if plugin is not None and plugin.sync is not None:
+        return plugin.sync
+    label = plugin.label if plugin is not None else str(provider)
     raise ConnectorError(UNAVAILABLE.format(label=label))

@@ -11,7 +11,7 @@ balancer), so the demo's recommendations have something real to show.
 """
 
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Final
 
@@ -20,27 +20,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.connectors.demo import resources as demo_resources
 from xplorr.core import clock
+from xplorr.core.jobs.registry import JobContext
 from xplorr.core.tenancy import org_scope
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery
+from xplorr.inventory import types
 from xplorr.inventory.service import Observed, SnapshotResult, apply_snapshot
+
+VIRTUAL_MACHINE: Final = types.ResourceType.VIRTUAL_MACHINE.value
 
 WINDOW_DAYS: Final = 30
 SOURCE: Final = "bill"
 ACTIVE: Final = "Active"  # billed on the account's last complete day (or the day before)
 INACTIVE: Final = "Inactive"  # billed in the window, not lately
 
-# The bill's ResourceType per provider -> the inventory's type name (the AWS collector's names,
-# so filters read the same for both); other types keep the bill's name.
-TYPE_NAMES: Final[dict[tuple[str, str], str]] = {
-    ("aws", "Instance"): "EC2 Instance",
-    ("aws", "Bucket"): "S3 Bucket",
-    ("aws", "DB Instance"): "RDS Instance",
-    ("aws", "Function"): "Lambda Function",
-    ("aws", "NAT Gateway"): "NAT Gateway",
-    ("aws", "Volume"): "EBS Volume",
-    ("aws", "Load Balancer"): "Load Balancer",
-}
+
+@dataclass(frozen=True, slots=True)
+class BillRefresh:
+    result: SnapshotResult
+    warnings: tuple[str, ...] = ()
+
+
+async def collect(ctx: JobContext, account: CloudAccount) -> BillRefresh:
+    """The inventory collector of demo accounts (``connectors.demo.plugin``)."""
+    return BillRefresh(await collect_from_bill(ctx.db, account))
 
 
 def _name(resource_id: str, name: str | None) -> str:
@@ -67,25 +70,28 @@ async def collect_from_bill(
             account_ids=frozenset({account.id}),
         ),
     )
-    observed = [
-        Observed(
-            provider=r.provider if r.provider in ("aws", "azure", "gcp") else "aws",
-            region=r.region,
-            service=r.service,
-            resource_type=TYPE_NAMES.get((r.provider, r.resource_type or ""))
-            or r.resource_type
-            or r.service,
-            resource_id=r.resource_id,
-            name=_name(r.resource_id, r.resource_name),
-            status=ACTIVE if r.last_day >= end - timedelta(days=1) else INACTIVE,
-            tags=dict(r.tags),
-            attributes={
-                "first_billed": r.first_day.isoformat(),
-                "last_billed": r.last_day.isoformat(),
-            },
+    observed = []
+    for r in found:
+        provider = r.provider if r.provider in ("aws", "azure", "gcp") else "aws"
+        # The bill's ResourceType, under the inventory's type where inventory.types knows it.
+        typed = types.observed_type(provider, r.resource_type or r.service)
+        observed.append(
+            Observed(
+                provider=provider,
+                region=r.region,
+                service=r.service,
+                resource_type=typed.resource_type,
+                native_type=typed.native_type,
+                resource_id=r.resource_id,
+                name=_name(r.resource_id, r.resource_name),
+                status=ACTIVE if r.last_day >= end - timedelta(days=1) else INACTIVE,
+                tags=dict(r.tags),
+                attributes={
+                    "first_billed": r.first_day.isoformat(),
+                    "last_billed": r.last_day.isoformat(),
+                },
+            )
         )
-        for r in found
-    ]
     if (
         account.provider is Provider.DEMO
         and account.provider_account_id in demo_resources.AWS_ACCOUNTS
@@ -102,24 +108,26 @@ def _with_demo_resources(observed: list[Observed], account: str, through: date) 
         return observed
     out = []
     for o in observed:
-        if o.provider == "aws" and o.resource_type == "EC2 Instance" and o.status == ACTIVE:
+        if o.provider == "aws" and o.resource_type == VIRTUAL_MACHINE and o.status == ACTIVE:
             status, facts = demo_resources.instance_facts(o.resource_id, through)
             o = replace(o, status=status, attributes={**o.attributes, **facts})
         out.append(o)
     regions = Counter(o.region for o in aws if o.region)
     region = regions.most_common(1)[0][0] if regions else "us-east-1"
-    out.extend(
-        Observed(
-            provider="aws",
-            region=region,
-            service=r.service,
-            resource_type=r.resource_type,
-            resource_id=r.resource_id,
-            name=r.name,
-            status=r.status,
-            tags=dict(r.tags),
-            attributes=dict(r.attributes),
+    for r in demo_resources.extras(account, region, through):
+        typed = types.observed_type("aws", r.resource_type)  # AWS's type, as its collector's
+        out.append(
+            Observed(
+                provider="aws",
+                region=region,
+                service=r.service,
+                resource_type=typed.resource_type,
+                native_type=typed.native_type,
+                resource_id=r.resource_id,
+                name=r.name,
+                status=r.status,
+                tags=dict(r.tags),
+                attributes=dict(r.attributes),
+            )
         )
-        for r in demo_resources.extras(account, region, through)
-    )
     return out

@@ -1,18 +1,19 @@
 """Inventory refresh: after every change of an account's cost data (each sync's import emits
-``CostDataChanged``), its inventory is collected again: from the cloud's API where there is a
-collector for its provider, from the bill for demo accounts."""
+``CostDataChanged``), its inventory is collected again by the collector its provider's plugin
+registers (``xplorr.connectors``: a cloud's API, or the bill for demo accounts)."""
 
 from typing import Final
 
 import structlog
 from sqlalchemy import select
 
-from xplorr.cloud_accounts.models import CloudAccount, Provider
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.connectors import plugin_for
 from xplorr.core.events import emit, subscribe
 from xplorr.core.jobs.models import Job
 from xplorr.core.jobs.registry import JobContext
 from xplorr.costs.events import CostDataChanged
-from xplorr.inventory import aws, bill, gcp, service
+from xplorr.inventory import service
 from xplorr.inventory.events import InventoryRefreshed
 
 log = structlog.get_logger("xplorr.inventory")
@@ -37,34 +38,17 @@ async def refresh(ctx: JobContext, event: CostDataChanged) -> None:
     if queued is not None and last is not None and last >= queued:
         log.info("inventory_refresh_skipped", account=str(account.id))
         return
-    if account.provider is Provider.DEMO:
-        result = await bill.collect_from_bill(ctx.db, account)
-    elif account.provider is Provider.AWS:
-        refreshed = await aws.collect_from_aws(ctx, account)
-        if refreshed is None:
-            return
-        result = refreshed.result
-        for warning in refreshed.warnings:
-            log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
-    elif account.provider is Provider.AZURE:
-        from xplorr.inventory import azure  # the Azure SDKs only where they are used
-
-        azure_refresh = await azure.collect_from_azure(ctx, account)
-        if azure_refresh is None:
-            return
-        result = azure_refresh.result
-        for warning in azure_refresh.warnings:
-            log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
-    elif account.provider is Provider.GCP:
-        gcp_refreshed = await gcp.collect_from_gcp(ctx, account)
-        if gcp_refreshed is None:
-            return
-        result = gcp_refreshed.result
-        for warning in gcp_refreshed.warnings:
-            log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
-    else:
+    plugin = plugin_for(account.provider)
+    collect = plugin.collect_inventory if plugin is not None else None
+    if collect is None:  # a provider with a bill only (focus exports)
         await emit(ctx.db, InventoryRefreshed(org_id=account.org_id, cloud_account_id=account.id))
         return
+    refreshed = await collect(ctx, account)
+    if refreshed is None:  # disconnected while the cloud answered
+        return
+    result = refreshed.result
+    for warning in refreshed.warnings:
+        log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
     await emit(ctx.db, InventoryRefreshed(org_id=account.org_id, cloud_account_id=account.id))
     log.info(
         "inventory_refreshed",

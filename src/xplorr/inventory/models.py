@@ -1,9 +1,9 @@
 """The resource inventory: one row per cloud resource a collector has seen.
 
-A collector (the AWS API collector, the bill-derived one of demo accounts, later Azure and GCP)
-writes rows through ``inventory.service.apply_snapshot``: a resource seen again gets a new
-``last_seen_at``; one missing from a complete snapshot of its scope (account, and region for
-regional collectors) is marked ``deleted_at``, not removed, and purged 30 days later.
+A collector (each cloud's API collector, registered by its connector; the bill-derived one of
+demo accounts) writes rows through ``inventory.service.apply_snapshot``: a resource seen again
+gets a new ``last_seen_at``; one missing from a complete snapshot of its scope (account, and
+region for regional collectors) is marked ``deleted_at``, not removed, and purged 30 days later.
 Costs are not stored here: they are read from the cost store through ``costs.query`` by
 ``resource_id`` when the inventory is listed.
 """
@@ -30,7 +30,10 @@ class InventoryResource(OrgOwned, Base):
     provider: Mapped[str] = mapped_column(String(16))  # aws | azure | gcp
     region: Mapped[str | None] = mapped_column(String(100))  # None: global (S3 list, CDN...)
     service: Mapped[str] = mapped_column(String(200))  # "Amazon EC2", "Virtual Machines"...
-    resource_type: Mapped[str] = mapped_column(String(100))  # "EC2 Instance", "EBS Volume"...
+    # The inventory's type, one vocabulary for every cloud ("Virtual Machine", "Disk"...), and
+    # the provider's own ("AWS::EC2::Instance", "Microsoft.Compute/disks"...): inventory.types.
+    resource_type: Mapped[str] = mapped_column(String(100))
+    native_type: Mapped[str] = mapped_column(String(200))
     # The provider's id as its bill names it where it can (ARN for AWS resources whose bill line
     # carries the ARN, else the bare id: i-..., vol-..., nat-...): the join key to cost rows.
     resource_id: Mapped[str] = mapped_column(Text)

@@ -30,7 +30,13 @@ def inventory_filter(
     region: Annotated[str | None, Query(max_length=100, pattern=_TEXT)] = None,
     type_: Annotated[
         str | None,
-        Query(alias="type", max_length=100, pattern=_TEXT, description="e.g. EC2 Instance."),
+        Query(
+            alias="type",
+            max_length=100,
+            pattern=_TEXT,
+            description="e.g. Virtual Machine (every cloud's); a provider's own name for a type "
+            "also works (EC2 Instance, AWS::EC2::Instance, Microsoft.Compute/disks).",
+        ),
     ] = None,
     status: Annotated[
         str | None,

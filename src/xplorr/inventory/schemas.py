@@ -19,7 +19,16 @@ class InventoryItemOut(BaseModel):
     provider: str
     region: str | None
     service: str
-    type: str = Field(description="Resource type, e.g. 'EC2 Instance', 'EBS Volume'.")
+    type: str = Field(
+        description="The inventory's resource type, one set for every cloud: 'Virtual Machine', "
+        "'Disk', 'Public IP Address', 'Object Storage Bucket'... (README: Resource types across "
+        "clouds)."
+    )
+    native_type: str = Field(
+        description="The provider's own type: 'AWS::EC2::Instance', "
+        "'Microsoft.Compute/virtualMachines', 'compute.googleapis.com/Instance'; for resources "
+        "read from a bill, its ResourceType where no API type is known."
+    )
     resource_id: str = Field(description="The provider's id (ARN, i-..., vol-..., Azure id...).")
     name: str | None
     status: str | None = Field(description="Last known state: Running, Stopped, Available...")

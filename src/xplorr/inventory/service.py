@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,13 +24,14 @@ from xplorr.core.pagination import Page, PageParams
 from xplorr.core.tenancy import Principal, Scope, get_in_org, org_scope, org_select
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery, Dim
+from xplorr.inventory import types
 from xplorr.inventory.models import InventoryResource
 from xplorr.inventory.schemas import FilterValue, InventoryFiltersOut, InventoryItemOut
 
 COST_DAYS: Final = 30
 KEEP_DELETED: Final = timedelta(days=30)
 EXPORT_MAX_ROWS: Final = 50_000
-ANY_REGION: Final = "*"  # a scope of every region: ("*", "S3 Bucket") for a global listing
+ANY_REGION: Final = "*"  # a scope of every region: ("*", "AWS::S3::Bucket") for a global listing
 DELETED_STATUS: Final = "Deleted"  # the status filter's value for resources gone from the cloud
 CSV_HEADER: Final = (
     "provider",
@@ -48,6 +49,7 @@ CSV_HEADER: Final = (
     "first_seen_at",
     "last_seen_at",
     "deleted_at",
+    "native_type",  # last: the columns before keep their places for existing readers
 )
 
 
@@ -61,9 +63,34 @@ class InventoryFilter:
     search: str | None = None
 
 
+class Found(Protocol):
+    """A resource as a connector reports it, in its provider's own type (``resource_type``:
+    ``AWS::EC2::Volume``, an ARM type, a Cloud Asset type)."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def service(self) -> str: ...
+    @property
+    def resource_type(self) -> str: ...
+    @property
+    def resource_id(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def status(self) -> str | None: ...
+    @property
+    def tags(self) -> dict[str, str]: ...
+    @property
+    def attributes(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Observed:
-    """One resource as a collector saw it."""
+    """One resource as a collector saw it: ``resource_type`` the inventory's type,
+    ``native_type`` the provider's (``inventory.types``)."""
 
     provider: str
     region: str | None
@@ -74,6 +101,31 @@ class Observed:
     status: str | None = None
     tags: dict[str, Any] = field(default_factory=dict)
     attributes: dict[str, Any] = field(default_factory=dict)
+    native_type: str = ""  # empty: the same as resource_type
+
+    @classmethod
+    def of(cls, found: Found) -> "Observed":
+        """A connector's resource under the inventory's type (``inventory.types``)."""
+        typed = types.observed_type(found.provider, found.resource_type)
+        return cls(
+            provider=found.provider,
+            region=found.region,
+            service=found.service,
+            resource_type=typed.resource_type,
+            native_type=typed.native_type,
+            resource_id=found.resource_id,
+            name=found.name,
+            status=found.status,
+            tags=dict(found.tags),
+            attributes=dict(found.attributes),
+        )
+
+
+def native_scopes(
+    provider: str, scopes: Iterable[tuple[str | None, str]]
+) -> set[tuple[str | None, str]]:
+    """A connector's (region, provider type) scopes with each type spelt as stored."""
+    return {(region, types.native_type(provider, name)) for region, name in scopes}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +149,7 @@ async def apply_snapshot(
     now: datetime | None = None,
 ) -> SnapshotResult:
     """Record a complete snapshot of ``account``'s resources of ``source``: of every
-    (region, resource type) in ``scopes`` when given (what a collector could read; a region or
+    (region, native type) in ``scopes`` when given (what a collector could read; a region or
     type it could not read keeps its rows as they were), else of everything.
 
     Seen resources are inserted or updated (a deleted one seen again comes back); rows of the
@@ -125,6 +177,7 @@ async def apply_snapshot(
                     region=o.region,
                     service=o.service,
                     resource_type=o.resource_type,
+                    native_type=o.native_type or o.resource_type,
                     resource_id=o.resource_id,
                     name=o.name,
                     status=o.status,
@@ -140,6 +193,7 @@ async def apply_snapshot(
             continue
         row.provider, row.region, row.service = o.provider, o.region, o.service
         row.resource_type, row.name, row.status = o.resource_type, o.name, o.status
+        row.native_type = o.native_type or o.resource_type
         row.tags, row.attributes, row.source = dict(o.tags), dict(o.attributes), source
         row.last_seen_at, row.deleted_at = now, None
         updated += 1
@@ -147,7 +201,7 @@ async def apply_snapshot(
         if resource_id in seen or row.deleted_at is not None or row.source != source:
             continue
         if covered is not None and not (
-            (row.region, row.resource_type) in covered or (ANY_REGION, row.resource_type) in covered
+            (row.region, row.native_type) in covered or (ANY_REGION, row.native_type) in covered
         ):
             continue
         row.deleted_at = now
@@ -230,7 +284,15 @@ def _selected(who: Principal, f: InventoryFilter) -> Select[InventoryResource]:
     if f.region is not None:
         stmt = stmt.where(func.lower(InventoryResource.region) == f.region.lower())
     if f.type is not None:
-        stmt = stmt.where(func.lower(InventoryResource.resource_type) == f.type.lower())
+        # The inventory's type, or a provider's own name for one (``EC2 Instance``,
+        # ``AWS::EC2::Instance``, an ARM type...): inventory.types.
+        natives = types.filter_names(f.type) | {f.type.lower()}
+        stmt = stmt.where(
+            or_(
+                func.lower(InventoryResource.resource_type) == f.type.lower(),
+                func.lower(InventoryResource.native_type).in_(sorted(natives)),
+            )
+        )
     if f.status is not None and f.status.lower() == DELETED_STATUS.lower():
         stmt = stmt.where(InventoryResource.deleted_at.is_not(None))
     else:
@@ -318,6 +380,7 @@ def to_out(row: InventoryResource, cost: ResourceCost | None) -> InventoryItemOu
         region=row.region,
         service=row.service,
         type=row.resource_type,
+        native_type=row.native_type,
         resource_id=row.resource_id,
         name=row.name,
         status=row.status,
@@ -431,6 +494,7 @@ async def export_rows(db: AsyncSession, who: Principal, f: InventoryFilter) -> l
                 r.first_seen_at,
                 r.last_seen_at,
                 r.deleted_at,
+                r.native_type,
             ]
         )
     return out

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from xplorr.core import money
+from xplorr.inventory.types import ResourceType
 from xplorr.recommendations import prices
 
 IDLE_CPU_PERCENT: Final = Decimal(5)
@@ -26,11 +27,12 @@ CPU_WINDOW_DAYS: Final = 14
 MIN_CPU_DAYS: Final = 7
 SNAPSHOT_MIN_AGE_DAYS: Final = 90
 
-INSTANCE: Final = "EC2 Instance"
-VOLUME: Final = "EBS Volume"
-SNAPSHOT: Final = "EBS Snapshot"
-EIP: Final = "Elastic IP"
-LOAD_BALANCER: Final = "Load Balancer"
+# The inventory's types (one set for every cloud: inventory.types); the AWS rules read AWS rows.
+INSTANCE: Final = ResourceType.VIRTUAL_MACHINE.value
+VOLUME: Final = ResourceType.DISK.value
+SNAPSHOT: Final = ResourceType.DISK_SNAPSHOT.value
+EIP: Final = ResourceType.PUBLIC_IP.value
+LOAD_BALANCER: Final = ResourceType.LOAD_BALANCER.value
 
 
 @dataclass(frozen=True, slots=True)

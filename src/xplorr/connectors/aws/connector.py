@@ -14,8 +14,8 @@ transaction is open while AWS is read.
 
 from typing import Any
 
-from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.connectors import ConnectorError, SyncContext, register
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.connectors import ConnectorError, SyncContext
 from xplorr.connectors.aws.cost_explorer import import_cost_explorer
 from xplorr.connectors.aws.exports import import_export
 from xplorr.connectors.aws.session import AwsCallError, connect, org_base_keys
@@ -25,7 +25,6 @@ from xplorr.ingest.pipeline import ImportSummary, IngestError
 FALL_BACK_CODES = frozenset({"NoSuchBucket", "PermanentRedirect", "AuthorizationHeaderMalformed"})
 
 
-@register(Provider.AWS)
 async def run(
     ctx: SyncContext, account: CloudAccount, credentials: dict[str, Any]
 ) -> ImportSummary:

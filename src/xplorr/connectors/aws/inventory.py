@@ -35,19 +35,20 @@ CPU_DAYS: Final = 14
 TAG_BATCH: Final = 20  # elbv2:DescribeTags takes at most 20 ARNs
 ANY_REGION: Final = "*"  # a scope of every region (inventory.service.ANY_REGION)
 
-INSTANCE = "EC2 Instance"
-VOLUME = "EBS Volume"
-SNAPSHOT = "EBS Snapshot"
-EIP = "Elastic IP"
-VPC = "VPC"
-SUBNET = "Subnet"
-SECURITY_GROUP = "Security Group"
-NAT = "NAT Gateway"
-IGW = "Internet Gateway"
-LOAD_BALANCER = "Load Balancer"
-RDS = "RDS Instance"
-LAMBDA = "Lambda Function"
-BUCKET = "S3 Bucket"
+# AWS's own type names (CloudFormation's); ``inventory.types`` maps them onto the inventory's.
+INSTANCE = "AWS::EC2::Instance"
+VOLUME = "AWS::EC2::Volume"
+SNAPSHOT = "AWS::EC2::Snapshot"
+EIP = "AWS::EC2::EIP"
+VPC = "AWS::EC2::VPC"
+SUBNET = "AWS::EC2::Subnet"
+SECURITY_GROUP = "AWS::EC2::SecurityGroup"
+NAT = "AWS::EC2::NatGateway"
+IGW = "AWS::EC2::InternetGateway"
+LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+RDS = "AWS::RDS::DBInstance"
+LAMBDA = "AWS::Lambda::Function"
+BUCKET = "AWS::S3::Bucket"
 REGIONAL_TYPES: Final = (
     INSTANCE,
     VOLUME,

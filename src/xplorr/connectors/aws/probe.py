@@ -14,10 +14,10 @@ customer $0.01, like every Cost Explorer call.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from xplorr.connectors import Check, ProbeResult
 from xplorr.connectors.aws.session import (
     AwsCallError,
     AwsSession,
@@ -30,26 +30,6 @@ from xplorr.core import clock
 from xplorr.core.settings import Settings
 
 PROBE_ATTEMPTS = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    group: str  # the policy's Sid
-    operation: str  # the IAM action tried
-    status: str  # ok | denied | error
-    error_code: str | None = None
-    message: str | None = None
-
-
-@dataclass(slots=True)
-class ProbeResult:
-    ok: bool
-    account_id: str | None = None
-    arn: str | None = None
-    account_matches: bool | None = None
-    error: str | None = None
-    error_code: str | None = None
-    checks: list[Check] = field(default_factory=list)
 
 
 def _probes(session: AwsSession, credentials: Mapping[str, Any]) -> list[tuple[str, str, Any]]:

@@ -10,15 +10,14 @@ no transaction is open while Azure is read.
 
 from typing import Any
 
-from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.connectors import ConnectorError, SyncContext, register
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.connectors import ConnectorError, SyncContext
 from xplorr.connectors.azure.exports import import_export, where
 from xplorr.connectors.azure.query import import_query
 from xplorr.connectors.azure.session import AzureCallError, open_session
 from xplorr.ingest.pipeline import ImportSummary, IngestError
 
 
-@register(Provider.AZURE)
 async def run(
     ctx: SyncContext, account: CloudAccount, credentials: dict[str, Any]
 ) -> ImportSummary:

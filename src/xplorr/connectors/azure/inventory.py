@@ -1,12 +1,13 @@
 """The Azure resource inventory of one subscription: Resource Graph, Monitor CPU, Advisor.
 
 - **Resources**: one Resource Graph query (KQL, ``POST /providers/Microsoft.ResourceGraph/
-  resources``, azure-mgmt-resourcegraph), paged by ``$skipToken``, for the types of
-  ``inventory.azure_types`` (VMs with their power state, managed disks and whether they are
+  resources``, azure-mgmt-resourcegraph), paged by ``$skipToken``, for the ARM types of
+  ``SERVICES`` (VMs with their power state, managed disks and whether they are
   attached, public IPs and whether they are associated, load balancers, App Service plans, SQL
   databases, storage accounts, VNets and NAT gateways), with their tags. Ids are ARM ids
   lowercased (Azure's ids are case-insensitive; cost exports write them lowercased), the id as
-  ARM spells it in ``attributes["arm_id"]``.
+  ARM spells it in ``attributes["arm_id"]``. Each resource's type is its ARM type (the
+  inventory maps it onto its own types: ``inventory.types``).
 - **CPU** of running VMs: Azure Monitor's ``Percentage CPU``, daily average and maximum over the
   last 14 days (``attributes["cpu_daily"]``, as the AWS collector's), where Monitoring Reader
   (or Reader) allows it; the first refusal is a warning and the other VMs are not asked.
@@ -32,7 +33,6 @@ from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from xplorr.connectors import ConnectorError
 from xplorr.connectors.azure.session import AzureCallError, AzureSession, call
-from xplorr.inventory import azure_types as types
 
 CPU_DAYS: Final = 14
 PAGE: Final = 1000
@@ -42,9 +42,32 @@ RESOURCE_GRAPH: Final = "Microsoft.ResourceGraph/resources/read"
 METRICS: Final = "Microsoft.Insights/metrics/read"
 ADVISOR: Final = "Microsoft.Advisor/recommendations/read"
 
+VIRTUAL_MACHINE: Final = "Microsoft.Compute/virtualMachines"
+DISK: Final = "Microsoft.Compute/disks"
+PUBLIC_IP: Final = "Microsoft.Network/publicIPAddresses"
+LOAD_BALANCER: Final = "Microsoft.Network/loadBalancers"
+APP_SERVICE_PLAN: Final = "Microsoft.Web/serverFarms"
+SQL_DATABASE: Final = "Microsoft.Sql/servers/databases"
+STORAGE_ACCOUNT: Final = "Microsoft.Storage/storageAccounts"
+VIRTUAL_NETWORK: Final = "Microsoft.Network/virtualNetworks"
+NAT_GATEWAY: Final = "Microsoft.Network/natGateways"
+# ARM type -> the service the inventory shows (Azure's product, as its bill names it)
+SERVICES: Final[dict[str, str]] = {
+    VIRTUAL_MACHINE: "Virtual Machines",
+    DISK: "Storage",
+    PUBLIC_IP: "Virtual Network",
+    LOAD_BALANCER: "Load Balancer",
+    APP_SERVICE_PLAN: "Azure App Service",
+    SQL_DATABASE: "SQL Database",
+    STORAGE_ACCOUNT: "Storage",
+    VIRTUAL_NETWORK: "Virtual Network",
+    NAT_GATEWAY: "NAT Gateway",
+}
+_CANONICAL: Final = {t.lower(): t for t in SERVICES}  # ARM types are case-insensitive
+
 KQL: Final = (
     "Resources\n"
-    "| where type in~ (" + ", ".join(f"'{t}'" for t in types.AZURE_TYPES) + ")\n"
+    "| where type in~ (" + ", ".join(f"'{t.lower()}'" for t in SERVICES) + ")\n"
     "| project id, name, type, location, resourceGroup, tags, sku, kind, properties\n"
     "| order by id asc"
 )
@@ -121,38 +144,36 @@ def _power(props: dict[str, Any]) -> str | None:
 
 def describe(row: dict[str, Any]) -> FoundResource | None:
     """One Resource Graph row as an inventory resource (None: a type not collected)."""
-    arm_type = str(row.get("type") or "").lower()
-    mapped = types.inventory_type(arm_type)
+    arm_type = _CANONICAL.get(str(row.get("type") or "").lower())
     arm_id = str(row.get("id") or "")
-    if mapped is None or not arm_id:
+    if arm_type is None or not arm_id:
         return None
     props = _props(row)
     attrs: dict[str, Any] = {
         "arm_id": arm_id,
-        "arm_type": arm_type,
+        "arm_type": arm_type.lower(),
         "resource_group": row.get("resourceGroup"),
-        "kind": mapped.kind,
     }
     if _sku(row):
         attrs["sku"] = _sku(row)
     status: str | None = None
-    if arm_type == types.VIRTUAL_MACHINE:
+    if arm_type == VIRTUAL_MACHINE:
         status = _power(props)
         attrs["vm_size"] = _path(props, "hardwareProfile", "vmSize")
         attrs["os_type"] = _path(props, "storageProfile", "osDisk", "osType")
-    elif arm_type == types.DISK:
+    elif arm_type == DISK:
         state = props.get("diskState")
         status = str(state) if state else None
         attrs["size_gb"] = props.get("diskSizeGB")
         attrs["attached"] = str(state or "").lower() not in ("unattached", "")
         attrs["managed_by"] = row.get("managedBy") or props.get("managedBy")
-    elif arm_type == types.PUBLIC_IP:
+    elif arm_type == PUBLIC_IP:
         associated = bool(props.get("ipConfiguration") or props.get("natGateway"))
         status = "Associated" if associated else "Unassociated"
         attrs["ip_address"] = props.get("ipAddress")
         attrs["allocation"] = props.get("publicIPAllocationMethod")
         attrs["associated"] = associated
-    elif arm_type == types.LOAD_BALANCER:
+    elif arm_type == LOAD_BALANCER:
         status = props.get("provisioningState")
         attrs["frontends"] = len(props.get("frontendIPConfigurations") or [])
         attrs["backend_pools"] = len(props.get("backendAddressPools") or [])
@@ -160,23 +181,23 @@ def describe(row: dict[str, Any]) -> FoundResource | None:
             (props.get("frontendIPConfigurations") or [{}])[0], "properties", "subnet", "id"
         )
         attrs["vpc_id"] = _vnet_of(subnet)
-    elif arm_type == types.APP_SERVICE_PLAN:
+    elif arm_type == APP_SERVICE_PLAN:
         status = props.get("status")
         attrs["sites"] = props.get("numberOfSites")
         attrs["tier"] = _path(row, "sku", "tier")
-    elif arm_type == types.SQL_DATABASE:
+    elif arm_type == SQL_DATABASE:
         status = props.get("status")
         attrs["max_size_bytes"] = props.get("maxSizeBytes")
-    elif arm_type == types.STORAGE_ACCOUNT:
+    elif arm_type == STORAGE_ACCOUNT:
         primary = props.get("statusOfPrimary")
         status = str(primary).capitalize() if primary else props.get("provisioningState")
         attrs["access_tier"] = props.get("accessTier")
         attrs["account_kind"] = row.get("kind")
-    elif arm_type == types.VIRTUAL_NETWORK:
+    elif arm_type == VIRTUAL_NETWORK:
         status = props.get("provisioningState")
         attrs["vpc_id"] = arm_id.lower()
         attrs["address_space"] = _path(props, "addressSpace", "addressPrefixes")
-    elif arm_type == types.NAT_GATEWAY:
+    elif arm_type == NAT_GATEWAY:
         status = props.get("provisioningState")
         subnets = [s.get("id") for s in props.get("subnets") or [] if isinstance(s, dict)]
         attrs["vpc_id"] = next((v for v in map(_vnet_of, subnets) if v), None)
@@ -185,8 +206,8 @@ def describe(row: dict[str, Any]) -> FoundResource | None:
     location = str(row.get("location") or "").lower() or None
     return FoundResource(
         region=None if location == "global" else location,
-        service=mapped.service,
-        resource_type=mapped.resource_type,
+        service=SERVICES[arm_type],
+        resource_type=arm_type,
         resource_id=arm_id.lower(),
         name=str(row["name"]) if row.get("name") else None,
         status=str(status) if status else None,
@@ -226,12 +247,12 @@ def _resources(session: AzureSession, scan: Scan) -> None:
             raise ConnectorError(f"{RESOURCE_GRAPH}: more than {PAGES_MAX} pages; gave up.")
     finally:
         client.close()
-    scan.scopes.update((ANY_REGION, t.resource_type) for t in types.AZURE_TYPES.values())
+    scan.scopes.update((ANY_REGION, t) for t in SERVICES)
 
 
 def _cpu(session: AzureSession, scan: Scan) -> None:
     running = [
-        r for r in scan.resources if r.resource_type == "Virtual Machine" and r.status == "Running"
+        r for r in scan.resources if r.resource_type == VIRTUAL_MACHINE and r.status == "Running"
     ]
     if not running:
         return

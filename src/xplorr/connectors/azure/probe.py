@@ -29,8 +29,7 @@ from azure.mgmt.costmanagement.models import (
 from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
-from xplorr.connectors import ConnectorError
-from xplorr.connectors.aws.probe import Check, ProbeResult
+from xplorr.connectors import Check, ConnectorError, ProbeResult
 from xplorr.connectors.azure import exports
 from xplorr.connectors.azure.session import (
     CANNOT_READ_SUBSCRIPTION,

@@ -17,8 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.connectors import ConnectorError, SyncContext, register
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.connectors import ConnectorError, SyncContext
 from xplorr.connectors.demo import generator
 from xplorr.connectors.demo.generator import DEFAULT_ACCOUNTS, DemoAccountSpec
 from xplorr.core import clock
@@ -68,7 +68,6 @@ def seed_of(credentials: dict[str, Any]) -> int:
     return seed
 
 
-@register(Provider.DEMO)
 async def run(
     ctx: SyncContext, account: CloudAccount, credentials: dict[str, Any]
 ) -> ImportSummary:

@@ -81,10 +81,18 @@ def instance_facts(resource_id: str, through: date) -> tuple[str, dict[str, Any]
     }
 
 
+# AWS's own type names, as the AWS collector reports them (``connectors.aws.inventory``)
+INSTANCE: Final = "AWS::EC2::Instance"
+VOLUME: Final = "AWS::EC2::Volume"
+SNAPSHOT: Final = "AWS::EC2::Snapshot"
+EIP: Final = "AWS::EC2::EIP"
+LOAD_BALANCER: Final = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+
+
 @dataclass(frozen=True, slots=True)
 class DemoResource:
     service: str
-    resource_type: str
+    resource_type: str  # AWS's type (INSTANCE...)
     resource_id: str
     name: str
     status: str
@@ -105,35 +113,35 @@ def extras(account: str, region: str, through: date) -> list[DemoResource]:
     stopped = ident("i", "stopped-batch")
     stopped_vols = [ident("vol", "stopped-root"), ident("vol", "stopped-data")]
     return [
-        DemoResource("Amazon EBS", "EBS Volume", ident("vol", "free-1"), "old-etl-scratch",
+        DemoResource("Amazon EBS", VOLUME, ident("vol", "free-1"), "old-etl-scratch",
                      "Available", {"size_gib": 500, "volume_type": "gp2", "attached": False,
                                    "instance_ids": [], "created_at": ago(210)}, tags),
-        DemoResource("Amazon EBS", "EBS Volume", ident("vol", "free-2"), "restore-test",
+        DemoResource("Amazon EBS", VOLUME, ident("vol", "free-2"), "restore-test",
                      "Available", {"size_gib": 200, "volume_type": "gp3", "attached": False,
                                    "instance_ids": [], "created_at": ago(95)}, {}),
-        DemoResource("Amazon EBS", "EBS Volume", ident("vol", "free-3"), "db-migration-io1",
+        DemoResource("Amazon EBS", VOLUME, ident("vol", "free-3"), "db-migration-io1",
                      "Available", {"size_gib": 100, "volume_type": "io1", "attached": False,
                                    "instance_ids": [], "created_at": ago(130)}, tags),
-        DemoResource("Amazon EBS", "EBS Snapshot", ident("snap", "old-1"), "pre-upgrade-2025",
+        DemoResource("Amazon EBS", SNAPSHOT, ident("snap", "old-1"), "pre-upgrade-2025",
                      "Completed", {"volume_id": ident("vol", "deleted-1"), "size_gib": 250,
                                    "started_at": ago(400), "description": "before the upgrade"}),
-        DemoResource("Amazon EBS", "EBS Snapshot", ident("snap", "old-2"), "nightly-legacy",
+        DemoResource("Amazon EBS", SNAPSHOT, ident("snap", "old-2"), "nightly-legacy",
                      "Completed", {"volume_id": ident("vol", "deleted-2"), "size_gib": 80,
                                    "started_at": ago(150), "description": "nightly backup"}),
-        DemoResource("Amazon VPC", "Elastic IP", f"eipalloc-0{_hex(16, account, 'eip')}",
+        DemoResource("Amazon VPC", EIP, f"eipalloc-0{_hex(16, account, 'eip')}",
                      "203.0.113.24", "Unassociated", {"public_ip": "203.0.113.24"}),
-        DemoResource("Elastic Load Balancing", "Load Balancer",
+        DemoResource("Elastic Load Balancing", LOAD_BALANCER,
                      f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/app/"
                      f"legacy-api/{_hex(16, account, 'alb')}", "legacy-api", "Active",
                      {"lb_type": "application", "scheme": "internet-facing", "targets": 2,
                       "healthy_targets": 0, "requests_14d": 0, "target_groups": [
                           {"name": "legacy-api", "targets": 2, "healthy": 0}]}, tags),
-        DemoResource("Amazon EC2", "EC2 Instance", stopped, "batch-runner-old", "Stopped",
+        DemoResource("Amazon EC2", INSTANCE, stopped, "batch-runner-old", "Stopped",
                      {"instance_type": "m5.xlarge", "volume_ids": stopped_vols}, tags),
-        DemoResource("Amazon EBS", "EBS Volume", stopped_vols[0], "batch-runner-root", "In use",
+        DemoResource("Amazon EBS", VOLUME, stopped_vols[0], "batch-runner-root", "In use",
                      {"size_gib": 50, "volume_type": "gp2", "attached": True,
                       "instance_ids": [stopped]}, tags),
-        DemoResource("Amazon EBS", "EBS Volume", stopped_vols[1], "batch-runner-data", "In use",
+        DemoResource("Amazon EBS", VOLUME, stopped_vols[1], "batch-runner-data", "In use",
                      {"size_gib": 300, "volume_type": "gp3", "attached": True,
                       "instance_ids": [stopped]}, tags),
     ]  # fmt: skip

@@ -16,8 +16,8 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.connectors import ConnectorError, SyncContext, register
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.connectors import ConnectorError, SyncContext
 from xplorr.ingest.pipeline import ImportSummary, IngestError, ReadTimeout, import_path
 
 NO_FILES_WARNING = (
@@ -63,7 +63,6 @@ def check_export_path(raw: object, roots: tuple[Path, ...]) -> Path:
     return resolved
 
 
-@register(Provider.FOCUS)
 async def run(
     ctx: SyncContext, account: CloudAccount, credentials: dict[str, Any]
 ) -> ImportSummary:

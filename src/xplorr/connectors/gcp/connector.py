@@ -9,14 +9,13 @@ import's ``CostDataChanged`` queues (``inventory.gcp``).
 
 from typing import Any
 
-from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.connectors import ConnectorError, SyncContext, register
+from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.connectors import ConnectorError, SyncContext
 from xplorr.connectors.gcp.billing import import_bigquery
 from xplorr.connectors.gcp.session import open_session, run
 from xplorr.ingest.pipeline import ImportSummary, IngestError
 
 
-@register(Provider.GCP)
 async def run_sync(
     ctx: SyncContext, account: CloudAccount, credentials: dict[str, Any]
 ) -> ImportSummary:

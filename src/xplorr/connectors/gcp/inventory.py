@@ -4,13 +4,14 @@
 every page, full resources: ``readMask=*``): VM instances, persistent disks (attached or not),
 IP addresses, Cloud Storage buckets and Cloud SQL instances. When Cloud Asset is refused (the
 key lacks ``cloudasset.assets.searchAllResources``, or the API is off), the project is listed
-by the Compute API (aggregated instances, disks, addresses) and Cloud Storage (buckets)
-instead (product notes section 8); Cloud SQL then stays as it was, with a warning.
+by the Compute API (aggregated instances, disks, addresses), Cloud Storage (buckets) and the
+Cloud SQL Admin API (``instances.list``) instead (product notes section 8), each refusal of
+those a warning that keeps its type's rows as they were.
 
-**Types.** GCP's asset types map onto the inventory's existing resource types (``TYPES``;
-the README's "Google Cloud" section has the table), so ``/inventory`` filters one set of types
-across clouds; ``service`` keeps Google's product name and ``attributes["asset_type"]`` the
-asset type. ``resource_id`` is the asset's full resource name
+**Types.** Each resource's type is its Cloud Asset type, whichever API listed it (``TYPES``;
+the inventory maps it onto its own types: ``inventory.types``); ``service`` keeps Google's
+product name and ``attributes["asset_type"]`` the asset type too. ``resource_id`` is the
+asset's full resource name
 (``//compute.googleapis.com/projects/p/zones/z/instances/vm-1``); ``attributes["bill_id"]``
 holds the detailed billing export's ``resource.global_name`` where it differs (instances and
 disks are billed by numeric id), the join key to cost rows.
@@ -40,21 +41,21 @@ ANY_REGION: Final = "*"
 PAGE_SIZE: Final = 500
 PAGES_MAX: Final = 1000  # a runaway nextPageToken loop stops here
 
-INSTANCE = "EC2 Instance"
-VOLUME = "EBS Volume"
-ADDRESS = "Elastic IP"
-BUCKET = "S3 Bucket"
-DATABASE = "RDS Instance"
+# Cloud Asset types (the resources' types, whichever API lists them)
+INSTANCE: Final = "compute.googleapis.com/Instance"
+VOLUME: Final = "compute.googleapis.com/Disk"
+ADDRESS: Final = "compute.googleapis.com/Address"
+BUCKET: Final = "storage.googleapis.com/Bucket"
+DATABASE: Final = "sqladmin.googleapis.com/Instance"
 
-# asset type -> (service, the inventory's resource type)
-TYPES: Final[dict[str, tuple[str, str]]] = {
-    "compute.googleapis.com/Instance": ("Compute Engine", INSTANCE),
-    "compute.googleapis.com/Disk": ("Compute Engine", VOLUME),
-    "compute.googleapis.com/Address": ("Compute Engine", ADDRESS),
-    "storage.googleapis.com/Bucket": ("Cloud Storage", BUCKET),
-    "sqladmin.googleapis.com/Instance": ("Cloud SQL", DATABASE),
+# asset type -> service (Google's product, as the billing export names it)
+TYPES: Final[dict[str, str]] = {
+    INSTANCE: "Compute Engine",
+    VOLUME: "Compute Engine",
+    ADDRESS: "Compute Engine",
+    BUCKET: "Cloud Storage",
+    DATABASE: "Cloud SQL",
 }
-FALLBACK_TYPES: Final = (INSTANCE, VOLUME, ADDRESS, BUCKET)
 
 # Recommender id -> (where it runs: zone | region, kind)
 RECOMMENDERS: Final[dict[str, tuple[str, str]]] = {
@@ -147,7 +148,7 @@ def _from_compute(
 ) -> FoundResource:
     """A resource from its Compute/Storage/SQL JSON body (Asset's versioned resource, or a
     Compute list item)."""
-    service, rtype = TYPES[asset_type]
+    service, rtype = TYPES[asset_type], asset_type
     labels = _tags(body.get("labels"))
     name = str(body.get("name") or "")
     attributes: dict[str, Any] = {"asset_type": asset_type}
@@ -212,7 +213,7 @@ def _from_asset(result: Any, project: str) -> FoundResource | None:
     body: dict[str, Any] = dict(versions[0].get("resource") or {}) if versions else {}
     body.setdefault("name", data.get("displayName") or _last(data.get("name")))
     body.setdefault("labels", data.get("labels") or {})
-    sql = asset_type == "sqladmin.googleapis.com/Instance"
+    sql = asset_type == DATABASE
     if not sql and "status" not in body and "state" in data:
         body["status"] = data["state"]
     if sql and "state" not in body:
@@ -306,14 +307,34 @@ class _Reader:
                     "labels": dict(bucket.labels or {}),
                     "storageClass": bucket.storage_class,
                 }
-                found.append(
-                    _from_compute(
-                        "storage.googleapis.com/Bucket", self.project, bucket.location, body
-                    )
-                )
+                found.append(_from_compute(BUCKET, self.project, bucket.location, body))
             return found
 
         self.scan.resources += call("storage:buckets.list", read)
+
+    def sql_instances(self) -> None:
+        """Cloud SQL Admin's ``instances.list`` (``GET /v1/projects/<p>/instances``), every
+        page: what Asset would have said of each instance."""
+        operation = "sqladmin:instances.list"
+
+        def read() -> list[FoundResource]:
+            found = []
+            params: dict[str, Any] = {"maxResults": PAGE_SIZE}
+            for _page in range(PAGES_MAX):
+                answer = self.session.sql_get(f"projects/{self.project}/instances", params)
+                for item in answer.get("items") or []:
+                    settings = item.get("settings") or {}
+                    body = dict(item) | {"labels": settings.get("userLabels") or {}}
+                    found.append(_from_compute(DATABASE, self.project, item.get("region"), body))
+                token = answer.get("nextPageToken")
+                if not token:
+                    return found
+                params["pageToken"] = token
+            raise GcpCallError(
+                GcpFailure(operation, "PAGES", f"{operation}: more than {PAGES_MAX} pages.", False)
+            )
+
+        self.scan.resources += call(operation, read)
 
     def recommendations(self) -> None:
         zones = sorted(
@@ -398,20 +419,16 @@ def scan_project(session: GcpSession) -> Scan:
     """The project's resources and recommendations (blocking)."""
     scan = Scan()
     reader = _Reader(session, scan)
-    asset_types = [rtype for _service, rtype in TYPES.values()]
-    if not reader.guarded(asset_types, reader.assets):
+    if not reader.guarded(TYPES, reader.assets):
         scan.source = "compute"
         scan.warnings[-1] += (
-            "; the inventory was listed through the Compute and Cloud Storage APIs instead "
-            "(Cloud SQL instances were not re-checked)"
+            "; the inventory was listed through the Compute, Cloud Storage and Cloud SQL Admin "
+            "APIs instead"
         )
-        for asset_type, key, rtype in (
-            ("compute.googleapis.com/Instance", "instances", INSTANCE),
-            ("compute.googleapis.com/Disk", "disks", VOLUME),
-            ("compute.googleapis.com/Address", "addresses", ADDRESS),
-        ):
-            reader.guarded([rtype], partial(reader.compute, asset_type, key))
+        for asset_type, key in ((INSTANCE, "instances"), (VOLUME, "disks"), (ADDRESS, "addresses")):
+            reader.guarded([asset_type], partial(reader.compute, asset_type, key))
         reader.guarded([BUCKET], reader.buckets)
+        reader.guarded([DATABASE], reader.sql_instances)
     for r in scan.resources:
         if r.resource_type in (INSTANCE, VOLUME) and "/zones/" in r.resource_id:
             r.attributes["zone"] = r.resource_id.split("/zones/", 1)[1].split("/", 1)[0]

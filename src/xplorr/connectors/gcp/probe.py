@@ -17,7 +17,7 @@ from typing import Any
 from google.auth.transport.requests import Request
 
 # The answer has the AWS probe's shape: one ``ConnectionTestOut`` for every provider.
-from xplorr.connectors.aws.probe import Check, ProbeResult
+from xplorr.connectors import Check, ProbeResult
 from xplorr.connectors.gcp.billing import (
     LIST_OP,
     QUERY_OP,

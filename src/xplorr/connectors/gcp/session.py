@@ -6,7 +6,8 @@ with its private key and trades it at the key's ``token_uri`` for an access toke
 vendors' clients: google-cloud-bigquery (the BigQuery Storage read path off: it needs its own
 grant and a gRPC endpoint, and billing rows are few enough for ``jobs.query`` pages), and the
 REST transport of google-cloud-asset and -recommender (no gRPC channel to keep), and
-Compute Engine's REST API through google-auth's ``AuthorizedSession``.
+Compute Engine's and Cloud SQL Admin's REST APIs through google-auth's ``AuthorizedSession``
+(``rest_get``).
 
 ``XPLORR_GCP_API_ENDPOINT`` sends every API call but Cloud Storage's to one base URL (a proxy,
 the tests' local server), ``XPLORR_GCS_ENDPOINT`` Cloud Storage's; unset, Google's own hosts.
@@ -41,7 +42,8 @@ T = TypeVar("T")
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 MESSAGE_MAX = 300
 PERMISSION_DENIED = "GCP permission denied"
-COMPUTE_ENDPOINT = "https://compute.googleapis.com"
+COMPUTE_HOST = "compute.googleapis.com"
+SQLADMIN_HOST = "sqladmin.googleapis.com"
 HTTP_TIMEOUT = 60.0
 AUTH_FAILED = "GCP authentication failed"
 
@@ -212,21 +214,32 @@ class GcpSession:
             credentials=self.credentials, transport="rest", client_options=self._options()
         )
 
-    def compute_get(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """One Compute Engine REST call (``GET /compute/v1/<path>``) through google-auth's
-        ``AuthorizedSession``. Not google-cloud-compute: importing its ~100 service clients
-        takes seconds (15 s on a loaded CI machine) for three list calls."""
+    def rest_get(self, host: str, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One call of a Google REST API (``GET https://<host>/<path>``, ``XPLORR_GCP_API_ENDPOINT``
+        in place of the host when set) through google-auth's ``AuthorizedSession``: the key's
+        token, refreshed as it expires. Used where a client library would cost more than it
+        gives: google-cloud-compute's ~100 service clients take seconds to import (15 s on a
+        loaded CI machine) for three list calls, and Cloud SQL Admin has no Cloud Client
+        Library. A status >= 400 raises google-api-core's exception for it (``classify``)."""
         from google.auth.transport.requests import AuthorizedSession
 
-        base = self.settings.gcp_api_endpoint or COMPUTE_ENDPOINT
+        base = self.settings.gcp_api_endpoint or f"https://{host}"
         with AuthorizedSession(self.credentials) as http:  # type: ignore[no-untyped-call]
             answer = http.get(
-                f"{base.rstrip('/')}/compute/v1/{path}", params=dict(params), timeout=HTTP_TIMEOUT
+                f"{base.rstrip('/')}/{path}", params=dict(params), timeout=HTTP_TIMEOUT
             )
         if answer.status_code >= 400:
             raise gexc.from_http_response(answer)  # type: ignore[no-untyped-call]
         body: dict[str, Any] = answer.json()
         return body
+
+    def compute_get(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``GET /compute/v1/<path>`` of Compute Engine's REST API."""
+        return self.rest_get(COMPUTE_HOST, f"compute/v1/{path}", params)
+
+    def sql_get(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``GET /v1/<path>`` of the Cloud SQL Admin REST API (``sqladmin``)."""
+        return self.rest_get(SQLADMIN_HOST, f"v1/{path}", params)
 
     def recommender(self) -> Any:
         from google.cloud import recommender_v1

@@ -20,9 +20,10 @@ from xplorr.connectors.aws.inventory import Scan, scan_account
 from xplorr.core import clock
 from xplorr.core.crypto import CryptoError
 from xplorr.core.jobs.registry import JobContext, PermanentJobError
-from xplorr.inventory.service import Observed, SnapshotResult, apply_snapshot
+from xplorr.inventory.service import Observed, SnapshotResult, apply_snapshot, native_scopes
 
 SOURCE = "api"
+PROVIDER = "aws"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,22 +67,9 @@ async def collect_from_aws(ctx: JobContext, account: CloudAccount) -> AwsRefresh
     result = await apply_snapshot(
         ctx.db,
         current,
-        (
-            Observed(
-                provider=r.provider,
-                region=r.region,
-                service=r.service,
-                resource_type=r.resource_type,
-                resource_id=r.resource_id,
-                name=r.name,
-                status=r.status,
-                tags=r.tags,
-                attributes=r.attributes,
-            )
-            for r in scan.resources
-        ),
+        (Observed.of(r) for r in scan.resources),
         source=SOURCE,
-        scopes=scan.scopes,
+        scopes=native_scopes(PROVIDER, scan.scopes),
         now=started,
     )
     return AwsRefresh(result, scan.regions, scan.warnings)

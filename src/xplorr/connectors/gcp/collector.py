@@ -22,7 +22,7 @@ from xplorr.connectors.gcp.inventory import FoundRecommendation, Scan, scan_proj
 from xplorr.core import clock
 from xplorr.core.crypto import CryptoError
 from xplorr.core.jobs.registry import JobContext, PermanentJobError
-from xplorr.inventory.service import Observed, SnapshotResult, apply_snapshot
+from xplorr.inventory.service import Observed, SnapshotResult, apply_snapshot, native_scopes
 
 SOURCE = "api"
 PROVIDER = "gcp"
@@ -96,22 +96,9 @@ async def collect_from_gcp(ctx: JobContext, account: CloudAccount) -> GcpRefresh
     result = await apply_snapshot(
         ctx.db,
         current,
-        (
-            Observed(
-                provider=r.provider,
-                region=r.region,
-                service=r.service,
-                resource_type=r.resource_type,
-                resource_id=r.resource_id,
-                name=r.name,
-                status=r.status,
-                tags=r.tags,
-                attributes=r.attributes,
-            )
-            for r in scan.resources
-        ),
+        (Observed.of(r) for r in scan.resources),
         source=SOURCE,
-        scopes=scan.scopes,
+        scopes=native_scopes(PROVIDER, scan.scopes),
         now=started,
     )
     stored = await store_recommendations(
