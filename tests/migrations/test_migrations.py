@@ -219,3 +219,104 @@ def test_existing_sso_domain_claims_start_pending(alembic_runner, alembic_engine
     alembic_runner.migrate_down_one()
     with alembic_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM sso_domains")).scalar() == 0
+
+
+NEUTRAL_TYPES = "0e22268de4f4"
+
+
+def test_inventory_rows_take_the_neutral_types(
+    alembic_runner: MigrationContext, alembic_engine: Engine
+) -> None:
+    """Stored rows under the names used before (AWS's for AWS and GCP, Azure's own) are renamed
+    to the inventory's types, their provider's type in ``native_type``; a name the table does not
+    know keeps it for both. A downgrade gives the old names back."""
+    alembic_runner.migrate_up_before(NEUTRAL_TYPES)
+    now = datetime.now(UTC)
+    stamps = {"created_at": now, "updated_at": now}
+    ts = UTCDateTime(timezone=True)
+    orgs = sa.table(
+        "orgs",
+        *(sa.column(c) for c in ("name", "slug", "require_2fa")),
+        sa.column("id", sa.Uuid()),
+        *(sa.column(c, ts) for c in stamps),
+    )
+    accounts = sa.table(
+        "cloud_accounts",
+        *(sa.column(c) for c in ("provider", "name", "provider_account_id", "status")),
+        *(sa.column(c) for c in ("credentials_encrypted", "credentials_key_version")),
+        sa.column("id", sa.Uuid()),
+        sa.column("org_id", sa.Uuid()),
+        *(sa.column(c, ts) for c in stamps),
+    )
+    resources = sa.table(
+        "inventory_resources",
+        *(sa.column(c) for c in ("provider", "service", "resource_type", "resource_id")),
+        *(sa.column(c) for c in ("source", "tags", "attributes")),
+        sa.column("id", sa.Uuid()),
+        sa.column("org_id", sa.Uuid()),
+        sa.column("cloud_account_id", sa.Uuid()),
+        *(sa.column(c, ts) for c in ("first_seen_at", "last_seen_at", *stamps)),
+    )
+    org_id, account_id = uuid.uuid4(), uuid.uuid4()
+    old = {
+        "i-1": ("aws", "EC2 Instance"),
+        "eip-1": ("aws", "Elastic IP"),
+        "vm-1": ("gcp", "EC2 Instance"),
+        "sql-1": ("gcp", "RDS Instance"),
+        "disk-1": ("azure", "Managed Disk"),
+        "st-1": ("azure", "Storage Account"),
+        "log-1": ("aws", "Log Group"),
+    }
+    with alembic_engine.begin() as conn:
+        conn.execute(
+            orgs.insert().values(id=org_id, name="Old", slug="old", require_2fa=False, **stamps)
+        )
+        conn.execute(
+            accounts.insert().values(
+                id=account_id,
+                org_id=org_id,
+                provider="aws",
+                name="a",
+                provider_account_id="x",
+                status="active",
+                credentials_encrypted=b"-",
+                credentials_key_version=1,
+                **stamps,
+            )
+        )
+        for rid, (provider, rtype) in old.items():
+            conn.execute(
+                resources.insert().values(
+                    id=uuid.uuid4(),
+                    org_id=org_id,
+                    cloud_account_id=account_id,
+                    provider=provider,
+                    service="s",
+                    resource_type=rtype,
+                    resource_id=rid,
+                    source="api",
+                    tags="{}",
+                    attributes="{}",
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    **stamps,
+                )
+            )
+    query = text("SELECT resource_id, resource_type, native_type FROM inventory_resources")
+    alembic_runner.migrate_up_one()
+    with alembic_engine.connect() as conn:
+        after = {rid: (rtype, native) for rid, rtype, native in conn.execute(query)}
+    assert after == {
+        "i-1": ("Virtual Machine", "AWS::EC2::Instance"),
+        "eip-1": ("Public IP Address", "AWS::EC2::EIP"),
+        "vm-1": ("Virtual Machine", "compute.googleapis.com/Instance"),
+        "sql-1": ("Managed Database", "sqladmin.googleapis.com/Instance"),
+        "disk-1": ("Disk", "Microsoft.Compute/disks"),
+        "st-1": ("Object Storage Bucket", "Microsoft.Storage/storageAccounts"),
+        "log-1": ("Log Group", "Log Group"),
+    }
+    alembic_runner.migrate_down_one()
+    with alembic_engine.connect() as conn:
+        rows = conn.execute(text("SELECT resource_id, resource_type FROM inventory_resources"))
+        back = {row[0]: row[1] for row in rows}
+    assert back == {rid: rtype for rid, (_provider, rtype) in old.items()}

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import crypto
+from xplorr.core.jobs.registry import JobContext, PermanentJobError
 from xplorr.core.settings import Settings
 
 
@@ -25,6 +26,17 @@ async def decrypt_credentials(
     return cipher.decrypt(
         account.id, account.credentials_encrypted, account.credentials_key_version
     )
+
+
+async def job_credentials(ctx: JobContext, account: CloudAccount) -> dict[str, Any]:
+    """``decrypt_credentials`` for a job (a collector): undecryptable credentials fail the job at
+    once (``PermanentJobError``: retrying cannot help), saying what to do."""
+    try:
+        return await decrypt_credentials(ctx.db, ctx.settings, account)
+    except crypto.CryptoError as exc:
+        raise PermanentJobError(
+            "The account's stored credentials cannot be decrypted; update the credentials."
+        ) from exc
 
 
 async def store_credentials(

@@ -20,6 +20,7 @@ from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import clock, csvexport, money
 from xplorr.core.db import rowcount
 from xplorr.core.errors import NotFound
+from xplorr.core.jobs.registry import JobContext
 from xplorr.core.pagination import Page, PageParams
 from xplorr.core.tenancy import Principal, Scope, get_in_org, org_scope, org_select
 from xplorr.costs import query
@@ -216,6 +217,38 @@ async def apply_snapshot(
     )
     await db.flush()
     return SnapshotResult(added, updated, gone, rowcount(purged))
+
+
+async def record_scan(
+    ctx: JobContext,
+    account_id: uuid.UUID,
+    found: Iterable[Found],
+    *,
+    provider: str,
+    scopes: Iterable[tuple[str | None, str]],
+    now: datetime,
+    source: str = "api",
+) -> tuple[CloudAccount, SnapshotResult] | None:
+    """What a cloud collector does after its scan (its connection released meanwhile): the
+    account read again (None: disconnected meanwhile, nothing recorded), then the snapshot of
+    the connector's resources under the inventory's types (``Observed.of``) and of its scopes
+    (provider types, ``native_scopes``), started at ``now``."""
+    if ctx.org_id is None:
+        return None
+    account = await ctx.db.scalar(
+        org_select(CloudAccount, org_scope(ctx.org_id)).where(CloudAccount.id == account_id)
+    )
+    if account is None:
+        return None
+    result = await apply_snapshot(
+        ctx.db,
+        account,
+        (Observed.of(r) for r in found),
+        source=source,
+        scopes=native_scopes(provider, scopes),
+        now=now,
+    )
+    return account, result
 
 
 async def last_refreshed(db: AsyncSession, account: CloudAccount) -> datetime | None:

@@ -889,7 +889,7 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
             str | None, Field(max_length=200, description="Part of the name or id, any case.")
         ] = None,
         type: Annotated[
-            str | None, Field(max_length=100, description="e.g. EC2 Instance, EBS Volume.")
+            str | None, Field(max_length=100, description="e.g. Virtual Machine, Disk.")
         ] = None,
         status: Annotated[
             str | None,

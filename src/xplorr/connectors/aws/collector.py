@@ -1,5 +1,6 @@
 """The AWS inventory collector: ``connectors.aws.inventory`` read in a thread, recorded as one
-snapshot of the (region, resource type) scopes it read completely.
+snapshot of the (region, AWS type) scopes it read completely, AWS's types under the inventory's
+(``inventory.service.record_scan``, ``inventory.types``).
 
 The account's credentials are decrypted in memory for the scan only; the job's transaction is
 ended before the first AWS call (no lock or connection held while AWS answers) and the account
@@ -8,21 +9,16 @@ leave their rows as they were; bad credentials fail the job at once (``Permanent
 AWS being unavailable is retried with the job's backoff.
 """
 
-import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from xplorr.cloud_accounts.credentials import decrypt_credentials
+from xplorr.cloud_accounts.credentials import job_credentials
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.connectors.aws import session as aws
 from xplorr.connectors.aws.inventory import Scan, scan_account
 from xplorr.core import clock
-from xplorr.core.crypto import CryptoError
 from xplorr.core.jobs.registry import JobContext, PermanentJobError
-from xplorr.inventory.service import Observed, SnapshotResult, apply_snapshot, native_scopes
+from xplorr.inventory.service import SnapshotResult, record_scan
 
-SOURCE = "api"
 PROVIDER = "aws"
 
 
@@ -33,22 +29,11 @@ class AwsRefresh:
     warnings: list[str]
 
 
-async def _account(ctx: JobContext, account_id: uuid.UUID) -> CloudAccount | None:
-    return await ctx.db.scalar(
-        select(CloudAccount).where(CloudAccount.id == account_id, CloudAccount.org_id == ctx.org_id)
-    )
-
-
 async def collect_from_aws(ctx: JobContext, account: CloudAccount) -> AwsRefresh | None:
     """Scan ``account`` and record the snapshot; None when it was disconnected meanwhile."""
     started = clock.now()
     account_id, provider_account_id = account.id, account.provider_account_id
-    try:
-        credentials = await decrypt_credentials(ctx.db, ctx.settings, account)
-    except CryptoError as exc:
-        raise PermanentJobError(
-            "The account's stored credentials cannot be decrypted; update the credentials."
-        ) from exc
+    credentials = await job_credentials(ctx, account)
     try:
         base = await aws.org_base_keys(ctx.db, ctx.settings, account.org_id, credentials)
     except aws.AwsCallError as exc:
@@ -61,15 +46,9 @@ async def collect_from_aws(ctx: JobContext, account: CloudAccount) -> AwsRefresh
         scan: Scan = await aws.run(scan_account, session)
     except aws.AwsCallError as exc:
         raise PermanentJobError(str(exc)) from exc
-    current = await _account(ctx, account_id)
-    if current is None:
-        return None
-    result = await apply_snapshot(
-        ctx.db,
-        current,
-        (Observed.of(r) for r in scan.resources),
-        source=SOURCE,
-        scopes=native_scopes(PROVIDER, scan.scopes),
-        now=started,
+    recorded = await record_scan(
+        ctx, account_id, scan.resources, provider=PROVIDER, scopes=scan.scopes, now=started
     )
-    return AwsRefresh(result, scan.regions, scan.warnings)
+    if recorded is None:
+        return None
+    return AwsRefresh(recorded[1], scan.regions, scan.warnings)

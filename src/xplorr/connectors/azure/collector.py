@@ -11,20 +11,16 @@ is retried with the job's backoff.
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from xplorr.advisor import service as advisor
-from xplorr.cloud_accounts.credentials import decrypt_credentials
+from xplorr.cloud_accounts.credentials import job_credentials
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.connectors import ConnectorError
 from xplorr.connectors.azure import session as azure
 from xplorr.connectors.azure.inventory import Scan, scan_subscription
 from xplorr.core import clock
-from xplorr.core.crypto import CryptoError
 from xplorr.core.jobs.registry import JobContext, PermanentJobError
-from xplorr.inventory.service import Observed, SnapshotResult, apply_snapshot, native_scopes
+from xplorr.inventory.service import SnapshotResult, record_scan
 
-SOURCE = "api"
 PROVIDER = "azure"
 ADVISOR_SOURCE = "azure-advisor"
 
@@ -41,12 +37,7 @@ async def collect_from_azure(ctx: JobContext, account: CloudAccount) -> AzureRef
     meanwhile."""
     started = clock.now()
     account_id = account.id
-    try:
-        credentials = await decrypt_credentials(ctx.db, ctx.settings, account)
-    except CryptoError as exc:
-        raise PermanentJobError(
-            "The account's stored credentials cannot be decrypted; update the credentials."
-        ) from exc
+    credentials = await job_credentials(ctx, account)
     await ctx.release_connection()
     try:
         session = azure.open_session(ctx.settings, credentials)
@@ -56,19 +47,12 @@ async def collect_from_azure(ctx: JobContext, account: CloudAccount) -> AzureRef
             session.close()
     except ConnectorError as exc:  # AzureCallError included: refused credentials
         raise PermanentJobError(str(exc)) from exc
-    current = await ctx.db.scalar(
-        select(CloudAccount).where(CloudAccount.id == account_id, CloudAccount.org_id == ctx.org_id)
+    recorded = await record_scan(
+        ctx, account_id, scan.resources, provider=PROVIDER, scopes=scan.scopes, now=started
     )
-    if current is None:
+    if recorded is None:
         return None
-    result = await apply_snapshot(
-        ctx.db,
-        current,
-        (Observed.of(r) for r in scan.resources),
-        source=SOURCE,
-        scopes=native_scopes(PROVIDER, scan.scopes),
-        now=started,
-    )
+    current, result = recorded
     stored = None
     if scan.recommendations is not None:
         stored = await advisor.replace(

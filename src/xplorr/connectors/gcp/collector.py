@@ -2,7 +2,7 @@
 as one snapshot of the resource types it read completely, and the project's Recommender
 recommendations stored with the other providers' (``advisor.service``) for the savings area.
 
-As for AWS (``inventory.aws``): the credentials are decrypted in memory for the scan only; the
+As for AWS (``connectors.aws.collector``): the credentials are decrypted in memory for the scan only; the
 job's transaction is ended before the first Google call; refused calls are warnings that leave
 their rows as they were; a refused key fails the job at once (``PermanentJobError``); Google
 being unavailable is retried with the job's backoff.
@@ -11,20 +11,17 @@ being unavailable is retried with the job's backoff.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.advisor import service as advisor
-from xplorr.cloud_accounts.credentials import decrypt_credentials
+from xplorr.cloud_accounts.credentials import job_credentials
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.connectors.gcp import session as gcp
 from xplorr.connectors.gcp.inventory import FoundRecommendation, Scan, scan_project
 from xplorr.core import clock
-from xplorr.core.crypto import CryptoError
 from xplorr.core.jobs.registry import JobContext, PermanentJobError
-from xplorr.inventory.service import Observed, SnapshotResult, apply_snapshot, native_scopes
+from xplorr.inventory.service import SnapshotResult, record_scan
 
-SOURCE = "api"
 PROVIDER = "gcp"
 RECOMMENDER_SOURCE = "gcp-recommender"
 
@@ -76,31 +73,19 @@ async def collect_from_gcp(ctx: JobContext, account: CloudAccount) -> GcpRefresh
     """Scan ``account``'s project and record the snapshot; None when it was disconnected."""
     started = clock.now()
     account_id = account.id
-    try:
-        credentials = await decrypt_credentials(ctx.db, ctx.settings, account)
-    except CryptoError as exc:
-        raise PermanentJobError(
-            "The account's stored credentials cannot be decrypted; update the credentials."
-        ) from exc
+    credentials = await job_credentials(ctx, account)
     await ctx.release_connection()
     try:
         session = await gcp.run(gcp.open_session, ctx.settings, credentials)
         scan: Scan = await gcp.run(scan_project, session)
     except gcp.GcpCallError as exc:
         raise PermanentJobError(str(exc)) from exc
-    current = await ctx.db.scalar(
-        select(CloudAccount).where(CloudAccount.id == account_id, CloudAccount.org_id == ctx.org_id)
+    recorded = await record_scan(
+        ctx, account_id, scan.resources, provider=PROVIDER, scopes=scan.scopes, now=started
     )
-    if current is None:
+    if recorded is None:
         return None
-    result = await apply_snapshot(
-        ctx.db,
-        current,
-        (Observed.of(r) for r in scan.resources),
-        source=SOURCE,
-        scopes=native_scopes(PROVIDER, scan.scopes),
-        now=started,
-    )
+    current, result = recorded
     stored = await store_recommendations(
         ctx.db, current, scan.recommendations, complete=scan.recommendations_complete, now=started
     )

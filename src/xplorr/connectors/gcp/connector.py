@@ -4,7 +4,7 @@ The session (the account's service-account key) is opened once per sync
 (``connectors.gcp.session``); the export is read by ``connectors.gcp.billing`` in a worker
 thread, and no transaction is open while BigQuery answers. The inventory (Cloud Asset, or
 Compute and Storage listing) is collected after the import by the inventory refresh the
-import's ``CostDataChanged`` queues (``inventory.gcp``).
+import's ``CostDataChanged`` queues (``connectors.gcp.collector``).
 """
 
 from typing import Any
