@@ -24,6 +24,7 @@ def row(
     invoice: date | None = None,
     service: str = "Compute Engine",
     sku: str = "CP-COMPUTEENGINE-VMIMAGE-N1-STANDARD-1",
+    description: str | None = None,  # sku.description (default: the id lowercased)
     region: str | None = "us-central1",
     zone: str | None = "us-central1-a",
     labels: dict[str, str] | None = None,
@@ -38,7 +39,7 @@ def row(
     out: dict[str, Any] = {
         "billing_account_id": BILLING_ACCOUNT,
         "service": {"id": "6F81-5844-456A", "description": service},
-        "sku": {"id": sku, "description": sku.lower()},
+        "sku": {"id": sku, "description": description or sku.lower()},
         "usage_start_time": start,
         "usage_end_time": start + timedelta(hours=1),
         "project": {"id": project, "number": "123456789012", "name": "Production"},

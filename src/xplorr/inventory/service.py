@@ -263,13 +263,19 @@ async def last_refreshed(db: AsyncSession, account: CloudAccount) -> datetime | 
 
 
 async def resources_of(db: AsyncSession, who: Scope, ids: Iterable[str]) -> list[InventoryResource]:
-    """Live or deleted rows whose id or ARN is one of ``ids`` (network costs join on these)."""
+    """Live or deleted rows whose id, or id as the bill names it (``attributes["bill_id"]``:
+    GCP's instances and disks), is one of ``ids`` (network costs join on these)."""
     wanted = sorted(set(ids))
     if not wanted:
         return []
     rows = (
         await db.scalars(
-            org_select(InventoryResource, who).where(InventoryResource.resource_id.in_(wanted))
+            org_select(InventoryResource, who).where(
+                or_(
+                    InventoryResource.resource_id.in_(wanted),
+                    InventoryResource.attributes["bill_id"].as_string().in_(wanted),
+                )
+            )
         )
     ).all()
     return list(rows)

@@ -17,7 +17,7 @@ The table (category: what matches it):
 - load_balancer: ``LoadBalancerUsage``, ``LCUUsage``, ``LoadBalancing``; service Elastic Load
   Balancing; names with "Load Balanc", "Application Gateway".
 - public_ipv4: ``PublicIPv4:InUseAddress``, ``PublicIPv4:IdleAddress``, ``ElasticIP:*``;
-  names with "Public IP", "IP Address".
+  names with "Public IP", "IP Address", "External IP", "Static IP" (Google's SKUs).
 - vpn_direct_connect: ``VPN-Usage-Hours``, ``DataXfer-Out:dc.*``, ``PortUsage:dc.*``, service
   AWS Direct Connect; names with VPN, ExpressRoute, Interconnect.
 - cdn: service Amazon CloudFront (every usage type); subcategory Content Delivery; names with
@@ -106,7 +106,7 @@ _AWS_SERVICES: Final[tuple[tuple[NetCategory, re.Pattern[str]], ...]] = (
 _NAMES: Final[tuple[tuple[NetCategory, re.Pattern[str]], ...]] = (
     (NetCategory.NAT_GATEWAY, re.compile(r"\bNAT\b", _I)),
     (NetCategory.LOAD_BALANCER, re.compile(r"Load ?Balanc|Application Gateway", _I)),
-    (NetCategory.PUBLIC_IPV4, re.compile(r"Public IP|IP Address", _I)),
+    (NetCategory.PUBLIC_IPV4, re.compile(r"Public IP|IP Address|External IP|Static IP", _I)),
     (
         NetCategory.VPN_DIRECT_CONNECT,
         re.compile(r"\bVPN\b|ExpressRoute|Interconnect|Direct ?Connect", _I),

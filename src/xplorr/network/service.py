@@ -206,6 +206,10 @@ async def _resources(
     ids = {rid for rid, _ in costs}
     rows = await inventory.resources_of(db, who, ids | {_bare(rid) for rid in ids})
     by_id = {r.resource_id: r for r in rows}
+    for r in rows:  # GCP bills instances and disks by numeric id (inventory.service.resources_of)
+        bill_id = (r.attributes or {}).get("bill_id")
+        if isinstance(bill_id, str):
+            by_id.setdefault(bill_id, r)
     out = []
     for (rid, kind), amount in costs.items():
         row = by_id.get(rid) or by_id.get(_bare(rid))

@@ -93,7 +93,7 @@ SERVICE_CATEGORIES: Final = {
 # balancing): its SKU says so, and the line is Networking (``network.classify`` reads it).
 NETWORK_SKU: Final = re.compile(
     r"Egress|Ingress|Network|Inter-?zone|Inter-?region|Load Balanc|\bNAT\b|IP address|"
-    r"Interconnect|\bVPN\b|\bCDN\b",
+    r"External IP|Static IP|Interconnect|\bVPN\b|\bCDN\b",
     re.IGNORECASE,
 )
 
@@ -110,6 +110,7 @@ FOCUS_FIELDS: Final = [
     "BillingCurrency",
     "ServiceName",
     "ServiceCategory",
+    "ServiceSubcategory",
     "RegionId",
     "AvailabilityZone",
     "ResourceId",
@@ -330,6 +331,7 @@ def _category(service: Any, sku: Any) -> str | None:
 
 
 def _common(row: Any, period: date, detailed: bool) -> dict[str, str | None]:
+    category = _category(row["service"], row["sku_description"])
     return {
         "ProviderName": "Google Cloud",
         "BillingAccountId": _text(row["billing_account_id"]),
@@ -339,7 +341,11 @@ def _common(row: Any, period: date, detailed: bool) -> dict[str, str | None]:
         "ChargePeriodStart": _day(row["usage_day"]),
         "BillingCurrency": _text(row["currency"]),
         "ServiceName": _text(row["service"]) or "Other",
-        "ServiceCategory": _category(row["service"], row["sku_description"]),
+        "ServiceCategory": category,
+        # A network line's SKU names what the spend is ("Network Inter Region Data Transfer
+        # Out...", "NAT Gateway: Uptime charge"): ``network.classify`` reads it here, as it
+        # reads Azure's meter subcategory (sku.id, the SkuId, is an opaque code).
+        "ServiceSubcategory": _text(row["sku_description"]) if category == "Networking" else None,
         "RegionId": _text(row["region"]),
         "AvailabilityZone": _text(row["zone"]),
         "ResourceId": _text(row["resource_id"]) if detailed else None,

@@ -2,10 +2,10 @@
 as one snapshot of the resource types it read completely, and the project's Recommender
 recommendations stored with the other providers' (``advisor.service``) for the savings area.
 
-As for AWS (``connectors.aws.collector``): the credentials are decrypted in memory for the scan only; the
-job's transaction is ended before the first Google call; refused calls are warnings that leave
-their rows as they were; a refused key fails the job at once (``PermanentJobError``); Google
-being unavailable is retried with the job's backoff.
+As for AWS (``connectors.aws.collector``): the credentials are decrypted in memory for the scan
+only; the job's transaction is ended before the first Google call; refused calls are warnings
+that leave their rows as they were; a refused key fails the job at once (``PermanentJobError``);
+Google being unavailable is retried with the job's backoff.
 """
 
 from dataclasses import dataclass
