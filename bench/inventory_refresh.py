@@ -22,7 +22,14 @@ from xplorr.core.migrate import upgrade
 from xplorr.inventory.service import Observed, apply_snapshot
 from xplorr.orgs.models import Org
 
-TYPES = ("EC2 Instance", "EBS Volume", "EBS Snapshot", "Security Group", "S3 Bucket")
+# (the inventory's type, AWS's): inventory.types
+TYPES = (
+    ("Virtual Machine", "AWS::EC2::Instance"),
+    ("Disk", "AWS::EC2::Volume"),
+    ("Disk Snapshot", "AWS::EC2::Snapshot"),
+    ("Security Group", "AWS::EC2::SecurityGroup"),
+    ("Object Storage Bucket", "AWS::S3::Bucket"),
+)
 
 
 def observed(n: int, start: int = 0) -> list[Observed]:
@@ -31,7 +38,8 @@ def observed(n: int, start: int = 0) -> list[Observed]:
             provider="aws",
             region=("us-east-1", "eu-west-1", "ap-southeast-2")[i % 3],
             service="Amazon EC2",
-            resource_type=TYPES[i % len(TYPES)],
+            resource_type=TYPES[i % len(TYPES)][0],
+            native_type=TYPES[i % len(TYPES)][1],
             resource_id=f"i-{i:017x}",
             name=f"resource-{i}",
             status="Running",

@@ -392,9 +392,18 @@ class TestFailures:
 
     def test_every_cloud_provider_has_a_connector(self) -> None:
         # AWS, Azure and GCP each sync through their own connector (tests/aws, tests/azure,
-        # tests/gcp); none falls back to "not available in this version".
+        # tests/gcp); none falls back to "not available in this version". Each provider's
+        # package registers what it brings (connectors/<name>/plugin.py), found without a list.
+        found = connectors.plugins()
+        assert set(found) == set(Provider)
         for provider in (Provider.AWS, Provider.AZURE, Provider.GCP):
             assert callable(connectors.connector_for(provider))
+            assert found[provider].collect_inventory is not None
+            assert found[provider].test_connection is not None
+        assert found[Provider.DEMO].collect_inventory is not None  # the bill-derived inventory
+        assert found[Provider.FOCUS].collect_inventory is None
+        with pytest.raises(ValueError, match="already registered"):
+            connectors.register_provider(Provider.AWS, label="AWS again")
         with pytest.raises(connectors.ConnectorError) as refused:
             connectors.connector_for(cast("Provider", "oracle"))
         assert str(refused.value) == (

@@ -16,9 +16,10 @@ share, a database hiccup) is treated as transient and retried by the job runner.
 What a provider brings is registered by its own package: ``xplorr.connectors.<name>.plugin``
 calls ``register_provider`` with its sync source, its inventory collector and its connection
 test (each optional). ``plugins()`` finds every such module (no list of providers anywhere), so
-adding a provider adds a package and edits no shared file. The plugin modules are light: they
-import their connector, collector and probe only when called (the API process never needs
-pyarrow or a cloud SDK unless it tests a connection). A provider without a sync source fails
+the sync job, the inventory refresh and the connection test know a new provider without an edit
+(its ``Provider`` value and credential checks still live in ``cloud_accounts``). The plugin
+modules are light: they import their connector, collector and probe only when called (the API
+process never needs pyarrow or a cloud SDK unless it tests a connection). A provider without a sync source fails
 its syncs with ``UNAVAILABLE``'s message, pointing at a FOCUS export; one without a connection
 test gets a readable refusal from ``POST /cloud-accounts/test``.
 """
@@ -102,6 +103,8 @@ ConnectionTest = Callable[
 
 @dataclass(slots=True)
 class ProviderPlugin:
+    """What one provider brings (``register_provider``)."""
+
     provider: Provider
     label: str  # how messages name it: "AWS", "Azure", "GCP"...
     sync: Connector | None = None
