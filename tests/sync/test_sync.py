@@ -402,8 +402,15 @@ class TestFailures:
             assert found[provider].test_connection is not None
         assert found[Provider.DEMO].collect_inventory is not None  # the bill-derived inventory
         assert found[Provider.FOCUS].collect_inventory is None
+        # What a plugin names lazily exists (imported here, as a worker would on first use)
+        for plugin in found.values():
+            for part in (plugin.sync, plugin.collect_inventory, plugin.test_connection):
+                if isinstance(part, connectors.Lazily):
+                    assert callable(part.resolve()), part
         with pytest.raises(ValueError, match="already registered"):
             connectors.register_provider(Provider.AWS, label="AWS again")
+        with pytest.raises(ValueError, match="no module"):
+            connectors.lazily("xplorr.connectors.oracle.connector", "run")
         with pytest.raises(connectors.ConnectorError) as refused:
             connectors.connector_for(cast("Provider", "oracle"))
         assert str(refused.value) == (

@@ -18,10 +18,11 @@ calls ``register_provider`` with its sync source, its inventory collector and it
 test (each optional). ``plugins()`` finds every such module (no list of providers anywhere), so
 the sync job, the inventory refresh and the connection test know a new provider without an edit
 (its ``Provider`` value and credential checks still live in ``cloud_accounts``). The plugin
-modules are light: they import their connector, collector and probe only when called (the API
-process never needs pyarrow or a cloud SDK unless it tests a connection). A provider without a sync source fails
-its syncs with ``UNAVAILABLE``'s message, pointing at a FOCUS export; one without a connection
-test gets a readable refusal from ``POST /cloud-accounts/test``.
+modules are light: they name their connector, collector and probe through ``lazily``, imported
+when first called (the API process never needs pyarrow or a cloud SDK unless it tests a
+connection). A provider without a sync source fails its syncs with ``UNAVAILABLE``'s message,
+pointing at a FOCUS export; one without a connection test gets a readable refusal from
+``POST /cloud-accounts/test``.
 """
 
 import importlib
@@ -118,6 +119,35 @@ UNAVAILABLE = (
     "{label} billing sync is not available in this version; connect a FOCUS export "
     "(provider focus) instead."
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Lazily:
+    """The async function ``function`` of ``module``, imported when first called (``lazily``)."""
+
+    module: str
+    function: str
+
+    def resolve(self) -> Callable[..., Awaitable[Any]]:
+        found: Callable[..., Awaitable[Any]] = getattr(
+            importlib.import_module(self.module), self.function
+        )
+        return found
+
+    async def __call__(self, *args: Any) -> Any:
+        return await self.resolve()(*args)
+
+
+def lazily(module: str, function: str) -> Lazily:
+    """A plugin's connector, collector or probe, registered without loading its SDK: imported
+    when first called. The module must exist (checked now, without importing it)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError:  # a parent package missing
+        spec = None
+    if spec is None:
+        raise ValueError(f"no module {module!r}")
+    return Lazily(module, function)
 
 
 def register_provider(

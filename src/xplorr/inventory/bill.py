@@ -70,28 +70,24 @@ async def collect_from_bill(
             account_ids=frozenset({account.id}),
         ),
     )
-    observed = []
-    for r in found:
-        provider = r.provider if r.provider in ("aws", "azure", "gcp") else "aws"
-        # The bill's ResourceType, under the inventory's type where inventory.types knows it.
-        typed = types.observed_type(provider, r.resource_type or r.service)
-        observed.append(
-            Observed(
-                provider=provider,
-                region=r.region,
-                service=r.service,
-                resource_type=typed.resource_type,
-                native_type=typed.native_type,
-                resource_id=r.resource_id,
-                name=_name(r.resource_id, r.resource_name),
-                status=ACTIVE if r.last_day >= end - timedelta(days=1) else INACTIVE,
-                tags=dict(r.tags),
-                attributes={
-                    "first_billed": r.first_day.isoformat(),
-                    "last_billed": r.last_day.isoformat(),
-                },
-            )
+    # The bill's ResourceType, under the inventory's type where inventory.types knows it.
+    observed = [
+        Observed.typed(
+            r.provider if r.provider in ("aws", "azure", "gcp") else "aws",
+            r.resource_type or r.service,
+            region=r.region,
+            service=r.service,
+            resource_id=r.resource_id,
+            name=_name(r.resource_id, r.resource_name),
+            status=ACTIVE if r.last_day >= end - timedelta(days=1) else INACTIVE,
+            tags=dict(r.tags),
+            attributes={
+                "first_billed": r.first_day.isoformat(),
+                "last_billed": r.last_day.isoformat(),
+            },
         )
+        for r in found
+    ]
     if (
         account.provider is Provider.DEMO
         and account.provider_account_id in demo_resources.AWS_ACCOUNTS
@@ -114,20 +110,18 @@ def _with_demo_resources(observed: list[Observed], account: str, through: date) 
         out.append(o)
     regions = Counter(o.region for o in aws if o.region)
     region = regions.most_common(1)[0][0] if regions else "us-east-1"
-    for r in demo_resources.extras(account, region, through):
-        typed = types.observed_type("aws", r.resource_type)  # AWS's type, as its collector's
-        out.append(
-            Observed(
-                provider="aws",
-                region=region,
-                service=r.service,
-                resource_type=typed.resource_type,
-                native_type=typed.native_type,
-                resource_id=r.resource_id,
-                name=r.name,
-                status=r.status,
-                tags=dict(r.tags),
-                attributes=dict(r.attributes),
-            )
+    out.extend(
+        Observed.typed(
+            "aws",
+            r.resource_type,  # AWS's type, as its collector reports it
+            region=region,
+            service=r.service,
+            resource_id=r.resource_id,
+            name=r.name,
+            status=r.status,
+            tags=dict(r.tags),
+            attributes=dict(r.attributes),
         )
+        for r in demo_resources.extras(account, region, through)
+    )
     return out

@@ -105,15 +105,25 @@ class Observed:
     native_type: str = ""  # empty: the same as resource_type
 
     @classmethod
-    def of(cls, found: Found) -> "Observed":
-        """A connector's resource under the inventory's type (``inventory.types``)."""
-        typed = types.observed_type(found.provider, found.resource_type)
+    def typed(cls, provider: str, provider_type: str, **fields: Any) -> "Observed":
+        """A resource of the provider's type ``provider_type`` (an API type or a bill's
+        spelling) under the inventory's type, the provider's kept (``inventory.types``)."""
+        typed = types.observed_type(provider, provider_type)
         return cls(
-            provider=found.provider,
-            region=found.region,
-            service=found.service,
+            provider=provider,
             resource_type=typed.resource_type,
             native_type=typed.native_type,
+            **fields,
+        )
+
+    @classmethod
+    def of(cls, found: Found) -> "Observed":
+        """A connector's resource (in its provider's type) under the inventory's type."""
+        return cls.typed(
+            found.provider,
+            found.resource_type,
+            region=found.region,
+            service=found.service,
             resource_id=found.resource_id,
             name=found.name,
             status=found.status,

@@ -1,6 +1,6 @@
 """AWS in Xplorr: its sync source (``connector``: Data Exports in S3, or Cost Explorer), its
 inventory collector (``collector``) and its connection test (``probe``), registered with the
-connectors' registry. Light on purpose: each imports boto3's side only when called."""
+connectors' registry (``xplorr.connectors``); boto3's side is imported when first called."""
 
 from __future__ import annotations
 
@@ -9,31 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.connectors import ProbeResult, SyncContext, register_provider
+from xplorr.cloud_accounts.models import Provider
+from xplorr.connectors import ProbeResult, lazily, register_provider
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from xplorr.connectors.aws.collector import AwsRefresh
-    from xplorr.core.jobs.registry import JobContext
     from xplorr.core.settings import Settings
     from xplorr.core.tenancy import Principal
-    from xplorr.ingest.pipeline import ImportSummary
-
-
-async def sync(
-    ctx: SyncContext, account: CloudAccount, credentials: dict[str, Any]
-) -> ImportSummary:
-    from xplorr.connectors.aws.connector import run
-
-    return await run(ctx, account, credentials)
-
-
-async def collect_inventory(ctx: JobContext, account: CloudAccount) -> AwsRefresh | None:
-    from xplorr.connectors.aws.collector import collect_from_aws
-
-    return await collect_from_aws(ctx, account)
 
 
 async def check_connection(
@@ -60,7 +43,7 @@ async def check_connection(
 register_provider(
     Provider.AWS,
     label="AWS",
-    sync=sync,
-    collect_inventory=collect_inventory,
+    sync=lazily("xplorr.connectors.aws.connector", "run"),
+    collect_inventory=lazily("xplorr.connectors.aws.collector", "collect_from_aws"),
     test_connection=check_connection,
 )

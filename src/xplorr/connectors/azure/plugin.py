@@ -1,7 +1,7 @@
 """Azure in Xplorr: its sync source (``connector``: Cost Management exports in Blob storage,
 or the Query API), its inventory collector (``collector``: Resource Graph, Monitor, Advisor)
-and its connection test (``probe``), registered with the connectors' registry. Light on
-purpose: each imports the Azure SDKs only when called."""
+and its connection test (``probe``), registered with the connectors' registry
+(``xplorr.connectors``); the Azure SDKs are imported when first called."""
 
 from __future__ import annotations
 
@@ -9,32 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from xplorr.cloud_accounts.models import CloudAccount, Provider
-from xplorr.connectors import ConnectorError, ProbeResult, SyncContext, register_provider
+from xplorr.cloud_accounts.models import Provider
+from xplorr.connectors import ConnectorError, ProbeResult, lazily, register_provider
 from xplorr.core.errors import ValidationFailed
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from xplorr.connectors.azure.collector import AzureRefresh
-    from xplorr.core.jobs.registry import JobContext
     from xplorr.core.settings import Settings
     from xplorr.core.tenancy import Principal
-    from xplorr.ingest.pipeline import ImportSummary
-
-
-async def sync(
-    ctx: SyncContext, account: CloudAccount, credentials: dict[str, Any]
-) -> ImportSummary:
-    from xplorr.connectors.azure.connector import run
-
-    return await run(ctx, account, credentials)
-
-
-async def collect_inventory(ctx: JobContext, account: CloudAccount) -> AzureRefresh | None:
-    from xplorr.connectors.azure.collector import collect_from_azure
-
-    return await collect_from_azure(ctx, account)
 
 
 async def check_connection(
@@ -59,7 +42,7 @@ async def check_connection(
 register_provider(
     Provider.AZURE,
     label="Azure",
-    sync=sync,
-    collect_inventory=collect_inventory,
+    sync=lazily("xplorr.connectors.azure.connector", "run"),
+    collect_inventory=lazily("xplorr.connectors.azure.collector", "collect_from_azure"),
     test_connection=check_connection,
 )
