@@ -50,6 +50,14 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``slow`` tests (processes, servers, the demo load: 5-40 s each) first, each group in
+    the order pytest-randomly chose: handed out first, they spread over the xdist workers
+    instead of leaving one worker busy with a 40 s test while the other has finished."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Migrate once per session: a SQLite template file, or this worker's PostgreSQL database."""

@@ -50,6 +50,7 @@ def one_day(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "now", lambda: pinned)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("one_day")
 async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
     settings: Settings, db: AsyncSession, app: FastAPI
