@@ -20,6 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.factories.users import make_org, make_user, token_for
@@ -96,12 +97,33 @@ def _reset_engine(template_db: str) -> Iterator[Engine | None]:
     engine.dispose()
 
 
+def _reset_postgres(engine: Engine) -> None:
+    """Empty every table. A connection the test left "idle in transaction" (a process killed
+    mid-job, a session never closed) would hold its row locks and hang the DELETE for good:
+    past a short lock wait, such connections to this database are ended and the reset retried."""
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+            conn.exec_driver_sql(RESET_SQL)
+        return
+    except OperationalError as exc:
+        if "lock timeout" not in str(exc):
+            raise
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND state IN ('idle in transaction', 'idle in transaction (aborted)')"
+        )
+    with engine.begin() as conn:
+        conn.exec_driver_sql(RESET_SQL)
+
+
 @pytest.fixture
 def db_url(template_db: str, tmp_path: Path, _reset_engine: Engine | None) -> Iterator[str]:
     if _reset_engine is not None:
         yield template_db
-        with _reset_engine.begin() as conn:
-            conn.exec_driver_sql(RESET_SQL)
+        _reset_postgres(_reset_engine)
         return
     path = tmp_path / "xplorr.db"
     shutil.copyfile(template_db, path)
