@@ -30,6 +30,12 @@ class InvalidState(BadRequest):
     code = "OAUTH_STATE_INVALID"
 
 
+class ConsentDenied(BadRequest):
+    """The admin declined on the app's consent page (the callback's ``error``)."""
+
+    code = "OAUTH_CONSENT_DENIED"
+
+
 @dataclass(frozen=True, slots=True)
 class StateOwner:
     org_id: uuid.UUID

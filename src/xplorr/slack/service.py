@@ -49,10 +49,6 @@ class SlackNotConfigured(Conflict):
     code = "SLACK_NOT_CONFIGURED"
 
 
-class ConsentDenied(BadRequest):
-    code = "OAUTH_CONSENT_DENIED"
-
-
 class TeamInUse(Conflict):
     code = "SLACK_TEAM_IN_USE"
 
@@ -129,7 +125,7 @@ async def finish_install(
     if caller is not None and (caller.org_id, caller.user_id) != (owner.org_id, owner.user_id):
         raise Forbidden("This install was started by another user or organization.", commit=True)
     if error:
-        raise ConsentDenied(
+        raise oauth_state.ConsentDenied(
             f"The Slack install was cancelled: consent was not given ({error[:60]}).",
             commit=True,
         )

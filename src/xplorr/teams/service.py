@@ -54,10 +54,6 @@ class TeamsNotInstalled(NotFound):
     code = "TEAMS_NOT_INSTALLED"
 
 
-class ConsentDenied(BadRequest):
-    code = "OAUTH_CONSENT_DENIED"
-
-
 class TeamsUpstream(Upstream):
     code = "TEAMS_API_ERROR"
 
@@ -178,7 +174,7 @@ async def finish_install(
     if caller is not None and (caller.org_id, caller.user_id) != (owner.org_id, owner.user_id):
         raise Forbidden("This install was started by another user or organization.", commit=True)
     if error:
-        raise ConsentDenied(
+        raise oauth_state.ConsentDenied(
             f"The Teams install was cancelled: consent was not given ({error[:60]}).",
             commit=True,
         )
