@@ -15,7 +15,7 @@ one region), through botocore's paginator, on the API's us-east-1 endpoint:
 Each answer's ``PriceList`` is a list of JSON strings (one product each with its ``terms``):
 the price is the ``OnDemand`` term's price dimension in the unit wanted (``Hrs``,
 ``GB-Mo``), in USD. No product is a ``FoundPrice`` with no price (AWS lists no such type
-there); products disagreeing on the price are left out with a warning rather than guessed.
+there); so are products disagreeing on the price, with a warning: not guessed.
 
 Blocking (boto3): call ``read_prices`` through ``session.run``. A denied call (the
 credentials lack ``pricing:GetProducts``) or refused keys stop the read at once with
@@ -55,7 +55,7 @@ class Wanted:
 @dataclass(frozen=True, slots=True)
 class FoundPrice:
     wanted: Wanted
-    price: Decimal | None  # None: AWS lists no such product in that region
+    price: Decimal | None  # None: AWS lists no such product there (or several prices)
     currency: str
     unit: str
     sku: str | None = None
@@ -132,8 +132,7 @@ def _lookup(client: Any, wanted: Wanted, scan: PriceScan) -> None:
             f"{OPERATION}: {len(prices)} different on-demand prices for {wanted.item} in "
             f"{wanted.region} ({listed}); kept none"
         )
-        return
-    offer = offers[0] if offers else None
+    offer = offers[0] if len(prices) == 1 else None
     scan.prices.append(
         FoundPrice(
             wanted,
