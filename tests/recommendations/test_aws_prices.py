@@ -6,22 +6,21 @@ the day they were read, and priced with: per region, never mixed with the shippe
 one saving, the source and date in the evidence. A denied ``pricing:GetProducts`` is asked
 once, not again for a week: the shipped table prices, and the evidence says why."""
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.testing import capture_logs
 
-from tests.commitments.aws_double import AwsDouble, serve
+from tests.commitments.aws_double import AwsDouble
 from tests.factories.cloud_accounts import make_account
 from tests.factories.inventory import make_resource
 from tests.recommendations.test_aws_purchase import refresh
 from tests.recommendations.test_rules import cpu
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core import clock, money
+from xplorr.core.settings import Settings
 from xplorr.orgs.models import Org
 from xplorr.recommendations import aws_prices, prices
 from xplorr.recommendations.models import PricePoint, PriceRefresh, Recommendation
@@ -138,19 +137,6 @@ def ebs_product(volume_type: str, location: str, price: str) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
-def aws_server() -> Iterator[tuple[str, AwsDouble]]:
-    yield from serve()
-
-
-@pytest.fixture
-def double(aws_server: tuple[str, AwsDouble]) -> Iterator[AwsDouble]:
-    _, state = aws_server
-    state.reset()
-    yield state
-    state.reset()
-
-
 async def arrange(db: AsyncSession, account: CloudAccount) -> None:
     idle, busy = cpu(2.0, 9.0), cpu(20.0, 35.0)
     for rid, itype, region, daily in (
@@ -185,11 +171,8 @@ async def recs(db: AsyncSession, account: CloudAccount) -> dict[str, Recommendat
 
 
 async def test_prices_read_stored_and_used_then_a_denied_account_keeps_the_table(
-    db: AsyncSession, org: Org, double: AwsDouble, aws_server: tuple[str, AwsDouble], settings: Any
+    db: AsyncSession, org: Org, double: AwsDouble, aws_settings: Settings
 ) -> None:
-    aws_settings = settings.model_copy(
-        update={"aws_endpoint_url": aws_server[0], "aws_max_attempts": 1}
-    )
     double.products += [
         ec2_product("t3.large", IRELAND, "0.0912"),
         ec2_product("t3.large", IRELAND, "0.1648", os="Windows"),  # filtered out

@@ -6,16 +6,14 @@ cent and its figures as evidence; a refresh keeps ids and statuses and closes wh
 recommending; a denied or unavailable Cost Explorer, or refused keys, give none, close nothing
 and log a warning naming the call, and the refresh still succeeds."""
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.testing import capture_logs
 
-from tests.commitments.aws_double import AwsDouble, serve
+from tests.commitments.aws_double import AwsDouble
 from tests.factories.cloud_accounts import make_account
 from tests.mail import run_jobs
 from xplorr.cloud_accounts.models import CloudAccount, Provider
@@ -135,24 +133,6 @@ def arrange(double: AwsDouble) -> None:
             "RecommendationDetailId": "d-1",
         }
     )
-
-
-@pytest.fixture(scope="module")
-def aws_server() -> Iterator[tuple[str, AwsDouble]]:
-    yield from serve()
-
-
-@pytest.fixture
-def double(aws_server: tuple[str, AwsDouble]) -> Iterator[AwsDouble]:
-    _, state = aws_server
-    state.reset()
-    yield state
-    state.reset()
-
-
-@pytest.fixture
-def aws_settings(settings: Settings, aws_server: tuple[str, AwsDouble]) -> Settings:
-    return settings.model_copy(update={"aws_endpoint_url": aws_server[0], "aws_max_attempts": 1})
 
 
 async def refresh(
