@@ -248,7 +248,7 @@ async def test_prices_read_stored_and_used_then_a_denied_account_keeps_the_table
     assert points[("ec2", "t3.large", "us-east-1")].price is None  # not listed: remembered
     assert points[("ec2", "m5.large", "eu-west-1")].price is None  # ambiguous: kept none
     [status] = (await db.scalars(select(PriceRefresh))).all()
-    assert (status.cloud_account_id, status.outcome, status.prices_read) == (
+    assert (status.cloud_account_id, status.outcome, status.items_read) == (
         account.id,
         "partial",
         5,
@@ -313,7 +313,7 @@ async def test_prices_read_stored_and_used_then_a_denied_account_keeps_the_table
         .execution_options(populate_existing=True)
     )
     assert status is not None
-    assert (status.outcome, status.prices_read) == ("denied", 0)
+    assert (status.outcome, status.items_read) == ("denied", 0)
     assert status.warning == (
         "pricing:GetProducts failed: AccessDeniedException: User: "
         "arn:aws:iam::123456789012:user/x is not authorized to perform: pricing:GetProducts "

@@ -271,6 +271,6 @@ async def record(
             statuses[account_id] = status
         status.attempted_at, status.outcome = now, read.outcome
         status.warning = _warning(read)
-        status.prices_read = sum(1 for f in found if f.price is not None)
+        status.items_read = sum(1 for f in found if f.price is not None)
     await db.flush()
     return stored

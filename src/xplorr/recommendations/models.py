@@ -128,4 +128,4 @@ class PriceRefresh(OrgOwned, Base):
     attempted_at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(String(16))
     warning: Mapped[str | None] = mapped_column(Text)
-    prices_read: Mapped[int] = mapped_column(default=0)
+    items_read: Mapped[int] = mapped_column(default=0)

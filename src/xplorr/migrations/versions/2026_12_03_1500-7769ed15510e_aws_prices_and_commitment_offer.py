@@ -62,7 +62,7 @@ def upgrade() -> None:
         sa.Column("attempted_at", xplorr.core.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
         sa.Column("warning", sa.Text(), nullable=True),
-        sa.Column("prices_read", sa.Integer(), nullable=False),
+        sa.Column("items_read", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", xplorr.core.models.UTCDateTime(timezone=True), nullable=False),
