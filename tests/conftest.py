@@ -20,6 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.factories.users import make_org, make_user, token_for
@@ -48,6 +49,14 @@ TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``slow`` tests (processes, servers, the demo load: 5-40 s each) first, each group in
+    the order pytest-randomly chose: handed out first, they spread over the xdist workers
+    instead of leaving one worker busy with a 40 s test while the other has finished."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
@@ -88,12 +97,33 @@ def _reset_engine(template_db: str) -> Iterator[Engine | None]:
     engine.dispose()
 
 
+def _reset_postgres(engine: Engine) -> None:
+    """Empty every table. A connection the test left "idle in transaction" (a process killed
+    mid-job, a session never closed) would hold its row locks and hang the DELETE for good:
+    past a short lock wait, such connections to this database are ended and the reset retried."""
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+            conn.exec_driver_sql(RESET_SQL)
+        return
+    except OperationalError as exc:
+        if "lock timeout" not in str(exc):
+            raise
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND state IN ('idle in transaction', 'idle in transaction (aborted)')"
+        )
+    with engine.begin() as conn:
+        conn.exec_driver_sql(RESET_SQL)
+
+
 @pytest.fixture
 def db_url(template_db: str, tmp_path: Path, _reset_engine: Engine | None) -> Iterator[str]:
     if _reset_engine is not None:
         yield template_db
-        with _reset_engine.begin() as conn:
-            conn.exec_driver_sql(RESET_SQL)
+        _reset_postgres(_reset_engine)
         return
     path = tmp_path / "xplorr.db"
     shutil.copyfile(template_db, path)

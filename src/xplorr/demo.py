@@ -3,8 +3,10 @@ Google Cloud), 13 months of their generated costs, and the spend guardrails on t
 anomalies the detector finds in that data (the generator puts a spike on each account's biggest
 service in its last three days) and two monthly budgets, one over its amount and one near its
 80 % threshold, evaluated for real (their alerts go through the notification hub); the accounts'
-inventory as their bill names it (``inventory.bill``); then its tagging policies, allocation
-rules and a year of unit metrics (``demo_ownership``).
+inventory as their bill names it (``inventory.bill``), and for the Azure and Google Cloud
+accounts a few Azure Advisor and GCP Recommender recommendations about those resources, demo
+data stored as the collectors store theirs (``connectors.demo.advisor``); then its tagging
+policies, allocation rules and a year of unit metrics (``demo_ownership``).
 
 The data goes through exactly what a sync does (``sync.jobs.execute_run``: the ``demo``
 connector, the ingest pipeline, a ``SyncRun`` recording the outcome), one account per
@@ -23,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr import demo_ownership
+from xplorr.advisor import service as provider_recommendations
 from xplorr.anomalies import service as anomalies
 from xplorr.budgets import service as budgets
 from xplorr.budgets.models import Budget
@@ -30,6 +33,7 @@ from xplorr.cloud_accounts.credentials import store_credentials
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.commitments import collect as commitments_demo
 from xplorr.commitments import service as commitments
+from xplorr.connectors.demo import advisor as demo_advisor
 from xplorr.connectors.demo.generator import DEFAULT_ACCOUNTS
 from xplorr.core import clock, money
 from xplorr.core.db import make_engine, make_sessionmaker
@@ -38,6 +42,7 @@ from xplorr.core.ratelimit import RateLimiter
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, Role, org_scope
 from xplorr.costs.forecast import Period
+from xplorr.inventory import service as inventory
 from xplorr.inventory.bill import collect_from_bill
 from xplorr.orgs.models import Org
 from xplorr.recommendations import service as recommendations
@@ -84,6 +89,7 @@ class DemoResult:
     budget_alerts: list[str] = field(default_factory=list)  # "<budget>: <kind>" fired now
     inventory_added: int = 0  # resources new in the bill-derived inventory this run
     ownership: list[str] = field(default_factory=list)  # tagging, allocation, unit economics
+    provider_recommendations: int = 0  # demo Azure Advisor / GCP Recommender rows stored
 
     def lines(self) -> list[str]:
         """A short human summary, one line per account."""
@@ -154,6 +160,7 @@ async def load_demo(settings: Settings) -> DemoResult:
                 result.inventory_added += (await collect_from_bill(db, account)).added
                 # The commitments the bill names, with demo terms (one expires within 30 days).
                 await commitments_demo.collect_from_bill(db, account)
+                result.provider_recommendations += await _provider_recommendations(db, account)
                 await recommendations.refresh_account(db, account)  # what inventory.refreshed does
             await commitments.notify_expiring(db, org_id)
             await db.commit()
@@ -165,6 +172,52 @@ async def load_demo(settings: Settings) -> DemoResult:
     finally:
         await engine.dispose()
         await kit.limiter.aclose()
+
+
+_SOURCES: Final = {"azure": "azure-advisor", "gcp": "gcp-recommender"}
+
+
+async def _provider_recommendations(db: AsyncSession, account: CloudAccount) -> int:
+    """The demo Azure Advisor and GCP Recommender recommendations of ``account`` (none for the
+    AWS one), stored through the same store function as the real collectors' (idempotent: the
+    same ids every run, updated in place)."""
+    resources = await inventory.account_resources(db, org_scope(account.org_id), account.id)
+    found = demo_advisor.recommendations(
+        [demo_advisor.Seen(r.resource_id, r.resource_type, r.provider, r.region) for r in resources]
+    )
+    stored = 0
+    for provider, source in _SOURCES.items():
+        mine = [f for f in found if f.provider == provider]
+        if not mine:
+            continue
+        stored += await provider_recommendations.replace(
+            db,
+            account,
+            (
+                provider_recommendations.Found(
+                    recommendation_id=f.recommendation_id,
+                    resource_id=f.resource_id,
+                    category=f.category,
+                    savings_amount=f.savings_amount,
+                    currency=f.currency,
+                    details=f.details,
+                    impact=f.impact,
+                    problem=f.problem,
+                    solution=f.solution,
+                    annual_savings_amount=f.annual_savings_amount,
+                    last_updated=clock.now(),
+                    recommender=f.recommender,
+                    kind=f.kind,
+                    location=f.location,
+                    state=f.state,
+                )
+                for f in mine
+            ),
+            provider=provider,
+            source=source,
+            now=clock.now(),
+        )
+    return stored
 
 
 async def _demo_account(

@@ -255,6 +255,7 @@ class TestCostExplorer:
         assert run["error"].startswith("ce:GetCostAndUsage failed: AccessDenied")
         assert keys["secretAccessKey"] not in run["error"]
 
+    @pytest.mark.slow
     async def test_a_later_sync_rereads_the_restated_months(
         self,
         moto: MotoAws,

@@ -6,8 +6,10 @@ Savings Plans' rest-json (``POST /DescribeSavingsPlans``, paginated by ``nextTok
 Cost Explorer's JSON 1.1 protocol for its purchase recommendations (``X-Amz-Target:
 AWSInsightsIndexService.GetReservationPurchaseRecommendation`` and
 ``...GetSavingsPlansPurchaseRecommendation``, one detail per page behind ``NextPageToken``;
-moto raises NotImplemented for both). boto3 is pointed at it through
-``XPLORR_AWS_ENDPOINT_URL``, the same path it takes to moto.
+moto raises NotImplemented for both), and the Price List Query API's JSON 1.1 protocol
+(``AWSPriceListService.GetProducts``: ``TERM_MATCH`` filters over the products' attributes,
+``PriceList`` as JSON strings, paged by ``MaxResults``/``NextToken``; moto has no ``pricing``).
+boto3 is pointed at it through ``XPLORR_AWS_ENDPOINT_URL``, the same path it takes to moto.
 
 ``state``: what each call answers; ``denied``: actions answered 403 as AWS refuses them;
 ``calls``: (action, region from the SigV4 scope) of every request.
@@ -27,6 +29,7 @@ EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 RDS_NS = "http://rds.amazonaws.com/doc/2014-10-31/"
 CACHE_NS = "http://elasticache.amazonaws.com/doc/2015-02-02/"
 CE_TARGET = "AWSInsightsIndexService."
+PRICING_TARGET = "AWSPriceListService."
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
 
 
@@ -56,6 +59,9 @@ class AwsDouble:
     ri_advice: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     sp_advice: list[dict[str, Any]] = field(default_factory=list)
     ce_requests: list[dict[str, Any]] = field(default_factory=list)  # request bodies
+    # Price List: products as AWS describes them ({"product": {...}, "terms": {...}, ...}).
+    products: list[dict[str, Any]] = field(default_factory=list)
+    pricing_requests: list[dict[str, Any]] = field(default_factory=list)
     unavailable: set[str] = field(default_factory=set)  # actions answered 503
     denied: dict[str, str] = field(default_factory=dict)  # action -> AWS error code
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -70,6 +76,8 @@ class AwsDouble:
             "ri_advice",
             "sp_advice",
             "ce_requests",
+            "products",
+            "pricing_requests",
             "unavailable",
         ):
             getattr(self, name).clear()
@@ -83,6 +91,10 @@ class AwsDouble:
         scope = _SCOPE.search(auth)
         region = scope.group(1) if scope else ""
         self.signed.append(scope is not None)
+        if target.startswith(PRICING_TARGET):
+            action = target[len(PRICING_TARGET) :]
+            self.calls.append((action, region))
+            return self.pricing(action, json.loads(body or b"{}"))
         if target.startswith(CE_TARGET):
             action = target[len(CE_TARGET) :]
             self.calls.append((action, region))
@@ -220,6 +232,45 @@ class AwsDouble:
             return 400, kind, json.dumps({"__type": "UnknownOperationException"})
         if start + 1 < len(details):
             page["NextPageToken"] = str(start + 1)
+        return 200, kind, json.dumps(page)
+
+    def pricing(self, action: str, request: dict[str, Any]) -> tuple[int, str, str]:
+        """GetProducts: the products of ``ServiceCode`` whose attributes (or product family)
+        equal every ``TERM_MATCH`` filter, one a page; errors as Cost Explorer's."""
+        self.pricing_requests.append(request)
+        kind = "application/x-amz-json-1.1"
+        if action in self.unavailable:
+            return 503, kind, json.dumps({"__type": "ServiceUnavailable", "Message": "try later"})
+        if action in self.denied:
+            message = (
+                "User: arn:aws:iam::123456789012:user/x is not authorized to perform: "
+                f"pricing:{action}"
+            )
+            return 400, kind, json.dumps({"__type": self.denied[action], "Message": message})
+        if action != "GetProducts":
+            return 400, kind, json.dumps({"__type": "UnknownOperationException"})
+
+        def matches(p: dict[str, Any]) -> bool:
+            product = p["product"]
+            fields = {
+                **product.get("attributes", {}),
+                "productFamily": product.get("productFamily"),
+            }
+            return p.get("serviceCode") == request.get("ServiceCode") and all(
+                f["Type"] == "TERM_MATCH" and fields.get(f["Field"]) == f["Value"]
+                for f in request.get("Filters", [])
+            )
+
+        found = [p for p in self.products if matches(p)]
+        start = int(request.get("NextToken") or 0)
+        # One product a page at most: the reader must follow NextToken.
+        size = min(int(request.get("MaxResults") or 100), 1)
+        page: dict[str, Any] = {
+            "FormatVersion": "aws_v1",
+            "PriceList": [json.dumps(p) for p in found[start : start + size]],
+        }
+        if start + size < len(found):
+            page["NextToken"] = str(start + size)
         return 200, kind, json.dumps(page)
 
     @staticmethod

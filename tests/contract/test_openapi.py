@@ -1,6 +1,7 @@
 """The OpenAPI document: served where documented, every operation summarised, typed, with its
 error responses and rate limit; operation ids unique."""
 
+import pytest
 from fastapi import FastAPI
 
 from xplorr.core.ratelimit import EXTRA_KEY
@@ -57,6 +58,7 @@ def test_every_operation_is_documented_and_typed(app: FastAPI) -> None:
     assert len(ids) == len(set(ids)), "operation ids must be unique"
 
 
+@pytest.mark.slow
 def test_cli_openapi_matches_the_app(app: FastAPI) -> None:
     import json
     import subprocess

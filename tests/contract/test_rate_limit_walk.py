@@ -15,6 +15,7 @@ Read and write defaults are lowered to ``DEFAULT``; documented limits keep their
 import re
 import uuid
 
+import pytest
 from fastapi import FastAPI
 from limits import parse
 
@@ -48,6 +49,7 @@ def _operations(app: FastAPI) -> list[tuple[str, str, dict[str, str]]]:
     return ops
 
 
+@pytest.mark.slow
 async def test_every_operation_answers_429_with_retry_after_past_its_limit(
     app_with: AppWith, owner: User
 ) -> None:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories.tokens import make_raw_api_token
@@ -36,6 +37,7 @@ def _access_lines(served: Served, count: int) -> list[dict]:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 async def test_one_line_per_request_without_secrets(
     db_url: str, tmp_path: Path, db: AsyncSession, org: Org, member: User
 ) -> None:
@@ -75,6 +77,7 @@ async def test_one_line_per_request_without_secrets(
     assert raw not in text
 
 
+@pytest.mark.slow
 async def test_access_log_can_be_turned_off(db_url: str, tmp_path: Path) -> None:
     env = {"XPLORR_LOG_LEVEL": "INFO", "XPLORR_LOG_JSON": "true", "XPLORR_ACCESS_LOG": "false"}
     with serve(db_url, tmp_path, env) as served:

@@ -215,6 +215,7 @@ async def test_first_use_creates_the_data_key_once(
     assert cipher.decrypt(acct, blob3, version3) == {"b": 2}
 
 
+@pytest.mark.slow
 async def test_cli_keys_rotate(
     tmp_path: Path, db_url: str, db: AsyncSession, org: Org, other_org: Org
 ) -> None:

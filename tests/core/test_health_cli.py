@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
@@ -44,6 +45,7 @@ def _cli(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedPro
     )
 
 
+@pytest.mark.slow
 def test_migrate_user_create_and_demo_on_a_fresh_data_dir(tmp_path: Path) -> None:
     data = tmp_path / "data"
     done = _cli(["migrate"], data)
@@ -81,6 +83,7 @@ def test_migrate_user_create_and_demo_on_a_fresh_data_dir(tmp_path: Path) -> Non
     assert oct((data / "secret_key").stat().st_mode & 0o777) == "0o600"
 
 
+@pytest.mark.slow
 def test_worker_logs_never_print_the_database_password(tmp_path: Path) -> None:
     """A worker that cannot reach its database logs the failure, not the credentials (structlog
     and Typer would both print local variables in tracebacks if left to their defaults)."""
@@ -124,6 +127,7 @@ async def test_readyz_is_503_when_redis_is_gone(app_with: AppWith) -> None:
     assert r.json()["error"]["message"] == "The rate-limit store (Redis) is not reachable."
 
 
+@pytest.mark.slow
 def test_cli_output_is_not_wrapped_when_not_a_terminal(tmp_path: Path) -> None:
     """Piped stderr: one message stays one line, however long (rich wraps at 80 otherwise)."""
     long_id = "not-a-uuid-" + "x" * 150

@@ -47,6 +47,7 @@ def test_bad_values_are_refused_naming_the_entry(raw: str, why: str) -> None:
     assert why in str(caught.value)
 
 
+@pytest.mark.slow
 async def test_an_override_replaces_the_reference_limit_in_force_and_in_the_document(
     db_url: str, tmp_path: Path, db: AsyncSession, org: Org, member: User
 ) -> None:
@@ -71,6 +72,7 @@ async def test_an_override_replaces_the_reference_limit_in_force_and_in_the_docu
         ("GET /cost=3/minute", "XPLORR_RATE_LIMIT_OVERRIDES names what this API does not serve"),
     ],
 )
+@pytest.mark.slow
 def test_serve_refuses_a_bad_value_at_startup(
     tmp_path: Path, db_url: str, value: str, message: str
 ) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.testing import capture_logs
@@ -76,6 +77,7 @@ async def test_links_follow_base_url(db_url: str, tmp_path, mailbox: Mailbox, sm
     assert "https://finops.example.org/x?token=t" in text_of(mailbox.messages[0])
 
 
+@pytest.mark.slow
 async def test_without_smtp_the_message_is_held_and_listed_by_the_cli(
     settings: Settings, db: AsyncSession
 ) -> None:

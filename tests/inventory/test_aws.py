@@ -9,6 +9,7 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -190,6 +191,7 @@ async def inventory(db: AsyncSession) -> dict[str, InventoryResource]:
     return {r.resource_id: r for r in rows}
 
 
+@pytest.mark.slow
 async def test_two_regions_with_tags_health_cpu_and_deletions(
     moto: MotoAws, settings: Settings, db: AsyncSession, org: Org
 ) -> None:
@@ -274,6 +276,7 @@ async def test_two_regions_with_tags_health_cpu_and_deletions(
     assert found[ids["web"]].deleted_at is None
 
 
+@pytest.mark.slow
 async def test_denied_permission_keeps_its_rows_and_reads_the_rest(
     moto: MotoAws, settings: Settings, db: AsyncSession, org: Org
 ) -> None:

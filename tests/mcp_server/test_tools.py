@@ -91,6 +91,21 @@ def _spike(s: Stack) -> str:
     return s.spike_day.isoformat()
 
 
+# The cost tools' filter arguments (as /costs takes them), each a flat argument of the tool.
+FILTERS = (
+    "start_date", "end_date", "provider", "account_id", "service", "region", "charge_category",
+    "service_category", "resource_id", "tag", "metric", "currency",
+)  # fmt: skip
+RANGE_AND_ACCOUNT = ("start_date", "end_date", "account_id")
+COST_TOOL_FILTERS = {
+    "get_cost_breakdown": FILTERS,
+    "get_cost_trend": FILTERS,
+    "get_top_movers": FILTERS,  # its start_date and end_date are the period's, described so
+    "list_cost_dimensions": ("start_date", "end_date", "provider", "account_id", "currency"),
+    "list_cost_tag_keys": RANGE_AND_ACCOUNT,
+    "list_cost_tag_values": RANGE_AND_ACCOUNT,
+}
+
 # (tool, arguments from the stack, what the answer must show)
 CASES: list[tuple[str, Callable[[Stack], dict[str, Any]], Check]] = [
     (
@@ -436,6 +451,17 @@ async def _walk(admin: Client, stack: Stack) -> None:
         assert tool.annotations is not None
         assert tool.annotations.read_only_hint is True, tool.name
         assert len(tool.description or "") > 40, tool.name
+    # Every cost tool lists its filters as arguments of their own, described alike.
+    descriptions: dict[str, set[str]] = {}
+    for name, filters in COST_TOOL_FILTERS.items():
+        properties = listed[name].input_schema["properties"]
+        assert "filters" not in properties, name
+        assert set(filters) <= set(properties), (name, set(filters) - set(properties))
+        for arg in filters:
+            if not (name == "get_top_movers" and arg in ("start_date", "end_date")):
+                descriptions.setdefault(arg, set()).add(properties[arg]["description"])
+    assert all(len(d) == 1 and len(next(iter(d))) > 10 for d in descriptions.values())
+    assert set(listed["get_top_movers"].input_schema["required"]) == {"start_date"}
     for name, args, check in CASES:
         answer = await result(admin, name, args(stack))
         assert check(answer, stack), f"{name}({args(stack)}) answered {answer}"

@@ -84,6 +84,7 @@ async def test_health_in_single_tenant_mode_counts_the_write_tools(stack: Stack)
         assert (health["mode"], health["tools"]) == ("single-tenant", tools)
 
 
+@pytest.mark.slow
 async def test_stdio_child_process(stack: Stack) -> None:
     params = StdioServerParameters(
         command=sys.executable,

@@ -1,8 +1,10 @@
 """The recommendations an AWS account gets, against moto's server, through the real chain:
 the inventory refresh a cost import queues (run by a real worker) reads EC2, EBS, Elastic IPs,
-ELBv2 and the CloudWatch datapoints put here, then announces ``inventory.refreshed``, which
-queues the recommendation refresh. Each rule finds exactly the resources it should, priced to
-the cent; a later refresh keeps ids and statuses and finds the snapshot that has grown old."""
+ELBv2 and Classic load balancers and the CloudWatch datapoints put here (CPU, and request
+counts), then announces ``inventory.refreshed``, which queues the recommendation refresh. Each
+rule finds exactly the resources it should, priced to the cent; a later refresh keeps ids and
+statuses and finds the snapshot that has grown old and the load balancer that served no
+request."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,10 +22,13 @@ from xplorr.cloud_accounts.models import Provider
 from xplorr.core import clock
 from xplorr.core.jobs import queue
 from xplorr.core.settings import Settings
+from xplorr.core.tenancy import org_scope
 from xplorr.costs.events import CostDataChanged
+from xplorr.inventory import service as inventory
 from xplorr.inventory.jobs import REFRESH_JOB
+from xplorr.inventory.models import InventoryResource
 from xplorr.orgs.models import Org
-from xplorr.recommendations import service
+from xplorr.recommendations import rules, service
 from xplorr.recommendations.models import Recommendation, RecommendationStatus
 
 ACCOUNT = "222222222222"  # the role's account (tests.inventory.test_aws.ROLE)
@@ -84,6 +89,28 @@ def arrange(aws: Account) -> dict[str, str]:
         Port=80,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
     )
+    # Two load balancers with a healthy target: one serves requests, the other none.
+    for name in ("served", "quiet"):
+        ids[name] = elb.create_load_balancer(Name=name, Subnets=subnets)["LoadBalancers"][0][
+            "LoadBalancerArn"
+        ]
+        group = elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc)[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
+        elb.register_targets(TargetGroupArn=group, Targets=[{"Id": ids["busy"]}])
+        elb.create_listener(
+            LoadBalancerArn=ids[name],
+            Protocol="HTTP",
+            Port=80,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": group}],
+        )
+    # A Classic Load Balancer whose instances are gone, still getting a few requests.
+    aws.client("elb", "us-east-1").create_load_balancer(
+        LoadBalancerName="legacy",
+        Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 80}],
+        AvailabilityZones=["us-east-1a"],
+    )
+    ids["classic"] = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:loadbalancer/legacy"
     cw = aws.client("cloudwatch", "us-east-1")
     noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     series = {"idle": (2.0, 3.0), "oversized": (10.0, 30.0), "busy": (50.0, 90.0),
@@ -103,6 +130,25 @@ def arrange(aws: Account) -> dict[str, str]:
             for h, value in enumerate(values)
         ],
     )
+    requests = [  # (namespace, dimension, datapoints on 3 days)
+        ("AWS/ApplicationELB", "LoadBalancer", ids["served"].split(":loadbalancer/")[1], 100.0),
+        ("AWS/ELB", "LoadBalancerName", "legacy", 20.0),
+        ("AWS/ApplicationELB", "LoadBalancer", "app/other/0123456789abcdef", 5.0),  # not ours
+    ]
+    for namespace, dimension, value, count in requests:
+        cw.put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {
+                    "MetricName": "RequestCount",
+                    "Dimensions": [{"Name": dimension, "Value": value}],
+                    "Timestamp": noon - timedelta(days=d),
+                    "Value": count,
+                    "Unit": "Count",
+                }
+                for d in (1, 2, 3)
+            ],
+        )
     return ids
 
 
@@ -158,6 +204,7 @@ async def test_moto_account_gets_priced_recommendations(
         f"delete_unattached_ebs_volume:{ids['free_vol']}": Decimal("8.00"),  # 100 x 0.08
         f"release_unassociated_eip:{ids['eip']}": Decimal("3.65"),  # 0.005 x 730
         f"delete_idle_load_balancer:{ids['empty_lb']}": Decimal("16.43"),  # 0.0225 x 730
+        f"delete_idle_load_balancer:{ids['classic']}": Decimal("18.25"),  # 0.025 x 730
         **{f"migrate_gp2_to_gp3:{vid}": amount for vid, amount in gp2.items()},
     }
     if stopped_cost:
@@ -168,15 +215,65 @@ async def test_moto_account_gets_priced_recommendations(
     assert (idle.evidence["cpu_average_percent"], idle.evidence["days_with_data"]) == ("2.50", 14)
     assert idle.resource_name == "idle"
     assert idle.cloud_account_id == account.id
+    assert (idle.evidence["price_source"], idle.evidence["price_date"]) == (
+        "shipped table",
+        "2024-11-01",
+    )
+    # The requests CloudWatch counted (no datapoint: none); "quiet" has a healthy target and
+    # no request, but was created within the window: not flagged (yet).
+    lbs = {
+        r.name: r.attributes
+        for r in await inventory.account_resources(db, org_scope(org.id), account.id)
+        if r.resource_type == rules.LOAD_BALANCER
+    }
+    assert {
+        n: (a["lb_type"], a["healthy_targets"], a.get("requests_14d")) for n, a in lbs.items()
+    } == {
+        "empty": ("application", 0, 0),
+        "served": ("application", 1, 300),
+        "quiet": ("application", 1, 0),
+        "legacy": ("classic", 0, 60),
+    }
+    assert (lbs["legacy"]["requests_metric"], lbs["quiet"]["requests_metric"]) == (
+        "AWS/ELB RequestCount",
+        "AWS/ApplicationELB RequestCount",
+    )
+    legacy = found[f"delete_idle_load_balancer:{ids['classic']}"]
+    assert legacy.evidence["requests_14d"] == 60
+    assert "--load-balancer-name legacy" in legacy.how_to_apply["cli"]
 
     # A refresh 100 days later: the snapshot of the deleted volume is now old enough; ids and
-    # statuses are kept. (Closing what AWS no longer lists is tested in test_engine.)
+    # statuses are kept. (Closing what AWS no longer lists is tested in test_engine.) moto
+    # dates every load balancer now: "quiet" is given the creation date of one made a month
+    # before the window CloudWatch was read over, and is found idle despite its target.
     found[f"stop_idle_instance:{ids['idle']}"].status = RecommendationStatus.DISMISSED
+    quiet_row = await db.scalar(
+        select(InventoryResource).where(InventoryResource.resource_id == ids["quiet"])
+    )
+    assert quiet_row is not None
+    start = datetime.fromisoformat(quiet_row.attributes["requests_window_start"])
+    quiet_row.attributes = {
+        **quiet_row.attributes,
+        "created_at": (start - timedelta(days=30)).isoformat(),
+    }
     await db.commit()
     later = await service.refresh_account(db, account, now=clock.now() + timedelta(days=100))
-    assert [r.fingerprint for r in later.new] == [f"delete_orphan_snapshot:{ids['snap']}"]
-    assert later.new[0].estimated_monthly_savings == Decimal("1.50")  # 30 GiB x 0.05
-    assert later.new[0].evidence["source_volume_exists"] is False
+    assert sorted(r.fingerprint for r in later.new) == sorted(
+        [
+            f"delete_orphan_snapshot:{ids['snap']}",
+            f"delete_idle_load_balancer:{ids['quiet']}",
+        ]
+    )
+    new = {r.type: r for r in later.new}
+    assert new["delete_orphan_snapshot"].estimated_monthly_savings == Decimal("1.50")
+    assert new["delete_orphan_snapshot"].evidence["source_volume_exists"] is False
+    quiet = new["delete_idle_load_balancer"]
+    assert quiet.estimated_monthly_savings == Decimal("16.43")
+    assert {k: quiet.evidence[k] for k in ("healthy_targets", "requests_14d", "no_requests")} == {
+        "healthy_targets": 1,
+        "requests_14d": 0,
+        "no_requests": True,
+    }
     again = await recs(db)
     assert {k: again[k].id for k in found} == {k: r.id for k, r in found.items()}
     assert again[f"stop_idle_instance:{ids['idle']}"].status is RecommendationStatus.DISMISSED

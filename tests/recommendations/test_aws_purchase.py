@@ -6,17 +6,16 @@ cent and its figures as evidence; a refresh keeps ids and statuses and closes wh
 recommending; a denied or unavailable Cost Explorer, or refused keys, give none, close nothing
 and log a warning naming the call, and the refresh still succeeds."""
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from structlog.testing import capture_logs
 
-from tests.commitments.aws_double import AwsDouble, serve
+from tests.commitments.aws_double import AwsDouble
 from tests.factories.cloud_accounts import make_account
+from tests.factories.settings import make_org_settings
 from tests.mail import run_jobs
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core.jobs import queue
@@ -135,24 +134,6 @@ def arrange(double: AwsDouble) -> None:
             "RecommendationDetailId": "d-1",
         }
     )
-
-
-@pytest.fixture(scope="module")
-def aws_server() -> Iterator[tuple[str, AwsDouble]]:
-    yield from serve()
-
-
-@pytest.fixture
-def double(aws_server: tuple[str, AwsDouble]) -> Iterator[AwsDouble]:
-    _, state = aws_server
-    state.reset()
-    yield state
-    state.reset()
-
-
-@pytest.fixture
-def aws_settings(settings: Settings, aws_server: tuple[str, AwsDouble]) -> Settings:
-    return settings.model_copy(update={"aws_endpoint_url": aws_server[0], "aws_max_attempts": 1})
 
 
 async def refresh(
@@ -394,3 +375,59 @@ async def test_purchase_recommendations_refresh_denied_and_unavailable(
         assert [e["warning"] for e in warned] == [warning] * 2
         kept = await purchases(db, account)
         assert {n: (r.status, r.estimated_monthly_savings) for n, r in kept.items()} == before
+
+
+async def test_the_organizations_preferred_offer_is_asked_for_and_a_change_keeps_ids(
+    db: AsyncSession, org: Org, double: AwsDouble, aws_settings: Settings
+) -> None:
+    preferred = await make_org_settings(
+        db, org, commitment_term="three_years", commitment_payment_option="all_upfront"
+    )
+    double.ri_advice[EC2] = [ec2("m5.large", "EU (Ireland)", "2", "58.2", UpfrontCost="2190.4")]
+    double.sp_advice.append(
+        {
+            "AccountId": PAYER,
+            "CurrencyCode": "USD",
+            "HourlyCommitmentToPurchase": "0.5",
+            "EstimatedMonthlySavingsAmount": "90",
+            "UpfrontCost": "13140",
+        }
+    )
+    account = await make_account(db, org, provider=Provider.AWS, credentials=KEYS)
+    await refresh(db, aws_settings, org, None)
+    asked = {(r["TermInYears"], r["PaymentOption"]) for r in double.ce_requests}
+    assert asked == {("THREE_YEARS", "ALL_UPFRONT")}
+    recs = await purchases(db, account)
+    ri, sp = recs["m5.large (Linux/UNIX)"], recs["Compute Savings Plan"]
+    assert (ri.evidence["term"], ri.evidence["payment_option"], ri.evidence["upfront_cost"]) == (
+        "THREE_YEARS",
+        "ALL_UPFRONT",
+        "2190.4",
+    )
+    assert "(All Upfront, 3 years, 2190.40 USD upfront)" in ri.description
+    assert '--offering-type "All Upfront" --min-duration 94608000' in ri.how_to_apply["cli"]
+    assert "All Upfront, 3 years; quantity 2." in ri.how_to_apply["console_steps"][2]
+    assert "(All Upfront, 3 years, 13140.00 USD upfront)" in sp.description
+    assert "--durations 94608000" in sp.how_to_apply["cli"]
+    assert ri.fingerprint == (
+        f"purchase_reserved_instances:ri:ec2:{PAYER}:EU (Ireland):m5.large:Linux/UNIX:Shared"
+    )
+
+    # Back to the default offer: the same recommendations (ids, statuses), AWS's new figures.
+    ri.status = RecommendationStatus.IN_PROGRESS
+    preferred.commitment_term, preferred.commitment_payment_option = "one_year", "no_upfront"
+    await db.commit()
+    double.ce_requests.clear()
+    double.ri_advice[EC2][0]["EstimatedMonthlySavingsAmount"] = "31.5"
+    await refresh(db, aws_settings, org, None)
+    assert {(r["TermInYears"], r["PaymentOption"]) for r in double.ce_requests} == {
+        ("ONE_YEAR", "NO_UPFRONT")
+    }
+    again = await purchases(db, account)
+    assert {n: r.id for n, r in again.items()} == {n: r.id for n, r in recs.items()}
+    ri = again["m5.large (Linux/UNIX)"]
+    assert (ri.status, ri.estimated_monthly_savings, ri.evidence["term"]) == (
+        RecommendationStatus.IN_PROGRESS,
+        Decimal("31.50"),
+        "ONE_YEAR",
+    )

@@ -18,6 +18,18 @@ def cpu(average: float, maximum: float, days: int = 14) -> list[dict[str, object
     ]
 
 
+def requests(count: int, created_days_ago: int) -> dict[str, object]:
+    """What the inventory stores of a load balancer's CloudWatch ``RequestCount``."""
+    end = NOW.replace(hour=0)
+    return {
+        "requests_14d": count,
+        "requests_window_start": (end - timedelta(days=14)).isoformat(),
+        "requests_window_end": end.isoformat(),
+        "requests_metric": "AWS/ApplicationELB RequestCount",
+        "created_at": (NOW - timedelta(days=created_days_ago)).isoformat(),
+    }
+
+
 def instance(rid: str, itype: str, status: str = "Running", **attrs: object) -> Resource:
     return Resource(
         rid,
@@ -98,12 +110,45 @@ FACTS = Facts(
             name="empty",
             attributes={"lb_type": "application", "targets": 1, "healthy_targets": 0},
         ),
-        Resource(
-            "arn:lb/net/quiet",
+        Resource(  # healthy targets, no request over a window it fully existed in
+            "arn:lb/app/quiet",
             rules.LOAD_BALANCER,
             region="us-east-1",
             name="quiet",
-            attributes={"lb_type": "network", "healthy_targets": 2, "requests_14d": 0},
+            attributes={
+                "lb_type": "application",
+                "healthy_targets": 2,
+                **requests(0, created_days_ago=200),
+            },
+        ),
+        Resource(  # no request yet, but created within the window: maybe just new
+            "arn:lb/app/new",
+            rules.LOAD_BALANCER,
+            region="us-east-1",
+            name="new",
+            attributes={
+                "lb_type": "application",
+                "healthy_targets": 1,
+                **requests(0, created_days_ago=3),
+            },
+        ),
+        Resource(
+            "arn:lb/app/used",
+            rules.LOAD_BALANCER,
+            region="us-east-1",
+            name="used",
+            attributes={
+                "lb_type": "application",
+                "healthy_targets": 1,
+                **requests(12, created_days_ago=200),
+            },
+        ),
+        Resource(
+            "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/legacy",
+            rules.LOAD_BALANCER,
+            region="us-east-1",
+            name="legacy",
+            attributes={"lb_type": "classic", "targets": 2, "healthy_targets": 0},
         ),
         Resource(
             "arn:lb/app/busy",
@@ -142,10 +187,13 @@ EXPECTED: dict[rules.Rule, dict[str, str]] = {
     rules.orphan_snapshots: {"delete_orphan_snapshot:snap-orphan": "1.50"},
     # 0.005 x 730
     rules.unassociated_eips: {"release_unassociated_eip:eipalloc-free": "3.65"},
-    # 0.0225 x 730 = 16.425
+    # 0.0225 x 730 = 16.425; a Classic one 0.025 x 730
     rules.idle_load_balancers: {
         "delete_idle_load_balancer:arn:lb/app/empty": "16.43",
-        "delete_idle_load_balancer:arn:lb/net/quiet": "16.43",
+        "delete_idle_load_balancer:arn:lb/app/quiet": "16.43",
+        "delete_idle_load_balancer:arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/legacy": (
+            "18.25"
+        ),
     },
 }
 
@@ -174,9 +222,15 @@ def test_evidence_carries_the_figures() -> None:
     assert idle.evidence["days_with_data"] == 14
     assert idle.evidence["window"] == "2026-11-19..2026-12-02"
     assert idle.evidence["hourly_price"] == "0.0832"
-    assert (
-        idle.evidence["price_source"] == f"AWS on-demand list price table of {prices.PRICES_AS_OF}"
+    assert (idle.evidence["price_source"], idle.evidence["price_date"]) == (
+        "shipped table",
+        prices.PRICES_AS_OF,
     )
+    assert (idle.evidence["price_region"], idle.evidence["resource_region"]) == (
+        "us-east-1",
+        "us-east-1",
+    )
+    assert "price_warning" not in idle.evidence
     assert "aws ec2 stop-instances --region us-east-1 --instance-ids i-idle" in str(
         idle.how_to_apply.cli
     )
@@ -187,6 +241,17 @@ def test_evidence_carries_the_figures() -> None:
     )
     [snap] = rules.orphan_snapshots(aws)
     assert (snap.evidence["age_days"], snap.evidence["source_volume_id"]) == (120, "vol-gone")
+    lbs = {f.resource_name: f for f in rules.idle_load_balancers(aws)}
+    quiet = lbs["quiet"]
+    assert quiet.description.startswith("quiet (application) served no request in 14 days")
+    assert (quiet.evidence["no_requests"], quiet.evidence["no_healthy_target"]) == (True, False)
+    assert (
+        quiet.evidence["requests_window"] == "2026-11-19T00:00:00+00:00..2026-12-03T00:00:00+00:00"
+    )
+    assert lbs["empty"].evidence["no_requests"] is False
+    assert lbs["legacy"].how_to_apply.cli == (
+        "aws elb delete-load-balancer --region us-east-1 --load-balancer-name legacy"
+    )
 
 
 def test_thresholds_are_strict() -> None:
@@ -239,3 +304,74 @@ def test_price_table_helpers() -> None:
     assert prices.one_size_down("weird") is None
     assert prices.successor("c4.large") == "c5.large"
     assert prices.successor("c5.large") is None
+
+
+def test_price_book_prefers_the_pricing_api_per_region_and_never_mixes_sources() -> None:
+    def api(price: str) -> prices.Quote:
+        return prices.Quote(Decimal(price), prices.PRICING_API, "2026-12-01", "eu-west-1")
+
+    book = prices.PriceBook(
+        {
+            ("ec2", "t3.large", "eu-west-1"): api("0.0912"),
+            ("ec2", "m5.2xlarge", "eu-west-1"): api("0.428"),  # m5.xlarge not read: no pair
+            ("ec2", "c5.2xlarge", "eu-west-1"): api("0.384"),
+            ("ec2", "c5.xlarge", "eu-west-1"): api("0.192"),
+            ("ec2", "m7g.large", "eu-west-1"): api("0.0952"),  # not in the shipped table
+            ("ebs", "gp2", "eu-west-1"): api("0.11"),
+            ("ebs", "gp3", "eu-west-1"): api("0.088"),
+        },
+        warning=None,
+    )
+
+    def eu(r: Resource) -> Resource:
+        return Resource(r.resource_id, r.resource_type, region="eu-west-1", name=r.resource_id,
+                        status=r.status, attributes=r.attributes)  # fmt: skip
+
+    facts = Facts(
+        [
+            eu(instance("i-idle", "t3.large", cpu_daily=cpu(2.0, 9.0))),
+            eu(instance("i-idle-new", "m7g.large", cpu_daily=cpu(2.0, 9.0))),
+            eu(instance("i-big", "m5.2xlarge", cpu_daily=cpu(20.0, 35.0))),
+            eu(instance("i-c5", "c5.2xlarge", cpu_daily=cpu(20.0, 35.0))),
+            eu(volume("vol-free", 200, "gp2", attached=False)),
+            instance("i-us", "t3.large", cpu_daily=cpu(2.0, 9.0)),  # us-east-1: shipped table
+        ],
+        NOW,
+        book,
+    )
+    found = {f.fingerprint: f for f in rules.run_aws_rules(facts)}
+    assert {k: str(f.savings) for k, f in found.items()} == {
+        "stop_idle_instance:i-idle": "66.58",  # 0.0912 x 730 (eu-west-1, Pricing API)
+        "stop_idle_instance:i-idle-new": "69.50",  # 0.0952 x 730: priced only by the API
+        "stop_idle_instance:i-us": "60.74",  # 0.0832 x 730 (shipped)
+        "rightsize_instance:i-big": "140.16",  # shipped pair: (0.384 - 0.192) x 730
+        "rightsize_instance:i-c5": "140.16",  # API pair: (0.384 - 0.192) x 730
+        "delete_unattached_ebs_volume:vol-free": "22.00",  # 200 x 0.11
+        "migrate_gp2_to_gp3:vol-free": "4.40",  # 200 x (0.11 - 0.088)
+    }
+    idle = found["stop_idle_instance:i-idle"].evidence
+    assert {k: idle[k] for k in ("price_source", "price_date", "price_region", "hourly_price")} == {
+        "price_source": "pricing-api",
+        "price_date": "2026-12-01",
+        "price_region": "eu-west-1",
+        "hourly_price": "0.0912",
+    }
+    big = found["rightsize_instance:i-big"].evidence
+    assert (big["price_source"], big["recommended_price_source"], big["hourly_price"]) == (
+        "shipped table",
+        "shipped table",
+        "0.384",
+    )
+    c5 = found["rightsize_instance:i-c5"].evidence
+    assert (c5["price_source"], c5["recommended_price_source"], c5["recommended_price_region"]) == (
+        "pricing-api",
+        "pricing-api",
+        "eu-west-1",
+    )
+    # A denied refresh: the shipped prices say why they were used.
+    denied = Facts(facts.resources, NOW, prices.PriceBook(warning="pricing:GetProducts denied"))
+    [us] = [f for f in rules.idle_instances(denied) if f.subject == "i-us"]
+    assert (us.evidence["price_source"], us.evidence["price_warning"]) == (
+        "shipped table",
+        "pricing:GetProducts denied",
+    )

@@ -164,6 +164,7 @@ class TestCrud:
 
 
 class TestSends:
+    @pytest.mark.slow
     async def test_a_month_of_scans_sends_one_email_per_slot_and_recipient(
         self,
         db: AsyncSession,

@@ -113,8 +113,11 @@ async def test_state_is_single_use_bound_and_expiring(
     anon = client_for(None)
     # Replay: the second use of a state is refused, whatever the code.
     state = await start(client_for(admin))
-    r = await anon.get("/slack/oauth_redirect", params={"code": slack.grant(), "state": state})
-    assert result_of(r)["result"] == "installed"
+    r = await anon.get(
+        "/slack/oauth_redirect", params={"code": slack.grant(), "state": state}, headers=JSON
+    )
+    assert r.json() == {"provider": "slack", "result": "installed", "team_name": "Acme Slack"}
+    assert (r.headers["cache-control"], r.headers["pragma"]) == ("no-store", "no-cache")
     r = await anon.get("/slack/oauth_redirect", params={"code": slack.grant(), "state": state})
     assert result_of(r) == {
         "provider": "slack", "result": "error", "reason": "OAUTH_STATE_INVALID"

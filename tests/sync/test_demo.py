@@ -50,6 +50,7 @@ def one_day(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "now", lambda: pinned)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("one_day")
 async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
     settings: Settings, db: AsyncSession, app: FastAPI
@@ -116,6 +117,19 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
         recommendations = (
             await client.get("/recommendations", params={"limit": 100}, headers=auth)
         ).json()
+        from_providers = [
+            r
+            for provider in ("azure", "gcp")
+            for r in (
+                await client.get("/recommendations", params={"provider": provider}, headers=auth)
+            ).json()["data"]
+            if r["evidence"].get("source") in ("Azure Advisor", "GCP Recommender")
+        ]
+        idle_lbs = (
+            await client.get(
+                "/recommendations", params={"type": "delete_idle_load_balancer"}, headers=auth
+            )
+        ).json()["data"]
         # Cost ownership, computed for real from the demo data (xplorr.demo_ownership).
         violations = (await client.get("/tagging-policies/violations", headers=auth)).json()
         rules = (await client.get("/allocation-rules", headers=auth)).json()
@@ -158,6 +172,24 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
         "stopped_instance_volumes",
         "commitment_purchase",
     }, found_types
+    # The demo's Azure Advisor and GCP Recommender rows (demo data, and saying so), stored
+    # through the collectors' store, again in place on the second run.
+    assert (result.provider_recommendations, again.provider_recommendations) == (6, 6)
+    assert {r["type"] for r in from_providers} == {
+        "azure_advisor_commitment",
+        "azure_advisor_rightsizing",
+        "azure_advisor_idle",
+        "gcp_commitment",
+        "gcp_machine_type",
+        "gcp_idle_vm",
+    }
+    assert all(r["evidence"]["demo_data"] is True for r in from_providers)
+    assert all("(demo data)" in r["description"] for r in from_providers)
+    assert {r["currency"] for r in from_providers} == {"USD"}
+    # Two idle load balancers: no healthy target, and healthy targets but no request.
+    assert sorted(
+        (r["evidence"]["no_healthy_target"], r["evidence"]["no_requests"]) for r in idle_lbs
+    ) == [(False, True), (True, False)]
     savings = [r["estimated_monthly_savings"] for r in recommendations["data"]]
     assert savings == sorted(savings, reverse=True)
     assert all(

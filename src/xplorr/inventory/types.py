@@ -63,6 +63,7 @@ MAPPINGS: Final[tuple[TypeMapping, ...]] = (
     TypeMapping("aws", R.DISK_SNAPSHOT, "AWS::EC2::Snapshot", ("EBS Snapshot", "Snapshot")),
     TypeMapping("aws", R.PUBLIC_IP, "AWS::EC2::EIP", ("Elastic IP",)),
     TypeMapping("aws", R.LOAD_BALANCER, "AWS::ElasticLoadBalancingV2::LoadBalancer", ("Load Balancer",)),  # noqa: E501
+    TypeMapping("aws", R.LOAD_BALANCER, "AWS::ElasticLoadBalancing::LoadBalancer"),  # Classic
     TypeMapping("aws", R.NAT_GATEWAY, "AWS::EC2::NatGateway", ("NAT Gateway",)),
     TypeMapping("aws", R.VIRTUAL_NETWORK, "AWS::EC2::VPC", ("VPC",)),
     TypeMapping("aws", R.SUBNET, "AWS::EC2::Subnet"),

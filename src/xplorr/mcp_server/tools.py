@@ -9,8 +9,8 @@ HTTP), and ``tests/mcp_server`` checks the copies against the API's own lists.""
 
 import calendar
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -22,6 +22,7 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from xplorr.mcp_server.api import ApiError, QueryValue, XplorrApi
+from xplorr.mcp_server.arguments import Only, Without, flat_arguments
 from xplorr.mcp_server.config import McpConfig, api_token_of
 from xplorr.mcp_server.values import as_object, decimal
 
@@ -126,20 +127,23 @@ Limit = Annotated[int, Field(ge=1, le=100, description="Items per page (at most 
 
 @dataclass(frozen=True, slots=True)
 class CostFilters:
-    """The filters every ``/costs`` endpoint takes, as query parameters."""
+    """The filters every ``/costs`` endpoint takes, as query parameters. A cost tool takes
+    them as one parameter (``filters: CostFilters``, or ``Annotated[CostFilters, Only(...)]``
+    for some); the assistant sees each field as an argument of its own
+    (``arguments.flat_arguments``)."""
 
-    start_date: date | None = None
-    end_date: date | None = None
-    provider: str | None = None
-    account_id: uuid.UUID | None = None
-    service: list[str] | None = None
-    region: list[str] | None = None
-    charge_category: Sequence[str] | None = None
-    service_category: list[str] | None = None
-    resource_id: list[str] | None = None
-    tag: list[str] | None = None
-    metric: str = "billed"
-    currency: str | None = None
+    start_date: StartDate = None
+    end_date: EndDate = None
+    provider: Provider = None
+    account_id: AccountId = None
+    service: Services = None
+    region: Regions = None
+    charge_category: ChargeCategories = None
+    service_category: ServiceCategories = None
+    resource_id: ResourceIds = None
+    tag: Tags = None
+    metric: MetricArg = "billed"
+    currency: Currency = None
 
     def query(self) -> dict[str, QueryValue]:
         return {
@@ -156,6 +160,10 @@ class CostFilters:
             "metric": self.metric,
             "currency": self.currency.upper() if self.currency else None,
         }
+
+
+NO_FILTERS = CostFilters()
+RANGE_AND_ACCOUNT = Only("start_date", "end_date", "account_id")
 
 
 def _day(value: date | None) -> str | None:
@@ -209,7 +217,7 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def add(fn: Callable[..., Any]) -> Callable[..., Any]:
             server.add_tool(
-                fn,
+                flat_arguments(fn),
                 title=title,
                 # One paragraph: the docstring without its source indentation.
                 description=" ".join((fn.__doc__ or "").split()),
@@ -284,36 +292,11 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
                 "and allocated)."
             ),
         ] = False,
-        start_date: StartDate = None,
-        end_date: EndDate = None,
-        provider: Provider = None,
-        account_id: AccountId = None,
-        service: Services = None,
-        region: Regions = None,
-        charge_category: ChargeCategories = None,
-        service_category: ServiceCategories = None,
-        resource_id: ResourceIds = None,
-        tag: Tags = None,
-        metric: MetricArg = "billed",
-        currency: Currency = None,
+        filters: CostFilters = NO_FILTERS,
     ) -> dict[str, Any]:
         """What was spent, split by a dimension (and optionally a second one), for a date range
         and any filters: GET /costs. Groups are sorted largest first (time series oldest
         first), add up exactly to totalCost, and carry their share in percent."""
-        filters = CostFilters(
-            start_date,
-            end_date,
-            provider,
-            account_id,
-            service,
-            region,
-            charge_category,
-            service_category,
-            resource_id,
-            tag,
-            metric,
-            currency,
-        )
         query = {
             **filters.query(),
             "groupBy": group_by,
@@ -337,36 +320,11 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
                 "start_date is then not allowed) or year_over_year."
             ),
         ] = "preceding",
-        start_date: StartDate = None,
-        end_date: EndDate = None,
-        provider: Provider = None,
-        account_id: AccountId = None,
-        service: Services = None,
-        region: Regions = None,
-        charge_category: ChargeCategories = None,
-        service_category: ServiceCategories = None,
-        resource_id: ResourceIds = None,
-        tag: Tags = None,
-        metric: MetricArg = "billed",
-        currency: Currency = None,
+        filters: CostFilters = NO_FILTERS,
     ) -> dict[str, Any]:
         """Spend over time: every day (week, month) of the range with its cost, 0 where nothing
         was spent, the total, the previous period's total and the change in percent:
         GET /costs/trend. Use it to see when a jump started."""
-        filters = CostFilters(
-            start_date,
-            end_date,
-            provider,
-            account_id,
-            service,
-            region,
-            charge_category,
-            service_category,
-            resource_id,
-            tag,
-            metric,
-            currency,
-        )
         query = {
             **filters.query(),
             "granularity": granularity,
@@ -400,16 +358,7 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
             ),
         ] = "service",
         limit: Annotated[int, Field(ge=1, le=100, description="How many movers.")] = 10,
-        provider: Provider = None,
-        account_id: AccountId = None,
-        service: Services = None,
-        region: Regions = None,
-        charge_category: ChargeCategories = None,
-        service_category: ServiceCategories = None,
-        resource_id: ResourceIds = None,
-        tag: Tags = None,
-        metric: MetricArg = "billed",
-        currency: Currency = None,
+        filters: Annotated[CostFilters, Without("start_date", "end_date")] = NO_FILTERS,
     ) -> dict[str, Any]:
         """Why did spend change? Compares a period with a baseline and lists what moved most
         (largest absolute change first): each group's cost in both periods, the change and the
@@ -430,25 +379,12 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
             base_start = base_end - timedelta(days=days - 1)
 
         def query(start: date, stop: date, money: str | None) -> dict[str, QueryValue]:
-            filters = CostFilters(
-                start,
-                stop,
-                provider,
-                account_id,
-                service,
-                region,
-                charge_category,
-                service_category,
-                resource_id,
-                tag,
-                metric,
-                money,
-            )
-            return {**filters.query(), "groupBy": group_by, "limit": MOVER_FETCH_LIMIT}
+            period = replace(filters, start_date=start, end_date=stop, currency=money)
+            return {**period.query(), "groupBy": group_by, "limit": MOVER_FETCH_LIMIT}
 
-        now = await call(ctx, "/costs", query(start_date, end, currency))
+        now = await call(ctx, "/costs", query(start_date, end, filters.currency))
         # The baseline in the same currency as the period's answer, whatever its default.
-        money = now.get("currency") or currency
+        money = now.get("currency") or filters.currency
         before = await call(ctx, "/costs", query(base_start, base_end, money))
         money = money or before.get("currency")
         groups: dict[Any, dict[str, Any]] = {}
@@ -486,7 +422,7 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
             {
                 "currency": money,
                 "groupBy": group_by,
-                "metric": metric,
+                "metric": filters.metric,
                 "period": {
                     "startDate": start_date.isoformat(),
                     "endDate": end.isoformat(),
@@ -558,31 +494,25 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
     @tool("Cost dimensions")
     async def list_cost_dimensions(
         ctx: Context,
-        start_date: StartDate = None,
-        end_date: EndDate = None,
-        provider: Provider = None,
-        account_id: AccountId = None,
-        currency: Currency = None,
+        filters: Annotated[
+            CostFilters, Only("start_date", "end_date", "provider", "account_id", "currency")
+        ] = NO_FILTERS,
     ) -> dict[str, Any]:
         """Every provider, account, service, service category, region, charge and pricing
         category with cost in the range, each with its total: the values the cost tools'
         filters accept (GET /costs/dimensions)."""
-        filters = CostFilters(start_date, end_date, provider, account_id, currency=currency)
         return as_object(await call(ctx, "/costs/dimensions", filters.query()))
 
     @tool("Tag keys on costs")
     async def list_cost_tag_keys(
         ctx: Context,
-        start_date: StartDate = None,
-        end_date: EndDate = None,
-        account_id: AccountId = None,
+        filters: Annotated[CostFilters, RANGE_AND_ACCOUNT] = NO_FILTERS,
         case_insensitive: Annotated[
             bool, Field(description="Count Environment and environment as one key.")
         ] = False,
     ) -> dict[str, Any]:
         """Every tag key on the range's costs, with the cost carrying it and its share of the
         total (GET /costs/tags): how well spend is tagged, and which keys to group by."""
-        filters = CostFilters(start_date, end_date, account_id=account_id)
         query = {
             **filters.query(),
             "tagCase": "insensitive" if case_insensitive else "sensitive",
@@ -593,14 +523,11 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
     async def list_cost_tag_values(
         ctx: Context,
         key: Annotated[str, Field(min_length=1, max_length=512, description="The tag key.")],
-        start_date: StartDate = None,
-        end_date: EndDate = None,
-        account_id: AccountId = None,
+        filters: Annotated[CostFilters, RANGE_AND_ACCOUNT] = NO_FILTERS,
         limit: Annotated[int | None, Field(ge=1, le=1000)] = 50,
     ) -> dict[str, Any]:
         """The values of one tag key with their cost, largest first, and the untagged rest
         (GET /costs/tags/{key}/values)."""
-        filters = CostFilters(start_date, end_date, account_id=account_id)
         query = {**filters.query(), "limit": limit}
         return as_object(await call(ctx, f"/costs/tags/{_segment(key)}/values", query))
 

@@ -5,12 +5,18 @@
 and currency and the figures it gives as evidence. Nothing here is computed by Xplorr: the
 saving is AWS's estimate, rounded to the currency's minor unit.
 
+The offer asked for is the organization's preferred term and payment option (settings
+``commitment_term``, ``commitment_payment_option``; default one year, no upfront): AWS's
+saving is for that offer, and the evidence, title and how-to name it.
+
 The fingerprint is what is recommended, not AWS's recommendation id (new every day): the
 source (``ri:ec2``), the account, region, instance or node type, platform/engine and tenancy or
-deployment, term and payment option. So a recommendation keeps its id and status across
-refreshes while AWS keeps recommending it, and one AWS stops recommending is closed like the
-others. A source that could not be read this time (denied, AWS unavailable: see the
-connector) closes nothing: its stored recommendations are kept as they were.
+deployment; not the term or payment option, so that a recommendation keeps its id and status
+when the organization changes its preferred offer (its figures follow). So a recommendation
+keeps its id and status across refreshes while AWS keeps recommending it, and one AWS stops
+recommending is closed like the others. A source that could not be read this time (denied,
+AWS unavailable: see the connector) closes nothing: its stored recommendations are kept as
+they were.
 
 The read happens in the refresh job before the engine's transaction writes
 (``read_accounts``): no database connection is held while Cost Explorer answers.
@@ -30,16 +36,19 @@ from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.connectors.aws import session as aws
 from xplorr.connectors.aws.purchase_recommendations import (
     SAVINGS_PLANS_SOURCE,
+    Offer,
     OfferTerms,
     PurchaseScan,
     ReservationAdvice,
     SavingsPlanAdvice,
     read_purchase_recommendations,
 )
+from xplorr.connectors.aws.regions import REGION_CODES  # Cost Explorer names locations
 from xplorr.core import money
 from xplorr.core.crypto import CryptoError
 from xplorr.core.jobs.registry import JobContext
 from xplorr.recommendations.rules import Finding, HowTo
+from xplorr.settings.service import get_org_settings
 
 log = structlog.get_logger("xplorr.recommendations")
 _CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -48,44 +57,13 @@ RI_TYPE: Final = "purchase_reserved_instances"
 SP_TYPE: Final = "purchase_savings_plan"
 TYPES: Final = (RI_TYPE, SP_TYPE)
 TERM_SECONDS: Final = {"ONE_YEAR": 31536000, "THREE_YEARS": 94608000}
+TERM_LABEL: Final = {"ONE_YEAR": "1 year", "THREE_YEARS": "3 years"}
 PAYMENT_LABEL: Final = {
     "NO_UPFRONT": "No Upfront",
     "PARTIAL_UPFRONT": "Partial Upfront",
     "ALL_UPFRONT": "All Upfront",
 }
 LOOKBACK_DAYS: Final = {"SEVEN_DAYS": 7, "THIRTY_DAYS": 30, "SIXTY_DAYS": 60}
-# Cost Explorer names regions by their location; the CLI wants the code.
-REGION_CODES: Final = {
-    "US East (N. Virginia)": "us-east-1",
-    "US East (Ohio)": "us-east-2",
-    "US West (N. California)": "us-west-1",
-    "US West (Oregon)": "us-west-2",
-    "Africa (Cape Town)": "af-south-1",
-    "Asia Pacific (Hong Kong)": "ap-east-1",
-    "Asia Pacific (Hyderabad)": "ap-south-2",
-    "Asia Pacific (Jakarta)": "ap-southeast-3",
-    "Asia Pacific (Melbourne)": "ap-southeast-4",
-    "Asia Pacific (Mumbai)": "ap-south-1",
-    "Asia Pacific (Osaka)": "ap-northeast-3",
-    "Asia Pacific (Seoul)": "ap-northeast-2",
-    "Asia Pacific (Singapore)": "ap-southeast-1",
-    "Asia Pacific (Sydney)": "ap-southeast-2",
-    "Asia Pacific (Tokyo)": "ap-northeast-1",
-    "Canada (Central)": "ca-central-1",
-    "Canada West (Calgary)": "ca-west-1",
-    "EU (Frankfurt)": "eu-central-1",
-    "EU (Ireland)": "eu-west-1",
-    "EU (London)": "eu-west-2",
-    "EU (Milan)": "eu-south-1",
-    "EU (Paris)": "eu-west-3",
-    "EU (Spain)": "eu-south-2",
-    "EU (Stockholm)": "eu-north-1",
-    "EU (Zurich)": "eu-central-2",
-    "Israel (Tel Aviv)": "il-central-1",
-    "Middle East (Bahrain)": "me-south-1",
-    "Middle East (UAE)": "me-central-1",
-    "South America (Sao Paulo)": "sa-east-1",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +105,18 @@ def _terms_evidence(terms: OfferTerms, generated_at: str | None) -> dict[str, An
         "account_scope": terms.account_scope,
         "generated_at": generated_at,
     }
+
+
+def _offer_text(terms: OfferTerms, detail: dict[str, Any], currency: str) -> str:
+    """``No Upfront, 1 year``; with the upfront payment when there is one."""
+    text = (
+        f"{PAYMENT_LABEL.get(terms.payment_option, terms.payment_option)}, "
+        f"{TERM_LABEL.get(terms.term, terms.term)}"
+    )
+    upfront = _dec(detail.get("UpfrontCost"))
+    if upfront is not None and upfront > 0:
+        text += f", {money.plain(money.round_money(upfront, currency))} {currency} upfront"
+    return text
 
 
 def _kept(detail: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
@@ -171,11 +161,12 @@ _RI_LABEL: Final = {"ec2": "EC2", "rds": "RDS", "elasticache": "ElastiCache"}
 
 def _ri_how(service: str, unit: _Unit, region: str, count: str, payment: str, term: str) -> HowTo:
     seconds = TERM_SECONDS.get(term, 31536000)
+    years = TERM_LABEL.get(term, term)
     if service == "ec2":
         console = (
             "EC2 console -> Reserved Instances -> Purchase Reserved Instances.",
             f"Region {region}: {unit.type}, {unit.variant}, {unit.placement or 'default'} "
-            f"tenancy, standard offering class, {payment}, 1 year; quantity {count}.",
+            f"tenancy, standard offering class, {payment}, {years}; quantity {count}.",
         )
         cli = (
             f"aws ec2 describe-reserved-instances-offerings --region {region} "
@@ -190,7 +181,7 @@ def _ri_how(service: str, unit: _Unit, region: str, count: str, payment: str, te
         console = (
             "RDS console -> Reserved instances -> Purchase reserved DB instance.",
             f"Region {region}: {unit.variant}, {unit.type}, {unit.placement or 'Single-AZ'}, "
-            f"{payment}, 1 year; {count} DB instance(s).",
+            f"{payment}, {years}; {count} DB instance(s).",
         )
         cli = (
             f"aws rds describe-reserved-db-instances-offerings --region {region} "
@@ -202,7 +193,7 @@ def _ri_how(service: str, unit: _Unit, region: str, count: str, payment: str, te
     else:
         console = (
             "ElastiCache console -> Reserved nodes -> Purchase reserved nodes.",
-            f"Region {region}: {unit.variant}, {unit.type}, {payment}, 1 year; {count} node(s).",
+            f"Region {region}: {unit.variant}, {unit.type}, {payment}, {years}; {count} node(s).",
         )
         cli = (
             f"aws elasticache describe-reserved-cache-nodes-offerings --region {region} "
@@ -254,17 +245,7 @@ def reservation_finding(advice: ReservationAdvice) -> Finding | None:
     what = f"{unit.type} ({unit.variant})" if unit.variant else unit.type
     account = str(d.get("AccountId") or "-")
     subject = ":".join(
-        (
-            "ri",
-            advice.service,
-            account,
-            unit.region_name,
-            unit.type,
-            unit.variant,
-            unit.placement,
-            terms.term,
-            terms.payment_option,
-        )
+        ("ri", advice.service, account, unit.region_name, unit.type, unit.variant, unit.placement)
     )
     on_demand = d.get("EstimatedMonthlyOnDemandCost")
     utilisation = d.get("AverageUtilization")
@@ -275,7 +256,7 @@ def reservation_finding(advice: ReservationAdvice) -> Finding | None:
         title=f"Buy {count} x {what} {label} Reserved Instance(s) in {region or 'AWS'}",
         description=(
             f"AWS Cost Explorer recommends buying {count} {label} reservation(s) of {what} in "
-            f"{unit.region_name or region} ({payment}, 1 year), from the last "
+            f"{unit.region_name or region} ({_offer_text(terms, d, currency)}), from the last "
             f"{LOOKBACK_DAYS.get(terms.lookback, terms.lookback)} days of usage: it estimates "
             f"{money.plain(savings)} {currency} a month saved"
             + (f" on {on_demand} {currency} of on-demand cost" if on_demand else "")
@@ -340,8 +321,6 @@ def savings_plan_finding(advice: SavingsPlanAdvice) -> Finding | None:
             advice.plan_type,
             str(sp.get("Region") or "-"),
             str(sp.get("InstanceFamily") or "-"),
-            terms.term,
-            terms.payment_option,
         )
     )
     seconds = TERM_SECONDS.get(terms.term, 31536000)
@@ -354,7 +333,8 @@ def savings_plan_finding(advice: SavingsPlanAdvice) -> Finding | None:
         title=f"Buy a {plan} Savings Plan of {hourly} {currency} an hour",
         description=(
             f"AWS Cost Explorer recommends a {plan} Savings Plan committing {hourly} {currency} "
-            f"an hour ({payment}, 1 year), from the last {lookback} days of usage: it "
+            f"an hour ({_offer_text(terms, d, currency)}), from the last {lookback} days of "
+            "usage: it "
             f"estimates {money.plain(savings)} {currency} a month saved"
             + (
                 f", at {d['EstimatedAverageUtilization']} % average utilisation"
@@ -380,7 +360,8 @@ def savings_plan_finding(advice: SavingsPlanAdvice) -> Finding | None:
         how_to_apply=HowTo(
             (
                 "AWS Billing and Cost Management console -> Savings Plans -> Recommendations: "
-                f"{plan}, 1 year, {payment}, {lookback}-day lookback.",
+                f"{plan}, {TERM_LABEL.get(terms.term, terms.term)}, {payment}, {lookback}-day "
+                "lookback.",
                 f"Add the recommended commitment ({hourly} {currency}/hour) to the cart, review "
                 "it, and submit the order.",
             ),
@@ -407,17 +388,19 @@ class _Ticket:
     account_id: uuid.UUID
     provider_account_id: str
     credentials: dict[str, Any]
+    offer: Offer
 
 
 async def read_accounts(
     ctx: JobContext, accounts: Sequence[CloudAccount]
 ) -> dict[uuid.UUID, PurchaseRead | None]:
-    """Cost Explorer's purchase recommendations for each AWS account of ``accounts``, by
-    account id (None: not read at all). Call it before the job writes: when the answer is not
-    empty, it ended the job's transaction so that no connection waits on AWS, and the accounts
-    must be read again. A failure is a logged warning naming the call, never a failed
-    refresh (see the connector)."""
+    """Cost Explorer's purchase recommendations for each AWS account of ``accounts`` for its
+    organization's preferred offer, by account id (None: not read at all). Call it before the
+    job writes: when the answer is not empty, it ended the job's transaction so that no
+    connection waits on AWS, and the accounts must be read again. A failure is a logged
+    warning naming the call, never a failed refresh (see the connector)."""
     tickets = []
+    offers: dict[uuid.UUID, Offer] = {}
     for account in accounts:
         if account.provider is not Provider.AWS:
             continue
@@ -430,7 +413,14 @@ async def read_accounts(
                 warning="the account's stored credentials cannot be decrypted",
             )
             continue
-        tickets.append(_Ticket(account.id, account.provider_account_id, credentials))
+        if account.org_id not in offers:
+            preferred = await get_org_settings(ctx.db, account.org_id)
+            offers[account.org_id] = Offer(
+                preferred.commitment_term.upper(), preferred.commitment_payment_option.upper()
+            )
+        tickets.append(
+            _Ticket(account.id, account.provider_account_id, credentials, offers[account.org_id])
+        )
     if not tickets:
         return {}
     await ctx.release_connection()
@@ -440,7 +430,7 @@ async def read_accounts(
             session = await aws.connect(
                 ctx.settings, t.provider_account_id, t.credentials, purpose="recommendations"
             )
-            scan = await aws.run(read_purchase_recommendations, session)
+            scan = await aws.run(read_purchase_recommendations, session, t.offer)
         except (aws.AwsCallError, aws.AwsUnavailable) as exc:
             log.warning(
                 "purchase_recommendations_unavailable", account=str(t.account_id), warning=str(exc)

@@ -1,9 +1,12 @@
 """Recommendation refreshes: after every inventory refresh of an account (which follows each
 sync's cost import, ``inventory.refreshed``), and daily for every account of every
 organization (``recommendations.fan_out`` at 06:30 UTC), so CPU windows and snapshot ages move
-on without a sync. Both are idempotent (``service.refresh_account``). For AWS accounts, Cost
-Explorer's RI and Savings Plans purchase recommendations are read first, with no transaction
-open (``aws_purchase.read_accounts``)."""
+on without a sync. Both are idempotent (``service.refresh_account``). For AWS accounts, the
+on-demand prices their inventory needs (``aws_prices.read_accounts``: the Pricing API) and
+Cost Explorer's RI and Savings Plans purchase recommendations (``aws_purchase.read_accounts``)
+are read first, with no transaction open; the prices are stored before the refresh."""
+
+import uuid
 
 import structlog
 from sqlalchemy import select
@@ -13,7 +16,7 @@ from xplorr.core.events import subscribe
 from xplorr.core.jobs.periodic import fan_out_per_org
 from xplorr.core.jobs.registry import JobContext, PermanentJobError, job, schedule
 from xplorr.inventory.events import InventoryRefreshed
-from xplorr.recommendations import aws_purchase, service
+from xplorr.recommendations import aws_prices, aws_purchase, service
 
 log = structlog.get_logger("xplorr.recommendations")
 
@@ -32,24 +35,25 @@ async def _refresh(
     )
 
 
+async def _account(ctx: JobContext, account_id: uuid.UUID) -> CloudAccount | None:
+    return await ctx.db.scalar(
+        select(CloudAccount).where(CloudAccount.id == account_id, CloudAccount.org_id == ctx.org_id)
+    )
+
+
 @subscribe(InventoryRefreshed, "recommendations.refresh")
 async def refresh(ctx: JobContext, event: InventoryRefreshed) -> None:
-    account = await ctx.db.scalar(
-        select(CloudAccount).where(
-            CloudAccount.id == event.cloud_account_id, CloudAccount.org_id == ctx.org_id
-        )
-    )
+    account = await _account(ctx, event.cloud_account_id)
     if account is None:  # disconnected since: its recommendations went with it
         return
+    # Each read may end the transaction while AWS answers: the account is read again after.
+    priced = await aws_prices.read_accounts(ctx, [account])
+    if priced and (account := await _account(ctx, event.cloud_account_id)) is None:
+        return
     purchases = await aws_purchase.read_accounts(ctx, [account])
-    if purchases:  # the transaction ended while AWS answered: read the account again
-        account = await ctx.db.scalar(
-            select(CloudAccount).where(
-                CloudAccount.id == event.cloud_account_id, CloudAccount.org_id == ctx.org_id
-            )
-        )
-        if account is None:
-            return
+    if purchases and (account := await _account(ctx, event.cloud_account_id)) is None:
+        return
+    await aws_prices.record(ctx.db, account.org_id, priced)
     await _refresh(ctx, account, purchases.get(account.id))
 
 
@@ -59,10 +63,16 @@ async def refresh_org(ctx: JobContext, _payload: dict[str, object]) -> None:
         raise PermanentJobError("recommendations.refresh_org needs the job's organization.")
     listed = select(CloudAccount).where(CloudAccount.org_id == ctx.org_id).order_by(CloudAccount.id)
     accounts = (await ctx.db.scalars(listed)).all()
-    # Cost Explorer is read for every account before the first refresh writes.
-    purchases = await aws_purchase.read_accounts(ctx, accounts)
-    if purchases:  # the transaction ended while AWS answered: read the accounts again
+    # AWS is read for every account before the first write; each read may end the
+    # transaction while AWS answers: the accounts are read again after it.
+    priced = await aws_prices.read_accounts(ctx, accounts)
+    if priced:
         accounts = (await ctx.db.scalars(listed)).all()
+    purchases = await aws_purchase.read_accounts(ctx, accounts)
+    if purchases:
+        accounts = (await ctx.db.scalars(listed)).all()
+    live = {a.id for a in accounts}
+    await aws_prices.record(ctx.db, ctx.org_id, {k: v for k, v in priced.items() if k in live})
     for account in accounts:
         await _refresh(ctx, account, purchases.get(account.id))
 

@@ -90,3 +90,42 @@ class Recommendation(OrgOwned, Base):
     @property
     def audit_name(self) -> str | None:
         return self.title
+
+
+class PricePoint(OrgOwned, Base):
+    """An AWS on-demand list price read through the Pricing API (``aws_prices``) for the
+    organization: one per (kind, item, region), the newest read kept. ``price`` None: AWS lists
+    no such product there, or several at different prices (remembered so that it is not
+    asked again until the row is stale).
+    Org-wide: a list price belongs to no account."""
+
+    __tablename__ = "price_points"
+    __table_args__ = (UniqueConstraint("org_id", "kind", "item", "region"),)
+    tenancy_account_column: ClassVar[str] = ""
+
+    kind: Mapped[str] = mapped_column(String(8))  # ec2 (per hour) | ebs (per GiB-month)
+    item: Mapped[str] = mapped_column(String(64))  # m5.large | gp3
+    region: Mapped[str] = mapped_column(String(32))
+    price: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    unit: Mapped[str] = mapped_column(String(16))  # Hrs | GB-Mo
+    sku: Mapped[str | None] = mapped_column(String(64))
+    effective_date: Mapped[str | None] = mapped_column(String(40))  # AWS's, as it sent it
+    source: Mapped[str] = mapped_column(String(16))  # pricing-api
+    fetched_at: Mapped[datetime]
+
+
+class PriceRefresh(OrgOwned, Base):
+    """How the last Pricing API read of one AWS account went: ``outcome`` ok | partial |
+    denied | unavailable, with the warning to show (a denied account is not asked again for
+    ``aws_prices.DENIED_RETRY_DAYS``; its recommendations say why they use the shipped table)."""
+
+    __tablename__ = "price_refreshes"
+    __table_args__ = (UniqueConstraint("cloud_account_id"),)
+    cloud_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cloud_accounts.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))
+    warning: Mapped[str | None] = mapped_column(Text)
+    items_read: Mapped[int] = mapped_column(default=0)

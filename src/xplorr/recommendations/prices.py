@@ -1,17 +1,29 @@
-"""The shipped on-demand price table the AWS rules compute savings from.
+"""The on-demand prices the AWS rules compute savings from: a shipped, dated table, and the
+fresher prices read through the Pricing API where the account allows it (``PriceBook``).
 
-AWS public on-demand list prices in USD for US East (N. Virginia), Linux, shared tenancy, as
-AWS published them (``PRICES_AS_OF``). A month is 730 hours (AWS's own convention in its
-pricing pages and calculator). A resource in another region is priced with the us-east-1
-figure and its evidence says so (``price_region``): other regions are mostly 0-20 % dearer, so
-the estimate is on the low side there. Refreshing this table through the Pricing API
-(``pricing:GetProducts``) is not implemented: the table is the only source today.
+The shipped table: AWS public on-demand list prices in USD for US East (N. Virginia), Linux,
+shared tenancy, as AWS published them (``PRICES_AS_OF``). A month is 730 hours (AWS's own
+convention in its pricing pages and calculator).
+
+The refresh (``recommendations.aws_prices``) reads, through ``pricing:GetProducts``, the EC2
+instance-hour and EBS GiB-month prices of the types and regions the organization's inventory
+has (and of the types its rules would recommend), per region. A rule asks the book for a
+price in the resource's region: the Pricing API's when one was read for that region
+(``source`` ``pricing-api``, dated the day it was read), else the shipped table's us-east-1
+figure (``source`` ``shipped table``, dated ``PRICES_AS_OF``: other regions are mostly 0-20 %
+dearer, so such an estimate is on the low side there). A saving that compares two prices
+(a smaller type, gp3 against gp2) takes both from the same source and region, never one of
+each. Snapshots, Elastic IPs and load balancers are priced from the shipped table only.
 """
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final, Literal
 
 PRICES_AS_OF: Final = "2024-11-01"
+SHIPPED: Final = "shipped table"
+PRICING_API: Final = "pricing-api"
 PRICE_REGION: Final = "us-east-1"
 CURRENCY: Final = "USD"
 HOURS_PER_MONTH: Final = Decimal(730)
@@ -139,6 +151,7 @@ LB_HOURLY: Final[dict[str, Decimal]] = {  # the fixed hourly part (LCUs come on 
     "application": Decimal("0.0225"),
     "network": Decimal("0.0225"),
     "gateway": Decimal("0.0125"),
+    "classic": Decimal("0.025"),
 }
 
 # Families AWS lists as previous generation -> the current family of the same shape.
@@ -171,6 +184,7 @@ SIZES: Final = (
 
 
 def ec2_hourly(instance_type: str | None) -> Decimal | None:
+    """The shipped table's us-east-1 hourly price."""
     return EC2_HOURLY.get(instance_type or "")
 
 
@@ -184,24 +198,123 @@ def split_type(instance_type: str) -> tuple[str, str] | None:
     return (family, size) if dot and family and size else None
 
 
-def one_size_down(instance_type: str) -> str | None:
-    """The next smaller size of the same family that the table prices (``m5.2xlarge`` ->
-    ``m5.xlarge``); None when there is none."""
+def smaller_sizes(instance_type: str) -> list[str]:
+    """The family's smaller sizes of ``SIZES``, nearest first (``m5.2xlarge`` ->
+    ``m5.xlarge``, ``m5.large``...): candidates, whether or not the type exists."""
     parts = split_type(instance_type)
     if parts is None or parts[1] not in SIZES:
-        return None
+        return []
     family, size = parts
-    for smaller in reversed(SIZES[: SIZES.index(size)]):
-        candidate = f"{family}.{smaller}"
-        if candidate in EC2_HOURLY:
-            return candidate
-    return None
+    return [f"{family}.{smaller}" for smaller in reversed(SIZES[: SIZES.index(size)])]
 
 
-def successor(instance_type: str) -> str | None:
-    """The current-generation type of the same size for a previous-generation one."""
+def successor_type(instance_type: str) -> str | None:
+    """The current-generation type of the same size as a previous-generation one, whether or
+    not it is priced (``m4.xlarge`` -> ``m5.xlarge``)."""
     parts = split_type(instance_type)
     if parts is None or parts[0] not in PREVIOUS_GENERATION:
         return None
-    candidate = f"{PREVIOUS_GENERATION[parts[0]]}.{parts[1]}"
-    return candidate if candidate in EC2_HOURLY else None
+    return f"{PREVIOUS_GENERATION[parts[0]]}.{parts[1]}"
+
+
+PriceKind = Literal["ec2", "ebs"]
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """One price and where it comes from: ``region`` is the region the price is for (the
+    shipped table's is us-east-1 whatever the resource's region)."""
+
+    price: Decimal
+    source: str  # SHIPPED | PRICING_API
+    as_of: str  # YYYY-MM-DD: the table's date, or the day the Pricing API was read
+    region: str
+
+    def evidence(self, prefix: str = "") -> dict[str, Any]:
+        return {
+            f"{prefix}price_source": self.source,
+            f"{prefix}price_date": self.as_of,
+            f"{prefix}price_region": self.region,
+        }
+
+
+def table_quote(price: Decimal) -> Quote:
+    """A price of the shipped table."""
+    return Quote(price, SHIPPED, PRICES_AS_OF, PRICE_REGION)
+
+
+_SHIPPED_TABLES: Final[dict[str, Mapping[str, Decimal]]] = {
+    "ec2": EC2_HOURLY,
+    "ebs": EBS_GB_MONTH,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBook:
+    """The prices a refresh prices with: ``fetched`` maps (kind, item, region) to a Pricing
+    API quote; everything else falls back to the shipped table. ``warning``: why the account's
+    prices could not be refreshed (a denied ``pricing:GetProducts``), shown in the evidence of
+    what the shipped table priced."""
+
+    fetched: Mapping[tuple[str, str, str], Quote] = field(default_factory=dict)
+    warning: str | None = None
+
+    def shipped(self, kind: PriceKind, item: str | None) -> Quote | None:
+        price = _SHIPPED_TABLES[kind].get(item or "")
+        return None if price is None else table_quote(price)
+
+    def quote(self, kind: PriceKind, item: str | None, region: str | None) -> Quote | None:
+        """The Pricing API's price in ``region`` when one was read, else the shipped one."""
+        got = self.fetched.get((kind, item or "", region or ""))
+        return got if got is not None else self.shipped(kind, item)
+
+    def pair(
+        self, kind: PriceKind, item: str | None, other: str, region: str | None
+    ) -> tuple[Quote, Quote] | None:
+        """Both prices from the same source and region (the Pricing API's for ``region``
+        when it has both, else the shipped table's), or None."""
+        a = self.fetched.get((kind, item or "", region or ""))
+        b = self.fetched.get((kind, other, region or ""))
+        if a is not None and b is not None:
+            return a, b
+        a, b = self.shipped(kind, item), self.shipped(kind, other)
+        return (a, b) if a is not None and b is not None else None
+
+    def one_size_down(self, instance_type: str, region: str | None) -> str | None:
+        """The next smaller size of the same family that the book prices (``m5.2xlarge`` ->
+        ``m5.xlarge``) alongside ``instance_type``; None when there is none."""
+        for candidate in smaller_sizes(instance_type):
+            if self.pair("ec2", instance_type, candidate, region) is not None:
+                return candidate
+        return None
+
+    def successor(self, instance_type: str, region: str | None) -> str | None:
+        candidate = successor_type(instance_type)
+        if candidate and self.pair("ec2", instance_type, candidate, region) is not None:
+            return candidate
+        return None
+
+    def basis(self, *quotes: Quote) -> dict[str, Any]:
+        """Evidence of where the prices come from: the first quote's source, date and region
+        (a second one, the recommended type's, under ``recommended_``), and the warning when
+        the shipped table priced it."""
+        out: dict[str, Any] = {}
+        for prefix, q in zip(("", "recommended_"), quotes, strict=False):
+            out |= q.evidence(prefix)
+        if self.warning and any(q.source == SHIPPED for q in quotes):
+            out["price_warning"] = self.warning
+        return out
+
+
+SHIPPED_BOOK: Final = PriceBook()
+
+
+def one_size_down(instance_type: str) -> str | None:
+    """The shipped table's next smaller size (``m5.2xlarge`` -> ``m5.xlarge``)."""
+    return SHIPPED_BOOK.one_size_down(instance_type, PRICE_REGION)
+
+
+def successor(instance_type: str) -> str | None:
+    """The shipped table's current-generation type of the same size for a previous-generation
+    one."""
+    return SHIPPED_BOOK.successor(instance_type, PRICE_REGION)

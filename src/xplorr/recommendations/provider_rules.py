@@ -159,6 +159,7 @@ def _finding(r: ProviderRecommendation, known: Mapping[str, Known]) -> Finding |
         details.get("region") or details.get("regionId") if azure else _zone_region(r.location)
     )
     what = r.problem or f"{source} cost recommendation"
+    demo = details.get("demo") is True  # seeded by ``xplorr demo``, not read from a provider
     stated = (
         f"{source} estimates a saving of {money.plain(savings)} {currency} a month"
         if r.savings_amount is not None
@@ -173,6 +174,7 @@ def _finding(r: ProviderRecommendation, known: Mapping[str, Known]) -> Finding |
         "currency": currency,
         "currency_stated": r.currency is not None,
         "last_seen": r.seen_at.isoformat(),
+        "demo_data": True if demo else None,
     }
     if azure:
         evidence |= {
@@ -197,7 +199,8 @@ def _finding(r: ProviderRecommendation, known: Mapping[str, Known]) -> Finding |
         category=kind.category,
         subject=_subject(r),
         title=f"{what.rstrip('.')}: {label}"[:300],
-        description=f"{source}: {what.rstrip('.')} ({label}). {stated}.",
+        description=f"{source}{' (demo data)' if demo else ''}: {what.rstrip('.')} ({label}). "
+        f"{stated}.",
         savings=savings,
         currency=currency,
         evidence={k: v for k, v in evidence.items() if v is not None},

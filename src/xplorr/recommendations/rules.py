@@ -1,7 +1,9 @@
 """The recommendation rules: small pure functions over domain objects, each finding what one
-kind of waste looks like in an account's inventory (``Facts``) and pricing it from the shipped
-price table (``prices``). No database, no cloud call: the engine (``service.refresh_account``)
-reads the inventory and the cost store through their modules and hands the facts over.
+kind of waste looks like in an account's inventory (``Facts``) and pricing it from the facts'
+price book (``prices.PriceBook``: the Pricing API's prices where they were read, else the
+shipped table; each finding's evidence names the source and date of its prices). No database,
+no cloud call: the engine (``service.refresh_account``) reads the inventory, the cost store and
+the stored prices through their modules and hands the facts over.
 
 Thresholds (issue 17): idle = average CPU under 5 % over the last 14 days; rightsizing = CPU
 p95 under 40 %, one size down. The inventory keeps CloudWatch's daily average and daily maximum
@@ -26,6 +28,7 @@ RIGHTSIZE_CPU_PERCENT: Final = Decimal(40)
 CPU_WINDOW_DAYS: Final = 14
 MIN_CPU_DAYS: Final = 7
 SNAPSHOT_MIN_AGE_DAYS: Final = 90
+REQUEST_WINDOW_DAYS: Final = 14
 
 # The inventory's types (one set for every cloud: inventory.types); the AWS rules read AWS rows.
 INSTANCE: Final = ResourceType.VIRTUAL_MACHINE.value
@@ -53,6 +56,7 @@ class Resource:
 class Facts:
     resources: Sequence[Resource]
     now: datetime
+    book: prices.PriceBook = prices.SHIPPED_BOOK
 
     def of_type(self, resource_type: str) -> list[Resource]:
         return [r for r in self.resources if r.resource_type == resource_type]
@@ -112,10 +116,10 @@ def _label(r: Resource) -> str:
     return r.name if r.name and r.name != r.resource_id else r.resource_id
 
 
-def _price_basis(r: Resource) -> dict[str, Any]:
+def _price_basis(r: Resource, book: prices.PriceBook, *quotes: prices.Quote) -> dict[str, Any]:
+    """Where the prices of ``quotes`` come from, and the resource's region."""
     return {
-        "price_source": f"AWS on-demand list price table of {prices.PRICES_AS_OF}",
-        "price_region": prices.PRICE_REGION,
+        **book.basis(*quotes),
         "resource_region": r.region,
         "hours_per_month": int(prices.HOURS_PER_MONTH),
     }
@@ -173,10 +177,11 @@ def idle_instances(facts: Facts) -> list[Finding]:
     out = []
     for r in facts.of_type(INSTANCE):
         itype = r.attributes.get("instance_type")
-        hourly = prices.ec2_hourly(itype)
+        quote = facts.book.quote("ec2", itype, r.region)
         cpu = cpu_of(r)
-        if not _running(r) or cpu is None or hourly is None or cpu.average >= IDLE_CPU_PERCENT:
+        if not _running(r) or cpu is None or quote is None or cpu.average >= IDLE_CPU_PERCENT:
             continue
+        hourly = quote.price
         savings = _usd(prices.monthly(hourly))
         out.append(
             Finding(
@@ -196,7 +201,7 @@ def idle_instances(facts: Facts) -> list[Finding]:
                     "threshold_percent": _text(IDLE_CPU_PERCENT),
                     "instance_type": itype,
                     "hourly_price": _text(hourly),
-                    **_price_basis(r),
+                    **_price_basis(r, facts.book, quote),
                 },
                 risk="medium",
                 how_to_apply=HowTo(
@@ -226,19 +231,19 @@ def rightsize_instances(facts: Facts) -> list[Finding]:
     out = []
     for r in facts.of_type(INSTANCE):
         itype = str(r.attributes.get("instance_type") or "")
-        hourly = prices.ec2_hourly(itype)
-        smaller = prices.one_size_down(itype)
+        smaller = facts.book.one_size_down(itype, r.region)
+        pair = facts.book.pair("ec2", itype, smaller, r.region) if smaller else None
         cpu = cpu_of(r)
         if (
             not _running(r)
             or cpu is None
-            or hourly is None
+            or pair is None
             or smaller is None
             or cpu.average < IDLE_CPU_PERCENT  # idle: stopping it is the recommendation
             or cpu.maximum >= RIGHTSIZE_CPU_PERCENT
         ):
             continue
-        target = prices.EC2_HOURLY[smaller]
+        hourly, target = pair[0].price, pair[1].price
         savings = _usd(prices.monthly(hourly - target))
         out.append(
             Finding(
@@ -262,7 +267,7 @@ def rightsize_instances(facts: Facts) -> list[Finding]:
                     "hourly_price": _text(hourly),
                     "recommended_type": smaller,
                     "recommended_hourly_price": _text(target),
-                    **_price_basis(r),
+                    **_price_basis(r, facts.book, *pair),
                 },
                 risk="medium",
                 how_to_apply=HowTo(
@@ -298,11 +303,11 @@ def previous_generation(facts: Facts) -> list[Finding]:
     out = []
     for r in facts.of_type(INSTANCE):
         itype = str(r.attributes.get("instance_type") or "")
-        hourly = prices.ec2_hourly(itype)
-        newer = prices.successor(itype)
-        if not _running(r) or hourly is None or newer is None:
+        newer = facts.book.successor(itype, r.region)
+        pair = facts.book.pair("ec2", itype, newer, r.region) if newer else None
+        if not _running(r) or pair is None or newer is None:
             continue
-        target = prices.EC2_HOURLY[newer]
+        hourly, target = pair[0].price, pair[1].price
         if target >= hourly:
             continue
         out.append(
@@ -322,7 +327,7 @@ def previous_generation(facts: Facts) -> list[Finding]:
                     "hourly_price": _text(hourly),
                     "recommended_type": newer,
                     "recommended_hourly_price": _text(target),
-                    **_price_basis(r),
+                    **_price_basis(r, facts.book, *pair),
                 },
                 risk="medium",
                 how_to_apply=HowTo(
@@ -345,14 +350,25 @@ def previous_generation(facts: Facts) -> list[Finding]:
     return out
 
 
-def _volume_month(v: Resource) -> tuple[Decimal, Decimal, str] | None:
-    """(GiB, price per GiB-month, volume type) of a volume the table prices."""
+@dataclass(frozen=True, slots=True)
+class _Priced:
+    size: Decimal  # GiB
+    vtype: str
+    quote: prices.Quote
+
+    @property
+    def price(self) -> Decimal:
+        return self.quote.price
+
+
+def _volume_month(v: Resource, book: prices.PriceBook) -> _Priced | None:
+    """A volume's size, type and price per GiB-month, when the book prices its type."""
     size = v.attributes.get("size_gib")
     vtype = str(v.attributes.get("volume_type") or "")
-    price = prices.EBS_GB_MONTH.get(vtype)
-    if not isinstance(size, int | float) or size <= 0 or price is None:
+    quote = book.quote("ebs", vtype, v.region)
+    if not isinstance(size, int | float) or size <= 0 or quote is None:
         return None
-    return Decimal(int(size)), price, vtype
+    return _Priced(Decimal(int(size)), vtype, quote)
 
 
 def stopped_instance_volumes(facts: Facts) -> list[Finding]:
@@ -362,17 +378,16 @@ def stopped_instance_volumes(facts: Facts) -> list[Finding]:
     for r in facts.of_type(INSTANCE):
         if (r.status or "").lower() != "stopped":
             continue
-        parts = []
+        parts: list[tuple[str, _Priced]] = []
         for vid in r.attributes.get("volume_ids") or []:
             v = volumes.get(str(vid))
-            priced = _volume_month(v) if v is not None else None
+            priced = _volume_month(v, facts.book) if v is not None else None
             if v is not None and priced is not None:
-                size, price, vtype = priced
-                parts.append((v.resource_id, size, vtype, price))
+                parts.append((v.resource_id, priced))
         if not parts:
             continue
-        total = sum((size * price for _, size, _, price in parts), Decimal(0))
-        ids = " ".join(p[0] for p in parts)
+        total = sum((p.size * p.price for _, p in parts), Decimal(0))
+        ids = " ".join(vid for vid, _ in parts)
         out.append(
             Finding(
                 type="stopped_instance_volumes",
@@ -391,14 +406,15 @@ def stopped_instance_volumes(facts: Facts) -> list[Finding]:
                     "volumes": [
                         {
                             "volume_id": vid,
-                            "size_gib": int(size),
-                            "volume_type": vtype,
-                            "price_per_gib_month": _text(price),
-                            "monthly_cost": _text(_usd(size * price)),
+                            "size_gib": int(p.size),
+                            "volume_type": p.vtype,
+                            "price_per_gib_month": _text(p.price),
+                            "monthly_cost": _text(_usd(p.size * p.price)),
+                            **p.quote.evidence(),
                         }
-                        for vid, size, vtype, price in parts
+                        for vid, p in parts
                     ],
-                    **_price_basis(r),
+                    **_price_basis(r, facts.book, *(p.quote for _, p in parts[:1])),
                 },
                 risk="medium",
                 how_to_apply=HowTo(
@@ -433,10 +449,10 @@ def unattached_volumes(facts: Facts) -> list[Finding]:
     """EBS volumes attached to no instance: their whole price is waste."""
     out = []
     for v in facts.of_type(VOLUME):
-        priced = _volume_month(v)
+        priced = _volume_month(v, facts.book)
         if v.attributes.get("attached") is not False or priced is None:
             continue
-        size, price, vtype = priced
+        size, price, vtype = priced.size, priced.price, priced.vtype
         monthly = size * price
         out.append(
             Finding(
@@ -458,7 +474,7 @@ def unattached_volumes(facts: Facts) -> list[Finding]:
                     "volume_type": vtype,
                     "price_per_gib_month": _text(price),
                     "created_at": v.attributes.get("created_at"),
-                    **_price_basis(v),
+                    **_price_basis(v, facts.book, priced.quote),
                 },
                 risk="medium",
                 how_to_apply=HowTo(
@@ -483,13 +499,15 @@ def unattached_volumes(facts: Facts) -> list[Finding]:
 
 def gp2_to_gp3(facts: Facts) -> list[Finding]:
     """gp2 volumes: gp3 is 20 % cheaper per GiB with a better baseline (3,000 IOPS)."""
-    gp2, gp3 = prices.EBS_GB_MONTH["gp2"], prices.EBS_GB_MONTH["gp3"]
     out = []
     for v in facts.of_type(VOLUME):
-        priced = _volume_month(v)
-        if priced is None or priced[2] != "gp2":
+        priced = _volume_month(v, facts.book)
+        pair = facts.book.pair("ebs", "gp2", "gp3", v.region)
+        if priced is None or priced.vtype != "gp2" or pair is None:
             continue
-        size = priced[0]
+        if pair[1].price >= pair[0].price:
+            continue
+        size, gp2, gp3 = priced.size, pair[0].price, pair[1].price
         out.append(
             Finding(
                 type="migrate_gp2_to_gp3",
@@ -509,7 +527,7 @@ def gp2_to_gp3(facts: Facts) -> list[Finding]:
                     "price_per_gib_month": _text(gp2),
                     "recommended_type": "gp3",
                     "recommended_price_per_gib_month": _text(gp3),
-                    **_price_basis(v),
+                    **_price_basis(v, facts.book, *pair),
                 },
                 risk="low",
                 how_to_apply=HowTo(
@@ -577,7 +595,7 @@ def orphan_snapshots(facts: Facts) -> list[Finding]:
                     "source_volume_exists": False,
                     "size_gib": int(size),
                     "price_per_gib_month": _text(prices.SNAPSHOT_GB_MONTH),
-                    **_price_basis(s),
+                    **_price_basis(s, facts.book, prices.table_quote(prices.SNAPSHOT_GB_MONTH)),
                 },
                 risk="medium",
                 how_to_apply=HowTo(
@@ -624,7 +642,7 @@ def unassociated_eips(facts: Facts) -> list[Finding]:
                     "public_ip": ip,
                     "association": None,
                     "hourly_price": _text(prices.EIP_IDLE_HOURLY),
-                    **_price_basis(a),
+                    **_price_basis(a, facts.book, prices.table_quote(prices.EIP_IDLE_HOURLY)),
                 },
                 risk="low",
                 how_to_apply=HowTo(
@@ -645,9 +663,41 @@ def unassociated_eips(facts: Facts) -> list[Finding]:
     return out
 
 
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _no_requests(lb: Resource) -> bool:
+    """The inventory counted no request over its whole window (``requests_14d`` 0), and the
+    load balancer existed for all of it: one created within the window may just be new."""
+    requests = lb.attributes.get("requests_14d")
+    if isinstance(requests, bool) or not isinstance(requests, int) or requests != 0:
+        return False
+    created = _when(lb.attributes.get("created_at"))
+    since = _when(lb.attributes.get("requests_window_start"))
+    return created is not None and since is not None and created <= since
+
+
+def _lb_cli(lb: Resource, lb_type: str) -> str:
+    if lb_type == "classic":
+        return (
+            f"aws elb delete-load-balancer --region {lb.region} "
+            f"--load-balancer-name {lb.name or lb.resource_id.rsplit('/', 1)[-1]}"
+        )
+    return (
+        f"aws elbv2 delete-load-balancer --region {lb.region} --load-balancer-arn {lb.resource_id}"
+    )
+
+
 def idle_load_balancers(facts: Facts) -> list[Finding]:
-    """Load balancers with no healthy target (or, where the inventory counted them, no request
-    in 14 days): they bill their hourly charge for nothing."""
+    """Load balancers with no healthy target, or no request over the last 14 days (Application
+    and Classic ones, whose requests the inventory counts from CloudWatch) even with healthy
+    targets: they bill their hourly charge for nothing."""
     out = []
     for lb in facts.of_type(LOAD_BALANCER):
         healthy = lb.attributes.get("healthy_targets")
@@ -655,10 +705,21 @@ def idle_load_balancers(facts: Facts) -> list[Finding]:
         lb_type = str(lb.attributes.get("lb_type") or "application")
         hourly = prices.LB_HOURLY.get(lb_type)
         no_targets = isinstance(healthy, int) and healthy == 0
-        no_requests = isinstance(requests, int) and requests == 0
+        no_requests = _no_requests(lb)
         if hourly is None or not (no_targets or no_requests):
             continue
-        why = "has no healthy target" if no_targets else "served no request in 14 days"
+        window = (
+            lb.attributes.get("requests_window_start"),
+            lb.attributes.get("requests_window_end"),
+        )
+        reasons = []
+        if no_targets:
+            reasons.append("has no healthy target")
+        if no_requests:
+            reasons.append(
+                f"served no request in {REQUEST_WINDOW_DAYS} days"
+                + (f" ({healthy} healthy target(s) waiting)" if healthy else "")
+            )
         name = lb.name or lb.resource_id
         out.append(
             Finding(
@@ -667,8 +728,8 @@ def idle_load_balancers(facts: Facts) -> list[Finding]:
                 subject=lb.resource_id,
                 title=f"Delete idle load balancer {name}",
                 description=(
-                    f"{name} ({lb_type}) {why}; it is billed {_text(hourly)} USD an hour "
-                    "before any capacity units."
+                    f"{name} ({lb_type}) {' and '.join(reasons)}; it is billed {_text(hourly)} "
+                    "USD an hour before any capacity units."
                 ),
                 savings=_usd(prices.monthly(hourly)),
                 currency=prices.CURRENCY,
@@ -677,8 +738,13 @@ def idle_load_balancers(facts: Facts) -> list[Finding]:
                     "targets": lb.attributes.get("targets"),
                     "healthy_targets": healthy,
                     "requests_14d": requests,
+                    "requests_metric": lb.attributes.get("requests_metric"),
+                    "requests_window": f"{window[0]}..{window[1]}" if all(window) else None,
+                    "created_at": lb.attributes.get("created_at"),
+                    "no_healthy_target": no_targets,
+                    "no_requests": no_requests,
                     "hourly_price": _text(hourly),
-                    **_price_basis(lb),
+                    **_price_basis(lb, facts.book, prices.table_quote(hourly)),
                 },
                 risk="low",
                 how_to_apply=HowTo(
@@ -687,10 +753,7 @@ def idle_load_balancers(facts: Facts) -> list[Finding]:
                         "name are not used.",
                         "Actions -> Delete load balancer.",
                     ),
-                    cli=(
-                        f"aws elbv2 delete-load-balancer --region {lb.region} "
-                        f"--load-balancer-arn {lb.resource_id}"
-                    ),
+                    cli=_lb_cli(lb, lb_type),
                 ),
                 resource_id=lb.resource_id,
                 resource_name=lb.name,
@@ -714,5 +777,5 @@ AWS_RULES: Final[tuple[Rule, ...]] = (
 
 
 def run_aws_rules(facts: Facts) -> list[Finding]:
-    aws = Facts([r for r in facts.resources if r.provider == "aws"], facts.now)
+    aws = Facts([r for r in facts.resources if r.provider == "aws"], facts.now, facts.book)
     return [f for rule in AWS_RULES for f in rule(aws)]

@@ -40,7 +40,14 @@ from xplorr.costs.query import CostQuery, Dim
 from xplorr.inventory import service as inventory
 from xplorr.inventory.models import InventoryResource
 from xplorr.notifications import events, notify
-from xplorr.recommendations import aws_purchase, cost_rules, provider_rules, rules
+from xplorr.recommendations import (
+    aws_prices,
+    aws_purchase,
+    cost_rules,
+    prices,
+    provider_rules,
+    rules,
+)
 from xplorr.recommendations.models import (
     ClosedBy,
     Recommendation,
@@ -73,7 +80,11 @@ def _micros(amount: Decimal) -> int:
     return int((amount * 1_000_000).to_integral_value())
 
 
-def _facts(resources: Sequence[InventoryResource], now: datetime) -> rules.Facts:
+def _facts(
+    resources: Sequence[InventoryResource],
+    now: datetime,
+    book: prices.PriceBook = prices.SHIPPED_BOOK,
+) -> rules.Facts:
     return rules.Facts(
         [
             rules.Resource(
@@ -89,6 +100,7 @@ def _facts(resources: Sequence[InventoryResource], now: datetime) -> rules.Facts
             for r in resources
         ],
         now,
+        book,
     )
 
 
@@ -138,10 +150,12 @@ async def findings_for(
     purchase: aws_purchase.PurchaseRead | None = None,
 ) -> tuple[list[rules.Finding], set[str]]:
     """Every rule's findings for ``account`` and the ids of its live resources (``purchase``:
-    Cost Explorer's purchase recommendations, read by the job before the refresh)."""
+    Cost Explorer's purchase recommendations, read by the job before the refresh), priced
+    with the organization's Pricing API prices where they were read (``aws_prices``)."""
     who = org_scope(account.org_id)
     resources = await inventory.account_resources(db, who, account.id)
-    found = rules.run_aws_rules(_facts(resources, now))
+    book = await aws_prices.price_book(db, account)
+    found = rules.run_aws_rules(_facts(resources, now, book))
     found += aws_purchase.findings_of(purchase)
     found += cost_rules.steady_on_demand(await on_demand_series(db, who, account.id))
     found += await provider_rules.findings(db, account, resources)

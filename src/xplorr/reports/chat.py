@@ -42,7 +42,7 @@ from xplorr.core.jobs import cron as crontab
 from xplorr.core.report_sections import Section
 from xplorr.core.tenancy import org_scope, org_select
 from xplorr.notifications import notify
-from xplorr.notifications.events import ServiceSpend, Severity, WeeklySummary
+from xplorr.notifications.events import ServiceSpend, WeeklySummary
 from xplorr.notifications.hub import routes_to_channels
 from xplorr.orgs.models import Org
 from xplorr.reports import digests, service
@@ -52,7 +52,6 @@ from xplorr.settings.jobs import orgs_with_webhooks
 DAILY_RESOURCE: Final = "daily_digest"
 WEEKLY_RESOURCE: Final = "weekly_summary_chat"
 CHANNEL_RESOURCE: Final = "daily_digest_channel"
-_SEVERITIES: Final = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW)
 
 
 async def has_chat(db: AsyncSession, org_id: uuid.UUID) -> bool:
@@ -85,25 +84,6 @@ async def _mark(
         details={"currencies": currencies},
     )
     return len(currencies)
-
-
-def _anomalies(sections: tuple[Section, ...]) -> tuple[int, Severity | None]:
-    """The anomalies section's count and highest severity (0, None without the section)."""
-    for section in sections:
-        if section.key != "anomalies":
-            continue
-        figures = {f.label: f.value for f in section.figures}
-        count = figures.get("Anomalies")
-        worst = next(
-            (
-                s
-                for s in _SEVERITIES
-                if isinstance(v := figures.get(s.value.capitalize()), int) and v
-            ),
-            None,
-        )
-        return (count if isinstance(count, int) else 0), worst
-    return 0, None
 
 
 def _recommendations(sections: tuple[Section, ...]) -> tuple[int, dict[str, Decimal]]:
@@ -154,7 +134,7 @@ async def post_weekly(db: AsyncSession, org_id: uuid.UUID, start: date, end: dat
     report = await service.build_report(
         db, org_scope(org_id), service.ReportRequest(start=start, end=end)
     )
-    count, _worst = _anomalies(report.sections)
+    count, _worst = digests.anomaly_summary(report.sections)
     open_count, potential = _recommendations(report.sections)
     for c in report.currencies:
         await notify(

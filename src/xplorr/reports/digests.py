@@ -393,7 +393,7 @@ def _context(digest: Digest, org_name: str, settings: Settings) -> dict[str, Any
     }
 
 
-def _anomalies(sections: tuple[Section, ...]) -> tuple[int, Severity | None]:
+def anomaly_summary(sections: tuple[Section, ...]) -> tuple[int, Severity | None]:
     """The anomalies section's count and highest severity (0, None without the section)."""
     for section in sections:
         if section.key != "anomalies":
@@ -414,7 +414,7 @@ def _anomalies(sections: tuple[Section, ...]) -> tuple[int, Severity | None]:
 
 def chat_events(org_id: uuid.UUID, digest: Digest) -> list[DailyDigest]:
     """The digest as chat events, one per currency (never added together)."""
-    count, worst = _anomalies(digest.sections)
+    count, worst = anomaly_summary(digest.sections)
     events = []
     for c in digest.currencies:
         recs = digest.recommendations_in(c.currency)

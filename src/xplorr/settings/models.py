@@ -30,6 +30,11 @@ class OrgSetting(OrgOwned, Base):
     digest_enabled: Mapped[bool]
     digest_time: Mapped[str] = mapped_column(String(5))  # HH:MM in ``timezone``
     weekly_summary_enabled: Mapped[bool]
+    # The commitment offer AWS purchase recommendations are asked for (Cost Explorer's
+    # TermInYears and PaymentOption, lowercased): one_year | three_years; no_upfront |
+    # partial_upfront | all_upfront.
+    commitment_term: Mapped[str] = mapped_column(String(16))
+    commitment_payment_option: Mapped[str] = mapped_column(String(16))
     slack_webhook_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     slack_key_version: Mapped[int | None] = mapped_column(SmallInteger)
     slack_webhook_hint: Mapped[str | None] = mapped_column(String(80))

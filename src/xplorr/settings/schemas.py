@@ -3,7 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
 from babel.numbers import list_currencies
@@ -66,6 +66,17 @@ def _access_key_id(value: str) -> str:
     return value
 
 
+CommitmentTerm = Literal["one_year", "three_years"]
+CommitmentPaymentOption = Literal["no_upfront", "partial_upfront", "all_upfront"]
+_TERM_TEXT = (
+    "The commitment term AWS Reserved Instance and Savings Plans purchase recommendations are "
+    "asked for (Cost Explorer's TermInYears). Default one_year."
+)
+_PAYMENT_TEXT = (
+    "The payment option they are asked for (Cost Explorer's PaymentOption): a larger upfront "
+    "payment buys a larger discount. Default no_upfront."
+)
+
 AwsAccessKeyId = Annotated[
     str, StringConstraints(pattern=r"^[A-Z0-9]{16,128}$"), AfterValidator(_access_key_id)
 ]
@@ -114,6 +125,10 @@ class SettingsUpdate(BaseModel):
         default=None,
         description="The weekly summary (Mondays) goes to the org's Slack/Teams webhook.",
     )
+    commitment_term: CommitmentTerm | None = Field(default=None, description=_TERM_TEXT)
+    commitment_payment_option: CommitmentPaymentOption | None = Field(
+        default=None, description=_PAYMENT_TEXT
+    )
     slack_webhook_url: WebhookUrl | None = Field(
         default=None,
         description="A Slack incoming webhook (https://hooks.slack.com/services/...). "
@@ -149,6 +164,8 @@ class SettingsOut(BaseModel):
     digest_enabled: bool
     digest_time: str
     weekly_summary_enabled: bool
+    commitment_term: CommitmentTerm = Field(description=_TERM_TEXT)
+    commitment_payment_option: CommitmentPaymentOption = Field(description=_PAYMENT_TEXT)
     slack_webhook_url: str | None = Field(
         description="Masked: only the host and the last characters are shown."
     )

@@ -42,6 +42,8 @@ DEFAULT_APPROVAL_THRESHOLD: Final = Decimal(500)
 DEFAULT_ANOMALY_MIN_DELTA: Final = Decimal(10)  # was anomalies.detect.DEFAULT_NOISE_FLOOR
 DEFAULT_TIMEZONE: Final = "UTC"
 DEFAULT_DIGEST_TIME: Final = "09:00"
+DEFAULT_COMMITMENT_TERM: Final = "one_year"
+DEFAULT_COMMITMENT_PAYMENT_OPTION: Final = "no_upfront"
 # Slack answers a webhook post with a short word (``ok``, ``invalid_payload``,
 # ``channel_not_found``): that is shown; any other body is not relayed (security guide API7).
 _SLACK_WORD: Final = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -65,6 +67,8 @@ class OrgSettings:
     digest_enabled: bool = True
     digest_time: str = DEFAULT_DIGEST_TIME
     weekly_summary_enabled: bool = True
+    commitment_term: str = DEFAULT_COMMITMENT_TERM
+    commitment_payment_option: str = DEFAULT_COMMITMENT_PAYMENT_OPTION
     has_slack_webhook: bool = False
     has_teams_webhook: bool = False
     has_aws_base_keys: bool = False

@@ -1,29 +1,21 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
 
 from xplorr.auth.deps import AdminUser, CurrentUser, OptionalUser
-from xplorr.channels.oauth_state import console_url
+from xplorr.channels import install_routes
+from xplorr.channels.models import ChatProvider
+from xplorr.channels.schemas import InstallUrlOut, OAuthResultOut
 from xplorr.core.db import DbSession
 from xplorr.core.deps import AppSettings
-from xplorr.core.errors import ErrorEnvelope, PayloadTooLarge, XplorrError
+from xplorr.core.errors import ErrorEnvelope, PayloadTooLarge
 from xplorr.core.ratelimit import limit
 from xplorr.slack import interactions, service
-from xplorr.slack.schemas import (
-    InstallUrlOut,
-    InteractionOut,
-    OAuthResultOut,
-    SlackInstallationOut,
-)
+from xplorr.slack.schemas import InteractionOut, SlackInstallationOut
 
 router = APIRouter(prefix="/slack", tags=["integrations"])
 ROUTE_ORDER = 141  # mounting order under /api/v1 (core.areas.routers)
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_REDIRECT: dict[int | str, dict[str, Any]] = {
-    303: {"description": "Browser redirect (the default without Accept: application/json)."}
-}
 _NOT_CONFIGURED: dict[int | str, dict[str, Any]] = {
     409: {
         "model": ErrorEnvelope,
@@ -47,14 +39,10 @@ _FORM_BODY = {
 }
 
 
-def _wants_json(request: Request) -> bool:
-    return "application/json" in request.headers.get("accept", "")
-
-
 @router.get(
     "/install",
     response_model=InstallUrlOut,
-    responses={**_REDIRECT, **_NOT_CONFIGURED},
+    responses={**install_routes.REDIRECT, **_NOT_CONFIGURED},
 )
 async def slack_install(
     request: Request, db: DbSession, who: AdminUser, settings: AppSettings
@@ -64,22 +52,17 @@ async def slack_install(
     admin (single use, 10 minutes); ``{"redirect_url"}`` with ``Accept: application/json``.
     409 ``SLACK_NOT_CONFIGURED`` names the settings the operator must set."""
     url = await service.start_install(db, who, settings)
-    if _wants_json(request):
-        return JSONResponse({"redirect_url": url}, headers=NO_STORE)
-    return RedirectResponse(url, status_code=303, headers=NO_STORE)
+    return install_routes.install_answer(request, url)
 
 
 @router.get(
     "/oauth_redirect",
     response_model=OAuthResultOut,
     openapi_extra=limit("30/minute", key="ip"),
-    responses={
-        **_REDIRECT,
-        400: {"model": ErrorEnvelope, "description": "OAUTH_STATE_INVALID, OAUTH_CONSENT_DENIED"},
-        403: {"model": ErrorEnvelope, "description": "The state's admin is no longer one."},
-        409: {"model": ErrorEnvelope, "description": "SLACK_NOT_CONFIGURED, SLACK_TEAM_IN_USE"},
-        502: {"model": ErrorEnvelope, "description": "SLACK_API_ERROR: Slack refused."},
-    },
+    responses=install_routes.callback_responses(
+        conflict="SLACK_NOT_CONFIGURED, SLACK_TEAM_IN_USE",
+        upstream="SLACK_API_ERROR: Slack refused.",
+    ),
 )
 async def slack_oauth_redirect(
     request: Request,
@@ -97,23 +80,12 @@ async def slack_oauth_redirect(
     ``denied``/``error`` and a ``reason`` code); with ``Accept: application/json`` the result
     or the error itself is answered. A workspace connected to another organization is refused
     (409 ``SLACK_TEAM_IN_USE``)."""
-    try:
-        row = await service.finish_install(
-            db, settings, state=state, code=code, error=error, caller=caller
-        )
-    except XplorrError as exc:
-        if _wants_json(request):
-            raise
-        result = "denied" if isinstance(exc, service.ConsentDenied) else "error"
-        if not exc.commit:
-            await db.rollback()
-        url = console_url(settings.base_url, "slack", result, exc.error_code)
-        return RedirectResponse(url, status_code=303, headers=NO_STORE)
-    if _wants_json(request):
-        out = OAuthResultOut(provider="slack", result="installed", team_name=row.team_name)
-        return JSONResponse(out.model_dump(mode="json"), headers=NO_STORE)
-    url = console_url(settings.base_url, "slack", "installed")
-    return RedirectResponse(url, status_code=303, headers=NO_STORE)
+    install = service.finish_install(
+        db, settings, state=state, code=code, error=error, caller=caller
+    )
+    return await install_routes.callback_answer(
+        request, db, settings.base_url, ChatProvider.SLACK, install, lambda row: row.team_name
+    )
 
 
 @router.get("/installation", response_model=SlackInstallationOut)

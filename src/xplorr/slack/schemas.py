@@ -4,22 +4,6 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 
-class InstallUrlOut(BaseModel):
-    """Where to send the admin's browser: Slack's OAuth v2 authorize page (the state in it
-    works once, for 10 minutes)."""
-
-    redirect_url: str
-
-
-class OAuthResultOut(BaseModel):
-    """The outcome of an install callback (with ``Accept: application/json``; browsers are
-    redirected to the console with ``?provider=&result=`` instead)."""
-
-    provider: str
-    result: str = Field(description="installed")
-    team_name: str | None = None
-
-
 class SlackInstallationOut(BaseModel):
     """The org's Slack app: ``installed`` false when there is none. Tokens are never shown."""
 

@@ -19,14 +19,13 @@ from xplorr.channels import oauth_state
 from xplorr.channels.models import ChatProvider
 from xplorr.core import audit, clock
 from xplorr.core.crypto import OrgCipher
-from xplorr.core.errors import BadRequest, Conflict, Forbidden, NotFound, Upstream
+from xplorr.core.errors import Conflict, NotFound, Upstream
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, org_scope, org_select
 from xplorr.slack import api
 from xplorr.slack.models import BOT_TOKEN, INCOMING_WEBHOOK, SlackInstallation
 from xplorr.slack.schemas import SlackInstallationOut
 from xplorr.users.models import User
-from xplorr.users.principals import principal_for_user
 
 log = structlog.get_logger("xplorr.slack")
 
@@ -47,10 +46,6 @@ REDIRECT_PATH = "/api/v1/slack/oauth_redirect"
 
 class SlackNotConfigured(Conflict):
     code = "SLACK_NOT_CONFIGURED"
-
-
-class ConsentDenied(BadRequest):
-    code = "OAUTH_CONSENT_DENIED"
 
 
 class TeamInUse(Conflict):
@@ -101,17 +96,6 @@ async def start_install(db: AsyncSession, who: Principal, settings: Settings) ->
     return f"{api.authorize_url(settings)}?{query}"
 
 
-async def _admin_of_state(db: AsyncSession, owner: oauth_state.StateOwner) -> Principal:
-    who = await principal_for_user(db, owner.user_id, org_id=owner.org_id)
-    if who is None or not who.is_admin:
-        raise Forbidden(
-            "The admin who started this install is no longer an owner or admin of the "
-            "organization.",
-            commit=True,
-        )
-    return who
-
-
 async def finish_install(
     db: AsyncSession,
     settings: Settings,
@@ -125,17 +109,9 @@ async def finish_install(
     spent), consent, code exchange, sealed storage. ``caller``, when the callback carries a
     token, must be the admin the state was issued to."""
     require_configured(settings)
-    owner = await oauth_state.consume(db, ChatProvider.SLACK, state)
-    if caller is not None and (caller.org_id, caller.user_id) != (owner.org_id, owner.user_id):
-        raise Forbidden("This install was started by another user or organization.", commit=True)
-    if error:
-        raise ConsentDenied(
-            f"The Slack install was cancelled: consent was not given ({error[:60]}).",
-            commit=True,
-        )
-    if not code or len(code) > 500:
-        raise BadRequest("The callback carries no authorization code.", commit=True)
-    who = await _admin_of_state(db, owner)
+    who, code = await oauth_state.accept_callback(
+        db, ChatProvider.SLACK, state=state, code=code, error=error, caller=caller, max_code=500
+    )
     try:
         answer = await api.oauth_v2_access(settings, code, redirect_uri(settings))
     except api.SlackError as exc:

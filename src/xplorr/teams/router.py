@@ -1,35 +1,29 @@
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
 
 from xplorr.auth.deps import AdminUser, CurrentUser, OptionalUser
-from xplorr.channels.oauth_state import console_url
+from xplorr.channels import install_routes
+from xplorr.channels.models import ChatProvider
+from xplorr.channels.schemas import InstallUrlOut, OAuthResultOut
 from xplorr.core.db import DbSession
 from xplorr.core.deps import AppSettings
-from xplorr.core.errors import ErrorEnvelope, XplorrError
+from xplorr.core.errors import ErrorEnvelope
 from xplorr.core.ratelimit import limit
-from xplorr.slack.schemas import InstallUrlOut, OAuthResultOut
 from xplorr.teams import service
 from xplorr.teams.schemas import TeamsInstallationOut
 
 router = APIRouter(prefix="/teams", tags=["integrations"])
 ROUTE_ORDER = 142  # mounting order under /api/v1 (core.areas.routers)
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_REDIRECT: dict[int | str, dict[str, Any]] = {
-    303: {"description": "Browser redirect (the default without Accept: application/json)."}
-}
-
-
-def _wants_json(request: Request) -> bool:
-    return "application/json" in request.headers.get("accept", "")
-
 
 @router.get(
     "/install",
     response_model=InstallUrlOut,
-    responses={**_REDIRECT, 409: {"model": ErrorEnvelope, "description": "TEAMS_NOT_CONFIGURED"}},
+    responses={
+        **install_routes.REDIRECT,
+        409: {"model": ErrorEnvelope, "description": "TEAMS_NOT_CONFIGURED"},
+    },
 )
 async def teams_install(
     request: Request, db: DbSession, who: AdminUser, settings: AppSettings
@@ -40,22 +34,16 @@ async def teams_install(
     ``{"redirect_url"}`` with ``Accept: application/json``. 409 ``TEAMS_NOT_CONFIGURED``
     names the settings the operator must set."""
     url = await service.start_install(db, who, settings)
-    if _wants_json(request):
-        return JSONResponse({"redirect_url": url}, headers=NO_STORE)
-    return RedirectResponse(url, status_code=303, headers=NO_STORE)
+    return install_routes.install_answer(request, url)
 
 
 @router.get(
     "/oauth_redirect",
     response_model=OAuthResultOut,
     openapi_extra=limit("30/minute", key="ip"),
-    responses={
-        **_REDIRECT,
-        400: {"model": ErrorEnvelope, "description": "OAUTH_STATE_INVALID, OAUTH_CONSENT_DENIED"},
-        403: {"model": ErrorEnvelope, "description": "The state's admin is no longer one."},
-        409: {"model": ErrorEnvelope, "description": "TEAMS_NOT_CONFIGURED"},
-        502: {"model": ErrorEnvelope, "description": "TEAMS_API_ERROR: Microsoft refused."},
-    },
+    responses=install_routes.callback_responses(
+        conflict="TEAMS_NOT_CONFIGURED", upstream="TEAMS_API_ERROR: Microsoft refused."
+    ),
 )
 async def teams_oauth_redirect(
     request: Request,
@@ -70,23 +58,12 @@ async def teams_oauth_redirect(
     exchanged at the token endpoint, the tenant read from the ID token, the access and refresh
     tokens stored encrypted. A browser lands on the console's integrations page with the
     result; ``Accept: application/json`` answers the result or the error."""
-    try:
-        row = await service.finish_install(
-            db, settings, state=state, code=code, error=error, caller=caller
-        )
-    except XplorrError as exc:
-        if _wants_json(request):
-            raise
-        result = "denied" if isinstance(exc, service.ConsentDenied) else "error"
-        if not exc.commit:
-            await db.rollback()
-        url = console_url(settings.base_url, "teams", result, exc.error_code)
-        return RedirectResponse(url, status_code=303, headers=NO_STORE)
-    if _wants_json(request):
-        out = OAuthResultOut(provider="teams", result="installed", team_name=row.tenant_id)
-        return JSONResponse(out.model_dump(mode="json"), headers=NO_STORE)
-    url = console_url(settings.base_url, "teams", "installed")
-    return RedirectResponse(url, status_code=303, headers=NO_STORE)
+    install = service.finish_install(
+        db, settings, state=state, code=code, error=error, caller=caller
+    )
+    return await install_routes.callback_answer(
+        request, db, settings.base_url, ChatProvider.TEAMS, install, lambda row: row.tenant_id
+    )
 
 
 @router.get("/installation", response_model=TeamsInstallationOut)

@@ -25,11 +25,10 @@ from xplorr.channels import oauth_state
 from xplorr.channels.models import ChatProvider
 from xplorr.core import audit, clock
 from xplorr.core.crypto import OrgCipher
-from xplorr.core.errors import BadRequest, Conflict, Forbidden, NotFound, Upstream
+from xplorr.core.errors import Conflict, NotFound, Upstream
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, org_scope, org_select
 from xplorr.teams.models import ACCESS_TOKEN, REFRESH_TOKEN, TeamsInstallation
-from xplorr.users.principals import principal_for_user
 
 log = structlog.get_logger("xplorr.teams")
 
@@ -52,10 +51,6 @@ class TeamsNotConfigured(Conflict):
 
 class TeamsNotInstalled(NotFound):
     code = "TEAMS_NOT_INSTALLED"
-
-
-class ConsentDenied(BadRequest):
-    code = "OAUTH_CONSENT_DENIED"
 
 
 class TeamsUpstream(Upstream):
@@ -174,21 +169,9 @@ async def finish_install(
 ) -> TeamsInstallation:
     """As Slack's: the state is spent whatever follows (``commit=True`` errors)."""
     require_configured(settings)
-    owner = await oauth_state.consume(db, ChatProvider.TEAMS, state)
-    if caller is not None and (caller.org_id, caller.user_id) != (owner.org_id, owner.user_id):
-        raise Forbidden("This install was started by another user or organization.", commit=True)
-    if error:
-        raise ConsentDenied(
-            f"The Teams install was cancelled: consent was not given ({error[:60]}).",
-            commit=True,
-        )
-    if not code or len(code) > 4000:
-        raise BadRequest("The callback carries no authorization code.", commit=True)
-    who = await principal_for_user(db, owner.user_id, org_id=owner.org_id)
-    if who is None or not who.is_admin:
-        raise Forbidden(
-            "The admin who started this install is no longer an owner or admin.", commit=True
-        )
+    who, code = await oauth_state.accept_callback(
+        db, ChatProvider.TEAMS, state=state, code=code, error=error, caller=caller, max_code=4000
+    )
     try:
         data = await _token(
             settings,

@@ -3,10 +3,16 @@
 For every region read (``XPLORR_AWS_INVENTORY_REGIONS``, else every region enabled for the
 account: ``ec2:DescribeRegions``): EC2 instances, EBS volumes (attached or not), snapshots the
 account owns, Elastic IPs, VPCs, subnets, security groups, NAT gateways, internet gateways, ELBv2
-load balancers with their target groups' health, RDS instances and Lambda functions; S3 buckets
-once (each in its own region). Every list call goes through its paginator. Running instances get
-CloudWatch ``CPUUtilization`` over the last 14 days (daily average and maximum), which the idle
-and rightsizing recommendations read.
+load balancers with their target groups' health and Classic Load Balancers with their
+instances' health, RDS instances and Lambda functions; S3 buckets once (each in its own region).
+Every list call goes through its paginator. Running instances get CloudWatch
+``CPUUtilization`` over the last 14 days (daily average and maximum), which the idle and
+rightsizing recommendations read; Application and Classic Load Balancers get their
+``RequestCount`` over the same days (``AWS/ApplicationELB`` by ``LoadBalancer``, ``AWS/ELB`` by
+``LoadBalancerName``, daily sums), which the idle load balancer recommendation reads. ELB
+publishes a datapoint only for a period that had requests, so no datapoint is zero requests;
+``requests_window_start`` says from when the count runs, for the rule to tell a quiet load
+balancer from one created within the window.
 
 A call AWS refuses (a permission the role lacks, a region not opted in) costs only what it
 would have listed: the scan says which (region, resource type) it read completely
@@ -32,7 +38,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from xplorr.connectors.aws.session import AwsCallError, AwsSession, call, classify
 
 CPU_DAYS: Final = 14
+REQUEST_DAYS: Final = 14
 TAG_BATCH: Final = 20  # elbv2:DescribeTags takes at most 20 ARNs
+CLASSIC_TAG_BATCH: Final = 20  # elb:DescribeTags takes at most 20 names
 ANY_REGION: Final = "*"  # a scope of every region (inventory.service.ANY_REGION)
 
 # AWS's own type names (CloudFormation's); ``inventory.types`` maps them onto the inventory's.
@@ -46,6 +54,7 @@ SECURITY_GROUP = "AWS::EC2::SecurityGroup"
 NAT = "AWS::EC2::NatGateway"
 IGW = "AWS::EC2::InternetGateway"
 LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+CLASSIC_LOAD_BALANCER = "AWS::ElasticLoadBalancing::LoadBalancer"
 RDS = "AWS::RDS::DBInstance"
 LAMBDA = "AWS::Lambda::Function"
 BUCKET = "AWS::S3::Bucket"
@@ -60,6 +69,7 @@ REGIONAL_TYPES: Final = (
     NAT,
     IGW,
     LOAD_BALANCER,
+    CLASSIC_LOAD_BALANCER,
     RDS,
     LAMBDA,
 )
@@ -380,7 +390,10 @@ class _Reader:
             )
 
     def load_balancers(self, region: str) -> None:
+        """ELBv2 (application, network, gateway) then Classic Load Balancers: one step, so a
+        refused Classic listing leaves every load balancer of the region as it was."""
         elb = self.session.client("elbv2", region)
+        cw = self.session.client("cloudwatch", region)
         found = list(_pages(elb, "describe_load_balancers", "LoadBalancers"))
         tags: dict[str, dict[str, str]] = {}
         arns = [lb["LoadBalancerArn"] for lb in found]
@@ -404,27 +417,97 @@ class _Reader:
                         "healthy": sum(1 for s in states if s == "healthy"),
                     }
                 )
-            self.add(
-                FoundResource(
-                    region,
-                    "Elastic Load Balancing",
-                    LOAD_BALANCER,
-                    arn,
-                    lb.get("LoadBalancerName"),
-                    _title(lb.get("State", {}).get("Code")),
-                    tags.get(arn, {}),
-                    {
-                        "lb_type": lb.get("Type"),
-                        "scheme": lb.get("Scheme"),
-                        "vpc_id": lb.get("VpcId"),
-                        "dns_name": lb.get("DNSName"),
-                        "target_groups": groups,
-                        "targets": sum(g["targets"] for g in groups),
-                        "healthy_targets": sum(g["healthy"] for g in groups),
-                        "created_at": _iso(lb.get("CreatedTime")),
-                    },
-                )
+            r = FoundResource(
+                region,
+                "Elastic Load Balancing",
+                LOAD_BALANCER,
+                arn,
+                lb.get("LoadBalancerName"),
+                _title(lb.get("State", {}).get("Code")),
+                tags.get(arn, {}),
+                {
+                    "lb_type": lb.get("Type"),
+                    "scheme": lb.get("Scheme"),
+                    "vpc_id": lb.get("VpcId"),
+                    "dns_name": lb.get("DNSName"),
+                    "target_groups": groups,
+                    "targets": sum(g["targets"] for g in groups),
+                    "healthy_targets": sum(g["healthy"] for g in groups),
+                    "created_at": _iso(lb.get("CreatedTime")),
+                },
             )
+            self.add(r)
+            if lb.get("Type") == "application":
+                # The metric's dimension is the ARN's tail: app/<name>/<id>.
+                dimension = {"Name": "LoadBalancer", "Value": arn.split(":loadbalancer/", 1)[-1]}
+                read = partial(self._requests, cw, r, "AWS/ApplicationELB", dimension)
+                self.guarded(region, (), "cloudwatch:GetMetricStatistics", read)
+        self.classic_load_balancers(region, cw)
+
+    def classic_load_balancers(self, region: str, cw: Any) -> None:
+        elb = self.session.client("elb", region)
+        found = list(_pages(elb, "describe_load_balancers", "LoadBalancerDescriptions"))
+        names = [lb["LoadBalancerName"] for lb in found]
+        tags: dict[str, dict[str, str]] = {}
+        for i in range(0, len(names), CLASSIC_TAG_BATCH):
+            answer = elb.describe_tags(LoadBalancerNames=names[i : i + CLASSIC_TAG_BATCH])
+            for d in answer.get("TagDescriptions", []):
+                tags[d["LoadBalancerName"]] = _tags(d.get("Tags"))
+        for lb in found:
+            name = lb["LoadBalancerName"]
+            states = [
+                s.get("State", "Unknown")
+                for s in elb.describe_instance_health(LoadBalancerName=name).get(
+                    "InstanceStates", []
+                )
+            ]
+            r = FoundResource(
+                region,
+                "Elastic Load Balancing",
+                CLASSIC_LOAD_BALANCER,
+                f"arn:aws:elasticloadbalancing:{region}:{self.account}:loadbalancer/{name}",
+                name,
+                "Active",  # a Classic Load Balancer has no state of its own
+                tags.get(name, {}),
+                {
+                    "lb_type": "classic",
+                    "scheme": lb.get("Scheme"),
+                    "vpc_id": lb.get("VPCId"),
+                    "dns_name": lb.get("DNSName"),
+                    "targets": len(states),
+                    "healthy_targets": sum(1 for s in states if s == "InService"),
+                    "instance_ids": [
+                        i["InstanceId"] for i in lb.get("Instances", []) if "InstanceId" in i
+                    ],
+                    "created_at": _iso(lb.get("CreatedTime")),
+                },
+            )
+            self.add(r)
+            dimension = {"Name": "LoadBalancerName", "Value": name}
+            read = partial(self._requests, cw, r, "AWS/ELB", dimension)
+            self.guarded(region, (), "cloudwatch:GetMetricStatistics", read)
+
+    def _requests(
+        self, cw: Any, r: FoundResource, namespace: str, dimension: dict[str, str]
+    ) -> None:
+        """The load balancer's ``RequestCount`` summed over the last ``REQUEST_DAYS`` whole
+        days (no datapoint: no request that day)."""
+        end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = end - timedelta(days=REQUEST_DAYS)
+        answer = cw.get_metric_statistics(
+            Namespace=namespace,
+            MetricName="RequestCount",
+            Dimensions=[dimension],
+            StartTime=start,
+            EndTime=end,
+            Period=86400,
+            Statistics=["Sum"],
+        )
+        total = sum(float(p["Sum"]) for p in answer.get("Datapoints", []) if "Sum" in p)
+        r.attributes["requests_14d"] = round(total)
+        r.attributes["requests_metric"] = f"{namespace} RequestCount"
+        r.attributes["requests_window_start"] = start.isoformat()
+        r.attributes["requests_window_end"] = end.isoformat()
 
     def databases(self, region: str) -> None:
         rds = self.session.client("rds", region)
@@ -510,7 +593,11 @@ def scan_account(session: AwsSession) -> Scan:
             ((EIP,), "ec2:DescribeAddresses", reader.addresses),
             ((VPC, SUBNET, SECURITY_GROUP, IGW), "ec2:DescribeVpcs", reader.network),
             ((NAT,), "ec2:DescribeNatGateways", reader.nat_gateways),
-            ((LOAD_BALANCER,), "elasticloadbalancing:DescribeLoadBalancers", reader.load_balancers),
+            (
+                (LOAD_BALANCER, CLASSIC_LOAD_BALANCER),
+                "elasticloadbalancing:DescribeLoadBalancers",
+                reader.load_balancers,
+            ),
             ((RDS,), "rds:DescribeDBInstances", reader.databases),
             ((LAMBDA,), "lambda:ListFunctions", reader.functions),
         )

@@ -2,11 +2,17 @@
 (``ce:GetReservationPurchaseRecommendation`` for EC2, RDS and ElastiCache) and its Savings Plans
 purchase recommendation (``ce:GetSavingsPlansPurchaseRecommendation``, Compute Savings Plans).
 
-Every call asks for the same offer: a one-year term, no upfront payment, over the longest
+Every call asks for the same offer (``Offer``: the organization's preferred term and payment
+option, which the API takes as ``TermInYears`` ONE_YEAR | THREE_YEARS and ``PaymentOption``
+NO_UPFRONT | PARTIAL_UPFRONT | ALL_UPFRONT; by default one year, no upfront), over the longest
 lookback the API offers (60 days: a commitment should match usage that lasted, not last
 week's), at the API's default account scope (the payer account's view when Xplorr is
-connected to the management account, the account's own otherwise). Both APIs page with
-``NextPageToken`` and botocore has no paginator for them: the token is followed by hand.
+connected to the management account, the account's own otherwise). One offer, not all six:
+each call costs $0.01, and AWS answers each offer with its own figures (a larger upfront
+payment, a larger discount), which the organization compares by changing the setting.
+
+Both APIs page with ``NextPageToken`` and botocore has no paginator for them: the token is
+followed by hand.
 
 Blocking (boto3): call ``read_purchase_recommendations`` through ``session.run``. A source
 (one service's RI recommendations, the Savings Plans one) that cannot be read is left out of
@@ -36,6 +42,8 @@ from xplorr.connectors.aws.session import (
 
 TERM: Final = "ONE_YEAR"
 PAYMENT_OPTION: Final = "NO_UPFRONT"
+TERMS: Final = ("ONE_YEAR", "THREE_YEARS")
+PAYMENT_OPTIONS: Final = ("NO_UPFRONT", "PARTIAL_UPFRONT", "ALL_UPFRONT")
 LOOKBACK: Final = "SIXTY_DAYS"
 SAVINGS_PLANS_TYPE: Final = "COMPUTE_SP"
 # Our short name -> the Service value Cost Explorer expects.
@@ -45,6 +53,18 @@ RI_SERVICES: Final = {
     "elasticache": "Amazon ElastiCache",
 }
 SAVINGS_PLANS_SOURCE: Final = "savings_plans:compute"
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """What to ask Cost Explorer for (Cost Explorer's own values)."""
+
+    term: str = TERM
+    payment_option: str = PAYMENT_OPTION
+
+    def __post_init__(self) -> None:
+        if self.term not in TERMS or self.payment_option not in PAYMENT_OPTIONS:
+            raise ValueError(f"not an offer Cost Explorer takes: {self}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +122,15 @@ def _pages(operation: str, method: Any, **kwargs: Any) -> Iterator[dict[str, Any
             return
 
 
-def _reservations(client: Any, service: str) -> list[ReservationAdvice]:
+def _reservations(client: Any, service: str, offer: Offer) -> list[ReservationAdvice]:
     out = []
     for page in _pages(
         "ce:GetReservationPurchaseRecommendation",
         client.get_reservation_purchase_recommendation,
         Service=RI_SERVICES[service],
         LookbackPeriodInDays=LOOKBACK,
-        TermInYears=TERM,
-        PaymentOption=PAYMENT_OPTION,
+        TermInYears=offer.term,
+        PaymentOption=offer.payment_option,
         **(
             {"ServiceSpecification": {"EC2Specification": {"OfferingClass": "STANDARD"}}}
             if service == "ec2"
@@ -127,15 +147,15 @@ def _reservations(client: Any, service: str) -> list[ReservationAdvice]:
     return out
 
 
-def _savings_plans(client: Any) -> list[SavingsPlanAdvice]:
+def _savings_plans(client: Any, offer: Offer) -> list[SavingsPlanAdvice]:
     out = []
     for page in _pages(
         "ce:GetSavingsPlansPurchaseRecommendation",
         client.get_savings_plans_purchase_recommendation,
         SavingsPlansType=SAVINGS_PLANS_TYPE,
         LookbackPeriodInDays=LOOKBACK,
-        TermInYears=TERM,
-        PaymentOption=PAYMENT_OPTION,
+        TermInYears=offer.term,
+        PaymentOption=offer.payment_option,
     ):
         generated = (page.get("Metadata") or {}).get("GenerationTimestamp")
         rec = page.get("SavingsPlansPurchaseRecommendation") or {}
@@ -148,16 +168,17 @@ def _savings_plans(client: Any) -> list[SavingsPlanAdvice]:
     return out
 
 
-def read_purchase_recommendations(session: AwsSession) -> PurchaseScan:
-    """Every purchase recommendation Cost Explorer has for the account (blocking; see the
-    module docstring for what a failure leaves)."""
+def read_purchase_recommendations(session: AwsSession, offer: Offer | None = None) -> PurchaseScan:
+    """Every purchase recommendation Cost Explorer has for the account for ``offer`` (default
+    one year, no upfront; blocking; see the module docstring for what a failure leaves)."""
+    offer = offer or Offer()
     scan = PurchaseScan()
     client = session.client("ce", CE_REGION)
     reads: list[tuple[str, Callable[[], None]]] = [
-        (f"ri:{service}", partial(_add_reservations, scan, client, service))
+        (f"ri:{service}", partial(_add_reservations, scan, client, service, offer))
         for service in RI_SERVICES
     ]
-    reads.append((SAVINGS_PLANS_SOURCE, partial(_add_savings_plans, scan, client)))
+    reads.append((SAVINGS_PLANS_SOURCE, partial(_add_savings_plans, scan, client, offer)))
     for source, read in reads:
         try:
             read()
@@ -173,9 +194,9 @@ def read_purchase_recommendations(session: AwsSession) -> PurchaseScan:
     return scan
 
 
-def _add_reservations(scan: PurchaseScan, client: Any, service: str) -> None:
-    scan.reservations += _reservations(client, service)
+def _add_reservations(scan: PurchaseScan, client: Any, service: str, offer: Offer) -> None:
+    scan.reservations += _reservations(client, service, offer)
 
 
-def _add_savings_plans(scan: PurchaseScan, client: Any) -> None:
-    scan.savings_plans += _savings_plans(client)
+def _add_savings_plans(scan: PurchaseScan, client: Any, offer: Offer) -> None:
+    scan.savings_plans += _savings_plans(client, offer)

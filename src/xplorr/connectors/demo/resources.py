@@ -1,8 +1,9 @@
 """What a demo AWS account's inventory has beyond its bill: deterministic instance facts
 (type, CloudWatch-shaped daily CPU over 14 days: some idle, some oversized, most busy) and a
 few resources a FinOps engineer would clean up (unattached volumes, old snapshots of deleted
-volumes, an unassociated Elastic IP, a load balancer without healthy targets, a stopped
-instance keeping its volumes), so the demo's recommendations have real evidence to show.
+volumes, an unassociated Elastic IP, a load balancer without healthy targets and one whose
+healthy targets served no request in 14 days, a stopped instance keeping its volumes), so the
+demo's recommendations have real evidence to show.
 
 Pure data, no I/O: ``inventory.bill`` merges it into the bill-derived snapshot of a demo
 account. The same ids and figures come back every run (seeded by the resource id and the
@@ -110,6 +111,14 @@ def extras(account: str, region: str, through: date) -> list[DemoResource]:
         return datetime.combine(through - timedelta(days=days), time(3), tzinfo=UTC).isoformat()
 
     tags = {"env": "staging", "team": "platform"}
+    window_end = datetime.combine(through + timedelta(days=1), time(0), tzinfo=UTC)
+    quiet_requests = {  # as the AWS collector stores CloudWatch's RequestCount
+        "requests_14d": 0,
+        "requests_metric": "AWS/ApplicationELB RequestCount",
+        "requests_window_start": (window_end - timedelta(days=CPU_DAYS)).isoformat(),
+        "requests_window_end": window_end.isoformat(),
+        "created_at": ago(200),
+    }
     stopped = ident("i", "stopped-batch")
     stopped_vols = [ident("vol", "stopped-root"), ident("vol", "stopped-data")]
     return [
@@ -136,6 +145,13 @@ def extras(account: str, region: str, through: date) -> list[DemoResource]:
                      {"lb_type": "application", "scheme": "internet-facing", "targets": 2,
                       "healthy_targets": 0, "requests_14d": 0, "target_groups": [
                           {"name": "legacy-api", "targets": 2, "healthy": 0}]}, tags),
+        DemoResource("Elastic Load Balancing", LOAD_BALANCER,
+                     f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/app/"
+                     f"reports-internal/{_hex(16, account, 'quiet-alb')}", "reports-internal",
+                     "Active", {"lb_type": "application", "scheme": "internal", "targets": 2,
+                                "healthy_targets": 2, "target_groups": [
+                                    {"name": "reports", "targets": 2, "healthy": 2}],
+                                **quiet_requests}, tags),
         DemoResource("Amazon EC2", INSTANCE, stopped, "batch-runner-old", "Stopped",
                      {"instance_type": "m5.xlarge", "volume_ids": stopped_vols}, tags),
         DemoResource("Amazon EBS", VOLUME, stopped_vols[0], "batch-runner-root", "In use",

@@ -8,7 +8,7 @@ name the inventory kept, e.g. ``Log Group``) keeps its name for both. The next i
 refresh writes the same values. The table is frozen here, as this revision knows it.
 
 Revision ID: 0e22268de4f4
-Revises: c3a8e1f05d92
+Revises: 7769ed15510e
 Create Date: 2026-12-04 09:00:00.000000+00:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0e22268de4f4"
-down_revision: str | None = "c3a8e1f05d92"
+down_revision: str | None = "7769ed15510e"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

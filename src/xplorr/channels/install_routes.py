@@ -1,0 +1,81 @@
+"""The HTTP answers of a chat app's OAuth install (Slack, Teams, and the next app), for their
+routers: ``GET /<app>/install`` and ``GET /<app>/oauth_redirect`` answer JSON to a client that
+asks for it (``Accept: application/json``) and send a browser on with a 303; neither is ever
+cached. A failed callback sends the browser to the console with ``result=denied`` or ``error``
+and the error's code as ``reason``; a JSON client gets the error itself.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xplorr.channels.models import ChatProvider
+from xplorr.channels.oauth_state import ConsentDenied, console_url
+from xplorr.channels.schemas import OAuthResultOut
+from xplorr.core.errors import ErrorEnvelope, XplorrError
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+REDIRECT: dict[int | str, dict[str, Any]] = {
+    303: {"description": "Browser redirect (the default without Accept: application/json)."}
+}
+
+T = TypeVar("T")
+
+
+def callback_responses(*, conflict: str, upstream: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI responses of an app's ``oauth_redirect``: the state and consent refusals
+    are the same for every app; ``conflict`` (409) and ``upstream`` (502) name the app's own."""
+    return {
+        **REDIRECT,
+        400: {"model": ErrorEnvelope, "description": "OAUTH_STATE_INVALID, OAUTH_CONSENT_DENIED"},
+        403: {"model": ErrorEnvelope, "description": "The state's admin is no longer one."},
+        409: {"model": ErrorEnvelope, "description": conflict},
+        502: {"model": ErrorEnvelope, "description": upstream},
+    }
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers=NO_STORE)
+
+
+def install_answer(request: Request, authorize_url: str) -> Response:
+    """The app's authorize page: ``{"redirect_url"}``, or a 303 to it."""
+    if _wants_json(request):
+        return JSONResponse({"redirect_url": authorize_url}, headers=NO_STORE)
+    return _redirect(authorize_url)
+
+
+async def callback_answer(
+    request: Request,
+    db: AsyncSession,
+    base_url: str,
+    provider: ChatProvider,
+    install: Awaitable[T],
+    installed_name: Callable[[T], str | None],
+) -> Response:
+    """The callback's outcome: ``install`` is the app service's ``finish_install(...)``,
+    awaited here so that its refusals reach a browser as a redirect. JSON: ``OAuthResultOut``
+    naming what was connected (``installed_name`` of the stored row), or the error. An error's
+    changes are rolled back unless it keeps them (``commit``: the state stays spent)."""
+    try:
+        row = await install
+    except XplorrError as exc:
+        if _wants_json(request):
+            raise
+        result = "denied" if isinstance(exc, ConsentDenied) else "error"
+        if not exc.commit:
+            await db.rollback()
+        return _redirect(console_url(base_url, provider.value, result, exc.error_code))
+    if _wants_json(request):
+        out = OAuthResultOut(
+            provider=provider.value, result="installed", team_name=installed_name(row)
+        )
+        return JSONResponse(out.model_dump(mode="json"), headers=NO_STORE)
+    return _redirect(console_url(base_url, provider.value, "installed"))
