@@ -266,6 +266,8 @@ def test_inventory_rows_take_the_neutral_types(
         "disk-1": ("azure", "Managed Disk"),
         "st-1": ("azure", "Storage Account"),
         "log-1": ("aws", "Log Group"),
+        "alb-1": ("aws", "Load Balancer"),
+        "clb-1": ("aws", "Load Balancer"),
     }
     with alembic_engine.begin() as conn:
         conn.execute(
@@ -296,7 +298,7 @@ def test_inventory_rows_take_the_neutral_types(
                     resource_id=rid,
                     source="api",
                     tags="{}",
-                    attributes="{}",
+                    attributes='{"lb_type": "classic"}' if rid == "clb-1" else "{}",
                     first_seen_at=now,
                     last_seen_at=now,
                     **stamps,
@@ -314,6 +316,8 @@ def test_inventory_rows_take_the_neutral_types(
         "disk-1": ("Disk", "Microsoft.Compute/disks"),
         "st-1": ("Object Storage Bucket", "Microsoft.Storage/storageAccounts"),
         "log-1": ("Log Group", "Log Group"),
+        "alb-1": ("Load Balancer", "AWS::ElasticLoadBalancingV2::LoadBalancer"),
+        "clb-1": ("Load Balancer", "AWS::ElasticLoadBalancing::LoadBalancer"),
     }
     alembic_runner.migrate_down_one()
     with alembic_engine.connect() as conn:

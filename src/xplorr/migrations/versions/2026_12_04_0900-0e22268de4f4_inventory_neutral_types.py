@@ -63,11 +63,14 @@ _BACK: dict[tuple[str, str], str] = {}
 for (_provider, _old), (_new, _native) in RENAMES.items():
     _BACK.setdefault((_provider, _native), _old)
 
+CLASSIC = "AWS::ElasticLoadBalancing::LoadBalancer"  # AWS's Classic Load Balancers
+
 _rows = sa.table(
     "inventory_resources",
     sa.column("provider", sa.String),
     sa.column("resource_type", sa.String),
     sa.column("native_type", sa.String),
+    sa.column("attributes", sa.JSON),
 )
 
 
@@ -82,6 +85,15 @@ def upgrade() -> None:
         )
     op.execute(
         _rows.update()
+        .where(
+            _rows.c.provider == "aws",
+            _rows.c.resource_type == "Load Balancer",
+            _rows.c.attributes["lb_type"].as_string() == "classic",
+        )
+        .values(native_type=CLASSIC)
+    )
+    op.execute(
+        _rows.update()
         .where(_rows.c.native_type.is_(None))
         .values(native_type=_rows.c.resource_type)
     )
@@ -90,6 +102,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _BACK[("aws", CLASSIC)] = "Load Balancer"
     for (provider, native), old in _BACK.items():
         op.execute(
             _rows.update()
