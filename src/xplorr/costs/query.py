@@ -77,12 +77,17 @@ from xplorr.core.tenancy import Scope, org_select
 from xplorr.costs import services
 from xplorr.costs.models import (
     CostImport,
+    CostMonthlyResourceRollup,
     CostMonthlyRollup,
+    CostMonthlySkuRollup,
     CostMonthlyTagRollup,
+    CostMonthlyTagValueRollup,
     CostRecord,
     CostRollup,
     CostServiceRollup,
+    CostSkuRollup,
     CostTagRollup,
+    CostTagValueRollup,
     Quantity,
 )
 from xplorr.costs.store import TAG_KEY_MAX, TAG_VALUE_MAX
@@ -171,6 +176,10 @@ ROLLUP_DIMS: Final = frozenset(
     }
 )
 TAG_ROLLUP_DIMS: Final = ROLLUP_DIMS - {Dim.PRICING_CATEGORY}
+TAG_VALUE_ROLLUP_DIMS: Final = frozenset({Dim.DATE, Dim.MONTH, Dim.WEEK, Dim.ACCOUNT, Dim.CURRENCY})
+SKU_ROLLUP_DIMS: Final = ROLLUP_DIMS | {Dim.SKU}
+# Monthly only: a range's whole months from the rollup, its other days from the raw rows.
+RESOURCE_ROLLUP_DIMS: Final = (ROLLUP_DIMS - {Dim.DATE, Dim.WEEK}) | {Dim.RESOURCE}
 
 _FORBIDDEN_IN_TAG_KEY = frozenset('"\\')
 
@@ -215,7 +224,10 @@ class Source(StrEnum):
 
     SERVICE_ROLLUP = "cost_service_rollups"
     ROLLUP = "cost_rollups"
+    TAG_VALUE_ROLLUP = "cost_tag_value_rollups"
     TAG_ROLLUP = "cost_tag_rollups"
+    SKU_ROLLUP = "cost_sku_rollups"
+    RESOURCE_ROLLUP = "cost_monthly_resource_rollups"
     RECORDS = "cost_records"
 
 
@@ -318,18 +330,22 @@ def source_for(q: CostQuery) -> Source:
     """The cheapest table that answers ``q`` exactly (module docstring)."""
     if q.metric is Metric.QUANTITY:  # the rollups keep money only
         return Source.RECORDS
-    plain = [d for d in q.group_by if isinstance(d, Dim)]
+    dims = {*(d for d in q.group_by if isinstance(d, Dim)), *_filtered_dims(q)}
     tag_keys = _tag_keys(q)
     if not tag_keys:
-        dims = {*plain, *_filtered_dims(q)}
         if dims <= SERVICE_ROLLUP_DIMS:
             return Source.SERVICE_ROLLUP
-        return Source.ROLLUP if dims <= ROLLUP_DIMS else Source.RECORDS
-    if len(tag_keys) == 1 and {*plain, *_filtered_dims(q)} <= TAG_ROLLUP_DIMS:
-        grouped = any(isinstance(d, TagKey) for d in q.group_by)
-        # Untagged rows selected by a filter, but not as a group of their own, cannot be told
-        # apart from the derived bucket's zero: raw rows answer that one.
-        if grouped or all(None not in f.values for f in q.tags):
+        if dims <= ROLLUP_DIMS:
+            return Source.ROLLUP
+        if dims <= SKU_ROLLUP_DIMS:
+            return Source.SKU_ROLLUP
+        if dims <= RESOURCE_ROLLUP_DIMS:
+            return Source.RESOURCE_ROLLUP
+        return Source.RECORDS
+    if len(tag_keys) == 1:
+        if dims <= TAG_VALUE_ROLLUP_DIMS:
+            return Source.TAG_VALUE_ROLLUP
+        if dims <= TAG_ROLLUP_DIMS:
             return Source.TAG_ROLLUP
     return Source.RECORDS
 
@@ -341,10 +357,24 @@ _CostTable = (
     | type[CostRollup]
     | type[CostServiceRollup]
     | type[CostTagRollup]
+    | type[CostTagValueRollup]
+    | type[CostSkuRollup]
     | type[CostMonthlyRollup]
     | type[CostMonthlyTagRollup]
+    | type[CostMonthlyTagValueRollup]
+    | type[CostMonthlySkuRollup]
+    | type[CostMonthlyResourceRollup]
 )
-_SumTable = type[CostRecord] | type[CostRollup] | type[CostServiceRollup]
+_SumTable = type[CostRecord] | type[CostRollup] | type[CostServiceRollup] | type[CostSkuRollup]
+_TagTable = type[CostTagRollup] | type[CostTagValueRollup]
+_SUM_TABLES: Final[dict[Source, _SumTable]] = {
+    Source.SERVICE_ROLLUP: CostServiceRollup,
+    Source.ROLLUP: CostRollup,
+    Source.SKU_ROLLUP: CostSkuRollup,
+}
+_TAG_TABLES: Final = frozenset(
+    {CostTagRollup, CostTagValueRollup, CostMonthlyTagRollup, CostMonthlyTagValueRollup}
+)
 
 
 def _dialect(db: AsyncSession) -> str:
@@ -424,8 +454,8 @@ _COLUMNS: Final[dict[Dim, str]] = {
 def _dim_expr(model: _CostTable, dim: GroupBy, dialect: str) -> Any:
     """The SQL expression of a dimension in ``model`` (ValueError if the table lacks it)."""
     if isinstance(dim, TagKey):
-        if model is CostTagRollup or model is CostMonthlyTagRollup:
-            return model.tag_value
+        if model in _TAG_TABLES:
+            return model.tag_value  # type: ignore[union-attr]
         return _tag_value(dim.key, dialect)
     if dim is Dim.MONTH:
         return _month(model.usage_date, dialect)
@@ -479,16 +509,15 @@ def _where(model: _CostTable, who: Scope, q: CostQuery, dialect: str) -> list[Co
         (Dim.REGION, q.regions),
         (Dim.CHARGE_CATEGORY, q.charge_categories),
         (Dim.RESOURCE, q.resource_ids),
+        (Dim.SKU, q.skus),
     ):
         if values is None:
             continue
         if dim is Dim.SERVICE:  # the raw spelling, of every spelling of the service
-            conds.append(_in(model.service_name, services.spellings(v for v in values if v)))
+            conds.append(_in(model.service_name, services.spellings(v for v in values if v)))  # type: ignore[union-attr]
         else:
             conds.append(_in(_dim_expr(model, dim, dialect), values))
     if model is CostRecord:
-        if q.skus is not None:
-            conds.append(_in(_dim_expr(model, Dim.SKU, dialect), q.skus))
         for f in q.tags:
             has_key, value = _tag_parts(f.key.key, dialect)
             named = sorted(v for v in f.values if v is not None)
@@ -511,10 +540,12 @@ def _grouped(
     dialect: str,
     *,
     provider_name: bool = False,
+    counted: bool = False,
 ) -> Select[Any]:
-    """``SELECT k0.., currency, SUM(metric) [, MAX(provider_name)] ... GROUP BY k0.., currency``
-    over the rows of every ``(table, where)`` part (a UNION ALL when there are several: the
-    whole months of a range from a monthly rollup, its other days from the daily one).
+    """``SELECT k0.., currency, SUM(metric) [, MAX(provider_name)] [, rows] ... GROUP BY k0..,
+    currency`` over the rows of every ``(table, where)`` part (a UNION ALL when there are
+    several: the whole months of a range from a monthly rollup, its other days from the daily
+    one). ``counted``: also the number of raw rows summed (a rollup's ``row_count``).
 
     The dimension expressions are computed in a subquery and grouped by its columns, so an
     expression with bound parameters (a tag key, a date format) is written once: PostgreSQL
@@ -525,7 +556,10 @@ def _grouped(
         cols.append(model.currency.label("cur"))
         cols.append(_metric_col(model, metric).label("amount"))
         if provider_name:
-            cols.append(model.provider_name.label("pname"))
+            cols.append(model.provider_name.label("pname"))  # type: ignore[union-attr]
+        if counted:
+            rows = literal(1) if model is CostRecord else model.row_count  # type: ignore[union-attr]
+            cols.append(rows.label("n"))
         selects.append(select(*cols).where(*where))
     inner = (selects[0] if len(selects) == 1 else union_all(*selects)).subquery("c")
     keys = [inner.c[f"k{i}"] for i in range(len(dims))]
@@ -537,6 +571,8 @@ def _grouped(
     outer: list[Any] = [*keys, inner.c.cur, total]
     if provider_name:
         outer.append(func.max(inner.c.pname))
+    if counted:
+        outer.append(func.sum(inner.c.n))
     return select(*outer).group_by(*keys, inner.c.cur)
 
 
@@ -544,6 +580,8 @@ _MONTHLY: Final[dict[type, type]] = {
     CostRollup: CostMonthlyRollup,
     CostServiceRollup: CostMonthlyRollup,
     CostTagRollup: CostMonthlyTagRollup,
+    CostTagValueRollup: CostMonthlyTagValueRollup,
+    CostSkuRollup: CostMonthlySkuRollup,
 }
 
 
@@ -570,17 +608,23 @@ Extra = Callable[[Any], list[ColumnElement[bool]]]
 
 
 def _parts(
-    model: _CostTable, who: Scope, q: CostQuery, dialect: str, extra: Extra | None = None
+    model: _CostTable,
+    who: Scope,
+    q: CostQuery,
+    dialect: str,
+    extra: Extra | None = None,
+    monthly: _CostTable | None = None,
 ) -> list[Part]:
-    """Where the rows of ``q`` are read: ``model`` alone, or, for a daily rollup and a query
-    not grouped by day or week, its whole months from the monthly rollup and the other days
-    from ``model``. ``extra``: more conditions, written for the table given."""
+    """Where the rows of ``q`` are read: ``model`` alone, or, for a daily table with a monthly
+    rollup (``monthly``, by default its own) and a query not grouped by day or week, its whole
+    months from the monthly rollup and the other days from ``model``. ``extra``: more
+    conditions, written for the table given."""
 
     def part(table: Any, start: date, end: date) -> Part:
         sub = replace(q, start=start, end=end)
         return table, [*_where(table, who, sub, dialect), *(extra(table) if extra else [])]
 
-    monthly = _MONTHLY.get(model)
+    monthly = monthly or _MONTHLY.get(model)
     days, months = _month_split(q)
     if monthly is None or months is None or {Dim.DATE, Dim.WEEK} & set(q.group_by):
         return [part(model, q.start, q.end)]
@@ -588,6 +632,7 @@ def _parts(
 
 
 _Sums = dict[tuple[tuple[Key, ...], str], Decimal]
+_Counts = dict[tuple[tuple[Key, ...], str], int]
 
 
 async def _sums(db: AsyncSession, stmt: Select[Any], n: int) -> _Sums:
@@ -598,14 +643,30 @@ async def _sums(db: AsyncSession, stmt: Select[Any], n: int) -> _Sums:
     }
 
 
+async def _counted_sums(db: AsyncSession, stmt: Select[Any], n: int) -> tuple[_Sums, _Counts]:
+    """Run a counted :func:`_grouped` statement: (sums, raw rows summed) per (key, currency)."""
+    sums: _Sums = {}
+    counts: _Counts = {}
+    for row in (await db.execute(stmt)).all():
+        slot = (tuple(row[:n]), row[n])
+        sums[slot] = row[n + 1] if row[n + 1] is not None else ZERO
+        counts[slot] = int(row[n + 2] or 0)
+    return sums, counts
+
+
 async def _from_table(
-    db: AsyncSession, who: Scope, q: CostQuery, model: _SumTable
+    db: AsyncSession,
+    who: Scope,
+    q: CostQuery,
+    model: _SumTable,
+    monthly: _CostTable | None = None,
 ) -> tuple[_Sums, dict[str, str]]:
-    """Sums from a rollup or ``cost_records``, and, when grouping by provider, each
-    provider slug's exported name (for providers without a label of ours)."""
+    """Sums from a rollup or ``cost_records`` (whole months from ``monthly`` when given), and,
+    when grouping by provider, each provider slug's exported name (for providers without a
+    label of ours)."""
     dialect = _dialect(db)
     n = len(q.group_by)
-    parts = _parts(model, who, q, dialect)
+    parts = _parts(model, who, q, dialect, monthly=monthly)
     if Dim.PROVIDER not in q.group_by:
         return await _sums(db, _grouped(parts, q.group_by, q.metric, dialect), n), {}
     stmt = _grouped(parts, q.group_by, q.metric, dialect, provider_name=True)
@@ -620,17 +681,18 @@ async def _from_table(
 
 
 async def _from_tag_rollup(
-    db: AsyncSession, who: Scope, q: CostQuery
+    db: AsyncSession, who: Scope, q: CostQuery, model: _TagTable
 ) -> tuple[_Sums, dict[str, str]]:
-    """One tag key from ``cost_tag_rollups``; its untagged bucket = rollup total - tagged sums.
-    With the provider names as :func:`_from_table` gives them."""
+    """One tag key from ``cost_tag_rollups`` or ``cost_tag_value_rollups`` (``model``), with
+    the provider names as :func:`_from_table` gives them. Its untagged rows, when asked for (a
+    group-by on the key, or ``None`` among a filter's values), are derived: the rollup total
+    of the same filters minus the key's tagged sums, present where the total counts more raw
+    rows than the tagged sums do (so an untagged filter needs no raw row either)."""
     dialect = _dialect(db)
     (key,) = _tag_keys(q)
-    grouped = TagKey(key) in q.group_by
     wanted = next((f.values for f in q.tags), None)  # None: every value and untagged
-    need_untagged = grouped and (wanted is None or None in wanted)
+    need_untagged = wanted is None or None in wanted
     others = [d for d in q.group_by if isinstance(d, Dim)]
-    t = CostTagRollup
 
     def on_key(table: Any) -> list[ColumnElement[bool]]:
         conds = [table.tag_key == key]
@@ -639,15 +701,18 @@ async def _from_tag_rollup(
         return conds
 
     tag_dims: list[GroupBy] = [*others, TagKey(key)]
-    tables = _parts(t, who, replace(q, group_by=tuple(tag_dims)), dialect, on_key)
-    tagged = await _sums(db, _grouped(tables, tag_dims, q.metric, dialect), len(tag_dims))
+    tables = _parts(model, who, replace(q, group_by=tuple(tag_dims)), dialect, on_key)
+    stmt = _grouped(tables, tag_dims, q.metric, dialect, counted=True)
+    tagged, tagged_rows = await _counted_sums(db, stmt, len(tag_dims))
 
     # Sums per (other dims, currency, tag value or None), then laid out in q.group_by's order.
     parts: dict[tuple[tuple[Key, ...], str, str | None], Decimal] = {}
     tagged_total: dict[tuple[tuple[Key, ...], str], Decimal] = defaultdict(Decimal)
+    tagged_count: dict[tuple[tuple[Key, ...], str], int] = defaultdict(int)
     for (k, cur), amount in tagged.items():
         other_key, value = k[:-1], k[-1]
         tagged_total[(other_key, cur)] += amount
+        tagged_count[(other_key, cur)] += tagged_rows[(k, cur)]
         if wanted is None or value in wanted:
             parts[(other_key, cur, None if value is None else str(value))] = amount
     names: dict[str, str] = {}
@@ -656,11 +721,24 @@ async def _from_tag_rollup(
         r: _SumTable = (
             CostServiceRollup if source_for(untagged_q) is Source.SERVICE_ROLLUP else CostRollup
         )
-        totals, names = await _from_table(db, who, untagged_q, r)
-        for (other_key, cur), total in totals.items():
-            untagged = total - tagged_total.get((other_key, cur), ZERO)
-            if untagged != ZERO:
-                parts[(other_key, cur, None)] = untagged
+        parts_all = _parts(r, who, untagged_q, dialect)
+        grouped = _grouped(
+            parts_all,
+            others,
+            q.metric,
+            dialect,
+            provider_name=Dim.PROVIDER in others,
+            counted=True,
+        )
+        n = len(others)
+        pos = others.index(Dim.PROVIDER) if Dim.PROVIDER in others else -1
+        for row in (await db.execute(grouped)).all():
+            other_key, cur = tuple(row[:n]), row[n]
+            total = row[n + 1] if row[n + 1] is not None else ZERO
+            if pos >= 0 and row[n + 2] is not None:
+                names[str(row[pos])] = row[n + 2]
+            if int(row[-1] or 0) > tagged_count.get((other_key, cur), 0):
+                parts[(other_key, cur, None)] = total - tagged_total.get((other_key, cur), ZERO)
 
     out: _Sums = defaultdict(Decimal)
     for (other_key, cur, value), amount in parts.items():
@@ -729,14 +807,13 @@ async def aggregate(
         return []
     providers: dict[str, str] = {}
     if source is Source.TAG_ROLLUP:
-        sums, providers = await _from_tag_rollup(db, who, q)
+        sums, providers = await _from_tag_rollup(db, who, q, CostTagRollup)
+    elif source is Source.TAG_VALUE_ROLLUP:
+        sums, providers = await _from_tag_rollup(db, who, q, CostTagValueRollup)
+    elif source is Source.RESOURCE_ROLLUP:
+        sums, providers = await _from_table(db, who, q, CostRecord, CostMonthlyResourceRollup)
     else:
-        model: _SumTable = CostRecord
-        if source is Source.SERVICE_ROLLUP:
-            model = CostServiceRollup
-        elif source is Source.ROLLUP:
-            model = CostRollup
-        sums, providers = await _from_table(db, who, q, model)
+        sums, providers = await _from_table(db, who, q, _SUM_TABLES.get(source, CostRecord))
     tag_positions = [i for i, d in enumerate(q.group_by) if isinstance(d, TagKey)]
     if tag_positions:
         sums = {
@@ -968,8 +1045,9 @@ async def tag_key_totals(
     db: AsyncSession, who: Scope, q: CostQuery
 ) -> dict[str, dict[str, Decimal]]:
     """Per tag key and currency, the total of ``q``'s costs that carry the key (a row counts
-    once for each of its keys). From ``cost_tag_rollups`` when ``q`` filters on accounts and
-    currency only, else from the raw rows. ``q.group_by`` is ignored."""
+    once for each of its keys). From ``cost_tag_value_rollups`` when ``q`` filters on accounts
+    and currency only, from ``cost_tag_rollups`` when it filters on their dimensions, else
+    from the raw rows. ``q.group_by`` is ignored."""
     if q.metric is Metric.QUANTITY:
         raise ValueError("tag keys are summed in money")
     if _visible_accounts(who, q) == frozenset():
@@ -977,15 +1055,16 @@ async def tag_key_totals(
     dialect = _dialect(db)
     postgres = dialect == "postgresql"
     stmt: Select[Any]
-    if _filtered_dims(q) <= TAG_ROLLUP_DIMS and not q.tags:
+    filtered = _filtered_dims(q)
+    if filtered <= TAG_ROLLUP_DIMS and not q.tags:
+        table: _TagTable = CostTagValueRollup if not filtered else CostTagRollup
         selects = [
             select(
-                m.tag_key.label("k"),
+                m.tag_key.label("k"),  # type: ignore[union-attr]
                 m.currency.label("cur"),
                 _metric_col(m, q.metric).label("amount"),
             ).where(*where)
-            for m, where in _parts(CostTagRollup, who, replace(q, group_by=()), dialect)
-            if m is CostTagRollup or m is CostMonthlyTagRollup
+            for m, where in _parts(table, who, replace(q, group_by=()), dialect)
         ]
         rows = (selects[0] if len(selects) == 1 else union_all(*selects)).subquery("t")
         stmt = select(rows.c.k, rows.c.cur, func.sum(rows.c.amount, type_=Money)).group_by(
@@ -1032,7 +1111,7 @@ async def tag_key_spellings(
 ) -> list[str]:
     """The spellings of tag ``key`` on any of ``who``'s visible costs, over every period stored
     (``any_case``: every key equal to it ignoring case), sorted; [] when no cost carries it."""
-    t = CostTagRollup
+    t = CostTagValueRollup
     match = func.lower(t.tag_key) == key.lower() if any_case else t.tag_key == key
     stmt = select(t.tag_key).where(t.org_id == who.org_id, match).distinct()
     if who.account_ids is not None:

@@ -34,12 +34,17 @@ from xplorr.core.db import is_postgres
 from xplorr.core.models import Money
 from xplorr.costs.models import (
     CostImport,
+    CostMonthlyResourceRollup,
     CostMonthlyRollup,
+    CostMonthlySkuRollup,
     CostMonthlyTagRollup,
+    CostMonthlyTagValueRollup,
     CostRecord,
     CostRollup,
     CostServiceRollup,
+    CostSkuRollup,
     CostTagRollup,
+    CostTagValueRollup,
 )
 from xplorr.costs.services import canonical_sql
 
@@ -47,8 +52,13 @@ ROLLUPS: Final = (
     CostRollup,
     CostServiceRollup,
     CostTagRollup,
+    CostTagValueRollup,
+    CostSkuRollup,
     CostMonthlyRollup,
     CostMonthlyTagRollup,
+    CostMonthlyTagValueRollup,
+    CostMonthlySkuRollup,
+    CostMonthlyResourceRollup,
 )
 TAG_KEY_MAX = 200
 TAG_VALUE_MAX = 500
@@ -161,9 +171,29 @@ def _sum(col: InstrumentedAttribute[Decimal]) -> ColumnElement[Decimal]:
     return func.sum(col, type_=Money)
 
 
+_ACCOUNT_DAY: Final = ("org_id", "cloud_account_id", "billing_period", "usage_date", "currency")
+_COSTS: Final = ("billed_cost", "effective_cost", "list_cost")
+_DIMS: Final = (
+    "provider",
+    "provider_name",
+    "service_name",
+    "service_category",
+    "region",
+    "charge_category",
+)
+# What each monthly rollup sums from its daily one (or, for resources, from the raw rows).
+MONTHLY: Final[tuple[tuple[Any, Any, tuple[str, ...]], ...]] = (
+    (CostRollup, CostMonthlyRollup, (*_DIMS, "pricing_category")),
+    (CostTagRollup, CostMonthlyTagRollup, (*_DIMS, "tag_key", "tag_value")),
+    (CostTagValueRollup, CostMonthlyTagValueRollup, ("tag_key", "tag_value")),
+    (CostSkuRollup, CostMonthlySkuRollup, (*_DIMS, "pricing_category", "sku_id")),
+)
+
+
 async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequence[date]) -> None:
-    """Recompute the rollups of ``periods`` of one account from its rows, in SQL
-    (``cost_service_rollups`` from the freshly built ``cost_rollups``: a few thousand rows)."""
+    """Recompute the rollups of ``periods`` of one account from its rows, in SQL (the smaller
+    rollups from the larger ones just built: ``cost_service_rollups`` from ``cost_rollups``,
+    the tag value rollups from the tag rollups, every monthly one from its daily one)."""
     if not periods:
         return
     period_list = list(periods)
@@ -173,10 +203,11 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
                 model.cloud_account_id == account_id, model.billing_period.in_(period_list)
             )
         )
+    postgres = is_postgres(db)
     r = CostRecord
     where = (r.cloud_account_id == account_id, r.billing_period.in_(period_list))
     service = canonical_sql(r.service_name)
-    dims = (
+    raw_dims = (
         r.org_id,
         r.cloud_account_id,
         r.billing_period,
@@ -190,84 +221,87 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
         r.charge_category,
         r.pricing_category,
     )
-    rollup_select: Select[*tuple[Any, ...]] = (
-        select(
-            *dims,
-            _sum(r.billed_cost),
-            _sum(r.effective_cost),
-            _sum(r.list_cost),
-            func.count(),
-        )
-        .where(*where)
-        .group_by(*dims)
-    )
+    raw_sums = (_sum(r.billed_cost), _sum(r.effective_cost), _sum(r.list_cost), func.count())
+    columns = [*_ACCOUNT_DAY, *_DIMS, "pricing_category"]
     await db.execute(
         insert(CostRollup).from_select(
-            [
-                "org_id",
-                "cloud_account_id",
-                "billing_period",
-                "usage_date",
-                "currency",
-                "provider",
-                "provider_name",
-                "service_name",
-                "service_category",
-                "region",
-                "charge_category",
-                "pricing_category",
-                "billed_cost",
-                "effective_cost",
-                "list_cost",
-                "row_count",
-            ],
-            rollup_select,
+            [*columns, *_COSTS, "row_count"],
+            select(*raw_dims, *raw_sums).where(*where).group_by(*raw_dims),
         )
-    )
-    c = CostRollup
-    service_dims = (
-        c.org_id,
-        c.cloud_account_id,
-        c.billing_period,
-        c.usage_date,
-        c.currency,
-        c.provider,
-        c.provider_name,
-        c.service_name,
-        c.service_category,
-    )
-    service_select: Select[*tuple[Any, ...]] = (
-        select(
-            *service_dims,
-            _sum(c.billed_cost),
-            _sum(c.effective_cost),
-            _sum(c.list_cost),
-            func.sum(c.row_count),
-        )
-        .where(c.cloud_account_id == account_id, c.billing_period.in_(period_list))
-        .group_by(*service_dims)
     )
     await db.execute(
-        insert(CostServiceRollup).from_select(
-            [
-                "org_id",
-                "cloud_account_id",
-                "billing_period",
-                "usage_date",
-                "currency",
-                "provider",
-                "provider_name",
-                "service_name",
-                "service_category",
-                "billed_cost",
-                "effective_cost",
-                "list_cost",
-                "row_count",
-            ],
-            service_select,
+        insert(CostSkuRollup).from_select(
+            [*columns, "sku_id", *_COSTS, "row_count"],
+            select(*raw_dims, r.sku_id, *raw_sums).where(*where).group_by(*raw_dims, r.sku_id),
         )
     )
-    postgres = is_postgres(db)
+    # Resources: straight to months (a daily resource rollup would be as large as the rows).
+    monthly_dims = (*raw_dims[:3], month_start(r.usage_date, postgres), *raw_dims[4:])
+    await db.execute(
+        insert(CostMonthlyResourceRollup).from_select(
+            [*columns, "resource_id", *_COSTS, "row_count"],
+            select(*monthly_dims, r.resource_id, *raw_sums)
+            .where(*where)
+            .group_by(*monthly_dims, r.resource_id),
+        )
+    )
+    await _from_daily(
+        db, CostRollup, CostServiceRollup, [*_ACCOUNT_DAY, *_DIMS[:4]], account_id, period_list
+    )
+    await _tag_rollups(db, account_id, period_list, postgres)
+    await _from_daily(
+        db,
+        CostTagRollup,
+        CostTagValueRollup,
+        [*_ACCOUNT_DAY, "tag_key", "tag_value"],
+        account_id,
+        period_list,
+    )
+    for daily, monthly, dims in MONTHLY:
+        await _from_daily(
+            db, daily, monthly, [*_ACCOUNT_DAY, *dims], account_id, period_list, postgres
+        )
+
+
+async def _from_daily(
+    db: AsyncSession,
+    source: Any,
+    target: Any,
+    keys: Sequence[str],
+    account_id: uuid.UUID,
+    periods: list[date],
+    monthly_postgres: bool | None = None,
+) -> None:
+    """Insert into ``target`` the sums (and row counts) of ``source``'s rows of the account's
+    ``periods`` per ``keys`` (``usage_date`` folded to its month when ``monthly_postgres`` is
+    given: whether the database is PostgreSQL)."""
+    cols = [
+        month_start(source.usage_date, monthly_postgres)
+        if k == "usage_date" and monthly_postgres is not None
+        else getattr(source, k)
+        for k in keys
+    ]
+    await db.execute(
+        insert(target).from_select(
+            [*keys, *_COSTS, "row_count"],
+            select(
+                *cols,
+                *(_sum(getattr(source, c)) for c in _COSTS),
+                func.sum(source.row_count),
+            )
+            .where(source.cloud_account_id == account_id, source.billing_period.in_(periods))
+            .group_by(*cols),
+        )
+    )
+
+
+async def _tag_rollups(
+    db: AsyncSession, account_id: uuid.UUID, periods: list[date], postgres: bool
+) -> None:
+    """``cost_tag_rollups`` of the periods from the raw rows, written in (tag key, tag value,
+    day) order so that a tag value's rows sit together on disk."""
+    r = CostRecord
+    service = canonical_sql(r.service_name)
     # Sum per distinct tag object first, then explode: a day holds far fewer distinct tag
     # objects than rows, so jsonb_each / json_each runs on thousands of rows, not millions.
     tag_dims = (
@@ -293,8 +327,14 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
             _sum(r.billed_cost).label("billed_cost"),
             _sum(r.effective_cost).label("effective_cost"),
             _sum(r.list_cost).label("list_cost"),
+            func.count().label("row_count"),
         )
-        .where(*where, r.tags.is_not(None), is_object)
+        .where(
+            r.cloud_account_id == account_id,
+            r.billing_period.in_(periods),
+            r.tags.is_not(None),
+            is_object,
+        )
         .group_by(*tag_dims[:7], service, *tag_dims[8:], r.tags)
         .subquery("per_tags")
     )
@@ -305,19 +345,7 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
     key = func.substr(each.c["key"], 1, TAG_KEY_MAX)
     value_text = each.c["value"] if postgres else cast(each.c["value"], Text)
     value = func.substr(func.coalesce(value_text, ""), 1, TAG_VALUE_MAX)
-    per_tag_dims = (
-        t.org_id,
-        t.cloud_account_id,
-        t.billing_period,
-        t.usage_date,
-        t.currency,
-        t.provider,
-        t.provider_name,
-        t.service_name,
-        t.service_category,
-        t.region,
-        t.charge_category,
-    )
+    per_tag_dims = [t[c] for c in (*_ACCOUNT_DAY, *_DIMS)]
     tag_select: Select[*tuple[Any, ...]] = (
         select(
             *per_tag_dims,
@@ -326,35 +354,18 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
             func.sum(t.billed_cost, type_=Money),
             func.sum(t.effective_cost, type_=Money),
             func.sum(t.list_cost, type_=Money),
+            func.sum(t.row_count),
         )
         .select_from(per_tags)
         .join(each, literal_column("1") == literal_column("1"))
         .group_by(*per_tag_dims, key, value)
+        .order_by(key, value, t.usage_date)
     )
     await db.execute(
         insert(CostTagRollup).from_select(
-            [
-                "org_id",
-                "cloud_account_id",
-                "billing_period",
-                "usage_date",
-                "currency",
-                "provider",
-                "provider_name",
-                "service_name",
-                "service_category",
-                "region",
-                "charge_category",
-                "tag_key",
-                "tag_value",
-                "billed_cost",
-                "effective_cost",
-                "list_cost",
-            ],
-            tag_select,
+            [*_ACCOUNT_DAY, *_DIMS, "tag_key", "tag_value", *_COSTS, "row_count"], tag_select
         )
     )
-    await _monthly(db, account_id, period_list, postgres)
 
 
 def month_start(col: Any, postgres: bool) -> ColumnElement[date]:
@@ -363,74 +374,3 @@ def month_start(col: Any, postgres: bool) -> ColumnElement[date]:
     if postgres:
         return cast(func.date_trunc(literal_column("'month'"), col), Date)
     return func.date(col, literal_column("'start of month'"), type_=Date)
-
-
-async def _monthly(
-    db: AsyncSession, account_id: uuid.UUID, periods: list[date], postgres: bool
-) -> None:
-    """The monthly rollups of ``periods``, from the daily ones just built."""
-    for daily, monthly, columns in (
-        (
-            CostRollup,
-            CostMonthlyRollup,
-            (
-                "provider",
-                "provider_name",
-                "service_name",
-                "service_category",
-                "region",
-                "charge_category",
-                "pricing_category",
-            ),
-        ),
-        (
-            CostTagRollup,
-            CostMonthlyTagRollup,
-            (
-                "provider",
-                "provider_name",
-                "service_name",
-                "service_category",
-                "region",
-                "charge_category",
-                "tag_key",
-                "tag_value",
-            ),
-        ),
-    ):
-        month = month_start(daily.usage_date, postgres)
-        keys = [
-            daily.org_id,
-            daily.cloud_account_id,
-            daily.billing_period,
-            month,
-            daily.currency,
-            *(getattr(daily, c) for c in columns),
-        ]
-        sums: list[Any] = [
-            _sum(daily.billed_cost),
-            _sum(daily.effective_cost),
-            _sum(daily.list_cost),
-        ]
-        extra = ["row_count"] if daily is CostRollup else []
-        if daily is CostRollup:
-            sums.append(func.sum(CostRollup.row_count))
-        await db.execute(
-            insert(monthly).from_select(
-                [
-                    "org_id",
-                    "cloud_account_id",
-                    "billing_period",
-                    "usage_date",
-                    "currency",
-                    *columns,
-                    "billed_cost",
-                    "effective_cost",
-                    "list_cost",
-                    *extra,
-                ],
-                select(*keys, *sums)
-                .where(daily.cloud_account_id == account_id, daily.billing_period.in_(periods))
-                .group_by(*keys),
-            )
-        )
