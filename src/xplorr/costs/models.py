@@ -280,6 +280,47 @@ class CostMonthlyResourceRollup(_RollupDims, _AccountDay, Base):
     resource_id: Mapped[str | None] = mapped_column(Text)
 
 
+class CostResourceRunningTotal(Base):
+    """Running totals of ``cost_monthly_resource_rollups`` within each calendar year: the row
+    of month M holds the sums of January..M of M's year (``usage_date``: M's first day), and
+    every (resource, dimensions) seen in a year has a row for each later month of that year up
+    to the account's newest month. Whole months a..b of one year are then two rows per
+    resource (b's minus the month before a's) instead of one per month: what a year of
+    ``groupBy=resource`` reads. Rebuilt from the monthly rollup by ``costs.store``; no
+    ``billing_period`` (a month's totals depend on every period before it)."""
+
+    __tablename__ = "cost_resource_running_totals"
+    __table_args__ = (
+        Index("ix_cost_resource_running_totals_org_date", "org_id", "usage_date"),
+        Index("ix_cost_resource_running_totals_account_date", "cloud_account_id", "usage_date"),
+        Index(
+            "ix_cost_resource_running_totals_org_resource_date",
+            "org_id",
+            "resource_id",
+            "usage_date",
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    cloud_account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("cloud_accounts.id", ondelete="CASCADE")
+    )
+    usage_date: Mapped[date] = mapped_column(Date)  # the month's first day
+    currency: Mapped[str] = mapped_column(String(3))
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_name: Mapped[str] = mapped_column(String(100))
+    service_name: Mapped[str] = mapped_column(String(200))
+    service_category: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    charge_category: Mapped[str] = mapped_column(String(32))
+    pricing_category: Mapped[str | None] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(Text)
+    billed_cost: Mapped[Decimal] = mapped_column(Money)
+    effective_cost: Mapped[Decimal] = mapped_column(Money)
+    list_cost: Mapped[Decimal] = mapped_column(Money)
+    row_count: Mapped[int] = mapped_column(Integer)
+
+
 class CostImport(IdMixin, Base):
     """The snapshot a billing period of an account was last imported from.
 

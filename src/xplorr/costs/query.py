@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -64,8 +64,11 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
+    null,
     or_,
     select,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,6 +86,7 @@ from xplorr.costs.models import (
     CostMonthlyTagRollup,
     CostMonthlyTagValueRollup,
     CostRecord,
+    CostResourceRunningTotal,
     CostRollup,
     CostServiceRollup,
     CostSkuRollup,
@@ -90,7 +94,7 @@ from xplorr.costs.models import (
     CostTagValueRollup,
     Quantity,
 )
-from xplorr.costs.store import TAG_KEY_MAX, TAG_VALUE_MAX
+from xplorr.costs.store import TAG_KEY_MAX, TAG_VALUE_MAX, add_months
 
 ZERO: Final = Decimal(0)
 
@@ -364,6 +368,7 @@ _CostTable = (
     | type[CostMonthlyTagValueRollup]
     | type[CostMonthlySkuRollup]
     | type[CostMonthlyResourceRollup]
+    | type[CostResourceRunningTotal]
 )
 _SumTable = type[CostRecord] | type[CostRollup] | type[CostServiceRollup] | type[CostSkuRollup]
 _TagTable = type[CostTagRollup] | type[CostTagValueRollup]
@@ -530,7 +535,23 @@ def _where(model: _CostTable, who: Scope, q: CostQuery, dialect: str) -> list[Co
     return conds
 
 
-Part = tuple[_CostTable, Sequence[ColumnElement[bool]]]
+class Part(NamedTuple):
+    """Rows to sum: a table and its conditions, added (or, ``negate``, subtracted)."""
+
+    table: _CostTable
+    where: Sequence[ColumnElement[bool]]
+    negate: bool = False
+
+
+def _negate(amount: Any, dialect: str) -> Any:
+    """``-amount`` of a Money expression (on SQLite, Money is exact text: flip its sign)."""
+    if dialect == "postgresql":
+        return -amount
+    flipped = case(
+        (func.substr(amount, 1, 1) == "-", func.substr(amount, 2)),
+        else_=literal_column("'-'").op("||")(amount),
+    )
+    return type_coerce(flipped, Money)
 
 
 def _grouped(
@@ -545,21 +566,25 @@ def _grouped(
     """``SELECT k0.., currency, SUM(metric) [, MAX(provider_name)] [, rows] ... GROUP BY k0..,
     currency`` over the rows of every ``(table, where)`` part (a UNION ALL when there are
     several: the whole months of a range from a monthly rollup, its other days from the daily
-    one). ``counted``: also the number of raw rows summed (a rollup's ``row_count``).
+    one). ``counted``: also the number of raw rows summed (a rollup's ``row_count``). With a
+    subtracted part (running totals), only the groups with rows left are answered.
 
     The dimension expressions are computed in a subquery and grouped by its columns, so an
     expression with bound parameters (a tag key, a date format) is written once: PostgreSQL
     refuses a GROUP BY whose parameters differ from the select list's."""
+    signed = any(part.negate for part in parts)
+    counted = counted or signed
     selects: list[Select[Any]] = []
-    for model, where in parts:
+    for model, where, negate in parts:
         cols: list[Any] = [_dim_expr(model, d, dialect).label(f"k{i}") for i, d in enumerate(dims)]
         cols.append(model.currency.label("cur"))
-        cols.append(_metric_col(model, metric).label("amount"))
+        amount = _metric_col(model, metric)
+        cols.append((_negate(amount, dialect) if negate else amount).label("amount"))
         if provider_name:
             cols.append(model.provider_name.label("pname"))  # type: ignore[union-attr]
         if counted:
             rows = literal(1) if model is CostRecord else model.row_count  # type: ignore[union-attr]
-            cols.append(rows.label("n"))
+            cols.append((-rows if negate else rows).label("n"))
         selects.append(select(*cols).where(*where))
     inner = (selects[0] if len(selects) == 1 else union_all(*selects)).subquery("c")
     keys = [inner.c[f"k{i}"] for i in range(len(dims))]
@@ -573,7 +598,8 @@ def _grouped(
         outer.append(func.max(inner.c.pname))
     if counted:
         outer.append(func.sum(inner.c.n))
-    return select(*outer).group_by(*keys, inner.c.cur)
+    stmt = select(*outer).group_by(*keys, inner.c.cur)
+    return stmt.having(func.sum(inner.c.n) > 0) if signed else stmt
 
 
 _MONTHLY: Final[dict[type, type]] = {
@@ -622,13 +648,55 @@ def _parts(
 
     def part(table: Any, start: date, end: date) -> Part:
         sub = replace(q, start=start, end=end)
-        return table, [*_where(table, who, sub, dialect), *(extra(table) if extra else [])]
+        return Part(table, [*_where(table, who, sub, dialect), *(extra(table) if extra else [])])
 
     monthly = monthly or _MONTHLY.get(model)
     days, months = _month_split(q)
     if monthly is None or months is None or {Dim.DATE, Dim.WEEK} & set(q.group_by):
         return [part(model, q.start, q.end)]
     return [part(monthly, *months), *(part(model, start, end) for start, end in days)]
+
+
+async def _resource_parts(db: AsyncSession, who: Scope, q: CostQuery, dialect: str) -> list[Part]:
+    """Where a resource-grain query (:data:`Source.RESOURCE_ROLLUP`) reads its rows: the
+    range's days outside whole months from ``cost_records``; its whole months, per calendar
+    year, as the running totals of the segment's last month (each account's newest, if
+    earlier) minus those of the month before the segment (unless it starts in January); by
+    month, from ``cost_monthly_resource_rollups``."""
+    days, months = _month_split(q)
+    if months is None or Dim.MONTH in q.group_by:
+        return _parts(CostRecord, who, q, dialect, monthly=CostMonthlyResourceRollup)
+    r = CostResourceRunningTotal
+    newest = select(func.max(r.usage_date)).where(r.cloud_account_id == CloudAccount.id)
+    stmt = select(CloudAccount.id, newest.scalar_subquery()).where(
+        CloudAccount.org_id == who.org_id
+    )
+    visible = _visible_accounts(who, q)
+    if visible is not None:
+        stmt = stmt.where(CloudAccount.id.in_(sorted(visible)))
+    lasts = {a: m for a, m in (await db.execute(stmt)).all() if m is not None}
+    parts = [
+        Part(CostRecord, _where(CostRecord, who, replace(q, start=d0, end=d1), dialect))
+        for d0, d1 in days
+    ]
+
+    def snapshot(month: date, accounts: Iterable[uuid.UUID], negate: bool = False) -> Part:
+        sub = replace(q, start=month, end=month, account_ids=frozenset(accounts))
+        return Part(r, _where(r, who, sub, dialect), negate)
+
+    first, last = months[0], months[1].replace(day=1)
+    while first <= last:
+        end = min(last, first.replace(month=12))
+        ends: dict[date, list[uuid.UUID]] = defaultdict(list)
+        for account, newest_month in lasts.items():
+            if newest_month >= first:
+                ends[min(end, newest_month)].append(account)
+        parts += [snapshot(month, accounts) for month, accounts in sorted(ends.items())]
+        if ends and first.month != 1:
+            accounts = [a for group in ends.values() for a in group]
+            parts.append(snapshot(add_months(first, -1), accounts, negate=True))
+        first = date(first.year + 1, 1, 1)
+    return parts
 
 
 _Sums = dict[tuple[tuple[Key, ...], str], Decimal]
@@ -659,14 +727,14 @@ async def _from_table(
     who: Scope,
     q: CostQuery,
     model: _SumTable,
-    monthly: _CostTable | None = None,
+    parts: list[Part] | None = None,
 ) -> tuple[_Sums, dict[str, str]]:
-    """Sums from a rollup or ``cost_records`` (whole months from ``monthly`` when given), and,
-    when grouping by provider, each provider slug's exported name (for providers without a
-    label of ours)."""
+    """Sums from a rollup or ``cost_records`` (or from ``parts`` when given), and, when
+    grouping by provider, each provider slug's exported name (for providers without a label
+    of ours)."""
     dialect = _dialect(db)
     n = len(q.group_by)
-    parts = _parts(model, who, q, dialect, monthly=monthly)
+    parts = parts if parts is not None else _parts(model, who, q, dialect)
     if Dim.PROVIDER not in q.group_by:
         return await _sums(db, _grouped(parts, q.group_by, q.metric, dialect), n), {}
     stmt = _grouped(parts, q.group_by, q.metric, dialect, provider_name=True)
@@ -811,7 +879,8 @@ async def aggregate(
     elif source is Source.TAG_VALUE_ROLLUP:
         sums, providers = await _from_tag_rollup(db, who, q, CostTagValueRollup)
     elif source is Source.RESOURCE_ROLLUP:
-        sums, providers = await _from_table(db, who, q, CostRecord, CostMonthlyResourceRollup)
+        parts = await _resource_parts(db, who, q, _dialect(db))
+        sums, providers = await _from_table(db, who, q, CostRecord, parts)
     else:
         sums, providers = await _from_table(db, who, q, _SUM_TABLES.get(source, CostRecord))
     tag_positions = [i for i, d in enumerate(q.group_by) if isinstance(d, TagKey)]
@@ -821,12 +890,21 @@ async def aggregate(
             for (k, cur), amount in sums.items()
             if amount != ZERO or all(k[i] is not None for i in tag_positions)
         }
+    groups = await _named(db, who, q, sums, providers)
+    groups.sort(key=_sort_key)
+    return groups
+
+
+async def _named(
+    db: AsyncSession, who: Scope, q: CostQuery, sums: _Sums, providers: Mapping[str, str]
+) -> list[CostGroup]:
+    """``sums`` as :class:`CostGroup` with their display names (unsorted)."""
     accounts: dict[uuid.UUID, str] = {}
     if Dim.ACCOUNT in q.group_by:
         pos = q.group_by.index(Dim.ACCOUNT)
         ids = (k[pos] for k, _ in sums)
         accounts = await _account_names(db, who, (i for i in ids if isinstance(i, uuid.UUID)))
-    groups = [
+    return [
         CostGroup(
             key=k,
             names=tuple(
@@ -837,8 +915,104 @@ async def aggregate(
         )
         for (k, cur), amount in sums.items()
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class TopGroups:
+    """The largest groups of one currency (:func:`top_groups`)."""
+
+    # Every group of the currency whose cost is at least the n-th largest (ties at the
+    # boundary included), or all of them when there are n or fewer; in aggregate()'s order.
+    groups: list[CostGroup]
+    count: int  # the currency's groups
+    totals: dict[str, Decimal]  # every currency's total over all its groups
+
+
+async def top_groups(
+    db: AsyncSession, who: Scope, q: CostQuery, currency: str, n: int
+) -> TopGroups:
+    """:func:`aggregate`'s answer reduced to the ``n`` largest groups of ``currency``, with the
+    number of its groups and every currency's total: what a "top N and the rest as other"
+    answer needs, without carrying every group (a resource grouping has tens of thousands)
+    out of the database. The ranking is PostgreSQL's (exact NUMERIC); on SQLite, whose sums
+    are text, and for the derived tag sums, the whole answer is ranked here instead."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    source = source_for(q)
+    derived = source in (Source.TAG_ROLLUP, Source.TAG_VALUE_ROLLUP) or any(
+        isinstance(d, TagKey) for d in q.group_by
+    )
+    dialect = _dialect(db)
+    if derived or dialect != "postgresql" or q.metric is Metric.QUANTITY:
+        groups = await aggregate(db, who, q)
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for g in groups:
+            totals[g.currency] += g.cost
+        mine = [g for g in groups if g.currency == currency]
+        if len(mine) > n:
+            floor = sorted((g.cost for g in mine), reverse=True)[n - 1]
+            mine = [g for g in mine if g.cost >= floor]
+        return TopGroups(mine, sum(1 for g in groups if g.currency == currency), dict(totals))
+    if _visible_accounts(who, q) == frozenset():
+        return TopGroups([], 0, {})
+    model: _SumTable = _SUM_TABLES.get(source, CostRecord)
+    parts = (
+        await _resource_parts(db, who, q, dialect)
+        if source is Source.RESOURCE_ROLLUP
+        else _parts(model, who, q, dialect)
+    )
+    named = Dim.PROVIDER in q.group_by
+    keys = len(q.group_by)
+    grouped = _grouped(
+        parts,
+        q.group_by,
+        q.metric,
+        dialect,
+        provider_name=named,
+    ).cte("g")
+    cols = list(grouped.c)
+    key_cols, cur, total = cols[:keys], cols[keys], cols[keys + 1]
+    nth = func.coalesce(  # the n-th largest, or the smallest when there are fewer
+        select(total)
+        .where(cur == currency)
+        .order_by(total.desc())
+        .limit(1)
+        .offset(n - 1)
+        .scalar_subquery(),
+        select(func.min(total)).where(cur == currency).scalar_subquery(),
+    )
+    pname = [cols[keys + 2]] if named else []
+    candidates = select(
+        literal(True).label("top"), *key_cols, cur, total, *pname, literal(1).label("groups")
+    ).where(cur == currency, total >= nth)
+    stats = select(
+        literal(False),
+        *(null().label(c.name) for c in key_cols),
+        cur,
+        func.sum(total, type_=Money),
+        *(null() for _ in pname),
+        func.count(),
+    ).group_by(cur)
+    sums: _Sums = {}
+    providers: dict[str, str] = {}
+    all_totals: dict[str, Decimal] = {}
+    count = 0
+    pos = q.group_by.index(Dim.PROVIDER) if named else -1
+    rows: Sequence[Any] = (await db.execute(union_all(candidates, stats))).all()
+    for row in rows:
+        key, row_cur, amount = tuple(row[1 : keys + 1]), row[keys + 1], row[keys + 2]
+        amount = amount if amount is not None else ZERO
+        if not row[0]:
+            all_totals[row_cur] = amount
+            if row_cur == currency:
+                count = int(row[-1])
+            continue
+        sums[(key, row_cur)] = amount
+        if named and row[keys + 3] is not None:
+            providers[str(key[pos])] = row[keys + 3]
+    groups = await _named(db, who, q, sums, providers)
     groups.sort(key=_sort_key)
-    return groups
+    return TopGroups(groups, count, all_totals)
 
 
 async def totals_by_currency(db: AsyncSession, who: Scope, q: CostQuery) -> dict[str, Decimal]:
@@ -1064,7 +1238,7 @@ async def tag_key_totals(
                 m.currency.label("cur"),
                 _metric_col(m, q.metric).label("amount"),
             ).where(*where)
-            for m, where in _parts(table, who, replace(q, group_by=()), dialect)
+            for m, where, _ in _parts(table, who, replace(q, group_by=()), dialect)
         ]
         rows = (selects[0] if len(selects) == 1 else union_all(*selects)).subquery("t")
         stmt = select(rows.c.k, rows.c.cur, func.sum(rows.c.amount, type_=Money)).group_by(

@@ -40,6 +40,7 @@ from xplorr.costs.models import (
     CostMonthlyTagRollup,
     CostMonthlyTagValueRollup,
     CostRecord,
+    CostResourceRunningTotal,
     CostRollup,
     CostServiceRollup,
     CostSkuRollup,
@@ -68,6 +69,14 @@ async def delete_periods(db: AsyncSession, account_id: uuid.UUID, periods: Seque
     """Drop an account's rows and rollups of ``periods`` (not its import records)."""
     if not periods:
         return
+    await _delete_periods(db, account_id, periods)
+    await _extend_running_totals(db, account_id, periods)
+
+
+async def _delete_periods(db: AsyncSession, account_id: uuid.UUID, periods: Sequence[date]) -> None:
+    """:func:`delete_periods` leaving the running totals cut where the periods begin (the
+    caller rebuilds them)."""
+    await _cut_running_totals(db, account_id, periods)
     for model in (CostRecord, *ROLLUPS):
         await db.execute(
             delete(model).where(
@@ -86,7 +95,7 @@ async def replace_periods(
     """Replace the account's ``periods``: delete their rows, insert every row ``rows`` select
     (``columns`` of ``cost_records``, in that order; the caller's staged data), rebuild the
     periods' rollups. -> rows now stored per period."""
-    await delete_periods(db, account_id, periods)
+    await _delete_periods(db, account_id, periods)
     for stmt in rows:
         await db.execute(insert(CostRecord).from_select(list(columns), stmt))
     await rebuild_rollups(db, account_id, periods)
@@ -163,7 +172,7 @@ async def seal_imports(
 async def delete_account_data(db: AsyncSession, account_id: uuid.UUID) -> None:
     """Everything stored for an account (disconnect). Foreign keys cascade as well; this does
     it explicitly so the cost of a large delete is paid in the caller's transaction."""
-    for model in (*reversed(ROLLUPS), CostRecord, CostImport):
+    for model in (CostResourceRunningTotal, *reversed(ROLLUPS), CostRecord, CostImport):
         await db.execute(delete(model).where(model.cloud_account_id == account_id))
 
 
@@ -197,6 +206,7 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
     if not periods:
         return
     period_list = list(periods)
+    await _cut_running_totals(db, account_id, period_list)
     for model in ROLLUPS:
         await db.execute(
             delete(model).where(
@@ -261,6 +271,7 @@ async def rebuild_rollups(db: AsyncSession, account_id: uuid.UUID, periods: Sequ
         await _from_daily(
             db, daily, monthly, [*_ACCOUNT_DAY, *dims], account_id, period_list, postgres
         )
+    await _extend_running_totals(db, account_id, period_list)
 
 
 async def _from_daily(
@@ -374,3 +385,118 @@ def month_start(col: Any, postgres: bool) -> ColumnElement[date]:
     if postgres:
         return cast(func.date_trunc(literal_column("'month'"), col), Date)
     return func.date(col, literal_column("'start of month'"), type_=Date)
+
+
+# --- running totals of the resources -------------------------------------------------------------
+# cost_resource_running_totals holds, for one account, a correct prefix: every month from its
+# first through some month. Replacing periods cuts it where the periods' resource rows begin
+# (before and after the change) and extends it again to the account's newest month.
+
+RUNNING_KEYS: Final = (
+    "currency",
+    "provider",
+    "provider_name",
+    "service_name",
+    "service_category",
+    "region",
+    "charge_category",
+    "pricing_category",
+    "resource_id",
+)
+_RUNNING_BATCH: Final = 5_000
+
+
+def add_months(day: date, months: int) -> date:
+    """The first day of the month ``months`` after ``day``'s (before it when negative)."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+async def _cut_running_totals(
+    db: AsyncSession, account_id: uuid.UUID, periods: Sequence[date]
+) -> None:
+    """Drop the running totals from the first month the periods' resource rows fall in."""
+    m = CostMonthlyResourceRollup
+    first = await db.scalar(
+        select(func.min(m.usage_date)).where(
+            m.cloud_account_id == account_id, m.billing_period.in_(list(periods))
+        )
+    )
+    if first is not None:
+        r = CostResourceRunningTotal
+        await db.execute(delete(r).where(r.cloud_account_id == account_id, r.usage_date >= first))
+
+
+async def _extend_running_totals(
+    db: AsyncSession, account_id: uuid.UUID, periods: Sequence[date]
+) -> None:
+    """Rebuild the account's running totals from the first month they lack (or the first
+    month of the just-written ``periods``' resource rows, if earlier) to its newest month,
+    summing ``cost_monthly_resource_rollups`` in Python (exact Decimals, on both databases)."""
+    m, r = CostMonthlyResourceRollup, CostResourceRunningTotal
+    mine = m.cloud_account_id == account_id
+    newest, oldest = (
+        await db.execute(select(func.max(m.usage_date), func.min(m.usage_date)).where(mine))
+    ).one()
+    last = await db.scalar(select(func.max(r.usage_date)).where(r.cloud_account_id == account_id))
+    fresh = await db.scalar(
+        select(func.min(m.usage_date)).where(mine, m.billing_period.in_(list(periods)))
+    )
+    starts = [add_months(last, 1) if last is not None else oldest, fresh]
+    start = min((d for d in starts if d is not None), default=None)
+    if start is None or newest is None:
+        await db.execute(delete(r).where(r.cloud_account_id == account_id))
+        return
+    await db.execute(delete(r).where(r.cloud_account_id == account_id, r.usage_date >= start))
+    if start > newest:
+        return
+    keys = [getattr(m, k) for k in RUNNING_KEYS]
+    sums = [_sum(m.billed_cost), _sum(m.effective_cost), _sum(m.list_cost), func.sum(m.row_count)]
+    by_month: dict[date, list[Any]] = {}
+    org_id: uuid.UUID | None = None
+    for row in await db.execute(
+        select(m.org_id, m.usage_date, *keys, *sums)
+        .where(mine, m.usage_date >= start)
+        .group_by(m.org_id, m.usage_date, *keys)
+    ):
+        org_id = row[0]
+        by_month.setdefault(row[1], []).append(row[2:])
+    running: dict[tuple[Any, ...], list[Any]] = {}
+    if start.month != 1:  # carry the year's totals so far
+        cols = [getattr(r, k) for k in RUNNING_KEYS]
+        for row in await db.execute(
+            select(
+                r.org_id, *cols, r.billed_cost, r.effective_cost, r.list_cost, r.row_count
+            ).where(r.cloud_account_id == account_id, r.usage_date == add_months(start, -1))
+        ):
+            org_id = row[0]
+            running[tuple(row[1:10])] = list(row[10:])
+    n = len(RUNNING_KEYS)
+    batch: list[dict[str, Any]] = []
+    month = start
+    while month <= newest:
+        if month.month == 1:
+            running = {}
+        for row in by_month.get(month, ()):
+            totals = running.setdefault(tuple(row[:n]), [Decimal(0), Decimal(0), Decimal(0), 0])
+            for i, value in enumerate(row[n:]):
+                totals[i] += value or 0
+        for key, (billed, effective, listed, count) in running.items():
+            batch.append(
+                {
+                    "org_id": org_id,
+                    "cloud_account_id": account_id,
+                    "usage_date": month,
+                    **dict(zip(RUNNING_KEYS, key, strict=True)),
+                    "billed_cost": billed,
+                    "effective_cost": effective,
+                    "list_cost": listed,
+                    "row_count": count,
+                }
+            )
+            if len(batch) >= _RUNNING_BATCH:
+                await db.execute(insert(r), batch)
+                batch = []
+        month = add_months(month, 1)
+    if batch:
+        await db.execute(insert(r), batch)

@@ -1,7 +1,8 @@
 """cost rollups for resources, SKUs and tag values; row counts in the tag rollups
 
 The explorer's last raw-row queries get rollups (issue 13, "fast at 10M rows"):
-``cost_monthly_resource_rollups`` (per resource and month), ``cost_sku_rollups`` and
+``cost_monthly_resource_rollups`` (per resource and month) and its running totals within each
+calendar year (``cost_resource_running_totals``, summed here in Python), ``cost_sku_rollups`` and
 ``cost_monthly_sku_rollups`` (per SKU), ``cost_tag_value_rollups`` and
 ``cost_monthly_tag_value_rollups`` (per tag key and value only). The tag rollups gain
 ``row_count`` (an untagged filter is then derived exactly) and an index on (org, key, value,
@@ -16,6 +17,8 @@ Create Date: 2026-12-03 15:00:00.000000+00:00
 """
 
 from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -131,6 +134,100 @@ def _create_tables() -> None:
     )
 
 
+def _create_running_totals() -> None:
+    name = "cost_resource_running_totals"
+    op.create_table(
+        name,
+        sa.Column("id", _ID, autoincrement=True, nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("cloud_account_id", sa.Uuid(), nullable=False),
+        sa.Column("usage_date", sa.Date(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        *_dim_columns(),
+        sa.Column("resource_id", sa.Text(), nullable=True),
+        sa.Column("billed_cost", _MONEY, nullable=False),
+        sa.Column("effective_cost", _MONEY, nullable=False),
+        sa.Column("list_cost", _MONEY, nullable=False),
+        sa.Column("row_count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cloud_account_id"],
+            ["cloud_accounts.id"],
+            name=op.f(f"fk_{name}_cloud_account_id_cloud_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
+    )
+    op.create_index(f"ix_{name}_org_date", name, ["org_id", "usage_date"])
+    op.create_index(f"ix_{name}_account_date", name, ["cloud_account_id", "usage_date"])
+    op.create_index(f"ix_{name}_org_resource_date", name, ["org_id", "resource_id", "usage_date"])
+
+
+_RUNNING_KEYS = ("currency", *_ROLLUP_DIMS, "resource_id")
+running_totals = sa.table(
+    "cost_resource_running_totals",
+    *(sa.column(c) for c in ("org_id", "cloud_account_id", "usage_date", *_RUNNING_KEYS)),
+    *(sa.column(c, _MONEY) for c in _COSTS),
+    sa.column("row_count"),
+)
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _backfill_running_totals() -> None:
+    """Per account: each month's totals since January of its year, for every resource row
+    seen that year, through the account's newest month."""
+    bind = op.get_bind()
+    c = resource_rollups.c
+    keys = [c[k] for k in _RUNNING_KEYS]
+    stmt = (
+        sa.select(
+            c.cloud_account_id,
+            c.org_id,
+            c.usage_date,
+            *keys,
+            *(_sum(c[x]) for x in _COSTS),
+            sa.func.sum(c.row_count),
+        )
+        .group_by(c.cloud_account_id, c.org_id, c.usage_date, *keys)
+        .order_by(c.cloud_account_id, c.usage_date)
+    )
+    per_account: dict[Any, dict[date, list[Any]]] = {}
+    orgs: dict[Any, Any] = {}
+    for row in bind.execute(stmt):
+        orgs[row[0]] = row[1]
+        per_account.setdefault(row[0], {}).setdefault(row[2], []).append(row[3:])
+    n = len(_RUNNING_KEYS)
+    for account, months in per_account.items():
+        batch: list[dict[str, Any]] = []
+        running: dict[tuple[Any, ...], list[Any]] = {}
+        month, newest = min(months), max(months)
+        while month <= newest:
+            if month.month == 1:
+                running = {}
+            for row in months.get(month, ()):
+                totals = running.setdefault(tuple(row[:n]), [Decimal(0)] * 3 + [0])
+                for i, value in enumerate(row[n:]):
+                    totals[i] += value or 0
+            for key, totals in running.items():
+                batch.append(
+                    {
+                        "org_id": orgs[account],
+                        "cloud_account_id": account,
+                        "usage_date": month,
+                        **dict(zip(_RUNNING_KEYS, key, strict=True)),
+                        **dict(zip((*_COSTS, "row_count"), totals, strict=True)),
+                    }
+                )
+            if len(batch) >= 5_000:
+                bind.execute(running_totals.insert(), batch)
+                batch = []
+            month = _next_month(month)
+        if batch:
+            bind.execute(running_totals.insert(), batch)
+
+
 def _sum(col: Any) -> Any:
     return sa.func.sum(col, type_=_MONEY)
 
@@ -236,6 +333,7 @@ def _rebuild(postgres: bool) -> None:
 
 
 _NEW = (
+    "cost_resource_running_totals",
     "cost_monthly_resource_rollups",
     "cost_monthly_sku_rollups",
     "cost_sku_rollups",
@@ -249,7 +347,9 @@ def upgrade() -> None:
     op.drop_table("cost_monthly_tag_rollups")
     op.drop_table("cost_tag_rollups")
     _create_tables()
+    _create_running_totals()
     _rebuild(postgres)
+    _backfill_running_totals()
 
 
 def downgrade() -> None:
