@@ -182,8 +182,16 @@ async def test_resource_running_totals_across_years_accounts_and_reimports(
         (("i-new",), Decimal("2")),
         (("i-zero",), Decimal("0")),  # its rows add up to zero: still a group
     }
-    await _resource_answers(db, org, date(2024, 11, 15), date(2025, 2, 28))  # with raw days
-    await _resource_answers(db, org, date(2025, 1, 1), date(2025, 1, 31))
+    # Partial months: a small part from the raw rows, most of one as the month minus the
+    # raw rows of its other days (December 4-31 leaves out i-1's December 3).
+    for start, end in [
+        (date(2024, 11, 15), date(2025, 2, 28)),
+        (date(2024, 12, 4), date(2025, 2, 27)),
+        (date(2025, 1, 1), date(2025, 1, 31)),
+    ]:
+        await _resource_answers(db, org, start, end)
+    answers = await _resource_answers(db, org, date(2024, 12, 4), date(2024, 12, 31))
+    assert answers[str((Dim.RESOURCE,))] == {(("i-zero",), Decimal("0"))}
 
     # December again (the later months' running totals follow), then February dropped.
     columns, rows = _staged(aws, [_res("2024-12-04", "6", "i-1"), _res("2024-12-05", "1", "i-2")])

@@ -2,9 +2,8 @@
 
 Callers (the ``/costs`` API today; anomalies, budgets, allocation and reports later) describe
 *what* they want with a :class:`CostQuery` (date range, measure, group-by dimensions, filters)
-and never touch ``cost_records``, ``cost_service_rollups``, ``cost_rollups`` or
-``cost_tag_rollups`` themselves, so the engine under this module can change without touching
-them (ARCHITECTURE.md "Cost data").
+and never touch ``cost_records`` or its rollups themselves, so the engine under this module can
+change without touching them (ARCHITECTURE.md "Cost data").
 
 Guarantees every function here keeps:
 
@@ -23,12 +22,22 @@ Guarantees every function here keeps:
     (by service, trend) reads ~6x fewer rows than from ``cost_rollups``;
   * ``cost_rollups`` when they are in that one (the above plus region, charge and pricing
     category);
-  * ``cost_tag_rollups`` for one tag key (a group-by on it, or a filter on its values) combined
-    with any ``cost_rollups`` dimension but pricing category; the untagged bucket is the total
-    of the same filters in ``cost_service_rollups`` (or ``cost_rollups``) minus the key's
-    tagged sums;
-  * ``cost_records`` otherwise (resource, SKU, several tag keys, a tag with pricing
-    category...).
+  * ``cost_sku_rollups`` for a SKU grouping or filter with those dimensions;
+  * for a resource grouping or filter with those dimensions (not by day or week): the whole
+    months of the range from ``cost_resource_running_totals`` (per calendar year, the running
+    totals of its last month minus those of the month before: two rows per resource for a
+    year), by month from ``cost_monthly_resource_rollups``, the other days from the raw rows;
+  * ``cost_tag_value_rollups`` for one tag key (a group-by on it, or a filter on its values,
+    untagged included) with nothing else but time, account and currency; ``cost_tag_rollups``
+    when it comes with any ``cost_rollups`` dimension but pricing category. The untagged rows
+    are derived: the total of the same filters in ``cost_service_rollups`` (or
+    ``cost_rollups``) minus the key's tagged sums, present where the total counts more raw rows
+    than the tagged sums (every rollup keeps ``row_count``);
+  * ``cost_records`` otherwise (several tag keys, resource with SKU or a tag, a tag with
+    pricing category, quantities...).
+
+  The whole calendar months of a range come from the monthly rollups (``cost_monthly_*``),
+  its other days from the daily ones, unless the query groups by day or week.
 
 Service names are the shown ones of ``costs.services`` (``AmazonEC2`` is grouped as ``Amazon
 Elastic Compute Cloud``): the rollups store them, the raw rows are mapped when read, and a
@@ -657,15 +666,45 @@ def _parts(
     return [part(monthly, *months), *(part(model, start, end) for start, end in days)]
 
 
+def _month_pieces(start: date, end: date) -> list[tuple[date, date]]:
+    """``start..end`` cut at month boundaries."""
+    pieces = []
+    while start <= end:
+        month_end = _next_month(start) - timedelta(days=1)
+        pieces.append((start, min(end, month_end)))
+        start = month_end + timedelta(days=1)
+    return pieces
+
+
 async def _resource_parts(db: AsyncSession, who: Scope, q: CostQuery, dialect: str) -> list[Part]:
-    """Where a resource-grain query (:data:`Source.RESOURCE_ROLLUP`) reads its rows: the
-    range's days outside whole months from ``cost_records``; its whole months, per calendar
-    year, as the running totals of the segment's last month (each account's newest, if
-    earlier) minus those of the month before the segment (unless it starts in January); by
-    month, from ``cost_monthly_resource_rollups``."""
-    days, months = _month_split(q)
-    if months is None or Dim.MONTH in q.group_by:
+    """Where a resource-grain query (:data:`Source.RESOURCE_ROLLUP`) reads its rows.
+
+    Grouped by month: whole months from ``cost_monthly_resource_rollups``, other days from
+    ``cost_records``. Otherwise from ``cost_resource_running_totals``, per calendar year of the
+    range's months: the running totals of the last month (each account's newest, if earlier)
+    minus those of the month before the first (unless it is a January). A month the range
+    covers most of is read whole, its days outside the range subtracted from the raw rows; the
+    days of the other partial months are read from the raw rows."""
+    if Dim.MONTH in q.group_by:
         return _parts(CostRecord, who, q, dialect, monthly=CostMonthlyResourceRollup)
+    raw: list[Part] = []
+    months: list[date] = []
+    for d0, d1 in _month_pieces(q.start, q.end):
+        month = d0.replace(day=1)
+        month_end = _next_month(month) - timedelta(days=1)
+        covered = (d1 - d0).days + 1
+        if 2 * covered <= (month_end - month).days + 1:
+            raw.append(
+                Part(CostRecord, _where(CostRecord, who, replace(q, start=d0, end=d1), dialect))
+            )
+            continue
+        months.append(month)
+        for x0, x1 in ((month, d0 - timedelta(days=1)), (d1 + timedelta(days=1), month_end)):
+            if x0 <= x1:
+                sub = replace(q, start=x0, end=x1)
+                raw.append(Part(CostRecord, _where(CostRecord, who, sub, dialect), negate=True))
+    if not months:
+        return raw
     r = CostResourceRunningTotal
     newest = select(func.max(r.usage_date)).where(r.cloud_account_id == CloudAccount.id)
     stmt = select(CloudAccount.id, newest.scalar_subquery()).where(
@@ -675,16 +714,13 @@ async def _resource_parts(db: AsyncSession, who: Scope, q: CostQuery, dialect: s
     if visible is not None:
         stmt = stmt.where(CloudAccount.id.in_(sorted(visible)))
     lasts = {a: m for a, m in (await db.execute(stmt)).all() if m is not None}
-    parts = [
-        Part(CostRecord, _where(CostRecord, who, replace(q, start=d0, end=d1), dialect))
-        for d0, d1 in days
-    ]
 
     def snapshot(month: date, accounts: Iterable[uuid.UUID], negate: bool = False) -> Part:
         sub = replace(q, start=month, end=month, account_ids=frozenset(accounts))
         return Part(r, _where(r, who, sub, dialect), negate)
 
-    first, last = months[0], months[1].replace(day=1)
+    parts = raw
+    first, last = months[0], months[-1]  # consecutive months
     while first <= last:
         end = min(last, first.replace(month=12))
         ends: dict[date, list[uuid.UUID]] = defaultdict(list)
