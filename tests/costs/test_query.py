@@ -373,6 +373,34 @@ class TestRollupsEqualRawRows:
             q = sept(group_by=group_by, account_ids=frozenset({dataset.aws.id, dataset.gcp.id}))
             assert await aggregate(db, who, q) == await aggregate(db, who, q, source=Source.RECORDS)
 
+    async def test_each_dimension_in_one_query(self, db: AsyncSession, org: Org, dataset):
+        who = principal(org)
+        dims = (Dim.PROVIDER, Dim.ACCOUNT, Dim.SERVICE, Dim.REGION, Dim.PRICING_CATEGORY)
+        for filters in [{}, {"tags": (TagFilter(ENV, frozenset({"prod", None})),)}]:
+            q = CostQuery(start=date(2024, 8, 31), end=date(2024, 10, 1), **filters)
+            each = await query.aggregate_each(db, who, q, dims)
+            for dim in dims:
+                assert each[dim] == await aggregate(db, who, replace(q, group_by=(dim,))), dim
+
+    async def test_top_groups_are_the_largest_with_the_count_and_totals(
+        self, db: AsyncSession, org: Org, dataset
+    ):
+        """PostgreSQL ranks in SQL, SQLite here: both give aggregate()'s largest groups."""
+        who = principal(org)
+        for group_by in [(Dim.RESOURCE,), (Dim.SERVICE,), (Dim.PROVIDER,), (ENV,)]:
+            q = CostQuery(start=date(2024, 8, 1), end=date(2024, 10, 31), group_by=group_by)
+            groups = await aggregate(db, who, q)
+            usd = [g for g in groups if g.currency == "USD"]
+            for n in (1, 2, 50):
+                top = await query.top_groups(db, who, q, "USD", n)
+                floor = sorted((g.cost for g in usd), reverse=True)[min(n, len(usd)) - 1]
+                assert top.groups == [g for g in usd if g.cost >= floor], (group_by, n)
+                assert top.count == len(usd)
+                assert top.totals == {
+                    cur: sum((g.cost for g in groups if g.currency == cur), D(0))
+                    for cur in {g.currency for g in groups}
+                }
+
 
 class TestQueryValidation:
     def test_reversed_range(self):

@@ -1051,6 +1051,77 @@ async def top_groups(
     return TopGroups(groups, count, all_totals)
 
 
+_TIME_DIMS: Final = frozenset({Dim.DATE, Dim.MONTH, Dim.WEEK})
+
+
+async def aggregate_each(
+    db: AsyncSession, who: Scope, q: CostQuery, dims: Sequence[Dim]
+) -> dict[Dim, list[CostGroup]]:
+    """:func:`aggregate` of ``q`` by each of ``dims`` on its own (``q.group_by`` is ignored;
+    what ``/costs/dimensions`` lists), in one statement: the sums by all of ``dims`` at once,
+    folded per dimension in SQL. When a tag or resource rollup would answer (a tag filter in
+    ``q``...), :func:`aggregate` by all of them, folded here."""
+    every = replace(q, group_by=tuple(dims))
+    if _visible_accounts(who, q) == frozenset():
+        return {dim: [] for dim in dims}
+    model = _SUM_TABLES.get(source_for(every))
+    if model is None or q.metric is Metric.QUANTITY:
+        return _fold(await aggregate(db, who, every), dims)
+    dialect = _dialect(db)
+    named = Dim.PROVIDER in dims
+    all_dims = _grouped(
+        _parts(model, who, every, dialect), dims, q.metric, dialect, provider_name=named
+    ).cte("every")
+    cols = list(all_dims.c)
+    cur, total = cols[len(dims)], cols[len(dims) + 1]
+    pname = cols[len(dims) + 2] if named else None
+    selects = [
+        select(
+            literal(index).label("d"),
+            cast(cols[index], String).label("k"),
+            cur,
+            func.sum(total, type_=Money).label("total"),
+            (func.max(pname) if dim is Dim.PROVIDER and pname is not None else null()).label(
+                "pname"
+            ),
+        ).group_by(cols[index], cur)
+        for index, dim in enumerate(dims)
+    ]
+    sums: dict[Dim, _Sums] = defaultdict(dict)
+    providers: dict[str, str] = {}
+    for index, key, currency, amount, provider_name in (
+        await db.execute(union_all(*selects))
+    ).all():
+        dim = dims[int(index)]
+        value: Key = key
+        if key is not None and dim is Dim.ACCOUNT:
+            value = uuid.UUID(str(key))
+        elif key is not None and dim in _TIME_DIMS:
+            value = date.fromisoformat(str(key)[:10])
+        sums[dim][((value,), currency)] = amount if amount is not None else ZERO
+        if provider_name is not None:
+            providers[str(key)] = provider_name
+    out = {}
+    for dim in dims:
+        groups = await _named(db, who, replace(q, group_by=(dim,)), sums[dim], providers)
+        out[dim] = sorted(groups, key=_sort_key)
+    return out
+
+
+def _fold(groups: Sequence[CostGroup], dims: Sequence[Dim]) -> dict[Dim, list[CostGroup]]:
+    """Groups by all of ``dims`` summed per each one of them."""
+    out: dict[Dim, list[CostGroup]] = {}
+    for i, dim in enumerate(dims):
+        folded: dict[tuple[Key, str, str], Decimal] = defaultdict(Decimal)
+        for g in groups:
+            folded[(g.key[i], g.names[i], g.currency)] += g.cost
+        out[dim] = sorted(
+            (CostGroup((k,), (name,), cur, cost) for (k, name, cur), cost in folded.items()),
+            key=_sort_key,
+        )
+    return out
+
+
 async def totals_by_currency(db: AsyncSession, who: Scope, q: CostQuery) -> dict[str, Decimal]:
     """The total of ``q``'s filters per currency (``q.group_by`` is ignored)."""
     groups = await aggregate(db, who, replace(q, group_by=()))

@@ -775,29 +775,15 @@ def _ranked_items(
 
 async def dimensions(db: AsyncSession, who: Principal, params: CostParams) -> DimensionsOut:
     """Every value of each dimension in the range, with its total (largest first): one query
-    grouped by all of them (``cost_rollups`` holds every one), folded here per dimension."""
+    grouping by each of them (``query.aggregate_each``)."""
     filters = await resolve_filters(db, who, params)
     currency = await answer_currency(db, who, filters.currency)
-    dims = tuple(DIMENSIONS.values())
-    groups = await query.aggregate(db, who, filters.query(group_by=dims))
+    per_dim = await query.aggregate_each(db, who, filters.query(), tuple(DIMENSIONS.values()))
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for g in groups:
+    for g in per_dim[Dim.PROVIDER]:
         totals[g.currency] += g.cost
     total = totals.get(currency, ZERO) if currency else ZERO
-    lists: dict[str, list[CostItem]] = {}
-    for i, name in enumerate(DIMENSIONS):
-        folded: dict[tuple[str, query.Key], Decimal] = defaultdict(Decimal)
-        for g in groups:
-            if g.currency == currency:
-                folded[(g.names[i], g.key[i])] += g.cost
-        lists[name] = _ranked_items(
-            [
-                CostGroup((key,), (label,), currency or "", cost)
-                for (label, key), cost in folded.items()
-            ],
-            currency,
-            total,
-        )
+    lists = {name: _ranked_items(per_dim[dim], currency, total) for name, dim in DIMENSIONS.items()}
     return DimensionsOut(
         providers=lists["providers"],
         accounts=lists["accounts"],
