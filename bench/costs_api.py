@@ -1,12 +1,13 @@
-"""Latency of the cost explorer over HTTP (``/costs`` by every groupBy, thenBy, every filter,
-a tag grouping combined with provider, service and region filters, the trend by day, week and
-month, the discovery endpoints), for a 30-day and a 12-month range, on PostgreSQL.
+"""Latency of the cost explorer over HTTP (``/costs`` by every groupBy, thenBy, the top 100
+resources, every filter (an untagged one too), a tag grouping combined with provider, service
+and region filters, the trend by day, week and month, the discovery endpoints), for a 30-day
+and a 12-month range, on PostgreSQL. Cases over ``--target`` ms at p95 are listed at the end.
 
     .venv/bin/python bench/costs_api.py                 # 100k rows, 40 requests a case (< 1 min
                                                         # once loaded)
     .venv/bin/python bench/costs_api.py --big           # 10M rows, 200 requests a case
     .venv/bin/python bench/costs_api.py [--rows 1000000,10000000] [--requests 200]
-        [--concurrency 4] [--cases tag] [--db-prefix xplorr_bench_costs_]
+        [--concurrency 4] [--cases tag] [--range 12] [--db-prefix xplorr_bench_costs_]
 
 The filter values (a service, a region, a resource, a tag value) are read from the loaded data
 through ``/costs/dimensions`` and ``/costs/tags`` before measuring.
@@ -99,17 +100,26 @@ def cases(base: str, token: str, start: str, end: str) -> list[Case]:
     resource.raise_for_status()
     service, region = _first_key(d["services"]), _first_key(d["regions"])
     provider, category = _first_key(d["providers"]), _first_key(d["serviceCategories"])
+    account = _first_key(d["accounts"])
     tag = f"{TAG_KEY}:{_first_key(values.json()['data'])}"
     out: list[Case] = [
         (f"GET /costs?groupBy={g}", "/api/v1/costs", {"groupBy": g}) for g in GROUP_BYS
     ]
     out += [
+        # What a console asks for: the top resources, the rest as one "other" group.
+        (
+            "GET /costs?groupBy=resource&limit=100",
+            "/api/v1/costs",
+            {"groupBy": "resource", "limit": "100"},
+        ),
         ("GET /costs?groupBy=service&thenBy=region", "/api/v1/costs", {"thenBy": "region"}),
         (
             "GET /costs?groupBy=region&thenBy=tag:env&limit=5",
             "/api/v1/costs",
             {"groupBy": "region", "thenBy": "tag:env", "limit": "5"},
         ),
+        (f"GET /costs?provider={provider}", "/api/v1/costs", {"provider": provider}),
+        ("GET /costs?accountId=<largest>", "/api/v1/costs", {"accountId": account}),
         (f"GET /costs?service={service}", "/api/v1/costs", {"service": service}),
         (f"GET /costs?region={region}", "/api/v1/costs", {"region": region}),
         ("GET /costs?chargeCategory=Usage", "/api/v1/costs", {"chargeCategory": "Usage"}),
@@ -120,6 +130,7 @@ def cases(base: str, token: str, start: str, end: str) -> list[Case]:
             {"resourceId": _first_key(resource.json()["data"])},
         ),
         (f"GET /costs?tag={tag}", "/api/v1/costs", {"tag": tag}),
+        (f"GET /costs?tag={TAG_KEY}: (untagged)", "/api/v1/costs", {"tag": f"{TAG_KEY}:"}),
         (
             f"GET /costs?groupBy=tag:env&provider={provider}",
             "/api/v1/costs",
@@ -242,6 +253,7 @@ async def httpx_requests(
 ) -> dict[str, Any]:
     """``requests`` GETs from ``concurrency`` closed-loop clients; latencies in ms."""
     latencies: list[float] = []
+    sizes: list[int] = []
     failures: list[str] = []
     remaining = requests
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -255,6 +267,7 @@ async def httpx_requests(
                 t0 = time.perf_counter()
                 r = await client.get(url, params=params)
                 latencies.append((time.perf_counter() - t0) * 1000)
+                sizes.append(len(r.content))
                 if r.status_code != 200 or "totalCost" not in r.text:
                     failures.append(f"{r.status_code} {r.text[:300]}")
 
@@ -269,6 +282,7 @@ async def httpx_requests(
         "p95": q[94],
         "p99": q[98],
         "mean": statistics.fmean(latencies),
+        "kb": max(sizes) / 1024,
         "failures": failures[:3],
         "failed": len(failures),
     }
@@ -295,7 +309,12 @@ def _measure(
 
 
 def run_cases(
-    database_url: str, data_dir: str, requests: int, concurrency: int, only: str = ""
+    database_url: str,
+    data_dir: str,
+    requests: int,
+    concurrency: int,
+    only: str = "",
+    only_range: str = "",
 ) -> list[tuple[str, str, dict[str, Any]]]:
     env = ingest.bench_env(data_dir, database_url)
     port = _free_port()
@@ -329,6 +348,8 @@ def run_cases(
         login.raise_for_status()
         token = login.json()["access_token"]
         for range_name, (start, end) in RANGES.items():
+            if only_range not in range_name:
+                continue
             for case, path, extra in cases(base, token, start, end):
                 if only not in case:
                     continue
@@ -362,6 +383,8 @@ def main() -> None:
     parser.add_argument("--big", action="store_true", help="10M rows, 200 requests a case")
     parser.add_argument("--requests", type=int, default=None, help="per case (40; --big 200)")
     parser.add_argument("--cases", default="", help="only the cases whose name contains this")
+    parser.add_argument("--range", default="", help="only the ranges whose name contains this")
+    parser.add_argument("--target", type=float, default=150.0, help="p95 target, ms")
     parser.add_argument("--db-prefix", default="xplorr_bench_costs_")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--server", default="postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -389,7 +412,7 @@ def main() -> None:
                 # A reused load follows the schema: a new migration's backfill runs here.
                 ingest.migrate(ingest.bench_env(data_dir, database_url))
             for case, range_name, r in run_cases(
-                database_url, data_dir, args.requests, args.concurrency, args.cases
+                database_url, data_dir, args.requests, args.concurrency, args.cases, args.range
             ):
                 table.append((rows, marker, case, range_name, r))
         finally:
@@ -404,14 +427,21 @@ def main() -> None:
         f"{platform.python_version()}, {os.cpu_count()} CPUs; load average at the end "
         f"{os.getloadavg()[0]:.1f}\n"
     )
-    print("| cost rows | endpoint | range | p50 ms | p95 ms | p99 ms | req/s | failed |")
-    print("|---:|---|---|---:|---:|---:|---:|---:|")
+    print("| cost rows | endpoint | range | p50 ms | p95 ms | p99 ms | req/s | KB | failed |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|")
     for _, marker, case, range_name, r in table:
         print(
             f"| {marker['stored']:,} | `{case}` | {range_name} | {r['p50']:.1f} | {r['p95']:.1f} "
-            f"| {r['p99']:.1f} | {r['rps']:.1f} | {r['failed']} |"
+            f"| {r['p99']:.1f} | {r['rps']:.1f} | {r['kb']:,.0f} | {r['failed']} |"
         )
     print()
+    over = [(m, c, rn, r) for _, m, c, rn, r in table if r["p95"] > args.target]
+    print(f"{len(over)} of {len(table)} cases over {args.target:.0f} ms at p95")
+    for marker, case, range_name, r in over:
+        print(
+            f"- {marker['stored']:,} rows, `{case}`, {range_name}: p95 {r['p95']:.0f} ms "
+            f"({r['p95'] / args.target:.1f}x)"
+        )
     for rows in sizes:
         marker = next((m for n, m, *_ in table if n == rows), None)
         if marker:

@@ -131,7 +131,7 @@ class TestSums:
 
     async def test_tag_group_with_untagged_bucket(self, db: AsyncSession, org: Org, dataset):
         q = sept(group_by=(TagKey("env"),))
-        assert source_for(q) is Source.TAG_ROLLUP
+        assert source_for(q) is Source.TAG_VALUE_ROLLUP
         groups = await aggregate(db, principal(org), q)
         assert as_dict(groups) == {
             ((None,), "USD"): D("0.75"),  # credit -2.25 + BigQuery 3 + 0
@@ -149,6 +149,13 @@ class TestSums:
         for source in (None, Source.RECORDS):
             assert as_dict(await aggregate(db, principal(org), q, source=source)) == {
                 (("b",), "USD"): D("3")
+            }
+        # As a filter, the untagged rows that add up to zero are a group (the row counts tell).
+        untagged = replace(q, group_by=(Dim.SERVICE,), tags=(TagFilter(TEAM, frozenset({None})),))
+        assert source_for(untagged) is Source.TAG_ROLLUP
+        for source in (None, Source.RECORDS):
+            assert as_dict(await aggregate(db, principal(org), untagged, source=source)) == {
+                (("BigQuery",), "USD"): D("0")
             }
 
 
@@ -216,12 +223,22 @@ class TestEngineChoice:
             (sept(group_by=(Dim.REGION,)), Source.ROLLUP),
             (sept(group_by=(Dim.SERVICE,), charge_categories=frozenset({"Tax"})), Source.ROLLUP),
             (sept(regions=frozenset({None}), charge_categories=frozenset({"Tax"})), Source.ROLLUP),
-            (sept(group_by=(TagKey("env"), Dim.DATE)), Source.TAG_ROLLUP),
-            (sept(tags=(TagFilter(TagKey("env"), frozenset({"prod"})),)), Source.TAG_ROLLUP),
-            (sept(tags=(TagFilter(TagKey("env"), frozenset({None})),)), Source.RECORDS),
+            # One tag key with nothing but time, account and currency: the tag value rollup.
+            (sept(group_by=(TagKey("env"), Dim.DATE)), Source.TAG_VALUE_ROLLUP),
+            (sept(tags=(TagFilter(TagKey("env"), frozenset({"prod"})),)), Source.TAG_VALUE_ROLLUP),
+            # Untagged rows (row counts tell an empty bucket from one that adds up to zero).
+            (sept(tags=(TagFilter(TagKey("env"), frozenset({None})),)), Source.TAG_VALUE_ROLLUP),
             (
                 sept(
-                    group_by=(TagKey("env"),), tags=(TagFilter(TagKey("env"), frozenset({None})),)
+                    group_by=(TagKey("env"), Dim.ACCOUNT),
+                    tags=(TagFilter(TagKey("env"), frozenset({None})),),
+                ),
+                Source.TAG_VALUE_ROLLUP,
+            ),
+            (
+                sept(
+                    group_by=(Dim.SERVICE,),
+                    tags=(TagFilter(TagKey("env"), frozenset({None, "prod"})),),
                 ),
                 Source.TAG_ROLLUP,
             ),
@@ -234,10 +251,26 @@ class TestEngineChoice:
             ),
             (sept(group_by=(TagKey("env"), Dim.PRICING_CATEGORY)), Source.RECORDS),
             (sept(group_by=(Dim.PRICING_CATEGORY, Dim.REGION)), Source.ROLLUP),
-            (sept(resource_ids=frozenset({"i-1"})), Source.RECORDS),
             (sept(group_by=(TagKey("env"), TagKey("team"))), Source.RECORDS),
-            (sept(group_by=(Dim.RESOURCE,)), Source.RECORDS),
-            (sept(group_by=(Dim.SKU,)), Source.RECORDS),
+            # Resources: whole months from the monthly resource rollup, never by day or week.
+            (sept(resource_ids=frozenset({"i-1"})), Source.RESOURCE_ROLLUP),
+            (sept(group_by=(Dim.RESOURCE,)), Source.RESOURCE_ROLLUP),
+            (
+                sept(group_by=(Dim.MONTH, Dim.RESOURCE), regions=frozenset({"us-east-1"})),
+                Source.RESOURCE_ROLLUP,
+            ),
+            (sept(group_by=(Dim.RESOURCE, Dim.DATE)), Source.RECORDS),
+            (sept(group_by=(Dim.RESOURCE, Dim.SKU)), Source.RECORDS),
+            (sept(group_by=(Dim.SKU,)), Source.SKU_ROLLUP),
+            (
+                sept(group_by=(Dim.SKU, Dim.DATE), skus=frozenset({None}), currency="USD"),
+                Source.SKU_ROLLUP,
+            ),
+            (sept(group_by=(Dim.SKU,), resource_ids=frozenset({"i-1"})), Source.RECORDS),
+            (
+                sept(group_by=(Dim.RESOURCE,), tags=(TagFilter(ENV, frozenset({"prod"})),)),
+                Source.RECORDS,
+            ),
         ],
     )
     def test_source_for(self, q: CostQuery, source: Source):
@@ -275,6 +308,9 @@ GROUPINGS = [
     (ENV, Dim.SERVICE),
     (Dim.REGION, ENV, Dim.CHARGE_CATEGORY),
     (Dim.PROVIDER, TEAM, Dim.WEEK),
+    (Dim.RESOURCE,),
+    (Dim.SKU, Dim.REGION),
+    (Dim.MONTH, Dim.RESOURCE, Dim.PROVIDER),
 ]
 FILTERS = [
     {},
@@ -288,6 +324,9 @@ FILTERS = [
     {"services": frozenset({"AmazonEC2"})},  # the raw spelling matches the shown name
     {"providers": frozenset({"aws"}), "tags": (TagFilter(TEAM, frozenset({"a", None})),)},
     {"regions": frozenset({"us-central1"}), "service_categories": frozenset({"Compute"})},
+    {"resource_ids": frozenset({"i-1", "bucket-1"}), "charge_categories": frozenset({"Usage"})},
+    {"skus": frozenset({"sku-1", None}), "providers": frozenset({"aws"})},
+    {"tags": (TagFilter(TEAM, frozenset({None})),), "regions": frozenset({"us-central1"})},
 ]
 
 
@@ -298,12 +337,11 @@ class TestRollupsEqualRawRows:
     @pytest.mark.parametrize(
         ("start", "end"),
         [
-            SEPT,
             (date(2024, 8, 1), date(2024, 10, 31)),
             # Part of August and of October from the daily rollups, September from the monthly.
             (date(2024, 8, 31), date(2024, 10, 1)),
         ],
-        ids=["sept", "aug-oct", "partial-months"],
+        ids=["aug-oct", "partial-months"],
     )
     async def test_every_grouping_and_filter(
         self, db: AsyncSession, org: Org, dataset: Dataset, start: date, end: date
@@ -334,6 +372,34 @@ class TestRollupsEqualRawRows:
         for group_by in GROUPINGS:
             q = sept(group_by=group_by, account_ids=frozenset({dataset.aws.id, dataset.gcp.id}))
             assert await aggregate(db, who, q) == await aggregate(db, who, q, source=Source.RECORDS)
+
+    async def test_each_dimension_in_one_query(self, db: AsyncSession, org: Org, dataset):
+        who = principal(org)
+        dims = (Dim.PROVIDER, Dim.ACCOUNT, Dim.SERVICE, Dim.REGION, Dim.PRICING_CATEGORY)
+        for filters in [{}, {"tags": (TagFilter(ENV, frozenset({"prod", None})),)}]:
+            q = CostQuery(start=date(2024, 8, 31), end=date(2024, 10, 1), **filters)
+            each = await query.aggregate_each(db, who, q, dims)
+            for dim in dims:
+                assert each[dim] == await aggregate(db, who, replace(q, group_by=(dim,))), dim
+
+    async def test_top_groups_are_the_largest_with_the_count_and_totals(
+        self, db: AsyncSession, org: Org, dataset
+    ):
+        """PostgreSQL ranks in SQL, SQLite here: both give aggregate()'s largest groups."""
+        who = principal(org)
+        for group_by in [(Dim.RESOURCE,), (Dim.SERVICE,), (Dim.PROVIDER,), (ENV,)]:
+            q = CostQuery(start=date(2024, 8, 1), end=date(2024, 10, 31), group_by=group_by)
+            groups = await aggregate(db, who, q)
+            usd = [g for g in groups if g.currency == "USD"]
+            for n in (1, 2, 50):
+                top = await query.top_groups(db, who, q, "USD", n)
+                floor = sorted((g.cost for g in usd), reverse=True)[min(n, len(usd)) - 1]
+                assert top.groups == [g for g in usd if g.cost >= floor], (group_by, n)
+                assert top.count == len(usd)
+                assert top.totals == {
+                    cur: sum((g.cost for g in groups if g.currency == cur), D(0))
+                    for cur in {g.currency for g in groups}
+                }
 
 
 class TestQueryValidation:

@@ -123,6 +123,12 @@ class CostTagRollup(_AccountDay, Base):
     __tablename__ = "cost_tag_rollups"
     __table_args__ = (
         Index("ix_cost_tag_rollups_org_key_date", "org_id", "tag_key", "usage_date"),
+        # A tag value filter (``tag=env:prod``, with a region, service... filter) reads only
+        # that value's rows; they are written ordered by key and value, so those rows sit
+        # together on disk.
+        Index(
+            "ix_cost_tag_rollups_org_key_value_date", "org_id", "tag_key", "tag_value", "usage_date"
+        ),
         Index("ix_cost_tag_rollups_account_period", "cloud_account_id", "billing_period"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -136,6 +142,7 @@ class CostTagRollup(_AccountDay, Base):
     service_category: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str | None] = mapped_column(String(100))
     charge_category: Mapped[str] = mapped_column(String(32))
+    row_count: Mapped[int] = mapped_column(Integer)  # raw rows carrying the key (untagged = rest)
 
 
 class CostMonthlyRollup(_AccountDay, Base):
@@ -175,6 +182,143 @@ class CostMonthlyTagRollup(_AccountDay, Base):
     service_category: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str | None] = mapped_column(String(100))
     charge_category: Mapped[str] = mapped_column(String(32))
+    row_count: Mapped[int] = mapped_column(Integer)
+
+
+class CostTagValueRollup(_AccountDay, Base):
+    """Daily sums per (account, tag key, tag value, currency): ``cost_tag_rollups`` without the
+    provider, service, region and categories, a few rows per key and day. Read by the tag
+    queries that filter on nothing else (tag keys and values, ``groupBy=tag:env``, a tag filter
+    with a time or account grouping)."""
+
+    __tablename__ = "cost_tag_value_rollups"
+    __table_args__ = (
+        Index("ix_cost_tag_value_rollups_org_key_date", "org_id", "tag_key", "usage_date"),
+        Index("ix_cost_tag_value_rollups_account_period", "cloud_account_id", "billing_period"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tag_key: Mapped[str] = mapped_column(String(200))
+    tag_value: Mapped[str] = mapped_column(String(500))
+    row_count: Mapped[int] = mapped_column(Integer)
+
+
+class CostMonthlyTagValueRollup(_AccountDay, Base):
+    """``cost_tag_value_rollups`` summed per calendar month of usage (``usage_date``: its first
+    day)."""
+
+    __tablename__ = "cost_monthly_tag_value_rollups"
+    __table_args__ = (
+        Index("ix_cost_monthly_tag_value_rollups_org_key_date", "org_id", "tag_key", "usage_date"),
+        Index(
+            "ix_cost_monthly_tag_value_rollups_account_period", "cloud_account_id", "billing_period"
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tag_key: Mapped[str] = mapped_column(String(200))
+    tag_value: Mapped[str] = mapped_column(String(500))
+    row_count: Mapped[int] = mapped_column(Integer)
+
+
+class _RollupDims:
+    """The ``cost_rollups`` dimensions, shared by the SKU and resource rollups."""
+
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_name: Mapped[str] = mapped_column(String(100))
+    service_name: Mapped[str] = mapped_column(String(200))  # the shown name (costs.services)
+    service_category: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    charge_category: Mapped[str] = mapped_column(String(32))
+    pricing_category: Mapped[str | None] = mapped_column(String(32))
+    row_count: Mapped[int] = mapped_column(Integer)
+
+
+class CostSkuRollup(_RollupDims, _AccountDay, Base):
+    """Daily sums per (the ``cost_rollups`` dimensions, SkuId): ``groupBy=sku`` without the
+    raw rows (a few hundred SKUs against millions of rows)."""
+
+    __tablename__ = "cost_sku_rollups"
+    __table_args__ = (
+        Index("ix_cost_sku_rollups_org_date", "org_id", "usage_date"),
+        Index("ix_cost_sku_rollups_account_period", "cloud_account_id", "billing_period"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sku_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class CostMonthlySkuRollup(_RollupDims, _AccountDay, Base):
+    """``cost_sku_rollups`` summed per calendar month of usage (``usage_date``: its first day)."""
+
+    __tablename__ = "cost_monthly_sku_rollups"
+    __table_args__ = (
+        Index("ix_cost_monthly_sku_rollups_org_date", "org_id", "usage_date"),
+        Index("ix_cost_monthly_sku_rollups_account_period", "cloud_account_id", "billing_period"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sku_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class CostMonthlyResourceRollup(_RollupDims, _AccountDay, Base):
+    """Monthly sums per (the ``cost_rollups`` dimensions, ResourceId), ``usage_date`` the
+    month's first day: ``groupBy=resource`` and ``resourceId=`` read a range's whole months here
+    (a resource's month is one row where the raw rows hold one per day), its other days from
+    ``cost_records``. There is no daily resource rollup: it would be as large as the rows."""
+
+    __tablename__ = "cost_monthly_resource_rollups"
+    __table_args__ = (
+        Index("ix_cost_monthly_resource_rollups_org_date", "org_id", "usage_date"),
+        Index(
+            "ix_cost_monthly_resource_rollups_org_resource_date",
+            "org_id",
+            "resource_id",
+            "usage_date",
+        ),
+        Index(
+            "ix_cost_monthly_resource_rollups_account_period", "cloud_account_id", "billing_period"
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    resource_id: Mapped[str | None] = mapped_column(Text)
+
+
+class CostResourceRunningTotal(Base):
+    """Running totals of ``cost_monthly_resource_rollups`` within each calendar year: the row
+    of month M holds the sums of January..M of M's year (``usage_date``: M's first day), and
+    every (resource, dimensions) seen in a year has a row for each later month of that year up
+    to the account's newest month. Whole months a..b of one year are then two rows per
+    resource (b's minus the month before a's) instead of one per month: what a year of
+    ``groupBy=resource`` reads. Rebuilt from the monthly rollup by ``costs.store``; no
+    ``billing_period`` (a month's totals depend on every period before it)."""
+
+    __tablename__ = "cost_resource_running_totals"
+    __table_args__ = (
+        Index("ix_cost_resource_running_totals_org_date", "org_id", "usage_date"),
+        Index("ix_cost_resource_running_totals_account_date", "cloud_account_id", "usage_date"),
+        Index(
+            "ix_cost_resource_running_totals_org_resource_date",
+            "org_id",
+            "resource_id",
+            "usage_date",
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    cloud_account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("cloud_accounts.id", ondelete="CASCADE")
+    )
+    usage_date: Mapped[date] = mapped_column(Date)  # the month's first day
+    currency: Mapped[str] = mapped_column(String(3))
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_name: Mapped[str] = mapped_column(String(100))
+    service_name: Mapped[str] = mapped_column(String(200))
+    service_category: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    charge_category: Mapped[str] = mapped_column(String(32))
+    pricing_category: Mapped[str | None] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(Text)
+    billed_cost: Mapped[Decimal] = mapped_column(Money)
+    effective_cost: Mapped[Decimal] = mapped_column(Money)
+    list_cost: Mapped[Decimal] = mapped_column(Money)
+    row_count: Mapped[int] = mapped_column(Integer)
 
 
 class CostImport(IdMixin, Base):

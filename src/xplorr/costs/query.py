@@ -2,9 +2,8 @@
 
 Callers (the ``/costs`` API today; anomalies, budgets, allocation and reports later) describe
 *what* they want with a :class:`CostQuery` (date range, measure, group-by dimensions, filters)
-and never touch ``cost_records``, ``cost_service_rollups``, ``cost_rollups`` or
-``cost_tag_rollups`` themselves, so the engine under this module can change without touching
-them (ARCHITECTURE.md "Cost data").
+and never touch ``cost_records`` or its rollups themselves, so the engine under this module can
+change without touching them (ARCHITECTURE.md "Cost data").
 
 Guarantees every function here keeps:
 
@@ -23,12 +22,22 @@ Guarantees every function here keeps:
     (by service, trend) reads ~6x fewer rows than from ``cost_rollups``;
   * ``cost_rollups`` when they are in that one (the above plus region, charge and pricing
     category);
-  * ``cost_tag_rollups`` for one tag key (a group-by on it, or a filter on its values) combined
-    with any ``cost_rollups`` dimension but pricing category; the untagged bucket is the total
-    of the same filters in ``cost_service_rollups`` (or ``cost_rollups``) minus the key's
-    tagged sums;
-  * ``cost_records`` otherwise (resource, SKU, several tag keys, a tag with pricing
-    category...).
+  * ``cost_sku_rollups`` for a SKU grouping or filter with those dimensions;
+  * for a resource grouping or filter with those dimensions (not by day or week): the whole
+    months of the range from ``cost_resource_running_totals`` (per calendar year, the running
+    totals of its last month minus those of the month before: two rows per resource for a
+    year), by month from ``cost_monthly_resource_rollups``, the other days from the raw rows;
+  * ``cost_tag_value_rollups`` for one tag key (a group-by on it, or a filter on its values,
+    untagged included) with nothing else but time, account and currency; ``cost_tag_rollups``
+    when it comes with any ``cost_rollups`` dimension but pricing category. The untagged rows
+    are derived: the total of the same filters in ``cost_service_rollups`` (or
+    ``cost_rollups``) minus the key's tagged sums, present where the total counts more raw rows
+    than the tagged sums (every rollup keeps ``row_count``);
+  * ``cost_records`` otherwise (several tag keys, resource with SKU or a tag, a tag with
+    pricing category, quantities...).
+
+  The whole calendar months of a range come from the monthly rollups (``cost_monthly_*``),
+  its other days from the daily ones, unless the query groups by day or week.
 
 Service names are the shown ones of ``costs.services`` (``AmazonEC2`` is grouped as ``Amazon
 Elastic Compute Cloud``): the rollups store them, the raw rows are mapped when read, and a
@@ -51,7 +60,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -64,8 +73,11 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
+    null,
     or_,
     select,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,15 +89,21 @@ from xplorr.core.tenancy import Scope, org_select
 from xplorr.costs import services
 from xplorr.costs.models import (
     CostImport,
+    CostMonthlyResourceRollup,
     CostMonthlyRollup,
+    CostMonthlySkuRollup,
     CostMonthlyTagRollup,
+    CostMonthlyTagValueRollup,
     CostRecord,
+    CostResourceRunningTotal,
     CostRollup,
     CostServiceRollup,
+    CostSkuRollup,
     CostTagRollup,
+    CostTagValueRollup,
     Quantity,
 )
-from xplorr.costs.store import TAG_KEY_MAX, TAG_VALUE_MAX
+from xplorr.costs.store import TAG_KEY_MAX, TAG_VALUE_MAX, add_months
 
 ZERO: Final = Decimal(0)
 
@@ -171,6 +189,10 @@ ROLLUP_DIMS: Final = frozenset(
     }
 )
 TAG_ROLLUP_DIMS: Final = ROLLUP_DIMS - {Dim.PRICING_CATEGORY}
+TAG_VALUE_ROLLUP_DIMS: Final = frozenset({Dim.DATE, Dim.MONTH, Dim.WEEK, Dim.ACCOUNT, Dim.CURRENCY})
+SKU_ROLLUP_DIMS: Final = ROLLUP_DIMS | {Dim.SKU}
+# Monthly only: a range's whole months from the rollup, its other days from the raw rows.
+RESOURCE_ROLLUP_DIMS: Final = (ROLLUP_DIMS - {Dim.DATE, Dim.WEEK}) | {Dim.RESOURCE}
 
 _FORBIDDEN_IN_TAG_KEY = frozenset('"\\')
 
@@ -215,7 +237,10 @@ class Source(StrEnum):
 
     SERVICE_ROLLUP = "cost_service_rollups"
     ROLLUP = "cost_rollups"
+    TAG_VALUE_ROLLUP = "cost_tag_value_rollups"
     TAG_ROLLUP = "cost_tag_rollups"
+    SKU_ROLLUP = "cost_sku_rollups"
+    RESOURCE_ROLLUP = "cost_monthly_resource_rollups"
     RECORDS = "cost_records"
 
 
@@ -318,18 +343,22 @@ def source_for(q: CostQuery) -> Source:
     """The cheapest table that answers ``q`` exactly (module docstring)."""
     if q.metric is Metric.QUANTITY:  # the rollups keep money only
         return Source.RECORDS
-    plain = [d for d in q.group_by if isinstance(d, Dim)]
+    dims = {*(d for d in q.group_by if isinstance(d, Dim)), *_filtered_dims(q)}
     tag_keys = _tag_keys(q)
     if not tag_keys:
-        dims = {*plain, *_filtered_dims(q)}
         if dims <= SERVICE_ROLLUP_DIMS:
             return Source.SERVICE_ROLLUP
-        return Source.ROLLUP if dims <= ROLLUP_DIMS else Source.RECORDS
-    if len(tag_keys) == 1 and {*plain, *_filtered_dims(q)} <= TAG_ROLLUP_DIMS:
-        grouped = any(isinstance(d, TagKey) for d in q.group_by)
-        # Untagged rows selected by a filter, but not as a group of their own, cannot be told
-        # apart from the derived bucket's zero: raw rows answer that one.
-        if grouped or all(None not in f.values for f in q.tags):
+        if dims <= ROLLUP_DIMS:
+            return Source.ROLLUP
+        if dims <= SKU_ROLLUP_DIMS:
+            return Source.SKU_ROLLUP
+        if dims <= RESOURCE_ROLLUP_DIMS:
+            return Source.RESOURCE_ROLLUP
+        return Source.RECORDS
+    if len(tag_keys) == 1:
+        if dims <= TAG_VALUE_ROLLUP_DIMS:
+            return Source.TAG_VALUE_ROLLUP
+        if dims <= TAG_ROLLUP_DIMS:
             return Source.TAG_ROLLUP
     return Source.RECORDS
 
@@ -341,10 +370,25 @@ _CostTable = (
     | type[CostRollup]
     | type[CostServiceRollup]
     | type[CostTagRollup]
+    | type[CostTagValueRollup]
+    | type[CostSkuRollup]
     | type[CostMonthlyRollup]
     | type[CostMonthlyTagRollup]
+    | type[CostMonthlyTagValueRollup]
+    | type[CostMonthlySkuRollup]
+    | type[CostMonthlyResourceRollup]
+    | type[CostResourceRunningTotal]
 )
-_SumTable = type[CostRecord] | type[CostRollup] | type[CostServiceRollup]
+_SumTable = type[CostRecord] | type[CostRollup] | type[CostServiceRollup] | type[CostSkuRollup]
+_TagTable = type[CostTagRollup] | type[CostTagValueRollup]
+_SUM_TABLES: Final[dict[Source, _SumTable]] = {
+    Source.SERVICE_ROLLUP: CostServiceRollup,
+    Source.ROLLUP: CostRollup,
+    Source.SKU_ROLLUP: CostSkuRollup,
+}
+_TAG_TABLES: Final = frozenset(
+    {CostTagRollup, CostTagValueRollup, CostMonthlyTagRollup, CostMonthlyTagValueRollup}
+)
 
 
 def _dialect(db: AsyncSession) -> str:
@@ -424,8 +468,8 @@ _COLUMNS: Final[dict[Dim, str]] = {
 def _dim_expr(model: _CostTable, dim: GroupBy, dialect: str) -> Any:
     """The SQL expression of a dimension in ``model`` (ValueError if the table lacks it)."""
     if isinstance(dim, TagKey):
-        if model is CostTagRollup or model is CostMonthlyTagRollup:
-            return model.tag_value
+        if model in _TAG_TABLES:
+            return model.tag_value  # type: ignore[union-attr]
         return _tag_value(dim.key, dialect)
     if dim is Dim.MONTH:
         return _month(model.usage_date, dialect)
@@ -479,16 +523,15 @@ def _where(model: _CostTable, who: Scope, q: CostQuery, dialect: str) -> list[Co
         (Dim.REGION, q.regions),
         (Dim.CHARGE_CATEGORY, q.charge_categories),
         (Dim.RESOURCE, q.resource_ids),
+        (Dim.SKU, q.skus),
     ):
         if values is None:
             continue
         if dim is Dim.SERVICE:  # the raw spelling, of every spelling of the service
-            conds.append(_in(model.service_name, services.spellings(v for v in values if v)))
+            conds.append(_in(model.service_name, services.spellings(v for v in values if v)))  # type: ignore[union-attr]
         else:
             conds.append(_in(_dim_expr(model, dim, dialect), values))
     if model is CostRecord:
-        if q.skus is not None:
-            conds.append(_in(_dim_expr(model, Dim.SKU, dialect), q.skus))
         for f in q.tags:
             has_key, value = _tag_parts(f.key.key, dialect)
             named = sorted(v for v in f.values if v is not None)
@@ -501,7 +544,23 @@ def _where(model: _CostTable, who: Scope, q: CostQuery, dialect: str) -> list[Co
     return conds
 
 
-Part = tuple[_CostTable, Sequence[ColumnElement[bool]]]
+class Part(NamedTuple):
+    """Rows to sum: a table and its conditions, added (or, ``negate``, subtracted)."""
+
+    table: _CostTable
+    where: Sequence[ColumnElement[bool]]
+    negate: bool = False
+
+
+def _negate(amount: Any, dialect: str) -> Any:
+    """``-amount`` of a Money expression (on SQLite, Money is exact text: flip its sign)."""
+    if dialect == "postgresql":
+        return -amount
+    flipped = case(
+        (func.substr(amount, 1, 1) == "-", func.substr(amount, 2)),
+        else_=literal_column("'-'").op("||")(amount),
+    )
+    return type_coerce(flipped, Money)
 
 
 def _grouped(
@@ -511,21 +570,30 @@ def _grouped(
     dialect: str,
     *,
     provider_name: bool = False,
+    counted: bool = False,
 ) -> Select[Any]:
-    """``SELECT k0.., currency, SUM(metric) [, MAX(provider_name)] ... GROUP BY k0.., currency``
-    over the rows of every ``(table, where)`` part (a UNION ALL when there are several: the
-    whole months of a range from a monthly rollup, its other days from the daily one).
+    """``SELECT k0.., currency, SUM(metric) [, MAX(provider_name)] [, rows] ... GROUP BY k0..,
+    currency`` over the rows of every ``(table, where)`` part (a UNION ALL when there are
+    several: the whole months of a range from a monthly rollup, its other days from the daily
+    one). ``counted``: also the number of raw rows summed (a rollup's ``row_count``). With a
+    subtracted part (running totals), only the groups with rows left are answered.
 
     The dimension expressions are computed in a subquery and grouped by its columns, so an
     expression with bound parameters (a tag key, a date format) is written once: PostgreSQL
     refuses a GROUP BY whose parameters differ from the select list's."""
+    signed = any(part.negate for part in parts)
+    counted = counted or signed
     selects: list[Select[Any]] = []
-    for model, where in parts:
+    for model, where, negate in parts:
         cols: list[Any] = [_dim_expr(model, d, dialect).label(f"k{i}") for i, d in enumerate(dims)]
         cols.append(model.currency.label("cur"))
-        cols.append(_metric_col(model, metric).label("amount"))
+        amount = _metric_col(model, metric)
+        cols.append((_negate(amount, dialect) if negate else amount).label("amount"))
         if provider_name:
-            cols.append(model.provider_name.label("pname"))
+            cols.append(model.provider_name.label("pname"))  # type: ignore[union-attr]
+        if counted:
+            rows = literal(1) if model is CostRecord else model.row_count  # type: ignore[union-attr]
+            cols.append((-rows if negate else rows).label("n"))
         selects.append(select(*cols).where(*where))
     inner = (selects[0] if len(selects) == 1 else union_all(*selects)).subquery("c")
     keys = [inner.c[f"k{i}"] for i in range(len(dims))]
@@ -537,13 +605,18 @@ def _grouped(
     outer: list[Any] = [*keys, inner.c.cur, total]
     if provider_name:
         outer.append(func.max(inner.c.pname))
-    return select(*outer).group_by(*keys, inner.c.cur)
+    if counted:
+        outer.append(func.sum(inner.c.n))
+    stmt = select(*outer).group_by(*keys, inner.c.cur)
+    return stmt.having(func.sum(inner.c.n) > 0) if signed else stmt
 
 
 _MONTHLY: Final[dict[type, type]] = {
     CostRollup: CostMonthlyRollup,
     CostServiceRollup: CostMonthlyRollup,
     CostTagRollup: CostMonthlyTagRollup,
+    CostTagValueRollup: CostMonthlyTagValueRollup,
+    CostSkuRollup: CostMonthlySkuRollup,
 }
 
 
@@ -570,24 +643,100 @@ Extra = Callable[[Any], list[ColumnElement[bool]]]
 
 
 def _parts(
-    model: _CostTable, who: Scope, q: CostQuery, dialect: str, extra: Extra | None = None
+    model: _CostTable,
+    who: Scope,
+    q: CostQuery,
+    dialect: str,
+    extra: Extra | None = None,
+    monthly: _CostTable | None = None,
 ) -> list[Part]:
-    """Where the rows of ``q`` are read: ``model`` alone, or, for a daily rollup and a query
-    not grouped by day or week, its whole months from the monthly rollup and the other days
-    from ``model``. ``extra``: more conditions, written for the table given."""
+    """Where the rows of ``q`` are read: ``model`` alone, or, for a daily table with a monthly
+    rollup (``monthly``, by default its own) and a query not grouped by day or week, its whole
+    months from the monthly rollup and the other days from ``model``. ``extra``: more
+    conditions, written for the table given."""
 
     def part(table: Any, start: date, end: date) -> Part:
         sub = replace(q, start=start, end=end)
-        return table, [*_where(table, who, sub, dialect), *(extra(table) if extra else [])]
+        return Part(table, [*_where(table, who, sub, dialect), *(extra(table) if extra else [])])
 
-    monthly = _MONTHLY.get(model)
+    monthly = monthly or _MONTHLY.get(model)
     days, months = _month_split(q)
     if monthly is None or months is None or {Dim.DATE, Dim.WEEK} & set(q.group_by):
         return [part(model, q.start, q.end)]
     return [part(monthly, *months), *(part(model, start, end) for start, end in days)]
 
 
+def _month_pieces(start: date, end: date) -> list[tuple[date, date]]:
+    """``start..end`` cut at month boundaries."""
+    pieces = []
+    while start <= end:
+        month_end = _next_month(start) - timedelta(days=1)
+        pieces.append((start, min(end, month_end)))
+        start = month_end + timedelta(days=1)
+    return pieces
+
+
+async def _resource_parts(db: AsyncSession, who: Scope, q: CostQuery, dialect: str) -> list[Part]:
+    """Where a resource-grain query (:data:`Source.RESOURCE_ROLLUP`) reads its rows.
+
+    Grouped by month: whole months from ``cost_monthly_resource_rollups``, other days from
+    ``cost_records``. Otherwise from ``cost_resource_running_totals``, per calendar year of the
+    range's months: the running totals of the last month (each account's newest, if earlier)
+    minus those of the month before the first (unless it is a January). A month the range
+    covers most of is read whole, its days outside the range subtracted from the raw rows; the
+    days of the other partial months are read from the raw rows."""
+    if Dim.MONTH in q.group_by:
+        return _parts(CostRecord, who, q, dialect, monthly=CostMonthlyResourceRollup)
+    raw: list[Part] = []
+    months: list[date] = []
+    for d0, d1 in _month_pieces(q.start, q.end):
+        month = d0.replace(day=1)
+        month_end = _next_month(month) - timedelta(days=1)
+        covered = (d1 - d0).days + 1
+        if 2 * covered <= (month_end - month).days + 1:
+            raw.append(
+                Part(CostRecord, _where(CostRecord, who, replace(q, start=d0, end=d1), dialect))
+            )
+            continue
+        months.append(month)
+        for x0, x1 in ((month, d0 - timedelta(days=1)), (d1 + timedelta(days=1), month_end)):
+            if x0 <= x1:
+                sub = replace(q, start=x0, end=x1)
+                raw.append(Part(CostRecord, _where(CostRecord, who, sub, dialect), negate=True))
+    if not months:
+        return raw
+    r = CostResourceRunningTotal
+    newest = select(func.max(r.usage_date)).where(r.cloud_account_id == CloudAccount.id)
+    stmt = select(CloudAccount.id, newest.scalar_subquery()).where(
+        CloudAccount.org_id == who.org_id
+    )
+    visible = _visible_accounts(who, q)
+    if visible is not None:
+        stmt = stmt.where(CloudAccount.id.in_(sorted(visible)))
+    lasts = {a: m for a, m in (await db.execute(stmt)).all() if m is not None}
+
+    def snapshot(month: date, accounts: Iterable[uuid.UUID], negate: bool = False) -> Part:
+        sub = replace(q, start=month, end=month, account_ids=frozenset(accounts))
+        return Part(r, _where(r, who, sub, dialect), negate)
+
+    parts = raw
+    first, last = months[0], months[-1]  # consecutive months
+    while first <= last:
+        end = min(last, first.replace(month=12))
+        ends: dict[date, list[uuid.UUID]] = defaultdict(list)
+        for account, newest_month in lasts.items():
+            if newest_month >= first:
+                ends[min(end, newest_month)].append(account)
+        parts += [snapshot(month, accounts) for month, accounts in sorted(ends.items())]
+        if ends and first.month != 1:
+            accounts = [a for group in ends.values() for a in group]
+            parts.append(snapshot(add_months(first, -1), accounts, negate=True))
+        first = date(first.year + 1, 1, 1)
+    return parts
+
+
 _Sums = dict[tuple[tuple[Key, ...], str], Decimal]
+_Counts = dict[tuple[tuple[Key, ...], str], int]
 
 
 async def _sums(db: AsyncSession, stmt: Select[Any], n: int) -> _Sums:
@@ -598,14 +747,30 @@ async def _sums(db: AsyncSession, stmt: Select[Any], n: int) -> _Sums:
     }
 
 
+async def _counted_sums(db: AsyncSession, stmt: Select[Any], n: int) -> tuple[_Sums, _Counts]:
+    """Run a counted :func:`_grouped` statement: (sums, raw rows summed) per (key, currency)."""
+    sums: _Sums = {}
+    counts: _Counts = {}
+    for row in (await db.execute(stmt)).all():
+        slot = (tuple(row[:n]), row[n])
+        sums[slot] = row[n + 1] if row[n + 1] is not None else ZERO
+        counts[slot] = int(row[n + 2] or 0)
+    return sums, counts
+
+
 async def _from_table(
-    db: AsyncSession, who: Scope, q: CostQuery, model: _SumTable
+    db: AsyncSession,
+    who: Scope,
+    q: CostQuery,
+    model: _SumTable,
+    parts: list[Part] | None = None,
 ) -> tuple[_Sums, dict[str, str]]:
-    """Sums from a rollup or ``cost_records``, and, when grouping by provider, each
-    provider slug's exported name (for providers without a label of ours)."""
+    """Sums from a rollup or ``cost_records`` (or from ``parts`` when given), and, when
+    grouping by provider, each provider slug's exported name (for providers without a label
+    of ours)."""
     dialect = _dialect(db)
     n = len(q.group_by)
-    parts = _parts(model, who, q, dialect)
+    parts = parts if parts is not None else _parts(model, who, q, dialect)
     if Dim.PROVIDER not in q.group_by:
         return await _sums(db, _grouped(parts, q.group_by, q.metric, dialect), n), {}
     stmt = _grouped(parts, q.group_by, q.metric, dialect, provider_name=True)
@@ -620,17 +785,18 @@ async def _from_table(
 
 
 async def _from_tag_rollup(
-    db: AsyncSession, who: Scope, q: CostQuery
+    db: AsyncSession, who: Scope, q: CostQuery, model: _TagTable
 ) -> tuple[_Sums, dict[str, str]]:
-    """One tag key from ``cost_tag_rollups``; its untagged bucket = rollup total - tagged sums.
-    With the provider names as :func:`_from_table` gives them."""
+    """One tag key from ``cost_tag_rollups`` or ``cost_tag_value_rollups`` (``model``), with
+    the provider names as :func:`_from_table` gives them. Its untagged rows, when asked for (a
+    group-by on the key, or ``None`` among a filter's values), are derived: the rollup total
+    of the same filters minus the key's tagged sums, present where the total counts more raw
+    rows than the tagged sums do (so an untagged filter needs no raw row either)."""
     dialect = _dialect(db)
     (key,) = _tag_keys(q)
-    grouped = TagKey(key) in q.group_by
     wanted = next((f.values for f in q.tags), None)  # None: every value and untagged
-    need_untagged = grouped and (wanted is None or None in wanted)
+    need_untagged = wanted is None or None in wanted
     others = [d for d in q.group_by if isinstance(d, Dim)]
-    t = CostTagRollup
 
     def on_key(table: Any) -> list[ColumnElement[bool]]:
         conds = [table.tag_key == key]
@@ -639,15 +805,18 @@ async def _from_tag_rollup(
         return conds
 
     tag_dims: list[GroupBy] = [*others, TagKey(key)]
-    tables = _parts(t, who, replace(q, group_by=tuple(tag_dims)), dialect, on_key)
-    tagged = await _sums(db, _grouped(tables, tag_dims, q.metric, dialect), len(tag_dims))
+    tables = _parts(model, who, replace(q, group_by=tuple(tag_dims)), dialect, on_key)
+    stmt = _grouped(tables, tag_dims, q.metric, dialect, counted=True)
+    tagged, tagged_rows = await _counted_sums(db, stmt, len(tag_dims))
 
     # Sums per (other dims, currency, tag value or None), then laid out in q.group_by's order.
     parts: dict[tuple[tuple[Key, ...], str, str | None], Decimal] = {}
     tagged_total: dict[tuple[tuple[Key, ...], str], Decimal] = defaultdict(Decimal)
+    tagged_count: dict[tuple[tuple[Key, ...], str], int] = defaultdict(int)
     for (k, cur), amount in tagged.items():
         other_key, value = k[:-1], k[-1]
         tagged_total[(other_key, cur)] += amount
+        tagged_count[(other_key, cur)] += tagged_rows[(k, cur)]
         if wanted is None or value in wanted:
             parts[(other_key, cur, None if value is None else str(value))] = amount
     names: dict[str, str] = {}
@@ -656,11 +825,24 @@ async def _from_tag_rollup(
         r: _SumTable = (
             CostServiceRollup if source_for(untagged_q) is Source.SERVICE_ROLLUP else CostRollup
         )
-        totals, names = await _from_table(db, who, untagged_q, r)
-        for (other_key, cur), total in totals.items():
-            untagged = total - tagged_total.get((other_key, cur), ZERO)
-            if untagged != ZERO:
-                parts[(other_key, cur, None)] = untagged
+        parts_all = _parts(r, who, untagged_q, dialect)
+        grouped = _grouped(
+            parts_all,
+            others,
+            q.metric,
+            dialect,
+            provider_name=Dim.PROVIDER in others,
+            counted=True,
+        )
+        n = len(others)
+        pos = others.index(Dim.PROVIDER) if Dim.PROVIDER in others else -1
+        for row in (await db.execute(grouped)).all():
+            other_key, cur = tuple(row[:n]), row[n]
+            total = row[n + 1] if row[n + 1] is not None else ZERO
+            if pos >= 0 and row[n + 2] is not None:
+                names[str(row[pos])] = row[n + 2]
+            if int(row[-1] or 0) > tagged_count.get((other_key, cur), 0):
+                parts[(other_key, cur, None)] = total - tagged_total.get((other_key, cur), ZERO)
 
     out: _Sums = defaultdict(Decimal)
     for (other_key, cur, value), amount in parts.items():
@@ -729,14 +911,14 @@ async def aggregate(
         return []
     providers: dict[str, str] = {}
     if source is Source.TAG_ROLLUP:
-        sums, providers = await _from_tag_rollup(db, who, q)
+        sums, providers = await _from_tag_rollup(db, who, q, CostTagRollup)
+    elif source is Source.TAG_VALUE_ROLLUP:
+        sums, providers = await _from_tag_rollup(db, who, q, CostTagValueRollup)
+    elif source is Source.RESOURCE_ROLLUP:
+        parts = await _resource_parts(db, who, q, _dialect(db))
+        sums, providers = await _from_table(db, who, q, CostRecord, parts)
     else:
-        model: _SumTable = CostRecord
-        if source is Source.SERVICE_ROLLUP:
-            model = CostServiceRollup
-        elif source is Source.ROLLUP:
-            model = CostRollup
-        sums, providers = await _from_table(db, who, q, model)
+        sums, providers = await _from_table(db, who, q, _SUM_TABLES.get(source, CostRecord))
     tag_positions = [i for i, d in enumerate(q.group_by) if isinstance(d, TagKey)]
     if tag_positions:
         sums = {
@@ -744,12 +926,21 @@ async def aggregate(
             for (k, cur), amount in sums.items()
             if amount != ZERO or all(k[i] is not None for i in tag_positions)
         }
+    groups = await _named(db, who, q, sums, providers)
+    groups.sort(key=_sort_key)
+    return groups
+
+
+async def _named(
+    db: AsyncSession, who: Scope, q: CostQuery, sums: _Sums, providers: Mapping[str, str]
+) -> list[CostGroup]:
+    """``sums`` as :class:`CostGroup` with their display names (unsorted)."""
     accounts: dict[uuid.UUID, str] = {}
     if Dim.ACCOUNT in q.group_by:
         pos = q.group_by.index(Dim.ACCOUNT)
         ids = (k[pos] for k, _ in sums)
         accounts = await _account_names(db, who, (i for i in ids if isinstance(i, uuid.UUID)))
-    groups = [
+    return [
         CostGroup(
             key=k,
             names=tuple(
@@ -760,8 +951,175 @@ async def aggregate(
         )
         for (k, cur), amount in sums.items()
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class TopGroups:
+    """The largest groups of one currency (:func:`top_groups`)."""
+
+    # Every group of the currency whose cost is at least the n-th largest (ties at the
+    # boundary included), or all of them when there are n or fewer; in aggregate()'s order.
+    groups: list[CostGroup]
+    count: int  # the currency's groups
+    totals: dict[str, Decimal]  # every currency's total over all its groups
+
+
+async def top_groups(
+    db: AsyncSession, who: Scope, q: CostQuery, currency: str, n: int
+) -> TopGroups:
+    """:func:`aggregate`'s answer reduced to the ``n`` largest groups of ``currency``, with the
+    number of its groups and every currency's total: what a "top N and the rest as other"
+    answer needs, without carrying every group (a resource grouping has tens of thousands)
+    out of the database. The ranking is PostgreSQL's (exact NUMERIC); on SQLite, whose sums
+    are text, and for the derived tag sums, the whole answer is ranked here instead."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    source = source_for(q)
+    derived = source in (Source.TAG_ROLLUP, Source.TAG_VALUE_ROLLUP) or any(
+        isinstance(d, TagKey) for d in q.group_by
+    )
+    dialect = _dialect(db)
+    if derived or dialect != "postgresql" or q.metric is Metric.QUANTITY:
+        groups = await aggregate(db, who, q)
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for g in groups:
+            totals[g.currency] += g.cost
+        mine = [g for g in groups if g.currency == currency]
+        if len(mine) > n:
+            floor = sorted((g.cost for g in mine), reverse=True)[n - 1]
+            mine = [g for g in mine if g.cost >= floor]
+        return TopGroups(mine, sum(1 for g in groups if g.currency == currency), dict(totals))
+    if _visible_accounts(who, q) == frozenset():
+        return TopGroups([], 0, {})
+    model: _SumTable = _SUM_TABLES.get(source, CostRecord)
+    parts = (
+        await _resource_parts(db, who, q, dialect)
+        if source is Source.RESOURCE_ROLLUP
+        else _parts(model, who, q, dialect)
+    )
+    named = Dim.PROVIDER in q.group_by
+    keys = len(q.group_by)
+    grouped = _grouped(
+        parts,
+        q.group_by,
+        q.metric,
+        dialect,
+        provider_name=named,
+    ).cte("g")
+    cols = list(grouped.c)
+    key_cols, cur, total = cols[:keys], cols[keys], cols[keys + 1]
+    nth = func.coalesce(  # the n-th largest, or the smallest when there are fewer
+        select(total)
+        .where(cur == currency)
+        .order_by(total.desc())
+        .limit(1)
+        .offset(n - 1)
+        .scalar_subquery(),
+        select(func.min(total)).where(cur == currency).scalar_subquery(),
+    )
+    pname = [cols[keys + 2]] if named else []
+    candidates = select(
+        literal(True).label("top"), *key_cols, cur, total, *pname, literal(1).label("groups")
+    ).where(cur == currency, total >= nth)
+    stats = select(
+        literal(False),
+        *(null().label(c.name) for c in key_cols),
+        cur,
+        func.sum(total, type_=Money),
+        *(null() for _ in pname),
+        func.count(),
+    ).group_by(cur)
+    sums: _Sums = {}
+    providers: dict[str, str] = {}
+    all_totals: dict[str, Decimal] = {}
+    count = 0
+    pos = q.group_by.index(Dim.PROVIDER) if named else -1
+    rows: Sequence[Any] = (await db.execute(union_all(candidates, stats))).all()
+    for row in rows:
+        key, row_cur, amount = tuple(row[1 : keys + 1]), row[keys + 1], row[keys + 2]
+        amount = amount if amount is not None else ZERO
+        if not row[0]:
+            all_totals[row_cur] = amount
+            if row_cur == currency:
+                count = int(row[-1])
+            continue
+        sums[(key, row_cur)] = amount
+        if named and row[keys + 3] is not None:
+            providers[str(key[pos])] = row[keys + 3]
+    groups = await _named(db, who, q, sums, providers)
     groups.sort(key=_sort_key)
-    return groups
+    return TopGroups(groups, count, all_totals)
+
+
+_TIME_DIMS: Final = frozenset({Dim.DATE, Dim.MONTH, Dim.WEEK})
+
+
+async def aggregate_each(
+    db: AsyncSession, who: Scope, q: CostQuery, dims: Sequence[Dim]
+) -> dict[Dim, list[CostGroup]]:
+    """:func:`aggregate` of ``q`` by each of ``dims`` on its own (``q.group_by`` is ignored;
+    what ``/costs/dimensions`` lists), in one statement: the sums by all of ``dims`` at once,
+    folded per dimension in SQL. When a tag or resource rollup would answer (a tag filter in
+    ``q``...), :func:`aggregate` by all of them, folded here."""
+    every = replace(q, group_by=tuple(dims))
+    if _visible_accounts(who, q) == frozenset():
+        return {dim: [] for dim in dims}
+    model = _SUM_TABLES.get(source_for(every))
+    if model is None or q.metric is Metric.QUANTITY:
+        return _fold(await aggregate(db, who, every), dims)
+    dialect = _dialect(db)
+    named = Dim.PROVIDER in dims
+    all_dims = _grouped(
+        _parts(model, who, every, dialect), dims, q.metric, dialect, provider_name=named
+    ).cte("every")
+    cols = list(all_dims.c)
+    cur, total = cols[len(dims)], cols[len(dims) + 1]
+    pname = cols[len(dims) + 2] if named else None
+    selects = [
+        select(
+            literal(index).label("d"),
+            cast(cols[index], String).label("k"),
+            cur,
+            func.sum(total, type_=Money).label("total"),
+            (func.max(pname) if dim is Dim.PROVIDER and pname is not None else null()).label(
+                "pname"
+            ),
+        ).group_by(cols[index], cur)
+        for index, dim in enumerate(dims)
+    ]
+    sums: dict[Dim, _Sums] = defaultdict(dict)
+    providers: dict[str, str] = {}
+    for index, key, currency, amount, provider_name in (
+        await db.execute(union_all(*selects))
+    ).all():
+        dim = dims[int(index)]
+        value: Key = key
+        if key is not None and dim is Dim.ACCOUNT:
+            value = uuid.UUID(str(key))
+        elif key is not None and dim in _TIME_DIMS:
+            value = date.fromisoformat(str(key)[:10])
+        sums[dim][((value,), currency)] = amount if amount is not None else ZERO
+        if provider_name is not None:
+            providers[str(key)] = provider_name
+    out = {}
+    for dim in dims:
+        groups = await _named(db, who, replace(q, group_by=(dim,)), sums[dim], providers)
+        out[dim] = sorted(groups, key=_sort_key)
+    return out
+
+
+def _fold(groups: Sequence[CostGroup], dims: Sequence[Dim]) -> dict[Dim, list[CostGroup]]:
+    """Groups by all of ``dims`` summed per each one of them."""
+    out: dict[Dim, list[CostGroup]] = {}
+    for i, dim in enumerate(dims):
+        folded: dict[tuple[Key, str, str], Decimal] = defaultdict(Decimal)
+        for g in groups:
+            folded[(g.key[i], g.names[i], g.currency)] += g.cost
+        out[dim] = sorted(
+            (CostGroup((k,), (name,), cur, cost) for (k, name, cur), cost in folded.items()),
+            key=_sort_key,
+        )
+    return out
 
 
 async def totals_by_currency(db: AsyncSession, who: Scope, q: CostQuery) -> dict[str, Decimal]:
@@ -968,8 +1326,9 @@ async def tag_key_totals(
     db: AsyncSession, who: Scope, q: CostQuery
 ) -> dict[str, dict[str, Decimal]]:
     """Per tag key and currency, the total of ``q``'s costs that carry the key (a row counts
-    once for each of its keys). From ``cost_tag_rollups`` when ``q`` filters on accounts and
-    currency only, else from the raw rows. ``q.group_by`` is ignored."""
+    once for each of its keys). From ``cost_tag_value_rollups`` when ``q`` filters on accounts
+    and currency only, from ``cost_tag_rollups`` when it filters on their dimensions, else
+    from the raw rows. ``q.group_by`` is ignored."""
     if q.metric is Metric.QUANTITY:
         raise ValueError("tag keys are summed in money")
     if _visible_accounts(who, q) == frozenset():
@@ -977,15 +1336,16 @@ async def tag_key_totals(
     dialect = _dialect(db)
     postgres = dialect == "postgresql"
     stmt: Select[Any]
-    if _filtered_dims(q) <= TAG_ROLLUP_DIMS and not q.tags:
+    filtered = _filtered_dims(q)
+    if filtered <= TAG_ROLLUP_DIMS and not q.tags:
+        table: _TagTable = CostTagValueRollup if not filtered else CostTagRollup
         selects = [
             select(
-                m.tag_key.label("k"),
+                m.tag_key.label("k"),  # type: ignore[union-attr]
                 m.currency.label("cur"),
                 _metric_col(m, q.metric).label("amount"),
             ).where(*where)
-            for m, where in _parts(CostTagRollup, who, replace(q, group_by=()), dialect)
-            if m is CostTagRollup or m is CostMonthlyTagRollup
+            for m, where, _ in _parts(table, who, replace(q, group_by=()), dialect)
         ]
         rows = (selects[0] if len(selects) == 1 else union_all(*selects)).subquery("t")
         stmt = select(rows.c.k, rows.c.cur, func.sum(rows.c.amount, type_=Money)).group_by(
@@ -1032,7 +1392,7 @@ async def tag_key_spellings(
 ) -> list[str]:
     """The spellings of tag ``key`` on any of ``who``'s visible costs, over every period stored
     (``any_case``: every key equal to it ignoring case), sorted; [] when no cost carries it."""
-    t = CostTagRollup
+    t = CostTagValueRollup
     match = func.lower(t.tag_key) == key.lower() if any_case else t.tag_key == key
     stmt = select(t.tag_key).where(t.org_id == who.org_id, match).distinct()
     if who.account_ids is not None:

@@ -476,9 +476,12 @@ def _tree(
     rows: Sequence[tuple[tuple[query.Key, ...], tuple[str, ...], Decimal, Decimal | None]],
     dims: tuple[GroupBy | ClusterGroupBy, ...],
     limit: int | None,
+    ranked: tuple[int, Decimal] | None = None,
 ) -> list[_Node]:
     """``rows`` (key, names, cost, direct) at ``dims`` grain as ordered top-level nodes, each
-    with the second dimension's nodes under it; ``limit`` applied at each level."""
+    with the second dimension's nodes under it; ``limit`` applied at each level. ``ranked``:
+    ``rows`` are only the largest groups of one dimension (``query.top_groups``), out of
+    (this many groups, adding up to this total): the rest is ``other``."""
     top: dict[tuple[str, str], _Node] = {}
     for key, names, cost, direct in rows:
         slot = (names[0], _item_key(key[0]) or "")
@@ -491,6 +494,10 @@ def _tree(
         if len(dims) > 1:
             node.children.append(_Node(key[1], names[1], cost, direct=direct))
     nodes = _top(list(top.values()), dims[0], limit)
+    if ranked is not None and limit is not None and ranked[0] > limit:
+        kept = [n for n in nodes if not n.other]
+        rest = ranked[1] - sum((n.cost for n in kept), ZERO)
+        nodes = [*kept, _Node(None, OTHER_NAME, rest, other=True)]
     if len(dims) > 1:
         for node in nodes:
             node.children = _top(node.children, dims[1], limit)
@@ -543,7 +550,14 @@ async def breakdown(
     currency = await answer_currency(db, who, filters.currency)
     totals: dict[str, Decimal] = {}
     rows: list[Row] = []
-    if rules is not None:
+    ranked: tuple[int, Decimal] | None = None
+    if rules is None and second is None and limit is not None and currency is not None:
+        # Only the largest groups leave the database (tens of thousands of resources...).
+        top = await query.top_groups(db, who, filters.query(group_by=dims), currency, limit)
+        totals = top.totals
+        rows = [(g.key, g.names, g.cost, None) for g in top.groups]
+        ranked = (top.count, totals.get(currency, ZERO))
+    elif rules is not None:
         allocation = await allocate.allocate(db, who, filters.query(group_by=dims), rules)
         for ag in allocation.groups:
             totals[ag.currency] = totals.get(ag.currency, ZERO) + ag.cost
@@ -555,7 +569,9 @@ async def breakdown(
             totals[g.currency] = totals.get(g.currency, ZERO) + g.cost
             if g.currency == currency:
                 rows.append((g.key, g.names, g.cost, None))
-    return _breakdown_out(rows, dims, limit, totals, currency, filters, group_by, then_by, rules)
+    return _breakdown_out(
+        rows, dims, limit, totals, currency, filters, group_by, then_by, rules, ranked
+    )
 
 
 Row = tuple[tuple[query.Key, ...], tuple[str, ...], Decimal, Decimal | None]
@@ -571,9 +587,10 @@ def _breakdown_out(
     group_by: str,
     then_by: str | None,
     rules: Sequence[ShareRule] | None,
+    ranked: tuple[int, Decimal] | None = None,
 ) -> CostBreakdownOut:
     total = totals.get(currency, ZERO) if currency else ZERO
-    nodes = _tree(rows, dims, limit)
+    nodes = _tree(rows, dims, limit, ranked)
     return CostBreakdownOut(
         data=_items(
             nodes,
@@ -758,29 +775,15 @@ def _ranked_items(
 
 async def dimensions(db: AsyncSession, who: Principal, params: CostParams) -> DimensionsOut:
     """Every value of each dimension in the range, with its total (largest first): one query
-    grouped by all of them (``cost_rollups`` holds every one), folded here per dimension."""
+    grouping by each of them (``query.aggregate_each``)."""
     filters = await resolve_filters(db, who, params)
     currency = await answer_currency(db, who, filters.currency)
-    dims = tuple(DIMENSIONS.values())
-    groups = await query.aggregate(db, who, filters.query(group_by=dims))
+    per_dim = await query.aggregate_each(db, who, filters.query(), tuple(DIMENSIONS.values()))
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for g in groups:
+    for g in per_dim[Dim.PROVIDER]:
         totals[g.currency] += g.cost
     total = totals.get(currency, ZERO) if currency else ZERO
-    lists: dict[str, list[CostItem]] = {}
-    for i, name in enumerate(DIMENSIONS):
-        folded: dict[tuple[str, query.Key], Decimal] = defaultdict(Decimal)
-        for g in groups:
-            if g.currency == currency:
-                folded[(g.names[i], g.key[i])] += g.cost
-        lists[name] = _ranked_items(
-            [
-                CostGroup((key,), (label,), currency or "", cost)
-                for (label, key), cost in folded.items()
-            ],
-            currency,
-            total,
-        )
+    lists = {name: _ranked_items(per_dim[dim], currency, total) for name, dim in DIMENSIONS.items()}
     return DimensionsOut(
         providers=lists["providers"],
         accounts=lists["accounts"],
