@@ -12,7 +12,7 @@ day); they are dropped and rebuilt, written in key and value order. Everything i
 transaction.
 
 Revision ID: 28fa017800c2
-Revises: c3a8e1f05d92
+Revises: 0e22268de4f4
 Create Date: 2026-12-03 15:00:00.000000+00:00
 """
 
@@ -29,7 +29,7 @@ import xplorr.core.models
 from xplorr.costs.services import canonical_sql
 
 revision: str = "28fa017800c2"
-down_revision: str | None = "c3a8e1f05d92"
+down_revision: str | None = "0e22268de4f4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
