@@ -124,10 +124,15 @@ class CostTagRollup(_AccountDay, Base):
     __table_args__ = (
         Index("ix_cost_tag_rollups_org_key_date", "org_id", "tag_key", "usage_date"),
         # A tag value filter (``tag=env:prod``, with a region, service... filter) reads only
-        # that value's rows; they are written ordered by key and value, so those rows sit
-        # together on disk.
+        # that value's rows (of one region, for the tags driving a region); they are written in
+        # this order, so those rows sit together on disk.
         Index(
-            "ix_cost_tag_rollups_org_key_value_date", "org_id", "tag_key", "tag_value", "usage_date"
+            "ix_cost_tag_rollups_org_key_value_region_date",
+            "org_id",
+            "tag_key",
+            "tag_value",
+            "region",
+            "usage_date",
         ),
         Index("ix_cost_tag_rollups_account_period", "cloud_account_id", "billing_period"),
     )

@@ -310,7 +310,7 @@ async def _tag_rollups(
     db: AsyncSession, account_id: uuid.UUID, periods: list[date], postgres: bool
 ) -> None:
     """``cost_tag_rollups`` of the periods from the raw rows, written in (tag key, tag value,
-    day) order so that a tag value's rows sit together on disk."""
+    region, day) order so that a tag value's rows (in a region) sit together on disk."""
     r = CostRecord
     service = canonical_sql(r.service_name)
     # Sum per distinct tag object first, then explode: a day holds far fewer distinct tag
@@ -370,7 +370,7 @@ async def _tag_rollups(
         .select_from(per_tags)
         .join(each, literal_column("1") == literal_column("1"))
         .group_by(*per_tag_dims, key, value)
-        .order_by(key, value, t.usage_date)
+        .order_by(key, value, t.region, t.usage_date)
     )
     await db.execute(
         insert(CostTagRollup).from_select(

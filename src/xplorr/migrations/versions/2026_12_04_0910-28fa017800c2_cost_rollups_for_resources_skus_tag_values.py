@@ -6,7 +6,7 @@ calendar year (``cost_resource_running_totals``, summed here in Python), ``cost_
 ``cost_monthly_sku_rollups`` (per SKU), ``cost_tag_value_rollups`` and
 ``cost_monthly_tag_value_rollups`` (per tag key and value only). The tag rollups gain
 ``row_count`` (an untagged filter is then derived exactly) and an index on (org, key, value,
-day); they are dropped and rebuilt, written in key and value order. Everything is built from
+region, day); they are dropped and rebuilt, written in that order. Everything is built from
 ``cost_records`` as ``costs.store.rebuild_rollups`` builds it (service names through
 ``costs.services``, a table that only grows), one pass per rollup, in the migration's
 transaction.
@@ -119,7 +119,16 @@ def _create_tables() -> None:
     _create(
         "cost_tag_rollups",
         [*_tag_columns(), *_dim_columns(pricing=False)],
-        {**org_key_date, "org_key_value_date": ["org_id", "tag_key", "tag_value", "usage_date"]},
+        {
+            **org_key_date,
+            "org_key_value_region_date": [
+                "org_id",
+                "tag_key",
+                "tag_value",
+                "region",
+                "usage_date",
+            ],
+        },
     )
     _create("cost_monthly_tag_rollups", [*_tag_columns(), *_dim_columns(False)], org_key_date)
     _create("cost_tag_value_rollups", _tag_columns(), org_key_date)
@@ -304,7 +313,7 @@ def _rebuild(postgres: bool) -> None:
             .select_from(per_tags)
             .join(each, sa.literal_column("1") == sa.literal_column("1"))
             .group_by(*per_tag_dims, key, value)
-            .order_by(key, value, t.usage_date),
+            .order_by(key, value, t.region, t.usage_date),
         )
     )
     for source, target, columns, monthly in (
@@ -355,7 +364,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in _NEW:
         op.drop_table(name)
-    op.drop_index("ix_cost_tag_rollups_org_key_value_date", table_name="cost_tag_rollups")
+    op.drop_index("ix_cost_tag_rollups_org_key_value_region_date", table_name="cost_tag_rollups")
     for name in ("cost_tag_rollups", "cost_monthly_tag_rollups"):
         with op.batch_alter_table(name) as batch:
             batch.drop_column("row_count")
