@@ -241,6 +241,7 @@ class TestSlackTest:
         assert r.status_code == 200, r.text
         assert r.json() == {
             "ok": True,
+            "via": "org_webhook",
             "target": "http://127.0.0.1/…abcd",
             "status_code": 200,
             "response": "ok",

@@ -14,8 +14,15 @@ router = APIRouter(prefix="/settings", tags=["settings"])
 ROUTE_ORDER = 167  # mounting order under /api/v1 (core.areas.routers)
 
 _TEST_ERRORS: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorEnvelope, "description": "No Slack webhook is set (SLACK_NOT_CONFIGURED)."},
-    502: {"model": ErrorEnvelope, "description": "Slack could not be reached (UPSTREAM_ERROR)."},
+    409: {
+        "model": ErrorEnvelope,
+        "description": "No Slack webhook is set and the Slack app has nowhere to post "
+        "(SLACK_NOT_CONFIGURED).",
+    },
+    502: {
+        "model": ErrorEnvelope,
+        "description": "Slack could not be reached (UPSTREAM_ERROR, SLACK_API_ERROR).",
+    },
 }
 
 
@@ -47,7 +54,9 @@ async def update_settings(
     openapi_extra=limit("5/minute"),
 )
 async def test_slack_webhook(db: DbSession, who: AdminUser, settings: AppSettings) -> SlackTestOut:
-    """Post a test message to the organization's Slack webhook (owner or admin) and answer what
-    Slack said: ``ok`` false with the HTTP status and Slack's error word when it refused the
-    message. 5 per minute."""
+    """Post a test message where the organization's Slack notifications go (owner or admin)
+    and answer what Slack said: to its Slack webhook when one is set; otherwise, with the Slack
+    app installed, to the default channel through the bot, else to the incoming webhook the
+    install granted (``via`` says which). ``ok`` false with the HTTP status and Slack's error
+    word when it refused the message. 5 per minute."""
     return await service.send_slack_test(db, settings, who)

@@ -182,11 +182,21 @@ class SettingsOut(BaseModel):
     updated_at: datetime | None = Field(description="null: never saved (every value a default).")
 
 
+SlackTestVia = Literal["org_webhook", "default_channel", "app_webhook"]
+
+
 class SlackTestOut(BaseModel):
-    """What the receiver answered (its HTTP status and, for Slack's plain-text answers, the
-    first 200 characters: ``ok``, ``invalid_token``, ``channel_not_found``...)."""
+    """What the receiver answered (its HTTP status and Slack's answer word: ``ok``,
+    ``invalid_payload``, ``channel_not_found``...; any other body is not relayed)."""
 
     ok: bool
-    target: str = Field(description="The masked webhook URL the test was posted to.")
+    via: SlackTestVia = Field(
+        description="Where the test went: the org's slack_webhook_url; else the default channel "
+        "(a Slack one), posted by the installed Slack app's bot; else the incoming webhook the "
+        "app's install granted."
+    )
+    target: str = Field(
+        description="The masked webhook URL, or the default channel's name and id, posted to."
+    )
     status_code: int
     response: str

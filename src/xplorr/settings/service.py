@@ -18,6 +18,7 @@ hub.
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any, Final
@@ -35,7 +36,7 @@ from xplorr.core.tenancy import Principal, org_scope, org_select
 from xplorr.notifications import webhooks
 from xplorr.notifications.models import Channel
 from xplorr.settings.models import AWS_BASE_KEYS, SLACK_WEBHOOK, TEAMS_WEBHOOK, OrgSetting
-from xplorr.settings.schemas import SettingsOut, SettingsUpdate, SlackTestOut
+from xplorr.settings.schemas import SettingsOut, SettingsUpdate, SlackTestOut, SlackTestVia
 
 WEBHOOK_SOURCE: Final = "org_settings"  # the hub's name for the org webhooks' resolver
 DEFAULT_APPROVAL_THRESHOLD: Final = Decimal(500)
@@ -278,7 +279,8 @@ async def update_settings(
 # -- Slack test ----------------------------------------------------------------------------------
 
 
-def _test_message() -> dict[str, Any]:
+def test_message() -> dict[str, Any]:
+    """The test message, ``{"text", "blocks"}`` (Block Kit), wherever it is posted."""
     text = "Xplorr test message: this channel receives your organization's cost notifications."
     return {
         "text": text,
@@ -288,36 +290,77 @@ def _test_message() -> dict[str, Any]:
     }
 
 
-async def send_slack_test(db: AsyncSession, settings: Settings, who: Principal) -> SlackTestOut:
-    """Post a test message to the org's Slack webhook and say what Slack answered: 200 with
-    ``ok`` false and the status when Slack refused it; 409 ``SLACK_NOT_CONFIGURED`` without a
-    webhook; 422 when the stored URL may no longer be called (its host now resolves to a
-    private address); 502 when Slack could not be reached. Audited ``settings.slack_tested``."""
-    row = await _row(db, who.org_id)
-    url = await webhook_url(db, settings, who.org_id, who.org_id, Channel.SLACK)
-    if row is None or url is None:
-        raise Conflict(
-            "No Slack webhook is set: save slack_webhook_url with PATCH /settings first.",
-            code="SLACK_NOT_CONFIGURED",
-        )
-    target = row.slack_webhook_hint or webhooks.mask(url)
+def slack_word(said: str) -> str:
+    """Slack's answer word (``ok``, ``invalid_payload``, ``channel_not_found``) as shown; any
+    other body is not relayed (security guide API7)."""
+    said = said.strip()
+    return said if _SLACK_WORD.match(said) else "(answer not shown)"
+
+
+async def post_test_to_webhook(
+    settings: Settings, url: str, *, via: SlackTestVia, target: str, field: str
+) -> SlackTestOut:
+    """Post the test message to a Slack webhook under the hub's egress rules: 422 naming
+    ``field`` when the URL may no longer be called, 502 when Slack could not be reached."""
     hosts, paths = webhooks.egress_rules(Channel.SLACK)
     try:
         answer = await egress.post_json(
-            url, _test_message(), settings, hosts=hosts, path_prefixes=paths
+            url, test_message(), settings, hosts=hosts, path_prefixes=paths
         )
     except egress.EgressRefused as exc:
-        raise ValidationFailed.on("slack_webhook_url", str(exc)) from exc
+        raise ValidationFailed.on(field, str(exc)) from exc
     except httpx.HTTPError as exc:
         raise Upstream(f"Slack could not be reached ({type(exc).__name__}).") from exc
-    said = answer.text.strip()
-    shown = said if _SLACK_WORD.match(said) else "(answer not shown)"
-    ok = 200 <= answer.status_code < 300
+    return SlackTestOut(
+        ok=200 <= answer.status_code < 300,
+        via=via,
+        target=target,
+        status_code=answer.status_code,
+        response=slack_word(answer.text),
+    )
+
+
+# Where the test goes when the org saved no Slack webhook: the Slack app's own destinations
+# (its default channel, else its install's incoming webhook), registered by the slack area
+# (``slack.jobs``; settings knows no chat app). None: the app has nowhere to post for the org.
+SlackAppTest = Callable[[AsyncSession, Settings, uuid.UUID], Awaitable[SlackTestOut | None]]
+SLACK_APP_TESTS: dict[str, SlackAppTest] = {}
+
+
+async def send_slack_test(db: AsyncSession, settings: Settings, who: Principal) -> SlackTestOut:
+    """Post a test message where the org's Slack notifications can go and say what Slack
+    answered: the org's Slack webhook when one is set; otherwise, with the Slack app
+    installed, the org's default channel (a Slack one) through the bot, else the incoming
+    webhook the install granted. 200 with ``ok`` false and the status when Slack refused it;
+    409 ``SLACK_NOT_CONFIGURED`` when there is nowhere to post; 422 when the stored URL may no
+    longer be called (its host now resolves to a private address); 502 when Slack could not be
+    reached. Audited ``settings.slack_tested``."""
+    row = await _row(db, who.org_id)
+    url = await webhook_url(db, settings, who.org_id, who.org_id, Channel.SLACK)
+    out: SlackTestOut | None = None
+    if row is not None and url is not None:
+        target = row.slack_webhook_hint or webhooks.mask(url)
+        out = await post_test_to_webhook(
+            settings, url, via="org_webhook", target=target, field="slack_webhook_url"
+        )
+    else:
+        for app_test in SLACK_APP_TESTS.values():
+            out = await app_test(db, settings, who.org_id)
+            if out is not None:
+                break
+    if out is None:
+        raise Conflict(
+            "No Slack webhook is set and the Slack app has nowhere to post: save "
+            "slack_webhook_url with PATCH /settings, or install the Slack app (GET "
+            "/slack/install) and make a Slack channel the default (POST /channels).",
+            code="SLACK_NOT_CONFIGURED",
+        )
     await audit.record(
         db,
         "settings.slack_tested",
         who=who,
         target=row,
-        details={"http_status": answer.status_code, "ok": ok},
+        resource_type=None if row is not None else OrgSetting.audit_resource,
+        details={"http_status": out.status_code, "ok": out.ok, "via": out.via},
     )
-    return SlackTestOut(ok=ok, target=target, status_code=answer.status_code, response=shown)
+    return out

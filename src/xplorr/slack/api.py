@@ -29,13 +29,17 @@ T = TypeVar("T")
 
 class SlackError(Exception):
     """A Web API call failed: ``code`` is Slack's error (``invalid_code``, ``channel_not_found``)
-    or ``unreachable``."""
+    or ``unreachable``; ``status_code`` the HTTP status Slack answered with (None: not
+    reached)."""
 
-    def __init__(self, method: str, code: str, *, transient: bool) -> None:
+    def __init__(
+        self, method: str, code: str, *, transient: bool, status_code: int | None = None
+    ) -> None:
         super().__init__(f"Slack {method} failed: {code}")
         self.method = method
         self.code = code
         self.transient = transient
+        self.status_code = status_code
 
 
 def api_url(settings: Settings) -> str:
@@ -57,7 +61,9 @@ async def call(method: str, fn: Callable[[], T]) -> T:
     except SlackApiError as exc:
         code = str(exc.response.get("error") or f"http_{exc.response.status_code}")
         transient = code in _TRANSIENT or exc.response.status_code >= 500
-        raise SlackError(method, code, transient=transient) from None
+        raise SlackError(
+            method, code, transient=transient, status_code=exc.response.status_code
+        ) from None
     except (SlackClientError, OSError) as exc:
         # URLError / timeouts (OSError) and the SDK's own client errors: Slack not reached.
         raise SlackError(method, f"unreachable ({type(exc).__name__})", transient=True) from None

@@ -5,7 +5,9 @@ worker and the API discover the areas' ``jobs`` modules):
   ``chat.postMessage`` (Block Kit from the hub's renderer, with the event's action buttons);
 - with no channel configured and no Slack webhook in the org settings, the install's incoming
   webhook (if granted) is the fallback target;
-- channel routing may target Slack once the app is installed.
+- channel routing may target Slack once the app is installed;
+- ``POST /settings/slack/test`` without an org webhook posts where the app would
+  (``service.send_test``: the default channel, else the install's incoming webhook).
 """
 
 import uuid
@@ -21,6 +23,7 @@ from xplorr.notifications.events import Notification
 from xplorr.notifications.hub import WebhookTarget, allowed, webhook_source
 from xplorr.notifications.jobs import TransientDeliveryError
 from xplorr.notifications.models import Channel, DeliveryStatus
+from xplorr.settings import service as org_settings
 from xplorr.settings.service import get_org_settings
 from xplorr.slack import api, blocks, interactions, service
 
@@ -32,6 +35,7 @@ async def _installed(db: AsyncSession, org_id: uuid.UUID) -> bool:
 
 
 channels.INSTALLED[ChatProvider.SLACK] = _installed
+org_settings.SLACK_APP_TESTS["slack_app"] = service.send_test
 
 
 async def post_to_channel(

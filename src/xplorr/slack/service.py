@@ -16,12 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.channels import oauth_state
-from xplorr.channels.models import ChatProvider
+from xplorr.channels.models import ChannelConfig, ChatProvider
 from xplorr.core import audit, clock
 from xplorr.core.crypto import OrgCipher
 from xplorr.core.errors import Conflict, NotFound, Upstream
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, org_scope, org_select
+from xplorr.notifications import webhooks
+from xplorr.settings import service as org_settings
+from xplorr.settings.schemas import SlackTestOut
 from xplorr.slack import api
 from xplorr.slack.models import BOT_TOKEN, INCOMING_WEBHOOK, SlackInstallation
 from xplorr.slack.schemas import SlackInstallationOut
@@ -241,3 +244,51 @@ async def uninstall(db: AsyncSession, who: Principal, settings: Settings) -> Non
 async def installation_for_team(db: AsyncSession, team_id: str) -> SlackInstallation | None:
     """The installation a Slack workspace belongs to: interactions arrive without an org."""
     return await db.scalar(select(SlackInstallation).where(SlackInstallation.team_id == team_id))
+
+
+async def send_test(db: AsyncSession, settings: Settings, org_id: uuid.UUID) -> SlackTestOut | None:
+    """``POST /settings/slack/test`` for an org without a Slack webhook of its own (registered
+    with the settings area by ``jobs``): the test message goes where the app posts the org's
+    unrouted notifications, the default channel when it is a Slack one (``chat.postMessage``
+    by the bot), else the incoming webhook the install granted. None: the app is not
+    installed or has neither. Slack's refusal (``channel_not_found``, ``not_in_channel``) is
+    an answer (``ok`` false); Slack not reached is a 502."""
+    install = await installation_of(db, org_id)
+    if install is None:
+        return None
+    default = await db.scalar(
+        org_select(ChannelConfig, org_scope(org_id)).where(
+            ChannelConfig.is_default, ChannelConfig.provider == ChatProvider.SLACK
+        )
+    )
+    if default is not None:
+        message = org_settings.test_message()
+        target = f"{default.channel_name} ({default.channel_id})"
+        token = await bot_token(db, settings, install)
+        try:
+            await api.post_message(
+                settings, token, default.channel_id, message["text"], message["blocks"]
+            )
+        except api.SlackError as exc:
+            if exc.status_code is None:
+                raise SlackUpstream(f"Slack could not be reached ({exc.code}).") from None
+            return SlackTestOut(
+                ok=False,
+                via="default_channel",
+                target=target,
+                status_code=exc.status_code,
+                response=org_settings.slack_word(exc.code),
+            )
+        return SlackTestOut(
+            ok=True, via="default_channel", target=target, status_code=200, response="ok"
+        )
+    url = await webhook_url(db, settings, install)
+    if url is None:
+        return None
+    return await org_settings.post_test_to_webhook(
+        settings,
+        url,
+        via="app_webhook",
+        target=f"{install.webhook_channel or 'incoming webhook'} ({webhooks.mask(url)})",
+        field="slack_installation",
+    )
