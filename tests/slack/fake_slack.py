@@ -116,6 +116,13 @@ class FakeSlack:
                 return {"ok": True, "message_ts": f"1700000001.{next(self._ts):06d}"}
             if method == "chat.update":
                 return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+            if method == "users.lookupByEmail":
+                wanted = str(args.get("email") or "").lower()
+                found = [u for u in self.users.values()
+                         if str(u["profile"]["email"]).lower() == wanted]  # fmt: skip
+                if not found:
+                    return {"ok": False, "error": "users_not_found"}
+                return {"ok": True, "user": found[0]}
             if method == "users.info":
                 user = self.users.get(str(args.get("user")))
                 if user is None:

@@ -134,13 +134,36 @@ async def update_message(
     await call("chat.update", fn)
 
 
+def _person(user: Mapping[str, Any]) -> bool:
+    """A person with a confirmed address (not a bot, a deleted account, an unconfirmed one)."""
+    return not (
+        user.get("is_bot") or user.get("deleted") or user.get("is_email_confirmed") is False
+    )
+
+
+async def user_id_by_email(settings: Settings, token: str, email: str) -> str | None:
+    """The workspace member whose confirmed email is ``email`` (``users.lookupByEmail``,
+    scope ``users:read.email``); None when Slack knows no such person."""
+    web = client(settings, token)
+    fn = functools.partial(web.users_lookupByEmail, email=email)
+    try:
+        data = _data(await call("users.lookupByEmail", fn))
+    except SlackError as exc:
+        if exc.code == "users_not_found":
+            return None
+        raise
+    user = data.get("user") or {}
+    ident = user.get("id")
+    return ident if _person(user) and isinstance(ident, str) and ident else None
+
+
 async def user_email(settings: Settings, token: str, user_id: str) -> str | None:
     """The Slack user's email, if Slack holds a confirmed one (``users.info``, scope
     ``users:read.email``); None for bots and unconfirmed addresses."""
     web = client(settings, token)
     data = _data(await call("users.info", functools.partial(web.users_info, user=user_id)))
     user = data.get("user") or {}
-    if user.get("is_bot") or user.get("deleted") or user.get("is_email_confirmed") is False:
+    if not _person(user):
         return None
     email = (user.get("profile") or {}).get("email")
     return email if isinstance(email, str) and email else None

@@ -2,6 +2,7 @@
 buttons of the actions a reader can take from the channel (``interactions.ACTIONS``: only
 actions this installation can run get a button)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from xplorr.core.settings import Settings
@@ -59,3 +60,15 @@ def message(event: Notification, settings: Settings, available: set[str]) -> dic
                 block["elements"] = extra + block["elements"]
                 break
     return {"text": body["text"], "blocks": blocks}
+
+
+def mention_admins(body: dict[str, Any], slack_user_ids: Sequence[str]) -> dict[str, Any]:
+    """An approval request tagging the org's admins (product-notes section 15: "new message
+    tags org admins with Approve / Reject"): ``<@U…>`` mentions, which notify them, in a first
+    section and at the head of the notification text."""
+    if not slack_user_ids:
+        return body
+    tags = " ".join(f"<@{ident}>" for ident in slack_user_ids)
+    line = f"{tags}: an approval is waiting for an admin."
+    head = {"type": "section", "text": {"type": "mrkdwn", "text": line}}
+    return {"text": f"{line} {body['text']}", "blocks": [head, *body["blocks"]]}

@@ -19,7 +19,7 @@ from xplorr.channels import service as channels
 from xplorr.channels.models import ChannelConfig, ChatProvider
 from xplorr.core.jobs.registry import JobContext, PermanentJobError
 from xplorr.core.settings import Settings
-from xplorr.notifications.events import Notification
+from xplorr.notifications.events import ApprovalNotice, Notification
 from xplorr.notifications.hub import WebhookTarget, allowed, webhook_source
 from xplorr.notifications.jobs import TransientDeliveryError
 from xplorr.notifications.models import Channel, DeliveryStatus
@@ -49,7 +49,13 @@ async def post_to_channel(
     token = await service.bot_token(ctx.db, ctx.settings, install)
     channel_id = config.channel_id
     body = blocks.message(event, ctx.settings, set(interactions.ACTIONS))
+    deciders: list[str] = []
+    if isinstance(event, ApprovalNotice) and event.status == "requested":
+        deciders = await service.admin_emails(ctx.db, config.org_id)
     await ctx.release_connection()
+    if deciders:  # the request tags the admins who can decide it (product-notes section 15)
+        mentions = await service.slack_user_ids(ctx.settings, token, deciders)
+        body = blocks.mention_admins(body, mentions)
     try:
         await api.post_message(ctx.settings, token, channel_id, body["text"], body["blocks"])
     except api.SlackError as exc:

@@ -21,14 +21,14 @@ from xplorr.core import audit, clock
 from xplorr.core.crypto import OrgCipher
 from xplorr.core.errors import Conflict, NotFound, Upstream
 from xplorr.core.settings import Settings
-from xplorr.core.tenancy import Principal, org_scope, org_select
+from xplorr.core.tenancy import Principal, Role, org_scope, org_select
 from xplorr.notifications import webhooks
 from xplorr.settings import service as org_settings
 from xplorr.settings.schemas import SlackTestOut
 from xplorr.slack import api
 from xplorr.slack.models import BOT_TOKEN, INCOMING_WEBHOOK, SlackInstallation
 from xplorr.slack.schemas import SlackInstallationOut
-from xplorr.users.models import User
+from xplorr.users.models import User, UserStatus
 
 log = structlog.get_logger("xplorr.slack")
 
@@ -292,3 +292,40 @@ async def send_test(db: AsyncSession, settings: Settings, org_id: uuid.UUID) -> 
         target=f"{install.webhook_channel or 'incoming webhook'} ({webhooks.mask(url)})",
         field="slack_installation",
     )
+
+
+MAX_MENTIONS = 20  # admins tagged on one approval request (one users.lookupByEmail each)
+
+
+async def admin_emails(db: AsyncSession, org_id: uuid.UUID) -> list[str]:
+    """The verified emails of the org's active owners and admins (who may decide an
+    approval), the first ``MAX_MENTIONS`` by address."""
+    found = await db.scalars(
+        select(User.email)
+        .where(
+            User.org_id == org_id,
+            User.status == UserStatus.ACTIVE,
+            User.role.in_([Role.OWNER, Role.ADMIN]),
+            User.email_verified_at.is_not(None),
+        )
+        .order_by(User.email)
+        .limit(MAX_MENTIONS)
+    )
+    return list(found.all())
+
+
+async def slack_user_ids(settings: Settings, token: str, emails: list[str]) -> list[str]:
+    """The Slack user ids of ``emails`` in the bot's workspace (``users.lookupByEmail``);
+    an address Slack does not know is left out. A failed lookup (rate limit, outage, a token
+    without ``users:read.email``) ends the lookups with what was found: the message still
+    goes, with fewer mentions, rather than waiting on them."""
+    found: list[str] = []
+    for email in emails:
+        try:
+            ident = await api.user_id_by_email(settings, token, email)
+        except api.SlackError as exc:
+            log.warning("slack_admin_lookup_failed", error=exc.code)
+            break
+        if ident is not None and ident not in found:
+            found.append(ident)
+    return found
