@@ -9,12 +9,13 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.conftest import ClientFor
+from tests.conftest import AppWith, ClientFor, asgi_client
 from tests.factories.anomalies import make_anomaly
 from tests.factories.channels import make_slack_install
 from tests.factories.cloud_accounts import grant, make_account
 from tests.factories.recommendations import make_recommendation
 from tests.factories.users import make_user
+from tests.slack.conftest import slack_settings
 from tests.slack.fake_slack import SIGNING_SECRET, FakeSlack
 from xplorr.anomalies.models import Anomaly, AnomalyStatus
 from xplorr.approvals.models import Approval, ApprovalStatus
@@ -102,6 +103,26 @@ async def test_requests_not_signed_by_slack_are_refused(
         "/slack/interactions", content=b"payload=%7B", headers=signed(b"payload=%7B")
     )
     assert (r.status_code, r.json()["error"]["code"]) == (400, "BAD_REQUEST")
+
+
+async def test_without_a_signing_secret_interactions_are_refused_unread(
+    app_with: AppWith, db: AsyncSession, org: Org, slack: FakeSlack
+) -> None:
+    # The app installed (client id and secret set) but the operator left out the signing
+    # secret: nothing can be verified, so nothing is read or done, and the 409 says what to set.
+    await make_slack_install(db, org, token=TOKEN)
+    slack.tokens[TOKEN] = "T001"
+    anomaly = await make_anomaly(db, org, account=await make_account(db, org))
+    app = app_with(slack=slack_settings(slack, signing_secret=None))
+    body = click("xplorr:anomaly.acknowledge", str(anomaly.id))
+    async with asgi_client(app) as anon:
+        r = await anon.post("/slack/interactions", content=body, headers=signed(body))
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "SLACK_NOT_CONFIGURED")
+    assert "XPLORR_SLACK_SIGNING_SECRET" in r.json()["error"]["message"]
+    assert "XPLORR_SLACK_CLIENT_ID" not in r.json()["error"]["message"]
+    assert slack.calls == []
+    db.expunge_all()
+    assert (await db.get(Anomaly, anomaly.id)).status == AnomalyStatus.OPEN  # type: ignore[union-attr]
 
 
 async def test_acknowledge_from_slack_runs_as_the_mapped_user_with_api_roles(
