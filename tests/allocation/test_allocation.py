@@ -2,6 +2,7 @@
 hand-computed table of ``conftest.py``; conservation to the cent; the preview equals what is
 applied once saved; the CRUD contract."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -213,6 +214,27 @@ class TestMethods:
         filtered = (await client.get("/costs", params={**base, "service": [ec2, EKS]})).json()
         assert table(filtered) == [("data", 40.0, 35.0, 75.0), ("api", 40.0, 25.0, 65.0)]
         assert filtered["totalCost"] == 140.0
+
+    async def test_daily_series_adds_up_to_the_totals(
+        self, db: AsyncSession, client_for: ClientFor, org: Org, viewer: User, month: Month
+    ) -> None:
+        # Proportional is split day by day (D1: EKS 20 by 30:10; D2: 40 by 10:30), so each
+        # team's days, read with thenBy=date (in date order), add up to its total of the
+        # proportional table.
+        await make_rule(db, org)
+        params = {**month.params, "groupBy": "tag:team", "thenBy": "date", "allocate": "true"}
+        body = (await client_for(viewer).get("/costs", params=params)).json()
+        d1, d2 = month.start.isoformat(), (month.start + timedelta(days=1)).isoformat()
+        assert {d["key"]: [table_row(g) for g in d["groups"]] for d in body["data"]} == {
+            "data": [(d1, 10.0, 5.0, 15.0), (d2, 30.0, 30.0, 60.0)],
+            "api": [(d1, 30.0, 15.0, 45.0), (d2, 10.0, 10.0, 20.0)],
+            None: [(d1, 5.0, 0.0, 5.0)],
+        }
+        assert table(body) == [
+            ("data", 40.0, 35.0, 75.0),
+            ("api", 40.0, 25.0, 65.0),
+            (None, 5.0, 0.0, 5.0),
+        ]
 
     async def test_allocate_needs_a_tag_group(
         self, client_for: ClientFor, viewer: User, month: Month

@@ -1467,8 +1467,9 @@ async def billed_resources(db: AsyncSession, who: Scope, q: CostQuery) -> list[B
     several rows disagree; tags that are not a JSON object count as none). ``q.group_by`` is
     ignored. Two queries over ``cost_records``. Sorted by account, then resource id.
 
-    What a bill-derived inventory reads (``inventory.bill``), and what tagging policies check
-    when no inventory knows the resource (``tagging.service``)."""
+    What a bill-derived inventory reads (``inventory.bill``); tagging policies
+    (``tagging.service``) price the live inventory's resources from it and check the resources
+    no live inventory row claims with its tags."""
     if q.metric is Metric.QUANTITY:
         raise ValueError("billed_resources sums money")
     if _visible_accounts(who, q) == frozenset():

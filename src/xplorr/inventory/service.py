@@ -307,6 +307,72 @@ async def account_resources(
     return list((await db.scalars(stmt)).all())
 
 
+@dataclass(frozen=True, slots=True)
+class LiveResource:
+    """A live resource as tagging policies check it: where it is, its inventory type, its
+    current tags, and the ids its bill may name it by (``cost_keys``: its id, ARN, bill id)."""
+
+    cloud_account_id: uuid.UUID
+    resource_id: str
+    provider: str
+    region: str | None
+    service: str
+    resource_type: str
+    name: str | None
+    tags: dict[str, str]
+    cost_keys: tuple[str, ...]
+
+
+def _tag_text(value: Any) -> str:
+    """Cloud APIs give string tags; anything else is kept as its text (None as "")."""
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+async def live_resources(db: AsyncSession, who: Scope) -> list[LiveResource]:
+    """Every visible resource not gone from its cloud, in account and id order, without its
+    (possibly large) ``attributes`` beyond the ids its bill may use."""
+    arn = InventoryResource.attributes["arn"].as_string()
+    bill_id = InventoryResource.attributes["bill_id"].as_string()
+    stmt = (
+        org_select(InventoryResource, who)
+        .where(InventoryResource.deleted_at.is_(None))
+        .with_only_columns(
+            InventoryResource.cloud_account_id,
+            InventoryResource.resource_id,
+            InventoryResource.provider,
+            InventoryResource.region,
+            InventoryResource.service,
+            InventoryResource.resource_type,
+            InventoryResource.name,
+            InventoryResource.tags,
+            arn,
+            bill_id,
+        )
+        .order_by(InventoryResource.cloud_account_id, InventoryResource.resource_id)
+    )
+    out: list[LiveResource] = []
+    for row in (await db.execute(stmt)).all():
+        keys = [row[1]]
+        for other in (row[8], row[9]):  # ARN, bill id (GCP's numeric ids)
+            if other and other not in keys:
+                keys.append(other)
+        raw_tags = row[7] if isinstance(row[7], dict) else {}
+        out.append(
+            LiveResource(
+                cloud_account_id=row[0],
+                resource_id=row[1],
+                provider=row[2],
+                region=row[3],
+                service=row[4],
+                resource_type=row[5],
+                name=row[6],
+                tags={str(k): _tag_text(v) for k, v in raw_tags.items()},
+                cost_keys=tuple(keys),
+            )
+        )
+    return out
+
+
 # --- reads ----------------------------------------------------------------------------------
 
 

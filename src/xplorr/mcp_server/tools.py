@@ -866,9 +866,11 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
         page: Page = 1,
         limit: Annotated[int, Field(ge=1, le=200)] = 50,
     ) -> dict[str, Any]:
-        """Resources breaking a tagging policy (tag missing or value not allowed), costliest
-        first, with their cost over the last 30 days of data, and per policy the share of spend
-        that complies (GET /tagging-policies/violations, at most 200)."""
+        """Resources breaking a tagging policy (tag missing or value not allowed), from the
+        live inventory and the cost data, costliest first, with their cost over the last 30
+        days of data (null when the bill names the resource nowhere, e.g. an AWS account billed
+        through Cost Explorer), and per policy the share of spend that complies (GET
+        /tagging-policies/violations, at most 200)."""
         query = {"page": page, "limit": limit}
         return as_object(await call(ctx, "/tagging-policies/violations", query))
 

@@ -48,9 +48,11 @@ async def list_tagging_violations(
     """Resources breaking a tagging policy over the last 30 days of data (at most 200,
     costliest first, paginated within them): the resource, the policy, ``missing`` or
     ``value_not_allowed``, the value found and the resource's cost; plus per policy and
-    currency the share of spend that complies. Resources come from the cost data (every
-    ResourceId with cost in the window, tags of its newest day); a member limited to some cloud
-    accounts sees only theirs."""
+    currency the share of spend that complies. Resources come from the live inventory (its
+    current tags; cost null when the bill names it nowhere in the window, e.g. an AWS account
+    billed through Cost Explorer) and from the cost data (every other ResourceId with cost in
+    the window, tags of its newest day); a member limited to some cloud accounts sees only
+    theirs."""
     return await service.violations(db, who, page)
 
 

@@ -75,10 +75,14 @@ class ViolationOut(BaseModel):
     policy: ViolatedPolicy
     kind: Literal["missing", "value_not_allowed"]
     value: str | None = Field(description="The value found (null when the key is missing).")
-    cost: DecimalNumber = Field(
-        description="The resource's billed cost over the window, rounded to its currency."
+    cost: DecimalNumber | None = Field(
+        description=(
+            "The resource's billed cost over the window, rounded to its currency; null for a "
+            "live resource the bill names nowhere in the window (an account billed without "
+            "resource ids, such as AWS Cost Explorer, or a resource that cost nothing)."
+        )
     )
-    currency: str
+    currency: str | None
 
 
 class PolicyCompliance(BaseModel):
@@ -95,6 +99,16 @@ class PolicyCompliance(BaseModel):
     )
 
 
+class PolicyWithoutCost(BaseModel):
+    policy_id: uuid.UUID
+    tag_key: str
+    applies_to: AppliesTo
+    resources: int = Field(
+        description="Live resources the policy applies to with no cost in the window."
+    )
+    violating_resources: int
+
+
 class ViolationsPage(Page[ViolationOut]):
     """At most 200 violations (the reference's cap), costliest first, paginated within them."""
 
@@ -102,3 +116,9 @@ class ViolationsPage(Page[ViolationOut]):
     start_date: dt.date
     end_date: dt.date
     policies: list[PolicyCompliance]
+    without_cost: list[PolicyWithoutCost] = Field(
+        description=(
+            "Per policy, the inventory's live resources it checked that have no cost in the "
+            "window (not in the shares of spend of ``policies``); policies with none are left out."
+        )
+    )

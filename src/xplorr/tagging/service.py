@@ -1,18 +1,23 @@
 """Tagging policies and their violations.
 
-Violations are checked against the resources the cost store knows
-(``costs.query.billed_resources``: every ``ResourceId`` with cost in the window, with the tags of
-its newest day; what the bill-derived inventory reads too), so they work for every account,
-FOCUS imports included.
+The resources checked are the union of two sources, so violations work for every account:
 
-Which resources a policy's ``applies_to`` reaches (used for cost-store resources by ``provider``,
-``ServiceName`` and ``ServiceCategory``, and for inventory resource types once inventory
-exists).
+- the live inventory (``inventory.service.live_resources``: every resource a collector saw and
+  that is not gone), with its current tags: this covers AWS accounts billed through Cost
+  Explorer (whose cost rows name no resource) and resources that cost nothing in the window
+  (a new untagged instance). Its cost is what the cost store bills under its id, ARN or bill
+  id in the window; none (null) when the bill names it nowhere;
+- the cost store's resources no live inventory row claims (``costs.query.billed_resources``:
+  every ``ResourceId`` with cost in the window, with the tags of its newest day): FOCUS
+  imports, providers without an inventory collector, resources deleted since.
 
-``APPLIES_TO`` below is that table (the README's "Cost ownership" section prints it): ``all``
-every resource; ``ec2``, ``rds``, ``s3`` the AWS service by its ServiceName (and the inventory
-types AWS::EC2::Instance, AWS::RDS::DBInstance/DBCluster, AWS::S3::Bucket); ``compute`` and
-``storage`` the FOCUS ServiceCategory Compute / Storage (and the inventory types listed).
+Which resources a policy's ``applies_to`` reaches: ``APPLIES_TO`` below (the README's "Cost
+ownership" section prints it). A resource is reached when its inventory type (the
+provider-neutral ``inventory.types.ResourceType``; the providers' own types map onto it) is in
+the policy's types, or when its cost rows match the policy's provider and ServiceName or FOCUS
+ServiceCategory. ``all`` reaches every resource; ``ec2``, ``rds``, ``s3`` AWS's virtual
+machines, managed databases and buckets (and AWS cost rows of that service); ``compute`` and
+``storage`` those types on every cloud (and cost rows of ServiceCategory Compute / Storage).
 
 Tag keys compare as the providers do: AWS tag keys and GCP label keys are case-sensitive
 (``Team`` is not ``team``); Azure tag names are not (``Team`` satisfies ``team``). Values are
@@ -24,6 +29,7 @@ visible accounts (``costs.query.data_through``), else yesterday.
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -39,9 +45,13 @@ from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.tenancy import Principal, get_in_org, org_select
 from xplorr.costs import query
 from xplorr.costs.query import BilledResource, CostQuery
+from xplorr.inventory import service as inventory
+from xplorr.inventory.service import LiveResource
+from xplorr.inventory.types import ResourceType
 from xplorr.tagging.models import AppliesTo, TaggingPolicy
 from xplorr.tagging.schemas import (
     PolicyCompliance,
+    PolicyWithoutCost,
     TaggingPolicyCreate,
     TaggingPolicyOut,
     ViolatedPolicy,
@@ -56,61 +66,130 @@ ZERO: Final = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
+class Checked:
+    """One resource the policies check. ``inventory_type`` is None for a resource known only
+    from cost data; ``billed`` the cost-store resources it is (none: no cost in the window);
+    ``costs`` their cost per currency (never added up across currencies)."""
+
+    cloud_account_id: uuid.UUID
+    resource_id: str
+    name: str | None
+    type: str | None
+    provider: str
+    service: str
+    region: str | None
+    tags: dict[str, str]
+    inventory_type: str | None
+    billed: tuple[BilledResource, ...]
+    costs: dict[str, Decimal]
+
+
+def resources_to_check(
+    live: Sequence[LiveResource], billed: Sequence[BilledResource]
+) -> list[Checked]:
+    """The live inventory's resources, each with the cost-store resources its id, ARN or bill
+    id names, then the cost-store resources no live resource claimed (module docstring)."""
+    by_key = {(b.cloud_account_id, b.resource_id): b for b in billed}
+    claimed: set[tuple[uuid.UUID, str]] = set()
+    out: list[Checked] = []
+    for r in live:
+        mine: list[BilledResource] = []
+        for key in ((r.cloud_account_id, k) for k in r.cost_keys):
+            if key in by_key and key not in claimed:
+                claimed.add(key)
+                mine.append(by_key[key])
+        costs: dict[str, Decimal] = {}
+        for b in mine:
+            for currency, cost in b.costs.items():
+                costs[currency] = costs.get(currency, ZERO) + cost
+        out.append(
+            Checked(
+                cloud_account_id=r.cloud_account_id,
+                resource_id=r.resource_id,
+                name=r.name,
+                type=r.resource_type,
+                provider=r.provider,
+                service=r.service,
+                region=r.region,
+                tags=r.tags,
+                inventory_type=r.resource_type,
+                billed=tuple(mine),
+                costs=dict(sorted(costs.items())),
+            )
+        )
+    for b in billed:
+        if (b.cloud_account_id, b.resource_id) in claimed:
+            continue
+        out.append(
+            Checked(
+                cloud_account_id=b.cloud_account_id,
+                resource_id=b.resource_id,
+                name=b.resource_name,
+                type=b.resource_type,
+                provider=b.provider,
+                service=b.service,
+                region=b.region,
+                tags=b.tags,
+                inventory_type=None,
+                billed=(b,),
+                costs=b.costs,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
 class Reach:
     """What one ``applies_to`` value reaches (module docstring's table)."""
 
-    inventory_types: frozenset[str] | None  # None: every type
+    types: frozenset[ResourceType] | None  # the inventory's types; None: every type
     provider: str | None = None
-    services: frozenset[str] | None = None
-    categories: frozenset[str] | None = None
+    services: frozenset[str] | None = None  # cost rows' ServiceName
+    categories: frozenset[str] | None = None  # cost rows' FOCUS ServiceCategory
 
-    def covers(self, r: BilledResource) -> bool:
+    def reaches_type(self, provider: str, resource_type: str) -> bool:
+        if self.provider is not None and provider != self.provider:
+            return False
+        return self.types is None or resource_type in self.types
+
+    def reaches_billed(self, r: BilledResource) -> bool:
         if self.provider is not None and r.provider != self.provider:
             return False
         if self.services is not None and r.service not in self.services:
             return False
         return self.categories is None or r.service_category in self.categories
 
+    def covers(self, r: Checked) -> bool:
+        if r.inventory_type is not None and self.reaches_type(r.provider, r.inventory_type):
+            return True
+        return any(self.reaches_billed(b) for b in r.billed)
 
+
+T = ResourceType
 APPLIES_TO: Final[dict[AppliesTo, Reach]] = {
     AppliesTo.ALL: Reach(None),
     AppliesTo.EC2: Reach(
-        frozenset({"AWS::EC2::Instance"}),
+        frozenset({T.VIRTUAL_MACHINE}),
         "aws",
         frozenset({"Amazon Elastic Compute Cloud", "AmazonEC2"}),
     ),
     AppliesTo.RDS: Reach(
-        frozenset({"AWS::RDS::DBInstance", "AWS::RDS::DBCluster"}),
+        frozenset({T.MANAGED_DATABASE}),
         "aws",
         frozenset({"Amazon Relational Database Service", "AmazonRDS"}),
     ),
     AppliesTo.S3: Reach(
-        frozenset({"AWS::S3::Bucket"}),
+        frozenset({T.OBJECT_STORAGE}),
         "aws",
         frozenset({"Amazon Simple Storage Service", "AmazonS3"}),
     ),
     AppliesTo.COMPUTE: Reach(
-        frozenset(
-            {
-                "AWS::EC2::Instance",
-                "AWS::Lambda::Function",
-                "AWS::ECS::Service",
-                "AWS::EKS::Cluster",
-                "Microsoft.Compute/virtualMachines",
-                "compute.googleapis.com/Instance",
-            }
-        ),
+        frozenset({T.VIRTUAL_MACHINE, T.SERVERLESS_FUNCTION}),
         categories=frozenset({"Compute"}),
     ),
+    # Snapshots too: FOCUS bills them under ServiceCategory Storage, so both columns agree.
     AppliesTo.STORAGE: Reach(
-        frozenset(
-            {
-                "AWS::S3::Bucket",
-                "AWS::EC2::Volume",
-                "Microsoft.Storage/storageAccounts",
-                "storage.googleapis.com/Bucket",
-            }
-        ),
+        frozenset({T.OBJECT_STORAGE, T.DISK, T.DISK_SNAPSHOT}),
         categories=frozenset({"Storage"}),
     ),
 }
@@ -130,7 +209,7 @@ def find_tag(provider: str, tags: dict[str, str], key: str) -> str | None:
     return None
 
 
-def check(policy: TaggingPolicy, r: BilledResource) -> tuple[Kind, str | None] | None:
+def check(policy: TaggingPolicy, r: Checked) -> tuple[Kind, str | None] | None:
     """The violation of ``policy`` by ``r`` (kind, value found), or None when it complies."""
     value = find_tag(r.provider, r.tags, policy.tag_key)
     if value is None or value == "":
@@ -189,8 +268,9 @@ def _percent(part: Decimal, whole: Decimal) -> Decimal:
 
 
 async def violations(db: AsyncSession, who: Principal, page: PageParams) -> ViolationsPage:
-    """Every (resource, policy) that breaks a policy, costliest first, capped at 200; and
-    per policy and currency the share of spend that complies."""
+    """Every (resource, policy) that breaks a policy, costliest first (those without cost in
+    the window last), capped at 200; per policy and currency the share of spend that complies;
+    per policy the resources checked that had no cost in the window."""
     start, end = await window(db, who)
     policies = list(
         (
@@ -199,7 +279,10 @@ async def violations(db: AsyncSession, who: Principal, page: PageParams) -> Viol
             )
         ).all()
     )
-    resources = await query.billed_resources(db, who, CostQuery(start=start, end=end))
+    resources = resources_to_check(
+        await inventory.live_resources(db, who),
+        await query.billed_resources(db, who, CostQuery(start=start, end=end)),
+    )
     accounts = {
         row[0]: row[1]
         for row in (
@@ -209,14 +292,48 @@ async def violations(db: AsyncSession, who: Principal, page: PageParams) -> Viol
         ).all()
     }
     found: list[ViolationOut] = []
-    costs: list[Decimal] = []
+    order_keys: list[tuple[bool, Decimal]] = []  # (no cost, -cost)
     stats: dict[tuple[int, str], list[Decimal | int]] = defaultdict(lambda: [ZERO, ZERO, 0, 0])
+    without_cost: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+
+    def violation(
+        policy: TaggingPolicy, r: Checked, broken: tuple[Kind, str | None], currency: str | None
+    ) -> ViolationOut:
+        cost = None if currency is None else r.costs[currency]
+        order_keys.append((cost is None, ZERO if cost is None else -cost))
+        return ViolationOut(
+            resource=ViolatingResource(
+                id=r.resource_id,
+                name=r.name,
+                type=r.type,
+                provider=r.provider,
+                service=r.service,
+                account_id=r.cloud_account_id,
+                account_name=accounts.get(r.cloud_account_id),
+                region=r.region,
+            ),
+            policy=ViolatedPolicy(
+                id=policy.id, tag_key=policy.tag_key, applies_to=policy.applies_to
+            ),
+            kind=broken[0],
+            value=broken[1],
+            cost=None if cost is None or currency is None else money.round_money(cost, currency),
+            currency=currency,
+        )
+
     for i, policy in enumerate(policies):
         reach = APPLIES_TO[policy.applies_to]
         for r in resources:
             if not reach.covers(r):
                 continue
             broken = check(policy, r)
+            if not r.costs:
+                counts = without_cost[i]
+                counts[0] += 1
+                if broken is not None:
+                    counts[1] += 1
+                    found.append(violation(policy, r, broken, None))
+                continue
             for currency, cost in r.costs.items():
                 s = stats[(i, currency)]
                 s[0] += cost
@@ -225,32 +342,10 @@ async def violations(db: AsyncSession, who: Principal, page: PageParams) -> Viol
                     s[1] += cost
                     continue
                 s[3] += 1
-                kind, value = broken
-                costs.append(cost)
-                found.append(
-                    ViolationOut(
-                        resource=ViolatingResource(
-                            id=r.resource_id,
-                            name=r.resource_name,
-                            type=r.resource_type,
-                            provider=r.provider,
-                            service=r.service,
-                            account_id=r.cloud_account_id,
-                            account_name=accounts.get(r.cloud_account_id),
-                            region=r.region,
-                        ),
-                        policy=ViolatedPolicy(
-                            id=policy.id, tag_key=policy.tag_key, applies_to=policy.applies_to
-                        ),
-                        kind=kind,
-                        value=value,
-                        cost=money.round_money(cost, currency),
-                        currency=currency,
-                    )
-                )
+                found.append(violation(policy, r, broken, currency))
     order = sorted(
         range(len(found)),
-        key=lambda j: (-costs[j], found[j].resource.id, found[j].policy.tag_key),
+        key=lambda j: (*order_keys[j], found[j].resource.id, found[j].policy.tag_key),
     )
     capped = [found[j] for j in order[:MAX_VIOLATIONS]]
     compliance = [
@@ -276,4 +371,14 @@ async def violations(db: AsyncSession, who: Principal, page: PageParams) -> Viol
         start_date=start,
         end_date=end,
         policies=compliance,
+        without_cost=[
+            PolicyWithoutCost(
+                policy_id=policies[i].id,
+                tag_key=policies[i].tag_key,
+                applies_to=policies[i].applies_to,
+                resources=n,
+                violating_resources=bad,
+            )
+            for i, (n, bad) in sorted(without_cost.items())
+        ],
     )
