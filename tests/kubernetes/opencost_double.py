@@ -21,6 +21,39 @@ def _window(day: date) -> dict[str, str]:
     return {"start": f"{day.isoformat()}T00:00:00Z", "end": f"{nxt.isoformat()}T00:00:00Z"}
 
 
+@dataclass(frozen=True)
+class Gpu:
+    """A pod's GPU day: ``count`` GPUs held ``hours`` (of the day's 24), costing ``cost``,
+    the engine active ``usage`` (0-1 per GPU, summed over containers; None: not reported)."""
+
+    count: str = "1"
+    hours: str = "24"
+    cost: str = "0"
+    usage: str | None = None
+    shared: bool | None = False
+    legacy: bool = False
+
+    def fields(self) -> dict[str, Any]:
+        count, hours = Decimal(self.count), Decimal(self.hours)
+        usage = None if self.usage is None else Decimal(self.usage)
+        out: dict[str, Any] = {
+            "minutes": hours * 60,
+            "gpuCount": count,
+            "gpuHours": count * hours,
+            "gpuCost": Decimal(self.cost),
+            "gpuEfficiency": Decimal(0) if usage is None else usage / count,
+        }
+        if self.legacy:  # OpenCost wrote 0, not null, without DCGM data
+            return out | {"gpuRequestAverage": count, "gpuUsageAverage": usage or Decimal(0)}
+        return out | {
+            "gpuAllocation": {
+                "gpuRequestAverage": count,
+                "gpuUsageAverage": usage,
+                "isGPUShared": self.shared,
+            }
+        }
+
+
 def allocation(
     day: date,
     *,
@@ -34,9 +67,12 @@ def allocation(
     name: str | None = None,
     cpu: str = "0",
     ram: str = "0",
+    gpu: Gpu | None = None,
 ) -> dict[str, Any]:
     """One AllocationJSON (aggregate namespace,controllerKind,controller,pod), every field
-    OpenCost writes; numbers are Decimals (written with their exact digits)."""
+    OpenCost writes; numbers are Decimals (written with their exact digits). With ``gpu``: the
+    GPU figures, in ``gpuAllocation`` as current OpenCost writes them (``allocation_json.go``
+    at 1ea64d02), or at the top level as 2024's releases did (``gpu.legacy``)."""
     controller = controller if controller is not None else (pod or "x").rsplit("-", 1)[0]
     props: dict[str, Any] = {"cluster": "prod", "providerID": f"i-{node}"}
     for key, value in (
@@ -105,7 +141,7 @@ def allocation(
         "lbAllocations": None,
         "sharedCostBreakdown": {},
         "gpuAllocation": None,
-    }
+    } | (gpu.fields() if gpu is not None else {})
 
 
 def idle(day: date, total: str) -> dict[str, Any]:

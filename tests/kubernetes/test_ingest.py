@@ -384,7 +384,7 @@ async def test_cluster_costs_refuse_what_does_not_apply(
         "groupBy=service": ({"groupBy": "service"}, 422, "groupBy"),
         "a cloud filter": ({"service": "Amazon EC2"}, 422, "service"),
         "an account": ({"accountId": str(uuid.uuid4())}, 422, "accountId"),
-        "allocation rules": ({"groupBy": "label:team", "allocate": "true"}, 422, "allocate"),
+        "allocation by pod": ({"groupBy": "pod", "allocate": "true"}, 422, "allocate"),
         "thenBy the same": ({"groupBy": "pod", "thenBy": "pod"}, 422, "thenBy"),
     }
     for what, (params, status, field) in refused.items():

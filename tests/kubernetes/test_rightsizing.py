@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
 from tests.factories.kubernetes import add_allocations, make_cluster
-from tests.kubernetes.opencost_double import dumps, vector
+from tests.kubernetes.opencost_double import Gpu, allocation, allocation_range, dumps, vector
 from xplorr.kubernetes.models import KubernetesUsage
 from xplorr.orgs.models import Org
 from xplorr.users.models import User
@@ -140,3 +140,94 @@ async def test_usage_posts_replace_their_day_and_metric(
     assert (r.status_code, r.json()["error"]["details"][0]["field"]) == (422, "status")
     r = await client_for(None).post(url, params=params, content=dumps(doc))
     assert r.status_code == 401
+
+
+def _gpu_days(**pods: list[Gpu]) -> dict:
+    """``/allocation`` with one GPU pod per keyword (namespace ml), a list of days each, the
+    last day LAST (the days of a shorter list are the latest)."""
+    days: list[list[dict]] = [[] for _ in range(8)]
+    for pod, figures in pods.items():
+        for i, gpu in enumerate(reversed(figures)):
+            day = LAST - timedelta(days=i)
+            controller = pod.rsplit("-", 1)[0]
+            kind = None if pod.startswith("bare") else "deployment"
+            days[7 - i].append(
+                allocation(
+                    day,
+                    namespace="ml",
+                    pod=pod,
+                    controller=controller if kind else "",
+                    controller_kind=kind,
+                    total=gpu.cost,
+                    gpu=gpu,
+                )
+            )
+    return allocation_range([d for d in days if d])
+
+
+async def test_gpus_flagged_when_their_engine_works_under_10_percent_of_their_gpu_hours(
+    client_for: ClientFor, viewer: User, org: Org, db: AsyncSession
+) -> None:
+    """OpenCost's GPU figures as posted by the collector (no Prometheus post). train: 7 days
+    at 5 % and a 12-hour day at 45 %: (7 x 24 x 0.05 + 12 x 0.45) / 180 = 7.67 %, flagged
+    (the unweighted daily mean would be 10 %, not flagged). infer: 60 %. bare: 8 % on 3 days
+    in 2024's top-level fields, flagged, and too few days."""
+    cluster, token = await make_cluster(db, org)
+    train = [Gpu(cost="30", usage="0.05")] * 7 + [Gpu(cost="15", hours="12", usage="0.45")]
+    doc = _gpu_days(
+        **{
+            "train-1": train,
+            "infer-1": [Gpu(count="2", cost="50", usage="1.2", shared=True)] * 8,
+            "bare-1": [Gpu(cost="4", usage="0.08", legacy=True)] * 3,
+        }
+    )
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    r = await client_for(None).post(
+        f"/kubernetes/ingest/{cluster.id}", content=dumps(doc), headers=headers
+    )
+    assert r.status_code == 200, r.text
+    out = (await client_for(viewer).get(f"/kubernetes/clusters/{cluster.id}/rightsizing")).json()
+    assert (out["usage_days"], out["data"]) == (0, [])  # no Prometheus: no CPU/memory advice
+    assert (out["gpu_start_date"], out["gpu_end_date"]) == ("2026-11-01", LAST.isoformat())
+    got = [
+        (
+            g["workload"],
+            g["days_of_data"],
+            g["gpu_hours"],
+            g["gpu_cost"],
+            g["utilisation_percent"],
+            g["shared"],
+            g["flags"],
+        )
+        for g in out["gpus"]
+    ]
+    assert got == [
+        ("deployment:infer", 8, 384, 400, 60, True, []),
+        ("deployment:train", 8, 180, 225, 7.67, False, ["gpu_underused"]),
+        ("pod:bare-1", 3, 72, 12, 8, None, ["gpu_underused", "insufficient_data"]),
+    ]
+
+    # A cluster whose OpenCost has no DCGM data writes 0 (2024) or null (later) for the usage:
+    # nothing is flagged as underused, and the report says the usage is missing.
+    quiet, quiet_token = await make_cluster(db, org)
+    doc = _gpu_days(
+        **{"old-1": [Gpu(cost="9", legacy=True)] * 7, "new-1": [Gpu(cost="9", usage=None)] * 7}
+    )
+    headers["Authorization"] = f"Bearer {quiet_token}"
+    r = await client_for(None).post(
+        f"/kubernetes/ingest/{quiet.id}", content=dumps(doc), headers=headers
+    )
+    assert r.status_code == 200, r.text
+    out = (await client_for(viewer).get(f"/kubernetes/clusters/{quiet.id}/rightsizing")).json()
+    assert [(g["workload"], g["utilisation_percent"], g["flags"]) for g in out["gpus"]] == [
+        ("deployment:new", None, ["gpu_usage_unreported"]),
+        ("deployment:old", None, ["gpu_usage_unreported"]),
+    ]
+    # A malformed gpuAllocation is refused where it is.
+    bad = _gpu_days(**{"x-1": [Gpu(usage="0.1")]})
+    next(iter(bad["data"][0].values()))["gpuAllocation"]["isGPUShared"] = "yes"
+    r = await client_for(None).post(
+        f"/kubernetes/ingest/{quiet.id}", content=dumps(bad), headers=headers
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["details"][0]["field"].endswith("gpuAllocation.isGPUShared")

@@ -7,7 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from xplorr.allocation.models import AllocationMethod
+from xplorr.allocation.models import AllocationMethod, AllocationTarget
 from xplorr.core.money import DecimalNumber
 from xplorr.core.text import NO_CONTROL_CHARACTERS, Name
 from xplorr.tagging.schemas import TagKeyText, TagValueText
@@ -17,6 +17,10 @@ Text200 = Annotated[
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=200, pattern=NO_CONTROL_CHARACTERS
     ),
+]
+# Kubernetes's own rule for a namespace name (an RFC 1123 label).
+Namespace = Annotated[
+    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 ]
 Percent = Annotated[Decimal, Field(gt=0, le=100, max_digits=12, decimal_places=6)]
 Splits = Annotated[dict[TagValueText, Percent], Field(min_length=1, max_length=200)]
@@ -38,22 +42,60 @@ class SourceIn(BaseModel):
         ]
         | None
     ) = Field(None, description="RegionId, exactly.")
-    tag_key: TagKeyText | None = None
+    tag_key: TagKeyText | None = Field(
+        None, description="A tag key; with cluster_id, a pod label key (as in label:<key>)."
+    )
     tag_value: TagValueText | None = None
+    cluster_id: uuid.UUID | None = Field(
+        None,
+        description="A Kubernetes cluster of the organization: the rule shares that cluster's "
+        "cost (idle, a namespace's, or the pods with tag_key's label value) instead of cloud "
+        "cost; applied by /costs?clusterId=<id>&allocate=true.",
+    )
+    namespace: Namespace | None = Field(None, description="With cluster_id: this namespace.")
+    idle: bool = Field(False, description="With cluster_id: OpenCost's idle allocation (__idle__).")
 
     @model_validator(mode="after")
     def _tag_pair(self) -> Self:
         if self.tag_value is not None and self.tag_key is None:
             raise ValueError("source.tag_value needs source.tag_key")
-        if not any(
-            v is not None
-            for v in (self.provider, self.account_id, self.service, self.region, self.tag_key)
-        ):
+        cloud = (self.provider, self.account_id, self.service, self.region)
+        if self.cluster_id is not None:
+            if any(v is not None for v in cloud):
+                raise ValueError(
+                    "source.cluster_id takes none of provider, account_id, service or region "
+                    "(a cluster's cost is not in the cloud bill)"
+                )
+            if self.idle and (self.namespace is not None or self.tag_key is not None):
+                raise ValueError("source.idle takes no namespace or tag_key (idle has neither)")
+            if not self.idle and self.namespace is None and self.tag_key is None:
+                raise ValueError(
+                    "source with cluster_id needs idle, namespace or tag_key (the whole "
+                    "cluster would share every cost)"
+                )
+            return self
+        if self.namespace is not None or self.idle:
+            raise ValueError("source.namespace and source.idle need source.cluster_id")
+        if not any(v is not None for v in (*cloud, self.tag_key)):
             raise ValueError(
                 "source needs at least one of provider, account_id, service, "
-                "region or tag_key (an empty source would share every cost)"
+                "region, tag_key or cluster_id (an empty source would share every cost)"
             )
         return self
+
+
+def check_target(
+    kind: AllocationTarget, key: str | None, source: SourceIn
+) -> tuple[str, str] | None:
+    """The field and why ``kind``/``key`` do not fit ``source``, or None."""
+    if kind is AllocationTarget.NAMESPACE:
+        if source.cluster_id is None:
+            return "target_kind", "namespace needs source.cluster_id (a cluster's namespaces)"
+        if key is not None:
+            return "target_tag_key", "Not with target_kind namespace."
+    elif key is None:
+        return "target_tag_key", "Required (or target_kind namespace, for a cluster's cost)."
+    return None
 
 
 def check_method(method: AllocationMethod, splits: dict[str, Decimal] | None) -> str | None:
@@ -72,7 +114,14 @@ class AllocationRuleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
     source: SourceIn
-    target_tag_key: TagKeyText = Field(description="The tag key whose values receive the cost.")
+    target_kind: AllocationTarget = Field(
+        AllocationTarget.TAG,
+        description="tag: the values of target_tag_key receive the cost (with a cluster "
+        "source, the values of that pod label); namespace: the cluster's namespaces.",
+    )
+    target_tag_key: TagKeyText | None = Field(
+        None, description="The tag (or pod label) key whose values receive the cost."
+    )
     method: AllocationMethod
     splits: Splits | None = Field(
         None,
@@ -88,6 +137,8 @@ class AllocationRuleCreate(BaseModel):
     def _method(self) -> Self:
         if (problem := check_method(self.method, self.splits)) is not None:
             raise ValueError(problem)
+        if (wrong := check_target(self.target_kind, self.target_tag_key, self.source)) is not None:
+            raise ValueError(f"{wrong[0]}: {wrong[1]}")
         return self
 
 
@@ -97,6 +148,7 @@ class AllocationRuleUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name | None = None
     source: SourceIn | None = None
+    target_kind: AllocationTarget | None = None
     target_tag_key: TagKeyText | None = None
     method: AllocationMethod | None = None
     splits: Splits | None = None
@@ -111,13 +163,17 @@ class SourceOut(BaseModel):
     region: str | None
     tag_key: str | None
     tag_value: str | None
+    cluster_id: uuid.UUID | None
+    namespace: str | None
+    idle: bool
 
 
 class AllocationRuleOut(BaseModel):
     id: uuid.UUID
     name: str
     source: SourceOut
-    target_tag_key: str
+    target_kind: AllocationTarget
+    target_tag_key: str | None
     method: AllocationMethod
     splits: dict[str, DecimalNumber] | None
     priority: int
@@ -129,7 +185,9 @@ class AllocationRuleOut(BaseModel):
 class PreviewValue(BaseModel):
     """One value of the target key: its cost with the rules as they are and as they would be."""
 
-    key: str | None = Field(description="The tag value; null: untagged.")
+    key: str | None = Field(
+        description="The tag value (or namespace, label value); null: untagged (unlabeled)."
+    )
     name: str
     cost_before: DecimalNumber
     cost_after: DecimalNumber
@@ -139,12 +197,14 @@ class PreviewValue(BaseModel):
 
 
 class PreviewOut(BaseModel):
-    """What saving would move over the last full month, value by value; nothing is saved."""
+    """What saving would move over the last full month, value by value; nothing is saved.
+    For a cluster rule: the cluster's last full month, in its currency."""
 
     preview: bool = True
     start_date: dt.date
     end_date: dt.date
-    target_tag_key: str
+    target_kind: AllocationTarget
+    target_tag_key: str | None
     currency: str | None
     moved: DecimalNumber = Field(description="Cost this rule would share in that month.")
     values: list[PreviewValue]

@@ -9,6 +9,8 @@ is what ``/costs`` answers for that month once the change is saved.
 """
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Final
@@ -16,7 +18,7 @@ from typing import Any, Final
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xplorr.allocation.models import AllocationMethod, AllocationRule
+from xplorr.allocation.models import AllocationMethod, AllocationRule, AllocationTarget
 from xplorr.allocation.schemas import (
     AllocationRuleCreate,
     AllocationRuleOut,
@@ -26,6 +28,7 @@ from xplorr.allocation.schemas import (
     SourceIn,
     SourceOut,
     check_method,
+    check_target,
 )
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import audit, clock, money
@@ -34,8 +37,9 @@ from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.tenancy import Principal, Scope, get_in_org, org_select
 from xplorr.costs import allocate, query
 from xplorr.costs import service as costs
-from xplorr.costs.allocate import Method, ShareRule, Source
+from xplorr.costs.allocate import Allocation, Method, ShareRule, Source
 from xplorr.costs.query import CostQuery, TagKey
+from xplorr.kubernetes import query as cluster_query
 
 ZERO: Final = Decimal(0)
 
@@ -55,7 +59,11 @@ def to_out(rule: AllocationRule) -> AllocationRuleOut:
             region=rule.source_region,
             tag_key=rule.source_tag_key,
             tag_value=rule.source_tag_value,
+            cluster_id=rule.source_cluster_id,
+            namespace=rule.source_namespace,
+            idle=rule.source_idle,
         ),
+        target_kind=rule.target_kind,
         target_tag_key=rule.target_tag_key,
         method=rule.method,
         splits=_splits_out(rule.splits),
@@ -78,8 +86,13 @@ def share_rule(rule: AllocationRule) -> ShareRule:
             region=rule.source_region,
             tag_key=rule.source_tag_key,
             tag_value=rule.source_tag_value if rule.source_tag_key is not None else None,
+            cluster_id=rule.source_cluster_id,
+            namespace=rule.source_namespace,
+            idle=rule.source_idle,
         ),
-        target_key=rule.target_tag_key,
+        target_key=(
+            None if rule.target_kind is AllocationTarget.NAMESPACE else rule.target_tag_key
+        ),
         method=Method(rule.method.value),
         splits=_splits_out(rule.splits),
         priority=rule.priority,
@@ -106,15 +119,21 @@ def _assign_source(rule: AllocationRule, source: SourceIn) -> None:
     rule.source_region = source.region
     rule.source_tag_key = source.tag_key
     rule.source_tag_value = source.tag_value
+    rule.source_cluster_id = source.cluster_id
+    rule.source_namespace = source.namespace
+    rule.source_idle = source.idle
 
 
 def _store_splits(splits: dict[str, Decimal] | None) -> dict[str, str] | None:
     return None if splits is None else {k: money.plain(v) for k, v in splits.items()}
 
 
-async def _check_source_account(db: AsyncSession, who: Principal, source: SourceIn) -> None:
+async def _check_source(db: AsyncSession, who: Principal, source: SourceIn) -> None:
+    """A source's account or cluster must be the organization's (404 otherwise)."""
     if source.account_id is not None:
         await get_in_org(db, CloudAccount, source.account_id, who)
+    if source.cluster_id is not None:
+        await cluster_query.cluster_info(db, who, source.cluster_id)
 
 
 def _new_rule(who: Principal, data: AllocationRuleCreate) -> AllocationRule:
@@ -123,6 +142,7 @@ def _new_rule(who: Principal, data: AllocationRuleCreate) -> AllocationRule:
         id=uuid.uuid4(),
         org_id=who.org_id,
         name=data.name,
+        target_kind=data.target_kind,
         target_tag_key=data.target_tag_key,
         method=data.method,
         splits=_store_splits(data.splits),
@@ -144,7 +164,7 @@ def _conflict(name: str) -> Conflict:
 async def create_rule(
     db: AsyncSession, who: Principal, data: AllocationRuleCreate
 ) -> AllocationRule:
-    await _check_source_account(db, who, data.source)
+    await _check_source(db, who, data.source)
     rule = _new_rule(who, data)
     try:
         async with db.begin_nested():
@@ -171,17 +191,30 @@ def _merged(rule: AllocationRule, data: AllocationRuleUpdate) -> AllocationRuleC
         region=rule.source_region,
         tag_key=rule.source_tag_key,
         tag_value=rule.source_tag_value,
+        cluster_id=rule.source_cluster_id,
+        namespace=rule.source_namespace,
+        idle=rule.source_idle,
     )
     if "name" in changes and data.name is None:
         raise ValidationFailed.on("name", "Must not be null.")
-    if "target_tag_key" in changes and data.target_tag_key is None:
-        raise ValidationFailed.on("target_tag_key", "Must not be null.")
     if "source" in changes and data.source is None:
         raise ValidationFailed.on("source", "Must not be null.")
+    if "target_kind" in changes and data.target_kind is None:
+        raise ValidationFailed.on("target_kind", "Must not be null.")
+    kind = data.target_kind or rule.target_kind
+    # A change of target kind leaves the old key behind unless a new one is sent.
+    key = (
+        data.target_tag_key
+        if "target_tag_key" in changes or kind is not rule.target_kind
+        else rule.target_tag_key
+    )
+    if (wrong := check_target(kind, key, source)) is not None:
+        raise ValidationFailed.on(*wrong)
     return AllocationRuleCreate(
         name=data.name or rule.name,
         source=source,
-        target_tag_key=data.target_tag_key or rule.target_tag_key,
+        target_kind=kind,
+        target_tag_key=key,
         method=method,
         splits=splits,
         priority=rule.priority if data.priority is None else data.priority,
@@ -194,9 +227,10 @@ async def update_rule(
 ) -> AllocationRule:
     rule = await get_in_org(db, AllocationRule, rule_id, who, for_update=True)
     merged = _merged(rule, data)
-    await _check_source_account(db, who, merged.source)
+    await _check_source(db, who, merged.source)
     rule.name = merged.name
     _assign_source(rule, merged.source)
+    rule.target_kind = merged.target_kind
     rule.target_tag_key = merged.target_tag_key
     rule.method = merged.method
     rule.splits = _store_splits(merged.splits)
@@ -224,13 +258,49 @@ async def delete_rule(db: AsyncSession, who: Principal, rule_id: uuid.UUID) -> N
     await db.delete(rule)
 
 
-async def last_full_month(db: AsyncSession, who: Scope) -> tuple[date, date]:
-    """The last calendar month complete in the data (``costs.query.data_through``; without
-    data, the month before today's)."""
-    through = await query.data_through(db, who) or clock.now().date() - timedelta(days=1)
+def _full_month(through: date) -> tuple[date, date]:
+    """The last calendar month that ends on or before ``through``."""
     if (through + timedelta(days=1)).day != 1:
         through = through.replace(day=1) - timedelta(days=1)
     return through.replace(day=1), through
+
+
+async def last_full_month(db: AsyncSession, who: Scope) -> tuple[date, date]:
+    """The last calendar month complete in the data (``costs.query.data_through``; without
+    data, the month before today's)."""
+    return _full_month(await query.data_through(db, who) or clock.now().date() - timedelta(days=1))
+
+
+async def _allocations(
+    db: AsyncSession,
+    who: Principal,
+    data: AllocationRuleCreate,
+    before_rules: Sequence[ShareRule],
+    after_rules: Sequence[ShareRule],
+) -> tuple[date, date, str | None, Allocation, Allocation]:
+    """The last full month's allocation by ``data``'s target with the rules before and after,
+    over the cloud's cost or (a cluster source) that cluster's."""
+    cluster_id = data.source.cluster_id
+    if cluster_id is None:
+        assert data.target_tag_key is not None  # check_target
+        start, end = await last_full_month(db, who)
+        q = CostQuery(start=start, end=end, group_by=(TagKey(data.target_tag_key),))
+        before = await allocate.allocate(db, who, q, before_rules)
+        after = await allocate.allocate(db, who, q, after_rules)
+        return start, end, await costs.answer_currency(db, who, None), before, after
+    cluster = await cluster_query.cluster_info(db, who, cluster_id)
+    # The cluster's last month complete in its own data (without data, the month before).
+    start, end = _full_month(cluster.data_through or clock.now().date() - timedelta(days=1))
+    dim: cluster_query.ClusterGroupBy = (
+        cluster_query.ClusterDim.NAMESPACE
+        if data.target_tag_key is None
+        else cluster_query.parse_group_by(
+            cluster_query.LABEL_PREFIX + data.target_tag_key, "target_tag_key"
+        )
+    )
+    before = await cluster_query.allocate(db, who, cluster, start, end, (dim,), before_rules)
+    after = await cluster_query.allocate(db, who, cluster, start, end, (dim,), after_rules)
+    return start, end, cluster.currency, before, after
 
 
 async def preview(
@@ -240,28 +310,17 @@ async def preview(
     replacing: uuid.UUID | None = None,
 ) -> PreviewOut:
     """What saving ``data`` (a new rule, or rule ``replacing`` changed) would move over the
-    last full month, value by value of its target key. Saves nothing."""
-    await _check_source_account(db, who, data.source)
+    last full month, value by value of its target (for a cluster rule: the cluster's last full
+    month, by namespace or label value). Saves nothing."""
+    await _check_source(db, who, data.source)
     current = await share_rules(db, who)
     candidate = share_rule(_new_rule(who, data))
     if replacing is not None:
-        candidate = ShareRule(
-            id=replacing,
-            name=candidate.name,
-            source=candidate.source,
-            target_key=candidate.target_key,
-            method=candidate.method,
-            splits=candidate.splits,
-            priority=candidate.priority,
-        )
+        candidate = replace(candidate, id=replacing)
     after_rules = [r for r in current if r.id != replacing]
     if data.active:
         after_rules.append(candidate)
-    start, end = await last_full_month(db, who)
-    q = CostQuery(start=start, end=end, group_by=(TagKey(data.target_tag_key),))
-    before = await allocate.allocate(db, who, q, current)
-    after = await allocate.allocate(db, who, q, after_rules)
-    currency = await costs.answer_currency(db, who, None)
+    start, end, currency, before, after = await _allocations(db, who, data, current, after_rules)
     before_items, _ = costs.allocated_items(before.groups, currency)
     after_items, _ = costs.allocated_items(after.groups, currency)
     was = {item.key: item.cost for item in before_items}
@@ -295,6 +354,7 @@ async def preview(
     return PreviewOut(
         start_date=start,
         end_date=end,
+        target_kind=data.target_kind,
         target_tag_key=data.target_tag_key,
         currency=currency,
         moved=money.round_money(moved, currency) if currency else ZERO,

@@ -26,7 +26,7 @@ remainder again: the odd cent goes to the entry whose rounding dropped most).
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_DOWN, Decimal, localcontext
@@ -44,6 +44,7 @@ ZERO: Final = Decimal(0)
 STORE_QUANTUM: Final = Decimal("0.000000001")
 HUNDRED: Final = Decimal(100)
 K = TypeVar("K")
+Row = Mapping[Hashable, Key]  # one fine-grained group: its value per dimension
 
 
 class Method(StrEnum):
@@ -63,6 +64,11 @@ class Source:
     region: str | None = None
     tag_key: str | None = None
     tag_value: str | None = None
+    # A Kubernetes cluster's cost instead of the cloud's (``kubernetes.query.allocate`` applies
+    # these; ``tag_key`` is then a pod label): its idle allocation, or a namespace's.
+    cluster_id: uuid.UUID | None = None
+    namespace: str | None = None
+    idle: bool = False
 
     def dims(self) -> tuple[GroupBy, ...]:
         """The dimensions :meth:`matches` reads: only the given fields, so the query under an
@@ -81,7 +87,7 @@ class Source:
             named.append(TagKey(self.tag_key))
         return tuple(named)
 
-    def matches(self, row: Mapping[GroupBy, Key]) -> bool:
+    def matches(self, row: Row) -> bool:
         if self.provider is not None and row[Dim.PROVIDER] != self.provider:
             return False
         if self.account_id is not None and row[Dim.ACCOUNT] != self.account_id:
@@ -95,12 +101,13 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class ShareRule:
-    """One allocation rule, as the allocation area stores it."""
+    """One allocation rule, as the allocation area stores it. ``target_key`` None: the rule
+    shares a cluster's cost across its namespaces (cluster sources only)."""
 
     id: uuid.UUID
     name: str
     source: Source
-    target_key: str
+    target_key: str | None
     method: Method
     splits: Mapping[str, Decimal] | None = None  # fixed: percent per value; even: the values
     priority: int = 0
@@ -212,7 +219,7 @@ async def allocate(
         raise ValueError("allocation needs a query grouped by a tag key")
     target = targets[0]
     active = sorted(
-        (r for r in rules if r.target_key == target.key),
+        (r for r in rules if r.source.cluster_id is None and r.target_key == target.key),
         key=lambda r: (r.priority, r.name, str(r.id)),
     )
     fine = fine_dims(q.group_by, active)
@@ -230,18 +237,36 @@ def fine_dims(group_by: tuple[GroupBy, ...], rules: Sequence[ShareRule]) -> tupl
     return tuple(fine)
 
 
+def _cloud_match(rule: ShareRule, row: Row) -> bool:
+    return rule.source.matches(row)
+
+
+def _any_value(value: Key) -> bool:
+    return value is not None
+
+
 def apply_rules(
     groups: Sequence[query.CostGroup],
-    fine: tuple[GroupBy, ...],
-    group_by: tuple[GroupBy, ...],
+    fine: Sequence[Hashable],
+    group_by: Sequence[Hashable],
     rules: Sequence[ShareRule],
+    *,
+    target: Hashable | None = None,
+    matches: Callable[[ShareRule, Row], bool] = _cloud_match,
+    recipient: Callable[[Key], bool] = _any_value,
 ) -> Allocation:
     """The arithmetic of :func:`allocate`: ``groups`` at ``fine`` grain (:func:`fine_dims`)
     folded to ``group_by`` with ``rules`` (already those targeting ``group_by``'s tag key,
-    in the order they apply)."""
+    in the order they apply).
+
+    A Kubernetes cluster's allocation (``kubernetes.query.allocate``) runs the same arithmetic
+    on its own rows: ``target`` names the dimension that receives (a namespace or a pod label;
+    default the first tag key), ``matches`` says which rule's source a row is, and
+    ``recipient`` which values of the target may receive (never the idle group)."""
     active = list(rules)
-    target = next(d for d in group_by if isinstance(d, TagKey))
-    tpos = group_by.index(target)
+    if target is None:
+        target = next(d for d in group_by if isinstance(d, TagKey))
+    tpos = list(group_by).index(target)
     n = len(group_by)
     names: dict[tuple[int, Key], str] = {}
     acc: dict[tuple[tuple[Key, ...], str], _Acc] = defaultdict(_Acc)
@@ -257,11 +282,11 @@ def apply_rules(
         day = row[Dim.DATE]
         assert isinstance(day, date)
         own = g.key[:n]
-        rule_index = next((i for i, r in enumerate(active) if r.source.matches(row)), None)
+        rule_index = next((i for i, r in enumerate(active) if matches(r, row)), None)
         if rule_index is None:
             acc[(own, g.currency)].direct += g.cost
             value = row[target]
-            if value is not None:
+            if recipient(value):
                 assert isinstance(value, str)
                 direct_day[(day, g.currency)][value] += g.cost
                 seen_day[(day, g.currency)].add(value)
@@ -293,7 +318,11 @@ def apply_rules(
         for (key, cur), a in acc.items()
         if a.direct != ZERO
         or a.allocated != ZERO
-        or any(v is not None for v, d in zip(key, group_by, strict=True) if isinstance(d, TagKey))
+        or any(
+            v is not None
+            for v, d in zip(key, group_by, strict=True)
+            if isinstance(d, TagKey) or d == target
+        )
     ]
     out.sort(
         key=lambda g: (
@@ -304,7 +333,7 @@ def apply_rules(
     return Allocation(groups=out, moved=moved)
 
 
-def _name(dim: GroupBy, value: Key) -> str:
+def _name(dim: Hashable, value: Key) -> str:
     if value is None:
         return query.UNTAGGED_NAME if isinstance(dim, TagKey) else query.NONE_NAME
     if isinstance(value, date):

@@ -621,13 +621,17 @@ async def _cluster_breakdown(
     rules: Sequence[ShareRule] | None,
 ) -> CostBreakdownOut:
     """``GET /costs?clusterId=``: the cluster's allocations by namespace, controller, pod,
-    node, label or period (idle as its own group), in the cluster's currency."""
+    node, label or period (idle as its own group), in the cluster's currency. With ``rules``
+    (``allocate=true``, which needs ``groupBy=namespace`` or ``label:<key>``): the rules over
+    this cluster targeting that dimension applied (``kubernetes.query.allocate``)."""
     dim = cluster_query.parse_group_by(group_by)
     second = cluster_query.parse_group_by(then_by, "thenBy") if then_by is not None else None
     if second is not None and second == dim:
         raise ValidationFailed.on("thenBy", "Must differ from groupBy.")
-    if rules is not None:
-        raise ValidationFailed.on("allocate", "Not with clusterId.")
+    if rules is not None and cluster_query.allocation_target(dim) is None:
+        raise ValidationFailed.on(
+            "allocate", "With clusterId, allocation needs groupBy=namespace or label:<key>."
+        )
     monthly = Dim.MONTH in (dim, second)
     filters = await resolve_filters(
         db, who, params, grain=Granularity.MONTH if monthly else Granularity.DAY, cluster_ok=True
@@ -636,10 +640,20 @@ async def _cluster_breakdown(
     assert cluster is not None
     dims: tuple[ClusterGroupBy, ...] = (dim,) if second is None else (dim, second)
     currency = filters.currency or cluster.currency
-    groups = await cluster_query.aggregate(db, who, cluster, filters.start, filters.end, dims)
-    totals = {cluster.currency: sum((g.cost for g in groups), ZERO)} if groups else {}
-    rows = [(g.key, g.names, g.cost, None) for g in groups if g.currency == currency]
-    return _breakdown_out(rows, dims, limit, totals, currency, filters, group_by, then_by, None)
+    found: Sequence[AllocatedGroup | CostGroup]
+    if rules is not None:
+        found = (
+            await cluster_query.allocate(db, who, cluster, filters.start, filters.end, dims, rules)
+        ).groups
+    else:
+        found = await cluster_query.aggregate(db, who, cluster, filters.start, filters.end, dims)
+    totals = {cluster.currency: sum((g.cost for g in found), ZERO)} if found else {}
+    rows = [
+        (g.key, g.names, g.cost, g.direct if isinstance(g, AllocatedGroup) else None)
+        for g in found
+        if g.currency == currency
+    ]
+    return _breakdown_out(rows, dims, limit, totals, currency, filters, group_by, then_by, rules)
 
 
 def _shift_year(day: date, years: int) -> date:

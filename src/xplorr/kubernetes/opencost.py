@@ -15,7 +15,10 @@ The envelope is ``{"code", "status", "data", "message"?}`` (``router.go`` ``Wrap
 an allocation range's ``data`` is a list of name -> allocation maps, one per step.
 
 Fields this module does not name are ignored (OpenCost adds fields between releases). OpenCost
-writes NaN and Inf as ``null``: a null cost is read as 0, a null usage figure stays null.
+writes NaN and Inf as ``null``: a null cost is read as 0, a null usage figure stays null. GPU
+figures (``gpuCount``, ``gpuHours``, ``gpuRequestAverage``, ``gpuUsageAverage``, ``isGPUShared``)
+are read at the top level (releases up to 2024) and from the ``gpuAllocation`` object that later
+releases write instead (``allocation_json.go`` at 1ea64d02 tags the top-level pair ``json:"-"``).
 """
 
 import json
@@ -48,7 +51,14 @@ ALLOCATION_USAGE: Final = (
     "cpuCoreUsageAverage",
     "cpuEfficiency",
     "gpuCount",
+    "gpuHours",
     "gpuEfficiency",
+    # Top level in 2024's releases (``allocation_json.go`` at 5f6533); later releases write
+    # them inside ``gpuAllocation`` instead (read by :func:`_gpu_allocation`). The usage is
+    # the window's average of DCGM_FI_PROF_GR_ENGINE_ACTIVE, "a float between 0-1"
+    # (``pkg/costmodel/allocation.go`` and ``allocation_helpers.go``); the request, GPUs.
+    "gpuRequestAverage",
+    "gpuUsageAverage",
     "ramBytes",
     "ramByteRequestAverage",
     "ramByteLimitAverage",
@@ -56,6 +66,7 @@ ALLOCATION_USAGE: Final = (
     "ramEfficiency",
     "totalEfficiency",
 )
+GPU_ALLOCATION_USAGE: Final = ("gpuRequestAverage", "gpuUsageAverage")
 ASSET_COSTS: Final = {"cpuCost": "cpu_cost", "gpuCost": "gpu_cost", "ramCost": "ram_cost"}
 IDLE: Final = "__idle__"
 MAX_INFLATED_BYTES: Final = 64 * 1024 * 1024
@@ -214,12 +225,32 @@ def _window(item: dict[str, Any], where: Where) -> date:
     return start.date()
 
 
+def _gpu_allocation(value: Any, where: Where, out: dict[str, str | None]) -> None:
+    """OpenCost's ``gpuAllocation`` object (``{gpuRequestAverage, gpuUsageAverage,
+    isGPUShared, gpuDevice?, gpuModel?...}``, null without a GPU): its figures, which replace
+    the top-level ones older releases wrote; ``isGPUShared`` kept as ``true``/``false``."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise _refuse(where, "Must be an object or null.")
+    for key in GPU_ALLOCATION_USAGE:
+        if key in value:
+            figure = _amount(value[key], (*where, key), nullable=True)
+            out[key] = None if figure is None else str(figure)
+    shared = value.get("isGPUShared")
+    if shared is not None:
+        if not isinstance(shared, bool):
+            raise _refuse((*where, "isGPUShared"), "Must be true, false or null.")
+        out["isGPUShared"] = "true" if shared else "false"
+
+
 def _usage(item: dict[str, Any], where: Where) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for key in ALLOCATION_USAGE:
         if key in item:
             value = _amount(item[key], (*where, key), nullable=True)
             out[key] = None if value is None else str(value)
+    _gpu_allocation(item.get("gpuAllocation"), (*where, "gpuAllocation"), out)
     return out
 
 

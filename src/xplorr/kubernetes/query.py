@@ -1,7 +1,9 @@
 """The one reader of the Kubernetes cost tables for ``/costs?clusterId=``: a cluster's
 allocations summed by namespace, controller, pod, node, label or period, in the cost query
 module's own shape (:class:`xplorr.costs.query.CostGroup`), so ``/costs`` and ``/costs/trend``
-answer for a cluster exactly as they do for cloud accounts.
+answer for a cluster exactly as they do for cloud accounts; and the same sums with the
+organization's allocation rules over this cluster applied (:func:`allocate`, the arithmetic of
+``costs.allocate``), for ``allocate=true``, previews and reports.
 
 Sums are exact (``func.sum`` of ``Money``: NUMERIC on PostgreSQL, exact text sums on SQLite).
 OpenCost's ``__idle__`` allocation is its own group under every grouping but a period's
@@ -12,6 +14,7 @@ idle included.
 import re
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xplorr.core.errors import NotFound, ValidationFailed
 from xplorr.core.models import Money
 from xplorr.core.tenancy import Scope, org_select
+from xplorr.costs.allocate import Allocation, ShareRule, apply_rules
+from xplorr.costs.allocate import Row as AllocationRow
 from xplorr.costs.query import NONE_NAME, CostGroup, Dim, Key
 from xplorr.kubernetes.models import KubernetesAllocation, KubernetesCluster
 
@@ -112,6 +117,28 @@ async def cluster_info(db: AsyncSession, who: Scope, cluster_id: uuid.UUID) -> C
         )
     )
     return ClusterInfo(cluster.id, cluster.name, cluster.currency, last)
+
+
+async def clusters(
+    db: AsyncSession, who: Scope, ids: set[uuid.UUID] | None = None
+) -> list[ClusterInfo]:
+    """The caller's visible clusters (only ``ids`` when given), by name."""
+    stmt = visible_clusters(who).order_by(KubernetesCluster.name)
+    if ids is not None:
+        stmt = stmt.where(KubernetesCluster.id.in_(ids))
+    found = list((await db.scalars(stmt)).all())
+    if not found:
+        return []
+    rows = await db.execute(
+        select(KubernetesAllocation.cluster_id, func.max(KubernetesAllocation.day))
+        .where(
+            KubernetesAllocation.org_id == who.org_id,
+            KubernetesAllocation.cluster_id.in_([c.id for c in found]),
+        )
+        .group_by(KubernetesAllocation.cluster_id)
+    )
+    last_days: dict[uuid.UUID, date] = dict(rows.all())
+    return [ClusterInfo(c.id, c.name, c.currency, last_days.get(c.id)) for c in found]
 
 
 _COLUMNS: Final[dict[ClusterDim, tuple[str, ...]]] = {
@@ -213,3 +240,78 @@ async def total(
     """The cluster's posted ``totalCost`` from ``start`` to ``end``, idle included."""
     groups = await aggregate(db, who, cluster, start, end)
     return groups[0].cost if groups else ZERO
+
+
+# --- allocation rules over a cluster's cost ------------------------------------------------------
+
+
+def allocation_target(dim: ClusterGroupBy) -> ClusterDim | LabelKey | None:
+    """The dimension that can receive shared cost: namespaces or a pod label's values."""
+    return dim if dim is ClusterDim.NAMESPACE or isinstance(dim, LabelKey) else None
+
+
+def _rule_target(rule: ShareRule) -> ClusterDim | LabelKey:
+    if rule.target_key is None:
+        return ClusterDim.NAMESPACE
+    return LabelKey(sanitize_label(rule.target_key))
+
+
+def _source_label(rule: ShareRule) -> LabelKey | None:
+    key = rule.source.tag_key
+    return None if key is None else LabelKey(sanitize_label(key))
+
+
+def _matches(rule: ShareRule, row: AllocationRow) -> bool:
+    """Whether ``row`` (at :func:`allocate`'s grain) is the cost ``rule`` shares: the idle
+    allocation, or the non-idle pods of its namespace and/or label value (tag_value None:
+    without the label)."""
+    source = rule.source
+    namespace = row[ClusterDim.NAMESPACE]
+    if source.idle:
+        return namespace == IDLE_KEY
+    if namespace == IDLE_KEY:
+        return False
+    if source.namespace is not None and namespace != source.namespace:
+        return False
+    label = _source_label(rule)
+    return label is None or row[label] == source.tag_value
+
+
+def _recipient(value: Key) -> bool:
+    # The idle group is a cost to share, never a receiver of shared cost.
+    return value is not None and value != IDLE_KEY
+
+
+async def allocate(
+    db: AsyncSession,
+    who: Scope,
+    cluster: ClusterInfo,
+    start: date,
+    end: date,
+    group_by: tuple[ClusterGroupBy, ...],
+    rules: Sequence[ShareRule],
+) -> Allocation:
+    """``group_by``'s groups of the cluster's cost with the rules over this cluster that
+    target ``group_by[0]`` (namespaces, or a pod label's values) applied: each day's idle
+    cost, a namespace's or the unlabeled pods' moved onto the receivers ``fixed``,
+    ``even``ly or ``proportional`` to their own cost that day, exactly as ``costs.allocate``
+    does it for cloud cost (same functions, same conservation to the store's precision)."""
+    target = allocation_target(group_by[0])
+    if target is None:
+        raise ValidationFailed.on(
+            "allocate", "With clusterId, allocation needs groupBy=namespace or label:<key>."
+        )
+    active = sorted(
+        (r for r in rules if r.source.cluster_id == cluster.id and _rule_target(r) == target),
+        key=lambda r: (r.priority, r.name, str(r.id)),
+    )
+    fine: list[ClusterGroupBy] = list(group_by)
+    needed: list[ClusterGroupBy] = [Dim.DATE, ClusterDim.NAMESPACE]
+    needed.extend(label for r in active if (label := _source_label(r)) is not None)
+    for dim in needed:
+        if dim not in fine:
+            fine.append(dim)
+    groups = await aggregate(db, who, cluster, start, end, tuple(fine))
+    return apply_rules(
+        groups, fine, group_by, active, target=target, matches=_matches, recipient=_recipient
+    )

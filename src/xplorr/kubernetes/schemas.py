@@ -107,6 +107,29 @@ class RightsizingItem(BaseModel):
     )
 
 
+class GpuItem(BaseModel):
+    """One workload that held GPUs in the window, from OpenCost's allocations."""
+
+    namespace: str
+    workload: str = Field(description="<controllerKind>:<controller>, or pod:<name> without one.")
+    days_of_data: int = Field(description="Days on which it held GPUs.")
+    gpu_hours: DecimalNumber = Field(description="OpenCost's gpuHours, summed.")
+    gpu_cost: DecimalNumber = Field(description="OpenCost's gpuCost, summed, in the currency.")
+    currency: str
+    utilisation_percent: DecimalNumber | None = Field(
+        description="Share of its GPU-hours during which the GPU engine was active: the sum "
+        "over days of OpenCost's gpuUsageAverage (DCGM_FI_PROF_GR_ENGINE_ACTIVE averaged over "
+        "the day, summed over the pod's containers) times the hours it ran, over the sum of "
+        "gpuHours, on the days OpenCost reported a usage. Null: not reported (no DCGM data)."
+    )
+    shared: bool | None = Field(description="OpenCost's isGPUShared (null: not reported).")
+    flags: list[str] = Field(
+        description="gpu_underused (engine active less than 10 % of its GPU-hours), "
+        "gpu_usage_unreported (the cluster's OpenCost reports no GPU usage: install the DCGM "
+        "exporter), insufficient_data (fewer than 7 days)."
+    )
+
+
 class RightsizingOut(BaseModel):
     cluster_id: uuid.UUID
     start_date: date | None
@@ -117,3 +140,9 @@ class RightsizingOut(BaseModel):
     )
     source: str = Field("prometheus", description="Where the usage comes from.")
     data: list[RightsizingItem]
+    gpu_start_date: date | None = Field(
+        description="The GPU window: the last 30 days of allocations (OpenCost's own figures, "
+        "no Prometheus usage needed)."
+    )
+    gpu_end_date: date | None
+    gpus: list[GpuItem] = Field(description="Workloads that held GPUs, costliest first.")
