@@ -180,7 +180,7 @@ def describe(event: Notification) -> Card:
         interval = ""
         if event.forecast_low is not None and event.forecast_high is not None:
             interval = (
-                f" (80 % interval {m(event.forecast_low, event.currency)} to "
+                f" (day-to-day range {m(event.forecast_low, event.currency)} to "
                 f"{m(event.forecast_high, event.currency)})"
             )
         return Card(
