@@ -79,7 +79,13 @@ async def _costs(db: AsyncSession, a: CloudAccount, b: CloudAccount) -> None:
         rows.append({"usage_date": day, "billed_cost": "100", "resource_id": "i-1"})
         rows.append({"usage_date": day, "billed_cost": "50", "service_name": "AmazonS3"})
     rows.append(
-        {"usage_date": "2024-09-08", "billed_cost": "150", "resource_id": "i-2", "sku_id": "m5"}
+        {
+            "usage_date": "2024-09-08",
+            "billed_cost": "150",
+            "resource_id": "i-2",
+            "sku_id": "m5",
+            "service_subcategory": "Virtual Machines",
+        }
     )
     await add_costs(db, a, rows)
     await add_costs(
@@ -139,6 +145,13 @@ async def test_a_spike_gives_one_anomaly_per_scope_and_a_rerun_none(
             "dimension": "sku",
             "key": "m5",
             "name": "m5",
+            "actual": "150.000000000",
+            "baseline": "0.000000000",
+        },
+        {
+            "dimension": "service_subcategory",
+            "key": "Virtual Machines",
+            "name": "Virtual Machines",
             "actual": "150.000000000",
             "baseline": "0.000000000",
         },

@@ -125,6 +125,27 @@ async def test_spend_forecast_and_other_currencies(
     assert [(c.currency, c.spend) for c in out.other_currencies] == [("EUR", D("7.00"))]
 
 
+async def test_forecast_adds_the_tax_to_come(db: AsyncSession, org: Org) -> None:
+    """Usage 10/day from 08-01, and August's tax of 31 on 08-31 (10 % of its usage)."""
+    acct = await make_account(db, org)
+    rows: list[dict[str, object]] = [
+        {"usage_date": date(2024, 8, 1) + timedelta(days=i), "billed_cost": "10"} for i in range(50)
+    ]
+    rows.append({"usage_date": "2024-08-31", "billed_cost": "31", "charge_category": "Tax"})
+    await add_costs(db, acct, rows)
+    await mark_imported(db, acct)
+    month = await make_budget(db, org, name="month", amount="1000", account=acct)
+    quarter = await make_budget(db, org, name="quarter", period=Period.QUARTERLY, amount="1000")
+    found = await service.statuses(db, org_scope(org.id), [month, quarter], AS_OF)
+    s = {x.budget.name: x.forecast for x in found}
+    # September: 190 spent, 110 of usage to come, and 10 % tax on 300 of usage.
+    assert s["month"] is not None
+    assert (s["month"].actual, s["month"].projected, s["month"].forecast) == (190, 140, 330)
+    # The quarter: August's 31 is posted already; the tax to come is 10 % of 610 less 31.
+    assert s["quarter"] is not None
+    assert (s["quarter"].actual, s["quarter"].projected, s["quarter"].forecast) == (531, 140, 671)
+
+
 async def test_statements_do_not_grow_with_budgets(
     db: AsyncSession, org: Org, accounts: tuple[CloudAccount, CloudAccount]
 ) -> None:

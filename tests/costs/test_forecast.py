@@ -3,6 +3,7 @@ both databases."""
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,16 @@ from tests.costs.conftest import principal
 from tests.factories.cloud_accounts import make_account
 from tests.factories.costs import add_costs, mark_imported
 from xplorr.core.tenancy import org_scope
-from xplorr.costs.forecast import Method, Period, forecast, period_bounds, project
+from xplorr.costs.forecast import (
+    Method,
+    Period,
+    TaxBasis,
+    forecast,
+    period_bounds,
+    project,
+    reference_month,
+    tax_rate,
+)
 from xplorr.costs.query import CostQuery, DayCost
 from xplorr.orgs.models import Org
 
@@ -96,6 +106,37 @@ def test_one_off_charges_are_not_repeated_and_low_never_below_actual() -> None:
     assert f.low == f.forecast == f.high
 
 
+def test_tax_to_come_is_projected_at_the_reference_rate_and_never_twice() -> None:
+    assert reference_month(date(2024, 3, 10)) == (date(2024, 2, 1), date(2024, 2, 29))
+    assert reference_month(date(2024, 1, 1)) == (date(2023, 12, 1), date(2023, 12, 31))
+    assert (tax_rate(D(31), D(310)), tax_rate(D(0), D(310)), tax_rate(D(5), D(0))) == (
+        D("0.1"),
+        0,
+        0,
+    )
+    history = series(date(2024, 4, 1), ["10", "20", "30"])
+    kwargs: dict[str, Any] = {
+        "currency": "USD",
+        "period_start": date(2024, 4, 1),
+        "period_end": date(2024, 4, 5),
+        "through": date(2024, 4, 3),
+    }
+    plain = project(history, **kwargs)
+    # Tax posted at the month's end: 10 % of the month's usage (60 so far + 40 projected).
+    at_end = project(history, taxes=TaxBasis(D("0.1"), usage=D(60), posted=D(0)), **kwargs)
+    assert (at_end.actual, at_end.projected, at_end.forecast) == (D(60), D(50), D(110))
+    # The range widens with the tax on the projection: 1.1 x the plain half-width.
+    assert at_end.high - at_end.forecast == ((plain.high - plain.forecast) * D("1.1")).quantize(
+        D("1e-9")
+    )
+    # Tax posted daily: the 6 on the days so far is in the history, so only the rest is added.
+    daily = project(history, taxes=TaxBasis(D("0.1"), usage=D(54), posted=D(6)), **kwargs)
+    assert (daily.projected, daily.forecast) == (D("43.4"), D("103.4"))
+    # Already posted in full (or more): nothing more is added.
+    posted = project(history, taxes=TaxBasis(D("0.1"), usage=D(60), posted=D(50)), **kwargs)
+    assert posted.forecast == plain.forecast == D(100)
+
+
 def test_complete_and_no_data() -> None:
     done = project(
         series(date(2024, 4, 29), ["3", "4"]),
@@ -130,6 +171,9 @@ async def test_forecast_reads_the_cost_store(db: AsyncSession, org: Org, other_o
         {"usage_date": date(2024, 9, 1) + timedelta(days=i), "billed_cost": "10"} for i in range(10)
     ]
     rows += [{"usage_date": "2024-09-01", "billed_cost": "300", "charge_category": "Purchase"}]
+    # August, the reference month: 100 of usage and 10 of tax (a 10 % rate).
+    rows += [{"usage_date": "2024-08-31", "billed_cost": "100"}]
+    rows += [{"usage_date": "2024-08-31", "billed_cost": "10", "charge_category": "Tax"}]
     rows += [{"usage_date": "2024-09-03", "billed_cost": "7", "currency": "EUR"}]
     await add_costs(db, aws, rows)
     await add_costs(db, foreign, [{"usage_date": "2024-09-02", "billed_cost": "999"}])
@@ -139,7 +183,8 @@ async def test_forecast_reads_the_cost_store(db: AsyncSession, org: Org, other_o
     out = await forecast(db, org_scope(org.id), q, period=Period.MONTHLY, as_of=date(2024, 9, 20))
     usd = out["USD"]
     assert usd.through == date(2024, 9, 10)
-    assert (usd.actual, usd.projected, usd.forecast) == (D(400), D(200), D(600))
+    # 200 of usage to come, and 10 % tax on September's 300 of usage (100 so far + 200).
+    assert (usd.actual, usd.projected, usd.forecast) == (D(400), D(230), D(630))
     eur = out["EUR"]
     assert (eur.actual, eur.forecast) == (D(7), D(7))  # its last 7 days hold no usage
     # A member granted nothing sees nothing.

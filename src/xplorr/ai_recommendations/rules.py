@@ -68,7 +68,10 @@ def insights(f: Figures) -> list[InsightOut]:
         detail = ""
         if first is not None:
             where = first.service or f"the {first.scope}"
-            above = f" ({first.percent_above} % above its baseline)" if first.percent_above else ""
+            above = ""
+            if first.percent_above:  # signed: a drop's is negative, said in words instead
+                side = "above" if first.percent_above > 0 else "below"
+                above = f" ({abs(first.percent_above)} % {side} its baseline)"
             detail = (
                 f" Latest: {where} on {first.date}, {first.actual_cost} {first.currency}{above}."
             )

@@ -17,10 +17,11 @@ class AnomalyFilters:
 
 
 class ContributorOut(BaseModel):
-    """A resource, SKU, region, service or account under the anomaly's scope and its cost on
-    the day against its own 7-day baseline."""
+    """A resource, SKU, service subcategory (FOCUS's nearest to a usage type), region, service
+    or account under the anomaly's scope and its cost on the day against its own 7-day
+    baseline."""
 
-    dimension: Literal["resource", "sku", "region", "service", "account"]
+    dimension: Literal["resource", "sku", "service_subcategory", "region", "service", "account"]
     key: str | None
     name: str
     actual_cost: DecimalNumber

@@ -55,8 +55,10 @@ RECENT_DAYS: Final = 3  # anomalies of a scope's last 3 days are notified; older
 HISTORY_DAYS: Final = 14  # read before the first judged day (baseline + the scope's start)
 ROOT_CAUSE_TOP: Final = 3
 ZERO: Final = Decimal(0)
+# FOCUS has no usage-type column (AWS's lineItem/UsageType is not carried over): SkuId and
+# ServiceSubcategory (e.g. "Virtual Machines", "Data Transfer") are the nearest, under a service.
 _ROOT_DIMS: Final[dict[Scope, tuple[Dim, ...]]] = {
-    Scope.SERVICE: (Dim.RESOURCE, Dim.SKU, Dim.REGION),
+    Scope.SERVICE: (Dim.RESOURCE, Dim.SKU, Dim.SERVICE_SUBCATEGORY, Dim.REGION),
     Scope.ACCOUNT: (Dim.SERVICE, Dim.REGION),
     Scope.ORG: (Dim.ACCOUNT, Dim.SERVICE),
 }

@@ -25,8 +25,10 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 async def list_budgets(db: DbSession, who: CurrentUser, page: Pagination) -> Page[BudgetOut]:
     """List budgets with their current spend (the budget's currency only: spend in other
     currencies is listed apart, never added), percent used, the forecast of the period's end
-    with its 80 % interval, and whether it is projected to overrun. A user limited to some
-    cloud accounts sees the budgets of those accounts."""
+    with its day-to-day range (`forecast_low`/`forecast_high`: the spread day-to-day variation
+    alone gives, not an 80 % interval; the README's backtest has how often the total fell
+    inside it), and whether it is projected to overrun. A user limited to some cloud accounts
+    sees the budgets of those accounts."""
     return await service.list_budgets(db, who, page)
 
 

@@ -84,8 +84,14 @@ class BudgetOut(BaseModel):
     forecast: DecimalNumber | None = Field(
         description="Projected spend at the period's end (None: no cost data to project from)."
     )
-    forecast_low: DecimalNumber | None
-    forecast_high: DecimalNumber | None
+    forecast_low: DecimalNumber | None = Field(
+        description="Low end of the forecast's day-to-day range: the spread daily noise alone "
+        "gives (not a calibrated interval: resources started or stopped, spikes and credits "
+        "fall outside it)."
+    )
+    forecast_high: DecimalNumber | None = Field(
+        description="High end of the forecast's day-to-day range (see forecast_low)."
+    )
     forecast_method: Method | None
     projected_overrun: bool
     other_currencies: list[CurrencySpend] = Field(

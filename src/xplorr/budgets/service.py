@@ -7,7 +7,8 @@ data (``costs.query.data_through_by_account``; for an org-wide budget the earlie
 leaving out accounts whose data stopped more than a week before the newest).
 
 **Cost of a list**: however many budgets, three reads of the cost store: the last complete day
-per account, every budget's spend in one statement (``costs.query.totals_for_many``), and one
+per account, every budget's spend and the totals of its forecast's tax basis (``costs.forecast
+.tax_queries``) in one statement (``costs.query.totals_for_many``), and one
 daily series of the last 28 days per account, provider, service and charge category
 (``daily_series_by``) from which each budget's own series is summed in Python for its forecast
 (``costs.forecast``); budgets filtered on a tag add one series per distinct tag key.
@@ -21,7 +22,7 @@ threshold too), in the same transaction.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -146,24 +147,44 @@ async def statuses(
         return []
     throughs = await query.data_through_by_account(db, who)
     out: list[BudgetStatus] = []
-    spend_queries: dict[uuid.UUID, CostQuery] = {}
+    # Each budget's spend, and the totals its forecast's tax basis is made of.
+    queries: dict[tuple[uuid.UUID, fc.TaxKey | None], CostQuery] = {}
+    tax_kinds: dict[uuid.UUID, dict[fc.TaxKey, CostQuery]] = {}
     for b in budgets:
         start, end = fc.period_bounds(b.period, as_of)
         through = _through(b, throughs, end, as_of)
         out.append(BudgetStatus(b, start, end, through))
-        if through is not None and through >= start:
-            spend_queries[b.id] = cost_query(b, start, through)
-    spent = await query.totals_for_many(db, who, spend_queries)
+        if through is None:
+            continue
+        filtered = cost_query(b, min(start, through), through)
+        if through >= start:
+            queries[b.id, None] = filtered
+        tax_kinds[b.id] = fc.tax_queries(filtered, start, through)
+        for kind, q in tax_kinds[b.id].items():
+            queries[b.id, kind] = q
+    totals = await query.totals_for_many(db, who, queries)
+    taxes: dict[uuid.UUID, fc.TaxBasis] = {}
     for s in out:
-        totals = spent.get(s.budget.id, {})
-        s.spend = totals.get(s.budget.currency, ZERO)
-        s.other = {cur: v for cur, v in sorted(totals.items()) if cur != s.budget.currency}
-    await _forecasts(db, who, out)
+        b = s.budget
+        spent = totals.get((b.id, None), {})
+        s.spend = spent.get(b.currency, ZERO)
+        s.other = {cur: v for cur, v in sorted(spent.items()) if cur != b.currency}
+        kinds = {kind: totals[b.id, kind] for kind in tax_kinds.get(b.id, {})}
+        basis = fc.tax_bases(kinds).get(b.currency)
+        if basis is not None:
+            taxes[b.id] = basis
+    await _forecasts(db, who, out, taxes)
     return out
 
 
-async def _forecasts(db: AsyncSession, who: Scope, out: list[BudgetStatus]) -> None:
-    """Each budget's forecast from one daily series of the last 28 days (per tag key: one more)."""
+async def _forecasts(
+    db: AsyncSession,
+    who: Scope,
+    out: list[BudgetStatus],
+    taxes: Mapping[uuid.UUID, fc.TaxBasis],
+) -> None:
+    """Each budget's forecast from one daily series of the last 28 days (per tag key: one more)
+    and its tax basis (none: no tax projected)."""
     dated = [s for s in out if s.through is not None]
     if not dated:
         return
@@ -202,6 +223,7 @@ async def _forecasts(db: AsyncSession, who: Scope, out: list[BudgetStatus]) -> N
             period_end=s.period_end,
             through=s.through,
             actual=s.spend,
+            taxes=taxes.get(b.id),
         )
 
 

@@ -458,8 +458,9 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
         ] = None,
         account_id: AccountId = None,
     ) -> dict[str, Any]:
-        """Where a month's spend will land: actual so far, the projected month total with an
-        80 % interval (low, high) and the method used, per currency. Built by the API's
+        """Where a month's spend will land: actual so far, the projected month total with its
+        day-to-day range (low, high: the spread daily noise alone gives, not a calibrated
+        interval) and the method used, per currency. Built by the API's
         forecast (GET /reports/cost-summary) from the daily series of each account, provider
         and service."""
         today = datetime.now(UTC).date()
@@ -640,7 +641,7 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
     @tool("Budgets")
     async def list_budgets(ctx: Context, page: Page = 1, limit: Limit = 50) -> dict[str, Any]:
         """Budgets with their current period's spend, percent used, forecast for the period
-        (with an 80 % interval) and whether they are projected to overrun."""
+        (with its day-to-day range) and whether they are projected to overrun."""
         return as_object(await call(ctx, "/budgets", {"page": page, "limit": limit}))
 
     @tool("Alert rules")

@@ -139,6 +139,12 @@ class AnomalyDetected(Notification):
         return f"anomaly_detected:{self.anomaly_id}:{self.severity.value}"
 
     @property
+    def percent_off_baseline(self) -> Decimal:
+        """How far the day is from its baseline, without sign: ``percent_above`` is signed (a
+        drop's is negative), and the texts say the direction in words ("70.2 % below")."""
+        return abs(self.percent_above)
+
+    @property
     def console_path(self) -> str:
         return f"/anomalies/{self.anomaly_id}"
 

@@ -145,7 +145,7 @@ def describe(event: Notification) -> Card:
             ("Day", fmt_date(event.day)),
             ("Actual", m(event.actual, event.currency)),
             ("7-day baseline", m(event.baseline, event.currency)),
-            (f"Percent {verb} baseline", fmt_percent(event.percent_above)),
+            (f"Percent {verb} baseline", fmt_percent(event.percent_off_baseline)),
             ("Severity", event.severity.value),
         ]
         facts += [
@@ -156,7 +156,7 @@ def describe(event: Notification) -> Card:
         return Card(
             f"{event.severity.value.capitalize()} cost anomaly: {where}",
             f"{where} cost {m(event.actual, event.currency)} on {fmt_date(event.day)}, "
-            f"{fmt_percent(event.percent_above)} {verb} its 7-day baseline of "
+            f"{fmt_percent(event.percent_off_baseline)} {verb} its 7-day baseline of "
             f"{m(event.baseline, event.currency)}.",
             facts,
             event.console_path,
@@ -180,7 +180,7 @@ def describe(event: Notification) -> Card:
         interval = ""
         if event.forecast_low is not None and event.forecast_high is not None:
             interval = (
-                f" (80 % interval {m(event.forecast_low, event.currency)} to "
+                f" (day-to-day range {m(event.forecast_low, event.currency)} to "
                 f"{m(event.forecast_high, event.currency)})"
             )
         return Card(
