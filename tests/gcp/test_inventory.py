@@ -17,7 +17,7 @@ from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import make_account
 from tests.gcp.conftest import PROJECT, credentials
 from tests.gcp.google_fake import GoogleFake
-from tests.inventory.test_aws import inventory, refresh
+from tests.inventory.test_aws import inventory, inventory_status, refresh
 from xplorr.advisor.models import ProviderRecommendation
 from xplorr.cloud_accounts.models import Provider
 from xplorr.core.settings import Settings
@@ -300,6 +300,8 @@ async def test_asset_denied_falls_back_to_compute_storage_and_cloud_sql(
     settings: Settings,
     db: AsyncSession,
     org: Org,
+    admin: User,
+    client_for: ClientFor,
 ) -> None:
     arrange(google)
     _buckets(gcs_endpoint)
@@ -356,6 +358,14 @@ async def test_asset_denied_falls_back_to_compute_storage_and_cloud_sql(
         ),
     }
     assert rows[SQL].native_type == "sqladmin.googleapis.com/Instance"
+    # The user is told what was denied and how the inventory was read instead
+    client = client_for(admin)
+    [asset] = (await inventory_status(client, account))["inventoryWarnings"]
+    assert asset.startswith("GCP permission denied: cloudasset:searchAllResources: ")
+    assert asset.endswith(
+        "the inventory was listed through the Compute, Cloud Storage and Cloud SQL Admin "
+        "APIs instead"
+    )
     assert rows[SQL].attributes["tier"] == "db-custom-2-7680"
     assert rows[sql_id + "reports"].attributes["database_version"] == "POSTGRES_15"
     assert google.calls.count("GET /v1/projects/proj-123456/instances") == 2  # paged
@@ -387,3 +397,16 @@ async def test_asset_denied_falls_back_to_compute_storage_and_cloud_sql(
     rows = await inventory(db)
     assert all(r.deleted_at is None for r in rows.values())
     assert len((await db.scalars(select(ProviderRecommendation))).all()) == 2
+    warnings = (await inventory_status(client, account))["inventoryWarnings"]
+    assert [(w.split(": ")[0], w.split(": ")[1]) for w in warnings] == [
+        ("GCP permission denied", operation)
+        for operation in (
+            "cloudasset:searchAllResources",
+            "compute:instances.aggregatedList",
+            "compute:disks.aggregatedList",
+            "compute:addresses.aggregatedList",
+            "sqladmin:instances.list",
+            "recommender:recommendations.list",
+        )
+    ]
+    assert not any(keyfile["private_key"][40:80] in w for w in warnings)
