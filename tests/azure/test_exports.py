@@ -150,6 +150,18 @@ class TestFocusCost:
             [("part_0_0001.snappy.parquet", parquet_bytes(aug, FOCUS_COLUMNS))],
             version="1.2-preview",
         )
+        # July: FocusCost 1.0 (the first version), plain CSV.
+        july = _days(JULY, 3, "7.77")
+        put_run(
+            container,
+            ROOT,
+            "focus-v1",
+            "FocusCost",
+            JULY,
+            datetime(2024, 8, 3, 6, tzinfo=UTC),
+            [("part_0_0001.csv", csv_bytes(july, FOCUS_COLUMNS))],
+            version="1.0",
+        )
         put_run(  # not cost data: skipped by name
             container,
             ROOT,
@@ -171,9 +183,10 @@ class TestFocusCost:
         run = await sync(client_for, admin, account, worker)
         assert run["state"] == "succeeded", run
         detail = run["detail"]
-        assert detail["periodsImported"] == ["2024-08", "2024-09"]
-        assert detail["warnings"] == []
+        assert detail["periodsImported"] == ["2024-07", "2024-08", "2024-09"]
+        assert detail["warnings"] == []  # 1.0, 1.0r2 and 1.2-preview are all known versions
         expected = {
+            JULY: Decimal("23.31"),
             AUG: total(aug, "BilledCost"),
             SEPT: total(sept, "BilledCost"),
         }

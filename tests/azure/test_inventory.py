@@ -15,7 +15,7 @@ from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import make_account
 from tests.factories.costs import add_costs
 from tests.factories.inventory import make_resource
-from tests.inventory.test_aws import inventory, refresh
+from tests.inventory.test_aws import inventory, inventory_status, refresh
 from xplorr.advisor.models import ProviderRecommendation
 from xplorr.cloud_accounts.models import Provider
 from xplorr.connectors.azure.inventory import scan_subscription
@@ -252,7 +252,12 @@ async def test_types_tags_cpu_advisor_and_the_inventory_endpoints(
 
 
 async def test_denied_reads_keep_their_rows_with_warnings(
-    azure: AzureFake, settings: Settings, db: AsyncSession, org: Org
+    azure: AzureFake,
+    settings: Settings,
+    db: AsyncSession,
+    org: Org,
+    admin: User,
+    client_for: ClientFor,
 ) -> None:
     arrange(azure)
     account = await make_account(db, org, provider=Provider.AZURE, provider_account_id=SUB)
@@ -270,6 +275,9 @@ async def test_denied_reads_keep_their_rows_with_warnings(
     scan = scan_subscription(open_session(settings, credentials()))
     assert [w[:38] for w in scan.warnings] == ["The inventory was not read (Microsoft."]
     assert scan.warnings[0].endswith("(permission denied)): grant Reader.")
+    # ... and the user is told, beside the account's sync
+    client = client_for(admin)
+    assert (await inventory_status(client, account))["inventoryWarnings"] == scan.warnings
 
     # Monitor and Advisor refused: the resources are read (a disk gone is marked deleted),
     # CPU and recommendations are warnings and the stored recommendations are kept.
@@ -287,3 +295,5 @@ async def test_denied_reads_keep_their_rows_with_warnings(
         "Advisor recommendations were not read",
     ]
     assert scan.recommendations is None
+    # The newest refresh's warnings replace the ones before
+    assert (await inventory_status(client, account))["inventoryWarnings"] == scan.warnings

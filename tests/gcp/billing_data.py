@@ -7,9 +7,18 @@ from typing import Any
 
 from tests.gcp.conftest import BILLING_ACCOUNT, PROJECT
 
-STANDARD = "gcp_billing_export_v1_" + BILLING_ACCOUNT.replace("-", "_")
+
+def standard(account: str) -> str:
+    return "gcp_billing_export_v1_" + account.replace("-", "_")
+
+
+def detailed(account: str) -> str:
+    return "gcp_billing_export_resource_v1_" + account.replace("-", "_")
+
+
+STANDARD, DETAILED = standard(BILLING_ACCOUNT), detailed(BILLING_ACCOUNT)
+OTHER_ACCOUNT = "0B1C2D-E3F4A5-B6C7D8"  # a second billing account exporting to the same dataset
 EGRESS = "NETWORK INTERNET EGRESS FROM AMERICAS TO AMERICAS"
-DETAILED = "gcp_billing_export_resource_v1_" + BILLING_ACCOUNT.replace("-", "_")
 
 
 def month(today: date, back: int) -> date:
@@ -34,10 +43,11 @@ def row(
     unit: str = "hour",
     project: str = PROJECT,
     resource: tuple[str, str] | None = None,
+    account: str = BILLING_ACCOUNT,
 ) -> dict[str, Any]:
     start = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
     out: dict[str, Any] = {
-        "billing_account_id": BILLING_ACCOUNT,
+        "billing_account_id": account,
         "service": {"id": "6F81-5844-456A", "description": service},
         "sku": {"id": sku, "description": description or sku.lower()},
         "usage_start_time": start,

@@ -197,6 +197,103 @@ class TestBigQueryExport:
         resources = {r[5]: r[8] for r in await _rows(db, account) if r[1] == this}
         assert resources[vm] == Decimal("2.5")
 
+    async def test_detailed_table_gives_only_its_accounts_days(
+        self,
+        google: GoogleFake,
+        keyfile: dict[str, Any],
+        db: AsyncSession,
+        org: Org,
+        admin: User,
+        client_for: ClientFor,
+        worker: Worker,
+    ) -> None:
+        """One dataset, two billing accounts (wildcard billingTable): only the first exports
+        the detailed table, switched on during last month's 12th. Nothing is dropped or
+        counted twice: the other account's costs stay, the first account's days before the
+        switch and the 12th itself (the detailed table holds part of it) come from its
+        standard table, its later days from the detailed one, by resource."""
+        today = clock.now().date()
+        this, last = bd.month(today, 0), bd.month(today, 1)
+        before, switched, after = (last + timedelta(days=n) for n in (1, 11, 19))
+        vm = "//compute.googleapis.com/projects/proj-123456/zones/us-central1-a/instances/"
+        other = bd.OTHER_ACCOUNT
+        google.dataset(DATASET)
+        for table in (bd.STANDARD, bd.standard(other)):
+            google.export_table(DATASET, table)
+        google.export_table(DATASET, bd.DETAILED, detailed=True)
+        discount = [("SUSTAINED_USAGE_DISCOUNT", "-0.5")]
+        google.insert(
+            DATASET,
+            bd.STANDARD,
+            [
+                bd.row(before, "10"),
+                bd.row(switched, "2"),
+                bd.row(switched, "3", sku="OTHER-SKU"),  # billed before the switch
+                bd.row(after, "4", credits=discount),
+                bd.row(this, "1.5"),
+            ],
+        )
+        google.insert(
+            DATASET,
+            bd.DETAILED,
+            [
+                bd.row(switched, "2", resource=("vm-1", vm + "1")),
+                bd.row(after, "4", resource=("vm-1", vm + "1"), credits=discount),
+                bd.row(this, "1.5", resource=("vm-2", vm + "2")),
+            ],
+        )
+        google.insert(
+            DATASET,
+            bd.standard(other),
+            [
+                bd.row(last + timedelta(days=4), "7", account=other),
+                bd.row(this, "0.25", account=other),
+            ],
+        )
+        account = await _account(db, org, keyfile)  # billingTable gcp_billing_export_v1_*
+
+        run = await sync(client_for, admin, account, worker)
+        assert run["state"] == "succeeded", run
+        assert run["detail"]["warnings"] == []
+        # tables.list, then costs and credits of each of the three tables
+        assert run["detail"]["apiCalls"]["bigquery:jobs.query"] == 6
+        assert cents(await _by_period(db, account)) == {
+            last.strftime("%Y-%m"): Decimal("25.50"),  # 10 + 2 + 3 + 4 - 0.5 + 7
+            this.strftime("%Y-%m"): Decimal("1.75"),  # 1.5 + 0.25
+        }
+        await db.rollback()
+        stored = (
+            await db.execute(
+                select(
+                    CostRecord.billing_account_id,
+                    CostRecord.usage_date,
+                    CostRecord.charge_category,
+                    CostRecord.resource_id,
+                    func.sum(CostRecord.billed_cost, type_=Money),
+                )
+                .where(CostRecord.cloud_account_id == account.id)
+                .group_by(
+                    CostRecord.billing_account_id,
+                    CostRecord.usage_date,
+                    CostRecord.charge_category,
+                    CostRecord.resource_id,
+                )
+            )
+        ).all()
+        first = bd.BILLING_ACCOUNT
+        assert sorted((tuple(r) for r in stored), key=str) == sorted(
+            [
+                (first, before, "Usage", None, Decimal("10")),
+                (first, switched, "Usage", None, Decimal("5")),
+                (first, after, "Usage", vm + "1", Decimal("4")),
+                (first, after, "Credit", vm + "1", Decimal("-0.5")),
+                (first, this, "Usage", vm + "2", Decimal("1.5")),
+                (other, last + timedelta(days=4), "Usage", None, Decimal("7")),
+                (other, this, "Usage", None, Decimal("0.25")),
+            ],
+            key=str,
+        )
+
     async def test_focus_table(
         self,
         google: GoogleFake,
@@ -334,4 +431,4 @@ def test_failures_name_what_to_fix(
         f"The detailed export {bd.DETAILED} was not read"
     ]
     assert "GCP permission denied" in plan.warnings[0]
-    assert set(plan.sources.values()) == {bd.STANDARD}
+    assert set().union(*plan.sources.values()) == {bd.STANDARD}

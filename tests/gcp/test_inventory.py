@@ -17,7 +17,7 @@ from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import make_account
 from tests.gcp.conftest import PROJECT, credentials
 from tests.gcp.google_fake import GoogleFake
-from tests.inventory.test_aws import inventory, refresh
+from tests.inventory.test_aws import inventory, inventory_status, refresh
 from xplorr.advisor.models import ProviderRecommendation
 from xplorr.cloud_accounts.models import Provider
 from xplorr.core.settings import Settings
@@ -116,6 +116,34 @@ def arrange(google: GoogleFake) -> None:
             "description": "dismissed",
             "stateInfo": {"state": "DISMISSED"},
         },
+    ]
+    # Rightsizing, projected over 90 days (stored per 30)
+    machine = "google.compute.instance.MachineTypeRecommender"
+    parent = f"projects/{PROJECT}/locations/{ZONE}/recommenders/{machine}"
+    google.recommendations[parent] = [
+        {
+            "name": f"{parent}/recommendations/m-1",
+            "description": "Save cost by changing machine type from n2-standard-4 to "
+            "e2-standard-2.",
+            "recommenderSubtype": "CHANGE_MACHINE_TYPE",
+            "primaryImpact": {
+                "category": "COST",
+                "costProjection": {
+                    "cost": {"currencyCode": "USD", "units": "-120", "nanos": -600000000},
+                    "duration": "7776000s",
+                },
+            },
+            "stateInfo": {"state": "ACTIVE"},
+            "content": {
+                "overview": {
+                    "resourceName": VM[2:],
+                    "resource": VM,
+                    "currentMachineType": {"name": "n2-standard-4"},
+                    "recommendedMachineType": {"name": "e2-standard-2"},
+                }
+            },
+            "priority": "P3",
+        }
     ]
     cud = "google.compute.commitment.UsageCommitmentRecommender"
     parent = f"projects/{PROJECT}/locations/europe-west1/recommenders/{cud}"
@@ -245,18 +273,29 @@ async def test_asset_inventory_recommendations_and_a_second_refresh(
     ) == [
         ("gcp-recommender", "commitment", "europe-west1", None, Decimal("412.5"), "USD"),
         ("gcp-recommender", "idle", ZONE, VM, Decimal("97.33"), "USD"),  # the dismissed: not kept
+        ("gcp-recommender", "rightsizing", ZONE, VM, Decimal("40.2"), "USD"),
     ]
+    resize = next(r for r in recs if r.kind == "rightsizing")
+    assert resize.recommender == "google.compute.instance.MachineTypeRecommender"
+    assert resize.details["overview"]["recommendedMachineType"] == {"name": "e2-standard-2"}
 
     before = {rid: (v, rows[rid].attributes) for rid, v in _view(rows).items()}
     await refresh(db, settings, account)
     again = await inventory(db)
     assert {rid: (v, again[rid].attributes) for rid, v in _view(again).items()} == before
-    assert len((await db.scalars(select(ProviderRecommendation))).all()) == 2
+    assert len((await db.scalars(select(ProviderRecommendation))).all()) == 3
 
     # The API areas cover GCP beside the others
     api = client_for(admin)
     listed = (await api.get("/inventory", params={"provider": "gcp", "limit": 50})).json()
     assert listed["total"] == len(EXPECTED)
+    # Recommender's rightsizing reaches /recommendations through the refresh's jobs
+    recommended = (await api.get("/recommendations", params={"limit": 50})).json()["data"]
+    [resize_out] = [d for d in recommended if d["type"] == "gcp_machine_type"]
+    assert (resize_out["estimated_monthly_savings"], resize_out["currency"]) == (40.2, "USD")
+    assert resize_out["how_to_apply"]["cli"].splitlines()[1] == (
+        f"gcloud compute instances set-machine-type vm-1 --zone {ZONE} --machine-type e2-standard-2"
+    )
     filters = (await api.get("/inventory/filters")).json()
     assert {
         "Virtual Machine",
@@ -300,6 +339,8 @@ async def test_asset_denied_falls_back_to_compute_storage_and_cloud_sql(
     settings: Settings,
     db: AsyncSession,
     org: Org,
+    admin: User,
+    client_for: ClientFor,
 ) -> None:
     arrange(google)
     _buckets(gcs_endpoint)
@@ -356,6 +397,14 @@ async def test_asset_denied_falls_back_to_compute_storage_and_cloud_sql(
         ),
     }
     assert rows[SQL].native_type == "sqladmin.googleapis.com/Instance"
+    # The user is told what was denied and how the inventory was read instead
+    client = client_for(admin)
+    [asset] = (await inventory_status(client, account))["inventoryWarnings"]
+    assert asset.startswith("GCP permission denied: cloudasset:searchAllResources: ")
+    assert asset.endswith(
+        "the inventory was listed through the Compute, Cloud Storage and Cloud SQL Admin "
+        "APIs instead"
+    )
     assert rows[SQL].attributes["tier"] == "db-custom-2-7680"
     assert rows[sql_id + "reports"].attributes["database_version"] == "POSTGRES_15"
     assert google.calls.count("GET /v1/projects/proj-123456/instances") == 2  # paged
@@ -386,4 +435,17 @@ async def test_asset_denied_falls_back_to_compute_storage_and_cloud_sql(
     await refresh(db, settings, account)
     rows = await inventory(db)
     assert all(r.deleted_at is None for r in rows.values())
-    assert len((await db.scalars(select(ProviderRecommendation))).all()) == 2
+    assert len((await db.scalars(select(ProviderRecommendation))).all()) == 3
+    warnings = (await inventory_status(client, account))["inventoryWarnings"]
+    assert [(w.split(": ")[0], w.split(": ")[1]) for w in warnings] == [
+        ("GCP permission denied", operation)
+        for operation in (
+            "cloudasset:searchAllResources",
+            "compute:instances.aggregatedList",
+            "compute:disks.aggregatedList",
+            "compute:addresses.aggregatedList",
+            "sqladmin:instances.list",
+            "recommender:recommendations.list",
+        )
+    ]
+    assert not any(keyfile["private_key"][40:80] in w for w in warnings)

@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.aws.moto_server import MotoAws
+from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import _test_settings, make_account
 from tests.mail import run_jobs
 from xplorr.cloud_accounts.credentials import store_credentials
@@ -24,6 +26,7 @@ from xplorr.core.settings import Settings
 from xplorr.costs.events import CostDataChanged
 from xplorr.inventory.models import InventoryResource
 from xplorr.orgs.models import Org
+from xplorr.users.models import User
 
 REGIONS = ["us-east-1", "eu-west-1"]
 # An account of its own, reached by assuming a role: moto's default account owns ~1,300 public
@@ -183,6 +186,14 @@ async def refresh(db: AsyncSession, settings: Settings, account: CloudAccount) -
     await run_jobs(settings)
 
 
+async def inventory_status(client: AsyncClient, account: CloudAccount) -> dict[str, Any]:
+    """The account's newest inventory refresh as ``GET /sync/status`` shows it to a user."""
+    r = await client.get("/sync/status")
+    assert r.status_code == 200
+    [row] = [a for a in r.json()["data"] if a["accountId"] == str(account.id)]
+    return {k: row[k] for k in ("inventoryRefreshedAt", "inventoryWarnings")}
+
+
 async def inventory(db: AsyncSession) -> dict[str, InventoryResource]:
     await db.commit()
     rows = (
@@ -278,7 +289,12 @@ async def test_two_regions_with_tags_health_cpu_and_deletions(
 
 @pytest.mark.slow
 async def test_denied_permission_keeps_its_rows_and_reads_the_rest(
-    moto: MotoAws, settings: Settings, db: AsyncSession, org: Org
+    moto: MotoAws,
+    settings: Settings,
+    db: AsyncSession,
+    org: Org,
+    admin: User,
+    client_for: ClientFor,
 ) -> None:
     aws = Account(moto)
     ids = arrange(aws)
@@ -288,6 +304,11 @@ async def test_denied_permission_keeps_its_rows_and_reads_the_rest(
     )
     await refresh(db, settings, account)
     assert ids["nat"] in await inventory(db)
+    client = client_for(admin)
+    clean = await inventory_status(client, account)
+    assert clean["inventoryRefreshedAt"] is not None
+    assert clean["inventoryWarnings"] == []
+    account = await db.get_one(CloudAccount, account.id)  # the request expunged it
     # Keys of a user of that account whose policy denies one call of the Inventory group.
     iam = aws.client("iam")
     iam.create_user(UserName="reader")
@@ -324,3 +345,12 @@ async def test_denied_permission_keeps_its_rows_and_reads_the_rest(
     nat = found[ids["nat"]]
     assert (nat.deleted_at, nat.status) == (None, "Available")  # not re-checked: kept as it was
     assert found[ids["idle"]].status == "Terminated"  # the rest was read
+    # The user is told what was not read, and why
+    status = await inventory_status(client, account)
+    assert status["inventoryRefreshedAt"] > clean["inventoryRefreshedAt"]
+    denied = "ec2:DescribeNatGateways"
+    assert [w for w in status["inventoryWarnings"] if w.startswith(denied)] == [
+        f"{denied} failed: AccessDenied: User: arn:aws:iam::{ACCOUNT}:user/reader is not "
+        f"authorized to perform: {denied} (permission denied) in us-east-1"
+    ]
+    assert not any(key["SecretAccessKey"] in w for w in status["inventoryWarnings"])

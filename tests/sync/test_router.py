@@ -246,6 +246,8 @@ class TestStatus:
             "error": None,
             "dataThrough": None,
             "warnings": [],
+            "inventoryRefreshedAt": None,
+            "inventoryWarnings": [],
         }
 
     async def test_running_as_soon_as_a_worker_claims_the_job(

@@ -1,6 +1,8 @@
 """Inventory refresh: after every change of an account's cost data (each sync's import emits
 ``CostDataChanged``), its inventory is collected again by the collector its provider's plugin
-registers (``xplorr.connectors``: a cloud's API, or the bill for demo accounts)."""
+registers (``xplorr.connectors``: a cloud's API, or the bill for demo accounts). What a cloud
+collector could not read (a denied call) is kept with the refresh (``InventoryRefresh``) and
+shown by ``GET /sync/status`` beside the account's newest sync."""
 
 from typing import Final
 
@@ -9,6 +11,7 @@ from sqlalchemy import select
 
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.connectors import plugin_for
+from xplorr.core import clock
 from xplorr.core.events import emit, subscribe
 from xplorr.core.jobs.models import Job
 from xplorr.core.jobs.registry import JobContext
@@ -43,12 +46,14 @@ async def refresh(ctx: JobContext, event: CostDataChanged) -> None:
     if collect is None:  # a provider with a bill only (focus exports)
         await emit(ctx.db, InventoryRefreshed(org_id=account.org_id, cloud_account_id=account.id))
         return
+    started = clock.now()
     refreshed = await collect(ctx, account)
     if refreshed is None:  # disconnected while the cloud answered
         return
     result = refreshed.result
     for warning in refreshed.warnings:
         log.warning("inventory_partial", account=str(event.cloud_account_id), warning=warning)
+    await service.record_refresh(ctx.db, account, warnings=refreshed.warnings, at=started)
     await emit(ctx.db, InventoryRefreshed(org_id=account.org_id, cloud_account_id=account.id))
     log.info(
         "inventory_refreshed",

@@ -46,3 +46,17 @@ class InventoryResource(OrgOwned, Base):
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]  # gone from the last snapshot; purged 30 days later
+
+
+class InventoryRefresh(OrgOwned, Base):
+    """The newest inventory refresh of one cloud account (``inventory.refresh``, one row per
+    account, replaced by each refresh): when its snapshot started, and what its collector could
+    not read (a denied call: those resources kept their rows as they were). ``GET /sync/status``
+    shows them beside the account's newest sync run."""
+
+    __tablename__ = "inventory_refreshes"
+    cloud_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("cloud_accounts.id", ondelete="CASCADE"), unique=True
+    )
+    refreshed_at: Mapped[datetime]
+    warnings: Mapped[list[str]] = mapped_column(JSONType, default=list)

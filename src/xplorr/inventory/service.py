@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import clock, csvexport, money
-from xplorr.core.db import rowcount
+from xplorr.core.db import advisory_xact_lock, rowcount
 from xplorr.core.errors import NotFound
 from xplorr.core.jobs.registry import JobContext
 from xplorr.core.pagination import Page, PageParams
@@ -26,7 +26,7 @@ from xplorr.core.tenancy import Principal, Scope, get_in_org, org_scope, org_sel
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery, Dim
 from xplorr.inventory import types
-from xplorr.inventory.models import InventoryResource
+from xplorr.inventory.models import InventoryRefresh, InventoryResource
 from xplorr.inventory.schemas import FilterValue, InventoryFiltersOut, InventoryItemOut
 
 COST_DAYS: Final = 30
@@ -259,6 +259,31 @@ async def record_scan(
         now=now,
     )
     return account, result
+
+
+async def record_refresh(
+    db: AsyncSession, account: CloudAccount, *, warnings: Sequence[str], at: datetime
+) -> InventoryRefresh:
+    """Keep ``account``'s newest refresh (started ``at``) and its warnings, replacing the one
+    before: an empty list says everything was read this time."""
+    await advisory_xact_lock(db, f"inventory-refresh:{account.id}")  # one row per account
+    row = await db.scalar(
+        org_select(InventoryRefresh, org_scope(account.org_id)).where(
+            InventoryRefresh.cloud_account_id == account.id
+        )
+    )
+    if row is None:
+        row = InventoryRefresh(org_id=account.org_id, cloud_account_id=account.id)
+        db.add(row)
+    row.refreshed_at, row.warnings = at, list(warnings)
+    await db.flush()
+    return row
+
+
+async def refreshes(db: AsyncSession, who: Scope) -> dict[uuid.UUID, InventoryRefresh]:
+    """The newest refresh of each cloud account ``who`` may see, by account id."""
+    rows = (await db.scalars(org_select(InventoryRefresh, who))).all()
+    return {row.cloud_account_id: row for row in rows}
 
 
 async def last_refreshed(db: AsyncSession, account: CloudAccount) -> datetime | None:

@@ -103,6 +103,18 @@ class SyncStatusOut(_Camel):
     warnings: list[str] = Field(
         default_factory=list, description="The newest run's warnings (see SyncDetail)."
     )
+    inventory_refreshed_at: datetime | None = Field(
+        default=None,
+        description="When the account's newest inventory refresh started (it follows each "
+        "sync that changed cost data); null: not refreshed yet, or a provider without an "
+        "inventory (FOCUS exports).",
+    )
+    inventory_warnings: list[str] = Field(
+        default_factory=list,
+        description="What that refresh could not read, and why (a permission the role, "
+        "service principal or service account lacks): those resources kept their rows as "
+        "they were; everything else was refreshed.",
+    )
 
 
 class SyncStatusList(_Camel):

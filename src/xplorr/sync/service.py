@@ -30,6 +30,7 @@ from xplorr.core.jobs.registry import Lane
 from xplorr.core.pagination import Page, PageParams
 from xplorr.core.tenancy import Principal, get_in_org, org_select
 from xplorr.costs import query as costs
+from xplorr.inventory import service as inventory
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
 from xplorr.sync.schemas import SyncRunOut, SyncStatusOut, detail_out
 
@@ -281,8 +282,10 @@ async def status(db: AsyncSession, who: Principal) -> list[SyncStatusOut]:
     )
     rows = (await db.execute(stmt)).all()
     through = await costs.data_through_by_account(db, who, [row[0].id for row in rows])
+    refreshes = await inventory.refreshes(db, who)
     out = []
     for account, last, job_status, job_started in rows:
+        refresh = refreshes.get(account.id)
         state = error = started = None
         if last is not None:
             state, error, started = live_state(
@@ -305,6 +308,8 @@ async def status(db: AsyncSession, who: Principal) -> list[SyncStatusOut]:
                 error=error,
                 data_through=through.get(account.id),
                 warnings=list((last.detail or {}).get("warnings", [])) if last else [],
+                inventory_refreshed_at=refresh.refreshed_at if refresh else None,
+                inventory_warnings=list(refresh.warnings) if refresh else [],
             )
         )
     return out

@@ -6,9 +6,15 @@ the dataset (``tables.list``) against ``billingTable`` (``*`` is a wildcard; def
 
 - the **standard** export ``gcp_billing_export_v1_<ACCOUNT>``: every cost figure;
 - the **detailed** export ``gcp_billing_export_resource_v1_<ACCOUNT>``, when present: the same
-  costs split by resource. An invoice month it holds rows for is read from it instead of the
-  standard table (the two hold the same costs: both would count them twice); a month it lacks
-  (detailed export enabled later) still comes from the standard table;
+  costs split by resource. The two hold the same costs (both would count them twice), so each
+  day of each invoice month comes from one of the pair: from the detailed table when it holds
+  that day and its costs (before credits) equal the standard table's for the day in every
+  currency, within ``SAME_DAY_TOLERANCE``; else from the standard table. So a day the detailed
+  export lacks (enabled later, even mid-month) and the day it was switched on (it holds only
+  part of it) come from the standard table, without resources. A detailed table is paired with
+  its own account's standard table only: in a dataset holding several billing accounts'
+  exports (a wildcard ``billingTable``), an account without a detailed export keeps all its
+  costs;
 - a **FOCUS** table or view (its name contains ``focus``: Google's native FOCUS export
   ``gcp_billing_export_focus_<ACCOUNT>`` or the FOCUS BigQuery view the customer created),
   read as FOCUS columns instead, when ``billingTable`` points at it.
@@ -62,6 +68,10 @@ QUERY_OP: Final = "bigquery:jobs.query"
 LIST_OP: Final = "bigquery:tables.list"
 STANDARD_PREFIX: Final = "gcp_billing_export_v1_"
 DETAILED_PREFIX: Final = "gcp_billing_export_resource_v1_"
+# The detailed export's costs of a day equal the standard export's when it holds the whole day;
+# they are split by resource, so summed in another order: a cent absorbs the difference, while
+# a day the detailed export holds only part of (the day it was switched on) misses far more.
+SAME_DAY_TOLERANCE: Final = Decimal("0.01")
 
 # service.description -> FOCUS ServiceCategory (Google's FOCUS view has its own; others: none).
 SERVICE_CATEGORIES: Final = {
@@ -258,10 +268,9 @@ def resolve_tables(names: Iterable[str], pattern: str, billing_account: str | No
     detailed = [n for n in chosen if DETAILED_PREFIX in n]
     # The detailed twin of each standard table, when the customer exports it too.
     for name in standard:
-        if name.startswith(STANDARD_PREFIX):
-            twin = DETAILED_PREFIX + name[len(STANDARD_PREFIX) :]
-            if twin in names and twin not in detailed:
-                detailed.append(twin)
+        twin = detailed_twin(name)
+        if twin is not None and twin in names and twin not in detailed:
+            detailed.append(twin)
     return Tables(standard, sorted(detailed), focus)
 
 
@@ -280,7 +289,7 @@ class BillPlan:
     months: list[date]
     calls: dict[str, int] = field(default_factory=dict)
     lines: dict[date, list[Line]] = field(default_factory=dict)
-    sources: dict[date, str] = field(default_factory=dict)  # period -> table read
+    sources: dict[date, set[str]] = field(default_factory=dict)  # period -> tables read
     warnings: list[str] = field(default_factory=list)
 
 
@@ -534,18 +543,17 @@ def fetch(session: GcpSession, plan: BillPlan) -> BillPlan:
 
     def take(found: dict[date, list[Line]], table: str) -> None:
         for period, lines in found.items():
-            if table in tables.standard and plan.sources.get(period) in tables.detailed:
-                continue  # the detailed table already gave this month
             plan.lines.setdefault(period, []).extend(lines)
-            plan.sources.setdefault(period, table)
+            plan.sources.setdefault(period, set()).add(table)
 
     if tables.focus:
         for table in tables.focus:
             take(read(table, "focus"), table)
         return plan
+    by_resource: dict[str, dict[date, list[Line]]] = {}  # the detailed tables read
     for table in tables.detailed:
         try:
-            take(read(table, "detailed"), table)
+            by_resource[table] = read(table, "detailed")
         except GcpCallError as exc:
             if not exc.failure.denied:
                 raise
@@ -554,8 +562,74 @@ def fetch(session: GcpSession, plan: BillPlan) -> BillPlan:
                 "standard export, without resources."
             )
     for table in tables.standard:
-        take(read(table, "standard"), table)
+        twin = detailed_twin(table)
+        if twin is None or twin not in by_resource:
+            take(read(table, "standard"), table)
+            continue
+        standard = read(table, "standard")
+        for source, found in pick_days(table, standard, twin, by_resource.pop(twin)):
+            take(found, source)
+    for table, found in by_resource.items():  # no standard table of its account was read
+        take(found, table)
     return plan
+
+
+def detailed_twin(standard: str) -> str | None:
+    """The detailed export of the standard export ``standard``'s billing account."""
+    if not standard.startswith(STANDARD_PREFIX):
+        return None
+    return DETAILED_PREFIX + standard[len(STANDARD_PREFIX) :]
+
+
+def _day_costs(lines: Iterable[Line]) -> dict[tuple[date, str], dict[str, Decimal]]:
+    """Costs before credits per (invoice month, usage day) and currency."""
+    out: dict[tuple[date, str], dict[str, Decimal]] = {}
+    for line in lines:
+        key = (line.period, line.values["ChargePeriodStart"] or "")
+        costs = out.setdefault(key, {})
+        if line.values["ChargeCategory"] == "Credit":
+            continue
+        currency = line.values["BillingCurrency"] or ""
+        costs[currency] = costs.get(currency, Decimal(0)) + Decimal(line.values["BilledCost"] or 0)
+    return out
+
+
+def _same(a: dict[str, Decimal], b: dict[str, Decimal]) -> bool:
+    return all(
+        abs(a.get(currency, Decimal(0)) - b.get(currency, Decimal(0))) < SAME_DAY_TOLERANCE
+        for currency in a.keys() | b.keys()
+    )
+
+
+def pick_days(
+    standard: str,
+    standard_lines: dict[date, list[Line]],
+    detailed: str,
+    detailed_lines: dict[date, list[Line]],
+) -> list[tuple[str, dict[date, list[Line]]]]:
+    """One billing account's days, each from one of its two tables (the module docstring):
+    [(table, lines per invoice month)] of the days each gives."""
+    by_standard = _day_costs(line for lines in standard_lines.values() for line in lines)
+    by_detailed = _day_costs(line for lines in detailed_lines.values() for line in lines)
+    from_detailed = {
+        key
+        for key, costs in by_detailed.items()
+        if key not in by_standard or _same(costs, by_standard[key])
+    }
+
+    def days(found: dict[date, list[Line]], keep: bool) -> dict[date, list[Line]]:
+        out: dict[date, list[Line]] = {}
+        for period, lines in found.items():
+            kept = [
+                line
+                for line in lines
+                if ((period, line.values["ChargePeriodStart"] or "") in from_detailed) == keep
+            ]
+            if kept:
+                out[period] = kept
+        return out
+
+    return [(detailed, days(detailed_lines, True)), (standard, days(standard_lines, False))]
 
 
 def batch(lines: list[Line]) -> pa.RecordBatch:
@@ -590,7 +664,8 @@ async def import_bigquery(
     summary = ImportSummary(api_calls=dict(plan.calls), warnings=list(plan.warnings))
     for period in sorted(plan.lines):
         lines = plan.lines[period]
-        source = f"BigQuery {session.dataset}.{plan.sources[period]} {period.strftime('%Y-%m')}"
+        tables = ", ".join(sorted(plan.sources[period]))
+        source = f"BigQuery {session.dataset}.{tables} {period.strftime('%Y-%m')}"
         try:
             normalised = normalise_batch(batch(lines), source=source)
         except IngestError as exc:
@@ -604,7 +679,7 @@ async def import_bigquery(
             [normalised],
             source=source,
             snapshot_at=now,
-            fingerprint=period_print(plan.sources[period], lines),
+            fingerprint=period_print(tables, lines),
             progress=ctx.progress,
             read_timeout=ctx.settings.ingest_read_timeout_seconds,
         )
