@@ -206,6 +206,14 @@ async def _seed(db_url: str, today: date) -> dict[str, Any]:
                 category="unused",
                 resource_id="vol-1",
             )
+            await make_recommendation(  # the other way to save on vol-1: not added to it
+                db,
+                prod,
+                savings="8.1",
+                type="migrate_gp2_to_gp3",
+                category="modernization",
+                resource_id="vol-1",
+            )
             done = await make_recommendation(
                 db,
                 staging,

@@ -301,7 +301,7 @@ CASES: list[tuple[str, Callable[[Stack], dict[str, Any]], Check]] = [
         lambda r, s: (
             (r["data"][0]["id"], r["data"][0]["estimated_monthly_savings"])
             == (s.recommendation_id, 700)
-            and [x["category"] for x in r["data"]] == ["idle", "unused"]
+            and [x["category"] for x in r["data"]] == ["idle", "unused", "modernization"]
             and r["data"][0]["evidence"] == {"cpu_average_percent": "1.5"}
         ),
     ),
@@ -322,10 +322,14 @@ CASES: list[tuple[str, Callable[[Stack], dict[str, Any]], Check]] = [
                 {
                     "status": "open",
                     "currency": "USD",
-                    "count": 2,
-                    "monthlySavings": 740.5,
-                    "byCategory": {"idle": 700, "unused": 40.5},
-                    "byType": {"stop_idle_instance": 700, "delete_unattached_volume": 40.5},
+                    "count": 3,
+                    "monthlySavings": 740.5,  # vol-1's gp3 migration is an alternative
+                    "byCategory": {"idle": 700, "unused": 40.5, "modernization": 8.1},
+                    "byType": {
+                        "stop_idle_instance": 700,
+                        "delete_unattached_volume": 40.5,
+                        "migrate_gp2_to_gp3": 8.1,
+                    },
                 },
             ]
             and r["largestOpen"][0]["id"] == s.recommendation_id

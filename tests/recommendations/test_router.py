@@ -57,6 +57,7 @@ async def test_list_filters_sorting_snoozed_and_grants(
         "description": "Because.",
         "estimated_monthly_savings": 60.74,
         "currency": "USD",
+        "overlap_group": f"resource:{prod.id}:{idle.resource_id}",
         "evidence": {"cpu_average_percent": "1.5"},
         "risk": "medium",
         "how_to_apply": {

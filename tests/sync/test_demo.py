@@ -1,6 +1,7 @@
 """``xplorr demo`` (``load_demo``): the demo organization, three demo accounts with 13 months of
-generated costs loaded through the sync path, visible to the demo owner; running it again adds
-nothing."""
+generated costs loaded through the sync path, visible to the demo owner, with real answers from
+its API (anomalies, budgets, inventory, recommendations, commitment coverage, insights...);
+running it again adds nothing."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -145,6 +146,8 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
         unit = await client.get(
             "/unit-economics", params={**month, "metricName": "Active Customers"}, headers=auth
         )
+        coverage = await client.get("/commitments/analysis", headers=auth)
+        insights = await client.get("/ai-recommendations", headers=auth)
     recent = [a for a in found["data"] if a["date"] >= (yesterday - timedelta(days=2)).isoformat()]
     assert {a["scope"] for a in recent} == {"service", "account", "org"}
     assert {a["severity"] for a in recent if a["scope"] == "service"} <= {"high", "critical"}
@@ -207,6 +210,44 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
     assert sum(Decimal(str(d["allocated"])) for d in shared["data"]) > 0
     assert unit.status_code == 200
     assert len(unit.json()["data"]) == 30
+    # Commitment coverage of the demo bill: its reservations and plans against its on-demand
+    # usage, the demo collector's commitments (one per provider, the AWS one 21 days from
+    # expiry), steady gaps, and the rules' advice (the test app configures no LLM).
+    assert coverage.status_code == 200, coverage.text
+    analysis = coverage.json()
+    assert (analysis["currency"], analysis["end_date"], len(analysis["daily"])) == (
+        "USD",
+        yesterday.isoformat(),
+        90,
+    )
+    assert 0 < analysis["coverage_percent"] < 100
+    assert 0 < analysis["utilization_percent"] <= 100
+    assert analysis["totals"]["reserved"] + analysis["totals"]["savings_plan"] > 0
+    assert analysis["totals"]["on_demand"] > 0
+    owned = {c["provider"]: c for c in analysis["commitments"]}
+    assert set(owned) == {"aws", "azure", "gcp"}
+    assert {c["source"] for c in analysis["commitments"]} == {"demo"}
+    assert owned["aws"]["days_left"] == 21
+    assert all(c["utilization_percent"] is not None for c in owned.values())
+    steady = [g for g in analysis["coverage_gaps"] if g["estimated_monthly_savings"] > 0]
+    assert steady
+    assert all(g["days_run"] == 30 for g in steady)
+    kinds = {a["kind"] for a in analysis["advice"]}
+    assert {"commit", "expiring"} <= kinds, kinds
+    assert (analysis["advice_source"], analysis["advice_model"]) == ("rules", None)
+    assert analysis["advice_note"].startswith("No LLM is configured")
+    # Insights over the demo's figures (rules: no LLM configured): spend, anomalies, open
+    # recommendations and coverage, never an error.
+    assert insights.status_code == 200, insights.text
+    ai = insights.json()
+    assert (ai["source"], ai["model"], ai["currency"]) == ("rules", None, "USD")
+    assert len(ai["insights"]) >= 4
+    figures = ai["figures"]
+    assert figures["total_cost"] > 0
+    assert figures["open_anomalies"] > 0
+    assert figures["recommendations"]["open_count"] == len(recommendations["data"])
+    assert figures["coverage"]["coverage_percent"] is not None
+    assert {i["category"] for i in ai["insights"]} >= {"spend_trend", "savings", "commitment"}
     assert sorted(s["accountName"] for s in status) == sorted(n for n, _ in DEMO_ACCOUNTS)
     assert {(s["state"], s["dataThrough"]) for s in status} == {
         ("succeeded", yesterday.isoformat())

@@ -35,6 +35,7 @@ from xplorr.core.tenancy import Principal
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery, Dim
 from xplorr.recommendations import service as recommendations
+from xplorr.recommendations import totals as savings_totals
 
 WINDOW_DAYS: Final = 30
 TOP: Final = 8
@@ -61,12 +62,16 @@ async def open_recommendations(
     for r in rows:
         if r.currency == currency:
             by_type[(r.type, r.category)].append(r.estimated_monthly_savings)
-    total = sum((sum(v, ZERO) for v in by_type.values()), ZERO)
+    # Alternatives for the same spend (one resource's actions, an account's commitment
+    # purchases) count once in the total; each type's own figure is its plain sum.
+    total = savings_totals.monthly_savings(r for r in rows if r.currency == currency).get(
+        str(currency), ZERO
+    )
     top = sorted(by_type.items(), key=lambda kv: (-sum(kv[1], ZERO), kv[0]))[:TOP_RECOMMENDATIONS]
     return RecommendationFigures(
         available=True,
         open_count=len(rows),
-        monthly_savings=money.round_money(total, currency) if currency else ZERO,
+        monthly_savings=total,
         top=[
             RecommendationFigure(
                 type=kind,

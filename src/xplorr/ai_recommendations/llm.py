@@ -1,15 +1,16 @@
-"""The LLM call: one chat completion on any OpenAI-compatible server (the ``openai`` SDK with
-``base_url``: OpenAI, vLLM, Ollama, LiteLLM...), JSON mode, the answer validated against
-``LlmAnswer``. Every failure (not configured, timeout, refused, unreachable, malformed) is an
-``LlmFailure`` saying which, never the API key or the server's body."""
+"""The LLM call of ``/ai-recommendations``: one chat completion over the aggregated figures
+(``core.llm``: any OpenAI-compatible server, JSON mode), the answer validated against
+``LlmAnswer``. Every failure is an ``LlmFailure`` saying which, never the API key or the
+server's body."""
 
-import json
 from typing import Final
 
-from pydantic import ValidationError
-
 from xplorr.ai_recommendations.schemas import Figures, LlmAnswer
+from xplorr.core import llm
+from xplorr.core.llm import LlmFailure, configured
 from xplorr.core.settings import Settings
+
+__all__ = ["SYSTEM", "LlmFailure", "configured", "write_insights"]
 
 SYSTEM: Final = (
     "You are a FinOps analyst. You are given one organization's aggregated cloud cost figures "
@@ -20,84 +21,13 @@ SYSTEM: Final = (
 )
 
 
-class LlmFailure(Exception):
-    """Why no LLM answer is used (a sentence for the response's notes and the log)."""
-
-
-def configured(settings: Settings) -> bool:
-    return bool(settings.llm_base_url and settings.llm_model)
-
-
 async def write_insights(settings: Settings, figures: Figures) -> LlmAnswer:
     """The LLM's insights over ``figures`` (raises ``LlmFailure``)."""
-    if not configured(settings):
-        raise LlmFailure(
-            "No LLM is configured (XPLORR_LLM_BASE_URL and XPLORR_LLM_MODEL): insights come from "
-            "rules."
-        )
-    # Imported here, not at module level: the SDK takes ~0.5 s to import (its generated types)
-    # and only this call needs it, while the API process, the worker, each CLI command and
-    # each test process import this module with the app.
-    import openai
-
-    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
-    schema = json.dumps(LlmAnswer.model_json_schema(), separators=(",", ":"))
-    # No SDK retries: a late answer is replaced by rules at once instead of tripling the wait.
-    async with openai.AsyncOpenAI(
-        base_url=settings.llm_base_url,
-        api_key=key or "unused",  # local servers need none; the SDK insists on one
-        timeout=settings.llm_timeout_seconds,
-        max_retries=0,
-    ) as client:
-        try:
-            completion = await client.chat.completions.create(
-                model=str(settings.llm_model),
-                messages=[
-                    {"role": "system", "content": SYSTEM + schema},
-                    {"role": "user", "content": _figures_json(figures)},
-                ],
-                response_format={"type": "json_object"},
-                temperature=0.2,
-            )
-        except openai.APITimeoutError as exc:
-            raise LlmFailure(
-                f"The LLM did not answer within {settings.llm_timeout_seconds:g} s: insights "
-                "come from rules."
-            ) from exc
-        except openai.APIStatusError as exc:
-            raise LlmFailure(
-                f"The LLM server answered HTTP {exc.status_code}: insights come from rules."
-            ) from exc
-        except openai.APIError as exc:
-            raise LlmFailure(
-                f"The LLM server could not be reached ({type(exc).__name__}): insights come "
-                "from rules."
-            ) from exc
-    choices = completion.choices or []
-    content = choices[0].message.content if choices else None
-    if not content:
-        raise LlmFailure("The LLM answered with no content: insights come from rules.")
-    try:
-        return LlmAnswer.model_validate_json(_unfenced(content))
-    except ValidationError as exc:
-        where = ", ".join(
-            sorted({".".join(str(p) for p in e["loc"]) or "(root)" for e in exc.errors()})
-        )[:200]
-        raise LlmFailure(
-            f"The LLM's answer did not match the insights schema ({where}): insights come from "
-            "rules."
-        ) from exc
-
-
-def _figures_json(figures: Figures) -> str:
-    """Exact amounts as strings (a Decimal never passes through a float)."""
-    return json.dumps(figures.model_dump(), default=str, separators=(",", ":"))
-
-
-def _unfenced(content: str) -> str:
-    """Some models wrap JSON in a Markdown code fence even in JSON mode."""
-    text = content.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        text = text.rsplit("```", 1)[0]
-    return text
+    return await llm.complete_json(
+        settings,
+        system=SYSTEM,
+        user=llm.as_json(figures),
+        answer=LlmAnswer,
+        what="the insights schema",
+        fallback="insights come from rules",
+    )

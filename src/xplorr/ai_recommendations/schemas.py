@@ -46,7 +46,11 @@ class RecommendationFigures(BaseModel):
         default=True, description="Whether the recommendation engine's figures are included."
     )
     open_count: int
-    monthly_savings: DecimalNumber
+    monthly_savings: DecimalNumber = Field(
+        description="What the open recommendations in the figures' currency would save a month "
+        "together: alternatives for the same spend (the actions on one resource, an account's "
+        "commitment purchases) count once, the largest."
+    )
     top: list[RecommendationFigure]
 
 

@@ -6,13 +6,14 @@ of a commitment was used; only the provider tells when it ends, which is what th
 """
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xplorr.core.models import Base, Money, OrgOwned
+from xplorr.core.models import Base, JSONType, Money, OrgOwned
 
 
 class Commitment(OrgOwned, Base):
@@ -39,3 +40,19 @@ class Commitment(OrgOwned, Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     source: Mapped[str] = mapped_column(String(16))  # api | demo
     last_seen_at: Mapped[datetime]
+
+
+class CommitmentAdvice(OrgOwned, Base):
+    """Advice an LLM wrote over one set of ``/commitments/analysis`` figures, kept for the UTC
+    ``day`` it was written (``commitments.advice``). ``figures_key`` is the SHA-256 of exactly
+    what the LLM was shown: the same figures answer from here, other figures (another account,
+    window or day of data) ask again, so the advice shown always matches the numbers beside
+    it. ``model`` ``(failed)`` remembers a failed call and its reason for a while."""
+
+    __tablename__ = "commitment_advice"
+    __table_args__ = (UniqueConstraint("org_id", "figures_key"),)
+    figures_key: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    model: Mapped[str] = mapped_column(String(200))
+    # {"advice": [...]} (the validated answer) or {"reason": "..."} (a failure)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)

@@ -9,6 +9,7 @@ from xplorr.auth.deps import CurrentUser
 from xplorr.commitments import service
 from xplorr.commitments.schemas import CommitmentAnalysisOut
 from xplorr.core.db import DbSession
+from xplorr.core.deps import AppSettings
 
 router = APIRouter(prefix="/commitments", tags=["commitments"])
 ROUTE_ORDER = 79  # mounting order under /api/v1 (core.areas.routers)
@@ -18,6 +19,7 @@ ROUTE_ORDER = 79  # mounting order under /api/v1 (core.areas.routers)
 async def commitment_analysis(
     db: DbSession,
     who: CurrentUser,
+    settings: AppSettings,
     account_id: Annotated[
         uuid.UUID | None,
         Query(alias="accountId", description="Only this cloud account (404 if not visible)."),
@@ -28,6 +30,8 @@ async def commitment_analysis(
     the daily spend by pricing model (on-demand, reserved, savings plan, spot), coverage and
     utilisation with their definitions, the coverage gaps of the last 30 days per instance
     family and region (average daily on-demand usage and a consistency score), the owned
-    commitments with their expiry, and advice. A user limited to some cloud accounts sees only
-    theirs."""
-    return await service.analysis(db, who, account_id=account_id, days=days)
+    commitments with their expiry, and advice: written by the configured LLM (any
+    OpenAI-compatible server) from these figures and checked against them (``advice_source``
+    ``ai``, ``advice_model``), else deterministic rules over the same figures (``rules``, the
+    reason in ``advice_note``). A user limited to some cloud accounts sees only theirs."""
+    return await service.analysis_with_advice(db, who, settings, account_id=account_id, days=days)

@@ -2,9 +2,10 @@
 
 import uuid
 from datetime import date
-from typing import Literal
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from xplorr.core.money import DecimalNumber
 
@@ -107,8 +108,74 @@ class CommitmentAnalysisOut(BaseModel):
     coverage_gaps: list[CoverageGap]
     commitments: list[OwnedCommitment]
     advice: list[Advice]
-    advice_source: Literal["rules"] = Field(
-        description="rules: deterministic advice from these figures (LLM insights over them are "
-        "at /ai-recommendations)."
+    advice_source: Literal["ai", "rules"] = Field(
+        description="ai: written by the configured LLM (XPLORR_LLM_*, model in advice_model) "
+        "from the figures of this answer, checked against them; rules: deterministic advice "
+        "from the same figures (no LLM configured, or its answer was late, failed or did not "
+        "hold to the figures: advice_note says which)."
     )
+    advice_model: str | None = Field(description="The LLM model, when advice_source is ai.")
+    advice_note: str = Field(description="Who wrote the advice, or why the rules did.")
     notes: list[str]
+
+
+class LlmAdvice(BaseModel):
+    """One piece of advice, as the LLM must write it (``extra="forbid"``: nothing else)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["coverage_low", "coverage_high", "commit", "underused", "expiring"]
+    severity: Literal["info", "low", "medium", "high"]
+    title: Annotated[str, Field(min_length=1, max_length=160)]
+    detail: Annotated[str, Field(min_length=1, max_length=800)]
+    estimated_monthly_savings: Annotated[Decimal | None, Field(ge=0, le=Decimal("1e12"))] = None
+
+
+class LlmAdviceAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    advice: Annotated[list[LlmAdvice], Field(min_length=1, max_length=8)]
+
+
+class AdviceGap(BaseModel):
+    service: str
+    instance_family: str | None
+    resource_type: str | None
+    region: str | None
+    average_daily_on_demand_cost: DecimalNumber
+    average_daily_on_demand_hours: DecimalNumber | None
+    days_run: int
+    consistency_score: DecimalNumber
+    estimated_monthly_savings: DecimalNumber
+
+
+class AdviceCommitment(BaseModel):
+    kind: str
+    service: str
+    region: str | None
+    resource_type: str | None
+    count: int
+    expires_on: date | None
+    days_left: int | None
+    monthly_cost: DecimalNumber | None
+    utilization_percent: DecimalNumber | None
+
+
+class AdviceFigures(BaseModel):
+    """What the LLM is shown: the analysis's own figures, aggregated (no account, commitment or
+    resource id, no cost row). ``steady_gap_savings`` is the most any advice may claim."""
+
+    currency: str
+    start_date: date
+    end_date: date
+    days: int
+    definitions: dict[str, str]
+    assumed_discount: DecimalNumber
+    totals: PricingTotals
+    coverage_percent: DecimalNumber | None
+    utilization_percent: DecimalNumber | None
+    target_coverage_percent: list[int]
+    unused_commitment_cost: DecimalNumber
+    steady_gap_savings: DecimalNumber
+    coverage_gaps: list[AdviceGap]
+    commitments: list[AdviceCommitment]

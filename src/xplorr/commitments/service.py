@@ -1,6 +1,7 @@
 """Commitment coverage: spend by pricing model, coverage and utilisation from the cost store's
 FOCUS columns (``costs.query.pricing_lines`` / ``on_demand_lines``), the coverage gaps of the
-last 30 days, the owned commitments a collector stored, and rule-based advice over them.
+last 30 days, the owned commitments a collector stored, and advice over them: the rules'
+(``_advice``), or the configured LLM's over the same figures (``commitments.advice``).
 
 Amounts are in one currency (the requested account's, else the caller's default,
 ``core.money.default_currency``); other currencies are listed apart and never added in.
@@ -16,6 +17,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.cloud_accounts.models import CloudAccount
+from xplorr.commitments import advice
 from xplorr.commitments.classify import (
     ELIGIBLE_CATEGORIES,
     MODELS,
@@ -36,6 +38,7 @@ from xplorr.commitments.schemas import (
 )
 from xplorr.core import clock, money
 from xplorr.core.errors import NotFound
+from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, Scope, get_in_org, org_scope, org_select
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery, PricingLine
@@ -72,6 +75,7 @@ DEFINITIONS: Final = {
     "average_daily_on_demand": "On-demand EffectiveCost (and hours, when billed in hours) of "
     "the last 30 days divided by 30.",
 }
+RULES_NOTE: Final = "Advice from rules over the figures of this answer (no LLM involved)."
 NOTES: Final = (
     "Owned commitments come from the provider's API (AWS: EC2, RDS and ElastiCache "
     "reservations, Savings Plans); Azure reservations and GCP commitments are not read yet.",
@@ -344,6 +348,43 @@ async def analysis(
     days: int,
     today: date | None = None,
 ) -> CommitmentAnalysisOut:
+    """The analysis with the rules' advice (no LLM: also what ``/ai-recommendations`` shows
+    its LLM)."""
+    out, _unused = await _analysis(db, who, account_id=account_id, days=days, today=today)
+    return out
+
+
+async def analysis_with_advice(
+    db: AsyncSession,
+    who: Principal,
+    settings: Settings,
+    *,
+    account_id: uuid.UUID | None,
+    days: int,
+) -> CommitmentAnalysisOut:
+    """The analysis with the configured LLM's advice over its figures, else the rules'
+    (``commitments.advice``)."""
+    out, unused = await _analysis(db, who, account_id=account_id, days=days)
+    written = await advice.advise(db, who, settings, out, unused)
+    return out.model_copy(
+        update={
+            "advice": written.advice,
+            "advice_source": written.source,
+            "advice_model": written.model,
+            "advice_note": written.note,
+        }
+    )
+
+
+async def _analysis(
+    db: AsyncSession,
+    who: Principal,
+    *,
+    account_id: uuid.UUID | None,
+    days: int,
+    today: date | None = None,
+) -> tuple[CommitmentAnalysisOut, Decimal]:
+    """The analysis (rules' advice) and the period's unused commitment cost."""
     await check_account(db, who, account_id)
     accounts = frozenset({account_id}) if account_id else None
     # Through the last complete day of the data (a partial today would read as a dip and
@@ -386,7 +427,8 @@ async def analysis(
     commitments = [
         _owned_out(c, sums.per_commitment, today) for c in await owned(db, who, account_id)
     ]
-    return CommitmentAnalysisOut(
+    unused = rounded(sums.unused)
+    out = CommitmentAnalysisOut(
         account_id=account_id,
         days=days,
         start_date=start,
@@ -407,10 +449,13 @@ async def analysis(
         daily=daily,
         coverage_gaps=gaps,
         commitments=commitments,
-        advice=_advice(coverage, utilization, rounded(sums.unused), gaps, commitments, currency),
+        advice=_advice(coverage, utilization, unused, gaps, commitments, currency),
         advice_source="rules",
+        advice_model=None,
+        advice_note=RULES_NOTE,
         notes=list(NOTES),
     )
+    return out, unused
 
 
 NOTICE_DAYS: Final = 30

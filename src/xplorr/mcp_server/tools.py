@@ -166,6 +166,24 @@ NO_FILTERS = CostFilters()
 RANGE_AND_ACCOUNT = Only("start_date", "end_date", "account_id")
 
 
+@dataclass(frozen=True, slots=True)
+class _Saving:
+    group: str
+    type: str
+    category: str
+    amount: Decimal
+
+
+def _together(savings: list[_Saving]) -> Decimal:
+    """What ``savings`` save together: per overlap group, the type whose recommendations save
+    most (the API's ``overlap_group``: alternatives for the same spend), groups added up."""
+    groups: dict[str, dict[str, Decimal]] = {}
+    for x in savings:
+        per_type = groups.setdefault(x.group, {})
+        per_type[x.type] = per_type.get(x.type, Decimal(0)) + x.amount
+    return sum((max(per_type.values()) for per_type in groups.values()), Decimal(0))
+
+
 def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -695,8 +713,12 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
     async def get_savings_summary(ctx: Context, account_id: AccountId = None) -> dict[str, Any]:
         """What the open recommendations would save per month, per currency, by category and
         type, with the five largest; and what applied ones saved. Reads every page of
-        GET /recommendations (open and applied) and adds them up per currency."""
-        totals: dict[tuple[str, str], dict[str, Any]] = {}
+        GET /recommendations (open and applied) and adds them up per currency, counting
+        alternatives for the same spend once (recommendations sharing an overlap_group: the
+        actions on one resource, an account's commitment purchases): monthlySavings and
+        byCategory take, per group, the type that saves most; byType is each type's plain
+        sum."""
+        found: dict[tuple[str, str], list[_Saving]] = {}
         top: list[dict[str, Any]] = []
         for status in ("open", "applied"):
             offset = 0
@@ -721,31 +743,40 @@ def register(server: MCPServer, api: XplorrApi, config: McpConfig) -> None:
                         if status == "applied" and realized is not None
                         else rec.get("estimated_monthly_savings")
                     )
-                    entry = totals.setdefault(
-                        (status, currency),
-                        {
-                            "status": status,
-                            "currency": currency,
-                            "count": 0,
-                            "monthlySavings": Decimal(0),
-                            "byCategory": {},
-                            "byType": {},
-                        },
+                    found.setdefault((status, currency), []).append(
+                        _Saving(
+                            group=str(rec.get("overlap_group") or rec.get("id")),
+                            type=str(rec.get("type") or "unknown"),
+                            category=str(rec.get("category") or "unknown"),
+                            amount=saving,
+                        )
                     )
-                    entry["count"] += 1
-                    entry["monthlySavings"] += saving
-                    for field, bucket in (("category", "byCategory"), ("type", "byType")):
-                        name = str(rec.get(field) or "unknown")
-                        entry[bucket][name] = entry[bucket].get(name, Decimal(0)) + saving
                     if status == "open":
                         top.append(rec)
                 offset += len(items)
                 if not items or offset >= int(page.get("total", 0)):
                     break
+        totals = [
+            {
+                "status": status,
+                "currency": currency,
+                "count": len(savings),
+                "monthlySavings": _together(savings),
+                "byCategory": {
+                    c: _together([x for x in savings if x.category == c])
+                    for c in dict.fromkeys(x.category for x in savings)
+                },
+                "byType": {
+                    t: sum((x.amount for x in savings if x.type == t), Decimal(0))
+                    for t in dict.fromkeys(x.type for x in savings)
+                },
+            }
+            for (status, currency), savings in found.items()
+        ]
         top.sort(key=lambda r: -decimal(r.get("estimated_monthly_savings")))
         return as_object(
             {
-                "totals": sorted(totals.values(), key=lambda t: (t["status"], t["currency"])),
+                "totals": sorted(totals, key=lambda t: (str(t["status"]), str(t["currency"]))),
                 "largestOpen": [
                     {
                         k: r.get(k)

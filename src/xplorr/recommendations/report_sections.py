@@ -1,14 +1,14 @@
 """The recommendations section of reports and digests (``core.report_sections``): the open,
 not snoozed recommendations the report's reader sees as of now (not of the report's days: a
 recommendation is a standing fact), their count and potential savings per currency, and the
-largest ones in one table per currency (savings of two currencies are never added). A report
+largest ones in one table per currency (savings of two currencies are never added; alternatives
+for the same spend are counted once, ``recommendations.totals``). A report
 narrowed to some cloud accounts counts only theirs. Read through
 ``recommendations.service.open_recommendations``; the weekly summary in chat takes its
 ``open_recommendations`` and ``potential_savings`` from this section."""
 
 from collections import defaultdict
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xplorr.core import money
 from xplorr.core.report_sections import Column, Figure, Kind, ReportScope, Section, Table, provider
 from xplorr.recommendations import service
+from xplorr.recommendations import totals as savings_totals
 from xplorr.recommendations.models import Recommendation
 
 KEY: Final = "recommendations"
@@ -49,17 +50,16 @@ async def recommendations_section(db: AsyncSession, scope: ReportScope) -> Seque
     by_currency: dict[str, list[Recommendation]] = defaultdict(list)
     for r in found:
         by_currency[r.currency].append(r)
-    totals = {
-        cur: money.round_money(sum((r.estimated_monthly_savings for r in rows), Decimal(0)), cur)
-        for cur, rows in by_currency.items()
-    }
+    totals = savings_totals.monthly_savings(found)
     return [
         Section(
             key=KEY,
             title=TITLE,
             note=(
                 f"Open and not snoozed as of today; each currency's largest {TOP} by estimated "
-                "monthly saving."
+                "monthly saving. Potential savings count alternatives for the same spend once "
+                "(the actions on one resource, an account's commitment purchases): the "
+                "largest."
             ),
             figures=(
                 Figure(COUNT, len(found), Kind.NUMBER),

@@ -39,13 +39,26 @@ class RecommendationOut(BaseModel):
     description: str
     estimated_monthly_savings: DecimalNumber
     currency: str
+    overlap_group: str = Field(
+        description="Recommendations sharing this value are alternatives for the same spend "
+        "(the actions on one resource; an account's commitment purchases in one currency): "
+        "their savings do not add up. Xplorr's totals count, per group, the type whose "
+        "recommendations save most together."
+    )
     evidence: dict[str, Any]
     risk: Risk
     how_to_apply: HowToApplyOut
     status: RecommendationStatus
     snoozed_until: dt.date | None
-    realized_monthly_savings: DecimalNumber | None  # kept when it closed as applied
-    closed_by: str | None  # user | resource_gone | fixed (applied ones)
+    realized_monthly_savings: DecimalNumber | None = Field(
+        description="Applied ones: the estimate when it closed. closed_by says how: user (a "
+        "user applied it) or a refresh that no longer found it (resource_gone, fixed): then "
+        "it is the last estimate of waste that left the data, which Xplorr cannot attribute "
+        "to an action (an idle instance that became busy also closes as fixed)."
+    )
+    closed_by: str | None = Field(
+        description="Applied ones: user | resource_gone | fixed (see realized_monthly_savings)."
+    )
     detected_at: dt.datetime
     last_seen_at: dt.datetime
     updated_at: dt.datetime

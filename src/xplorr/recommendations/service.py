@@ -47,6 +47,7 @@ from xplorr.recommendations import (
     prices,
     provider_rules,
     rules,
+    totals,
 )
 from xplorr.recommendations.models import (
     ClosedBy,
@@ -302,6 +303,7 @@ def to_out(r: Recommendation, names: dict[uuid.UUID, str]) -> RecommendationOut:
         description=r.description,
         estimated_monthly_savings=money.round_money(r.estimated_monthly_savings, cur),
         currency=cur,
+        overlap_group=totals.overlap_group(r),
         evidence=r.evidence or {},
         risk=r.risk,
         how_to_apply=HowToApplyOut(

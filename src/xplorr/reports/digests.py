@@ -54,6 +54,7 @@ from xplorr.notifications.events import (
 from xplorr.notifications.hub import WebhookTarget
 from xplorr.notifications.models import Channel
 from xplorr.recommendations import service as recommendations
+from xplorr.recommendations import totals as recommendation_totals
 from xplorr.reports.formatting import amount, cell, percent
 from xplorr.reports.models import DigestSetting
 from xplorr.reports.scheduling import OWNER_GONE
@@ -103,7 +104,8 @@ class RecommendationLine:
 
 @dataclass(frozen=True, slots=True)
 class OpenRecommendations:
-    """The open recommendations of one currency: count, potential monthly savings, largest."""
+    """The open recommendations of one currency: count, potential monthly savings (overlapping
+    ones counted once: ``recommendations.totals``), largest."""
 
     currency: str
     count: int
@@ -125,6 +127,7 @@ class Digest:
 async def open_recommendations(db: AsyncSession, who: Scope) -> tuple[OpenRecommendations, ...]:
     """The open (not snoozed) recommendations ``who`` sees, per currency (never added across)."""
     rows = await recommendations.open_recommendations(db, who, limit=None)
+    together = recommendation_totals.monthly_savings(rows)  # overlapping ones counted once
     by: dict[str, list[RecommendationLine]] = defaultdict(list)
     for rec in rows:
         by[rec.currency].append(RecommendationLine(rec.title, rec.estimated_monthly_savings))
@@ -135,9 +138,7 @@ async def open_recommendations(db: AsyncSession, who: Scope) -> tuple[OpenRecomm
             OpenRecommendations(
                 currency=cur,
                 count=len(lines),
-                monthly_savings=money.round_money(
-                    sum((x.monthly_savings for x in lines), ZERO), cur
-                ),
+                monthly_savings=together[cur],
                 largest=tuple(
                     RecommendationLine(x.title, money.round_money(x.monthly_savings, cur))
                     for x in lines[:TOP_RECOMMENDATIONS]
