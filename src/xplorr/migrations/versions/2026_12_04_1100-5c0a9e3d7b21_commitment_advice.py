@@ -1,7 +1,7 @@
 """commitment advice: the LLM's advice over /commitments/analysis figures, cached per day
 
 Revision ID: 5c0a9e3d7b21
-Revises: 28fa017800c2
+Revises: 2262bd0ae930
 Create Date: 2026-12-03 18:20:00.000000+00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import xplorr.core.models
 
 revision: str = "5c0a9e3d7b21"
-down_revision: str | None = "28fa017800c2"
+down_revision: str | None = "2262bd0ae930"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,7 +7,7 @@ or the values of a pod label (``target_kind`` ``tag``). Existing rules are cloud
 tag target, as before.
 
 Revision ID: b7e3c91a4d20
-Revises: 2262bd0ae930
+Revises: 5c0a9e3d7b21
 Create Date: 2026-12-05 09:00:00.000000+00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b7e3c91a4d20"
-down_revision: str | None = "2262bd0ae930"
+down_revision: str | None = "5c0a9e3d7b21"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
