@@ -1,5 +1,6 @@
-"""Channel routing: the rules as a table, tag scopes read from the cost data, and one routed
-anomaly posted by the bot end to end."""
+"""Channel routing: the rules as a table, tag scopes read from each event's own tags (an
+anomaly's cost data, a budget's tag filter, a recommendation's resource), and one routed anomaly
+posted by the bot end to end."""
 
 import uuid
 from dataclasses import dataclass, field
@@ -10,9 +11,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.factories.budgets import make_budget
 from tests.factories.channels import make_channel, make_slack_install
 from tests.factories.cloud_accounts import _test_settings, make_account
 from tests.factories.costs import add_costs
+from tests.factories.inventory import make_resource
+from tests.factories.recommendations import make_recommendation
 from tests.mail import run_jobs
 from tests.slack.fake_slack import FakeSlack
 from xplorr.channels import routing
@@ -22,10 +26,12 @@ from xplorr.core.jobs.runner import load_job_modules
 from xplorr.core.settings import Settings
 from xplorr.notifications import hub
 from xplorr.notifications.events import (
+    AlertTriggered,
     AnomalyDetected,
     ApprovalNotice,
     BudgetAlert,
     Notification,
+    ProjectedOverrun,
     RecommendationNotice,
     Severity,
     SyncComplete,
@@ -77,6 +83,7 @@ def budget() -> BudgetAlert:
 
 
 DATA_TAG = Ch("data", ScopeType.TAGS, ["team:data"], {"anomalies": True, "budgets": False})
+DATA_BUDGETS = Ch("data-budgets", ScopeType.TAGS, ["team:data"])
 ACCOUNTS = Ch("acct", ScopeType.ACCOUNTS, [str(ACCOUNT)])
 SERVICES = Ch("ec2", ScopeType.SERVICES, ["Amazon Elastic Compute Cloud"])
 DEFAULT = Ch("default", is_default=True)
@@ -93,6 +100,9 @@ CASES: list[tuple[str, Notification, list[Ch], routing.Facts, list[str]]] = [
     ("tag scope matches", anomaly(), [DATA_TAG, DEFAULT], TAGGED, ["data"]),
     ("unmatched goes to the default", anomaly(), [DATA_TAG, DEFAULT], UNTAGGED, ["default"]),
     ("toggle off: default takes it", budget(), [DATA_TAG, DEFAULT], TAGGED, ["default"]),
+    ("a tagged budget", budget(), [DATA_BUDGETS, DEFAULT], TAGGED, ["data-budgets"]),
+    ("an event without tags: never a tag scope", rec(), [DATA_BUDGETS, DEFAULT], ORG_WIDE,
+     ["default"]),
     ("default's own toggle off", anomaly(), [DATA_TAG, QUIET_DEFAULT], UNTAGGED, []),
     ("every matching channel", anomaly(), [ACCOUNTS, SERVICES, DATA_TAG, DEFAULT], TAGGED,
      ["acct", "ec2", "data"]),
@@ -150,6 +160,61 @@ async def test_tag_scope_reads_the_anomaly_days_cost(db: AsyncSession, org: Org)
     assert await found(None, account.id) == {"team:data", "team:web"}
     assert await found(None, None) == {"team:data", "team:web"}
     assert await found("AmazonS3", uuid.uuid4()) == set()
+
+
+async def test_tag_scope_reads_each_events_own_tags(db: AsyncSession, org: Org) -> None:
+    """A budget's events carry its tag filter (and service); a recommendation's, and its
+    approval's, the tags the inventory holds for its resource in its own account; an alert
+    rule has no tag filter. Then the hub routes a tagged budget alert to the tag channel."""
+    load_job_modules()
+    account, other_account = await make_account(db, org), await make_account(db, org)
+    await make_resource(db, account, "i-data", tags={"team": "data", "env": "prod"})
+    await make_resource(db, other_account, "i-web", tags={"team": "web"})
+    on_data = await make_recommendation(db, account, resource_id="i-data")
+    not_here = await make_recommendation(db, account, resource_id="i-web")  # other account's
+    tagged = await make_budget(db, org, tag=("team", "data"), service="AmazonEC2")
+    plain = await make_budget(db, org)
+    tags = {"team:data", "team:web", "env:prod"}
+
+    async def found(event: Notification) -> tuple[str | None, set[str]]:
+        facts = await routing.facts_of(db, event, tags)
+        return facts.service, set(facts.tags)
+
+    def alert_of(b_id: uuid.UUID) -> BudgetAlert:
+        return budget().model_copy(update={"org_id": org.id, "budget_id": b_id})
+
+    def notice(rec_id: uuid.UUID) -> RecommendationNotice:
+        return rec().model_copy(update={"org_id": org.id, "recommendation_id": rec_id})
+
+    overrun = ProjectedOverrun(
+        org_id=org.id, budget_id=plain.id, budget_name="All", amount=Decimal(100),
+        current_spend=Decimal(90), forecast=Decimal(130), currency="USD",
+        period_start=date(2026, 11, 1), period_end=date(2026, 11, 30),
+    )  # fmt: skip
+    approval = ApprovalNotice(
+        org_id=org.id, approval_id=uuid.uuid4(), status="requested", action="Apply",
+        requested_by="a@x", recommendation_id=on_data.id,
+    )  # fmt: skip
+    alert = AlertTriggered(
+        org_id=org.id, rule_id=uuid.uuid4(), rule_name="S3", metric="daily_spend",
+        condition_op=">", threshold=Decimal(1), value=Decimal(2), currency="USD",
+        window_start=date(2026, 11, 30), window_end=date(2026, 11, 30), service_filter="AmazonS3",
+    )  # fmt: skip
+    assert await found(alert_of(tagged.id)) == ("AmazonEC2", {"team:data"})
+    assert await found(overrun) == (None, set())
+    assert await found(notice(on_data.id)) == (None, {"team:data", "env:prod"})
+    assert await found(approval) == (None, {"team:data", "env:prod"})
+    assert await found(notice(not_here.id)) == (None, set())
+    assert await found(alert) == ("AmazonS3", set())
+
+    data = await make_channel(db, org, channel_id="CDATA", scope_type=ScopeType.TAGS,
+                              scope_values=["team:data"])  # fmt: skip
+    default = await make_channel(db, org, channel_id="CDEFAULT", is_default=True)
+    for event, expected in ((alert_of(tagged.id), data), (alert_of(plain.id), default)):
+        targets = await hub.resolve_targets(db, event)
+        assert [t.key for t in targets if isinstance(t, hub.WebhookTarget)] == [
+            f"chat_channel:{expected.id}"
+        ]
 
 
 async def test_a_routed_anomaly_is_posted_by_the_bot_with_its_buttons(

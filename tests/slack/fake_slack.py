@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "fake-client-secret"
 SIGNING_SECRET = "fake-signing-secret"
+STATUS = "_http_status"  # an answer's HTTP status when it is not 200 (taken out before sending)
 
 
 @dataclass
@@ -34,6 +35,10 @@ class FakeSlack:
     tokens: dict[str, str] = field(default_factory=dict)  # valid bot token -> team id
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> users.info user
     errors: dict[str, str] = field(default_factory=dict)  # method -> error for its next call
+    # users.lookupByEmail of these addresses fails: (HTTP status, error), e.g. Slack's rate
+    # limit (429 "ratelimited", with Retry-After) or a token without the scope (200
+    # "missing_scope").
+    lookup_failures: dict[str, tuple[int, str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -48,6 +53,7 @@ class FakeSlack:
             self.tokens.clear()
             self.users.clear()
             self.errors.clear()
+            self.lookup_failures.clear()
 
     def grant(self, team_id: str = "T001", team_name: str = "Acme Slack") -> str:
         """Consent given on Slack's page for ``team_id``: the code the browser brings back."""
@@ -118,6 +124,9 @@ class FakeSlack:
                 return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
             if method == "users.lookupByEmail":
                 wanted = str(args.get("email") or "").lower()
+                if wanted in self.lookup_failures:
+                    status, error = self.lookup_failures[wanted]
+                    return {"ok": False, "error": error, STATUS: status}
                 found = [u for u in self.users.values()
                          if str(u["profile"]["email"]).lower() == wanted]  # fmt: skip
                 if not found:
@@ -165,8 +174,12 @@ def start_fake_slack() -> FakeSlack:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            body = json.dumps(fake.answer(path[5:], args, token, basic)).encode()
-            self.send_response(200)
+            answer = fake.answer(path[5:], args, token, basic)
+            status = answer.pop(STATUS, 200)
+            body = json.dumps(answer).encode()
+            self.send_response(status)
+            if status == 429:
+                self.send_header("Retry-After", "30")
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

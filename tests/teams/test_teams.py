@@ -1,11 +1,13 @@
-"""The Teams app against a local Microsoft identity platform and Graph: consent, sealed tokens,
-refresh, posting a routed notification as an Adaptive Card, disconnect."""
+"""The Teams app against a local Microsoft identity platform and Graph: admin consent then the
+authorization code, sealed tokens, refresh, posting a routed notification as an Adaptive Card,
+disconnect."""
 
 import json
 from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +17,7 @@ from tests.mail import run_jobs
 from tests.teams.fake_microsoft import CLIENT_ID, TENANT, FakeMicrosoft
 from xplorr.channels.models import ChatProvider
 from xplorr.core import clock, crypto
+from xplorr.core.audit import AuditEntry
 from xplorr.core.jobs.runner import load_job_modules
 from xplorr.core.settings import Settings
 from xplorr.notifications import hub
@@ -27,7 +30,18 @@ JSON = {"Accept": "application/json"}
 REDIRECT = "http://console.test/api/v1/teams/oauth_redirect"
 
 
-async def test_consent_flow_state_rules_and_sealed_tokens(
+async def browse(url: str) -> dict[str, str]:
+    """The admin's browser on a Microsoft page: the query Microsoft sends it back with (its
+    302 to the callback)."""
+    async with httpx.AsyncClient(trust_env=False) as web:
+        r = await web.get(url)
+    assert r.status_code == 302, r.text
+    back = urlsplit(r.headers["location"])
+    assert f"{back.scheme}://{back.netloc}{back.path}" == REDIRECT
+    return {k: v[0] for k, v in parse_qs(back.query).items()}
+
+
+async def test_admin_consent_then_code_state_rules_and_sealed_tokens(
     client_for: ClientFor, admin: User, other_admin: User, microsoft: FakeMicrosoft,
     db: AsyncSession, settings: Settings, org: Org,
 ) -> None:  # fmt: skip
@@ -37,36 +51,68 @@ async def test_consent_flow_state_rules_and_sealed_tokens(
         r = await client.get("/teams/install", headers=JSON)
         url = urlsplit(r.json()["redirect_url"])
         query = parse_qs(url.query)
-        assert url.path == "/organizations/oauth2/v2.0/authorize"
-        assert (query["client_id"], query["response_type"]) == ([CLIENT_ID], ["code"])
-        assert query["redirect_uri"] == [REDIRECT]
-        assert "offline_access" in query["scope"][0]
-        return query["state"][0]
+        assert url.path == "/organizations/v2.0/adminconsent"
+        assert (query["client_id"], query["redirect_uri"]) == ([CLIENT_ID], [REDIRECT])
+        assert "https://graph.microsoft.com/ChannelMessage.Send" in query["scope"][0].split()
+        return r.json()["redirect_url"]
 
-    # Denied consent: spent state, nothing stored.
-    state = await start()
-    r = await anon.get("/teams/oauth_redirect",
-                       params={"error": "access_denied", "state": state})  # fmt: skip
+    def problem(r: httpx.Response) -> tuple[int, str]:
+        return r.status_code, r.json()["error"]["code"]
+
+    # Leg 1, denied: the directory admin cancels; the state is spent, nothing stored.
+    microsoft.deny_admin_consent = True
+    back = await browse(await start())
+    assert back["error"] == "permission_denied"
+    r = await anon.get("/teams/oauth_redirect", params=back)
     assert parse_qs(urlsplit(r.headers["location"]).query)["result"] == ["denied"]
-    again = {"code": microsoft.consent(REDIRECT), "state": state}
-    r = await anon.get("/teams/oauth_redirect", params=again, headers=JSON)
-    assert (r.status_code, r.json()["error"]["code"]) == (400, "OAUTH_STATE_INVALID")
-    # A Slack state is no Teams state; another org's admin cannot bring this one back.
-    state = await start()
-    r = await client_for(other_admin).get(
-        "/teams/oauth_redirect", params={"code": microsoft.consent(REDIRECT), "state": state},
-        headers=JSON,
-    )  # fmt: skip
+    microsoft.deny_admin_consent = False
+    granted = {"admin_consent": "True", "tenant": TENANT, "state": back["state"]}
+    r = await anon.get("/teams/oauth_redirect", params=granted, headers=JSON)
+    assert problem(r) == (400, "OAUTH_STATE_INVALID")
+    # Leg 1, wrong org: another org's admin cannot bring this admin's consent back (spent).
+    back = await browse(await start())
+    r = await client_for(other_admin).get("/teams/oauth_redirect", params=back, headers=JSON)
     assert r.status_code == 403
+    r = await anon.get("/teams/oauth_redirect", params=back, headers=JSON)
+    assert problem(r) == (400, "OAUTH_STATE_INVALID")
+    # Leg 1 cannot be skipped: its state brought back with a code is refused; a consent that
+    # names no tenant GUID is refused.
+    state = parse_qs(urlsplit(await start()).query)["state"][0]
+    skip = {"code": microsoft.consent(REDIRECT), "state": state}
+    r = await anon.get("/teams/oauth_redirect", params=skip, headers=JSON)
+    assert problem(r) == (400, "OAUTH_STATE_INVALID")
+    back = await browse(await start()) | {"tenant": "contoso.onmicrosoft.com"}
+    r = await anon.get("/teams/oauth_redirect", params=back, headers=JSON)
+    assert problem(r) == (400, "TEAMS_TENANT_INVALID")
+    assert microsoft.token_calls == []
     assert await db.scalar(select(TeamsInstallation)) is None
 
-    state = await start()
-    r = await anon.get("/teams/oauth_redirect",
-                       params={"code": microsoft.consent(REDIRECT), "state": state})  # fmt: skip
+    # Leg 1, consented: the browser goes on to that tenant's authorize page with a new state
+    # (no consent prompt), and the first leg's answer cannot be replayed.
+    back = await browse(await start())
+    r = await anon.get("/teams/oauth_redirect", params=back)
+    assert r.status_code == 303
+    authorize = urlsplit(r.headers["location"])
+    query = parse_qs(authorize.query)
+    assert authorize.path == f"/{TENANT}/oauth2/v2.0/authorize"
+    assert (query["response_type"], query["redirect_uri"]) == (["code"], [REDIRECT])
+    assert "prompt" not in query
+    assert query["state"] != [back["state"]]
+    r = await anon.get("/teams/oauth_redirect", params=back, headers=JSON)
+    assert problem(r) == (400, "OAUTH_STATE_INVALID")
+    # Leg 2: the code, exchanged at the consented tenant's token endpoint.
+    code_back = await browse(authorize.geturl())
+    r = await anon.get("/teams/oauth_redirect", params=code_back)
     assert parse_qs(urlsplit(r.headers["location"]).query)["result"] == ["installed"]
-    again = {"code": microsoft.consent(REDIRECT), "state": state}
-    r = await anon.get("/teams/oauth_redirect", params=again, headers=JSON)
-    assert r.json()["error"]["code"] == "OAUTH_STATE_INVALID"  # replay
+    assert [(c["tenant"], c["grant_type"]) for c in microsoft.token_calls] == [
+        (TENANT, "authorization_code")
+    ]
+    r = await anon.get("/teams/oauth_redirect", params=code_back, headers=JSON)
+    assert problem(r) == (400, "OAUTH_STATE_INVALID")  # replay
+    actions = await db.scalars(
+        select(AuditEntry.action).where(AuditEntry.action.startswith("teams."))
+    )
+    assert sorted(actions) == ["teams.admin_consented", "teams.installed"]
 
     row = await db.scalar(select(TeamsInstallation))
     assert row is not None

@@ -87,6 +87,19 @@ def cost_query(b: Budget, start: date, end: date) -> CostQuery:
     )
 
 
+async def budget_of(db: AsyncSession, who: Scope, budget_id: uuid.UUID) -> Budget | None:
+    """The budget a notification names, or None once deleted (channel routing reads its
+    service and tag filters: no 404 for a caller that is not a request)."""
+    return await db.scalar(org_select(Budget, who).where(Budget.id == budget_id))
+
+
+def tag_of(b: Budget) -> str | None:
+    """The budget's tag filter as ``key:value`` (None: not narrowed to a tag)."""
+    if b.tag_key is None or b.tag_value is None:
+        return None
+    return f"{b.tag_key}:{b.tag_value}"
+
+
 @dataclass(slots=True)
 class BudgetStatus:
     """A budget's period, spend (its currency), spend in other currencies, and forecast."""

@@ -14,6 +14,13 @@ class ChatProvider(StrEnum):
     TEAMS = "teams"
 
 
+class OAuthStep(StrEnum):
+    """What the callback of a state brings back (``oauth_state.accept_callback``)."""
+
+    CODE = "code"  # an authorization code to exchange (Slack; Teams' second leg)
+    ADMIN_CONSENT = "admin_consent"  # a directory admin's grant, no code (Teams' first leg)
+
+
 class ScopeType(StrEnum):
     """What of an event a channel's ``scope_values`` are matched against (product-notes 25)."""
 
@@ -69,8 +76,10 @@ class ChannelConfig(OrgOwned, Base):
 
 class OAuthState(OrgOwned, Base):
     """An OAuth ``state`` a chat app install handed out (Slack and Teams alike): its SHA-256
-    only, bound to the org and the admin who started it, single use (deleted when consumed),
-    expiring after ``oauth_state.TTL``."""
+    only, bound to the org and the admin who started it and to the step of the install it
+    answers (``step``; ``tenant_id``: the directory an earlier step was granted in, which this
+    step must come from), single use (deleted when consumed), expiring after
+    ``oauth_state.TTL``."""
 
     __tablename__ = "chat_oauth_states"
     audit_resource: ClassVar[str] = "oauth_state"
@@ -81,3 +90,9 @@ class OAuthState(OrgOwned, Base):
     state_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime]
+    step: Mapped[OAuthStep] = mapped_column(
+        Enum(OAuthStep, native_enum=False, length=16, values_callable=_values),
+        default=OAuthStep.CODE,
+        server_default=OAuthStep.CODE.value,
+    )
+    tenant_id: Mapped[str | None] = mapped_column(String(64))

@@ -8,9 +8,14 @@ walks a table of cases):
 2. A non-default channel gets the event when its toggle for the type is on and its scope
    matches: ``all``; ``accounts``: the event's cloud account is listed (an org-wide event
    matches none); ``services``: the event's service, by its shown name (``AmazonEC2`` is
-   ``Amazon Elastic Compute Cloud``); ``tags``: a listed ``key:value`` tag is on the cost the
-   event is about (``facts_of``: for an anomaly, the day's cost of its account and service
-   carrying that tag).
+   ``Amazon Elastic Compute Cloud``; an anomaly's service, an alert rule's or a budget's
+   service filter); ``tags``: a listed ``key:value`` tag is one of the
+   event's tags (``facts_of``, per event type: an anomaly's are the tags on the day's cost of
+   its account and service; a budget alert's or projected overrun's, the budget's tag filter;
+   a recommendation's, and an approval's of a recommendation, the tags the inventory holds for
+   its resource). An event without tags (an alert rule has no tag filter; failed syncs,
+   digests, RI/SP expiries, cost-data recommendations, a budget with no tag filter) never
+   matches a tag scope: the default channel gets it when nothing else did.
 3. The default channel gets it when no other channel did and its own toggle is on (its scope
    is not consulted: it is the catch-all).
 4. Anomalies, alerts and budget notices reach channels from medium severity up, as every
@@ -29,6 +34,7 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.budgets import service as budgets
 from xplorr.channels.models import ChannelConfig, ChatProvider, ScopeType
 from xplorr.core.jobs.registry import JobContext
 from xplorr.core.tenancy import org_scope, org_select
@@ -37,12 +43,17 @@ from xplorr.costs.query import CostQuery, TagFilter, TagKey, totals_by_currency
 from xplorr.notifications.events import (
     AlertTriggered,
     AnomalyDetected,
+    ApprovalNotice,
+    BudgetAlert,
     Notification,
     NotificationType,
+    ProjectedOverrun,
+    RecommendationNotice,
     Severity,
 )
 from xplorr.notifications.hub import Target, WebhookTarget
 from xplorr.notifications.models import Channel, DeliveryStatus
+from xplorr.recommendations import service as recommendations
 
 SOURCE = "chat_channel"  # WebhookTarget source of a routed channel (its bot sends)
 
@@ -77,7 +88,7 @@ class Routable(Protocol):
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What a scope is matched against: the event's cloud account, its service (shown name)
-    and the ``key:value`` tags found on its cost."""
+    and the ``key:value`` tags it carries (rule 2: only those some channel is scoped to)."""
 
     account_id: uuid.UUID | None = None
     service: str | None = None
@@ -126,32 +137,55 @@ def tag_values(channels: Sequence[Routable]) -> set[str]:
     return {v for c in channels if c.scope_type == ScopeType.TAGS for v in c.scope_values}
 
 
+async def _anomaly_tags(db: AsyncSession, event: AnomalyDetected, tags: set[str]) -> set[str]:
+    """Which of ``tags`` are on the anomaly day's cost of its account and service (a non-zero
+    tagged amount in any currency, read through the cost query module)."""
+    who = org_scope(event.org_id)
+    found = set()
+    for tag in sorted(tags):
+        key, _, value = tag.partition(":")
+        query = CostQuery(
+            start=event.day,
+            end=event.day,
+            account_ids=None
+            if event.cloud_account_id is None
+            else frozenset({event.cloud_account_id}),
+            services=None if event.service is None else frozenset({event.service}),
+            tags=(TagFilter(key=TagKey(key), values=frozenset({value})),),
+        )
+        totals = await totals_by_currency(db, who, query)
+        if any(amount != 0 for amount in totals.values()):
+            found.add(tag)
+    return found
+
+
 async def facts_of(db: AsyncSession, event: Notification, tags: set[str]) -> Facts:
-    """The event's account and service; for an anomaly, which of ``tags`` (the org's
-    tag-scoped channels' values) are on the anomaly day's cost of its account and service (a
-    non-zero tagged amount in any currency, read through the cost query module)."""
-    service = None
+    """The event's account, service and which of ``tags`` (the org's tag-scoped channels'
+    values) it carries (rule 2 of the module's docstring). A budget event reads its budget
+    (service and tag filters); cost data and the inventory are read only when some channel is
+    scoped to tags."""
+    who = org_scope(event.org_id)
+    service: str | None = None
+    found: set[str] = set()
     if isinstance(event, AnomalyDetected):
         service = event.service
+        if tags:
+            found = await _anomaly_tags(db, event, tags)
     elif isinstance(event, AlertTriggered):
-        service = event.service_filter
-    found: set[str] = set()
-    if isinstance(event, AnomalyDetected) and tags:
-        who = org_scope(event.org_id)
-        for tag in sorted(tags):
-            key, _, value = tag.partition(":")
-            query = CostQuery(
-                start=event.day,
-                end=event.day,
-                account_ids=None
-                if event.cloud_account_id is None
-                else frozenset({event.cloud_account_id}),
-                services=None if event.service is None else frozenset({event.service}),
-                tags=(TagFilter(key=TagKey(key), values=frozenset({value})),),
-            )
-            totals = await totals_by_currency(db, who, query)
-            if any(amount != 0 for amount in totals.values()):
-                found.add(tag)
+        service = event.service_filter  # a rule has a service filter, no tag filter
+    elif isinstance(event, BudgetAlert | ProjectedOverrun):
+        budget = await budgets.budget_of(db, who, event.budget_id)
+        if budget is not None:
+            service = budget.service_name
+            tag = budgets.tag_of(budget)
+            found = {tag} & tags if tag is not None else set()
+    elif (
+        isinstance(event, RecommendationNotice | ApprovalNotice)
+        and event.recommendation_id is not None
+        and tags
+    ):
+        on_resource = await recommendations.resource_tags(db, who, event.recommendation_id)
+        found = set(on_resource & tags)
     return Facts(account_id=event.cloud_account_id, service=service, tags=frozenset(found))
 
 

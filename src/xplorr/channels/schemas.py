@@ -87,8 +87,9 @@ class ChannelOut(BaseModel):
 
 
 class InstallUrlOut(BaseModel):
-    """Where to send the admin's browser: Slack's OAuth v2 authorize page (the state in it
-    works once, for 10 minutes)."""
+    """Where to send the admin's browser: Slack's OAuth v2 authorize page; for Teams the admin
+    consent page, then (from the callback of that first leg) the tenant's authorize page. The
+    state in it works once, for 10 minutes."""
 
     redirect_url: str
 

@@ -274,6 +274,27 @@ async def notify_new(
         )
 
 
+async def resource_tags(
+    db: AsyncSession, who: Scope, recommendation_id: uuid.UUID
+) -> frozenset[str]:
+    """The ``key:value`` tags of the resource a recommendation is about, as the inventory holds
+    them (its account's row, live or deleted). Empty for one about no resource (cost-data and
+    purchase recommendations), a resource the inventory does not hold, or an unknown id.
+    Channel routing reads it (a tag-scoped channel gets the recommendations of its resources)."""
+    rec = await db.scalar(
+        org_select(Recommendation, who).where(Recommendation.id == recommendation_id)
+    )
+    if rec is None or rec.resource_id is None:
+        return frozenset()
+    return frozenset(
+        f"{key}:{value}"
+        for row in await inventory.resources_of(db, who, [rec.resource_id])
+        if row.cloud_account_id == rec.cloud_account_id
+        for key, value in (row.tags or {}).items()
+        if value is not None
+    )
+
+
 # --- the API --------------------------------------------------------------------------------
 
 

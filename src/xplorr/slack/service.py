@@ -112,11 +112,12 @@ async def finish_install(
     spent), consent, code exchange, sealed storage. ``caller``, when the callback carries a
     token, must be the admin the state was issued to."""
     require_configured(settings)
-    who, code = await oauth_state.accept_callback(
+    accepted = await oauth_state.accept_callback(
         db, ChatProvider.SLACK, state=state, code=code, error=error, caller=caller, max_code=500
     )
+    who = accepted.who
     try:
-        answer = await api.oauth_v2_access(settings, code, redirect_uri(settings))
+        answer = await api.oauth_v2_access(settings, accepted.code, redirect_uri(settings))
     except api.SlackError as exc:
         log.warning("slack_oauth_failed", org_id=str(who.org_id), error=exc.code)
         raise SlackUpstream(

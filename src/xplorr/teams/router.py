@@ -29,20 +29,23 @@ async def teams_install(
     request: Request, db: DbSession, who: AdminUser, settings: AppSettings
 ) -> Response:
     """Start installing the Teams app (owners and admins): 303 to the Microsoft identity
-    platform's authorize page (authorization-code flow, consent prompt, Graph scopes to post
-    to channels) with a state bound to this organization and admin (single use, 10 minutes);
-    ``{"redirect_url"}`` with ``Accept: application/json``. 409 ``TEAMS_NOT_CONFIGURED``
-    names the settings the operator must set."""
+    platform's admin consent page, where a directory admin grants the Graph scopes (post to
+    channels, read teams and channels) for the whole tenant, with a state bound to this
+    organization, this admin and that step (single use, 10 minutes); ``{"redirect_url"}`` with
+    ``Accept: application/json``. 409 ``TEAMS_NOT_CONFIGURED`` names the settings the operator
+    must set."""
     url = await service.start_install(db, who, settings)
     return install_routes.install_answer(request, url)
 
 
 @router.get(
     "/oauth_redirect",
-    response_model=OAuthResultOut,
+    response_model=OAuthResultOut | InstallUrlOut,
     openapi_extra=limit("30/minute", key="ip"),
     responses=install_routes.callback_responses(
-        conflict="TEAMS_NOT_CONFIGURED", upstream="TEAMS_API_ERROR: Microsoft refused."
+        conflict="TEAMS_NOT_CONFIGURED",
+        upstream="TEAMS_API_ERROR: Microsoft refused, or issued tokens for another tenant.",
+        bad_request="TEAMS_TENANT_INVALID: the admin consent named no tenant.",
     ),
 )
 async def teams_oauth_redirect(
@@ -53,14 +56,20 @@ async def teams_oauth_redirect(
     code: Annotated[str | None, Query(max_length=4000)] = None,
     state: Annotated[str | None, Query(max_length=200)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
+    admin_consent: Annotated[str | None, Query(max_length=10)] = None,
+    tenant: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """The Microsoft identity platform's callback: the state is checked and spent, the code
-    exchanged at the token endpoint, the tenant read from the ID token, the access and refresh
-    tokens stored encrypted. A browser lands on the console's integrations page with the
-    result; ``Accept: application/json`` answers the result or the error."""
+    """The Microsoft identity platform's callback, for both legs of the install. After the
+    admin consent (``admin_consent=True&tenant=``): the state is checked and spent, and the
+    browser sent on (303, or ``{"redirect_url"}``) to that tenant's authorize page with a new
+    state. With the code: the state is checked and spent, the code exchanged at the tenant's
+    token endpoint, the ID token's tenant checked against the consented one, the access and
+    refresh tokens stored encrypted. A browser lands on the console's integrations page with
+    the result; ``Accept: application/json`` answers the result or the error."""
     install = service.finish_install(
-        db, settings, state=state, code=code, error=error, caller=caller
-    )
+        db, settings, state=state, code=code, error=error, admin_consent=admin_consent,
+        tenant=tenant, caller=caller,
+    )  # fmt: skip
     return await install_routes.callback_answer(
         request, db, settings.base_url, ChatProvider.TEAMS, install, lambda row: row.tenant_id
     )

@@ -1,12 +1,22 @@
-"""The Microsoft Teams app: consent through the Microsoft identity platform's OAuth 2.0
-authorization-code flow, delegated tokens sealed and refreshed, channel posts through Graph.
+"""The Microsoft Teams app: the directory admin's consent, then the Microsoft identity
+platform's OAuth 2.0 authorization-code flow; delegated tokens sealed and refreshed, channel
+posts through Graph.
 
-The install reuses the chat apps' one OAuth state (``channels.oauth_state``: single use, 10
-minutes, bound to org and admin). The token endpoint (``{XPLORR_MS_LOGIN_BASE_URL}/<tenant>/
-oauth2/v2.0/token``) is called with httpx, form-encoded, as the protocol says; the ID token's
-``tid`` claim (received straight from the token endpoint over the TLS connection, OIDC Core
-3.1.3.7) names the tenant. Access tokens are refreshed five minutes before they expire, and the
-refresh token Microsoft rotates is sealed again each time.
+The install takes two legs, each with the chat apps' one OAuth state (``channels.oauth_state``:
+single use, 10 minutes, bound to org, admin and step):
+
+1. ``start_install``: the admin consent endpoint (``{XPLORR_MS_LOGIN_BASE_URL}/organizations/
+   v2.0/adminconsent``), where a directory admin grants the scopes for the whole tenant.
+   Microsoft answers ``admin_consent=True&tenant=<id>`` and no code.
+2. ``finish_install`` on that answer: the tenant is checked (a GUID) and the browser sent on to
+   ``/<tenant>/oauth2/v2.0/authorize`` (no consent prompt: it was given) with a second state,
+   bound to the same admin and to that tenant.
+3. ``finish_install`` on the code: exchanged at that tenant's token endpoint (httpx,
+   form-encoded, as the protocol says); the ID token's ``tid`` (received straight from the
+   token endpoint over the TLS connection, OIDC Core 3.1.3.7) must name the consented tenant.
+
+Access tokens are refreshed five minutes before they expire, and the refresh token Microsoft
+rotates is sealed again each time.
 """
 
 import json
@@ -22,10 +32,10 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.channels import oauth_state
-from xplorr.channels.models import ChatProvider
+from xplorr.channels.models import ChatProvider, OAuthStep
 from xplorr.core import audit, clock
 from xplorr.core.crypto import OrgCipher
-from xplorr.core.errors import Conflict, NotFound, Upstream
+from xplorr.core.errors import BadRequest, Conflict, NotFound, Upstream
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Principal, org_scope, org_select
 from xplorr.teams.models import ACCESS_TOKEN, REFRESH_TOKEN, TeamsInstallation
@@ -55,6 +65,10 @@ class TeamsNotInstalled(NotFound):
 
 class TeamsUpstream(Upstream):
     code = "TEAMS_API_ERROR"
+
+
+class ConsentWithoutTenant(BadRequest):
+    code = "TEAMS_TENANT_INVALID"
 
 
 class GraphError(Exception):
@@ -91,8 +105,25 @@ def require_configured(settings: Settings) -> None:
 
 
 async def start_install(db: AsyncSession, who: Principal, settings: Settings) -> str:
+    """The admin consent page (leg 1), with a state for that step."""
     require_configured(settings)
-    state = await oauth_state.issue(db, who, ChatProvider.TEAMS)
+    state = await oauth_state.issue(db, who, ChatProvider.TEAMS, step=OAuthStep.ADMIN_CONSENT)
+    query = urlencode(
+        {
+            "client_id": settings.teams.client_id,
+            "scope": " ".join(SCOPES),
+            "redirect_uri": redirect_uri(settings),
+            "state": state,
+        }
+    )
+    base = settings.ms_login_base_url.rstrip("/")
+    return f"{base}/organizations/v2.0/adminconsent?{query}"
+
+
+async def _authorize_url(db: AsyncSession, who: Principal, settings: Settings, tenant: str) -> str:
+    """The consented tenant's authorize page (leg 2), with a state bound to that tenant. No
+    ``prompt``: the directory admin consented for everyone, so Microsoft asks nothing more."""
+    state = await oauth_state.issue(db, who, ChatProvider.TEAMS, tenant_id=tenant)
     query = urlencode(
         {
             "client_id": settings.teams.client_id,
@@ -101,10 +132,9 @@ async def start_install(db: AsyncSession, who: Principal, settings: Settings) ->
             "response_mode": "query",
             "scope": " ".join(SCOPES),
             "state": state,
-            "prompt": "consent",
         }
     )
-    return f"{_login(settings, 'organizations')}/authorize?{query}"
+    return f"{_login(settings, tenant)}/authorize?{query}"
 
 
 async def _token(settings: Settings, tenant: str, form: dict[str, str]) -> dict[str, Any]:
@@ -158,6 +188,16 @@ async def _seal(db: AsyncSession, settings: Settings, row: TeamsInstallation, t:
     row.scopes = t.scope[:1000]
 
 
+def _tenant_guid(tenant: str | None) -> str:
+    try:
+        return str(uuid.UUID(tenant or ""))
+    except ValueError:
+        raise ConsentWithoutTenant(
+            "Microsoft's admin consent answer named no tenant. Start the install again.",
+            commit=True,
+        ) from None
+
+
 async def finish_install(
     db: AsyncSession,
     settings: Settings,
@@ -165,18 +205,43 @@ async def finish_install(
     state: str | None,
     code: str | None,
     error: str | None,
+    admin_consent: str | None,
+    tenant: str | None,
     caller: Principal | None,
-) -> TeamsInstallation:
-    """As Slack's: the state is spent whatever follows (``commit=True`` errors)."""
+) -> TeamsInstallation | oauth_state.NextLeg:
+    """Either leg's callback. ``admin_consent`` (leg 1): the grant is checked and the browser
+    goes on to the tenant's authorize page (``NextLeg``). Otherwise (leg 2) the code is
+    exchanged and the tokens stored. As Slack's, the state is spent whatever follows
+    (``commit=True`` errors)."""
     require_configured(settings)
-    who, code = await oauth_state.accept_callback(
+    if admin_consent is not None and not error:
+        who = await oauth_state.accept_admin_consent(
+            db, ChatProvider.TEAMS, state=state, error=None, caller=caller
+        )
+        if admin_consent.casefold() != "true":
+            raise oauth_state.ConsentDenied(
+                "The Teams install was cancelled: the directory admin did not consent.",
+                commit=True,
+            )
+        tenant_id = _tenant_guid(tenant)
+        await audit.record(db, "teams.admin_consented", who=who,
+                           resource_type=TeamsInstallation.audit_resource,
+                           details={"tenant_id": tenant_id})  # fmt: skip
+        return oauth_state.NextLeg(await _authorize_url(db, who, settings, tenant_id))
+    accepted = await oauth_state.accept_callback(
         db, ChatProvider.TEAMS, state=state, code=code, error=error, caller=caller, max_code=4000
     )
+    who, consented = accepted.who, accepted.tenant_id
+    if consented is None:
+        # A one-leg state (issued before the admin-consent leg existed): no consent to trust.
+        raise oauth_state.InvalidState(
+            "This install link skipped the admin consent. Start the install again.", commit=True
+        )
     try:
         data = await _token(
             settings,
-            "organizations",
-            {"grant_type": "authorization_code", "code": code,
+            consented,
+            {"grant_type": "authorization_code", "code": accepted.code,
              "redirect_uri": redirect_uri(settings)},
         )  # fmt: skip
     except GraphError as exc:
@@ -186,14 +251,20 @@ async def finish_install(
         ) from None
     try:
         claims = jwt.decode(str(data.get("id_token") or ""), options={"verify_signature": False})
-        tenant = str(claims["tid"])
+        tenant_id = str(claims["tid"])
     except (jwt.PyJWTError, KeyError):
         raise TeamsUpstream("Microsoft's answer named no tenant.", commit=True) from None
+    if tenant_id.casefold() != consented.casefold():
+        raise TeamsUpstream(
+            "Microsoft issued the tokens for another tenant than the one the admin consented "
+            "for. Start the install again.",
+            commit=True,
+        )
     row = await db.scalar(org_select(TeamsInstallation, who).with_for_update())
     new = row is None
     if row is None:
         row = TeamsInstallation(id=uuid.uuid4(), org_id=who.org_id)
-    row.tenant_id = tenant[:64]
+    row.tenant_id = tenant_id[:64]
     row.installed_by = who.user_id
     row.installed_at = clock.now()
     await _seal(db, settings, row, _tokens(data))
