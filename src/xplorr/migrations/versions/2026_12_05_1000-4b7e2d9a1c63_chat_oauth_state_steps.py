@@ -3,7 +3,7 @@ was granted in (``tenant_id``), for the Teams install's two legs (admin consent,
 authorization code). States live 10 minutes: every stored one is a one-leg (code) state.
 
 Revision ID: 4b7e2d9a1c63
-Revises: 28fa017800c2
+Revises: b7e3c91a4d20
 Create Date: 2026-12-03 19:00:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "4b7e2d9a1c63"
-down_revision: str | None = "28fa017800c2"
+down_revision: str | None = "b7e3c91a4d20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
