@@ -1,7 +1,8 @@
 """A local HTTP server speaking OpenAI's chat-completions protocol (``POST /v1/chat/completions``
 answering a ``chat.completion`` object), for the real ``openai`` client pointed at it through
-``XPLORR_LLM_BASE_URL``. ``mode`` chooses the answer: ``ok`` (valid insights JSON), ``malformed``
-(JSON that breaks the schema), ``slow`` (valid, after ``delay`` seconds), ``error`` (HTTP 500).
+``XPLORR_LLM_BASE_URL``. ``mode`` chooses the answer: ``ok`` (valid insights JSON, or ``text``
+when set), ``malformed`` (JSON that breaks the schema), ``slow`` (valid, after ``delay``
+seconds), ``error`` (HTTP 500).
 ``requests`` keeps every request body and its Authorization header."""
 
 import json
@@ -39,6 +40,7 @@ MALFORMED = {"insights": [{"title": "x", "category": "made-up", "severity": "urg
 class LlmDouble:
     mode: str = "ok"
     delay: float = 0.0
+    text: str | None = None  # the answer's content instead of the insights JSON
     requests: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
     def completion(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -47,6 +49,8 @@ class LlmDouble:
         if self.mode == "slow":
             time.sleep(self.delay)
         content = json.dumps(MALFORMED if self.mode == "malformed" else GOOD)
+        if self.text is not None and self.mode != "malformed":
+            content = self.text
         return 200, {
             "id": "chatcmpl-test",
             "object": "chat.completion",
