@@ -1,6 +1,7 @@
 """A local HTTP server speaking OpenAI's chat-completions protocol (``POST /v1/chat/completions``
 answering a ``chat.completion`` object), for the real ``openai`` client pointed at it through
 ``XPLORR_LLM_BASE_URL``. ``mode`` chooses the answer: ``ok`` (valid insights JSON, or ``answer``
+or ``text``
 when set), ``malformed`` (JSON that breaks the schema), ``slow`` (valid, after ``delay``
 seconds), ``error`` (HTTP 500).
 ``requests`` keeps every request body and its Authorization header."""
@@ -41,6 +42,7 @@ class LlmDouble:
     mode: str = "ok"
     delay: float = 0.0
     answer: dict[str, Any] | None = None  # what "ok" and "slow" answer instead of GOOD
+    text: str | None = None  # the answer's content instead of JSON
     requests: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
     def completion(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -50,6 +52,8 @@ class LlmDouble:
             time.sleep(self.delay)
         good = GOOD if self.answer is None else self.answer
         content = json.dumps(MALFORMED if self.mode == "malformed" else good)
+        if self.text is not None and self.mode != "malformed":
+            content = self.text
         return 200, {
             "id": "chatcmpl-test",
             "object": "chat.completion",

@@ -36,6 +36,7 @@ from xplorr.notifications.events import (
     Severity,
     SyncComplete,
     WeeklyDigest,
+    WeeklySummary,
 )
 from xplorr.notifications.models import DeliveryStatus, NotificationDelivery
 from xplorr.orgs.models import Org
@@ -72,6 +73,11 @@ def rec() -> RecommendationNotice:
 def digest() -> WeeklyDigest:
     return WeeklyDigest(org_id=ORG, week_start=date(2026, 11, 23), week_end=date(2026, 11, 29),
                         currency="USD", total=Decimal(1000))  # fmt: skip
+
+
+def weekly() -> WeeklySummary:
+    return WeeklySummary(org_id=ORG, week_start=date(2026, 11, 23), week_end=date(2026, 11, 29),
+                         currency="USD", total=Decimal(1000))  # fmt: skip
 
 
 def budget() -> BudgetAlert:
@@ -123,6 +129,9 @@ CASES: list[tuple[str, Notification, list[Ch], routing.Facts, list[str]]] = [
         org_id=ORG, run_id=uuid.uuid4(), account_name="a", provider="aws", rows=1,
         finished_at="2026-11-30T00:00:00Z"), [DEFAULT], ORG_WIDE, []),
     ("no default, nothing matched", anomaly(), [DATA_TAG], UNTAGGED, []),
+    ("weekly summary: every digest-enabled channel", weekly(),
+     [ACCOUNTS, DATA_TAG, Ch("no digest", notify={"digest": False}), DEFAULT], ORG_WIDE,
+     ["acct", "data", "default"]),
 ]  # fmt: skip
 
 

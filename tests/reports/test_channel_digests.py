@@ -9,7 +9,7 @@ dataset. The org has no webhook: a channel-only org."""
 
 import json
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -24,9 +24,12 @@ from tests.factories.settings import make_org_settings
 from tests.mail import load_job_modules, run_jobs
 from tests.slack.conftest import _slack_server, settings, slack
 from tests.slack.fake_slack import FakeSlack
+from xplorr.channels import routing
+from xplorr.channels.models import ScopeType
 from xplorr.core.audit import AuditEntry
 from xplorr.core.jobs import cron, periodic
 from xplorr.core.settings import Settings
+from xplorr.notifications.models import NotificationDelivery
 from xplorr.orgs.models import Org
 from xplorr.reports import chat, digests
 from xplorr.reports import jobs as report_jobs
@@ -201,3 +204,57 @@ async def test_channel_destinations_through_the_api(
     r = await c.patch(f"/digest-settings/{out['id']}", json={"channel_id": str(other.id)})
     assert r.status_code == 200
     assert r.json()["channel_id"] == str(other.id)
+
+
+async def test_the_weekly_summary_goes_to_every_digest_channel_not_the_webhook(
+    db: AsyncSession, org: Org, data: Dataset, settings: Settings, slack: FakeSlack
+) -> None:
+    """Section 25: the weekly summary "goes to every digest-enabled channel" (``channels.
+    routing`` rule 5: whatever the channel's scope, default or not). Once the org routes to
+    channels its webhook is no fallback, for the weekly summary as for every other type."""
+    load_job_modules()
+    await make_slack_install(db, org, token=TOKEN)
+    slack.tokens[TOKEN] = "T001"
+    await make_org_settings(
+        db, org, settings=settings, slack_webhook="https://hooks.slack.com/services/T/B/x"
+    )
+    org_id = org.id
+    week = (date(2024, 9, 9), date(2024, 9, 15))
+    # Only a channel with the digest toggle off: nothing is posted, and nothing is marked
+    # posted (the audit row says a summary went).
+    await make_channel(db, org, channel_id="CQ", notify={"digest": False}, is_default=True)
+    assert await chat.post_weekly(db, settings, org_id, *week) == 0
+    marked = select(AuditEntry).where(AuditEntry.action == "weekly_summary.posted")
+    assert (await db.scalars(marked)).all() == []
+    # An account-scoped channel and an "all" channel, both with the toggle on (the default).
+    await make_channel(
+        db, org, channel_id="CS", scope_type=ScopeType.ACCOUNTS, scope_values=[str(data.aws.id)]
+    )
+    await make_channel(db, org, channel_id="CA")
+    assert await chat.post_weekly(db, settings, org_id, *week) == 2  # one currency, 2 channels
+    assert await chat.post_weekly(db, settings, org_id, *week) == 0  # once a week
+    await db.commit()
+    deliveries = (
+        await db.scalars(
+            select(NotificationDelivery.target).where(
+                NotificationDelivery.event_type == "weekly_summary"
+            )
+        )
+    ).all()
+    assert all(t.startswith(f"{routing.SOURCE}:") for t in deliveries)  # no webhook target
+    await run_jobs(settings)
+
+    posts = [p.args for p in slack.of("chat.postMessage")]
+    assert sorted(p["channel"] for p in posts) == ["CA", "CS"]
+    for post in posts:
+        assert _title(post) == "Weekly cost summary 2024-09-09 to 2024-09-15 (USD)"
+    fields = _fields(posts[0])
+    assert "*Spend*\n$20.13" in fields
+    assert "*Week before*\n$3.25 (+519.2 % week over week)" in fields
+    assert "*Google Cloud*\n$20.13 (n/a; before $0.00)" in fields
+    assert "*AWS*\n$0.00 (-100.0 %; before $3.25)" in fields  # spent the week before only
+    assert any(f.startswith("*Mover: Compute Engine*\n$20.13 (before $0.00") for f in fields)
+    (row,) = (await db.scalars(marked)).all()
+    assert row.details["deliveries"] == 2
+    assert row.details["insight_model"] is None  # no LLM configured: no insight
+    assert not any("Insight" in f for f in fields)

@@ -1,6 +1,7 @@
 """The daily digest and the weekly summary in the org's chat: posted through the hub to the
 org's Slack and Teams webhooks (a local receiver speaking their webhook answers), at the org's
-digest time in its time zone, once, and not when turned off. Figures from the cost tests'
+digest time in its time zone, once, and not when turned off; the daily digest carries each
+budget's usage bar and its forecast against the budget. Figures from the cost tests'
 dataset (``tests/reports/conftest.py``): on 2024-09-16 BigQuery 3 USD against a 7-day mean of
 2.875."""
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import make_settings
 from tests.costs.conftest import Dataset
+from tests.factories.budgets import make_budget
 from tests.factories.recommendations import make_recommendation
 from tests.factories.settings import make_org_settings
 from tests.mail import load_job_modules, run_jobs
@@ -44,18 +46,19 @@ async def test_daily_and_weekly_go_to_the_org_webhooks_once_at_the_org_time(
         slack_webhook=receiver.url("/services/T/B/slack"),
         teams_webhook=receiver.url("/workflows/teams"),
     )
+    # As of 2024-09-16 the budget has 20.125 + 3 spent: over, its bar full.
+    await make_budget(db, org, name="Data GCP monthly", amount="20", account=data.gcp)
     # 08:59 in Tokyo: not yet; 09:30 (00:30 UTC): yesterday in Tokyo is 2024-09-16.
     assert await chat.post_daily(db, org_id, datetime(2024, 9, 16, 23, 59, tzinfo=UTC)) == 0
     posted = await chat.post_daily(db, org_id, datetime(2024, 9, 17, 0, 30, tzinfo=UTC))
     assert posted >= 1
     assert await chat.post_daily(db, org_id, datetime(2024, 9, 17, 1, 0, tzinfo=UTC)) == 0
-    # Open recommendations (through the recommendations section): counted in the weekly
-    # summary, the potential savings of the summary's currency beside them
+    # Open recommendations: counted per currency in the weekly summary, with their savings
     await make_recommendation(db, data.aws, savings="120.505")
     await make_recommendation(db, data.gcp, savings="60.74")
     await make_recommendation(db, data.gcp, savings="10", currency="EUR")
-    assert await chat.post_weekly(db, org_id, date(2024, 9, 9), date(2024, 9, 15)) >= 1
-    assert await chat.post_weekly(db, org_id, date(2024, 9, 9), date(2024, 9, 15)) == 0
+    assert await chat.post_weekly(db, settings, org_id, date(2024, 9, 9), date(2024, 9, 15)) >= 1
+    assert await chat.post_weekly(db, settings, org_id, date(2024, 9, 9), date(2024, 9, 15)) == 0
     await db.commit()
     await run_jobs(settings)
 
@@ -68,14 +71,19 @@ async def test_daily_and_weekly_go_to_the_org_webhooks_once_at_the_org_time(
     assert "*Yesterday*\n$3.00" in fields
     assert "*7-day average*\n$2.88" in fields
     assert any(f.startswith("*BigQuery*\n$3.00") for f in fields)
+    (bar,) = [f for f in fields if f.startswith("*Budget ")]
+    assert bar.startswith(
+        "*Budget Data GCP monthly: Over budget*\n▰▰▰▰▰▰▰▰▰▰ 115.6 % of $20.00 ($23.13 spent); "
+        "forecast $"
+    )
+    assert bar.endswith(" over")  # the forecast for 2024-09-30 against the $20
     weekly = [  # one card per currency: the USD one carries the USD savings
         [f["text"] for b in p.body["blocks"] if b.get("fields") for f in b["fields"]]
         for p in receiver.to("/services/T/B/slack")
-        if p.body["blocks"][0]["text"]["text"].startswith("Weekly cost digest")
+        if p.body["blocks"][0]["text"]["text"].startswith("Weekly cost summary")
     ]
     (weekly_fields,) = [f for f in weekly if any(x.startswith("*Spend*\n$") for x in f)]
-    assert "*Open recommendations*\n3" in weekly_fields
-    assert "*Potential savings*\n$181.25" in weekly_fields
+    assert "*Open recommendations*\n2, $181.25/month" in weekly_fields
     cards = [
         p.body["attachments"][0]["content"]["body"][0]["text"]
         for p in receiver.to("/workflows/teams")
@@ -89,4 +97,4 @@ async def test_daily_and_weekly_go_to_the_org_webhooks_once_at_the_org_time(
     fresh.weekly_summary_enabled = False
     await db.commit()
     assert await chat.post_daily(db, org_id, datetime(2024, 9, 18, 1, 0, tzinfo=UTC)) == 0
-    assert await chat.post_weekly(db, org_id, date(2024, 9, 16), date(2024, 9, 22)) == 0
+    assert await chat.post_weekly(db, settings, org_id, date(2024, 9, 16), date(2024, 9, 22)) == 0

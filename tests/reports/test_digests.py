@@ -2,16 +2,21 @@
 checked figure by figure (yesterday against the 7-day average, the month's top services, the
 forecast), once per slot, as the creator now."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
-from tests.costs.conftest import Dataset
+from tests.costs.conftest import Dataset, principal
+from tests.factories.budgets import make_budget
 from tests.factories.cloud_accounts import grant
 from tests.factories.reports import make_digest
-from tests.mail import Mailbox, run_jobs, text_of
+from tests.mail import Mailbox, html_of, run_jobs, text_of
+from xplorr.budgets import service as budgets
+from xplorr.budgets.models import Budget
+from xplorr.core import money
 from xplorr.core.audit import AuditEntry
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.jobs import cron, queue
@@ -110,3 +115,34 @@ async def test_the_creator_now_scopes_the_digest_and_deactivation_stops_it(
     stopped = await db.get(DigestSetting, row.id, populate_existing=True)
     assert stopped is not None
     assert (stopped.enabled, stopped.next_run_at) == (False, None)
+
+
+async def test_the_digest_draws_each_budgets_usage_bar_and_forecast_against_it(
+    db: AsyncSession, org: Org, admin: User, data: Dataset, mailbox: Mailbox, settings: Settings
+) -> None:
+    """Section 25: budget usage bars and the forecast against the budget. As of 2024-09-16
+    the GCP budget of $20 has 20.125 + 3 spent (115.63 %); the EUR budget nothing yet (its
+    currency gets a block of its own although it had no spend)."""
+    await make_budget(db, org, name="Data GCP monthly", amount="20", account=data.gcp)
+    await make_budget(db, org, name="Org EUR", amount="50", currency="EUR")
+    gcp = await db.scalar(select(Budget).where(Budget.name == "Data GCP monthly"))
+    assert gcp is not None
+    [status] = await budgets.statuses(db, principal(org), [gcp], date(2024, 9, 16))
+    assert status.forecast is not None
+    forecast = money.round_money(status.forecast.forecast, "USD")
+    row = await make_digest(db, org, admin)
+    await send(settings, org, row.id)
+    (msg,) = mailbox.to("team@example.com")
+    text = text_of(msg)
+    assert "Budgets: 1 over budget, 0 projected over, 1 on track" in text
+    used = (forecast * 100 / 20).quantize(Decimal("0.01"))
+    assert (
+        "  Data GCP monthly (monthly): [####################] 115.63 % of $20.00 ($23.13 spent);"
+        f" forecast ${forecast} by 2024-09-30, {used} % of the budget (${forecast - 20} over)"
+    ) in text
+    assert "  Org EUR (monthly): [....................] 0.00 % of €50.00 (€0.00 spent)" in text
+    assert "EUR: yesterday €0.00" in text
+    assert "Budgets against actuals" not in text  # the bars replace the section's counts
+    html = html_of(msg)
+    assert "background:#dc2626;width:100%" in html  # over: a full red bar
+    assert "background:#16a34a;width:0%" in html

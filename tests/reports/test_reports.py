@@ -151,6 +151,19 @@ class TestPdf:
         }
         assert fonts
         assert all("DejaVuSans" in f for f in fonts)
+        # The charts: each currency's chapter draws its daily trend line and its top-services
+        # bars as images (the executive summary has none with two currencies); each is drawn,
+        # not blank: many colours.
+        charted = [p for p in reader.pages if p.images]
+        assert [len(p.images) for p in charted] == [2, 2]
+        assert "Spend in USD: $36.38" in charted[0].extract_text()
+        assert "Spend in EUR: €7.00" in charted[1].extract_text()
+        for chart in (c for p in charted for c in p.images):
+            picture = chart.image
+            assert picture is not None
+            assert picture.width > 500
+            assert picture.height > 150
+            assert len(picture.getcolors(maxcolors=1 << 20) or ()) > 10
 
     async def test_every_page_renders(
         self, client_for: ClientFor, admin: User, data: Dataset, tmp_path: Path

@@ -1,8 +1,9 @@
 """``/scheduled-reports``: CRUD as the reference, the schedule in a time zone, and the sends:
 one email per slot per recipient across a month (clock-driven scans, a real SMTP server), the
 attachment's content, the owner's current grants, a deactivated owner's schedules stopping,
-failures recorded and audited sends."""
+failures recorded ("Will retry: ..." while attempts remain) and audited sends."""
 
+import asyncio
 import io
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -21,9 +22,12 @@ from tests.factories.cloud_accounts import grant
 from tests.factories.reports import make_scheduled
 from tests.mail import Mailbox, run_jobs
 from xplorr.cloud_accounts.models import AccountGrant
+from xplorr.core import clock
 from xplorr.core.audit import AuditEntry
 from xplorr.core.db import make_engine, make_sessionmaker
 from xplorr.core.jobs import cron, periodic, queue
+from xplorr.core.jobs.models import Job, JobStatus
+from xplorr.core.jobs.runner import Worker
 from xplorr.core.settings import Settings
 from xplorr.core.tenancy import Role
 from xplorr.orgs.models import Org
@@ -408,3 +412,60 @@ class TestSends:
         assert failed.last_error is not None
         assert "not visible" in failed.last_error
         assert failed.last_sent_at is None
+
+    async def test_an_attempt_cut_short_says_will_retry_and_the_retry_sends(
+        self,
+        db: AsyncSession,
+        org: Org,
+        admin: User,
+        data: Dataset,
+        mailbox: Mailbox,
+        settings: Settings,
+    ) -> None:
+        """A worker claims the send and dies (its lease runs out): the next worker's reaper
+        records "Will retry: ..." on the schedule (``reports.jobs._on_failure``, not final),
+        then the retry sends it and clears the error."""
+        row = await make_scheduled(db, org, admin, format="excel")
+        due = datetime(2024, 10, 1, 8, tzinfo=UTC)
+        engine = make_engine(settings.db_url)
+        maker = make_sessionmaker(engine)
+        expire = (
+            update(Job)
+            .where(Job.name == report_jobs.SEND_JOB, Job.status == JobStatus.RUNNING)
+            .values(lease_until=clock.now() - timedelta(days=1))
+        )
+        try:
+            async with maker() as s, s.begin():
+                await queue.enqueue(
+                    s, report_jobs.SEND_JOB, {"id": str(row.id), "due_at": due.isoformat()},
+                    org_id=org.id,
+                )  # fmt: skip
+            async with maker() as s, s.begin():  # a worker claims it, then dies
+                assert await queue.claim(s, "dead-worker", timedelta(seconds=30)) is not None
+                await s.execute(expire)
+            # The next worker's tick reaps it (the failure hook runs, in the reaping
+            # transaction); what the tick then starts is stopped at once (given back, or left to
+            # its lease), so the schedule can be read between the two attempts.
+            worker = Worker(settings, engine, concurrency=1)
+            await worker.tick()
+            for task in worker.running.values():
+                task.cancel()
+            await asyncio.gather(*worker.running.values(), return_exceptions=True)
+            retrying = await _row(db, row.id)
+            assert retrying.last_error is not None
+            assert retrying.last_error.startswith("Will retry: ")
+            assert "stopped (crashed or killed)" in retrying.last_error
+            assert retrying.last_sent_at is None
+            assert mailbox.messages == []
+            await db.commit()
+            async with maker() as s, s.begin():
+                await s.execute(expire)
+        finally:
+            await engine.dispose()
+        await run_jobs(settings)
+        await db.commit()  # end this session's read: see what the workers wrote since
+        sent = await _row(db, row.id)
+        assert (sent.last_error, sent.last_slot_at) == (None, due)
+        assert sent.last_sent_at is not None
+        (msg,) = mailbox.to("cfo@example.com")
+        assert attachment(msg)[0].endswith(".xlsx")

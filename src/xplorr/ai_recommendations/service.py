@@ -156,3 +156,24 @@ async def recommendations(
 
 def _retry_note(failed_at: datetime) -> str:
     return f"The LLM is asked again after {(failed_at + RETRY_AFTER).isoformat()}."
+
+
+class WrittenInsight(BaseModel):
+    """A short text an LLM wrote from figures it was given (never shown as anything else)."""
+
+    text: str
+    model: str
+
+
+async def weekly_insight(settings: Settings, figures: dict[str, Any]) -> WrittenInsight | None:
+    """Two sentences an LLM writes on one week's figures (for the weekly summary), or None when
+    no LLM is configured or it failed (logged): the summary then has no insight; rules do not
+    stand in for it."""
+    if not llm.configured(settings):
+        return None
+    try:
+        text = await llm.write_weekly_insight(settings, figures)
+    except llm.LlmFailure as exc:
+        log.warning("weekly_insight_llm_failed", reason=str(exc))
+        return None
+    return WrittenInsight(text=text, model=str(settings.llm_model))

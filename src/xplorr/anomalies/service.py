@@ -41,6 +41,7 @@ from xplorr.core.db import advisory_xact_lock
 from xplorr.core.errors import ValidationFailed
 from xplorr.core.pagination import Page, PageParams, paginate
 from xplorr.core.tenancy import Principal, get_in_org, org_scope, org_select
+from xplorr.core.tenancy import Scope as Reader
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery, DayCost, Dim, GroupBy, Metric
 from xplorr.notifications import events, notify
@@ -468,3 +469,51 @@ async def update_anomaly(
         db, who, {anomaly.cloud_account_id} if anomaly.cloud_account_id else set()
     )
     return to_out(anomaly, names)
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """The anomalies of some days that a reader sees: how many, how many per severity, and per
+    currency the cost above baseline of their spikes (``excess``), each dollar counted once."""
+
+    count: int
+    by_severity: dict[Severity, int]
+    excess: dict[str, Decimal]
+
+
+def _excess_once(found: Sequence[Anomaly]) -> dict[str, Decimal]:
+    """The spikes' cost above baseline per currency. Scopes nest (a service's cost is in its
+    account's total, which is in the organization's), so summing every anomaly would count the
+    same spend two or three times: per day and currency, the organization's spike when there is
+    one; otherwise per account its own spike, or else the sum of its services' spikes. Drops
+    (below baseline) add nothing: they are no excess."""
+    spikes = [a for a in found if a.actual_cost > a.baseline_cost]
+    days: dict[tuple[date, str], list[Anomaly]] = {}
+    for a in spikes:
+        days.setdefault((a.usage_date, a.currency), []).append(a)
+    out: dict[str, Decimal] = {}
+    for (_day, currency), rows in sorted(days.items()):
+        org_wide = [a for a in rows if a.scope is Scope.ORG]
+        counted = org_wide
+        if not org_wide:
+            accounts = {a.cloud_account_id for a in rows}
+            counted = []
+            for account in sorted(accounts, key=str):
+                mine = [a for a in rows if a.cloud_account_id == account]
+                whole = [a for a in mine if a.scope is Scope.ACCOUNT]
+                counted += whole or [a for a in mine if a.scope is Scope.SERVICE]
+        out[currency] = out.get(currency, ZERO) + sum(
+            (a.actual_cost - a.baseline_cost for a in counted), ZERO
+        )
+    return {cur: money.round_money(v, cur) for cur, v in sorted(out.items())}
+
+
+async def tally(db: AsyncSession, who: Reader, start: date, end: date) -> Tally:
+    """The anomalies of ``start..end`` that ``who`` sees (a user limited to some accounts:
+    theirs, without the organization-wide ones), for the weekly summary."""
+    stmt = org_select(Anomaly, who).where(Anomaly.usage_date >= start, Anomaly.usage_date <= end)
+    found = (await db.scalars(stmt)).all()
+    by_severity = dict.fromkeys(SEVERITY_RANK, 0)
+    for a in found:
+        by_severity[a.severity] += 1
+    return Tally(count=len(found), by_severity=by_severity, excess=_excess_once(found))

@@ -12,7 +12,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xplorr.budgets import service
-from xplorr.budgets.models import Budget
+from xplorr.budgets.service import OVER, PROJECTED
 from xplorr.core import money
 from xplorr.core.report_sections import (
     Cell,
@@ -24,7 +24,6 @@ from xplorr.core.report_sections import (
     Table,
     provider,
 )
-from xplorr.core.tenancy import org_select
 
 KEY: Final = "budgets"
 TITLE: Final = "Budgets against actuals"
@@ -39,15 +38,6 @@ COLUMNS: Final = (
     Column("Data through", Kind.DATE),
     Column("Status"),
 )
-OVER: Final = "Over budget"
-PROJECTED: Final = "Projected over"
-ON_TRACK: Final = "On track"
-
-
-def _status(s: service.BudgetStatus) -> str:
-    if s.spend >= s.budget.amount:
-        return OVER
-    return PROJECTED if s.projected_overrun else ON_TRACK
 
 
 def _row(s: service.BudgetStatus) -> tuple[Cell, ...]:
@@ -63,25 +53,21 @@ def _row(s: service.BudgetStatus) -> tuple[Cell, ...]:
         s.percent_used,
         forecast,
         through,
-        _status(s),
+        s.standing,
     )
 
 
 @provider(KEY, order=10)
 async def budgets_section(db: AsyncSession, scope: ReportScope) -> Sequence[Section]:
     """The budgets ``scope.who`` sees (none: no section), read through ``budgets.service``."""
-    stmt = org_select(Budget, scope.who).order_by(Budget.name, Budget.id)
-    if scope.account_ids is not None:
-        stmt = stmt.where(Budget.cloud_account_id.in_(sorted(scope.account_ids)))
-    budgets = (await db.scalars(stmt)).all()
-    if not budgets:
-        return []
     as_of = min(scope.end, service.today())
-    found = await service.statuses(db, scope.who, budgets, as_of)
+    found = await service.visible_statuses(db, scope.who, as_of, account_ids=scope.account_ids)
+    if not found:
+        return []
     by_currency: dict[str, list[service.BudgetStatus]] = defaultdict(list)
     for s in found:
         by_currency[s.budget.currency].append(s)
-    statuses = [_status(s) for s in found]
+    statuses = [s.standing for s in found]
     return [
         Section(
             key=KEY,

@@ -57,6 +57,9 @@ DORMANT_DAYS: Final = 7  # an account this far behind the newest does not hold o
 HUNDRED: Final = Decimal(100)
 PERCENT_QUANTUM: Final = Decimal("0.01")
 THRESHOLDS: Final = ((AlertKind.AT_80, Decimal("0.8")), (AlertKind.AT_100, Decimal(1)))
+OVER: Final = "Over budget"
+PROJECTED: Final = "Projected over"
+ON_TRACK: Final = "On track"
 OTHER_CURRENCIES_NOTE: Final = (
     "Spend in other currencies is listed apart and never added to this budget."
 )
@@ -121,6 +124,14 @@ class BudgetStatus:
     @property
     def projected_overrun(self) -> bool:
         return self.forecast is not None and self.forecast.forecast > self.budget.amount
+
+    @property
+    def standing(self) -> str:
+        """``Over budget`` (spent the amount), ``Projected over`` (the forecast exceeds it) or
+        ``On track``: what the reports' budgets section and the digests' scorecard say."""
+        if self.spend >= self.budget.amount:
+            return OVER
+        return PROJECTED if self.projected_overrun else ON_TRACK
 
 
 def _through(b: Budget, throughs: dict[uuid.UUID, date], end: date, as_of: date) -> date | None:
@@ -188,6 +199,23 @@ async def statuses(
             taxes[b.id] = basis
     await _forecasts(db, who, out, taxes)
     return out
+
+
+async def visible_statuses(
+    db: AsyncSession,
+    who: Scope,
+    as_of: date,
+    *,
+    account_ids: frozenset[uuid.UUID] | None = None,
+) -> list[BudgetStatus]:
+    """The status as of ``as_of`` of every budget ``who`` sees, by name (``account_ids``: only
+    those accounts' budgets). For other areas: the reports' budgets section, the daily digest's
+    usage bars, the weekly summary's scorecard."""
+    stmt = org_select(Budget, who).order_by(Budget.name, Budget.id)
+    if account_ids is not None:
+        stmt = stmt.where(Budget.cloud_account_id.in_(sorted(account_ids)))
+    budgets = (await db.scalars(stmt)).all()
+    return await statuses(db, who, budgets, as_of)
 
 
 async def _forecasts(

@@ -21,6 +21,10 @@ walks a table of cases):
 4. Anomalies, alerts and budget notices reach channels from medium severity up, as every
    webhook (section 11); digests, recommendations and approvals at any severity (their
    toggles are the opt-in).
+5. The weekly summary (``EVERY_CHANNEL``) goes to every channel whose ``digest`` toggle is on,
+   default or not, whatever its scope: section 25 says it "goes to every digest-enabled
+   channel", as the daily digest does (``reports.chat``, rule 2). Its figures are the whole
+   organization's.
 
 With no channel configured at all, the org settings' webhooks get the event (``settings.jobs``,
 told by ``channels.jobs.has_channels``), else the Slack install's incoming webhook
@@ -59,6 +63,7 @@ SOURCE = "chat_channel"  # WebhookTarget source of a routed channel (its bot sen
 
 TOGGLES: dict[NotificationType, str] = {
     NotificationType.WEEKLY_DIGEST: "digest",
+    NotificationType.WEEKLY_SUMMARY: "digest",
     NotificationType.ALERT_TRIGGERED: "alerts",
     NotificationType.SYNC_FAILED: "alerts",
     NotificationType.ANOMALY_DETECTED: "anomalies",
@@ -69,6 +74,7 @@ TOGGLES: dict[NotificationType, str] = {
     NotificationType.RI_SP_EXPIRATION: "recommendations",
 }
 SEVERITY_GATED = frozenset({"alerts", "anomalies", "budgets"})
+EVERY_CHANNEL = frozenset({NotificationType.WEEKLY_SUMMARY})  # rule 5
 MIN_SEVERITY = Severity.MEDIUM
 
 
@@ -122,11 +128,13 @@ R = TypeVar("R", bound=Routable)
 
 
 def route(event: Notification, channels: Sequence[R], facts: Facts) -> list[R]:
-    """The channels that get ``event`` (rules 1-4 of the module's docstring)."""
+    """The channels that get ``event`` (rules 1-5 of the module's docstring)."""
     toggle = toggle_of(event)
     if toggle is None:
         return []
     on = [c for c in channels if c.notify.get(toggle, True)]
+    if event.type in EVERY_CHANNEL:
+        return on
     taken = [c for c in on if not c.is_default and scope_matches(c, facts)]
     if taken:
         return taken

@@ -2,13 +2,13 @@
 OpenAI, vLLM, Ollama, LiteLLM...), in JSON mode, the answer validated against a pydantic model.
 
 Shared by the areas that let an LLM write over their figures (``ai_recommendations``,
-``commitments``). Every failure (not configured, timeout, refused, unreachable, malformed) is
-an ``LlmFailure`` saying which, never the API key or the server's body; the caller answers
-with its rules instead and says why.
+``commitments``, the weekly summary's insight). Every failure (not configured, timeout,
+refused, unreachable, malformed) is an ``LlmFailure`` saying which, never the API key or the
+server's body; the caller answers with its rules instead (or nothing) and says why.
 """
 
 import json
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -44,6 +44,28 @@ async def complete_json(
     appended to ``system``). Raises ``LlmFailure``: ``what`` names the answer in the message
     ("the insights schema"), ``fallback`` says what is used instead ("insights come from
     rules")."""
+    schema = json.dumps(answer.model_json_schema(), separators=(",", ":"))
+    content = await _complete(settings, system + schema, user, json_mode=True, fallback=fallback)
+    try:
+        return answer.model_validate_json(unfenced(content))
+    except ValidationError as exc:
+        where = ", ".join(
+            sorted({".".join(str(p) for p in e["loc"]) or "(root)" for e in exc.errors()})
+        )[:200]
+        raise LlmFailure(f"The LLM's answer did not match {what} ({where}): {fallback}.") from exc
+
+
+async def complete_text(settings: Settings, *, system: str, user: str, fallback: str) -> str:
+    """The LLM's plain-text answer, whitespace collapsed (raises ``LlmFailure`` as
+    ``complete_json``)."""
+    content = await _complete(settings, system, user, json_mode=False, fallback=fallback)
+    return " ".join(content.split())
+
+
+async def _complete(
+    settings: Settings, system: str, user: str, *, json_mode: bool, fallback: str
+) -> str:
+    """One chat completion's text (raises ``LlmFailure`` ending with ``fallback``)."""
     if not configured(settings):
         raise not_configured(fallback)
     # Imported here, not at module level: the SDK takes ~0.5 s to import (its generated types)
@@ -52,8 +74,8 @@ async def complete_json(
     import openai
 
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
-    schema = json.dumps(answer.model_json_schema(), separators=(",", ":"))
-    # No SDK retries: a late answer is replaced by rules at once instead of tripling the wait.
+    extra: dict[str, Any] = {"response_format": {"type": "json_object"}} if json_mode else {}
+    # No SDK retries: a late answer is replaced at once instead of tripling the wait.
     async with openai.AsyncOpenAI(
         base_url=settings.llm_base_url,
         api_key=key or "unused",  # local servers need none; the SDK insists on one
@@ -64,11 +86,11 @@ async def complete_json(
             completion = await client.chat.completions.create(
                 model=str(settings.llm_model),
                 messages=[
-                    {"role": "system", "content": system + schema},
+                    {"role": "system", "content": system},
                     {"role": "user", "content": user},
                 ],
-                response_format={"type": "json_object"},
                 temperature=0.2,
+                **extra,
             )
         except openai.APITimeoutError as exc:
             raise LlmFailure(
@@ -83,16 +105,10 @@ async def complete_json(
                 f"The LLM server could not be reached ({type(exc).__name__}): {fallback}."
             ) from exc
     choices = completion.choices or []
-    content = choices[0].message.content if choices else None
+    content: str | None = choices[0].message.content if choices else None
     if not content:
         raise LlmFailure(f"The LLM answered with no content: {fallback}.")
-    try:
-        return answer.model_validate_json(unfenced(content))
-    except ValidationError as exc:
-        where = ", ".join(
-            sorted({".".join(str(p) for p in e["loc"]) or "(root)" for e in exc.errors()})
-        )[:200]
-        raise LlmFailure(f"The LLM's answer did not match {what} ({where}): {fallback}.") from exc
+    return content
 
 
 def as_json(figures: BaseModel) -> str:

@@ -18,6 +18,8 @@ import limits
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from xplorr.core.jobs import cron as crontab
+
 _SECRET_FILE = "secret_key"  # noqa: S105 (a file name)
 _HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _OVERRIDE = re.compile(r"^(?P<method>[A-Za-z]+)\s+(?P<path>/\S*)\s*=\s*(?P<limit>\S.*)$")
@@ -217,6 +219,10 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
 
+    # The weekly summary's schedule (reports.weekly): a five-field cron expression read in UTC;
+    # product-notes section 25's default, Mondays 09:00.
+    weekly_summary_cron: str = "0 9 * * 1"
+
     # Demo.
     demo_email: str = "demo@xplorr.example.com"
     demo_password: SecretStr = SecretStr("xplorr-demo-password")
@@ -260,6 +266,12 @@ class Settings(BaseSettings):
     def _valid_networks(cls, value: list[str]) -> list[str]:
         for net in value:
             ipaddress.ip_network(net, strict=False)
+        return value
+
+    @field_validator("weekly_summary_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        crontab.check(value, "UTC")
         return value
 
     @field_validator("sso_dns_nameserver")

@@ -301,6 +301,30 @@ class RecommendationSaving(BaseModel):
     monthly_savings: Money
 
 
+class ProviderSpend(BaseModel):
+    """A provider's spend in a period and in the equally long period before it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    provider: str
+    amount: Money
+    previous: Money
+
+
+class BudgetUsage(BaseModel):
+    """One budget in a digest (in the event's currency): its spend against its amount (a usage
+    bar) and the forecast for its period's end against the amount; ``standing``: ``Over
+    budget``, ``Projected over`` or ``On track``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    amount: Money
+    spent: Money
+    percent_used: Decimal
+    forecast: Money | None = None
+    period_end: date
+    standing: str
+
+
 class WeeklyDigest(Notification):
     """Mondays: last week's spend (one currency per digest), trends, open recommendations."""
 
@@ -403,6 +427,8 @@ class DailyDigest(Notification):
     open_recommendations: int = 0
     potential_savings: Money | None = None
     top_recommendations: tuple[RecommendationSaving, ...] = ()
+    # The budgets in this currency, as of ``day``: usage bars and forecast against budget.
+    budgets: tuple[BudgetUsage, ...] = ()
 
     @property
     def event_key(self) -> str:
@@ -410,12 +436,27 @@ class DailyDigest(Notification):
 
 
 class WeeklySummary(WeeklyDigest):
-    """The weekly summary in chat (section 25: Mondays, the previous Monday-Sunday), the same
-    figures as ``WeeklyDigest``. Chat only: the reports area emails each user their own."""
+    """The weekly summary in chat (section 25: Mondays, the previous Monday-Sunday), in one
+    currency: ``WeeklyDigest``'s figures (``anomalies``: every currency's count;
+    ``open_recommendations`` and ``potential_savings``: this currency's) plus the providers
+    against the week before, the top movers, the spikes' cost above baseline, the
+    recommendations applied that week and their monthly savings, the budget scorecard and,
+    when an LLM wrote one, a two-sentence insight with the model's name. Chat only: the
+    reports area emails each user their own."""
 
     type: ClassVar[NotificationType] = NotificationType.WEEKLY_SUMMARY
     audience: ClassVar[Audience] = Audience.NONE
     preference: ClassVar[str | None] = None
+
+    change_percent: Decimal | None = None  # against the week before, from the exact amounts
+    providers: tuple[ProviderSpend, ...] = ()
+    top_movers: tuple[ServiceSpend, ...] = ()  # amount: this week, previous: the week before
+    anomaly_excess: Money | None = None
+    recommendations_applied: int = 0
+    savings_realized: Money | None = None  # monthly, the applied ones' estimate when closed
+    budgets: tuple[BudgetUsage, ...] = ()
+    insight: str | None = None
+    insight_model: str | None = None  # the LLM that wrote ``insight``
 
     @property
     def event_key(self) -> str:

@@ -22,6 +22,7 @@ from xplorr.notifications.events import (
     AnomalyDetected,
     ApprovalNotice,
     BudgetAlert,
+    BudgetUsage,
     DailyDigest,
     Notification,
     ProjectedOverrun,
@@ -32,10 +33,13 @@ from xplorr.notifications.events import (
     SyncComplete,
     SyncFailed,
     WeeklyDigest,
+    WeeklySummary,
     Welcome,
 )
 
 LOCALE = "en_US"
+BAR_SEGMENTS = 10  # a budget's usage bar in chat
+CHAT_BUDGETS = 10  # budgets shown in one chat digest (the most used first)
 SLACK_TEXT_LIMIT = 3000  # a section's text (Block Kit)
 _SEVERITY_MARK = {
     Severity.LOW: ":large_blue_circle:",
@@ -106,6 +110,77 @@ def _mom(s: ServiceSpend) -> Decimal | None:
     return (s.amount - s.previous) * 100 / abs(s.previous)
 
 
+def usage_bar(percent_used: Decimal) -> str:
+    """``▰▰▰▰▱▱▱▱▱▱``: the share of a budget used, in ``BAR_SEGMENTS`` (full past 100 %)."""
+    filled = min(BAR_SEGMENTS, max(0, int(percent_used * BAR_SEGMENTS / 100)))
+    return "▰" * filled + "▱" * (BAR_SEGMENTS - filled)
+
+
+def _budget_facts(budgets: tuple[BudgetUsage, ...], cur: str) -> list[tuple[str, str]]:
+    """Each budget's usage bar and its forecast against the amount, the most used first."""
+    facts = []
+    for b in sorted(budgets, key=lambda b: (-b.percent_used, b.name))[:CHAT_BUDGETS]:
+        text = (
+            f"{usage_bar(b.percent_used)} {fmt_percent(b.percent_used)} of "
+            f"{fmt_money(b.amount, cur)} ({fmt_money(b.spent, cur)} spent)"
+        )
+        if b.forecast is not None:
+            gap = b.forecast - b.amount
+            side = "over" if gap > 0 else "under"
+            text += (
+                f"; forecast {fmt_money(b.forecast, cur)} by {fmt_date(b.period_end)}, "
+                f"{fmt_money(abs(gap), cur)} {side}"
+            )
+        facts.append((f"Budget {b.name}: {b.standing}", text))
+    return facts
+
+
+def _change(amount: Decimal, previous: Decimal | None) -> str:
+    """``+12.5 %`` against ``previous`` (``n/a`` without one or from zero)."""
+    if previous is None or previous == 0:
+        return "n/a"
+    value = (amount - previous) * 100 / abs(previous)
+    return ("+" if value > 0 else "") + fmt_percent(value)
+
+
+def _weekly_summary(event: WeeklySummary) -> Card:
+    cur = event.currency
+
+    def m(value: Decimal | None) -> str:
+        return fmt_money(value, cur)
+
+    change = _change(event.total, event.previous_total)
+    if event.change_percent is not None:
+        change = ("+" if event.change_percent > 0 else "") + fmt_percent(event.change_percent)
+    facts = [("Spend", m(event.total))]
+    if event.previous_total is not None:
+        facts.append(("Week before", f"{m(event.previous_total)} ({change} week over week)"))
+    facts += [
+        (p.provider, f"{m(p.amount)} ({_change(p.amount, p.previous)}; before {m(p.previous)})")
+        for p in event.providers
+    ]
+    facts += [
+        (f"Mover: {s.service}", f"{m(s.amount)} (before {m(s.previous)}, "
+         f"{_change(s.amount, s.previous)})")
+        for s in event.top_movers[:5]
+    ]  # fmt: skip
+    excess = "" if event.anomaly_excess is None else f", {m(event.anomaly_excess)} above baseline"
+    facts.append(("Anomalies", f"{event.anomalies}{excess}"))
+    realised = "" if event.savings_realized is None else f", {m(event.savings_realized)}/month"
+    facts.append(("Recommendations applied", f"{event.recommendations_applied}{realised}"))
+    potential = "" if event.potential_savings is None else f", {m(event.potential_savings)}/month"
+    facts.append(("Open recommendations", f"{event.open_recommendations}{potential}"))
+    facts += _budget_facts(event.budgets, cur)
+    if event.insight:
+        facts.append((f"Insight written by an LLM ({event.insight_model})", event.insight))
+    return Card(
+        f"Weekly cost summary {fmt_date(event.week_start)} to {fmt_date(event.week_end)} ({cur})",
+        f"Last week's spend was {m(event.total)}, {change} week over week.",
+        facts,
+        event.console_path,
+    )
+
+
 def _daily_digest(event: DailyDigest) -> Card:
     cur = event.currency
     change = "n/a" if event.change_percent is None else fmt_percent(event.change_percent)
@@ -126,6 +201,7 @@ def _daily_digest(event: DailyDigest) -> Card:
         facts.append(("Open recommendations", f"{event.open_recommendations}, {saving}/month"))
         for rec in event.top_recommendations[:3]:
             facts.append((rec.title, fmt_money(rec.monthly_savings, cur) + "/month"))
+    facts += _budget_facts(event.budgets, cur)
     return Card(
         f"Daily cost digest {fmt_date(event.day)} ({cur})",
         f"Yesterday's spend was {fmt_money(event.yesterday, cur)} "
@@ -245,6 +321,8 @@ def describe(event: Notification) -> Card:
             [],
             event.console_path,
         )
+    if isinstance(event, WeeklySummary):
+        return _weekly_summary(event)
     if isinstance(event, WeeklyDigest):
         facts = [("Spend", m(event.total, event.currency))]
         if event.previous_total is not None:

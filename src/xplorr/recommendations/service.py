@@ -21,7 +21,7 @@ Idempotent (one advisory lock per account): a refresh with nothing new changes f
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Final
 
@@ -476,3 +476,21 @@ async def snooze_recommendation(
     )
     await db.flush()
     return await one_out(db, who, rec)
+
+
+async def applied_between(
+    db: AsyncSession, who: Scope, start: date, end: date
+) -> list[Recommendation]:
+    """The recommendations ``who`` sees that were closed as applied on ``start..end`` (UTC
+    days; by a person, or by a refresh that no longer found them), largest realised saving
+    first: for the weekly summary's "applied" count and "savings realised"."""
+    stmt = (
+        org_select(Recommendation, who)
+        .where(
+            Recommendation.status == RecommendationStatus.APPLIED,
+            Recommendation.applied_at >= datetime.combine(start, time.min, UTC),
+            Recommendation.applied_at < datetime.combine(end + timedelta(days=1), time.min, UTC),
+        )
+        .order_by(Recommendation.sort_rank.desc(), Recommendation.id)
+    )
+    return list((await db.scalars(stmt)).all())

@@ -8,7 +8,11 @@ Block Kit and Adaptive Cards by ``notifications.render``) or to the channels tha
   minutes; the first run past the time posts, the audit row ``daily_digest.posted`` (the day as
   its name) keeps later runs from posting again, and the hub's event key keeps a retried run
   from posting twice.
-- **Weekly**: with the Monday weekly summary job, when ``weekly_summary_enabled`` is on.
+- **Weekly**: with the Monday weekly summary job, when ``weekly_summary_enabled`` is on: the
+  content of ``reports.weekly`` for the whole organization, one event per currency. To the
+  webhooks while the org has no channel; then to every channel whose ``digest`` toggle is on
+  (``channels.routing`` rule 5, section 25: "goes to every digest-enabled channel"), and no
+  longer to the webhooks, as every other notification type (``settings.jobs``).
 
 Both read the whole organization (``org_scope``: every cloud account): a channel's readers are
 the organization's, not one user. Nothing is built for an org without a chat destination.
@@ -29,7 +33,6 @@ to the webhooks, and a channel never gets two digests a day:
 
 import uuid
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Final
 
 from sqlalchemy import Select, or_, select
@@ -39,13 +42,13 @@ from xplorr.channels.models import ChannelConfig
 from xplorr.core import audit
 from xplorr.core.audit import AuditEntry
 from xplorr.core.jobs import cron as crontab
-from xplorr.core.report_sections import Section
+from xplorr.core.settings import Settings
 from xplorr.core.tenancy import org_scope, org_select
 from xplorr.notifications import notify
-from xplorr.notifications.events import ServiceSpend, WeeklySummary
+from xplorr.notifications.events import ProviderSpend, ServiceSpend, WeeklySummary
 from xplorr.notifications.hub import routes_to_channels
 from xplorr.orgs.models import Org
-from xplorr.reports import digests, service
+from xplorr.reports import digests, weekly
 from xplorr.settings import service as org_settings
 from xplorr.settings.jobs import orgs_with_webhooks
 
@@ -86,22 +89,6 @@ async def _mark(
     return len(currencies)
 
 
-def _recommendations(sections: tuple[Section, ...]) -> tuple[int, dict[str, Decimal]]:
-    """The recommendations section's open count and potential savings per currency (0 and none
-    without the section)."""
-    for section in sections:
-        if section.key != "recommendations":
-            continue
-        count = next((f.value for f in section.figures if f.label == "Open recommendations"), 0)
-        savings = {
-            f.currency: f.value
-            for f in section.figures
-            if f.currency is not None and isinstance(f.value, Decimal)
-        }
-        return (count if isinstance(count, int) else 0), savings
-    return 0, {}
-
-
 async def post_daily(db: AsyncSession, org_id: uuid.UUID, now: datetime) -> int:
     """Post the org's daily digest if its time has come today and it was not posted yet.
     -> the number of events posted (one per currency)."""
@@ -123,39 +110,75 @@ async def post_daily(db: AsyncSession, org_id: uuid.UUID, now: datetime) -> int:
     return await _mark(db, org_id, "daily_digest.posted", DAILY_RESOURCE, day, currencies)
 
 
-async def post_weekly(db: AsyncSession, org_id: uuid.UUID, start: date, end: date) -> int:
-    """Post the org's weekly summary of ``start..end`` (a Monday-Sunday) once.
-    -> the number of events posted (one per currency)."""
+async def post_weekly(
+    db: AsyncSession,
+    settings: Settings,
+    org_id: uuid.UUID,
+    start: date,
+    end: date,
+    *,
+    insights: weekly.InsightCache | None = None,
+) -> int:
+    """Post the org's weekly summary of ``start..end`` (a Monday-Sunday) once, through the hub:
+    to the org's webhooks, or, once the org routes to channels, to every channel whose
+    ``digest`` toggle is on (``channels.routing`` rule 5). -> the number of deliveries queued
+    (the audit row ``weekly_summary.posted`` is written only when one was)."""
     org = await org_settings.get_org_settings(db, org_id)
     if not org.weekly_summary_enabled or await _posted(db, org_id, WEEKLY_RESOURCE, start):
         return 0
     if not await has_chat(db, org_id):
         return 0
-    report = await service.build_report(
-        db, org_scope(org_id), service.ReportRequest(start=start, end=end)
+    summary = await weekly.build_summary(
+        db, settings, org_scope(org_id), start, end, insights=insights
     )
-    count, _worst = digests.anomaly_summary(report.sections)
-    open_count, potential = _recommendations(report.sections)
-    for c in report.currencies:
-        await notify(
+    queued = 0
+    for c in summary.currencies:
+        queued += len(await notify(db, weekly_event(org_id, summary, c)))
+    if queued:
+        await audit.record(
             db,
-            WeeklySummary(
-                org_id=org_id,
-                week_start=start,
-                week_end=end,
-                currency=c.currency,
-                total=c.total,
-                previous_total=c.previous_total,
-                top_services=tuple(
-                    ServiceSpend(service=line.name, amount=line.cost) for line in c.by_service[:5]
-                ),
-                anomalies=count,
-                open_recommendations=open_count,
-                potential_savings=potential.get(c.currency),
-            ),
+            "weekly_summary.posted",
+            org_id=org_id,
+            resource_type=WEEKLY_RESOURCE,
+            resource_name=start.isoformat(),
+            details={
+                "currencies": [c.currency for c in summary.currencies],
+                "deliveries": queued,
+                "insight_model": None if summary.insight is None else summary.insight.model,
+            },
         )
-    currencies = [c.currency for c in report.currencies]
-    return await _mark(db, org_id, "weekly_summary.posted", WEEKLY_RESOURCE, start, currencies)
+    return queued
+
+
+def weekly_event(
+    org_id: uuid.UUID, summary: weekly.Summary, c: weekly.CurrencyWeek
+) -> WeeklySummary:
+    """One currency of the summary as the hub's chat event."""
+    return WeeklySummary(
+        org_id=org_id,
+        week_start=summary.start,
+        week_end=summary.end,
+        currency=c.currency,
+        total=c.total,
+        previous_total=c.previous_total,
+        change_percent=c.change_percent,
+        top_services=tuple(ServiceSpend(service=s.name, amount=s.cost) for s in c.top_services),
+        anomalies=summary.anomalies,
+        open_recommendations=c.open,
+        potential_savings=c.potential_savings,
+        providers=tuple(
+            ProviderSpend(provider=p.name, amount=p.cost, previous=p.previous) for p in c.providers
+        ),
+        top_movers=tuple(
+            ServiceSpend(service=m.name, amount=m.current, previous=m.previous) for m in c.movers
+        ),
+        anomaly_excess=c.anomaly_excess,
+        recommendations_applied=c.applied,
+        savings_realized=c.savings_realized,
+        budgets=tuple(b.usage() for b in c.budgets),
+        insight=None if summary.insight is None else summary.insight.text,
+        insight_model=None if summary.insight is None else summary.insight.model,
+    )
 
 
 def orgs_with_chat() -> Select[uuid.UUID]:

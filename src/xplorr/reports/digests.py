@@ -5,7 +5,10 @@ Content, per currency (never added together), for *yesterday* in the schedule's 
 yesterday's spend against the mean of the 7 days before it (percent and an arrow), the top 5
 services of the month to date with their change against the same days of the previous month,
 and the month's forecast (``costs.forecast``); then the sections other areas register
-(``core.report_sections``: new anomalies, open recommendations, budget usage) for yesterday;
+(``core.report_sections``: new anomalies, open recommendations) for yesterday; each budget's
+usage as of yesterday (a bar of its spend against its amount) and its forecast for the
+period's end against the amount (``budgets.service.visible_statuses``, drawn in place of the
+budgets section's counts);
 then, per recipient, the low-severity notifications held for their digest instead of sent one
 by one (``notifications.batching``; section 11: "Low => batched into the daily digest").
 All read through ``costs.query`` as the schedule's creator as they are now; a deactivated
@@ -32,6 +35,7 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xplorr.budgets import service as budgets
 from xplorr.channels import routing
 from xplorr.channels.models import ChannelConfig, ChatProvider
 from xplorr.core import audit, clock, email, money
@@ -46,6 +50,7 @@ from xplorr.costs import query
 from xplorr.costs.query import CostQuery, Dim
 from xplorr.notifications import batching, notify
 from xplorr.notifications.events import (
+    BudgetUsage,
     DailyDigest,
     RecommendationSaving,
     ServiceSpend,
@@ -55,7 +60,7 @@ from xplorr.notifications.hub import WebhookTarget
 from xplorr.notifications.models import Channel
 from xplorr.recommendations import service as recommendations
 from xplorr.recommendations import totals as recommendation_totals
-from xplorr.reports.formatting import amount, cell, percent
+from xplorr.reports.formatting import amount, cell, percent, share
 from xplorr.reports.models import DigestSetting
 from xplorr.reports.scheduling import OWNER_GONE
 from xplorr.reports.schemas import DigestSettingCreate, DigestSettingOut, DigestSettingUpdate
@@ -71,6 +76,10 @@ TOP_RECOMMENDATIONS: Final = 5
 # The report section of the same name (``recommendations.report_sections``) says what the
 # digest's own per-currency list says: the digest shows its list, not the section again.
 RECOMMENDATIONS_SECTION: Final = "recommendations"
+# Likewise the budgets section: the digest draws each budget's usage bar instead.
+BUDGETS_SECTION: Final = "budgets"
+OWN_SECTIONS: Final = frozenset({RECOMMENDATIONS_SECTION, BUDGETS_SECTION})
+BAR_WIDTH: Final = 20  # characters of a text usage bar
 EMAIL, CHANNEL = "email", "channel"
 CHANNEL_GONE: Final = "The digest's channel was deleted: choose another channel to resume it."
 _CHAT_CHANNEL: Final = {ChatProvider.SLACK: Channel.SLACK, ChatProvider.TEAMS: Channel.TEAMS}
@@ -114,14 +123,118 @@ class OpenRecommendations:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetLine:
+    """One budget as the digests show it, in its own currency: spend against the amount (the
+    usage bar) and the forecast for the period's end against the amount."""
+
+    name: str
+    currency: str
+    period: str
+    period_end: date
+    amount: Decimal
+    spent: Decimal
+    percent_used: Decimal
+    forecast: Decimal | None
+    standing: str  # Over budget | Projected over | On track
+
+    @property
+    def forecast_percent(self) -> Decimal | None:
+        if self.forecast is None:
+            return None
+        return _percent(self.forecast, self.amount)
+
+    def usage(self) -> BudgetUsage:
+        return BudgetUsage(
+            name=self.name,
+            amount=self.amount,
+            spent=self.spent,
+            percent_used=self.percent_used,
+            forecast=self.forecast,
+            period_end=self.period_end,
+            standing=self.standing,
+        )
+
+
+async def budget_lines(db: AsyncSession, who: Scope, as_of: date) -> tuple[BudgetLine, ...]:
+    """The budgets ``who`` sees, by name, as of ``as_of`` (``budgets.service``)."""
+    r = money.round_money
+    return tuple(
+        BudgetLine(
+            name=s.budget.name,
+            currency=s.budget.currency,
+            period=s.budget.period.value,
+            period_end=s.period_end,
+            amount=r(s.budget.amount, s.budget.currency),
+            spent=r(s.spend, s.budget.currency),
+            percent_used=s.percent_used,
+            forecast=None if s.forecast is None else r(s.forecast.forecast, s.budget.currency),
+            standing=s.standing,
+        )
+        for s in await budgets.visible_statuses(db, who, as_of)
+    )
+
+
+def text_bar(percent_used: Decimal) -> str:
+    """``[#####...............]``: the share used of ``BAR_WIDTH`` characters (full past 100 %)."""
+    filled = min(BAR_WIDTH, max(0, int(percent_used * BAR_WIDTH / 100)))
+    return "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "]"
+
+
+def budget_context(lines: Sequence[BudgetLine]) -> list[dict[str, Any]]:
+    """The budgets as the email templates draw them (text bar, HTML bar width and colour)."""
+    out = []
+    for b in lines:
+        used = b.percent_used
+        colour = "#16a34a" if used < 80 else "#d97706" if used < 100 else "#dc2626"
+        forecast_note = None
+        if b.forecast is not None:
+            gap = b.forecast - b.amount
+            side = "over" if gap > 0 else "under"
+            forecast_note = (
+                f"forecast {amount(b.forecast, b.currency)} by {b.period_end.isoformat()}, "
+                f"{share(b.forecast_percent or ZERO)} of the budget "
+                f"({amount(abs(gap), b.currency)} {side})"
+            )
+        out.append(
+            {
+                "name": b.name,
+                "currency": b.currency,
+                "period": b.period,
+                "amount": amount(b.amount, b.currency),
+                "spent": amount(b.spent, b.currency),
+                "used": share(used),
+                "bar": text_bar(used),
+                "width": min(100, max(0, int(used))),
+                "colour": colour,
+                "forecast": forecast_note,
+                "standing": b.standing,
+            }
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
 class Digest:
     day: date
     currencies: tuple[CurrencyDigest, ...]
     sections: tuple[Section, ...]
     recommendations: tuple[OpenRecommendations, ...] = ()
+    budgets: tuple[BudgetLine, ...] = ()
 
     def recommendations_in(self, currency: str) -> OpenRecommendations | None:
         return next((r for r in self.recommendations if r.currency == currency), None)
+
+    def budgets_in(self, currency: str) -> tuple[BudgetLine, ...]:
+        return tuple(b for b in self.budgets if b.currency == currency)
+
+    @property
+    def budget_counts(self) -> dict[str, int]:
+        """How many budgets are over, projected over and on track (the templates' keys)."""
+        keys = {budgets.OVER: "over", budgets.PROJECTED: "projected", budgets.ON_TRACK: "on_track"}
+        counts = dict.fromkeys(keys.values(), 0)
+        for b in self.budgets:
+            counts[keys[b.standing]] += 1
+        return counts
 
 
 async def open_recommendations(db: AsyncSession, who: Scope) -> tuple[OpenRecommendations, ...]:
@@ -187,14 +300,18 @@ async def build_digest(db: AsyncSession, who: Scope, day: date) -> Digest:
     forecasts = await forecasting.forecast(
         db, who, CostQuery(month_start, day), period=forecasting.Period.MONTHLY, as_of=day
     )
-    currencies = sorted(set(yesterday) | set(before) | {g.currency for g in mtd})
+    lines = await budget_lines(db, who, day)
+    # A budget's currency gets its block even without spend (zeros): its bar must show.
+    currencies = sorted(
+        set(yesterday) | set(before) | {g.currency for g in mtd} | {b.currency for b in lines}
+    )
     out = []
     r = money.round_money
     for cur in currencies:
         average = before.get(cur, ZERO) / AVERAGE_DAYS
         change = _percent(yesterday.get(cur, ZERO) - average, abs(average))
         services = sorted((g for g in mtd if g.currency == cur), key=lambda g: -g.cost)
-        lines = tuple(
+        top = tuple(
             ServiceLine(
                 name=g.names[0],
                 month_to_date=r(g.cost, cur),
@@ -214,7 +331,7 @@ async def build_digest(db: AsyncSession, who: Scope, day: date) -> Digest:
                 average_7_days=r(average, cur),
                 change_percent=change,
                 arrow=_arrow(change),
-                top_services=lines,
+                top_services=top,
                 forecast=None if fc is None else r(fc.forecast, cur),
             )
         )
@@ -224,6 +341,7 @@ async def build_digest(db: AsyncSession, who: Scope, day: date) -> Digest:
         currencies=tuple(out),
         sections=tuple(sections),
         recommendations=await open_recommendations(db, who),
+        budgets=lines,
     )
 
 
@@ -376,8 +494,10 @@ def _context(digest: Digest, org_name: str, settings: Settings) -> dict[str, Any
                 ],
             }
             for s in digest.sections
-            if s.key != RECOMMENDATIONS_SECTION
+            if s.key not in OWN_SECTIONS
         ],
+        "budgets": budget_context(digest.budgets),
+        "budget_counts": digest.budget_counts,
         "recommendations": [
             {
                 "currency": r.currency,
@@ -444,6 +564,7 @@ def chat_events(org_id: uuid.UUID, digest: Digest) -> list[DailyDigest]:
                     RecommendationSaving(title=x.title, monthly_savings=x.monthly_savings)
                     for x in recs.largest
                 ),
+                budgets=tuple(b.usage() for b in digest.budgets_in(c.currency)),
             )
         )
     return events

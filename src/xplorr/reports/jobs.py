@@ -13,6 +13,7 @@ from xplorr.core import clock
 from xplorr.core.jobs import periodic, registry
 from xplorr.core.jobs.queue import error_text
 from xplorr.core.jobs.registry import JobContext, Lane, PermanentJobError, job
+from xplorr.core.settings import Settings
 from xplorr.notifications.hub import digest_batching
 from xplorr.reports import chat, digests, scheduling, weekly
 from xplorr.reports.models import DigestSetting, ScheduledReport
@@ -85,22 +86,31 @@ async def send_digest(ctx: JobContext, payload: dict[str, Any]) -> None:
 
 WEEKLY_FAN_OUT = "reports.weekly_fan_out"
 WEEKLY_JOB = "reports.weekly_summary"
-WEEKLY_CRON = "0 9 * * 1"  # Mondays 09:00 UTC (product-notes.md section 25)
+
+
+def weekly_cron(settings: Settings) -> str:
+    """``XPLORR_WEEKLY_SUMMARY_CRON`` (UTC; default Mondays 09:00, product-notes section 25)."""
+    return settings.weekly_summary_cron
+
 
 periodic.fan_out_per_org(WEEKLY_FAN_OUT, job=WEEKLY_JOB)
 registry.schedule(
-    f"{WEEKLY_JOB}.every", cron=WEEKLY_CRON, timezone="UTC", job=WEEKLY_FAN_OUT, key=WEEKLY_FAN_OUT
+    f"{WEEKLY_JOB}.every", cron=weekly_cron, timezone="UTC", job=WEEKLY_FAN_OUT, key=WEEKLY_FAN_OUT
 )
 
 
 @job(WEEKLY_JOB, max_attempts=5, lane=Lane.BULK)
 async def weekly_summary(ctx: JobContext, _payload: dict[str, Any]) -> None:
-    """Send one organization's weekly summaries (idempotent per user and week)."""
+    """Send one organization's weekly summaries: the users' emails and the chat post
+    (idempotent per user, per chat and week); one LLM insight per distinct set of figures."""
     if ctx.org_id is None:
         raise PermanentJobError("a weekly summary job must carry its organization")
     today = clock.now().date()
-    await weekly.send_weekly(ctx.db, ctx.settings, ctx.org_id, today)
-    await chat.post_weekly(ctx.db, ctx.org_id, *weekly.week_before(today))
+    insights: weekly.InsightCache = {}
+    await weekly.send_weekly(ctx.db, ctx.settings, ctx.org_id, today, insights=insights)
+    await chat.post_weekly(
+        ctx.db, ctx.settings, ctx.org_id, *weekly.week_before(today), insights=insights
+    )
 
 
 CHAT_DIGEST_FAN_OUT = "reports.chat_digest_fan_out"

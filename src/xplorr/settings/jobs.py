@@ -1,9 +1,10 @@
 """The org's Slack and Teams webhooks as the notification hub's fallback chat target.
 
 Section 25: the org's incoming webhook receives anomalies (medium and above: the hub's severity
-rule), budget alerts, the weekly digest and failed syncs, unless the org routes notifications
-to channels of its own (a ``hub.channel_routing`` check says so). The URL stays sealed in the
-settings row; the hub reads it at send time through ``service.webhook_url``."""
+rule), budget alerts, the weekly digest, the daily digest, the weekly summary and failed syncs,
+unless the org routes notifications to channels of its own (a ``hub.channel_routing`` check
+says so): then none of them, the channels' routing decides (``channels.routing``). The URL
+stays sealed in the settings row; the hub reads it at send time through ``service.webhook_url``."""
 
 import uuid
 from collections.abc import Sequence

@@ -399,8 +399,10 @@ def slot_of(sched: Schedule, at: datetime) -> datetime:
     """The slot ``at`` falls in: the start of its interval, aligned on the Unix epoch, or the
     cron expression's last fire time at or before ``at``. A schedule whose interval comes from
     settings must be ``resolve``d first."""
-    if sched.cron is not None:
+    if isinstance(sched.cron, str):
         return crontab.latest_fire(sched.cron, sched.timezone, at)
+    if sched.cron is not None:
+        raise TypeError(f"schedule {sched.name!r}: resolve(settings) before computing slots")
     if not isinstance(sched.every, timedelta):
         raise TypeError(f"schedule {sched.name!r}: resolve(settings) before computing slots")
     step = sched.every.total_seconds()

@@ -108,6 +108,7 @@ Handler = Callable[[JobContext, dict[str, Any]], Awaitable[None]]
 # (context of the failed attempt, payload, the error, final: the job is now dead)
 FailureHook = Callable[[JobContext, dict[str, Any], BaseException, bool], Awaitable[None]]
 Interval = timedelta | Callable[[Settings], timedelta]
+Cron = str | Callable[[Settings], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +126,8 @@ class Schedule:
     or per fire time of the cron expression ``cron`` read in ``timezone`` (``core.jobs.cron``).
 
     ``every`` is a ``timedelta``, or a function of the worker's ``Settings`` returning one (an
-    interval an operator configures, e.g. ``XPLORR_SYNC_INTERVAL_MINUTES``): workers call
+    interval an operator configures, e.g. ``XPLORR_SYNC_INTERVAL_MINUTES``); ``cron`` likewise
+    a string or a function of ``Settings`` (``XPLORR_WEEKLY_SUMMARY_CRON``): workers call
     ``resolve(settings)`` before computing slots."""
 
     name: str
@@ -133,17 +135,22 @@ class Schedule:
     job: str
     payload: dict[str, Any] = field(default_factory=dict)
     key: str | None = None
-    cron: str | None = None
+    cron: Cron | None = None
     timezone: str = "UTC"
 
     def resolve(self, settings: Settings) -> "Schedule":
-        """This schedule with a fixed interval (itself when it already has one, or a cron)."""
-        if self.every is None or isinstance(self.every, timedelta):
+        """This schedule with a fixed interval or cron string (itself when it has one)."""
+        every, cron = self.every, self.cron
+        if every is not None and not isinstance(every, timedelta):
+            every = every(settings)
+            _check_interval(every)
+        if cron is not None and not isinstance(cron, str):
+            cron = cron(settings)
+            crontab.check(cron, self.timezone)
+        if every is self.every and cron is self.cron:
             return self
-        every = self.every(settings)
-        _check_interval(every)
         return Schedule(
-            self.name, every, self.job, dict(self.payload), self.key, self.cron, self.timezone
+            self.name, every, self.job, dict(self.payload), self.key, cron, self.timezone
         )
 
 
@@ -229,7 +236,7 @@ def schedule(
     *,
     job: str,
     every: Interval | None = None,
-    cron: str | None = None,
+    cron: Cron | None = None,
     timezone: str = "UTC",
     payload: dict[str, Any] | None = None,
     key: str | None = None,
@@ -250,7 +257,7 @@ def schedule(
         raise ValueError(f"schedule {name!r}: give exactly one of every= and cron=")
     if isinstance(every, timedelta):
         _check_interval(every)
-    if cron is not None:
+    if isinstance(cron, str):
         crontab.check(cron, timezone)
     sched = Schedule(name, every, job, dict(payload or {}), key, cron, timezone)
     if name in SCHEDULES and SCHEDULES[name] != sched:
