@@ -75,8 +75,9 @@ DEFINITIONS: Final = {
 NOTES: Final = (
     "Owned commitments come from the provider's API (AWS: EC2, RDS and ElastiCache "
     "reservations, Savings Plans); Azure reservations and GCP commitments are not read yet.",
-    "Instance families come from AWS usage types in the bill; other groups are named by the "
-    "bill's resource type.",
+    "Instance families come from AWS usage types in the bill (CUR 2.0 line_item_usage_type, "
+    "FOCUS x_UsageType, Cost Explorer's USAGE_TYPE); other groups are named by the bill's "
+    "resource type.",
 )
 
 
@@ -156,7 +157,7 @@ async def _gaps(
     for line in lines:
         if line.service_category not in ELIGIBLE_CATEGORIES:
             continue
-        family = instance_family(line.sku)
+        family = instance_family(line.usage_type)
         full: _GapKey = (
             line.provider,
             line.service,
