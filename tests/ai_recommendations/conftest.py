@@ -39,7 +39,7 @@ async def spend(db: AsyncSession, org: Org) -> dict[str, Any]:
                 "service_name": "AmazonEC2",
                 "resource_id": RESOURCE,
                 "pricing_category": "Standard",
-                "sku_id": "USE1-BoxUsage:m5.large",
+                "usage_type": "USE1-BoxUsage:m5.large",
             }
         )
         rows.append(

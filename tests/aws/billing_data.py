@@ -40,6 +40,7 @@ CUR_HEADER = (
     "product",
     "product_region_code",
     "product_sku",
+    "line_item_usage_type",
     "resource_tags",
     "reservation_effective_cost",
     "reservation_reservation_a_r_n",
@@ -75,7 +76,8 @@ def cur_line(kind: str, cost: str, **values: str) -> dict[str, str]:
         "pricing_term": "OnDemand",
         "product": json.dumps({"product_name": "Amazon Elastic Compute Cloud"}),
         "product_region_code": "us-east-1",
-        "product_sku": "SKU1",
+        "product_sku": "9QH3PVGFZB2MTCJ7",  # opaque, as AWS writes it
+        "line_item_usage_type": "BoxUsage:m5.large",
         "resource_tags": json.dumps({"user_team": "web", "aws_createdBy": "me"}),
         "line_item_blended_cost": cost,
     }
@@ -127,6 +129,7 @@ def cur_lines() -> list[dict[str, str]]:
             "Usage",
             "0.09",
             line_item_product_code="AWSDataTransfer",
+            line_item_usage_type="USE1-DataTransfer-Out-Bytes",
             product=json.dumps({"product_name": "AWS Data Transfer"}),
             resource_tags="",
         ),
@@ -222,14 +225,14 @@ def manifest(bucket: str, keys: list[str], execution: str = "exec-1") -> bytes:
 
 
 def ce_group(
-    keys: list[str], unblended: str, amortized: str, quantity: str = "1"
+    keys: list[str], unblended: str, amortized: str, quantity: str = "1", unit: str = "N/A"
 ) -> dict[str, Any]:
     return {
         "Keys": keys,
         "Metrics": {
             "UnblendedCost": {"Amount": unblended, "Unit": "USD"},
             "AmortizedCost": {"Amount": amortized, "Unit": "USD"},
-            "UsageQuantity": {"Amount": quantity, "Unit": "N/A"},
+            "UsageQuantity": {"Amount": quantity, "Unit": unit},
         },
     }
 

@@ -1,7 +1,16 @@
 """POST /cloud-accounts/test against moto's server: the identity reached (keys, or an assumed
 role), each permission group ok or denied with AWS's code, refused credentials answered
-readably, nothing saved, never a secret in the answer."""
+readably, nothing saved, never a secret in the answer; and the SDK's own ``AWS_ENDPOINT_URL``
+(and ``AWS_ENDPOINT_URL_<SERVICE>``) reaching moto and a Billing/Invoicing double with no
+Xplorr setting."""
 
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,8 +44,24 @@ async def test_access_keys_reach_their_account_and_each_group_answers(
     assert status["cloudwatch:GetMetricStatistics"] == "ok"
     assert status["s3:ListBucket"] == "ok"
     # moto does not implement the Price List API: an error with its code, not a crash
-    pricing = next(c for c in out["checks"] if c["operation"] == "pricing:GetProducts")
-    assert pricing["status"] in {"ok", "error"}
+    groups = {c["group"]: c for c in out["checks"]}
+    assert list(groups) == [
+        "CostAndCommitments",
+        "Commitments",
+        "Credits",
+        "Inventory",
+        "IdleDetection",
+        "Pricing",
+        "Invoices",
+        "AuditLog",
+        "Export",
+    ]
+    # moto implements neither the Price List, Billing nor Invoicing API: an error with its
+    # code, not a crash
+    for group in ("Pricing", "Credits", "Invoices"):
+        assert groups[group]["status"] in {"ok", "error"}, groups[group]
+    assert groups["Credits"]["operation"] == "billing:GetCredits"
+    assert groups["Invoices"]["operation"] == "invoicing:ListInvoiceSummaries"
     assert moto.secret_access_key not in r.text
     await db.rollback()
     assert await db.scalar(select(func.count()).select_from(CloudAccount)) == 0  # not saved
@@ -119,3 +144,78 @@ async def test_bad_input_and_other_providers_are_422(
             "message": "Test connection supports aws, azure and gcp in this version.",
         }
     ]
+
+
+class _BillingDouble(BaseHTTPRequestHandler):
+    """The Billing and Invoicing APIs (JSON 1.0, ``X-Amz-Target``), which moto lacks:
+    ``GetCredits`` refused as AWS refuses a member account, ``ListInvoiceSummaries`` empty."""
+
+    seen: ClassVar[list[tuple[str, dict]]] = []
+
+    def do_POST(self) -> None:
+        target = self.headers.get("X-Amz-Target", "")
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        type(self).seen.append((target, body))
+        if target == "AWSBilling.GetCredits":
+            status, answer = 400, {"__type": "AccessDeniedException", "message": "not a payer"}
+        else:
+            status, answer = 200, {"InvoiceSummaries": []}
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def billing_double() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _BillingDouble)
+    _BillingDouble.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_the_sdks_own_endpoint_variables_are_followed(
+    moto_server: str,
+    aws_environment: None,
+    billing_double: str,
+    monkeypatch: pytest.MonkeyPatch,
+    client_for: ClientFor,
+    admin: User,
+) -> None:
+    """No ``XPLORR_AWS_ENDPOINT_URL`` (this test does not ask for ``moto``, so its settings
+    leave it unset): the SDK reads ``AWS_ENDPOINT_URL`` for every service and
+    ``AWS_ENDPOINT_URL_<SERVICE>`` for one, as a deployment behind a proxy or a LocalStack
+    would set them. Credits is denied with AWS's code; Invoices answers."""
+    moto = MotoAws(moto_server)
+    moto.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BILLING", billing_double)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_INVOICING", billing_double)
+    r = await client_for(admin).post(URL, json=_body(moto.account_id, moto.key_credentials()))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["ok"], out["account_id"]) == (True, moto.account_id)  # STS: moto
+    by = {c["group"]: c for c in out["checks"]}
+    assert by["CostAndCommitments"]["status"] == by["Inventory"]["status"] == "ok"
+    credits = by["Credits"]
+    assert (credits["operation"], credits["status"], credits["error_code"]) == (
+        "billing:GetCredits",
+        "denied",
+        "AccessDeniedException",
+    )
+    assert by["Invoices"]["status"] == "ok"
+    targets = dict(_BillingDouble.seen)
+    assert targets["AWSBilling.GetCredits"]["accountId"] == moto.account_id
+    assert targets["Invoicing.ListInvoiceSummaries"]["Selector"] == {
+        "ResourceType": "ACCOUNT_ID",
+        "Value": moto.account_id,
+    }
+    moto.reset()

@@ -43,50 +43,70 @@ async def _account(db: AsyncSession, org: Org, moto: MotoAws, **extra: Any) -> C
     )
 
 
-def _accounts_answer() -> dict[str, Any]:
+def _accounts_answer(regions: tuple[str, ...] = ("us-east-1", "eu-west-1", "NoRegion")):
+    """Call 1: the linked accounts and the regions each has costs in."""
     return ce_answer(
-        [ce_day("2026-11-05", "2026-11-06", [ce_group([LINKED], "0", "0")])],
+        [ce_day("2026-11-05", "2026-11-06", [ce_group([LINKED, r], "0", "0") for r in regions])],
         DimensionValueAttributes=[{"Value": LINKED, "Attributes": {"description": "prod"}}],
     )
 
 
-def _usage_pages() -> list[dict[str, Any]]:
-    page1 = ce_answer(
+EC2 = "Amazon Elastic Compute Cloud - Compute"
+
+
+def _usage_answers() -> list[dict[str, Any]]:
+    """Calls 2..5: usage by [SERVICE, USAGE_TYPE] per region, in the order asked (NoRegion,
+    eu-west-1, us-east-1: sorted), us-east-1 on two pages."""
+    no_region = ce_answer(
+        [
+            ce_day(
+                "2026-12-01",
+                "2026-12-02",
+                [ce_group(["AWS Cost Explorer", "USE1-APIRequest"], "0.01", "0.01")],
+            )
+        ]
+    )
+    eu = ce_answer(
         [
             ce_day(
                 "2026-11-05",
                 "2026-11-06",
                 [
                     ce_group(
-                        ["Amazon Elastic Compute Cloud - Compute", "us-east-1"],
-                        "12.3456789",
-                        "10.5",
-                        "24",
-                    ),
-                    ce_group(["Amazon Simple Storage Service", "eu-west-1"], "0.015", "0.015", "3"),
-                ],
-            )
-        ],
-        token="page-2",
-    )
-    page2 = ce_answer(
-        [
-            ce_day(
-                "2026-12-01",
-                "2026-12-02",
-                [
-                    ce_group(
-                        ["Amazon Elastic Compute Cloud - Compute", "us-east-1"], "4.00", "3.50"
-                    ),
-                    ce_group(["AWS Cost Explorer", "NoRegion"], "0.01", "0.01"),
+                        ["Amazon Simple Storage Service", "EU-TimedStorage-ByteHrs"],
+                        "0.015",
+                        "0.015",
+                        "3",
+                        "GB-Mo",
+                    )
                 ],
             )
         ]
     )
-    return [page1, page2]
+    us1 = ce_answer(
+        [
+            ce_day(
+                "2026-11-05",
+                "2026-11-06",
+                [ce_group([EC2, "BoxUsage:m5.large"], "12.3456789", "10.5", "24", "Hrs")],
+            )
+        ],
+        token="page-2",
+    )
+    us2 = ce_answer(
+        [
+            ce_day(
+                "2026-12-01",
+                "2026-12-02",
+                [ce_group([EC2, "BoxUsage:m5.large"], "4.00", "3.50", "8", "Hrs")],
+            )
+        ]
+    )
+    return [no_region, eu, us1, us2]
 
 
 def _other_answer() -> dict[str, Any]:
+    """The last call: the other charges by [RECORD_TYPE, SERVICE]."""
     return ce_answer(
         [
             ce_day(
@@ -94,10 +114,8 @@ def _other_answer() -> dict[str, Any]:
                 "2026-12-01",
                 [
                     ce_group(["Tax", "Tax"], "1.20", "1.20", "0"),
-                    ce_group(["Credit", "Amazon Elastic Compute Cloud - Compute"], "-5", "-5", "0"),
-                    ce_group(
-                        ["RIFee", "Amazon Elastic Compute Cloud - Compute"], "7.30", "0.40", "0"
-                    ),
+                    ce_group(["Credit", EC2], "-5", "-5", "0"),
+                    ce_group(["RIFee", EC2], "7.30", "0.40", "0"),
                 ],
             )
         ]
@@ -114,12 +132,13 @@ class TestCostExplorer:
         client_for: ClientFor,
         worker: Worker,
     ) -> None:
-        moto.queue_ce_results([_accounts_answer(), *_usage_pages(), _other_answer()])
+        moto.queue_ce_results([_accounts_answer(), *_usage_answers(), _other_answer()])
         account = await _account(db, org, moto)
         run = await sync(client_for, admin, account, worker)
         assert run["state"] == "succeeded", run
         detail = run["detail"]
-        assert detail["apiCalls"] == {"ce:GetCostAndUsage": 4}
+        # accounts and regions, 3 regions (one on two pages), the other charges
+        assert detail["apiCalls"] == {"ce:GetCostAndUsage": 6}
         assert detail["periodsImported"] == ["2026-11", "2026-12"]
         assert detail["warnings"] == []
         # 12.3456789 + 0.015 + 4 + 0.01 + 1.20 - 5 + 7.30
@@ -137,22 +156,32 @@ class TestCostExplorer:
                     CostRecord.billed_cost,
                     CostRecord.effective_cost,
                     CostRecord.usage_date,
+                    CostRecord.usage_type,
+                    CostRecord.consumed_quantity,
+                    CostRecord.consumed_unit,
                 ).where(CostRecord.cloud_account_id == account.id)
             )
         ).all()
         by = {(r.service_name, r.usage_date, r.charge_category): r for r in rows}
-        ec2 = by[("Amazon Elastic Compute Cloud - Compute", date(2026, 11, 5), "Usage")]
+        ec2 = by[(EC2, date(2026, 11, 5), "Usage")]
         assert (ec2.region, ec2.billed_cost, ec2.effective_cost) == (
             "us-east-1",
             Decimal("12.3456789"),
             Decimal("10.5"),
         )
+        assert (ec2.usage_type, ec2.consumed_quantity, ec2.consumed_unit) == (
+            "BoxUsage:m5.large",
+            Decimal(24),
+            "Hrs",
+        )
+        s3 = by[("Amazon Simple Storage Service", date(2026, 11, 5), "Usage")]
+        assert (s3.region, s3.usage_type) == ("eu-west-1", "EU-TimedStorage-ByteHrs")
         assert (ec2.sub_account_id, ec2.sub_account_name) == (LINKED, "prod")
         assert by[("AWS Cost Explorer", date(2026, 12, 1), "Usage")].region is None
         assert by[("Tax", date(2026, 11, 30), "Tax")].billed_cost == Decimal("1.2")
-        credit = by[("Amazon Elastic Compute Cloud - Compute", date(2026, 11, 30), "Credit")]
-        assert credit.billed_cost == Decimal(-5)
-        fee = by[("Amazon Elastic Compute Cloud - Compute", date(2026, 11, 30), "Purchase")]
+        credit = by[(EC2, date(2026, 11, 30), "Credit")]
+        assert (credit.billed_cost, credit.usage_type) == (Decimal(-5), None)
+        fee = by[(EC2, date(2026, 11, 30), "Purchase")]
         assert (fee.billed_cost, fee.effective_cost) == (Decimal("7.3"), Decimal("0.4"))
 
     async def test_a_tag_key_splits_usage_by_its_values(
@@ -164,45 +193,52 @@ class TestCostExplorer:
         client_for: ClientFor,
         worker: Worker,
     ) -> None:
-        usage = ce_answer(
-            [
-                ce_day(
-                    "2026-11-05",
-                    "2026-11-06",
-                    [ce_group(["Amazon Elastic Compute Cloud - Compute", "us-east-1"], "10", "10")],
-                )
-            ]
+        s3 = "Amazon Simple Storage Service"
+        out = "USE1-DataTransfer-Out-Bytes"  # billed under EC2 and S3: asked on its own
+
+        def day(*groups: dict[str, Any]) -> dict[str, Any]:
+            return ce_answer([ce_day("2026-11-05", "2026-11-06", list(groups))])
+
+        usage = day(
+            ce_group([EC2, "BoxUsage:m5.large"], "10", "10"),
+            ce_group([EC2, out], "1", "1"),
+            ce_group([s3, out], "2", "2"),
         )
-        tagged = ce_answer(
-            [
-                ce_day(
-                    "2026-11-05",
-                    "2026-11-06",
-                    [
-                        ce_group(["Amazon Elastic Compute Cloud - Compute", "team$web"], "6", "6"),
-                        ce_group(["Amazon Elastic Compute Cloud - Compute", "team$"], "4", "4"),
-                    ],
-                )
-            ]
+        by_usage_type = day(
+            ce_group(["BoxUsage:m5.large", "team$web"], "6", "6"),
+            ce_group(["BoxUsage:m5.large", "team$"], "4", "4"),
+            ce_group([out, "team$web"], "3", "3"),  # two services: not used, asked below
         )
-        moto.queue_ce_results([_accounts_answer(), usage, ce_answer([]), tagged])
+        shared = day(ce_group([EC2, "team$web"], "1", "1"), ce_group([s3, "team$"], "2", "2"))
+        moto.queue_ce_results(
+            [_accounts_answer(("us-east-1",)), usage, by_usage_type, shared, ce_answer([])]
+        )
         account = await _account(db, org, moto, costTagKeys=["team", "env"])
         run = await sync(client_for, admin, account, worker)
         assert run["state"] == "succeeded", run
-        assert run["detail"]["apiCalls"] == {"ce:GetCostAndUsage": 4}
+        assert run["detail"]["apiCalls"] == {"ce:GetCostAndUsage": 5}
         [warning] = run["detail"]["warnings"]
         assert "'team' only" in warning
         await db.rollback()
         rows = (
             await db.execute(
-                select(CostRecord.tags, CostRecord.region, CostRecord.billed_cost).where(
-                    CostRecord.cloud_account_id == account.id
-                )
+                select(
+                    CostRecord.tags,
+                    CostRecord.service_name,
+                    CostRecord.usage_type,
+                    CostRecord.region,
+                    CostRecord.billed_cost,
+                ).where(CostRecord.cloud_account_id == account.id)
             )
         ).all()
-        assert {(json.dumps(r.tags), r.region, r.billed_cost) for r in rows} == {
-            ('{"team": "web"}', "us-east-1", Decimal(6)),
-            ("null", "us-east-1", Decimal(4)),
+        assert {
+            (json.dumps(r.tags), r.service_name, r.usage_type, r.region, r.billed_cost)
+            for r in rows
+        } == {
+            ('{"team": "web"}', EC2, "BoxUsage:m5.large", "us-east-1", Decimal(6)),
+            ("null", EC2, "BoxUsage:m5.large", "us-east-1", Decimal(4)),
+            ('{"team": "web"}', EC2, out, "us-east-1", Decimal(1)),
+            ("null", s3, out, "us-east-1", Decimal(2)),
         }
 
     async def test_a_denied_export_falls_back_to_cost_explorer_with_a_warning(
@@ -215,7 +251,7 @@ class TestCostExplorer:
         worker: Worker,
     ) -> None:
         moto.client("s3").create_bucket(Bucket="locked-billing")
-        moto.queue_ce_results([_accounts_answer(), *_usage_pages(), _other_answer()])
+        moto.queue_ce_results([_accounts_answer(), *_usage_answers(), _other_answer()])
         keys = moto.iam_user(
             "ce-only", [{"Effect": "Allow", "Action": "ce:GetCostAndUsage", "Resource": "*"}]
         )
@@ -265,7 +301,7 @@ class TestCostExplorer:
         client_for: ClientFor,
         worker: Worker,
     ) -> None:
-        moto.queue_ce_results([_accounts_answer(), *_usage_pages(), _other_answer()])
+        moto.queue_ce_results([_accounts_answer(), *_usage_answers(), _other_answer()])
         account = await _account(db, org, moto)
         assert (await sync(client_for, admin, account, worker))["state"] == "succeeded"
         restated = ce_answer(
@@ -273,11 +309,11 @@ class TestCostExplorer:
                 ce_day(
                     "2026-12-01",
                     "2026-12-02",
-                    [ce_group(["Amazon Elastic Compute Cloud - Compute", "us-east-1"], "5", "5")],
+                    [ce_group([EC2, "BoxUsage:m5.large"], "5", "5")],
                 )
             ]
         )
-        moto.queue_ce_results([_accounts_answer(), restated, ce_answer([])])
+        moto.queue_ce_results([_accounts_answer(("us-east-1",)), restated, ce_answer([])])
         run = await sync(client_for, admin, account, worker)
         assert run["state"] == "succeeded", run
         assert run["detail"]["apiCalls"] == {"ce:GetCostAndUsage": 3}

@@ -68,6 +68,11 @@ def test_usage_lines() -> None:
     assert on_demand["ConsumedUnit"] == "Hrs"
     assert on_demand["Tags"] == '{"aws:createdBy":"me","team":"web"}'
     assert on_demand["BillingAccountId"] == "123456789012"
+    # the usage type beside the opaque product code: what network and family rules read
+    assert (on_demand["SkuId"], on_demand["x_UsageType"]) == (
+        "9QH3PVGFZB2MTCJ7",
+        "BoxUsage:m5.large",
+    )
 
 
 def test_cur_and_focus_headers_are_told_apart() -> None:

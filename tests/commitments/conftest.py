@@ -47,7 +47,7 @@ async def data(db: AsyncSession, org: Org, other_org: Org) -> dict[str, Any]:
                 today - timedelta(days=i),
                 "10",
                 pricing_category="Standard",
-                sku_id="USE1-BoxUsage:m5.large",
+                usage_type="USE1-BoxUsage:m5.large",
                 consumed_unit="Hrs",
                 consumed_quantity=Decimal(24),
             )
@@ -61,7 +61,7 @@ async def data(db: AsyncSession, org: Org, other_org: Org) -> dict[str, Any]:
                 service_name="AmazonRDS",
                 service_category="Databases",
                 pricing_category="Standard",
-                sku_id="USE1-InstanceUsage:db.r6g.large",
+                usage_type="USE1-InstanceUsage:db.r6g.large",
                 consumed_unit="Hrs",
                 consumed_quantity=Decimal(24),
             )

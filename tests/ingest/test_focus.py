@@ -172,6 +172,28 @@ def test_long_text_is_cut_and_empty_text_is_null(tmp_path: Path) -> None:
     assert got["region"] is None
 
 
+def test_the_aws_usage_type_is_read_from_x_usage_type_or_an_aws_sku_meter(
+    tmp_path: Path,
+) -> None:
+    # FOCUS 1.0 AWS export: x_UsageType; 1.2: SkuMeter, read as a usage type on AWS rows only.
+    columns = (*COLUMNS, "SkuId", "x_UsageType", "SkuMeter")
+    path = write_csv(
+        tmp_path / "u.csv",
+        [
+            row(SkuId="9QH3PVGFZB2MTCJ7", x_UsageType="USE1-NatGateway-Hours"),
+            row(SkuMeter="BoxUsage:m5.large"),
+            row(ProviderName="Microsoft", SkuMeter="E4 v5"),
+        ],
+        columns,
+    )
+    got = [(r["sku_id"], r["usage_type"]) for r in read_all(path).to_pylist()]
+    assert got == [
+        ("9QH3PVGFZB2MTCJ7", "USE1-NatGateway-Hours"),
+        (None, "BoxUsage:m5.large"),
+        (None, None),
+    ]
+
+
 def _error(path: Path) -> IngestError:
     with pytest.raises(IngestError) as caught:
         read_all(path)

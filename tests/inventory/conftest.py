@@ -94,7 +94,7 @@ async def inv(db: AsyncSession, org: Org, other_org: Org) -> Inv:
                 "service_name": "Amazon Virtual Private Cloud",
                 "service_category": "Networking",
                 "resource_type": "NAT Gateway",
-                "sku_id": "USE1-NatGateway-Hours",
+                "usage_type": "USE1-NatGateway-Hours",
             },
         ],
     )

@@ -1,7 +1,8 @@
 """The AWS inventory against moto's server, through the refresh job a cost import queues:
 two regions, tagged and untagged resources, attached and unattached volumes, a NAT gateway, a
 load balancer with target health, RDS, S3, CloudWatch CPU read back; a resource gone from AWS
-marked deleted; a denied permission leaving its rows untouched with a warning."""
+marked deleted; a denied permission leaving its rows untouched with a warning; a sync that
+imports nothing refreshing the inventory all the same."""
 
 import io
 import json
@@ -12,8 +13,9 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from tests.aws.billing_data import ce_answer, ce_day, ce_group, sync
 from tests.aws.moto_server import MotoAws
 from tests.conftest import ClientFor
 from tests.factories.cloud_accounts import _test_settings, make_account
@@ -22,6 +24,7 @@ from xplorr.cloud_accounts.credentials import store_credentials
 from xplorr.cloud_accounts.models import CloudAccount, Provider
 from xplorr.core import clock
 from xplorr.core.events import emit
+from xplorr.core.jobs.runner import Worker
 from xplorr.core.settings import Settings
 from xplorr.costs.events import CostDataChanged
 from xplorr.inventory.models import InventoryResource
@@ -354,3 +357,44 @@ async def test_denied_permission_keeps_its_rows_and_reads_the_rest(
         f"authorized to perform: {denied} (permission denied) in us-east-1"
     ]
     assert not any(key["SecretAccessKey"] in w for w in status["inventoryWarnings"])
+
+
+async def test_a_sync_that_imports_nothing_still_refreshes_the_inventory(
+    moto: MotoAws,
+    settings: Settings,
+    engine: AsyncEngine,
+    db: AsyncSession,
+    org: Org,
+    admin: User,
+    client_for: ClientFor,
+) -> None:
+    """The second sync finds its Cost Explorer month unchanged (no period imported, so no
+    ``CostDataChanged``); the instance started since is in the inventory all the same."""
+    aws = Account(moto)
+    ec2 = aws.client("ec2", "us-east-1")
+    account = await make_account(
+        db, org, provider=Provider.AWS, provider_account_id=ACCOUNT, credentials=ROLE
+    )
+    day = clock.now().date() - timedelta(days=1)
+    start, end = day.isoformat(), (day + timedelta(days=1)).isoformat()
+
+    def bill() -> list[dict[str, Any]]:  # the same bill at each sync
+        return [
+            ce_answer([ce_day(start, end, [ce_group([ACCOUNT, "us-east-1"], "1", "1")])]),
+            ce_answer([ce_day(start, end, [ce_group(["EC2", "BoxUsage:t3.micro"], "1", "1")])]),
+            ce_answer([]),
+        ]
+
+    worker = Worker(settings, engine)
+    first = ec2.run_instances(ImageId=AMI, InstanceType="t3.micro", MinCount=1, MaxCount=1)
+    moto.queue_ce_results(bill(), account_id=ACCOUNT)
+    run = await sync(client_for, admin, account, worker)
+    assert run["detail"]["periodsImported"] == [f"{day:%Y-%m}"], run
+    later = ec2.run_instances(ImageId=AMI, InstanceType="t3.micro", MinCount=1, MaxCount=1)
+    moto.queue_ce_results(bill(), account_id=ACCOUNT)  # the later sync's range asks anew
+    run = await sync(client_for, admin, account, worker)
+    assert run["state"] == "succeeded", run
+    assert run["detail"]["periodsImported"] == []
+    assert [p["reason"] for p in run["detail"]["periodsSkipped"]] == ["unchanged"]
+    found = await inventory(db)
+    assert {first["Instances"][0]["InstanceId"], later["Instances"][0]["InstanceId"]} <= set(found)

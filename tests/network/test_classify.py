@@ -1,4 +1,5 @@
-"""The network classification table on real AWS usage-type strings and FOCUS names."""
+"""The network classification table on real AWS usage-type strings (the ``usage_type`` column)
+and FOCUS names."""
 
 import pytest
 
@@ -7,8 +8,13 @@ from xplorr.network.classify import CostLine, NetCategory, classify
 N = NetCategory
 
 
-def aws(sku: str | None, service: str = "Amazon Elastic Compute Cloud", category: str = "Compute"):
-    return CostLine("aws", service, category, None, sku, None)
+def aws(
+    usage_type: str | None,
+    service: str = "Amazon Elastic Compute Cloud",
+    category: str = "Compute",
+):
+    # SkuId as AWS fills it: an opaque product code; the usage type is its own column.
+    return CostLine("aws", service, category, None, "9QH3PVGFZB2MTCJ7", None, usage_type)
 
 
 @pytest.mark.parametrize(

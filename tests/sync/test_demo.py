@@ -148,6 +148,8 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
         )
         coverage = await client.get("/commitments/analysis", headers=auth)
         insights = await client.get("/ai-recommendations", headers=auth)
+        # The demo's AWS rows carry usage types (SkuMeter): network categories, families.
+        network = (await client.get("/network/summary", headers=auth)).json()
     recent = [a for a in found["data"] if a["date"] >= (yesterday - timedelta(days=2)).isoformat()]
     assert {a["scope"] for a in recent} == {"service", "account", "org"}
     assert {a["severity"] for a in recent if a["scope"] == "service"} <= {"high", "critical"}
@@ -248,6 +250,11 @@ async def test_demo_loads_three_accounts_over_13_months_and_is_idempotent(
     assert figures["recommendations"]["open_count"] == len(recommendations["data"])
     assert figures["coverage"]["coverage_percent"] is not None
     assert {i["category"] for i in ai["insights"]} >= {"spend_trend", "savings", "commitment"}
+    spent = {c["category"] for c in network["categories"] if c["cost"] > 0}
+    assert spent >= {"nat_gateway", "internet_egress", "inter_region", "public_ipv4", "cdn"}
+    assert network["nat_gateways"]
+    families = {g["instance_family"] for g in analysis["coverage_gaps"]} - {None}
+    assert families & {"m5", "c6i", "r6g", "db.r6g", "db.m6g", "cache.m5"}, families
     assert sorted(s["accountName"] for s in status) == sorted(n for n, _ in DEMO_ACCOUNTS)
     assert {(s["state"], s["dataThrough"]) for s in status} == {
         ("succeeded", yesterday.isoformat())

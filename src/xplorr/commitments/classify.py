@@ -58,12 +58,12 @@ def pricing_model(
     return "other"
 
 
-def instance_family(sku: str | None) -> str | None:
+def instance_family(usage_type: str | None) -> str | None:
     """``m5`` of ``USE1-BoxUsage:m5.large``, ``db.r6g`` of ``InstanceUsage:db.r6g.xlarge``;
-    None when the SKU names no instance type."""
-    if not sku:
+    None when the usage type names no instance type."""
+    if not usage_type:
         return None
-    found = _USAGE_TYPE.search(sku)
+    found = _USAGE_TYPE.search(usage_type)
     return found.group(1) if found else None
 
 

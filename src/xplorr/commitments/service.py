@@ -79,8 +79,9 @@ RULES_NOTE: Final = "Advice from rules over the figures of this answer (no LLM i
 NOTES: Final = (
     "Owned commitments come from the provider's API (AWS: EC2, RDS and ElastiCache "
     "reservations, Savings Plans); Azure reservations and GCP commitments are not read yet.",
-    "Instance families come from AWS usage types in the bill; other groups are named by the "
-    "bill's resource type.",
+    "Instance families come from AWS usage types in the bill (CUR 2.0 line_item_usage_type, "
+    "FOCUS x_UsageType, Cost Explorer's USAGE_TYPE); other groups are named by the bill's "
+    "resource type.",
 )
 
 
@@ -160,7 +161,7 @@ async def _gaps(
     for line in lines:
         if line.service_category not in ELIGIBLE_CATEGORIES:
             continue
-        family = instance_family(line.sku)
+        family = instance_family(line.usage_type)
         full: _GapKey = (
             line.provider,
             line.service,

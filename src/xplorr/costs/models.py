@@ -68,6 +68,11 @@ class CostRecord(_AccountDay, Base):
     commitment_discount_type: Mapped[str | None] = mapped_column(String(200))
     commitment_discount_category: Mapped[str | None] = mapped_column(String(32))  # Spend | Usage
     sku_id: Mapped[str | None] = mapped_column(String(200))
+    # The provider's usage type where its bill has one (AWS: CUR 2.0 ``line_item_usage_type``,
+    # FOCUS ``x_UsageType`` / 1.2 ``SkuMeter``, Cost Explorer's USAGE_TYPE), e.g.
+    # ``USE1-NatGateway-Hours``, ``BoxUsage:m5.large``: what network costs and instance
+    # families are read from. Not FOCUS's SkuId, which AWS fills with an opaque product code.
+    usage_type: Mapped[str | None] = mapped_column(String(200))
     consumed_quantity: Mapped[Decimal | None] = mapped_column(Quantity)
     consumed_unit: Mapped[str | None] = mapped_column(String(100))
     pricing_quantity: Mapped[Decimal | None] = mapped_column(Quantity)

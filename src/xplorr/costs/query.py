@@ -153,6 +153,7 @@ class Dim(StrEnum):
     RESOURCE = "resource"  # ResourceId (cost_records only)
     RESOURCE_TYPE = "resource_type"
     SKU = "sku"
+    USAGE_TYPE = "usage_type"  # the provider's usage type (AWS), cost_records only
     PRICING_CATEGORY = "pricing_category"
     SUB_ACCOUNT = "sub_account"  # SubAccountId (AWS member account, Azure subscription...)
     COMMITMENT = "commitment"  # CommitmentDiscountId (None: not covered by a commitment)
@@ -266,8 +267,9 @@ class CostQuery:
     resource_ids: frozenset[str] | None = None
     currency: str | None = None
     tags: tuple[TagFilter, ...] = field(default=())
-    # A raw-row filter (the rollups have no SkuId column).
+    # Raw-row filters (the rollups have no SkuId column but the SKU rollup's, no usage type).
     skus: frozenset[str | None] | None = None
+    usage_types: frozenset[str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -334,6 +336,7 @@ def _filtered_dims(q: CostQuery) -> set[Dim]:
             (Dim.CHARGE_CATEGORY, q.charge_categories),
             (Dim.RESOURCE, q.resource_ids),
             (Dim.SKU, q.skus),
+            (Dim.USAGE_TYPE, q.usage_types),
         )
         if values is not None
     }
@@ -457,6 +460,7 @@ _COLUMNS: Final[dict[Dim, str]] = {
     Dim.RESOURCE: "resource_id",
     Dim.RESOURCE_TYPE: "resource_type",
     Dim.SKU: "sku_id",
+    Dim.USAGE_TYPE: "usage_type",
     Dim.PRICING_CATEGORY: "pricing_category",
     Dim.SUB_ACCOUNT: "sub_account_id",
     Dim.COMMITMENT: "commitment_discount_id",
@@ -524,6 +528,7 @@ def _where(model: _CostTable, who: Scope, q: CostQuery, dialect: str) -> list[Co
         (Dim.CHARGE_CATEGORY, q.charge_categories),
         (Dim.RESOURCE, q.resource_ids),
         (Dim.SKU, q.skus),
+        (Dim.USAGE_TYPE, q.usage_types),
     ):
         if values is None:
             continue
@@ -1580,8 +1585,8 @@ class PricingLine:
 @dataclass(frozen=True, slots=True)
 class UsageLine:
     """Usage charges of one day summed per (provider, service, region, resource type, SKU,
-    consumed unit): what the coverage gaps are found in. ``quantity`` is ConsumedQuantity in
-    ``unit``."""
+    usage type, consumed unit): what the coverage gaps are found in. ``quantity`` is
+    ConsumedQuantity in ``unit``."""
 
     day: date
     currency: str
@@ -1591,6 +1596,7 @@ class UsageLine:
     region: str | None
     resource_type: str | None
     sku: str | None
+    usage_type: str | None
     unit: str | None
     effective: Decimal
     quantity: Decimal
@@ -1638,8 +1644,8 @@ async def pricing_lines(db: AsyncSession, who: Scope, q: CostQuery) -> list[Pric
 
 async def on_demand_lines(db: AsyncSession, who: Scope, q: CostQuery) -> list[UsageLine]:
     """Usage at on-demand prices (PricingCategory ``Standard``, or none given) of ``q``'s
-    range and filters, per day, provider, service (shown name), region, resource type, SKU
-    and consumed unit."""
+    range and filters, per day, provider, service (shown name), region, resource type, SKU,
+    usage type and consumed unit."""
     if _visible_accounts(who, q) == frozenset():
         return []
     r = CostRecord
@@ -1654,6 +1660,7 @@ async def on_demand_lines(db: AsyncSession, who: Scope, q: CostQuery) -> list[Us
             r.region.label("region"),
             r.resource_type.label("rtype"),
             r.sku_id.label("sku"),
+            r.usage_type.label("usage_type"),
             r.consumed_unit.label("unit"),
             r.effective_cost.label("eff"),
             r.consumed_quantity.label("qty"),
@@ -1665,13 +1672,13 @@ async def on_demand_lines(db: AsyncSession, who: Scope, q: CostQuery) -> list[Us
         .subquery("u")
     )
     keys = [inner.c[k] for k in ("day", "cur", "provider", "service", "category", "region")]
-    keys += [inner.c[k] for k in ("rtype", "sku", "unit")]
+    keys += [inner.c[k] for k in ("rtype", "sku", "usage_type", "unit")]
     stmt = select(
         *keys,
         func.sum(inner.c.eff, type_=Money),
         func.sum(inner.c.qty, type_=Quantity),
     ).group_by(*keys)
     return [
-        UsageLine(*row[:9], row[9] or ZERO, row[10] or ZERO)
+        UsageLine(*row[:10], row[10] or ZERO, row[11] or ZERO)
         for row in (await db.execute(stmt)).all()
     ]

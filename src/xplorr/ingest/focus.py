@@ -12,6 +12,9 @@ Normalisation (one FOCUS row -> one ``cost_records``-shaped row, not yet folded 
 - ``provider`` is a code derived from ``ProviderName`` (AWS / Amazon Web Services -> ``aws``,
   Microsoft / Microsoft Azure / Azure -> ``azure``, Google / Google Cloud / GCP -> ``gcp``, any
   other name -> its lowercase slug); ``provider_name`` keeps the exported name.
+- ``usage_type`` is the provider's usage type, a column FOCUS does not define: AWS's FOCUS 1.0
+  export names it ``x_UsageType``, its 1.2 export ``SkuMeter`` (read as the usage type of AWS
+  rows only), a CUR 2.0 file ``line_item_usage_type`` (``connectors.aws.cur``).
 - ``billing_period`` is the first day of ``BillingPeriodStart``'s month and ``usage_date`` the
   day of ``ChargePeriodStart``, both in UTC. Timestamps without a zone (``2024-09-18 22:00:00``,
   as the FOCUS 1.0 sample writes them) are UTC, as FOCUS requires; ones with a zone
@@ -97,6 +100,8 @@ TEXT_COLUMNS: dict[str, str] = {
     "CommitmentDiscountType": "commitment_discount_type",
     "CommitmentDiscountCategory": "commitment_discount_category",
     "SkuId": "sku_id",
+    # AWS's FOCUS 1.0 export column for CUR's line_item_usage_type (1.2 moved it to SkuMeter).
+    "x_UsageType": "usage_type",
     "ConsumedUnit": "consumed_unit",
     "PricingUnit": "pricing_unit",
 }
@@ -113,6 +118,7 @@ OTHER_COLUMNS = (
     "PricingQuantity",
     "ContractedCost",
     "Tags",
+    "SkuMeter",  # AWS FOCUS 1.2: the usage type (``usage_type`` of AWS rows)
 )
 FOCUS_COLUMNS: tuple[str, ...] = tuple(
     dict.fromkeys((*REQUIRED_COLUMNS, *TEXT_COLUMNS, *COST_COLUMNS, *OTHER_COLUMNS))
@@ -147,6 +153,7 @@ NORMALISED = pa.schema(
         ("commitment_discount_type", pa.string()),
         ("commitment_discount_category", pa.string()),
         ("sku_id", pa.string()),
+        ("usage_type", pa.string()),
         ("consumed_quantity", AMOUNT),
         ("consumed_unit", pa.string()),
         ("pricing_quantity", AMOUNT),
@@ -185,6 +192,7 @@ OPTIONAL_NORMALISED: frozenset[str] = frozenset(
         "pricing_quantity",
         "pricing_unit",
         "contracted_cost",
+        "usage_type",
     }
 )
 # NORMALISED plus the unrounded BilledCost, as ``normalise_batch`` returns it.
@@ -820,6 +828,13 @@ def _normalise(
         if focus_name in REQUIRED_COLUMNS:
             _require(out[target], where, focus_name)
     out["provider"] = _providers(out["provider_name"])
+    meter = column("SkuMeter")
+    if meter is not None:
+        # AWS's FOCUS 1.2 export carries the usage type as SkuMeter; other providers' meters
+        # are names (``E4 v5``), not usage types.
+        aws = pc.fill_null(pc.equal(out["provider"], "aws"), False)
+        meter = pc.if_else(aws, _text(meter, _LENGTHS["usage_type"]), pa.scalar(None, pa.string()))
+        out["usage_type"] = pc.coalesce(out["usage_type"], meter)
     out["currency"] = _currency(column("BillingCurrency"), where)
 
     periods = _timestamps(column("BillingPeriodStart"), where, "BillingPeriodStart")

@@ -1,10 +1,12 @@
 """Which network cost a cost row is: the documented classification table of ``/network/summary``.
 
 A row is described by its provider, FOCUS ServiceName, ServiceCategory, ServiceSubcategory,
-SkuId (for AWS: the usage type, e.g. ``USE1-NatGateway-Bytes``, as CUR's
-``line_item_usage_type``; for other providers the SKU's name when the export carries one) and
-ResourceType. The first matching rule of ``RULES`` wins; a row matching none is network spend
-only when its ServiceCategory is ``Networking`` (then ``other``).
+SkuId (the SKU's name when the export carries one: Google's are), ResourceType and usage type
+(``cost_records.usage_type``: AWS's, e.g. ``USE1-NatGateway-Bytes``, imported from CUR 2.0's
+``line_item_usage_type``, FOCUS ``x_UsageType`` / 1.2 ``SkuMeter`` or Cost Explorer's
+USAGE_TYPE dimension; AWS's own SkuId is an opaque product code that names nothing). The
+first matching rule wins; a row matching none is network spend only when its ServiceCategory
+is ``Networking`` (then ``other``).
 
 AWS-only: the usage-type rules (an AWS usage type names the transfer's direction and endpoints),
 so the split of data transfer into internet egress, inter-region and inter-AZ is exact for AWS.
@@ -74,10 +76,11 @@ class CostLine:
     subcategory: str | None
     sku: str | None
     resource_type: str | None
+    usage_type: str | None = None
 
 
 _I = re.IGNORECASE
-# (category, pattern on the AWS usage type (SkuId)) — AWS rows only.
+# (category, pattern on the AWS usage type) — AWS rows only.
 _AWS_USAGE: Final[tuple[tuple[NetCategory, re.Pattern[str]], ...]] = (
     (NetCategory.NAT_GATEWAY, re.compile(r"(^|-)NatGateway-(Hours|Bytes)", _I)),
     (NetCategory.LOAD_BALANCER, re.compile(r"(^|-)(LoadBalancerUsage|LCUUsage|LoadBalancing)", _I)),
@@ -126,9 +129,9 @@ def classify(line: CostLine) -> NetCategory | None:
     if line.provider == "aws":
         if _CLOUDFRONT.search(line.service):  # its transfer out is CDN spend
             return NetCategory.CDN
-        if line.sku:
+        if line.usage_type:
             for category, pattern in _AWS_USAGE:
-                if pattern.search(line.sku):
+                if pattern.search(line.usage_type):
                     return category
         for category, pattern in _AWS_SERVICES:
             if pattern.search(line.service):

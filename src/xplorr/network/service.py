@@ -1,9 +1,10 @@
 """Network spend from the cost store (``costs.query``), classified by ``network.classify``.
 
-Two queries: the distinct (provider, service, category, subcategory, SKU, resource type) keys of
-the range, classified; then the network keys' costs per resource and day. Resources join the
-inventory by id (or ARN) for names, types and VPCs. Amounts in one currency (the requested
-account's or the caller's default, ``core.money.default_currency``); others are listed apart.
+Two queries: the distinct (provider, service, category, subcategory, SKU, resource type, usage
+type) keys of the range, classified; then the network keys' costs per resource and day.
+Resources join the inventory by id (or ARN) for names, types and VPCs. Amounts in one currency
+(the requested account's or the caller's default, ``core.money.default_currency``); others are
+listed apart.
 """
 
 import uuid
@@ -42,6 +43,7 @@ _KEY_DIMS: Final = (
     Dim.SERVICE_SUBCATEGORY,
     Dim.SKU,
     Dim.RESOURCE_TYPE,
+    Dim.USAGE_TYPE,
 )
 NOTES: Final = (
     "Internet egress, inter-region and inter-AZ are told apart by AWS usage types (AWS only); "
@@ -56,8 +58,8 @@ def _s(value: object) -> str | None:
 
 
 def _line(key: tuple[query.Key, ...]) -> CostLine:
-    provider, svc, cat, sub, sku, rtype = (_s(v) for v in key)
-    return CostLine(provider or "", svc or "", cat, sub, sku, rtype)
+    provider, svc, cat, sub, sku, rtype, usage_type = (_s(v) for v in key)
+    return CostLine(provider or "", svc or "", cat, sub, sku, rtype, usage_type)
 
 
 async def _check_account(db: AsyncSession, who: Principal, account_id: uuid.UUID | None) -> None:
@@ -121,6 +123,7 @@ async def summary(
                 account_ids=accounts,
                 services=frozenset(str(k[1]) for k in kinds),
                 skus=frozenset(_s(k[4]) for k in kinds),
+                usage_types=frozenset(_s(k[6]) for k in kinds),
             ),
         )
         for g in detail:

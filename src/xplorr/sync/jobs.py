@@ -24,6 +24,9 @@ transaction that records the failure: the reason after each attempt, ``failed`` 
 account's ``status=error`` once the job is dead. Runs outlive their jobs (jobs rows are purged
 after 14 days).
 
+A success emits ``SyncSucceeded`` (``sync.events``), also when every period was unchanged: the
+inventory refresh follows every sync, not only those that changed cost data.
+
 Outcomes notify through the hub in the transaction that records them: ``sync_complete`` with the
 job's success (off by default in the preferences) and ``sync_failed`` once the job is dead (on
 by default; also to the org's Slack/Teams webhooks), once per run.
@@ -48,6 +51,7 @@ from xplorr.connectors import ConnectorError, SyncContext, connector_for
 from xplorr.core import clock
 from xplorr.core.crypto import CryptoError
 from xplorr.core.db import make_sessionmaker
+from xplorr.core.events import emit
 from xplorr.core.jobs import queue
 from xplorr.core.jobs.models import Job
 from xplorr.core.jobs.periodic import fan_out_per_org
@@ -64,6 +68,7 @@ from xplorr.core.tenancy import org_scope
 from xplorr.costs import query as costs
 from xplorr.notifications import notify
 from xplorr.notifications.events import SyncComplete, SyncFailed
+from xplorr.sync.events import SyncSucceeded
 from xplorr.sync.models import SyncRun, SyncState, SyncTrigger
 from xplorr.sync.service import IMPORT_LOCK, enqueue_sync, lock_account
 
@@ -131,6 +136,14 @@ async def record_success(
     run.detail = summary_detail(summary, earlier=run.detail)
     account.status = AccountStatus.ACTIVE
     account.last_synced_at = now
+    await emit(
+        db,
+        SyncSucceeded(
+            org_id=account.org_id,
+            cloud_account_id=account.id,
+            periods_imported=len(summary.periods_imported),
+        ),
+    )
     await db.flush()
 
 

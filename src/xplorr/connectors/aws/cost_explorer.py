@@ -5,28 +5,33 @@ account's first sync; on every later sync again from the first day of the billin
 holds "today - 14 days" (CE restates recent days; the store replaces whole billing periods, so
 the range is widened to whole months: a daily sync re-reads one or two months).
 
-**Calls.** CE groups by at most two keys, and each stored row needs its service, region and
-linked account, so the calls are planned (all daily over the whole range, each followed
-through ``NextPageToken``):
+**Calls.** CE groups by at most two keys, and each stored row needs its service, region,
+linked account and usage type (``cost_records.usage_type``: what network categories and
+instance families are read from), so the calls are planned (all daily over the whole range,
+each followed through ``NextPageToken``):
 
-1. ``GroupBy=[LINKED_ACCOUNT]``: the accounts with costs (a payer sees its members) and their
-   names;
-2. per account, usage (``RECORD_TYPE`` in ``USAGE_RECORD_TYPES``), ``GroupBy=[SERVICE,
-   REGION]``, filtered to the account: ChargeCategory ``Usage``;
+1. ``GroupBy=[LINKED_ACCOUNT, REGION]``: the accounts with costs (a payer sees its members),
+   their names, and the regions each has costs in;
+2. per account and region, usage (``RECORD_TYPE`` in ``USAGE_RECORD_TYPES``), ``GroupBy=
+   [SERVICE, USAGE_TYPE]``, filtered to the account and the region: ChargeCategory ``Usage``;
 3. per account, everything else (``NOT`` those record types), ``GroupBy=[RECORD_TYPE,
    SERVICE]``: credits, refunds, tax, fees, each in its charge category (``cur.CHARGE_CATEGORIES``);
    the two filters partition the account's cost, so nothing is counted twice or lost;
-4. with ``costTagKeys``, per account and region of step 2, usage again by ``[SERVICE,
-   TAG:<first key>]`` filtered to that region: those rows replace the region's rows of step 2
-   (same sums, split by the tag's value; costs without the tag have no tag). CE cannot group by
-   more keys, so only the first key listed splits the costs; the others are reported as a warning.
+4. with ``costTagKeys``, per account and region, usage again by ``[USAGE_TYPE, TAG:<first
+   key>]``: those rows replace the region's rows of step 2 (same sums, split by the tag's
+   value; costs without the tag have no tag), each usage type under the one service step 2
+   saw it in. A usage type billed under several services in the region (data transfer under
+   EC2 and S3...) is asked once more on its own, ``GroupBy=[SERVICE, TAG]`` filtered to it.
+   CE cannot group by more keys, so only the first key listed splits the costs; the others
+   are reported as a warning.
 
+ServiceCategory by service name (``CE_SERVICE_CATEGORIES``, else ``Other``).
 Metrics: ``UnblendedCost`` -> BilledCost, ``AmortizedCost`` -> EffectiveCost (ListCost =
 BilledCost: CE has no list price per group), ``UsageQuantity`` -> ConsumedQuantity (usage rows).
 Amounts are strings, read as exact decimals. Every call costs the customer $0.01: the calls are
-counted in the sync's ``detail.api_calls`` (``ce:GetCostAndUsage``); a single account costs 3
-calls per sync (plus one per extra page, two per extra linked account, one per region with
-a tag key).
+counted in the sync's ``detail.api_calls`` (``ce:GetCostAndUsage``); a single account in R
+regions costs 2 + R calls per sync (plus one per extra page, 1 + R per extra linked account,
+and with a tag key R more, plus one per usage type shared by services in a region).
 
 Each billing period is imported as its own snapshot (fingerprint: a SHA-256 of its rows), so
 an unchanged month is skipped and one month's bad data names that month while the others are
@@ -48,10 +53,10 @@ import structlog
 
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.connectors import ConnectorError, SyncContext
-from xplorr.connectors.aws.cur import CHARGE_CATEGORIES
+from xplorr.connectors.aws.cur import CHARGE_CATEGORIES, SERVICE_CATEGORIES
 from xplorr.connectors.aws.session import AwsCallError, AwsSession, call, run
 from xplorr.core import clock
-from xplorr.costs import store
+from xplorr.costs import services, store
 from xplorr.ingest.focus import IngestError, normalise_batch
 from xplorr.ingest.pipeline import ImportSummary, import_batches
 
@@ -79,6 +84,17 @@ CE_CHARGE_CATEGORIES: dict[str, str] = {
     "Private Rate Card Discount": "Credit",
     "Solution Provider Program Discount": "Credit",
     "Bundled Discount": "Credit",
+}
+
+# CE's service names -> FOCUS ServiceCategory: CUR's table (by product code) under the names
+# ``costs.services`` shows for those codes, plus the names only CE uses. Coverage is measured
+# over Compute and Databases, so EC2's two CE services must be Compute.
+CE_SERVICE_CATEGORIES: dict[str, str] = {
+    **{services.canonical(code): category for code, category in SERVICE_CATEGORIES.items()},
+    "Amazon Elastic Compute Cloud - Compute": "Compute",
+    "EC2 - Other": "Compute",
+    "Amazon Elastic Load Balancing": "Networking",
+    "Amazon Elastic File System": "Storage",
 }
 
 
@@ -113,6 +129,7 @@ class _Row:
     unit: str | None
     currency: str
     tags: str | None = None
+    usage_type: str | None = None
 
 
 @dataclass
@@ -181,48 +198,63 @@ class _Ce:
         )
 
 
-def _account_filter(account: str, usage: bool) -> dict[str, Any]:
+def _account_filter(
+    account: str, usage: bool, region: str | None = None, usage_type: str | None = None
+) -> dict[str, Any]:
     record = {"Dimensions": {"Key": "RECORD_TYPE", "Values": USAGE_RECORD_TYPES}}
-    return {
-        "And": [
-            {"Dimensions": {"Key": "LINKED_ACCOUNT", "Values": [account]}},
-            record if usage else {"Not": record},
-        ]
-    }
+    parts: list[dict[str, Any]] = [
+        {"Dimensions": {"Key": "LINKED_ACCOUNT", "Values": [account]}},
+        record if usage else {"Not": record},
+    ]
+    if region is not None:
+        parts.append({"Dimensions": {"Key": "REGION", "Values": [region]}})
+    if usage_type is not None:
+        parts.append({"Dimensions": {"Key": "USAGE_TYPE", "Values": [usage_type]}})
+    return {"And": parts}
+
+
+def _tag_value(key: str | None, tag_key: str) -> str | None:
+    """The tags JSON of a ``TAG`` group key (``team$web``; ``team$`` is untagged)."""
+    value = key.split("$", 1)[1] if key and "$" in key else ""
+    return json.dumps({tag_key: value}) if value else None
 
 
 def _rows(
     results: Iterator[dict[str, Any]],
     account: str,
     kind: str,
-    tag_key: str | None = None,
+    *,
     region: str | None = None,
+    tag_key: str = "",
+    usage_type: str | None = None,
+    services: dict[str, str] | None = None,
 ) -> list[_Row]:
+    """Stored rows of one query's answer. ``kind`` says what its two keys are: ``usage``
+    [SERVICE, USAGE_TYPE]; ``usage_tag`` [USAGE_TYPE, TAG] (the service from ``services``, by
+    usage type); ``service_tag`` [SERVICE, TAG] (of ``usage_type``); ``other`` [RECORD_TYPE,
+    SERVICE]."""
     out: list[_Row] = []
     for entry in results:
         day = date.fromisoformat(entry["TimePeriod"]["Start"])
         for group in entry.get("Groups", []):
-            keys = list(group.get("Keys", []))
-            where = f"{day.isoformat()} {'/'.join(keys)}"
+            keys = [*group.get("Keys", []), None, None][:2]
+            where = f"{day.isoformat()} {'/'.join(k for k in keys if k)}"
             metrics = group.get("Metrics", {})
             billed, currency = _amount(metrics, "UnblendedCost", where)
             effective, _unit = _amount(metrics, "AmortizedCost", where)
             quantity, unit = _amount(metrics, "UsageQuantity", where)
+            row_region, category, tags, row_usage_type = region, "Usage", None, usage_type
             if kind == "usage":
-                service, row_region = keys[0], keys[1] if len(keys) > 1 else None
-                category = "Usage"
-                tags = None
-            elif kind == "tagged":
-                service, row_region, category = keys[0], region, "Usage"
-                value = keys[1].split("$", 1)[1] if len(keys) > 1 and "$" in keys[1] else ""
-                tags = json.dumps({tag_key: value}) if value and tag_key else None
+                service, row_usage_type = keys[0], keys[1]
+            elif kind == "usage_tag":
+                row_usage_type = keys[0]
+                service = (services or {}).get(keys[0] or "", "Other")
+                tags = _tag_value(keys[1], tag_key)
+            elif kind == "service_tag":
+                service, tags = keys[0], _tag_value(keys[1], tag_key)
             else:
-                record, service = keys[0], keys[1] if len(keys) > 1 else "Other"
-                row_region, category, tags = (
-                    None,
-                    CE_CHARGE_CATEGORIES.get(record, "Adjustment"),
-                    None,
-                )
+                record, service = keys[0] or "", keys[1] or "Other"
+                row_region, category = None, CE_CHARGE_CATEGORIES.get(record, "Adjustment")
             if row_region in NO_REGION:
                 row_region = None
             usage = category == "Usage"
@@ -239,6 +271,7 @@ def _rows(
                     unit if usage and unit and unit != "N/A" else None,
                     currency or "USD",
                     tags,
+                    (row_usage_type or None) if usage else None,
                 )
             )
     return out
@@ -247,26 +280,25 @@ def _rows(
 def fetch(ce: CostExplorerClient, plan: CePlan, tag_keys: list[str]) -> CePlan:
     """Run the planned calls (blocking): rows, call count and warnings on ``plan``."""
     client = _Ce(ce, plan)
-    accounts: set[str] = set()
-    for entry in client.query([("DIMENSION", "LINKED_ACCOUNT")], None):
+    regions: dict[str, set[str]] = {}
+    for entry in client.query([("DIMENSION", "LINKED_ACCOUNT"), ("DIMENSION", "REGION")], None):
         for group in entry.get("Groups", []):
-            accounts.update(k for k in group.get("Keys", [])[:1] if k)
+            keys = group.get("Keys", [])
+            if keys and keys[0]:
+                found = regions.setdefault(keys[0], set())
+                if len(keys) > 1 and keys[1]:
+                    found.add(keys[1])
     if len(tag_keys) > 1:
         plan.warnings.append(
             f"Cost Explorer groups by one tag key at a time: costs are split by the tag "
             f"{tag_keys[0]!r} only (not {', '.join(repr(k) for k in tag_keys[1:])})."
         )
     read = 0
-    for account in sorted(accounts):
+    for account in sorted(regions):
         try:
-            usage = _rows(
-                client.query(
-                    [("DIMENSION", "SERVICE"), ("DIMENSION", "REGION")],
-                    _account_filter(account, True),
-                ),
-                account,
-                "usage",
-            )
+            usage: list[_Row] = []
+            for region in sorted(regions[account]):
+                usage += _region_usage(client, account, region, next(iter(tag_keys), None))
             other = _rows(
                 client.query(
                     [("DIMENSION", "RECORD_TYPE"), ("DIMENSION", "SERVICE")],
@@ -275,8 +307,6 @@ def fetch(ce: CostExplorerClient, plan: CePlan, tag_keys: list[str]) -> CePlan:
                 account,
                 "other",
             )
-            if tag_keys:
-                usage = _tagged(client, account, usage, tag_keys[0])
         except AwsCallError as exc:
             if not exc.failure.denied:
                 raise
@@ -284,27 +314,51 @@ def fetch(ce: CostExplorerClient, plan: CePlan, tag_keys: list[str]) -> CePlan:
             continue
         plan.rows += usage + other
         read += 1
-    if accounts and not read:
+    if regions and not read:
         raise ConnectorError(" ".join(plan.warnings))
     return plan
 
 
-def _tagged(client: _Ce, account: str, usage: list[_Row], tag_key: str) -> list[_Row]:
-    """The account's usage rows split by ``tag_key``'s values, region by region."""
-    regions = sorted({r.region or "" for r in usage})
-    out: list[_Row] = []
-    for region in regions:
-        if not region:
-            out += [r for r in usage if r.region is None]  # global usage: not split
-            continue
-        flt = _account_filter(account, True)
-        flt["And"].append({"Dimensions": {"Key": "REGION", "Values": [region]}})
-        out += _rows(
-            client.query([("DIMENSION", "SERVICE"), ("TAG", tag_key)], flt),
+def _region_usage(client: _Ce, account: str, region: str, tag_key: str | None) -> list[_Row]:
+    """The account's usage in one region by service and usage type; with a tag key, split by
+    its values (module docstring, steps 2 and 4)."""
+    flt = _account_filter(account, True, region)
+    usage = _rows(
+        client.query([("DIMENSION", "SERVICE"), ("DIMENSION", "USAGE_TYPE")], flt),
+        account,
+        "usage",
+        region=region,
+    )
+    if tag_key is None:
+        return usage
+    services_of: dict[str, set[str]] = {}
+    for r in usage:
+        services_of.setdefault(r.usage_type or "", set()).add(r.service)
+    shared = sorted(t for t, names in services_of.items() if len(names) > 1 and t)
+    single = {t: next(iter(names)) for t, names in services_of.items() if len(names) == 1}
+    out = [
+        r
+        for r in _rows(
+            client.query([("DIMENSION", "USAGE_TYPE"), ("TAG", tag_key)], flt),
             account,
-            "tagged",
-            tag_key=tag_key,
+            "usage_tag",
             region=region,
+            tag_key=tag_key,
+            services=single,
+        )
+        if (r.usage_type or "") not in shared
+    ]
+    for usage_type in shared:
+        out += _rows(
+            client.query(
+                [("DIMENSION", "SERVICE"), ("TAG", tag_key)],
+                _account_filter(account, True, region, usage_type),
+            ),
+            account,
+            "service_tag",
+            region=region,
+            tag_key=tag_key,
+            usage_type=usage_type,
         )
     return out
 
@@ -318,7 +372,9 @@ FOCUS_FIELDS = [
     "ChargePeriodStart",
     "BillingCurrency",
     "ServiceName",
+    "ServiceCategory",
     "RegionId",
+    "x_UsageType",
     "ChargeCategory",
     "BilledCost",
     "EffectiveCost",
@@ -342,7 +398,9 @@ def focus_batch(rows: list[_Row], payer: str, names: dict[str, str]) -> pa.Recor
             "ChargePeriodStart": r.day.isoformat() + "T00:00:00Z",
             "BillingCurrency": r.currency,
             "ServiceName": r.service,
+            "ServiceCategory": CE_SERVICE_CATEGORIES.get(services.canonical(r.service), "Other"),
             "RegionId": r.region,
+            "x_UsageType": r.usage_type,
             "ChargeCategory": r.category,
             "BilledCost": str(r.billed),
             "EffectiveCost": str(r.effective),
@@ -359,13 +417,23 @@ def focus_batch(rows: list[_Row], payer: str, names: dict[str, str]) -> pa.Recor
 
 
 def _period_print(rows: list[_Row]) -> str:
-    digest = hashlib.sha256(b"ce-v1\n")
+    # v2: rows carry their usage type (a period read by v1 is imported again).
+    digest = hashlib.sha256(b"ce-v2\n")
     for r in sorted(
-        rows, key=lambda r: (r.day, r.account, r.service, r.region or "", r.category, r.tags or "")
+        rows,
+        key=lambda r: (
+            r.day,
+            r.account,
+            r.service,
+            r.region or "",
+            r.category,
+            r.usage_type or "",
+            r.tags or "",
+        ),
     ):
         digest.update(
-            f"{r.day}|{r.account}|{r.service}|{r.region}|{r.category}|{r.billed}|"
-            f"{r.effective}|{r.quantity}|{r.unit}|{r.currency}|{r.tags}\n".encode()
+            f"{r.day}|{r.account}|{r.service}|{r.region}|{r.category}|{r.usage_type}|"
+            f"{r.billed}|{r.effective}|{r.quantity}|{r.unit}|{r.currency}|{r.tags}\n".encode()
         )
     return digest.hexdigest()
 

@@ -22,7 +22,10 @@ ServiceCategory               ``line_item_product_code`` through ``SERVICE_CATEG
 RegionId                      ``product_region_code``, else ``product['region']``
 AvailabilityZone              ``line_item_availability_zone``
 ResourceId                    ``line_item_resource_id`` (exports with INCLUDE_RESOURCES)
-SkuId                         ``product_sku``
+SkuId                         ``product_sku`` (an opaque product code)
+x_UsageType (``usage_type``)  ``line_item_usage_type`` (``USE1-NatGateway-Hours``,
+                              ``BoxUsage:m5.large``): what network categories and instance
+                              families are read from; the column AWS's FOCUS export adds
 BilledCost                    ``line_item_unblended_cost`` (every line: what the invoice sums)
 EffectiveCost (amortized)     by ``line_item_line_item_type`` (``effective_cost``):
                               SavingsPlanCoveredUsage ->
@@ -107,6 +110,7 @@ OPTIONAL: tuple[str, ...] = (
     "product_servicecode",
     "product_region_code",
     "product_sku",
+    "line_item_usage_type",
     "resource_tags",
     "reservation_effective_cost",
     "reservation_reservation_a_r_n",
@@ -221,6 +225,7 @@ SOURCES: dict[str, str] = {
     "AvailabilityZone": "line_item_availability_zone",
     "ResourceId": "line_item_resource_id",
     "SkuId": "product_sku",
+    "x_UsageType": "line_item_usage_type",
     "BilledCost": "line_item_unblended_cost",
     "ListCost": "pricing_public_on_demand_cost",
     "ConsumedQuantity": "line_item_usage_amount",
@@ -561,6 +566,7 @@ def to_focus(batch: pa.RecordBatch, *, file: str, first_row: int = 1) -> pa.Reco
         "AvailabilityZone": _text(batch, "line_item_availability_zone"),
         "ResourceId": _text(batch, "line_item_resource_id"),
         "SkuId": _text(batch, "product_sku"),
+        "x_UsageType": _text(batch, "line_item_usage_type"),
         "ChargeCategory": _map_text(types, CHARGE_CATEGORIES, "Adjustment"),
         "ChargeFrequency": pc.if_else(
             usage, pa.scalar("Usage-Based"), _map_text(types, CHARGE_FREQUENCIES, "One-Time")

@@ -8,7 +8,9 @@ error code) or ``error`` (anything else: AWS's code, or the SDK's error name). N
 saved; no secret is in the answer.
 
 The Cost Explorer check is one ``GetCostAndUsage`` of one day and one metric: it costs the
-customer $0.01, like every Cost Explorer call.
+customer $0.01, like every Cost Explorer call. Credits (``billing:GetCredits``) and Invoices
+(``invoicing:ListInvoiceSummaries``) are answered by the payer account only: a member
+account's keys get ``denied`` or an error there, which is what the group means.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from xplorr.core.settings import Settings
 PROBE_ATTEMPTS = 1
 
 
-def _probes(session: AwsSession, credentials: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
-    """(group, operation, zero-argument call) per permission group."""
+def _probes(
+    session: AwsSession, credentials: Mapping[str, Any], account_id: str
+) -> list[tuple[str, str, Any]]:
+    """(group, operation, zero-argument call) per permission group of the account reached."""
 
     def client(service: str, region: str | None = None) -> Any:
         return session.client(service, region, attempts=PROBE_ATTEMPTS)
@@ -42,6 +46,9 @@ def _probes(session: AwsSession, credentials: Mapping[str, Any]) -> list[tuple[s
     yesterday = today - timedelta(days=1)
     ce, ec2, cloudwatch = client("ce"), client("ec2"), client("cloudwatch")
     pricing, cloudtrail = client("pricing"), client("cloudtrail")
+    # The Billing and Invoicing APIs answer in us-east-1 only.
+    billing, invoicing = client("billing", "us-east-1"), client("invoicing", "us-east-1")
+    month_start = clock.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     probes: list[tuple[str, str, Any]] = [
         (
             "CostAndCommitments",
@@ -53,6 +60,11 @@ def _probes(session: AwsSession, credentials: Mapping[str, Any]) -> list[tuple[s
             ),
         ),
         ("Commitments", "ec2:DescribeReservedInstances", ec2.describe_reserved_instances),
+        (
+            "Credits",
+            "billing:GetCredits",
+            lambda: billing.get_credits(accountId=account_id, startDate=month_start),
+        ),
         ("Inventory", "ec2:DescribeRegions", ec2.describe_regions),
         (
             "IdleDetection",
@@ -70,6 +82,13 @@ def _probes(session: AwsSession, credentials: Mapping[str, Any]) -> list[tuple[s
             "Pricing",
             "pricing:GetProducts",
             lambda: pricing.get_products(ServiceCode="AmazonEC2", MaxResults=1),
+        ),
+        (
+            "Invoices",
+            "invoicing:ListInvoiceSummaries",
+            lambda: invoicing.list_invoice_summaries(
+                Selector={"ResourceType": "ACCOUNT_ID", "Value": account_id}, MaxResults=1
+            ),
         ),
         ("AuditLog", "cloudtrail:LookupEvents", lambda: cloudtrail.lookup_events(MaxResults=1)),
     ]
@@ -116,6 +135,6 @@ def probe(
         arn=identity["arn"],
         account_matches=identity["account"] == account_id,
     )
-    for group, operation, func in _probes(session, credentials):
+    for group, operation, func in _probes(session, credentials, identity["account"]):
         result.checks.append(_check(group, operation, func))
     return result

@@ -9,6 +9,10 @@ day over whole billing months, for accounts on AWS, Microsoft Azure and Google C
   of them on the rest;
 - monthly growth, a weekend dip on the resources that follow office hours, a few spikes on chosen
   days, resources that come and go, and one new service per provider from mid-period on;
+- AWS rows carry their usage type in ``SkuMeter`` as AWS's FOCUS 1.2 export does
+  (``USE1-BoxUsage:m5.large``, ``EU-NatGateway-Hours``, ``USE1-DataTransfer-Out-Bytes``,
+  ``USE1-USW2-AWS-Out-Bytes``, ``USE1-PublicIPv4:InUseAddress``...), so network categories and
+  instance families show on the demo;
 - commitment-covered usage (``Committed``, BilledCost 0, amortised EffectiveCost) with its
   monthly ``Purchase`` row, spot usage (``Dynamic``), monthly ``Tax`` rows per service and a few
   negative ``Credit`` rows.
@@ -72,6 +76,7 @@ SCHEMA = pa.schema(
         ("ResourceName", pa.string()),
         ("ResourceType", pa.string()),
         ("SkuId", pa.string()),
+        ("SkuMeter", pa.string()),  # AWS: the usage type, as AWS's FOCUS 1.2 export has it
         ("CommitmentDiscountId", pa.string()),
         ("Tags", pa.string()),
     ]
@@ -266,6 +271,137 @@ _APPS = {
 _ENVS = (("prod", 0.55), ("staging", 0.25), ("dev", 0.20))
 
 
+# AWS usage types (what AWS's bill names each charge by: network categories and instance
+# families are read from them), by service and the resource's variant (0..3): a template with
+# ``{p}`` the region's usage-type prefix, ``{to}`` another region's, and the ConsumedUnit when
+# it is not the service's. No random draw: the rest of the data stays as it was.
+_AWS_USAGE_TYPES: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "Amazon Elastic Compute Cloud": (
+        ("{p}BoxUsage:m5.large", None),
+        ("{p}BoxUsage:m5.xlarge", None),
+        ("{p}BoxUsage:c6i.large", None),
+        ("{p}BoxUsage:r6g.xlarge", None),
+    ),
+    "Amazon Simple Storage Service": (
+        ("{p}TimedStorage-ByteHrs", None),
+        ("{p}Requests-Tier1", "Requests"),
+        ("{p}DataTransfer-Out-Bytes", "GB"),  # internet egress
+        ("{p}{to}-AWS-Out-Bytes", "GB"),  # cross-region replication
+    ),
+    "Amazon Relational Database Service": (
+        ("{p}InstanceUsage:db.r6g.large", None),
+        ("{p}InstanceUsage:db.m6g.large", None),
+        ("{p}Multi-AZUsage:db.r6g.xlarge", None),
+        ("{p}InstanceUsage:db.t4g.medium", None),
+    ),
+    "Amazon DynamoDB": (
+        ("{p}WriteCapacityUnit-Hrs", None),
+        ("{p}ReadCapacityUnit-Hrs", "ReadCapacityUnit-Hrs"),
+        ("{p}TimedStorage-ByteHrs", "GB-Mo"),
+        ("{p}WriteCapacityUnit-Hrs", None),
+    ),
+    "AWS Lambda": (
+        ("{p}Lambda-GB-Second", None),
+        ("{p}Request", "Requests"),
+        ("{p}Lambda-GB-Second-ARM", None),
+        ("{p}Request-ARM", "Requests"),
+    ),
+    "Amazon Elastic Kubernetes Service": (("{p}AmazonEKS-Hours:perCluster", None),) * 4,
+    "Amazon Elastic Container Service": (
+        ("{p}Fargate-vCPU-Hours:perCPU", None),
+        ("{p}Fargate-GB-Hours", "GB-Hours"),
+        ("{p}Fargate-vCPU-Hours:perCPU", None),
+        ("{p}Fargate-GB-Hours", "GB-Hours"),
+    ),
+    "Amazon CloudFront": (  # edge-location groups, not regions
+        ("US-DataTransfer-Out-Bytes", None),
+        ("EU-DataTransfer-Out-Bytes", None),
+        ("US-Requests-Tier1", "Requests"),
+        ("EU-Requests-Tier1", "Requests"),
+    ),
+    "Amazon Virtual Private Cloud": (  # the NAT gateways
+        ("{p}NatGateway-Hours", None),
+        ("{p}NatGateway-Bytes", "GB"),
+        ("{p}NatGateway-Hours", None),
+        ("{p}PublicIPv4:InUseAddress", None),  # the gateway's public address
+    ),
+    "Amazon CloudWatch": (
+        ("{p}TimedStorage-ByteHrs", None),
+        ("{p}DataProcessing-Bytes", None),
+        ("{p}CW:Requests", "Requests"),
+        ("{p}CW:MetricMonitorUsage", "Metrics"),
+    ),
+    "Amazon ElastiCache": (
+        ("{p}NodeUsage:cache.m5.large", None),
+        ("{p}NodeUsage:cache.r6g.large", None),
+        ("{p}NodeUsage:cache.t4g.medium", None),
+        ("{p}NodeUsage:cache.m6g.large", None),
+    ),
+    "Amazon Simple Queue Service": (
+        ("{p}Requests-RBP", None),
+        ("{p}Requests-FIFO-RBP", None),
+        ("{p}Requests-RBP", None),
+        ("{p}Requests-FIFO-RBP", None),
+    ),
+    "Amazon Redshift": (
+        ("{p}Node:ra3.xlplus", None),
+        ("{p}Node:ra3.4xlarge", None),
+        ("{p}Node:dc2.large", None),
+        ("{p}Node:ra3.xlplus", None),
+    ),
+    "AWS Glue": (
+        ("{p}ETL-DPU-Hour", None),
+        ("{p}Crawler-DPU-Hour", None),
+        ("{p}ETL-Flex-DPU-Hour", None),
+        ("{p}ETL-DPU-Hour", None),
+    ),
+    "Amazon Route 53": (
+        ("HostedZone", "HostedZone"),
+        ("DNS-Queries", None),
+        ("DNS-Queries", None),
+        ("HostedZone", "HostedZone"),
+    ),
+    "AWS Key Management Service": (
+        ("{p}KMS-Keys", None),
+        ("{p}KMS-Requests", "Requests"),
+        ("{p}KMS-Keys", None),
+        ("{p}KMS-Requests", "Requests"),
+    ),
+    "Amazon Bedrock": (
+        ("{p}Claude3Sonnet-input-tokens", None),
+        ("{p}Claude3Sonnet-output-tokens", None),
+        ("{p}Claude3Haiku-input-tokens", None),
+        ("{p}TitanEmbeddings-input-tokens", None),
+    ),
+}
+# RegionId -> the prefix of its usage types (AWS's billing region codes).
+_AWS_USAGE_PREFIXES: dict[str, str] = {
+    "us-east-1": "USE1",
+    "us-east-2": "USE2",
+    "us-west-2": "USW2",
+    "eu-west-1": "EU",
+    "eu-central-1": "EUC1",
+    "ap-southeast-1": "APS1",
+    "ap-northeast-1": "APN1",
+}
+
+
+def _usage_type(
+    provider: str, svc: _Service, variant: int, region_id: str | None, pricing: str
+) -> tuple[str | None, str | None]:
+    """(the AWS usage type of a resource's usage, its ConsumedUnit if not the service's);
+    (None, None) for other providers."""
+    if provider != "aws":
+        return None, None
+    template, unit = _AWS_USAGE_TYPES[svc.name][variant]
+    prefix = _AWS_USAGE_PREFIXES.get(region_id or "", "")
+    other = "USW2" if prefix == "USE1" else "USE1"
+    usage_type = template.format(p=f"{prefix}-" if prefix else "", to=other)
+    if pricing == "Dynamic":
+        usage_type = usage_type.replace("BoxUsage:", "SpotUsage:")
+    return usage_type, unit
+
+
 @dataclass
 class _Account:
     spec: DemoAccountSpec
@@ -341,6 +477,7 @@ def _build_account(
             "ResourceName",
             "ResourceType",
             "SkuId",
+            "SkuMeter",
             "CommitmentDiscountId",
             "Tags",
         )
@@ -413,6 +550,10 @@ def _build_account(
             cols["ResourceName"].append(name)
             cols["ResourceType"].append(svc.resource_type)
             cols["SkuId"].append(skus[(si, variant)])
+            meter, meter_unit = _usage_type(provider, svc, variant, region_id, pricing)
+            cols["SkuMeter"].append(meter)
+            if meter_unit:
+                cols["ConsumedUnit"][-1] = meter_unit
             cols["CommitmentDiscountId"].append(commitment)
             cols["Tags"].append(tags)
             # Long tail: lognormal around the service's median; dev and staging cost less.
@@ -493,6 +634,7 @@ _STATIC_STRINGS = (
     "ResourceName",
     "ResourceType",
     "SkuId",
+    "SkuMeter",
     "CommitmentDiscountId",
     "Tags",
 )
@@ -607,6 +749,7 @@ def _charge_rows(
         "ResourceName": const(None),
         "ResourceType": const(None),
         "SkuId": const(None),
+        "SkuMeter": const(None),
         "CommitmentDiscountId": pa.array([r[6] for r in rows], pa.string()),
         "Tags": const(None),
     }
