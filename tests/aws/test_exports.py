@@ -134,6 +134,65 @@ class TestFocusExport:
         assert {p["reason"] for p in again["detail"]["periodsSkipped"]} == {"unchanged"}
         assert cents(await stored_sums(db, account)) == {"": Decimal("37.80")}
 
+    async def test_a_newer_run_arriving_after_a_sync_replaces_its_period_to_the_cent(
+        self,
+        moto: MotoAws,
+        db: AsyncSession,
+        org: Org,
+        admin: User,
+        client_for: ClientFor,
+        worker: Worker,
+    ) -> None:
+        moto.client("s3").create_bucket(Bucket=BUCKET)
+        data = f"{PREFIX}/acme/data"
+        september = f"{data}/BILLING_PERIOD=2024-09"
+        october = [
+            row(
+                BillingPeriodStart="2024-10-01T00:00:00Z",
+                ChargePeriodStart="2024-10-02T00:00:00Z",
+                BilledCost="7.77",
+            )
+        ]
+        put(
+            moto,
+            BUCKET,
+            f"{september}/2024-09-18T06:00:00Z-a/acme-00001.csv.gz",
+            _focus_gz([*hourly(BilledCost="1.00"), row(BilledCost="3.33", ServiceName="AWS Glue")]),
+        )
+        put(
+            moto,
+            BUCKET,
+            f"{data}/BILLING_PERIOD=2024-10/2024-10-03T06:00:00Z-c/acme-00001.csv.gz",
+            _focus_gz(october),
+        )
+        account = await _account(db, org, moto)
+        first = await sync(client_for, admin, account, worker)
+        assert first["state"] == "succeeded", first
+        assert cents(await _sums(db, account, "service_name")) == {
+            "Amazon EC2": Decimal("31.77"),  # 24.00 + 7.77
+            "AWS Glue": Decimal("3.33"),
+        }
+
+        # AWS delivers the next daily run of September: the whole month again, restated.
+        put(
+            moto,
+            BUCKET,
+            f"{september}/2024-09-19T06:00:00Z-b/acme-00001.csv.gz",
+            _focus_gz(
+                [*hourly(BilledCost="1.25"), row(BilledCost="0.025", ServiceName="Amazon S3")]
+            ),
+        )
+        second = await sync(client_for, admin, account, worker)
+        assert second["state"] == "succeeded", second
+        assert second["detail"]["periodsImported"] == ["2024-09"]
+        assert {p["reason"] for p in second["detail"]["periodsSkipped"]} == {"unchanged"}  # October
+        # The first run's rows are gone (Glue too), not added to: 30.025 + 7.77.
+        assert cents(await _sums(db, account, "service_name")) == {
+            "Amazon EC2": Decimal("37.77"),
+            "Amazon S3": Decimal("0.02"),  # 0.025, half-even
+        }
+        assert cents(await stored_sums(db, account)) == {"": Decimal("37.80")}
+
     async def test_a_manifest_names_the_files_of_its_period(
         self,
         moto: MotoAws,
