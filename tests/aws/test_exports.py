@@ -3,9 +3,14 @@ Parquet), the newest run per billing period, unchanged runs skipped, stored to t
 denied period is a partial sync with a warning; bad data names the S3 key, row and column."""
 
 import gzip
+import io
+import json
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -56,6 +61,22 @@ def _focus_gz(rows: list[dict[str, Any]]) -> bytes:
     return gzip.compress(to_csv(rows).encode())
 
 
+def _focus_parquet(rows: list[dict[str, Any]]) -> bytes:
+    """FOCUS as a Parquet export has it: typed columns (doubles, timestamps), Tags a map."""
+    table = pacsv.read_csv(io.BytesIO(to_csv(rows).encode()))
+    tags = pa.array(
+        [list(json.loads(t).items()) if t else None for t in table.column("Tags").to_pylist()],
+        pa.map_(pa.string(), pa.string()),
+    )
+    table = table.set_column(table.schema.get_field_index("Tags"), "Tags", tags)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="snappy")
+    return sink.getvalue()
+
+
+FOCUS_WRITERS = {"csv.gz": _focus_gz, "snappy.parquet": _focus_parquet}
+
+
 async def _sums(db: AsyncSession, account: CloudAccount, column: str) -> dict[str, Decimal]:
     await db.rollback()
     total = select(getattr(CostRecord, column), CostRecord.billed_cost)
@@ -68,8 +89,10 @@ async def _sums(db: AsyncSession, account: CloudAccount, column: str) -> dict[st
 
 
 class TestFocusExport:
+    @pytest.mark.parametrize("fmt", list(FOCUS_WRITERS))
     async def test_newest_run_per_period_is_imported_to_the_cent_and_reruns_skip(
         self,
+        fmt: str,
         moto: MotoAws,
         db: AsyncSession,
         org: Org,
@@ -77,8 +100,8 @@ class TestFocusExport:
         client_for: ClientFor,
         worker: Worker,
     ) -> None:
-        s3 = moto.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
+        write = FOCUS_WRITERS[fmt]
+        moto.client("s3").create_bucket(Bucket=BUCKET)
         data = f"{PREFIX}/acme/data"
         old = hourly(BilledCost="1.00")  # 24.00: an older run of 2024-09, superseded
         new = [*hourly(BilledCost="1.25"), row(BilledCost="0.025", ServiceName="Amazon S3")]
@@ -92,26 +115,26 @@ class TestFocusExport:
         put(
             moto,
             BUCKET,
-            f"{data}/BILLING_PERIOD=2024-09/2024-09-18T06:00:00Z-a/acme-00001.csv.gz",
-            _focus_gz(old),
+            f"{data}/BILLING_PERIOD=2024-09/2024-09-18T06:00:00Z-a/acme-00001.{fmt}",
+            write(old),
         )
         put(
             moto,
             BUCKET,
-            f"{data}/BILLING_PERIOD=2024-09/2024-09-19T06:00:00Z-b/acme-00001.csv.gz",
-            _focus_gz(new[:10]),
+            f"{data}/BILLING_PERIOD=2024-09/2024-09-19T06:00:00Z-b/acme-00001.{fmt}",
+            write(new[:10]),
         )
         put(
             moto,
             BUCKET,
-            f"{data}/BILLING_PERIOD=2024-09/2024-09-19T06:00:00Z-b/acme-00002.csv.gz",
-            _focus_gz(new[10:]),
+            f"{data}/BILLING_PERIOD=2024-09/2024-09-19T06:00:00Z-b/acme-00002.{fmt}",
+            write(new[10:]),
         )
         put(
             moto,
             BUCKET,
-            f"{data}/BILLING_PERIOD=2024-10/2024-10-03T06:00:00Z-c/acme-00001.csv.gz",
-            _focus_gz(october),
+            f"{data}/BILLING_PERIOD=2024-10/2024-10-03T06:00:00Z-c/acme-00001.{fmt}",
+            write(october),
         )
         account = await _account(db, org, moto)
 
@@ -132,6 +155,65 @@ class TestFocusExport:
         assert again["state"] == "succeeded"
         assert again["detail"]["periodsImported"] == []
         assert {p["reason"] for p in again["detail"]["periodsSkipped"]} == {"unchanged"}
+        assert cents(await stored_sums(db, account)) == {"": Decimal("37.80")}
+
+    async def test_a_newer_run_arriving_after_a_sync_replaces_its_period_to_the_cent(
+        self,
+        moto: MotoAws,
+        db: AsyncSession,
+        org: Org,
+        admin: User,
+        client_for: ClientFor,
+        worker: Worker,
+    ) -> None:
+        moto.client("s3").create_bucket(Bucket=BUCKET)
+        data = f"{PREFIX}/acme/data"
+        september = f"{data}/BILLING_PERIOD=2024-09"
+        october = [
+            row(
+                BillingPeriodStart="2024-10-01T00:00:00Z",
+                ChargePeriodStart="2024-10-02T00:00:00Z",
+                BilledCost="7.77",
+            )
+        ]
+        put(
+            moto,
+            BUCKET,
+            f"{september}/2024-09-18T06:00:00Z-a/acme-00001.csv.gz",
+            _focus_gz([*hourly(BilledCost="1.00"), row(BilledCost="3.33", ServiceName="AWS Glue")]),
+        )
+        put(
+            moto,
+            BUCKET,
+            f"{data}/BILLING_PERIOD=2024-10/2024-10-03T06:00:00Z-c/acme-00001.csv.gz",
+            _focus_gz(october),
+        )
+        account = await _account(db, org, moto)
+        first = await sync(client_for, admin, account, worker)
+        assert first["state"] == "succeeded", first
+        assert cents(await _sums(db, account, "service_name")) == {
+            "Amazon EC2": Decimal("31.77"),  # 24.00 + 7.77
+            "AWS Glue": Decimal("3.33"),
+        }
+
+        # AWS delivers the next daily run of September: the whole month again, restated.
+        put(
+            moto,
+            BUCKET,
+            f"{september}/2024-09-19T06:00:00Z-b/acme-00001.csv.gz",
+            _focus_gz(
+                [*hourly(BilledCost="1.25"), row(BilledCost="0.025", ServiceName="Amazon S3")]
+            ),
+        )
+        second = await sync(client_for, admin, account, worker)
+        assert second["state"] == "succeeded", second
+        assert second["detail"]["periodsImported"] == ["2024-09"]
+        assert {p["reason"] for p in second["detail"]["periodsSkipped"]} == {"unchanged"}  # October
+        # The first run's rows are gone (Glue too), not added to: 30.025 + 7.77.
+        assert cents(await _sums(db, account, "service_name")) == {
+            "Amazon EC2": Decimal("37.77"),
+            "Amazon S3": Decimal("0.02"),  # 0.025, half-even
+        }
         assert cents(await stored_sums(db, account)) == {"": Decimal("37.80")}
 
     async def test_a_manifest_names_the_files_of_its_period(

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.retries.adaptive import ClientRateLimiter
 
 from tests.aws.moto_server import MotoAws
 from xplorr.connectors import ConnectorError
@@ -189,3 +190,27 @@ def test_sessions_share_the_model_loader_but_not_their_keys() -> None:
         ("AKIATWO0000000000002", "b" * 40),
     ]
     assert (one.region_name, two.region_name) == ("us-east-1", "eu-west-1")
+
+
+@pytest.mark.parametrize("mode", ["keys", "role"])
+async def test_the_clients_built_retry_in_adaptive_mode(
+    mode: str, moto: MotoAws, settings: Settings
+) -> None:
+    role = {"roleName": "xplorr-readonly", "externalId": "xplorr-ext-abc123"}
+    account, creds = (
+        (moto.account_id, moto.key_credentials()) if mode == "keys" else (ROLE_ACCOUNT, role)
+    )
+    session = await connect(settings.model_copy(update={"aws_max_attempts": 7}), account, creds)
+    for service in ("s3", "ce", "ec2", "cloudwatch", "elbv2", "savingsplans"):
+        client = session.client(service)
+        config = client.meta.config
+        assert config.retries == {"mode": "adaptive", "total_max_attempts": 7}, service
+        assert config.connect_timeout == settings.aws_connect_timeout_seconds
+        # Adaptive mode, as botocore wires it: a client-side rate limiter sees every request.
+        handlers = client.meta.events._emitter._handlers.prefix_search(  # botocore has no API
+            f"before-send.{client.meta.service_model.service_id.hyphenize()}.Any"
+        )
+        assert any(isinstance(getattr(h, "__self__", None), ClientRateLimiter) for h in handlers)
+    probe = session.client("ce", attempts=1)  # the connection test's probes: no retry
+    assert probe.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 1}
+    assert await run(session.identity)  # the same client setup reaches the account

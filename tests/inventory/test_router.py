@@ -4,12 +4,20 @@ the cost store, grants and tenancy, CSV safety, validation."""
 import csv
 import io
 import uuid
+from typing import Any
 
 import pytest
+from sqlalchemy import ColumnElement, String, cast, func, insert, literal, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import ClientFor
-from tests.factories.cloud_accounts import grant
+from tests.factories.cloud_accounts import grant, make_account
+from tests.factories.inventory import make_resource
 from tests.inventory.conftest import Inv
+from xplorr.cloud_accounts.models import Provider
+from xplorr.inventory.models import InventoryResource
+from xplorr.inventory.service import EXPORT_MAX_ROWS
+from xplorr.orgs.models import Org
 from xplorr.users.models import User
 
 
@@ -184,3 +192,36 @@ class TestExport:
         rows = list(csv.reader(io.StringIO(r.text)))
         assert [row[6] for row in rows[1:]] == ["i-gone"]
         assert rows[1][14] != ""
+
+    async def test_at_most_50000_rows(
+        self, client_for: ClientFor, admin: User, org: Org, db: AsyncSession
+    ) -> None:
+        account = await make_account(db, org, provider=Provider.AWS)
+        await make_resource(db, account, "i-seed")
+        # 50,000 copies of it made by the database in one INSERT ... SELECT (rows through the
+        # ORM would take seconds): a new id and resource id each, the other columns the same.
+        n = select(literal(1).label("n")).cte("n", recursive=True)
+        n = n.union_all(select(n.c.n + 1).where(n.c.n < EXPORT_MAX_ROWS))
+        if db.bind.dialect.name == "postgresql":
+            new_id: ColumnElement[Any] = func.gen_random_uuid()
+        else:  # SQLAlchemy's Uuid on SQLite: 32 hex digits
+            new_id = func.lower(func.hex(func.randomblob(16)))
+        t = InventoryResource.__table__
+        copied = [c for c in t.columns if c.name not in ("id", "resource_id")]
+        seed = select(t).where(t.c.resource_id == "i-seed").subquery()
+        await db.execute(
+            insert(t).from_select(
+                ["id", "resource_id", *(c.name for c in copied)],
+                select(
+                    new_id,
+                    literal("i-") + cast(n.c.n, String),
+                    *(seed.c[c.name] for c in copied),
+                ).select_from(seed.join(n, true())),
+            )
+        )
+        await db.commit()
+        r = await client_for(admin).get("/inventory/export", params={"account_id": str(account.id)})
+        assert r.status_code == 200, r.text
+        rows = list(csv.reader(io.StringIO(r.text)))
+        assert EXPORT_MAX_ROWS == 50_000
+        assert len(rows) == 1 + 50_000  # the header and the cap, not the 50,001st resource

@@ -341,14 +341,14 @@ async def test_purchase_recommendations_refresh_denied_and_unavailable(
     )
     assert not any(KEYS["secretAccessKey"] in str(e) for e in logs)
 
-    # Cost Explorer unavailable (after botocore's own retry), or the keys refused: the read
-    # stops at the first call (the rest would meet the same), closes nothing, and says why.
+    # Cost Explorer unavailable, or the keys refused: the read stops at the first call (the
+    # rest would meet the same), closes nothing, and says why.
     failing = {"GetReservationPurchaseRecommendation", "GetSavingsPlansPurchaseRecommendation"}
     cases = [
         (
             set(failing),
             {},
-            4,  # each account's first call tried twice (botocore's retry), then no more
+            2,  # each account's first call tried once (XPLORR_AWS_MAX_ATTEMPTS=1), then no more
             "ce:GetReservationPurchaseRecommendation failed: ServiceUnavailable: try later "
             "(read again at the next refresh)",
         ),

@@ -345,7 +345,12 @@ def client_config(settings: Settings, region: str, max_attempts: int | None = No
         extra["s3"] = {"addressing_style": "path"}
     return Config(
         region_name=region,
-        retries={"mode": "adaptive", "max_attempts": max_attempts or settings.aws_max_attempts},
+        # botocore's "max_attempts" counts retries only; "total_max_attempts" counts the first
+        # call too, which is what XPLORR_AWS_MAX_ATTEMPTS (and the probe's 1) mean.
+        retries={
+            "mode": "adaptive",
+            "total_max_attempts": max_attempts or settings.aws_max_attempts,
+        },
         connect_timeout=settings.aws_connect_timeout_seconds,
         read_timeout=settings.aws_read_timeout_seconds,
         user_agent_extra="xplorr",
