@@ -1,5 +1,6 @@
 """The README's first screen works as written: its "Try it" block (login, a read-only API token
-in XPLORR_TOKEN, a cost query) run with bash and curl against a real ``xplorr serve``."""
+in XPLORR_TOKEN, a cost query, the inventory and the network summary) run with bash and curl
+against a real ``xplorr serve``."""
 
 import asyncio
 import json
@@ -63,6 +64,14 @@ async def test_the_try_it_block_runs_as_written(
             timeout=60,
         )
     assert done.returncode == 0, done.stderr
-    answer = json.loads(done.stdout.strip().splitlines()[-1])
-    assert answer["totalCost"] == 20.0
-    assert {g["name"] for g in answer["data"]} == {"Amazon S3", "AWS Lambda"}
+    # curl prints each answer without a newline: the documents follow one another.
+    out, decoder, answers = done.stdout.strip(), json.JSONDecoder(), []
+    while out:
+        answer, end = decoder.raw_decode(out)
+        answers.append(answer)
+        out = out[end:].lstrip()
+    costs, inventory, network = answers[-3:]
+    assert costs["totalCost"] == 20.0
+    assert {g["name"] for g in costs["data"]} == {"Amazon S3", "AWS Lambda"}
+    assert (inventory["data"], inventory["total"]) == ([], 0)  # this org has no inventory
+    assert (network["total_cost"], network["currency"]) == (0, "USD")
