@@ -20,14 +20,14 @@ is cut short (``clip``): messages to ``MAX_MESSAGE`` characters, field names to 
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar, Self
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -250,9 +250,37 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
     return error_response(ValidationFailed(message, details=details))
 
 
-async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+class RespondWith(Exception):
+    """Ends a request with ``response`` as it is: for pages (a redirect to the login page from a
+    dependency), never for the API, whose errors are ``XplorrError``."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("respond with a prepared response")
+        self.response = response
+
+
+async def _on_respond_with(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RespondWith)
+    return exc.response
+
+
+BrowserNotFound = Callable[[Request], Awaitable[Response | None]]
+_browser_not_found: list[BrowserNotFound] = []
+
+
+def on_browser_not_found(handler: BrowserNotFound) -> None:
+    """Let a web area answer a 404 for a browser (a page, not the JSON envelope); the handler
+    returns None for requests it does not serve (the API's paths, a client asking for JSON)."""
+    _browser_not_found.append(handler)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    if status == 404:
+        for handler in _browser_not_found:
+            if (page := await handler(request)) is not None:
+                return page
     headers = dict(exc.headers or {})
     path = clip(request.url.path, MAX_FIELD)
     if status == 404:
@@ -301,6 +329,7 @@ async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(XplorrError, _on_xplorr_error)
+    app.add_exception_handler(RespondWith, _on_respond_with)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(Exception, _on_unhandled)
