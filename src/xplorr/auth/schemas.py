@@ -131,11 +131,14 @@ class InviteOut(InvitationOut):
 
 
 class InvitationStatusOut(BaseModel):
-    """What an invitation link shows before login: its status, who invited, to which org."""
+    """What an invitation link shows before login: its status, who invited, to which org, and
+    the address and role it was sent for (the link's holder received it at that address)."""
 
     status: Literal["pending", "accepted", "expired", "revoked"]
     inviter_name: str | None
     organization_name: str
+    email: str
+    role: Role
 
 
 class AcceptInvitationIn(_In):
