@@ -37,6 +37,8 @@ class RefreshIn(_In):
 class ChangePasswordIn(_In):
     current_password: Password
     new_password: NewPassword
+    # True: this login ends too (the web console signs in again with the new password).
+    end_this_session: bool = False
 
 
 class UserOut(BaseModel):

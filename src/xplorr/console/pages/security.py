@@ -7,7 +7,6 @@ no navigation (every other page would refuse them): the page reads only what the
 that state and offers the setup and sign-out."""
 
 import asyncio
-import contextlib
 import json
 from typing import Any
 
@@ -178,17 +177,15 @@ async def change_password(c: Signed) -> Response:
             [{"field": "confirm_password", "message": "Not the same password."}],
         )
         return await _failed(c, error, "password")
-    body = {"current_password": str(form.get("current_password") or ""), "new_password": new}
+    body = {
+        "current_password": str(form.get("current_password") or ""),
+        "new_password": new,
+        "end_this_session": True,  # the next sign-in proves the new password
+    }
     try:
         await c.api.post("/auth/change-password", body)
     except ApiError as error:
         return await _failed(c, error, "password")
-    # The password is changed: this login ends too (revoked with its refresh token), so the
-    # next sign-in proves the new password.
-    refresh = c.request.cookies.get(browser.REFRESH_COOKIE)
-    if refresh:
-        with contextlib.suppress(ApiError):  # the login is over either way: its cookie goes
-            await c.api.post("/auth/logout", {"refresh_token": refresh})
     response = c.redirect("/login", notice="Your password is changed. Sign in with the new one.")
     browser.clear_login_cookie(response, c.kit)
     response.delete_cookie(browser.REFRESH_COOKIE, path="/logout")
