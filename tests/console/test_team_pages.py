@@ -89,7 +89,9 @@ async def test_account_access_grant_and_revoke(
     assert revoked.status_code == 303
     assert "Every cloud account" in (await client.get(f"/team/{member.id}/access")).text
     # A member may not open it: the API's refusal, as a page.
-    assert (await console_for(member).get(f"/team/{admin.id}/access")).status_code == 403
+    refused = await console_for(member).get(f"/team/{admin.id}/access")
+    assert refused.status_code == 403
+    assert 'role="alert"' in refused.text
 
 
 @pytest.mark.browser

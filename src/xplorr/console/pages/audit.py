@@ -1,12 +1,11 @@
 """The audit log (admins): who did what and when, filtered by action, person and dates, a page
 at a time, and the same filters as a CSV file."""
 
-import asyncio
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from xplorr.console.api import ApiError
+from xplorr.console.pages._calls import all_of
 from xplorr.console.web import Console, NavItem, Signed
 
 router = APIRouter()
@@ -28,7 +27,7 @@ async def audit_page(c: Signed) -> Response:
     except ValueError:
         page = 1
     try:
-        entries, actions = await asyncio.gather(
+        entries, actions = await all_of(
             c.api.get("/audit", {**filters, "page": page, "limit": PAGE_SIZE}),
             c.api.get("/audit/actions"),
         )

@@ -2,7 +2,6 @@
 numbers, closing it (the owner, with the password and the organization's name typed out), and
 each person's own email notification switches (``/settings/notifications``)."""
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,6 +9,7 @@ from fastapi.responses import Response
 
 from xplorr.auth import browser
 from xplorr.console.api import ApiError
+from xplorr.console.pages._calls import all_of
 from xplorr.console.web import Console, NavItem, Signed
 
 router = APIRouter()
@@ -36,7 +36,7 @@ CLOSE_HEADER = "DELETE_MY_ORGANIZATION"  # the API's confirmation, sent once the
 
 async def _page(c: Console, status: int = 200, **extra: Any) -> Response:
     try:
-        org, stats = await asyncio.gather(
+        org, stats = await all_of(
             c.api.get("/organizations/current"),
             c.api.get("/organizations/stats") if c.is_admin else _nothing(),
         )

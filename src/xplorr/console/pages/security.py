@@ -6,7 +6,6 @@ A person whose organization requires 2FA and who has none is sent here by ``sign
 no navigation (every other page would refuse them): the page reads only what the API answers in
 that state and offers the setup and sign-out."""
 
-import asyncio
 import json
 from typing import Any
 
@@ -15,6 +14,7 @@ from fastapi.responses import Response
 
 from xplorr.auth import browser
 from xplorr.console.api import ApiError
+from xplorr.console.pages._calls import all_of
 from xplorr.console.web import Console, NavItem, Signed
 
 router = APIRouter()
@@ -36,7 +36,7 @@ async def _page(c: Console, status: int = 200, **extra: Any) -> Response:
     pending = not c.me  # the organization's 2FA requirement is not met yet
     try:
         me = c.me or await c.api.get("/auth/me")
-        passkeys, org, sso = await asyncio.gather(
+        passkeys, org, sso = await all_of(
             _optional(c.api.get("/auth/webauthn/credentials", {"limit": 100})),
             _optional(c.api.get("/organizations/current")) if c.is_admin else _none(),
             _optional(c.api.get("/auth/sso/config")) if c.is_admin else _none(),

@@ -3,7 +3,6 @@ accounts each person may see. Everyone sees the page (members and viewers only t
 the API answers); only admins and owners see the buttons, and only an owner may hand out the
 owner role."""
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from xplorr.console.api import ApiError
+from xplorr.console.pages._calls import all_of
 from xplorr.console.web import Console, NavItem, Signed
 
 router = APIRouter()
@@ -34,7 +34,7 @@ async def _team(c: Console, status: int = 200, **extra: Any) -> Response:
     try:
         users = await c.api.get("/users", {"page": page, "limit": 50})
         invitations, accounts = (
-            await asyncio.gather(
+            await all_of(
                 c.api.get("/users/invitations/list", {"limit": 100}),
                 c.api.get("/users/available-accounts"),
             )
@@ -108,9 +108,10 @@ async def deactivate(user_id: uuid.UUID, c: Signed) -> Response:
 
 async def _access(c: Console, user_id: uuid.UUID, status: int = 200, **extra: Any) -> Response:
     try:
-        user, access, accounts = await asyncio.gather(
-            c.api.get(f"/users/{user_id}"),
+        # The admin-only call first: a member is told "not allowed" rather than "not found".
+        access, user, accounts = await all_of(
             c.api.get(f"/users/{user_id}/accounts"),
+            c.api.get(f"/users/{user_id}"),
             c.api.get("/users/available-accounts"),
         )
     except ApiError as error:

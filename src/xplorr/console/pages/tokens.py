@@ -1,7 +1,6 @@
 """API tokens: the live tokens (yours; an admin's list holds the organization's), a new one
 (name, read or write, some accounts, an expiry) shown once on its result page, and revoking."""
 
-import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -10,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from xplorr.console.api import ApiError
+from xplorr.console.pages._calls import all_of
 from xplorr.console.web import Console, NavItem, Signed
 from xplorr.core import clock
 
@@ -21,7 +21,7 @@ EXPIRIES = (("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year"), ("
 
 async def _page(c: Console, status: int = 200, **extra: Any) -> Response:
     try:
-        tokens, accounts, users = await asyncio.gather(
+        tokens, accounts, users = await all_of(
             c.api.get("/tokens", {"limit": 100}),
             c.api.get("/cloud-accounts", {"limit": 100}),
             c.api.get("/users", {"limit": 100}),
