@@ -274,6 +274,8 @@ class TestInvitations:
             "status": "pending",
             "inviter_name": admin.name,
             "organization_name": "Acme",
+            "email": "newbie@acme.example.com",
+            "role": "member",
         }
         r = await anon.post(
             "/auth/accept-invitation",

@@ -463,6 +463,24 @@ class TestChangePassword:
         assert (await _login(anon, member.email, self.NEW)).status_code == 200
         assert "user.password_changed" in await _audit_actions(db)
 
+    async def test_end_this_session_ends_the_callers_login_too(self, anon, member: User) -> None:
+        here = (await _login(anon, member.email)).json()
+        auth = {"Authorization": f"Bearer {here['access_token']}"}
+        r = await anon.post(
+            "/auth/change-password",
+            json={
+                "current_password": DEFAULT_PASSWORD,
+                "new_password": self.NEW,
+                "end_this_session": True,
+            },
+            headers=auth,
+        )
+        assert r.status_code == 204
+        assert (await anon.get("/auth/me", headers=auth)).status_code == 401
+        assert (
+            await anon.post("/auth/refresh", json={"refresh_token": here["refresh_token"]})
+        ).status_code == 401
+
     async def test_wrong_current_password(
         self, client_for: ClientFor, member: User, db: AsyncSession
     ) -> None:

@@ -18,6 +18,7 @@ from tests.conftest import ClientFor
 from tests.factories.sso import make_sso_config, org_domain
 from tests.factories.users import make_user
 from tests.sso.idp import PERSISTENT_FORMAT, TestIdp, authn_request, authn_request_id, encode
+from xplorr.auth import browser as browser_login
 from xplorr.auth.models import AuthSession
 from xplorr.core.audit import AuditEntry
 from xplorr.core.tenancy import Role
@@ -174,16 +175,16 @@ class TestLogin:
         after = await state(db, sp.org)
         assert (after["identities"], after["used_requests"], after["logins"]) == (1, 2, 2)
 
-    async def test_browser_gets_a_redirect_with_tokens_in_the_fragment(
-        self, sp: Sp, app: FastAPI, client_for: ClientFor
+    async def test_external_app_gets_a_redirect_with_tokens_in_the_fragment(
+        self, sp: Sp, app: FastAPI, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        monkeypatch.setattr(app.state.settings, "sso_redirect_url", "https://app.example/cb")
         rid = await sp.start(redirect_to="/costs?view=month")
         r = await sp.post(sp.response(rid, email(sp.org)), as_json=False)
         assert r.status_code == 303
         assert r.headers["cache-control"] == "no-store"
         location = r.headers["location"]
-        callback = app.state.settings.sso_callback_url
-        assert location.startswith(callback + "#")
+        assert location.startswith("https://app.example/cb#")
         parts = urlsplit(location)
         assert parts.query == ""  # nothing secret where servers log it
         fragment = {k: v[0] for k, v in parse_qs(parts.fragment).items()}
@@ -192,12 +193,76 @@ class TestLogin:
         assert int(fragment["expires_in"]) > 0
         me = await client_for(token=fragment["access_token"]).get("/auth/me")
         assert me.status_code == 200
+        assert browser_login.SESSION_COOKIE not in r.cookies  # the external app signs in
 
-    async def test_without_redirect_to_the_fragment_has_none(self, sp: Sp) -> None:
+    async def test_external_app_without_redirect_to_the_fragment_has_none(
+        self, sp: Sp, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(app.state.settings, "sso_redirect_url", "https://app.example/cb")
         rid = await sp.start(redirect_to=None)
         r = await sp.post(sp.response(rid, email(sp.org)), as_json=False)
         assert r.status_code == 303
         assert "redirect_to" not in parse_qs(urlsplit(r.headers["location"]).fragment)
+
+    async def test_console_browser_is_signed_in_by_cookie_with_no_token_in_any_url(
+        self, sp: Sp, app: FastAPI, db: AsyncSession
+    ) -> None:
+        """The default (the console is the callback): the ACS sets the console's login cookie
+        and sends the browser to the stored path; the cookie opens console pages, and the
+        console's sign-out revokes that login."""
+        assert app.state.settings.sso_redirect_url is None
+        address = email(sp.org)
+        rid = await sp.start(redirect_to="/security")
+        r = await sp.post(sp.response(rid, address), as_json=False)
+        assert r.status_code == 303, r.text
+        assert r.headers["location"] == "/security"  # the stored path, not the posted one
+        assert r.headers["cache-control"] == "no-store"
+        cookies = r.headers.get_list("set-cookie")
+        session = next(c for c in cookies if c.startswith(browser_login.SESSION_COOKIE + "="))
+        assert "HttpOnly" in session
+        assert "samesite=lax" in session.lower()
+        refresh = next(c for c in cookies if c.startswith(browser_login.REFRESH_COOKIE + "="))
+        assert "Path=/logout" in refresh
+        assert "HttpOnly" in refresh
+        value = session.split(";", 1)[0].split("=", 1)[1]
+        assert value.count(".") == 2  # a signed claim naming the session, not an access token
+        login = browser_login.decode_login(app.state.kit, value)
+        assert login is not None
+
+        console = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://127.0.0.1",
+            headers={"accept": "text/html"},
+            cookies={browser_login.SESSION_COOKIE: value},
+        )
+        async with console:
+            page = await console.get("/sso/callback")
+            assert (page.status_code, page.headers["location"]) == (303, "/")
+            page = await console.get("/security")
+            assert page.status_code == 200, page.text
+            assert address in page.text
+            # Signing out in the console ends the SSO login (its refresh token revokes it).
+            nonce = console.cookies[browser_login.CSRF_COOKIE]  # set by the pages above
+            console.cookies.set(
+                browser_login.REFRESH_COOKIE,
+                refresh.split(";", 1)[0].split("=", 1)[1],
+                path="/logout",
+            )
+            out = await console.post(
+                "/logout",
+                data={"csrf_token": browser_login.csrf_token(app.state.kit, nonce)},
+            )
+            assert out.status_code == 303
+            console.cookies.set(browser_login.SESSION_COOKIE, value)
+            again = await console.get("/security")
+            assert again.status_code == 303
+            assert again.headers["location"].startswith("/login")
+
+    async def test_console_browser_without_redirect_to_lands_on_the_overview(self, sp: Sp) -> None:
+        rid = await sp.start(redirect_to=None)
+        r = await sp.post(sp.response(rid, email(sp.org)), as_json=False)
+        assert (r.status_code, r.headers["location"]) == (303, "/")
+        assert "access_token" not in r.headers["location"]
 
     async def test_existing_user_of_the_org_is_linked_not_duplicated(
         self, sp: Sp, db: AsyncSession, admin: User

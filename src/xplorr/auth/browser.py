@@ -29,6 +29,8 @@ from xplorr.core.deps import AuthKit
 
 SESSION_COOKIE = "xplorr_session"
 CSRF_COOKIE = "xplorr_csrf"
+# The login's refresh token, sent only to the console's /logout, which revokes the login with it.
+REFRESH_COOKIE = "xplorr_refresh"
 CSRF_FIELD = "csrf_token"  # form field
 CSRF_HEADER = "x-csrf-token"  # htmx and fetch() requests
 _TYP = "console+jwt"
@@ -108,6 +110,22 @@ def set_login_cookie(
         secure=secure_cookies(kit),
         httponly=True,
         samesite="lax",
+    )
+
+
+def set_refresh_cookie(
+    response: Response, kit: AuthKit, refresh_token: str, expires_at: datetime
+) -> None:
+    """Keep the login's refresh token where only the console's sign-out reads it (HttpOnly,
+    path ``/logout``, SameSite=Strict): signing out then revokes the login itself."""
+    response.set_cookie(
+        REFRESH_COOKIE,
+        refresh_token,
+        max_age=max(1, int((expires_at - clock.now()).total_seconds())),
+        path="/logout",
+        secure=secure_cookies(kit),
+        httponly=True,
+        samesite="strict",
     )
 
 

@@ -311,6 +311,8 @@ async def invitation_info(db: AsyncSession, raw: str) -> InvitationStatusOut:
         status=invitation_status(inv),  # type: ignore[arg-type]
         inviter_name=inviter.name if inviter else None,
         organization_name=org.name,
+        email=inv.email,
+        role=Role(inv.role),
     )
 
 

@@ -96,7 +96,8 @@ async def get_me(db: DbSession, who: SetupUser) -> MeOut:
 async def change_password(
     body: ChangePasswordIn, db: DbSession, kit: Kit, who: CurrentUser
 ) -> Response:
-    """Change the password (current one required). Every other session of the user is ended."""
+    """Change the password (current one required). Every other session of the user is ended;
+    with ``end_this_session: true`` the caller's own login ends as well."""
     await service.change_password(db, kit, who, body)
     return Response(status_code=204)
 

@@ -37,6 +37,8 @@ class RefreshIn(_In):
 class ChangePasswordIn(_In):
     current_password: Password
     new_password: NewPassword
+    # True: this login ends too (the web console signs in again with the new password).
+    end_this_session: bool = False
 
 
 class UserOut(BaseModel):
@@ -131,11 +133,14 @@ class InviteOut(InvitationOut):
 
 
 class InvitationStatusOut(BaseModel):
-    """What an invitation link shows before login: its status, who invited, to which org."""
+    """What an invitation link shows before login: its status, who invited, to which org, and
+    the address and role it was sent for (the link's holder received it at that address)."""
 
     status: Literal["pending", "accepted", "expired", "revoked"]
     inviter_name: str | None
     organization_name: str
+    email: str
+    role: Role
 
 
 class AcceptInvitationIn(_In):

@@ -214,7 +214,8 @@ async def logout(db: AsyncSession, raw_token: str) -> None:
 async def change_password(
     db: AsyncSession, kit: AuthKit, who: Principal, data: ChangePasswordIn
 ) -> None:
-    """Verify the current password, set the new one, and end every other session of the user."""
+    """Verify the current password, set the new one, and end every other session of the user
+    (and this one too with ``end_this_session``)."""
     user = await db.get_one(User, who.user_id)
     if not security.verify_password(kit.hasher, user.password_hash, data.current_password):
         await audit.record(db, "user.password_change_failed", who=who)
@@ -224,7 +225,8 @@ async def change_password(
     users.check_new_password(data.new_password, user.email, field="new_password")
     user.password_hash = kit.hasher.hash(data.new_password)
     await lifecycle.expire_reset_tokens(db, user.id)
-    await sessions.revoke_sessions(db, user.id, reason="password_changed", keep=who.session_id)
+    keep = None if data.end_this_session else who.session_id
+    await sessions.revoke_sessions(db, user.id, reason="password_changed", keep=keep)
     await audit.record(
         db, "user.password_changed", who=who, resource_type="user", resource_id=user.id
     )

@@ -281,8 +281,16 @@ async def signed_in(request: Request) -> Console:
     c = await _console(request)
     if c.login is None:
         raise RespondWith(login_redirect(c))
+    # Both calls finish before the page goes on (return_exceptions): a refused /auth/me must
+    # not leave the /settings call running after the answer was sent.
+    answers: tuple[Any, ...] = await asyncio.gather(
+        c.api.get("/auth/me"), c.api.get("/settings"), return_exceptions=True
+    )
     try:
-        c.me, c.org_settings = await asyncio.gather(c.api.get("/auth/me"), c.api.get("/settings"))
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        c.me, c.org_settings = answers
     except ApiError as error:
         if error.status == 401:
             raise RespondWith(login_redirect(c)) from error

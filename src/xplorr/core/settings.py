@@ -203,8 +203,9 @@ class Settings(BaseSettings):
     webauthn_rp_name: str = "Xplorr"
     webauthn_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    # SAML single sign-on: where the browser goes after a successful login through the IdP
-    # (tokens in the URL fragment); default ``base_url`` + ``/sso/callback``.
+    # SAML single sign-on: unset, the login through the IdP signs the browser into the web
+    # console (its login cookie; no token in a URL). Set, an external application receives it
+    # there, with the tokens in the URL fragment.
     sso_redirect_url: str | None = None
     # Where domain claims are proven (a TXT record): an IP address to ask instead of the
     # system's resolvers (/etc/resolv.conf), its port, and how long one lookup may take.

@@ -7,10 +7,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import EmailStr
 
+from xplorr.auth import browser as browser_login
 from xplorr.auth.deps import AdminUser
 from xplorr.auth.schemas import TokenPair
+from xplorr.core import security
 from xplorr.core.db import DbSession
-from xplorr.core.deps import AppSettings, Kit
+from xplorr.core.deps import AppSettings, AuthKit, Kit
 from xplorr.core.errors import ErrorEnvelope, PayloadTooLarge, ValidationFailed
 from xplorr.core.ratelimit import limit
 from xplorr.sso import saml, service
@@ -151,14 +153,21 @@ async def saml_acs(request: Request, db: DbSession, kit: Kit) -> Response:
     domains, 403 ``SSO_OWNER_PASSWORD_LOGIN`` for the organization's owner (password only),
     409 ``SSO_ACCOUNT_CONFLICT`` for an email of another organization's user.
 
-    With ``Accept: application/json`` the answer is the token pair; otherwise 303 to
-    ``XPLORR_SSO_REDIRECT_URL`` with the tokens in the URL fragment (``#access_token=...&
-    refresh_token=...&expires_in=...&redirect_to=...``), so they never reach a server log.
-    The posted RelayState is ignored: the one stored with the request is used."""
+    With ``Accept: application/json`` the answer is the token pair. Otherwise, by default (the
+    web console of this server is the callback), the answer signs the browser in itself: it sets
+    the console's HttpOnly login cookie (tied to the new login session, as a password login in
+    the console does) and answers 303 to the stored ``redirect_to`` path (``/`` without one), so
+    no token is ever in a URL or handed to JavaScript. When ``XPLORR_SSO_REDIRECT_URL`` is set
+    (an application of your own receives the login), 303 to it with the tokens in the URL
+    fragment (``#access_token=...&refresh_token=...&expires_in=...&redirect_to=...``), so they
+    never reach a server log. The posted RelayState is ignored: the one stored with the request
+    is used."""
     saml_response = await _saml_form(request)
     done = await service.finish_login(db, kit, saml_response, request.cookies.get(BROWSER_COOKIE))
     if _wants_json(request):
         return JSONResponse(done.tokens.model_dump(mode="json"), headers=NO_STORE)
+    if not kit.settings.sso_redirect_url:
+        return _sign_in_console(kit, done)
     fragment = {
         "access_token": done.tokens.access_token,
         "refresh_token": done.tokens.refresh_token,
@@ -169,6 +178,21 @@ async def saml_acs(request: Request, db: DbSession, kit: Kit) -> Response:
         fragment["redirect_to"] = done.relay_state
     url = f"{kit.settings.sso_callback_url}#{urlencode(fragment)}"
     return RedirectResponse(url, status_code=303, headers=NO_STORE)
+
+
+def _sign_in_console(kit: AuthKit, done: service.SamlLogin) -> Response:
+    """The browser's console login from the tokens just issued: the login cookie names the new
+    login session (read from the access token, which is then dropped), the refresh token is kept
+    only in the cookie the console's sign-out sends to revoke the login."""
+    claims = security.decode_access_token(kit.jwt, done.tokens.access_token)
+    if claims is None or claims.session_id is None:  # pragma: no cover - we just issued it
+        raise RuntimeError("the issued access token names no login session")
+    response = RedirectResponse(done.relay_state or "/", status_code=303, headers=NO_STORE)
+    expires = browser_login.default_lifetime(kit)
+    login = browser_login.BrowserLogin(claims.user_id, claims.org_id, claims.session_id)
+    browser_login.set_login_cookie(response, kit, login, expires)
+    browser_login.set_refresh_cookie(response, kit, done.tokens.refresh_token, expires)
+    return response
 
 
 @router.get(

@@ -9,13 +9,13 @@ from fastapi.responses import Response
 from xplorr.auth import browser
 from xplorr.console.api import ApiError
 from xplorr.console.web import Anyone, Console, NavItem, safe_next
-from xplorr.core import clock, security
+from xplorr.core import security
 
 router = APIRouter()
 NAV: tuple[NavItem, ...] = ()
 
 CHALLENGE_COOKIE = "xplorr_2fa_challenge"  # the 2FA challenge token, never in the page
-REFRESH_COOKIE = "xplorr_refresh"  # sent only to /logout, which revokes the login with it
+REFRESH_COOKIE = browser.REFRESH_COOKIE  # sent only to /logout, which revokes the login with it
 
 
 def start_browser_session(c: Console, pair: dict[str, Any], target: str) -> Response:
@@ -28,15 +28,7 @@ def start_browser_session(c: Console, pair: dict[str, Any], target: str) -> Resp
     login = browser.BrowserLogin(claims.user_id, claims.org_id, claims.session_id)
     expires = browser.default_lifetime(c.kit)
     browser.set_login_cookie(response, c.kit, login, expires)
-    response.set_cookie(
-        REFRESH_COOKIE,
-        str(pair["refresh_token"]),
-        max_age=max(1, int((expires - clock.now()).total_seconds())),
-        path="/logout",
-        secure=browser.secure_cookies(c.kit),
-        httponly=True,
-        samesite="strict",
-    )
+    browser.set_refresh_cookie(response, c.kit, str(pair["refresh_token"]), expires)
     response.delete_cookie(CHALLENGE_COOKIE, path="/login")
     return response
 

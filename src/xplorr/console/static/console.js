@@ -85,3 +85,68 @@
   window.addEventListener("pageshow", hideBusy);
   window.xplorr = { csrf: csrf, showBusy: showBusy, hideBusy: hideBusy };
 })();
+
+// --- Account pages (auth/people helper): /login passkey sign-in, /security passkey
+// registration, /login/sso's hand-over to the identity provider. WebAuthn options come from
+// the console (which asks the API); the browser's answer goes back in a hidden form field,
+// so the server starts the login session and no token ever reaches this script.
+(function () {
+  "use strict";
+  var supported = function () {
+    return !!(window.PublicKeyCredential && window.PublicKeyCredential.parseRequestOptionsFromJSON &&
+      window.PublicKeyCredential.parseCreationOptionsFromJSON && navigator.credentials);
+  };
+  var say = function (form, text) {
+    var box = form.querySelector("[data-passkey-error]");
+    if (box) { box.textContent = text; box.hidden = false; }
+    if (window.xplorr) window.xplorr.hideBusy();
+  };
+  var options = function (url) {
+    return fetch(url, { credentials: "same-origin", headers: { accept: "application/json" } })
+      .then(function (r) {
+        return r.json().then(function (body) {
+          if (!r.ok) throw new Error(body.message || "The server refused.");
+          return body;
+        });
+      });
+  };
+  var ceremony = function (form, url, run) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      options(url).then(run).then(function (credential) {
+        form.querySelector('input[name="credential"]').value = JSON.stringify(credential.toJSON());
+        form.submit();
+      }).catch(function (err) {
+        say(form, err && err.name === "NotAllowedError"
+          ? "The passkey was not used (cancelled or timed out). Try again."
+          : (err && err.message) || "The passkey did not work.");
+      });
+    });
+  };
+  document.addEventListener("DOMContentLoaded", function () {
+    var login = document.querySelector("form[data-passkey-login]");
+    var register = document.querySelector("form[data-passkey-register]");
+    var unsupported = document.querySelector("[data-passkey-unsupported]");
+    if (supported()) {
+      if (unsupported) unsupported.hidden = true;
+      if (login) {
+        login.hidden = false;
+        ceremony(login, "/login/passkey/options", function (opts) {
+          return navigator.credentials.get({
+            publicKey: window.PublicKeyCredential.parseRequestOptionsFromJSON(opts)
+          });
+        });
+      }
+      if (register) {
+        register.hidden = false;
+        ceremony(register, "/security/passkeys/options", function (opts) {
+          return navigator.credentials.create({
+            publicKey: window.PublicKeyCredential.parseCreationOptionsFromJSON(opts)
+          });
+        });
+      }
+    }
+    var follow = document.querySelector("a[data-follow]");
+    if (follow) window.location.assign(follow.href);
+  });
+})();
