@@ -5,6 +5,7 @@ rotate, delete, rightsizing) and tagging policies with their violations."""
 import asyncio
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -42,7 +43,7 @@ async def inventory(c: Signed) -> Response:
         )
     except ApiError as error:
         return c.error_page(error)
-    export = "/inventory/export" + c.url_with(page=None).removeprefix("/inventory")
+    export = "/inventory/export" + (f"?{urlencode(query)}" if query else "")
     return c.render(
         "resources/inventory.html",
         found=found,
