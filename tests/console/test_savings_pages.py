@@ -39,8 +39,11 @@ async def test_recommendations_list_totals_filters_and_insights_source(
     assert "Do something about i-1" in html
     assert "Mark applied" in html
     assert "Snooze" in html
+    assert 'hx-get="/recommendations/insights"' in html  # loaded after the list
     # The insights say who wrote them: no LLM is configured in the tests, so the rules did.
-    assert "Written by Xplorr's rules (no language model)" in html
+    insights = (await client.get("/recommendations/insights")).text
+    assert "Written by Xplorr's rules (no language model)" in insights
+    assert "No LLM is configured" in insights
     assert 'data-testid="rec-total">3<' in html
 
     html = (await client.get("/recommendations?category=unused")).text

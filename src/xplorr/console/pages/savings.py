@@ -109,26 +109,15 @@ async def recommendations(c: Signed) -> Response:
         page=page,
         limit=PAGE_SIZE,
     )
-    found, ai, account_list = await asyncio.gather(
-        c.api.get("/recommendations", query),
-        c.api.get("/ai-recommendations"),
-        accounts(c),
-        return_exceptions=True,
-    )
-    if isinstance(found, ApiError):
-        return c.error_page(found)
-    if isinstance(found, BaseException):
-        raise found
-    if isinstance(account_list, BaseException):
-        account_list = []
-    ai_error = ai if isinstance(ai, ApiError) else None
-    if isinstance(ai, BaseException) and ai_error is None:
-        raise ai
+    try:
+        found, account_list = await asyncio.gather(
+            c.api.get("/recommendations", query), accounts(c)
+        )
+    except ApiError as error:
+        return c.error_page(error)
     return c.render(
         "savings/recommendations.html",
         found=found,
-        ai=None if isinstance(ai, BaseException) else ai,
-        ai_error=ai_error,
         filters=filters,
         accounts=[(a["id"], a["name"]) for a in account_list],
         categories=CATEGORIES,
@@ -139,6 +128,19 @@ async def recommendations(c: Signed) -> Response:
         needs_approval=lambda rec: needs_approval(c, rec),
         snooze=snooze_bounds(),
     )
+
+
+@router.get("/recommendations/insights")
+async def insights(c: Signed) -> Response:
+    """The AI insights, loaded after the list (an LLM may take seconds): a fragment for htmx,
+    labelled by who wrote it (the API's ``source``)."""
+    ai: dict[str, Any] | None = None
+    ai_error: ApiError | None = None
+    try:
+        ai = await c.api.get("/ai-recommendations")
+    except ApiError as error:
+        ai_error = error
+    return c.render("savings/_insights.html", ai=ai, ai_error=ai_error)
 
 
 async def recommendation_page(
