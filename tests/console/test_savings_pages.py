@@ -168,8 +168,8 @@ async def test_apply_above_threshold_redirects_to_the_opened_approval(
     assert ">mine</textarea>" in refused.text
 
 
-async def test_approvals_inbox_empty_and_status_filter(
-    console_for, db: AsyncSession, org: Org, viewer: User, member: User
+async def test_approvals_inbox_empty_status_filter_and_decision_from_the_list(
+    console_for, db: AsyncSession, org: Org, viewer: User, member: User, admin: User
 ) -> None:
     html = (await console_for(viewer).get("/approvals")).text
     assert "Nothing waits for a decision" in html
@@ -177,6 +177,18 @@ async def test_approvals_inbox_empty_and_status_filter(
     await make_approval(db, rec, member, status=ApprovalStatus.REJECTED)
     html = (await console_for(viewer).get("/approvals?status=rejected")).text
     assert rec.title in html
+    pending = await make_approval(db, rec, member)
+    html = (await console_for(viewer).get("/approvals")).text
+    assert rec.title in html
+    assert ">Approve<" not in html
+    html = (await console_for(admin).get("/approvals")).text
+    assert ">Approve<" in html
+    rejected = await console_for(admin).submit(
+        f"/approvals/{pending.id}", {"status": "rejected", "next": "/approvals"}
+    )
+    assert rejected.status_code == 303
+    assert rejected.headers["location"] == "/approvals"
+    assert "Nothing waits for a decision" in (await console_for(admin).get("/approvals")).text
 
 
 async def test_commitments_coverage_expiring_and_advice_source(

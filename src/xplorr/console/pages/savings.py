@@ -287,7 +287,7 @@ async def decide(c: Signed, approval_id: str) -> Response:
             c, approval_id, error=error, comment=comment, status=error.status
         )
     return c.redirect(
-        f"/approvals/{approval_id}",
+        back_to(form, f"/approvals/{approval_id}"),
         notice="Approved: the recommendation is now in progress."
         if decision == "approved"
         else "Rejected: the recommendation stays open.",
