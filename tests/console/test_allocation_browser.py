@@ -65,7 +65,7 @@ async def test_unit_economics_chart(browse, db: AsyncSession, org: Org, member: 
     await add_metrics(db, org, {days[0].isoformat(): 10, days[1].isoformat(): 20})
     page = await browse.page(member, width=390, height=844)
     await page.goto("/unit-economics")
-    await page.get_by_label("Metric", exact=True).fill("Active Customers")
+    await page.get_by_label("Metric", exact=True).select_option("Active Customers")
     await page.get_by_role("button", name="Show").click()
     await page.get_by_test_id("cost-per-unit").wait_for()
     assert await page.get_by_test_id("cost-per-unit").inner_text() == "2 USD"

@@ -90,6 +90,12 @@ async def test_preview_then_create_edit_and_delete_a_rule(
     assert await _rules(db) == 0
 
 
+async def test_unit_economics_empty_state(console_for, member: User) -> None:
+    html = (await console_for(member).get("/unit-economics")).text
+    assert "No business metric yet" in html
+    assert "Record a value" in html
+
+
 async def test_allocation_roles(console_for, db: AsyncSession, org: Org, member: User) -> None:
     rule = await make_rule(db, org)
     client = console_for(member)
@@ -114,9 +120,10 @@ async def test_unit_economics_shows_cost_per_unit_and_records_a_value(
     await add_costs(db, account, [{"usage_date": day, "billed_cost": "50"}])
     await add_metrics(db, org, {day.isoformat(): 100})
     client = console_for(member)
-    assert "Pick a business metric" in (await client.get("/unit-economics")).text
-    html = (await client.get("/unit-economics?metricName=Active+Customers")).text
+    # The first metric the organization records is shown at once, picked from a select.
+    html = (await client.get("/unit-economics")).text
     assert 'data-testid="cost-per-unit">0.5 USD<' in html
+    assert '<option value="Active Customers" selected>Active Customers (1 day)</option>' in html
 
     bad = await client.submit(
         "/unit-economics",
@@ -134,9 +141,15 @@ async def test_unit_economics_shows_cost_per_unit_and_records_a_value(
 
     html = (await console_for(viewer).get("/unit-economics")).text
     assert "Record a value" not in html
+    assert "Orders (1 day)" in html
     refused = await console_for(viewer).submit(
         "/unit-economics", {"name": "Orders", "value": "1", "date": day.isoformat()}
     )
     assert refused.status_code == 403
     bad_range = await client.get("/unit-economics?metricName=Orders&startDate=2026-13-01")
     assert bad_range.status_code == 422
+    assert "YYYY-MM-DD" in bad_range.text or "date" in bad_range.text.lower()
+    unknown = await client.get("/unit-economics?metricName=Ordres")
+    assert unknown.status_code == 404
+    assert 'role="alert"' in unknown.text
+    assert 'value="Ordres"' in unknown.text  # the typed name kept in a text input

@@ -241,7 +241,13 @@ async def unit_page(
     form: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
+    try:
+        known = list((await c.api.get("/unit-economics/metrics"))["data"])
+    except ApiError as failure:
+        return c.error_page(failure)
     metric = c.query("metricName").strip()
+    if not metric and known and "metricName" not in c.request.query_params:
+        metric = str(known[0]["name"])
     start, end = c.query("startDate"), c.query("endDate")
     result: dict[str, Any] | None = None
     query_error: ApiError | None = None
@@ -251,7 +257,7 @@ async def unit_page(
                 "/unit-economics", params(metricName=metric, startDate=start, endDate=end)
             )
         except ApiError as failure:
-            if failure.status != 422:
+            if failure.status not in (404, 422):
                 return c.error_page(failure)
             query_error = failure
     chart = None
@@ -289,6 +295,11 @@ async def unit_page(
             "date": (today - timedelta(days=1)).isoformat(),
         },
         metric_types=METRIC_TYPES,
+        known=[
+            (m["name"], f"{m['name']} ({m['days']} day{'' if m['days'] == 1 else 's'})")
+            for m in known
+        ],
+        known_names={m["name"] for m in known},
     )
 
 
