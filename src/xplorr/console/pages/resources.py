@@ -2,7 +2,6 @@
 costs (``/network/summary``), Kubernetes clusters (register with the ingest token shown once,
 rotate, delete, rightsizing) and tagging policies with their violations."""
 
-import asyncio
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -11,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from xplorr.console.api import ApiError
-from xplorr.console.pages.savings import PAGE_SIZE, page_number, params
+from xplorr.console.pages.savings import PAGE_SIZE, page_number, params, together
 from xplorr.console.web import Console, NavItem, Signed
 
 router = APIRouter()
@@ -37,7 +36,7 @@ async def inventory(c: Signed) -> Response:
     query = inventory_query(c)
     page = page_number(c)
     try:
-        found, choices = await asyncio.gather(
+        found, choices = await together(
             c.api.get("/inventory", {**query, "page": page, "limit": PAGE_SIZE}),
             c.api.get("/inventory/filters"),
         )
@@ -202,7 +201,7 @@ def mebibytes(value: Any) -> str:
 @router.get("/kubernetes/{cluster_id}")
 async def cluster(c: Signed, cluster_id: str) -> Response:
     try:
-        advice, found = await asyncio.gather(
+        advice, found = await together(
             c.api.get(f"/kubernetes/clusters/{cluster_id}/rightsizing"),
             find_cluster(c, cluster_id),
         )
@@ -237,7 +236,7 @@ async def tagging_page(
     vpage = c.query("vpage", "1")
     vpage_number = int(vpage) if vpage.isdigit() and 0 < int(vpage) < 1000 else 1
     try:
-        policies, violations = await asyncio.gather(
+        policies, violations = await together(
             c.api.get("/tagging-policies", {"limit": 100}),
             c.api.get("/tagging-policies/violations", {"page": vpage_number, "limit": PAGE_SIZE}),
         )

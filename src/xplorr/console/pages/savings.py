@@ -4,6 +4,7 @@ the API's: ``/recommendations``, ``/ai-recommendations``, ``/approvals``,
 ``/commitments/analysis``."""
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -50,6 +51,17 @@ STATUS_DONE = {
     "in_progress": "Marked as in progress.",
 }
 PAGE_SIZE = 25
+
+
+async def together(*calls: Awaitable[Any]) -> list[Any]:
+    """Run API calls at once and wait for every one of them before raising the first error
+    (``asyncio.gather`` would raise at once and leave the others running, their database
+    sessions open after the page has answered)."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 
 def params(**values: Any) -> dict[str, Any]:
@@ -110,9 +122,7 @@ async def recommendations(c: Signed) -> Response:
         limit=PAGE_SIZE,
     )
     try:
-        found, account_list = await asyncio.gather(
-            c.api.get("/recommendations", query), accounts(c)
-        )
+        found, account_list = await together(c.api.get("/recommendations", query), accounts(c))
     except ApiError as error:
         return c.error_page(error)
     return c.render(
@@ -311,17 +321,13 @@ DAY_CHOICES = (("30", "Last 30 days"), ("90", "Last 90 days"), ("180", "Last 180
 async def commitments(c: Signed) -> Response:
     days = c.query("days", "90")
     account = c.query("account")
-    analysis, account_list = await asyncio.gather(
-        c.api.get("/commitments/analysis", params(days=days, accountId=account)),
-        accounts(c),
-        return_exceptions=True,
-    )
-    if isinstance(analysis, ApiError):
-        return c.error_page(analysis)
-    if isinstance(analysis, BaseException):
-        raise analysis
-    if isinstance(account_list, BaseException):
-        account_list = []
+    try:
+        analysis, account_list = await together(
+            c.api.get("/commitments/analysis", params(days=days, accountId=account)),
+            accounts(c),
+        )
+    except ApiError as error:
+        return c.error_page(error)
     chart = {
         "type": "bar",
         "data": {
