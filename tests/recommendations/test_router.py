@@ -162,3 +162,38 @@ async def test_status_changes_and_snooze_are_audited(
         )
     ).all()
     assert actions == ["recommendation.status_changed"] * 4 + ["recommendation.snoozed"] * 2
+
+
+async def test_list_totals_per_currency_and_one_recommendation(
+    db: AsyncSession, client_for: ClientFor, org: Org, admin: User, member: User, other_org: Org
+) -> None:
+    prod = await make_account(db, org, name="prod")
+    euro = await make_account(db, org, name="euro")
+    stop = await make_recommendation(db, prod, savings="60.74", resource_id="i-1")
+    # An alternative for the same resource: the larger of the two counts, not both.
+    await make_recommendation(
+        db, prod, savings="20", resource_id="i-1", type="upgrade_instance_generation"
+    )
+    await make_recommendation(db, prod, savings="10.01", resource_id="i-2")
+    await make_recommendation(db, euro, savings="5", currency="EUR")
+    await make_recommendation(db, prod, savings="7", status=RecommendationStatus.APPLIED)
+    c = client_for(admin)
+
+    body = (await c.get("/recommendations", params={"status": "open", "limit": 1})).json()
+    assert len(body["data"]) == 1
+    assert body["totals"] == [
+        {"currency": "EUR", "estimated_monthly_savings": 5},
+        {"currency": "USD", "estimated_monthly_savings": 70.75},
+    ]
+    body = (await c.get("/recommendations", params={"accountId": str(euro.id)})).json()
+    assert body["totals"] == [{"currency": "EUR", "estimated_monthly_savings": 5}]
+
+    one = await c.get(f"/recommendations/{stop.id}")
+    assert one.status_code == 200, one.text
+    assert one.json()["how_to_apply"]["console_steps"] == ["Stop it."]
+    assert one.json()["account_name"] == "prod"
+    foreign = await make_recommendation(db, await make_account(db, other_org))
+    assert (await c.get(f"/recommendations/{foreign.id}")).status_code == 404
+    # A member limited to the euro account does not see prod's.
+    await grant(db, member, euro)
+    assert (await client_for(member).get(f"/recommendations/{stop.id}")).status_code == 404

@@ -18,7 +18,7 @@ from tests.factories.costs import add_costs
 from tests.factories.unit_economics import add_metrics
 from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.orgs.models import Org
-from xplorr.unit_economics.models import UnitMetric
+from xplorr.unit_economics.models import MetricType, UnitMetric
 from xplorr.unit_economics.service import trend
 from xplorr.users.models import User
 
@@ -227,3 +227,33 @@ class TestRecording:
     async def test_bad_values_are_422(self, client_for: ClientFor, admin: User, body) -> None:
         r = await client_for(admin).post("/unit-economics/metrics", json=body)
         assert (r.status_code, r.json()["error"]["code"]) == (422, "VALIDATION_ERROR")
+
+
+async def test_metric_names_list_days_and_newest_kind(
+    db: AsyncSession, client_for: ClientFor, org: Org, other_org: Org, viewer: User
+) -> None:
+    await add_metrics(db, org, {"2026-03-01": 10, "2026-03-03": 12})
+    await add_metrics(
+        db, org, {"2026-03-02": 5}, name="Orders", metric_type=MetricType.TRANSACTIONS
+    )
+    await add_metrics(db, other_org, {"2026-03-01": 1}, name="Foreign")
+    r = await client_for(viewer).get("/unit-economics/metrics")
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "data": [
+            {
+                "name": "Active Customers",
+                "metric_type": "customers",
+                "days": 2,
+                "first_date": "2026-03-01",
+                "last_date": "2026-03-03",
+            },
+            {
+                "name": "Orders",
+                "metric_type": "transactions",
+                "days": 1,
+                "first_date": "2026-03-02",
+                "last_date": "2026-03-02",
+            },
+        ]
+    }

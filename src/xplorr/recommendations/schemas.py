@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from xplorr.core.money import DecimalNumber
+from xplorr.core.pagination import Page
 from xplorr.recommendations.models import RecommendationStatus, Risk
 
 
@@ -84,3 +85,18 @@ class SnoozeIn(BaseModel):
 
     until: dt.date | None = None
     days: Annotated[int | None, Field(ge=1, le=365)] = None
+
+
+class SavingsTotal(BaseModel):
+    currency: str
+    estimated_monthly_savings: DecimalNumber = Field(
+        description="What the matching recommendations in this currency would save a month "
+        "together, alternatives for the same spend counted once (``overlap_group``)."
+    )
+
+
+class RecommendationPage(Page[RecommendationOut]):
+    """A page of recommendations, with what every recommendation matching the filters (not
+    only this page's) would save a month, per currency (currencies are never added)."""
+
+    totals: list[SavingsTotal] = Field(default_factory=list)

@@ -33,7 +33,7 @@ from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import audit, clock, money
 from xplorr.core.db import advisory_xact_lock
 from xplorr.core.errors import ValidationFailed
-from xplorr.core.pagination import Page, PageParams, paginate
+from xplorr.core.pagination import PageParams, paginate
 from xplorr.core.tenancy import Principal, Scope, get_in_org, org_scope, org_select
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery, Dim
@@ -59,7 +59,9 @@ from xplorr.recommendations.schemas import (
     HowToApplyOut,
     RecommendationFilters,
     RecommendationOut,
+    RecommendationPage,
     RecommendationUpdate,
+    SavingsTotal,
     SnoozeIn,
 )
 
@@ -357,7 +359,7 @@ async def list_recommendations(
     page: PageParams,
     *,
     today: date | None = None,
-) -> Page[RecommendationOut]:
+) -> RecommendationPage:
     """The caller's recommendations (a user limited to some accounts: theirs), largest
     estimated saving first; snoozed ones (``snoozed_until`` after today) only with
     ``include_snoozed``. A foreign ``account_id`` is 404."""
@@ -383,12 +385,38 @@ async def list_recommendations(
     )
     result = await paginate(db, stmt, page, lambda r: r)
     names = await _account_names(db, who, {r.cloud_account_id for r in result.data})
-    return Page(
+    together = totals.monthly_savings(
+        (
+            await db.execute(
+                stmt.with_only_columns(
+                    Recommendation.id,
+                    Recommendation.cloud_account_id,
+                    Recommendation.type,
+                    Recommendation.category,
+                    Recommendation.resource_id,
+                    Recommendation.currency,
+                    Recommendation.estimated_monthly_savings,
+                ).order_by(None)
+            )
+        ).all()
+    )
+    return RecommendationPage(
         data=[to_out(r, names) for r in result.data],
         total=result.total,
         page=result.page,
         limit=result.limit,
+        totals=[
+            SavingsTotal(currency=cur, estimated_monthly_savings=together[cur])
+            for cur in sorted(together)
+        ],
     )
+
+
+async def get_recommendation(
+    db: AsyncSession, who: Principal, recommendation_id: uuid.UUID
+) -> RecommendationOut:
+    """One recommendation of the caller's (a foreign or ungranted account's: 404)."""
+    return await one_out(db, who, await get_in_org(db, Recommendation, recommendation_id, who))
 
 
 async def open_recommendations(

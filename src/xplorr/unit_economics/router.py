@@ -12,6 +12,7 @@ from xplorr.unit_economics import service
 from xplorr.unit_economics.schemas import (
     MAX_BULK,
     BulkResult,
+    MetricNamesOut,
     UnitEconomicsOut,
     UnitMetricIn,
     UnitMetricOut,
@@ -77,6 +78,13 @@ async def upload_unit_metrics_csv(request: Request, db: DbSession, who: WriterUs
     if len(body) > service.MAX_CSV_BYTES:
         raise PayloadTooLarge("The CSV is larger than 1 MiB.")
     return await service.record_many(db, who, service.parse_csv(body))
+
+
+@router.get("/metrics", response_model=MetricNamesOut)
+async def list_unit_metrics(db: DbSession, who: CurrentUser) -> MetricNamesOut:
+    """The business metrics the organization records, by name: the kind of the newest value,
+    how many days have one, the first and last day (at most 500 names, alphabetical)."""
+    return await service.metric_names(db, who)
 
 
 @router.get("", response_model=UnitEconomicsOut)

@@ -42,6 +42,20 @@ class UnitMetricOut(BaseModel):
     )
 
 
+class MetricSummary(BaseModel):
+    name: str
+    metric_type: MetricType = Field(description="The kind of the newest value.")
+    days: int = Field(description="Days with a value.")
+    first_date: dt.date
+    last_date: dt.date
+
+
+class MetricNamesOut(BaseModel):
+    """The metrics the organization records, by name (at most 500)."""
+
+    data: list[MetricSummary]
+
+
 class BulkResult(BaseModel):
     """A bulk post or CSV upload: how many days were new and how many replaced."""
 

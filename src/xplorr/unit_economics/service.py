@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Final, Literal
 
 from pydantic import ValidationError
-from sqlalchemy import tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,8 @@ from xplorr.unit_economics.models import MetricType, UnitMetric
 from xplorr.unit_economics.schemas import (
     MAX_BULK,
     BulkResult,
+    MetricNamesOut,
+    MetricSummary,
     UnitDay,
     UnitEconomicsOut,
     UnitMetricIn,
@@ -46,6 +48,55 @@ PER_UNIT_QUANTUM: Final = Decimal("0.000001")
 PERCENT_QUANTUM: Final = Decimal("0.01")
 MAX_CSV_BYTES: Final = 1024 * 1024  # the request body cap (core.middleware)
 ZERO: Final = Decimal(0)
+
+
+MAX_NAMES: Final = 500
+
+
+async def metric_names(db: AsyncSession, who: Principal) -> MetricNamesOut:
+    """The organization's metric names with their days of values (a picker's choices)."""
+    scoped = org_select(UnitMetric, who).subquery()
+    newest = (
+        select(scoped.c.name, func.max(scoped.c.date).label("last_date"))
+        .group_by(scoped.c.name)
+        .subquery()
+    )
+    rows = (
+        await db.execute(
+            select(
+                scoped.c.name,
+                func.count().label("days"),
+                func.min(scoped.c.date).label("first_date"),
+                newest.c.last_date,
+            )
+            .join(newest, newest.c.name == scoped.c.name)
+            .group_by(scoped.c.name, newest.c.last_date)
+            .order_by(scoped.c.name)
+            .limit(MAX_NAMES)
+        )
+    ).all()
+    kinds = dict(
+        (
+            await db.execute(
+                select(scoped.c.name, scoped.c.metric_type).join(
+                    newest,
+                    (newest.c.name == scoped.c.name) & (newest.c.last_date == scoped.c.date),
+                )
+            )
+        ).all()
+    )
+    return MetricNamesOut(
+        data=[
+            MetricSummary(
+                name=r.name,
+                metric_type=MetricType(kinds.get(r.name) or MetricType.CUSTOM),
+                days=int(r.days),
+                first_date=r.first_date,
+                last_date=r.last_date,
+            )
+            for r in rows
+        ]
+    )
 
 
 async def record(db: AsyncSession, who: Principal, data: UnitMetricIn) -> UnitMetricOut:
