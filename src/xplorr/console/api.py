@@ -7,7 +7,9 @@ browser) and the browser's address, so limits and audit rows name the real clien
 Numbers are parsed as ``Decimal``: the API sends exact amounts and the console keeps them.
 """
 
+import asyncio
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -152,6 +154,17 @@ class ConsoleApi:
             media_type=response.headers.get("content-type", "application/octet-stream"),
             filename=filename,
         )
+
+
+async def all_of(*calls: Awaitable[Any]) -> tuple[Any, ...]:
+    """API calls of one page made side by side, every one finished before the first failure
+    (in the order given) is raised: ``asyncio.gather`` alone would raise at once and leave the
+    others running, with their database sessions, after the page has answered."""
+    answers: tuple[Any, ...] = tuple(await asyncio.gather(*calls, return_exceptions=True))
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return answers
 
 
 def _error(response: httpx.Response) -> ApiError:

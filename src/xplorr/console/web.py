@@ -8,7 +8,6 @@ anyone else is sent to the login page) or ``Anyone`` (login, sign-up, the emaile
 without a valid CSRF token before the handler runs.
 """
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,7 +23,7 @@ from starlette.datastructures import FormData
 
 from xplorr.auth import browser
 from xplorr.console import format as fmt
-from xplorr.console.api import ApiError, ConsoleApi
+from xplorr.console.api import ApiError, ConsoleApi, all_of
 from xplorr.core.deps import AuthKit
 from xplorr.core.errors import RateLimited, RespondWith
 
@@ -281,16 +280,8 @@ async def signed_in(request: Request) -> Console:
     c = await _console(request)
     if c.login is None:
         raise RespondWith(login_redirect(c))
-    # Both calls finish before the page goes on (return_exceptions): a refused /auth/me must
-    # not leave the /settings call running after the answer was sent.
-    answers: tuple[Any, ...] = await asyncio.gather(
-        c.api.get("/auth/me"), c.api.get("/settings"), return_exceptions=True
-    )
     try:
-        for answer in answers:
-            if isinstance(answer, BaseException):
-                raise answer
-        c.me, c.org_settings = answers
+        c.me, c.org_settings = await all_of(c.api.get("/auth/me"), c.api.get("/settings"))
     except ApiError as error:
         if error.status == 401:
             raise RespondWith(login_redirect(c)) from error

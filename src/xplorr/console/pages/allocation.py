@@ -11,8 +11,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from xplorr.console.api import ApiError
-from xplorr.console.pages.savings import accounts, params, together
+from xplorr.console.api import ApiError, all_of
+from xplorr.console.pages.savings import accounts, params
 from xplorr.console.web import Console, NavItem, Signed
 from xplorr.core import clock
 
@@ -121,7 +121,7 @@ async def clusters(c: Console) -> list[tuple[str, str]]:
 @router.get("/allocation")
 async def rules(c: Signed) -> Response:
     try:
-        found, account_list, cluster_list = await together(all_rules(c), accounts(c), clusters(c))
+        found, account_list, cluster_list = await all_of(all_rules(c), accounts(c), clusters(c))
     except ApiError as error:
         return c.error_page(error)
     return c.render(
@@ -142,7 +142,7 @@ async def rule_form(
     preview: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
-    account_list, cluster_list = await together(accounts(c), clusters(c))
+    account_list, cluster_list = await all_of(accounts(c), clusters(c))
     field_errors: dict[str, str] = {}
     if error:
         for name, message in error.field_errors().items():

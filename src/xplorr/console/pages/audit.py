@@ -4,8 +4,7 @@ at a time, and the same filters as a CSV file."""
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from xplorr.console.api import ApiError
-from xplorr.console.pages._calls import all_of
+from xplorr.console.api import ApiError, all_of
 from xplorr.console.web import Console, NavItem, Signed
 
 router = APIRouter()

@@ -8,8 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from xplorr.auth import browser
-from xplorr.console.api import ApiError
-from xplorr.console.pages._calls import all_of
+from xplorr.console.api import ApiError, all_of
 from xplorr.console.web import Console, NavItem, Signed
 
 router = APIRouter()

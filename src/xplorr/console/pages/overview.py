@@ -1,13 +1,12 @@
 """The overview: this month against the same days of last month, the month's forecast, the top
 services, open anomalies, budgets at risk and the savings waiting in recommendations."""
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from xplorr.console.api import ApiError
+from xplorr.console.api import ApiError, all_of
 from xplorr.console.web import NavItem, Signed
 
 router = APIRouter()
@@ -22,7 +21,7 @@ def _at_risk(budget: dict[str, Any]) -> bool:
 @router.get("/")
 async def overview(c: Signed) -> Response:
     try:
-        month, services, anomalies, recommendations, accounts = await asyncio.gather(
+        month, services, anomalies, recommendations, accounts = await all_of(
             c.api.get("/costs/trend", {"previousPeriod": "month_to_date", "granularity": "day"}),
             c.api.get("/costs", {"groupBy": "service", "limit": 6}),
             c.api.get("/anomalies", {"status": "open", "limit": 5}),

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from xplorr.console.api import ApiError
-from xplorr.console.pages.savings import PAGE_SIZE, page_number, params, together
+from xplorr.console.api import ApiError, all_of
+from xplorr.console.pages.savings import PAGE_SIZE, page_number, params
 from xplorr.console.web import Console, NavItem, Signed
 
 router = APIRouter()
@@ -36,7 +36,7 @@ async def inventory(c: Signed) -> Response:
     query = inventory_query(c)
     page = page_number(c)
     try:
-        found, choices = await together(
+        found, choices = await all_of(
             c.api.get("/inventory", {**query, "page": page, "limit": PAGE_SIZE}),
             c.api.get("/inventory/filters"),
         )
@@ -201,7 +201,7 @@ def mebibytes(value: Any) -> str:
 @router.get("/kubernetes/{cluster_id}")
 async def cluster(c: Signed, cluster_id: str) -> Response:
     try:
-        advice, found = await together(
+        advice, found = await all_of(
             c.api.get(f"/kubernetes/clusters/{cluster_id}/rightsizing"),
             find_cluster(c, cluster_id),
         )
@@ -236,7 +236,7 @@ async def tagging_page(
     vpage = c.query("vpage", "1")
     vpage_number = int(vpage) if vpage.isdigit() and 0 < int(vpage) < 1000 else 1
     try:
-        policies, violations = await together(
+        policies, violations = await all_of(
             c.api.get("/tagging-policies", {"limit": 100}),
             c.api.get("/tagging-policies/violations", {"page": vpage_number, "limit": PAGE_SIZE}),
         )

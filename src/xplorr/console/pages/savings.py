@@ -3,8 +3,6 @@ labelled by who wrote them), the approvals inbox and the commitments analysis. E
 the API's: ``/recommendations``, ``/ai-recommendations``, ``/approvals``,
 ``/commitments/analysis``."""
 
-import asyncio
-from collections.abc import Awaitable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from xplorr.console.api import ApiError
+from xplorr.console.api import ApiError, all_of
 from xplorr.console.format import as_decimal
 from xplorr.console.web import Console, NavItem, Signed, safe_next
 from xplorr.core import clock
@@ -51,17 +49,6 @@ STATUS_DONE = {
     "in_progress": "Marked as in progress.",
 }
 PAGE_SIZE = 25
-
-
-async def together(*calls: Awaitable[Any]) -> list[Any]:
-    """Run API calls at once and wait for every one of them before raising the first error
-    (``asyncio.gather`` would raise at once and leave the others running, their database
-    sessions open after the page has answered)."""
-    results = await asyncio.gather(*calls, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
 
 
 def params(**values: Any) -> dict[str, Any]:
@@ -122,7 +109,7 @@ async def recommendations(c: Signed) -> Response:
         limit=PAGE_SIZE,
     )
     try:
-        found, account_list = await together(c.api.get("/recommendations", query), accounts(c))
+        found, account_list = await all_of(c.api.get("/recommendations", query), accounts(c))
     except ApiError as error:
         return c.error_page(error)
     return c.render(
@@ -322,7 +309,7 @@ async def commitments(c: Signed) -> Response:
     days = c.query("days", "90")
     account = c.query("account")
     try:
-        analysis, account_list = await together(
+        analysis, account_list = await all_of(
             c.api.get("/commitments/analysis", params(days=days, accountId=account)),
             accounts(c),
         )

@@ -8,8 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from xplorr.console.api import ApiError
-from xplorr.console.pages._calls import all_of
+from xplorr.console.api import ApiError, all_of
 from xplorr.console.web import Console, NavItem, Signed
 from xplorr.core import clock
 
