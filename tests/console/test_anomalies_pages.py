@@ -3,7 +3,7 @@ the explorer, acknowledge / resolve for members (a viewer sees no button and the
 direct POST in words), the API's 422 and 404 in words."""
 
 from datetime import date
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.factories.anomalies import make_anomaly
@@ -61,13 +61,15 @@ async def test_list_filters_and_detail_with_root_cause(
     r = await client.get(f"/anomalies/{a.id}")
     assert r.status_code == 200, r.text
     html = r.text
-    assert "i-big" in html and "+$280.00" in html
+    assert "i-big" in html
+    assert "+$280.00" in html
     assert "us-east-1" in html
     # A viewer may not change the status: no button.
     assert "Acknowledge" not in html
     link = html.split('href="/costs?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     query = parse_qs(link)
-    assert query["startDate"] == ["2026-11-13"] and query["endDate"] == ["2026-11-20"]
+    assert query["startDate"] == ["2026-11-13"]
+    assert query["endDate"] == ["2026-11-20"]
     assert query["service"] == ["AmazonEC2"]
     assert query["accountId"] == [str(a.cloud_account_id)]
     # The direct POST is refused by the API, in words.
@@ -75,7 +77,8 @@ async def test_list_filters_and_detail_with_root_cause(
     assert r.status_code == 403
     assert 'role="alert"' in r.text
     message = r.text.split('role="alert">', 1)[1].split("<", 1)[0]
-    assert message and "{" not in message
+    assert message
+    assert "{" not in message
 
 
 async def test_member_acknowledges_then_resolves(
@@ -84,7 +87,8 @@ async def test_member_acknowledges_then_resolves(
     a = await spike(db, org)
     client = console_for(member)
     html = (await client.get(f"/anomalies/{a.id}")).text
-    assert ">Acknowledge</button>" in html and ">Resolve</button>" in html
+    assert ">Acknowledge</button>" in html
+    assert ">Resolve</button>" in html
     r = await client.submit(f"/anomalies/{a.id}/status", {"status": "acknowledged"})
     assert r.status_code == 303
     assert r.headers["location"] == f"/anomalies/{a.id}"

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from xplorr.console.api import ApiError
-from xplorr.console.web import NavItem, Signed
+from xplorr.console.web import Console, NavItem, Signed
 
 router = APIRouter()
 NAV = (NavItem("Costs", "Anomalies", "/anomalies", 2),)
@@ -81,7 +81,7 @@ async def anomalies(c: Signed) -> Response:
     )
 
 
-async def _show(c: Any, anomaly_id: str, error: ApiError | None = None) -> Response:
+async def _show(c: Console, anomaly_id: str, error: ApiError | None = None) -> Response:
     try:
         a = await c.api.get(f"/anomalies/{anomaly_id}")
     except ApiError as e:
