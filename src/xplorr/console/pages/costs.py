@@ -562,7 +562,7 @@ async def explorer(c: Signed) -> Response:
         status=error.status if error and not answers else 200,
         state=state,
         error=error,
-        errors=error.field_errors() if error else {},
+        errors={k.split(".")[0]: v for k, v in error.field_errors().items()} if error else {},
         tables=tables,
         trend=trend,
         chart=_chart(trend, by_time) if trend and answers else None,
