@@ -20,7 +20,7 @@ from xplorr.users.models import User
 START, END = "2026-10-01", "2026-10-10"
 
 
-async def seed(db: AsyncSession, org: Org) -> None:
+async def seed(db: AsyncSession, org: Org, *, eur: bool = True) -> None:
     """Ten days of EC2 (two regions, tagged env) and S3 in USD, and one EUR row."""
     prod = await make_account(db, org, name="Production")
     rows = []
@@ -45,14 +45,15 @@ async def seed(db: AsyncSession, org: Org) -> None:
             },
             {"usage_date": day, "billed_cost": "1.25", "service_name": "AmazonS3"},
         ]
-    rows.append(
-        {
-            "usage_date": date(2026, 10, 5),
-            "billed_cost": "7.5",
-            "service_name": "AmazonS3",
-            "currency": "EUR",
-        }
-    )
+    if eur:
+        rows.append(
+            {
+                "usage_date": date(2026, 10, 5),
+                "billed_cost": "7.5",
+                "service_name": "AmazonS3",
+                "currency": "EUR",
+            }
+        )
     await add_costs(db, prod, rows)
 
 
