@@ -164,3 +164,16 @@ def test_presets() -> None:
     assert preset_range("lastmonth", today) == (date(2026, 2, 1), date(2026, 2, 28))
     assert preset_range("last3", today) == (date(2025, 12, 1), date(2026, 2, 28))
     assert preset_range("last12", today) == (date(2025, 3, 1), date(2026, 2, 28))
+
+
+async def test_overview_shows_the_savings_total(
+    console_for, db: AsyncSession, org: Org, member: User
+) -> None:
+    from tests.factories.recommendations import make_recommendation
+
+    account = await make_account(db, org)
+    await add_costs(db, account, [{"usage_date": date(2026, 10, 1), "billed_cost": "1"}])
+    await make_recommendation(db, account, savings="8.00", type="delete_volume", resource_id="v")
+    await make_recommendation(db, account, savings="2.50", type="migrate_gp3", resource_id="v")
+    html = (await console_for(member).get("/")).text
+    assert "$8.00 a month to save" in html

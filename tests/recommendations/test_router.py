@@ -162,3 +162,29 @@ async def test_status_changes_and_snooze_are_audited(
         )
     ).all()
     assert actions == ["recommendation.status_changed"] * 4 + ["recommendation.snoozed"] * 2
+
+
+async def test_list_totals_count_open_ones_once_per_overlap_group(
+    db: AsyncSession, client_for: ClientFor, org: Org, member: User
+) -> None:
+    mine, theirs = await make_account(db, org), await make_account(db, org)
+    # One gp2 volume: delete it (8.00) or migrate it (2.50): alternatives, the larger counts.
+    await make_recommendation(db, mine, savings="8.00", type="delete_volume", resource_id="vol-1")
+    await make_recommendation(db, mine, savings="2.50", type="migrate_gp3", resource_id="vol-1")
+    await make_recommendation(db, mine, savings="70.08")
+    await make_recommendation(db, mine, savings="5", status=RecommendationStatus.DISMISSED)
+    await make_recommendation(db, mine, savings="3.5", currency="EUR")
+    await make_recommendation(db, theirs, savings="1000")
+    await grant(db, member, mine)
+    c = client_for(member)
+    body = (await c.get("/recommendations", params={"limit": 1})).json()
+    assert len(body["data"]) == 1  # the totals are over every match, not the page
+    assert body["totals"] == [
+        {"currency": "EUR", "estimated_monthly_savings": 3.5},
+        {"currency": "USD", "estimated_monthly_savings": 78.08},
+    ]
+    body = (await c.get("/recommendations", params={"status": "dismissed"})).json()
+    assert body["total"] == 1
+    assert body["totals"] == []
+    body = (await c.get("/recommendations", params={"type": "migrate_gp3"})).json()
+    assert body["totals"] == [{"currency": "USD", "estimated_monthly_savings": 2.5}]

@@ -5,12 +5,13 @@ from fastapi import APIRouter, Depends, Query
 
 from xplorr.auth.deps import CurrentUser, WriterUser
 from xplorr.core.db import DbSession
-from xplorr.core.pagination import Page, Pagination
+from xplorr.core.pagination import Pagination
 from xplorr.recommendations import service
 from xplorr.recommendations.models import RecommendationStatus
 from xplorr.recommendations.schemas import (
     RecommendationFilters,
     RecommendationOut,
+    RecommendationPage,
     RecommendationUpdate,
     SnoozeIn,
 )
@@ -55,17 +56,19 @@ def recommendation_filters(
     )
 
 
-@router.get("", response_model=Page[RecommendationOut])
+@router.get("", response_model=RecommendationPage)
 async def list_recommendations(
     db: DbSession,
     who: CurrentUser,
     page: Pagination,
     filters: Annotated[RecommendationFilters, Depends(recommendation_filters)],
-) -> Page[RecommendationOut]:
+) -> RecommendationPage:
     """List savings recommendations, largest estimated monthly saving first. Each carries its
     evidence (the metric values and window, the prices used), its risk and how to apply it
     (console steps and a CLI or Terraform snippet). Snoozed ones are left out unless
-    ``includeSnoozed=true``. A user limited to some cloud accounts sees only theirs."""
+    ``includeSnoozed=true``. A user limited to some cloud accounts sees only theirs. ``totals``:
+    per currency, what the open ones among all those the filters match would save a month
+    together, alternatives for the same spend counted once."""
     return await service.list_recommendations(db, who, filters, page)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from xplorr.core.money import DecimalNumber
+from xplorr.core.pagination import Page
 from xplorr.recommendations.models import RecommendationStatus, Risk
 
 
@@ -64,6 +65,24 @@ class RecommendationOut(BaseModel):
     updated_at: dt.datetime
     status_changed_at: dt.datetime | None
     applied_at: dt.datetime | None
+
+
+class SavingsTotalOut(BaseModel):
+    currency: str
+    estimated_monthly_savings: DecimalNumber
+
+
+class RecommendationPage(Page[RecommendationOut]):
+    """A page of recommendations and, over every one the filters match (not only this page)
+    that is open, what they would save a month together per currency, alternatives counted
+    once (``recommendations.totals``); currencies are never added up."""
+
+    totals: list[SavingsTotalOut] = Field(
+        default_factory=list,
+        description="Per currency (alphabetical), the monthly saving of the open recommendations "
+        "the filters match, overlapping ones (actions on one resource, an account's commitment "
+        "purchases) counted once.",
+    )
 
 
 class RecommendationUpdate(BaseModel):

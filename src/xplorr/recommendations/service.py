@@ -33,7 +33,7 @@ from xplorr.cloud_accounts.models import CloudAccount
 from xplorr.core import audit, clock, money
 from xplorr.core.db import advisory_xact_lock
 from xplorr.core.errors import ValidationFailed
-from xplorr.core.pagination import Page, PageParams, paginate
+from xplorr.core.pagination import PageParams, paginate
 from xplorr.core.tenancy import Principal, Scope, get_in_org, org_scope, org_select
 from xplorr.costs import query
 from xplorr.costs.query import CostQuery, Dim
@@ -59,7 +59,9 @@ from xplorr.recommendations.schemas import (
     HowToApplyOut,
     RecommendationFilters,
     RecommendationOut,
+    RecommendationPage,
     RecommendationUpdate,
+    SavingsTotalOut,
     SnoozeIn,
 )
 
@@ -357,7 +359,7 @@ async def list_recommendations(
     page: PageParams,
     *,
     today: date | None = None,
-) -> Page[RecommendationOut]:
+) -> RecommendationPage:
     """The caller's recommendations (a user limited to some accounts: theirs), largest
     estimated saving first; snoozed ones (``snoozed_until`` after today) only with
     ``include_snoozed``. A foreign ``account_id`` is 404."""
@@ -383,11 +385,31 @@ async def list_recommendations(
     )
     result = await paginate(db, stmt, page, lambda r: r)
     names = await _account_names(db, who, {r.cloud_account_id for r in result.data})
-    return Page(
+    open_rows = (
+        await db.execute(
+            stmt.where(Recommendation.status == RecommendationStatus.OPEN)
+            .order_by(None)
+            .with_only_columns(
+                Recommendation.id,
+                Recommendation.cloud_account_id,
+                Recommendation.type,
+                Recommendation.category,
+                Recommendation.resource_id,
+                Recommendation.currency,
+                Recommendation.estimated_monthly_savings,
+            )
+        )
+    ).all()
+    saved = totals.monthly_savings(open_rows)
+    return RecommendationPage(
         data=[to_out(r, names) for r in result.data],
         total=result.total,
         page=result.page,
         limit=result.limit,
+        totals=[
+            SavingsTotalOut(currency=cur, estimated_monthly_savings=saved[cur])
+            for cur in sorted(saved)
+        ],
     )
 
 
