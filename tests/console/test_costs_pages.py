@@ -177,3 +177,48 @@ async def test_overview_shows_the_savings_total(
     await make_recommendation(db, account, savings="2.50", type="migrate_gp3", resource_id="v")
     html = (await console_for(member).get("/")).text
     assert "$8.00 a month to save" in html
+
+
+def hrefs(html: str) -> list[dict[str, list[str]]]:
+    return [
+        parse_qs(part.split('"', 1)[0].replace("&amp;", "&"))
+        for part in html.split('href="/costs?')[1:]
+    ]
+
+
+async def test_tag_and_time_groups_drill_down_and_presets_stay_relative(
+    console_for, db: AsyncSession, org: Org, member: User
+) -> None:
+    await seed(db, org, eur=False)
+    client = console_for(member)
+    html = (
+        await client.get(
+            "/costs", params={"startDate": START, "endDate": END, "groupBy": "tag:env"}
+        )
+    ).text
+    assert ">prod<" in html
+    assert {
+        "tag": ["env:prod"],
+        "groupBy": ["service"],
+        "startDate": [START],
+        "endDate": [END],
+    } in [
+        {k: v for k, v in q.items() if k in ("tag", "groupBy", "startDate", "endDate")}
+        for q in hrefs(html)
+    ]
+    # By week then service: a week's click narrows the range to its days (within the range).
+    html = (
+        await client.get(
+            "/costs",
+            params={"startDate": START, "endDate": END, "groupBy": "week", "thenBy": "service"},
+        )
+    ).text
+    weeks = [q for q in hrefs(html) if q.get("groupBy") == ["service"] and "startDate" in q]
+    assert weeks[0]["startDate"] == ["2026-10-01"]
+    assert weeks[0]["endDate"] == ["2026-10-04"]
+    # A preset stays a preset in the links the page makes (a shared link keeps meaning it).
+    html = (await client.get("/costs", params={"range": "lastmonth", "groupBy": "region"})).text
+    assert 'aria-current="true"' in html
+    region_links = [q for q in hrefs(html) if q.get("groupBy") == ["service"]]
+    assert all(q.get("range") == ["lastmonth"] for q in region_links)
+    assert all("startDate" not in q for q in region_links)

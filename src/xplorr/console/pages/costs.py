@@ -258,7 +258,10 @@ def drill_changes(
     if group in TIME_GROUPS:
         if key is None or (days := _period_end(group, key)) is None:
             return None
-        changes.update(startDate=days[0], endDate=days[1], range="")
+        # A week or month that starts before the range (or ends after it) keeps its range's days.
+        first = max(days[0], state["startDate"] or days[0])
+        last = min(days[1], state["endDate"] or days[1])
+        changes.update(startDate=first, endDate=last, range="")
         if group != "date":
             changes["granularity"] = "day"
     elif group.startswith("tag:"):
