@@ -111,6 +111,41 @@ class TestList:
         r = await c.get("/anomalies", params={"accountId": str(theirs.id)})
         assert (r.status_code, r.json()["error"]["code"]) == (404, "CLOUD_ACCOUNT_NOT_FOUND")
 
+    async def test_date_range(
+        self, db: AsyncSession, client_for: ClientFor, org: Org, admin: User
+    ) -> None:
+        account = await make_account(db, org)
+        days = [date(2024, 9, d) for d in (1, 5, 10)]
+        made = [await make_anomaly(db, org, account=account, day=d) for d in days]
+        c = client_for(admin)
+        r = await c.get("/anomalies", params={"startDate": "2024-09-05", "endDate": "2024-09-09"})
+        assert [d["id"] for d in r.json()["data"]] == [str(made[1].id)]
+        r = await c.get("/anomalies", params={"startDate": "2024-09-05"})
+        assert [d["id"] for d in r.json()["data"]] == [str(made[2].id), str(made[1].id)]
+        r = await c.get("/anomalies", params={"endDate": "2024-09-31"})
+        assert (r.status_code, r.json()["error"]["code"]) == (422, "VALIDATION_ERROR")
+
+
+class TestGet:
+    async def test_one_with_root_cause_and_hidden_rows(
+        self, db: AsyncSession, client_for: ClientFor, org: Org, member: User, other_org: Org
+    ) -> None:
+        mine, theirs = await make_account(db, org, name="mine"), await make_account(db, org)
+        seen = await make_anomaly(db, org, account=mine)
+        hidden = await make_anomaly(db, org, account=theirs)
+        foreign = await make_anomaly(db, other_org, account=await make_account(db, other_org))
+        await grant(db, member, mine)
+        c = client_for(member)
+        r = await c.get(f"/anomalies/{seen.id}")
+        assert r.status_code == 200, r.text
+        listed = (await c.get("/anomalies")).json()["data"][0]
+        assert r.json() == listed
+        assert r.json()["account_name"] == "mine"
+        assert r.json()["root_cause"] == []
+        for other in (hidden, foreign):
+            r = await c.get(f"/anomalies/{other.id}")
+            assert (r.status_code, r.json()["error"]["code"]) == (404, "ANOMALY_NOT_FOUND")
+
 
 class TestUpdate:
     async def test_member_acknowledges_then_resolves_audited(

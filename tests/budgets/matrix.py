@@ -8,6 +8,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     # (product-notes.md section 13).
     ("GET", "/api/v1/budgets"): ANY,
     ("POST", "/api/v1/budgets"): WRITERS,
+    ("GET", "/api/v1/budgets/{budget_id}"): ANY,
     ("PATCH", "/api/v1/budgets/{budget_id}"): WRITERS,
     ("DELETE", "/api/v1/budgets/{budget_id}"): WRITERS,
 }

@@ -173,6 +173,23 @@ class TestList:
         assert [d["id"] for d in r.json()["data"]] == [str(a.id), str(b.id)]
         assert r.json()["total"] == 2
 
+    async def test_get_one_as_listed(
+        self, db: AsyncSession, client_for: ClientFor, org: Org, viewer: User, other_org: Org
+    ) -> None:
+        mine, theirs = await make_account(db, org), await make_account(db, org)
+        b = await make_budget(db, org, name="b", account=mine, service="AmazonEC2")
+        hidden = await make_budget(db, org, name="c", account=theirs)
+        foreign = await make_budget(db, other_org, name="x")
+        await grant(db, viewer, mine)
+        c = client_for(viewer)
+        r = await c.get(f"/budgets/{b.id}")
+        assert r.status_code == 200, r.text
+        assert r.json() == (await c.get("/budgets")).json()["data"][0]
+        assert r.json()["filters"]["service"] == "AmazonEC2"
+        for other in (hidden, foreign):
+            r = await c.get(f"/budgets/{other.id}")
+            assert (r.status_code, r.json()["error"]["code"]) == (404, "BUDGET_NOT_FOUND")
+
 
 class TestUpdateDelete:
     async def test_update_fields_and_audit(

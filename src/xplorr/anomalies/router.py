@@ -1,3 +1,4 @@
+import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -25,8 +26,22 @@ def anomaly_filters(
         uuid.UUID | None,
         Query(alias="accountId", description="Only this cloud account (404 if not visible)."),
     ] = None,
+    start_date: Annotated[
+        dt.date | None,
+        Query(alias="startDate", description="Only anomalies of this day or later (YYYY-MM-DD)."),
+    ] = None,
+    end_date: Annotated[
+        dt.date | None,
+        Query(alias="endDate", description="Only anomalies of this day or earlier (YYYY-MM-DD)."),
+    ] = None,
 ) -> AnomalyFilters:
-    return AnomalyFilters(status=status, severity=severity, account_id=account_id)
+    return AnomalyFilters(
+        status=status,
+        severity=severity,
+        account_id=account_id,
+        start_date=start_date,
+        end_date=end_date,
+    )
 
 
 @router.get("", response_model=Page[AnomalyOut])
@@ -42,6 +57,13 @@ async def list_anomalies(
     100-200, high 200-500, critical 500+. A user limited to some cloud accounts sees only
     theirs (and not the organization-wide ones)."""
     return await service.list_anomalies(db, who, filters, page)
+
+
+@router.get("/{anomaly_id}", response_model=AnomalyOut)
+async def get_anomaly(anomaly_id: uuid.UUID, db: DbSession, who: CurrentUser) -> AnomalyOut:
+    """One anomaly with its root cause (404 if it is another organization's or of an account
+    the caller was not granted)."""
+    return await service.get_anomaly(db, who, anomaly_id)
 
 
 @router.patch("/{anomaly_id}", response_model=AnomalyOut)

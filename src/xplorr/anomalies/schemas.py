@@ -14,6 +14,8 @@ class AnomalyFilters:
     status: AnomalyStatus | None = None
     severity: Severity | None = None
     account_id: uuid.UUID | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
 
 
 class ContributorOut(BaseModel):

@@ -429,6 +429,10 @@ async def list_anomalies(
         stmt = stmt.where(Anomaly.status == filters.status)
     if filters.severity is not None:
         stmt = stmt.where(Anomaly.severity == filters.severity)
+    if filters.start_date is not None:
+        stmt = stmt.where(Anomaly.usage_date >= filters.start_date)
+    if filters.end_date is not None:
+        stmt = stmt.where(Anomaly.usage_date <= filters.end_date)
     rank = case(*((Anomaly.severity == s, r) for s, r in SEVERITY_RANK.items()), else_=0)
     stmt = stmt.order_by(
         Anomaly.usage_date.desc(), rank.desc(), Anomaly.detected_at, Anomaly.scope_key, Anomaly.id
@@ -443,6 +447,15 @@ async def list_anomalies(
         page=result.page,
         limit=result.limit,
     )
+
+
+async def get_anomaly(db: AsyncSession, who: Principal, anomaly_id: uuid.UUID) -> AnomalyOut:
+    """One of the caller's anomalies (404 otherwise, as for the list's rows)."""
+    anomaly = await get_in_org(db, Anomaly, anomaly_id, who)
+    names = await _account_names(
+        db, who, {anomaly.cloud_account_id} if anomaly.cloud_account_id else set()
+    )
+    return to_out(anomaly, names)
 
 
 async def update_anomaly(

@@ -40,6 +40,13 @@ async def create_budget(body: BudgetCreate, db: DbSession, who: WriterUser) -> B
     return await service.create_budget(db, who, body)
 
 
+@router.get("/{budget_id}", response_model=BudgetOut)
+async def get_budget(budget_id: uuid.UUID, db: DbSession, who: CurrentUser) -> BudgetOut:
+    """One budget with its current spend and forecast, as the list gives it (404 if not
+    visible)."""
+    return await service.get_budget(db, who, budget_id)
+
+
 @router.patch("/{budget_id}", response_model=BudgetOut, responses=_CONFLICT)
 async def update_budget(
     budget_id: uuid.UUID, body: BudgetUpdate, db: DbSession, who: WriterUser

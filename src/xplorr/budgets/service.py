@@ -320,6 +320,10 @@ async def list_budgets(db: AsyncSession, who: Principal, page: PageParams) -> Pa
     return Page(data=[to_out(s) for s in found], total=rows.total, page=rows.page, limit=rows.limit)
 
 
+async def get_budget(db: AsyncSession, who: Principal, budget_id: uuid.UUID) -> BudgetOut:
+    return await _one(db, who, await get_in_org(db, Budget, budget_id, who))
+
+
 async def _one(db: AsyncSession, who: Principal, b: Budget) -> BudgetOut:
     [s] = await statuses(db, who, [b])
     return to_out(s)
