@@ -375,3 +375,9 @@ async def account_delete(c: Signed, account_id: str) -> Response:
     return c.redirect(
         "/cloud-accounts", notice=f"{account['name']} is disconnected and its costs deleted."
     )
+
+
+@router.get("/sync")
+async def sync_page(c: Signed) -> Response:
+    """Sync status lives with the accounts: each account's page shows its runs."""
+    return c.redirect("/cloud-accounts")
