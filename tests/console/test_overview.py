@@ -52,6 +52,13 @@ async def test_overview_shows_month_to_date_and_top_services(
     assert response.headers["x-frame-options"] == "DENY"
     assert "<script>" not in html
     assert " style=" not in html
+    # The slow panels follow as fragments.
+    forecast = await console_for(member).get("/overview/forecast")
+    assert forecast.status_code == 200
+    assert "Forecast for" in forecast.text
+    assert "Loading" not in forecast.text
+    budgets = await console_for(member).get("/overview/budgets")
+    assert "No budget is at 80 %" in budgets.text
 
 
 async def test_empty_organization_is_told_to_connect_an_account(

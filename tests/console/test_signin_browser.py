@@ -2,6 +2,7 @@
 usable at phone width, and signing out ends the login for the API too."""
 
 import pytest
+from playwright.async_api import expect
 from sqlalchemy.ext.asyncio import AsyncSession
 from tests.console.test_overview import _month_of_costs
 from tests.factories.users import DEFAULT_PASSWORD
@@ -28,6 +29,9 @@ async def test_sign_in_see_overview_and_sign_out(
     await page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await page.get_by_role("heading", name="Overview").wait_for()
+    # The forecast and budget panels follow the page (htmx), in place of "Loading…".
+    await page.get_by_text("No budget is at 80 %").wait_for()
+    await expect(page.locator("main [aria-busy=true]")).to_have_count(0)
     cookies = {c["name"]: c for c in await page.context.cookies()}
     assert cookies["xplorr_session"]["httpOnly"]
     assert cookies["xplorr_session"]["sameSite"] == "Lax"

@@ -121,6 +121,22 @@ def default_lifetime(kit: AuthKit) -> datetime:
     return clock.now() + timedelta(days=kit.settings.refresh_token_ttl_days)
 
 
+# --- the console's reads of the API ------------------------------------------------------------
+
+INTERNAL_READ_HEADER = "x-xplorr-console-read"
+CONSOLE_PAGE_LIMIT = "60/minute"  # page views a person may load, whatever each page reads
+
+
+def internal_read_proof(kit: AuthKit) -> str:
+    """What the console sends on its in-process GETs; derived from the signing key, so no
+    client outside the process can send it."""
+    return hmac.new(kit.jwt.key.encode(), b"console-internal-read", hashlib.sha256).hexdigest()
+
+
+def is_internal_read(kit: AuthKit, sent: str | None) -> bool:
+    return bool(sent) and hmac.compare_digest(internal_read_proof(kit), str(sent))
+
+
 # --- CSRF ---------------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 
-from xplorr.auth import service
+from xplorr.auth import browser, service
 from xplorr.core.db import DbSession
 from xplorr.core.deps import Kit
 from xplorr.core.errors import Forbidden, Unauthorized
@@ -115,9 +115,17 @@ OwnerUser = Annotated[Principal, Depends(require_owner)]
 
 
 async def enforce_rate_limit(request: Request, who: OptionalUser, kit: Kit) -> None:
-    """App-wide dependency: count this request in its route's bucket (see core.ratelimit)."""
+    """App-wide dependency: count this request in its route's bucket (see core.ratelimit).
+
+    The web console's own reads are not counted here: a page view is counted once, in the
+    console's bucket, however many reads its page makes (``auth.browser.internal_read_proof``
+    marks them; only this process can make the mark). Its writes count as any API call."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
+        return
+    if request.method == "GET" and browser.is_internal_read(
+        kit, request.headers.get(browser.INTERNAL_READ_HEADER)
+    ):
         return
     limiter = kit.limiter
     rule = limiter.rule_for(route)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from fastapi import Request
 
-from xplorr.auth.browser import BrowserLogin
+from xplorr.auth.browser import INTERNAL_READ_HEADER, BrowserLogin, internal_read_proof
 from xplorr.core import security
 from xplorr.core.deps import AuthKit
 
@@ -75,8 +75,11 @@ class ConsoleApi:
         self._kit = kit
         self.login = login
 
-    def _client(self) -> httpx.AsyncClient:
+    def _client(self, method: str) -> httpx.AsyncClient:
         headers = {"accept": "application/json"}
+        if method == "GET":
+            # Counted once as a page view by the console (web.py), not per read here.
+            headers[INTERNAL_READ_HEADER] = internal_read_proof(self._kit)
         if self.login is not None:
             token = security.issue_access_token(
                 self._kit.jwt,
@@ -107,7 +110,7 @@ class ConsoleApi:
         json_body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        async with self._client() as client:
+        async with self._client(method) as client:
             response = await client.request(
                 method,
                 path,

@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from limits import parse
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
@@ -25,7 +26,7 @@ from xplorr.auth import browser
 from xplorr.console import format as fmt
 from xplorr.console.api import ApiError, ConsoleApi
 from xplorr.core.deps import AuthKit
-from xplorr.core.errors import RespondWith
+from xplorr.core.errors import RateLimited, RespondWith
 
 # No inline script or style anywhere: every script and stylesheet is a file of this server.
 CSP = (
@@ -175,7 +176,10 @@ class Console:
         return response
 
     def error_page(self, error: ApiError) -> HTMLResponse:
-        return self.render("error.html", status=error.status, error=error)
+        response = self.render("error.html", status=error.status, error=error)
+        if error.retry_after:
+            response.headers["retry-after"] = error.retry_after
+        return response
 
     # --- input -------------------------------------------------------------------------------
 
@@ -221,7 +225,21 @@ async def _console(request: Request) -> Console:
     )
     if request.method not in SAFE_METHODS:
         await _check_csrf(c)
+    await _count_page_view(c)
     return c
+
+
+async def _count_page_view(c: Console) -> None:
+    """One page view in the console's bucket (``auth.browser.CONSOLE_PAGE_LIMIT``), per person
+    (per address before sign-in); over it, a page that says when to come back."""
+    limiter = c.kit.limiter
+    who = f"user:{c.login.user_id}" if c.login else f"ip:{limiter.client_ip(c.request)}"
+    try:
+        await limiter.hit(parse(browser.CONSOLE_PAGE_LIMIT), "console", who)
+    except RateLimited as exc:
+        retry = (exc.headers or {}).get("Retry-After")
+        error = ApiError(429, "RATE_LIMITED", "Too many pages in a short time.", retry_after=retry)
+        raise RespondWith(c.error_page(error)) from exc
 
 
 async def _check_csrf(c: Console) -> None:

@@ -22,22 +22,15 @@ def _at_risk(budget: dict[str, Any]) -> bool:
 @router.get("/")
 async def overview(c: Signed) -> Response:
     try:
-        month, summary, services, anomalies, budgets, recommendations = await asyncio.gather(
+        month, services, anomalies, recommendations, accounts = await asyncio.gather(
             c.api.get("/costs/trend", {"previousPeriod": "month_to_date", "granularity": "day"}),
-            c.api.get("/reports/cost-summary"),
             c.api.get("/costs", {"groupBy": "service", "limit": 6}),
             c.api.get("/anomalies", {"status": "open", "limit": 5}),
-            c.api.get("/budgets", {"limit": 100}),
             c.api.get("/recommendations", {"status": "open", "limit": 1}),
+            c.api.get("/cloud-accounts", {"limit": 1}),
         )
     except ApiError as error:
         return c.error_page(error)
-    accounts = await c.api.get("/cloud-accounts", {"limit": 1})
-    forecasts = [
-        {"currency": cur["currency"], **cur["forecast"]}
-        for cur in summary.get("currencies", [])
-        if cur.get("forecast")
-    ]
     chart = {
         "type": "bar",
         "data": {
@@ -51,13 +44,38 @@ async def overview(c: Signed) -> Response:
         },
     }
     return c.render(
-        "overview.html",
+        "overview/page.html",
         month=month,
-        forecasts=forecasts,
         services=services,
         anomalies=anomalies,
-        budgets=[b for b in budgets["data"] if _at_risk(b)],
         recommendations=recommendations,
         has_accounts=bool(accounts.get("total")),
         chart=chart,
     )
+
+
+# The month's forecast and the budgets' forecasts take longest (a model per series): the page
+# shows at once and these panels follow (htmx, "Loading…" meanwhile).
+
+
+@router.get("/overview/forecast")
+async def forecast_panel(c: Signed) -> Response:
+    try:
+        summary = await c.api.get("/reports/cost-summary")
+    except ApiError as error:
+        return c.render("overview/_panel_error.html", status=error.status, error=error)
+    forecasts = [
+        {"currency": cur["currency"], **cur["forecast"]}
+        for cur in summary.get("currencies", [])
+        if cur.get("forecast")
+    ]
+    return c.render("overview/_forecast.html", forecasts=forecasts)
+
+
+@router.get("/overview/budgets")
+async def budgets_panel(c: Signed) -> Response:
+    try:
+        budgets = await c.api.get("/budgets", {"limit": 100})
+    except ApiError as error:
+        return c.render("overview/_panel_error.html", status=error.status, error=error)
+    return c.render("overview/_budgets.html", budgets=[b for b in budgets["data"] if _at_risk(b)])
