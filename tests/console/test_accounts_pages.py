@@ -117,6 +117,18 @@ async def test_list_shows_sync_status_and_sync_all_queues(
     assert "queued" in (await client.get("/cloud-accounts")).text
 
 
+async def test_sync_now_over_its_limit_says_when_to_try_again(
+    console_for, admin: User, org: Org, db: AsyncSession
+) -> None:
+    account = await make_account(db, org, provider=Provider.FOCUS, name="Exports")
+    client = console_for(admin)
+    for _ in range(10):  # POST /sync/{id}: 10 an hour
+        assert (await client.submit(f"/cloud-accounts/{account.id}/sync")).status_code == 303
+    limited = await client.submit(f"/cloud-accounts/{account.id}/sync")
+    assert limited.status_code == 429
+    assert "Try again in" in limited.text
+
+
 async def test_viewer_sees_no_write_button_and_is_refused(
     console_for, viewer: User, org: Org, db: AsyncSession
 ) -> None:
