@@ -134,14 +134,14 @@ async def test_bad_input_and_other_providers_are_422(
     r = await client.post(URL, json=_body(moto.account_id, {"accessKeyId": "AKIA"}))
     assert r.status_code == 422
     r = await client.post(
-        URL, json={"provider": "focus", "provider_account_id": "x", "credentials": {}}
+        URL, json={"provider": "demo", "provider_account_id": "x", "credentials": {}}
     )
     assert r.status_code == 422
     # The providers whose plugin registers a connection test (xplorr.connectors)
     assert r.json()["error"]["details"] == [
         {
             "field": "provider",
-            "message": "Test connection supports aws, azure and gcp in this version.",
+            "message": "Test connection supports aws, azure, focus and gcp in this version.",
         }
     ]
 

@@ -811,3 +811,35 @@ class TestNeverLogged:
             await client.delete(f"/cloud-accounts/{ident}", headers=headers)
         captured = capsys.readouterr()
         _assert_no_secret(captured.out + captured.err + caplog.text)
+
+
+class TestFocusConnectionTest:
+    async def test_a_focus_path_is_checked_and_its_export_files_counted(
+        self, client_for: ClientFor, admin: User, viewer: User, exports: Path
+    ) -> None:
+        body = {
+            "provider": "focus",
+            "provider_account_id": "exports",
+            "credentials": {"path": str(exports / "aws-focus")},
+        }
+        client = client_for(admin)
+        r = await client.post("/cloud-accounts/test", json=body)
+        assert r.status_code == 200, r.text
+        empty = r.json()
+        assert empty["ok"] is True
+        assert [(c["group"], c["status"], c["error_code"]) for c in empty["checks"]] == [
+            ("Export path", "ok", None),
+            ("Export files", "error", "NO_EXPORT_FILES"),
+        ]
+        (exports / "aws-focus" / "2024-09").mkdir()
+        (exports / "aws-focus" / "2024-09" / "part-1.csv").write_text("BilledCost\n1\n")
+        r = await client.post("/cloud-accounts/test", json=body)
+        files = r.json()["checks"][1]
+        assert (files["status"], files["message"]) == ("ok", "1 export file in 1 export run.")
+        # A path that is not there is refused before any test, as on connect.
+        missing = {**body, "credentials": {"path": str(exports / "gone")}}
+        r = await client.post("/cloud-accounts/test", json=missing)
+        assert r.status_code == 422
+        assert r.json()["error"]["details"][0]["field"] == "credentials.path"
+        r = await client_for(viewer).post("/cloud-accounts/test", json=body)
+        assert r.status_code == 403

@@ -323,6 +323,21 @@ class TestJobs:
         assert listed["data"][0]["accountId"] == str(granted.id)
         assert str(hidden.id) not in str(listed)
 
+    async def test_one_accounts_history(
+        self, client_for: ClientFor, admin: User, member: User, org: Org, db: AsyncSession
+    ) -> None:
+        granted = await make_account(db, org)
+        hidden = await make_account(db, org)
+        await grant(db, member, granted)
+        await client_for(admin).post("/sync/all")
+        mine = (await client_for(admin).get("/sync/jobs", params={"accountId": hidden.id})).json()
+        assert (mine["total"], [d["accountId"] for d in mine["data"]]) == (1, [str(hidden.id)])
+        # An account the caller cannot see has no history for them (not an error).
+        theirs = await client_for(member).get("/sync/jobs", params={"accountId": hidden.id})
+        assert (theirs.status_code, theirs.json()["total"]) == (200, 0)
+        bad = await client_for(admin).get("/sync/jobs", params={"accountId": "nope"})
+        assert bad.status_code == 422
+
     @pytest.mark.parametrize(
         "params", [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"page": 1, "offset": 0}]
     )

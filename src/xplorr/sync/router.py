@@ -1,6 +1,7 @@
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from xplorr.auth.deps import AdminUser, CurrentUser
 from xplorr.core.db import DbSession
@@ -30,10 +31,18 @@ async def sync_status(db: DbSession, who: CurrentUser) -> SyncStatusList:
 
 
 @router.get("/jobs", response_model=Page[SyncRunOut])
-async def list_sync_jobs(db: DbSession, who: CurrentUser, page: Pagination) -> Page[SyncRunOut]:
+async def list_sync_jobs(
+    db: DbSession,
+    who: CurrentUser,
+    page: Pagination,
+    account_id: Annotated[
+        uuid.UUID | None,
+        Query(alias="accountId", description="Only this cloud account's runs (its history)."),
+    ] = None,
+) -> Page[SyncRunOut]:
     """Sync runs of the cloud accounts you can see, newest first (``limit`` + ``offset`` or
-    ``page``)."""
-    return await service.list_runs(db, who, page)
+    ``page``); ``accountId`` keeps one account's runs (none when it is not one you can see)."""
+    return await service.list_runs(db, who, page, account_id=account_id)
 
 
 @router.post(

@@ -235,15 +235,23 @@ async def _runs_out(db: AsyncSession, who: Principal, ids: Sequence[uuid.UUID]) 
     return [by_id[i] for i in ids]
 
 
-async def list_runs(db: AsyncSession, who: Principal, params: PageParams) -> Page[SyncRunOut]:
-    """Sync runs of the visible accounts, newest first."""
-    count = select(func.count()).select_from(
-        _visible_runs(who).with_only_columns(literal(1)).subquery()
-    )
+async def list_runs(
+    db: AsyncSession,
+    who: Principal,
+    params: PageParams,
+    *,
+    account_id: uuid.UUID | None = None,
+) -> Page[SyncRunOut]:
+    """Sync runs of the visible accounts (or of one of them), newest first."""
+    visible = _visible_runs(who)
+    selected = _runs_select(who)
+    if account_id is not None:
+        visible = visible.where(SyncRun.cloud_account_id == account_id)
+        selected = selected.where(SyncRun.cloud_account_id == account_id)
+    count = select(func.count()).select_from(visible.with_only_columns(literal(1)).subquery())
     total = int(await db.scalar(count) or 0)
     stmt = (
-        _runs_select(who)
-        .order_by(SyncRun.created_at.desc(), SyncRun.id.desc())
+        selected.order_by(SyncRun.created_at.desc(), SyncRun.id.desc())
         .limit(params.limit)
         .offset(params.offset)
     )
