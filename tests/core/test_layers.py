@@ -22,7 +22,11 @@ def test_routers_are_mounted_in_their_stated_order() -> None:
     under_api = [r for r in found if r.under_api]
     assert [r.order for r in under_api] == sorted(r.order for r in under_api)
     assert tuple(r.router for r in under_api) == api.ROUTERS
-    assert [r.module for r in found if not r.under_api] == ["xplorr.health.router"]
+    # The console's pages come last: its catch-all 404 page must not shadow /health.
+    assert [r.module for r in found if not r.under_api] == [
+        "xplorr.health.router",
+        "xplorr.console.router",
+    ]
     # /auth's own routes come before the ones of the areas that share its prefix.
     prefixes = [r.prefix for r in api.ROUTERS]
     assert prefixes.index("/auth") < prefixes.index("/auth/2fa") < prefixes.index("/auth/webauthn")

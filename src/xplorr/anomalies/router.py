@@ -1,4 +1,3 @@
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -8,6 +7,7 @@ from xplorr.anomalies import service
 from xplorr.anomalies.models import AnomalyStatus, Severity
 from xplorr.anomalies.schemas import AnomalyFilters, AnomalyOut, AnomalyUpdate
 from xplorr.auth.deps import CurrentUser, WriterUser
+from xplorr.core.dates import IsoDay
 from xplorr.core.db import DbSession
 from xplorr.core.pagination import Page, Pagination
 
@@ -27,11 +27,11 @@ def anomaly_filters(
         Query(alias="accountId", description="Only this cloud account (404 if not visible)."),
     ] = None,
     start_date: Annotated[
-        dt.date | None,
+        IsoDay | None,
         Query(alias="startDate", description="Only anomalies of this day or later (YYYY-MM-DD)."),
     ] = None,
     end_date: Annotated[
-        dt.date | None,
+        IsoDay | None,
         Query(alias="endDate", description="Only anomalies of this day or earlier (YYYY-MM-DD)."),
     ] = None,
 ) -> AnomalyFilters:

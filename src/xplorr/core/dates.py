@@ -6,6 +6,7 @@ a dependency of its own uses ``StartDate``/``EndDate`` and ``DateRange.resolve``
 parameters then keep their place in the OpenAPI document).
 """
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any, Final
@@ -24,13 +25,13 @@ _DAY = r"^\d{4}-\d{2}-\d{2}$"
 
 def _written_as_day(value: Any) -> Any:
     # Pydantic's lax mode reads a number as Unix time: 0 would be 1970-01-01, silently.
-    if isinstance(value, date) or (isinstance(value, str) and len(value) == 10):
+    if isinstance(value, date) or (isinstance(value, str) and re.fullmatch(_DAY, value)):
         return value
     raise ValueError("must be a date written YYYY-MM-DD")
 
 
-# A day in a JSON body: only "YYYY-MM-DD" (a number or a datetime string is a 422).
-BodyDay = Annotated[date, BeforeValidator(_written_as_day)]
+# A day in a JSON body or a query: only "YYYY-MM-DD" (a number or a datetime string is a 422).
+IsoDay = Annotated[date, BeforeValidator(_written_as_day)]
 
 
 StartDate = Annotated[

@@ -6,14 +6,14 @@ from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from xplorr.core.dates import BodyDay
+from xplorr.core.dates import IsoDay
 from xplorr.core.money import DecimalNumber
 from xplorr.core.text import Name
 from xplorr.unit_economics.models import MetricType
 
 MAX_BULK: Final = 5000
 UnitValue = Annotated[Decimal, Field(ge=0, le=Decimal(10**15), max_digits=24, decimal_places=9)]
-MetricDay = Annotated[BodyDay, Field(ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31))]
+MetricDay = Annotated[IsoDay, Field(ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31))]
 
 
 class UnitMetricIn(BaseModel):
