@@ -1,9 +1,11 @@
 """Cloud accounts in the console: connect a FOCUS folder through the form (the connection test's
-result in words, then saved), sync it now and watch the polled status end with the run, the
-list with sync status, rename, typed-confirmation disconnect, and the role rules."""
+result in words, then saved), sync it now and watch the polled status end with the run, explore
+what it stored and set a budget on it, the list with sync status, rename, typed-confirmation disconnect, and the role rules."""
 
 import shutil
+from decimal import Decimal
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -11,6 +13,7 @@ from tests.factories.cloud_accounts import make_account
 from tests.mail import drain
 
 from xplorr.cloud_accounts.models import Provider
+from xplorr.console import format as fmt
 from xplorr.core.jobs.registry import SCHEDULES
 from xplorr.core.jobs.runner import Worker, load_job_modules
 from xplorr.core.settings import Settings
@@ -44,7 +47,7 @@ def worker(settings: Settings, engine: AsyncEngine):
 
 @pytest.mark.browser
 async def test_connect_a_focus_folder_test_it_save_it_and_sync_it(
-    browse, admin: User, export_dir: Path, worker: Worker
+    browse, client_for, admin: User, export_dir: Path, worker: Worker
 ) -> None:
     page = await browse.page(admin)
     await page.goto("/cloud-accounts")
@@ -90,6 +93,28 @@ async def test_connect_a_focus_folder_test_it_save_it_and_sync_it(
     await done.wait_for()
     assert await page.locator("#history-h + table tbody tr").count() == 2
     assert await browse.axe(page) == []
+    account_url = page.url
+
+    # What the sync stored, in the explorer: its total is the API's for the same view.
+    nav = page.get_by_role("navigation", name="Main")
+    await nav.get_by_role("link", name="Explorer").click()
+    await page.get_by_role("heading", name="Cost explorer").wait_for()
+    totals = page.locator('[data-testid^="total-"]')
+    currency = (await totals.first.get_attribute("data-testid")).removeprefix("total-")
+    params = dict(parse_qsl(urlsplit(page.url).query))
+    answer = (await client_for(admin).get("/costs", params={**params, "currency": currency})).json()
+    assert Decimal(answer["totalCost"]) > 0
+    assert await totals.first.inner_text() == fmt.money(answer["totalCost"], currency)
+
+    # ...and a budget set on it.
+    await nav.get_by_role("link", name="Budgets").click()
+    await page.get_by_role("link", name="New budget").first.click()
+    await page.get_by_label("Name", exact=True).fill("Acme monthly")
+    await page.get_by_label("Amount", exact=True).fill("5000")
+    await page.get_by_role("button", name="Create budget").click()
+    await page.get_by_text("Budget Acme monthly created.").wait_for()
+    await page.get_by_role("meter", name="Share of Acme monthly used").wait_for()
+    await page.goto(account_url)
 
     # Disconnect: a wrong name is refused in words, the right one disconnects.
     await page.get_by_label("Type the account's name").fill("nope")
