@@ -59,6 +59,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # The PostgreSQL pass would run these 10-30 s processes again to the same outcome: none of
+    # them reads the database it is given (the start script makes its own SQLite one).
+    if PG_URL and item.get_closest_marker("database_independent"):
+        pytest.skip("database_independent: run in the SQLite pass")
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Migrate once per session: a SQLite template file, or this worker's PostgreSQL database."""

@@ -59,6 +59,7 @@ def test_every_operation_is_documented_and_typed(app: FastAPI) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.database_independent
 def test_cli_openapi_matches_the_app(app: FastAPI) -> None:
     import json
     import subprocess

@@ -40,12 +40,13 @@ def _cli(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedPro
         [sys.executable, "-m", "xplorr", *args],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,  # the demo load, on a busy two-core machine
         env={**os.environ, "XPLORR_DATA_DIR": str(data_dir), **env},
     )
 
 
 @pytest.mark.slow
+@pytest.mark.database_independent  # the embedded default: its own SQLite file
 def test_migrate_user_create_and_demo_on_a_fresh_data_dir(tmp_path: Path) -> None:
     data = tmp_path / "data"
     done = _cli(["migrate"], data)

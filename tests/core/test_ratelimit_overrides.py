@@ -73,6 +73,7 @@ async def test_an_override_replaces_the_reference_limit_in_force_and_in_the_docu
     ],
 )
 @pytest.mark.slow
+@pytest.mark.database_independent
 def test_serve_refuses_a_bad_value_at_startup(
     tmp_path: Path, db_url: str, value: str, message: str
 ) -> None:

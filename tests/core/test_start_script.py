@@ -57,6 +57,7 @@ def _environ(pid: int) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.database_independent
 def test_start_sets_base_url_creates_exports_and_restarts_without_pip(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     port = free_port()
