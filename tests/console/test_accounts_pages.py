@@ -1,6 +1,7 @@
 """Cloud accounts in the console: connect a FOCUS folder through the form (the connection test's
 result in words, then saved), sync it now and watch the polled status end with the run, explore
-what it stored and set a budget on it, the list with sync status, rename, typed-confirmation disconnect, and the role rules."""
+what it stored and set a budget on it, the list with sync status, rename, typed-confirmation
+disconnect, and the role rules."""
 
 import shutil
 from decimal import Decimal
