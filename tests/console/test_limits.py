@@ -53,3 +53,18 @@ async def test_page_views_are_limited_with_retry_after(app_with: AppWith) -> Non
     assert limited.status_code == 429
     assert int(limited.headers["retry-after"]) >= 1
     assert "Too many pages" in limited.text
+
+
+async def test_file_downloads_count_in_the_apis_own_limit(app_with: AppWith, member: User) -> None:
+    """A PDF or an export costs more than a page view: the console's download is counted by
+    the API's limit for that file (PDF and Excel 10 per 15 minutes), and its 429 is a page."""
+    app = app_with(rate_limit_overrides="GET /reports/excel=1/15minute")
+    async with _client(app, member) as console:
+        first = await console.get("/reports/excel")
+        assert first.status_code == 200
+        assert first.headers["content-disposition"].startswith("attachment;")
+        limited = await console.get("/reports/excel")
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert '{"error"' not in limited.text
+    assert "try again" in limited.text.lower()

@@ -53,7 +53,7 @@ async def test_report_sections_and_its_pdf_download(
 
 
 async def test_refused_report_and_download_are_said_in_words(console_for, member: User) -> None:
-    # (The console's reads count as page views, 60 a minute, not in the API's report bucket:
+    # (Pages count as page views, 60 a minute; the PDF and Excel files in the API's own limit:
     # tests/console/test_limits.py; a 429 shows its Retry-After as any error does.)
     client = console_for(member)
     bad = await client.get("/reports", params={"startDate": "2024-13-01"})

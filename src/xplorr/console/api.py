@@ -77,9 +77,9 @@ class ConsoleApi:
         self._kit = kit
         self.login = login
 
-    def _client(self, method: str) -> httpx.AsyncClient:
+    def _client(self, method: str, *, counted: bool) -> httpx.AsyncClient:
         headers = {"accept": "application/json"}
-        if method == "GET":
+        if method == "GET" and not counted:
             # Counted once as a page view by the console (web.py), not per read here.
             headers[INTERNAL_READ_HEADER] = internal_read_proof(self._kit)
         if self.login is not None:
@@ -111,8 +111,10 @@ class ConsoleApi:
         params: Any = None,
         json_body: Any = None,
         headers: dict[str, str] | None = None,
+        counted: bool = False,
     ) -> httpx.Response:
-        async with self._client(method) as client:
+        """``counted``: a GET the API's own rate limit counts (writes always are)."""
+        async with self._client(method, counted=counted) as client:
             response = await client.request(
                 method,
                 path,
@@ -144,7 +146,9 @@ class ConsoleApi:
         return _loads((await self.raw("DELETE", path)).content)
 
     async def download(self, path: str, params: Any = None) -> Download:
-        response = await self.raw("GET", path, params=params)
+        # A file (a PDF, an export of 50,000 rows) costs what a page view does not: the
+        # API's own limit counts it (PDF and Excel 10 per 15 minutes), as for any API caller.
+        response = await self.raw("GET", path, params=params, counted=True)
         disposition = response.headers.get("content-disposition", "")
         filename = None
         if "filename=" in disposition:
